@@ -1,0 +1,204 @@
+"""Concurrency inside one program: gather, race, timeout, fork, join — as effects.
+
+These are ordinary effect values; each interpreter decides how to run the programs they carry
+(the stub runs them one after another on a virtual clock, asyncio as tasks, the simulator as
+fibers whose interleaving its scheduler chooses).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Generic, TypeVar, final, overload
+
+from attrs import frozen
+
+from playbill.effects._errors import InvalidArgument
+from playbill.effects._program import Effect, Program, Suspend, _not_a_program
+
+__all__ = [
+    "CancelFiber",
+    "Fiber",
+    "Fork",
+    "Join",
+    "Parallel",
+    "Race",
+    "Timeout",
+    "cancel",
+    "fork",
+    "gather",
+    "join",
+    "race",
+    "timeout",
+]
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+D = TypeVar("D")
+
+
+@final
+@frozen
+class Fiber(Generic[A]):
+    """The handle of a forked program: join it for its result, or cancel it.
+
+    Handles are plain values, meaningful only within the run that forked them.
+    """
+
+    id: int
+
+    def join(self) -> Program[A]:
+        """Wait for the fiber and produce its result (or fail with its error)."""
+        return Suspend(Join(self))
+
+    def cancel(self) -> Program[None]:
+        """Cancel the fiber and wait until it (and its finalisers) finished."""
+        return Suspend(CancelFiber(self))
+
+
+@final
+@frozen
+class Parallel(Effect[tuple[Any, ...]]):
+    """Run ``programs`` concurrently; the result is the tuple of their results, in order. The
+    first failure cancels the others and fails the whole."""
+
+    programs: tuple[Program[Any], ...]
+
+
+@final
+@frozen
+class Race(Effect[Any]):
+    """Run ``programs`` concurrently; the first to succeed wins and the others are cancelled.
+    If every one fails, the race fails with the error of the last to fail."""
+
+    programs: tuple[Program[Any], ...]
+
+
+@final
+@frozen
+class Timeout(Effect[Any]):
+    """Run ``program``; if it has not finished after ``seconds``, cancel it and fail with
+    `TimedOut`."""
+
+    program: Program[Any]
+    seconds: float
+
+
+@final
+@frozen
+class Fork(Effect[Fiber[Any]]):
+    """Start ``program`` as a concurrent fiber and continue at once with its handle."""
+
+    program: Program[Any]
+
+
+@final
+@frozen
+class Join(Effect[Any]):
+    """Wait for a forked fiber's outcome."""
+
+    fiber: Fiber[Any]
+
+
+@final
+@frozen
+class CancelFiber(Effect[None]):
+    """Cancel a forked fiber and wait until it finished."""
+
+    fiber: Fiber[Any]
+
+
+def _members(where: str, programs: tuple[object, ...]) -> tuple[Program[Any], ...]:
+    for index, member in enumerate(programs):
+        if not isinstance(member, Program):
+            raise _not_a_program(f"{where} argument {index}", member)
+    return programs  # type: ignore[return-value]
+
+
+@overload
+def gather(first: Program[A], /) -> Program[tuple[A]]: ...
+@overload
+def gather(first: Program[A], second: Program[B], /) -> Program[tuple[A, B]]: ...
+@overload
+def gather(
+    first: Program[A], second: Program[B], third: Program[C], /
+) -> Program[tuple[A, B, C]]: ...
+@overload
+def gather(
+    first: Program[A], second: Program[B], third: Program[C], fourth: Program[D], /
+) -> Program[tuple[A, B, C, D]]: ...
+@overload
+def gather(*programs: Program[A]) -> Program[tuple[A, ...]]: ...
+def gather(*programs: Program[Any]) -> Program[tuple[Any, ...]]:
+    """Run programs concurrently; the result is the tuple of their results, in order.
+
+    >>> from playbill import pure
+    >>> from playbill.interpreters import stub
+    >>> stub.run(gather(pure(1), pure(2), pure(3)))
+    (1, 2, 3)
+    """
+    return Suspend(Parallel(_members("gather(...)", programs)))
+
+
+def race(*programs: Program[A]) -> Program[A]:
+    """The result of the first program to succeed; the others are cancelled.
+
+    >>> from playbill import pure, sleep
+    >>> from playbill.interpreters import stub
+    >>> stub.run(race(sleep(5).then(pure("slow")), sleep(1).then(pure("fast"))))
+    'fast'
+    """
+    if not programs:
+        raise InvalidArgument("race() needs at least one program; a race of none has no winner")
+    return Suspend(Race(_members("race(...)", programs)))
+
+
+def timeout(program: Program[A], seconds: float) -> Program[A]:
+    """``program``, failing with `TimedOut` if it runs longer than ``seconds``.
+
+    >>> from playbill import pure, sleep
+    >>> from playbill.interpreters import stub
+    >>> stub.run(timeout(sleep(1).then(pure("in time")), 5))
+    'in time'
+    """
+    if not isinstance(program, Program):
+        raise _not_a_program("timeout(...)", program)
+    if not (isinstance(seconds, int | float) and seconds > 0 and not math.isnan(seconds)):
+        raise InvalidArgument(
+            f"timeout() takes a positive number of seconds, got {seconds!r}; "
+            "use math.inf for no timeout"
+        )
+    return Suspend(Timeout(program, float(seconds)))
+
+
+def fork(program: Program[A]) -> Program[Fiber[A]]:
+    """Start ``program`` as a concurrent fiber; the result is its `Fiber` handle.
+
+    >>> from playbill import pure
+    >>> from playbill.interpreters import stub
+    >>> stub.run(fork(pure(7)).flat_map(join))
+    7
+    """
+    if not isinstance(program, Program):
+        raise _not_a_program("fork(...)", program)
+    return Suspend(Fork(program))
+
+
+def join(fiber: Fiber[A]) -> Program[A]:
+    """Wait for a forked fiber and produce its result (or fail with its error)."""
+    if not isinstance(fiber, Fiber):
+        raise InvalidArgument(
+            f"join() takes the Fiber handle that fork() produced, got {fiber!r} "
+            f"({type(fiber).__name__})"
+        )
+    return Suspend(Join(fiber))
+
+
+def cancel(fiber: Fiber[Any]) -> Program[None]:
+    """Cancel a forked fiber and wait until it (and its finalisers) finished."""
+    if not isinstance(fiber, Fiber):
+        raise InvalidArgument(
+            f"cancel() takes the Fiber handle that fork() produced, got {fiber!r} "
+            f"({type(fiber).__name__})"
+        )
+    return Suspend(CancelFiber(fiber))

@@ -1,0 +1,83 @@
+"""The error tree: every failure playbill raises is a `PlaybillError` (or `Cancelled`).
+
+Usage errors also subclass the matching builtin (``TypeError``, ``ValueError``, ...), so code
+that already catches the builtin keeps working. Every message says what happened, the value
+that was received, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import final
+
+__all__ = [
+    "ActorStopped",
+    "AskTimeout",
+    "Cancelled",
+    "FiberCancelled",
+    "InvalidArgument",
+    "PlaybillError",
+    "ProgramError",
+    "TimedOut",
+    "UnhandledEffect",
+]
+
+
+class PlaybillError(Exception):
+    """Root of every error playbill raises on purpose.
+
+    >>> issubclass(UnhandledEffect, PlaybillError)
+    True
+    """
+
+
+class ProgramError(PlaybillError, TypeError):
+    """A program is malformed: something that must be a `Program` was not, or a generator
+    decorated with ``@program`` yielded a value that is neither a `Program` nor an `Effect`."""
+
+
+class InvalidArgument(PlaybillError, ValueError, TypeError):
+    """An argument of the wrong type or with a value that cannot work (a negative sleep, a
+    timeout of zero, a race of no programs, a tell to something that is not an `ActorRef`).
+
+    It is both a ``ValueError`` and a ``TypeError``, so code catching either builtin catches it.
+    """
+
+
+@final
+class UnhandledEffect(PlaybillError, LookupError):
+    """An interpreter met an effect for which it has no handler."""
+
+    def __init__(self, effect: object, interpreter: str, how_to_register: str) -> None:
+        self.effect = effect
+        self.interpreter = interpreter
+        name = type(effect).__name__
+        super().__init__(
+            f"no handler for effect {effect!r} in the {interpreter} interpreter; "
+            f"register one for its type {name}: {how_to_register}"
+        )
+
+
+class TimedOut(PlaybillError, TimeoutError):
+    """A program did not finish within its timeout."""
+
+
+class AskTimeout(TimedOut):
+    """An ask received no reply within its timeout."""
+
+
+class ActorStopped(PlaybillError):
+    """The target actor is stopped (or stopped while the request was pending)."""
+
+
+class FiberCancelled(PlaybillError):
+    """`join` was asked for the value of a fiber that was cancelled before it finished."""
+
+
+@final
+class Cancelled(BaseException):
+    """Thrown into a fiber to cancel it (a race loser, timed-out work, a cancelled fork).
+
+    Like ``asyncio.CancelledError`` it derives from ``BaseException``, not from
+    `PlaybillError`: ``recover``, ``attempt`` and ``except Exception`` in do-notation do not
+    swallow it, while ``ensuring`` finalisers and ``try/finally`` blocks still run.
+    """

@@ -1,0 +1,87 @@
+"""Handler maps: the one shape every interpreter accepts for user effects.
+
+A handler map is a mapping from an effect type to a function of the effect. The function
+returns the effect's result, or a `Program` that the interpreter runs in place (so handlers
+compose: a retrying handler returns a program that wraps another). A handler registered for a
+base class also serves its subclasses; the most specific registration wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
+
+from playbill.effects._errors import InvalidArgument
+from playbill.effects._machine import Machine, Step
+from playbill.effects._program import Effect, Program
+
+__all__ = ["Handler", "HandlerTable", "Handlers", "perform_with"]
+
+Handler: TypeAlias = Callable[[Any], Any]
+Handlers: TypeAlias = Mapping[type[Any], Handler]
+
+
+class HandlerTable:
+    """A checked handler map with lookup by effect type (through its base classes).
+
+    >>> from playbill.effects import Now
+    >>> table = HandlerTable({Now: lambda effect: 12.0}, interpreter="stub")
+    >>> table.find(Now())(Now())
+    12.0
+    """
+
+    __slots__ = ("_cache", "_handlers", "interpreter")
+
+    def __init__(self, handlers: Handlers | None, *, interpreter: str) -> None:
+        self.interpreter = interpreter
+        self._handlers: dict[type[Any], Handler] = {}
+        if handlers is None:
+            handlers = {}
+        if not isinstance(handlers, Mapping):
+            raise InvalidArgument(
+                f"handlers must be a mapping from effect type to function, got {handlers!r}; "
+                "write handlers={Fetch: lambda effect: ...}"
+            )
+        for kind, handler in handlers.items():
+            if not (isinstance(kind, type) and issubclass(kind, Effect)):
+                raise InvalidArgument(
+                    f"handler key {kind!r} is not an Effect class; keys are effect types, "
+                    "such as {Fetch: lambda effect: ...} where Fetch derives from Effect"
+                )
+            if not callable(handler):
+                raise InvalidArgument(
+                    f"the handler for {kind.__name__} is {handler!r}, which is not callable; "
+                    "give a function of the effect, such as lambda effect: ..."
+                )
+            self._handlers[kind] = handler
+        self._cache: dict[type[Any], Handler | None] = {}
+
+    def find(self, effect: object) -> Handler | None:
+        """The handler for ``effect``'s type or its nearest registered base class."""
+        kind = type(effect)
+        try:
+            return self._cache[kind]
+        except KeyError:
+            pass
+        found = None
+        for base in kind.__mro__:
+            found = self._handlers.get(base)
+            if found is not None:
+                break
+        self._cache[kind] = found
+        return found
+
+    def __contains__(self, kind: type[Any]) -> bool:
+        return kind in self._handlers
+
+
+def perform_with(handler: Handler, effect: object, machine: Machine) -> Step:
+    """Call ``handler`` on ``effect`` and continue ``machine`` with what it gave: a value, a
+    `Program` (run in place), or its exception (raised into the program at the effect)."""
+    try:
+        result = handler(effect)
+    except Exception as error:
+        return machine.throw(error)
+    if isinstance(result, Program):
+        return machine.resume_with(result)
+    return machine.resume(result)

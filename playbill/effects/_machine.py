@@ -1,0 +1,267 @@
+"""The stepper every interpreter drives: pure steps on an explicit continuation stack.
+
+`Machine(program).start()` runs every pure step (pure, map, flat_map, recover, ensuring, the
+generator steps of ``@program``) until the program finishes (`Done`), fails (`Failed`), or
+needs an effect performed (`Next`). The interpreter performs the effect however it likes and
+continues the machine with `Machine.resume` (the result), `Machine.throw` (a failure, raised
+into the program at the effect) or `Machine.resume_with` (a program to run in place, which is
+how a handler that returns a `Program` composes).
+
+The loop never recurses: continuations live on a list, so a chain of a million binds, left- or
+right-nested, runs in constant Python stack. It does no I/O and knows no clock.
+"""
+
+from __future__ import annotations
+
+from types import GeneratorType
+from typing import Any, Generic, TypeVar, final
+
+from attrs import frozen
+
+from playbill.effects._errors import ProgramError
+from playbill.effects._program import (
+    Catch,
+    Effect,
+    Ensuring,
+    Fail,
+    FlatMap,
+    Generate,
+    Map,
+    Program,
+    Pure,
+    Suspend,
+)
+
+__all__ = ["Done", "Failed", "Machine", "Next", "Step"]
+
+A = TypeVar("A")
+
+_START = Pure(None)
+
+
+@final
+@frozen
+class Done(Generic[A]):
+    """The program finished with ``value``."""
+
+    value: A
+
+
+@final
+@frozen
+class Failed:
+    """The program failed with ``error``."""
+
+    error: BaseException
+
+
+@final
+@frozen
+class Next:
+    """The program waits for ``effect`` to be performed; continue it through ``machine``."""
+
+    effect: Effect[Any]
+    machine: Machine
+
+    def resume(self, value: object) -> Step:
+        """Continue with the effect's result."""
+        return self.machine.resume(value)
+
+    def throw(self, error: BaseException) -> Step:
+        """Continue with the effect's failure, raised into the program at the effect."""
+        return self.machine.throw(error)
+
+
+Step = Done[Any] | Failed | Next
+
+
+@final
+class Machine:
+    """One run of one program: its continuation stack and where it stands.
+
+    >>> from playbill import now, pure
+    >>> machine = Machine(now().map(lambda t: t + 1))
+    >>> step = machine.start()
+    >>> step.effect
+    Now()
+    >>> machine.resume(41.0)
+    Done(value=42.0)
+    """
+
+    __slots__ = ("_program", "_stack", "_waiting")
+
+    def __init__(self, program: Program[Any]) -> None:
+        if not isinstance(program, Program):
+            raise ProgramError(
+                f"an interpreter was given {program!r} ({type(program).__name__}), not a "
+                "Program; build one with pure(...), perform(...) or an @program function"
+            )
+        self._program: Program[Any] | None = program
+        self._stack: list[Any] = []
+        self._waiting = False
+
+    def start(self) -> Step:
+        """Run until the first effect, or to the end."""
+        program = self._program
+        if program is None:
+            raise ProgramError("this Machine was already started; make a new one per run")
+        self._program = None
+        return self._run(program)
+
+    def resume(self, value: object) -> Step:
+        """Continue with the result of the effect the program waits for."""
+        return self.resume_with(Pure(value))
+
+    def throw(self, error: BaseException) -> Step:
+        """Continue by raising ``error`` into the program where it waits."""
+        return self.resume_with(Fail(error))
+
+    def resume_with(self, program: Program[Any]) -> Step:
+        """Continue by running ``program`` in place of the awaited effect."""
+        if not self._waiting:
+            raise ProgramError(
+                "this Machine is not waiting for an effect: resume it exactly once per Next"
+            )
+        self._waiting = False
+        return self._run(program)
+
+    @property
+    def depth(self) -> int:
+        """How many continuations wait on the stack (for tests and diagnostics)."""
+        return len(self._stack)
+
+    def _run(self, current: Any) -> Step:
+        stack = self._stack
+        origin: Any = None
+        while True:
+            try:
+                while True:
+                    kind = type(current)
+                    if kind is FlatMap or kind is Map:
+                        stack.append(current)
+                        current = current.source
+                    elif kind is Pure:
+                        value = current.value
+                        while stack:
+                            frame = stack.pop()
+                            frame_kind = type(frame)
+                            if frame_kind is FlatMap:
+                                origin = frame
+                                current = frame.continuation(value)
+                                break
+                            if frame_kind is Map:
+                                value = frame.function(value)
+                            elif frame_kind is GeneratorType:
+                                try:
+                                    yielded = frame.send(value)
+                                except StopIteration as stop:
+                                    value = stop.value
+                                    continue
+                                stack.append(frame)
+                                current = _lift(yielded, frame)
+                                break
+                            elif frame_kind is Ensuring:
+                                current = FlatMap(frame.finalizer, _Restore(Pure(value)))
+                                break
+                            # a Catch frame on the success path is passed over
+                        else:
+                            return Done(value)
+                    elif kind is Suspend:
+                        self._waiting = True
+                        return Next(current.effect, self)
+                    elif kind is Generate:
+                        generator = current.function(*current.args, **dict(current.kwargs))
+                        if type(generator) is not GeneratorType:
+                            raise _not_a_generator(current.function, generator)
+                        stack.append(generator)
+                        current = _START
+                    elif kind is Fail:
+                        error = current.error
+                        while stack:
+                            frame = stack.pop()
+                            frame_kind = type(frame)
+                            if frame_kind is Catch:
+                                if isinstance(error, frame.catching):
+                                    origin = frame
+                                    current = frame.handler(error)
+                                    break
+                            elif frame_kind is GeneratorType:
+                                try:
+                                    yielded = frame.throw(error)
+                                except StopIteration as stop:
+                                    current = Pure(stop.value)
+                                    break
+                                except BaseException as raised:
+                                    error = raised
+                                    continue
+                                stack.append(frame)
+                                current = _lift(yielded, frame)
+                                break
+                            elif frame_kind is Ensuring:
+                                current = FlatMap(frame.finalizer, _Restore(Fail(error)))
+                                break
+                            # FlatMap and Map frames on the failure path are passed over
+                        else:
+                            return Failed(error)
+                    elif kind is Catch or kind is Ensuring:
+                        stack.append(current)
+                        current = current.source
+                    else:
+                        raise _bad_program(current, origin)
+            except Exception as error:  # a user function raised: fail at that point
+                current = Fail(error)
+
+
+@final
+@frozen
+class _Restore:
+    """After a finaliser: restore the outcome it was run for."""
+
+    outcome: Program[Any]
+
+    def __call__(self, _finalizer_result: object) -> Program[Any]:
+        return self.outcome
+
+
+def _lift(yielded: object, generator: Any) -> Program[Any]:
+    if isinstance(yielded, Program):
+        return yielded
+    if isinstance(yielded, Effect):
+        return Suspend(yielded)
+    # Raised into the generator at its ``yield``, so the traceback points at the culprit.
+    return Fail(
+        ProgramError(
+            f"@program {generator.__qualname__} yielded {yielded!r} "
+            f"({type(yielded).__name__}); yield a Program or an Effect, and use `return` "
+            "to produce the result"
+        )
+    )
+
+
+def _not_a_generator(function: object, value: object) -> ProgramError:
+    return ProgramError(
+        f"{_describe(function)} was run as an @program body but returned {value!r} "
+        f"({type(value).__name__}), not a generator; an @program function must use yield"
+    )
+
+
+def _describe(function: object) -> str:
+    code = getattr(function, "__code__", None)
+    name = getattr(function, "__qualname__", None) or repr(function)
+    if code is not None:
+        return f"{name} ({code.co_filename}:{code.co_firstlineno})"
+    return name
+
+
+def _bad_program(value: object, origin: object) -> ProgramError:
+    if isinstance(origin, FlatMap):
+        where = f"the flat_map continuation {_describe(origin.continuation)}"
+    elif isinstance(origin, Catch):
+        where = f"the recover_with handler {_describe(origin.handler)}"
+    else:
+        where = "the program"
+    return ProgramError(
+        f"{where} returned {value!r} ({type(value).__name__}), not a Program; "
+        "wrap a plain value with pure(...), or use .map(...) / .recover(...) for a function "
+        "that returns a plain value"
+    )

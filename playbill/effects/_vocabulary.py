@@ -1,0 +1,275 @@
+"""The built-in effect vocabulary: actors, events, identity, time and chance.
+
+Each effect is a frozen value; each smart constructor returns a `Program` that performs it.
+Naming rule: a verb that also has a performing twin on a live `ActorRef` (``ref.tell(msg)``,
+``await ref.ask(msg)``, ``ref.stop()``) carries the ``free_`` prefix on its value form
+(`free_tell`, `free_ask`, `free_stop`, `free_spawn`); verbs with no twin need none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, final
+
+from attrs import frozen
+
+from playbill.effects._errors import InvalidArgument
+from playbill.effects._program import Effect, Program, Suspend
+
+__all__ = [
+    "ActorRef",
+    "Ask",
+    "Emit",
+    "Now",
+    "Random",
+    "SelfRef",
+    "Sleep",
+    "Spawn",
+    "Stop",
+    "Tell",
+    "Watch",
+    "emit",
+    "free_ask",
+    "free_spawn",
+    "free_stop",
+    "free_tell",
+    "now",
+    "random",
+    "self_ref",
+    "sleep",
+    "watch",
+]
+
+
+@final
+@frozen
+class ActorRef:
+    """The address of an actor: its path and a unique id.
+
+    Here a plain value; the runtimes give it life. Its ``free_*`` methods build programs:
+
+    >>> ref = ActorRef("/app/counter", 1)
+    >>> ref.free_ask("get")
+    free_ask(/app/counter, 'get')
+    >>> ref.name
+    'counter'
+    """
+
+    path: str
+    uid: int = 0
+
+    @property
+    def name(self) -> str:
+        """The last segment of the path."""
+        return self.path.rsplit("/", 1)[-1]
+
+    def free_tell(self, message: object) -> Program[None]:
+        """A program that sends ``message`` to this actor, fire-and-forget."""
+        return Suspend(Tell(self, message))
+
+    def free_ask(self, message: object, timeout: float | None = None) -> Program[Any]:
+        """A program that sends ``message`` and waits for the reply (default timeout if
+        ``None``)."""
+        return Suspend(Ask(self, message, _check_timeout("free_ask", timeout)))
+
+    def free_stop(self) -> Program[None]:
+        """A program that stops this actor (after its current message, children first)."""
+        return Suspend(Stop(self))
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@final
+@frozen
+class Spawn(Effect[ActorRef]):
+    """Start an actor as a child of the current actor (or of the root guardian).
+
+    ``supervision`` and ``mailbox`` are the runtimes' option values; ``None`` takes their
+    defaults.
+    """
+
+    actor: Callable[[], object]
+    name: str | None = None
+    supervision: object | None = None
+    mailbox: object | None = None
+
+
+@final
+@frozen
+class Tell(Effect[None]):
+    """Send ``message`` to ``ref``, fire-and-forget; per sender→receiver order is kept."""
+
+    ref: ActorRef
+    message: object
+
+
+@final
+@frozen
+class Ask(Effect[Any]):
+    """Send ``message`` to ``ref`` and wait for the reply, at most ``timeout`` seconds
+    (``None``: the interpreter's documented default)."""
+
+    ref: ActorRef
+    message: object
+    timeout: float | None = None
+
+
+@final
+@frozen
+class Stop(Effect[None]):
+    """Stop ``ref`` after its current message, children first."""
+
+    ref: ActorRef
+
+
+@final
+@frozen
+class Emit(Effect[None]):
+    """Publish ``event`` on the system event stream."""
+
+    event: object
+
+
+@final
+@frozen
+class SelfRef(Effect[ActorRef]):
+    """The `ActorRef` of the actor running the program."""
+
+
+@final
+@frozen
+class Now(Effect[float]):
+    """The interpreter's current time in seconds (virtual under the stub and simulator)."""
+
+
+@final
+@frozen
+class Sleep(Effect[None]):
+    """Wait ``seconds`` on the interpreter's clock."""
+
+    seconds: float
+
+
+@final
+@frozen
+class Random(Effect[float]):
+    """A float in [0, 1) from the interpreter's random source (seeded in tests)."""
+
+
+@final
+@frozen
+class Watch(Effect[None]):
+    """Death-watch ``ref``: a ``Terminated`` message arrives when it stops."""
+
+    ref: ActorRef
+
+
+def _check_ref(where: str, ref: object) -> ActorRef:
+    if not isinstance(ref, ActorRef):
+        raise InvalidArgument(
+            f"{where} takes an ActorRef, got {ref!r} ({type(ref).__name__}); "
+            "use the ref that free_spawn(...) produced or that the system looked up"
+        )
+    return ref
+
+
+def _check_timeout(where: str, timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if not (isinstance(timeout, int | float) and timeout > 0 and not math.isnan(timeout)):
+        raise InvalidArgument(
+            f"{where} takes a positive timeout in seconds or None for the default, "
+            f"got {timeout!r}; use math.inf to wait forever"
+        )
+    return float(timeout)
+
+
+def free_spawn(
+    actor: Callable[[], object],
+    name: str | None = None,
+    *,
+    supervision: object | None = None,
+    mailbox: object | None = None,
+) -> Program[ActorRef]:
+    """A program that starts an actor from ``actor`` (a class or a zero-argument factory).
+
+    >>> free_spawn(dict, name="store")
+    free_spawn(dict, name='store')
+    """
+    if not callable(actor):
+        raise InvalidArgument(
+            f"free_spawn() takes an actor class or a zero-argument factory, got {actor!r} "
+            f"({type(actor).__name__})"
+        )
+    if name is not None and (not isinstance(name, str) or not name or "/" in name):
+        raise InvalidArgument(
+            f"free_spawn() name must be a non-empty string without '/', got {name!r}"
+        )
+    return Suspend(Spawn(actor, name, supervision, mailbox))
+
+
+def free_tell(ref: ActorRef, message: object) -> Program[None]:
+    """A program that sends ``message`` to ``ref``, fire-and-forget."""
+    return Suspend(Tell(_check_ref("free_tell()", ref), message))
+
+
+def free_ask(ref: ActorRef, message: object, timeout: float | None = None) -> Program[Any]:
+    """A program that sends ``message`` to ``ref`` and produces the reply.
+
+    >>> free_ask(ActorRef("/app/a"), "ping", timeout=2)
+    free_ask(/app/a, 'ping', timeout=2.0)
+    """
+    return Suspend(
+        Ask(_check_ref("free_ask()", ref), message, _check_timeout("free_ask()", timeout))
+    )
+
+
+def free_stop(ref: ActorRef) -> Program[None]:
+    """A program that stops ``ref``."""
+    return Suspend(Stop(_check_ref("free_stop()", ref)))
+
+
+def emit(event: object) -> Program[None]:
+    """A program that publishes ``event`` on the system event stream."""
+    return Suspend(Emit(event))
+
+
+def self_ref() -> Program[ActorRef]:
+    """A program that produces the `ActorRef` of the actor running it."""
+    return Suspend(SelfRef())
+
+
+def now() -> Program[float]:
+    """A program that reads the interpreter's clock (the only reproducible way to read time).
+
+    >>> from playbill.interpreters import stub
+    >>> stub.run(sleep(2.5).then(now()))
+    2.5
+    """
+    return Suspend(Now())
+
+
+def sleep(seconds: float) -> Program[None]:
+    """A program that waits ``seconds`` on the interpreter's clock."""
+    if not (isinstance(seconds, int | float) and seconds >= 0 and not math.isnan(seconds)):
+        raise InvalidArgument(
+            f"sleep() takes a number of seconds >= 0, got {seconds!r} ({type(seconds).__name__})"
+        )
+    return Suspend(Sleep(float(seconds)))
+
+
+def random() -> Program[float]:
+    """A program that draws a float in [0, 1) from the interpreter's random source.
+
+    >>> from playbill.interpreters import stub
+    >>> stub.run(random(), seed=1) == stub.run(random(), seed=1)
+    True
+    """
+    return Suspend(Random())
+
+
+def watch(ref: ActorRef) -> Program[None]:
+    """A program that death-watches ``ref``: a ``Terminated`` message arrives when it stops."""
+    return Suspend(Watch(_check_ref("watch()", ref)))

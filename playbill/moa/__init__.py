@@ -1,0 +1,1 @@
+"""Mixture-of-Agents and team patterns, built on flows (not yet built)."""

@@ -1,0 +1,45 @@
+"""The public test kit: Hypothesis strategies for programs, law checkers, a sequence checker
+in the style of ``effect.testing``, and Hypothesis profiles. Needs the ``testing`` extra
+(``pip install playbill[testing]``)."""
+
+try:
+    import hypothesis  # noqa: F401
+except ImportError as missing:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "playbill.testing needs Hypothesis; install it with: pip install 'playbill[testing]'"
+    ) from missing
+
+from playbill.testing import laws
+from playbill.testing._profiles import load_profile, register_profiles
+from playbill.testing._sequence import Raise, SequenceMismatch, perform_sequence
+from playbill.testing._strategies import (
+    Described,
+    LawError,
+    Tick,
+    error_handlers,
+    error_kleislis,
+    int_functions,
+    kleislis,
+    law_errors,
+    programs,
+    tick_handlers,
+)
+
+__all__ = [
+    "Described",
+    "LawError",
+    "Raise",
+    "SequenceMismatch",
+    "Tick",
+    "error_handlers",
+    "error_kleislis",
+    "int_functions",
+    "kleislis",
+    "law_errors",
+    "laws",
+    "load_profile",
+    "perform_sequence",
+    "programs",
+    "register_profiles",
+    "tick_handlers",
+]

@@ -1,0 +1,3 @@
+from playbill.testing import load_profile
+
+load_profile()
