@@ -215,7 +215,7 @@ class _Scheduler:
         while True:
             if root.outcome is not None and not cancelled_orphans:
                 cancelled_orphans = True
-                for fiber in list(self.fibers.values()):
+                for fiber in reversed(list(self.fibers.values())):
                     self.cancel(fiber)
             elif self.ready:
                 self.step(self.ready.popleft())
@@ -404,7 +404,7 @@ class _Scheduler:
             def finished(child: _Fiber) -> None:
                 assert child.outcome is not None
                 if state.child_finished(index, child.outcome) and not wait.cancelled:
-                    for other in children:
+                    for other in reversed(children):
                         self.cancel(other)
                 remaining[0] -= 1
                 if remaining[0] == 0:
@@ -454,6 +454,9 @@ class _Scheduler:
     # -- cancellation -----------------------------------------------------------------------
 
     def cancel(self, fiber: _Fiber) -> None:
+        """Raise `Cancelled` into ``fiber`` where it waits. It runs next (callers cancel
+        several fibers in reverse, so they run in order), so that a failed gather fails as soon
+        as its started members have unwound, before unrelated fibers move."""
         state = fiber.state
         # Only waiting fibers are cancelled: one runs at a time, and nothing a running fiber
         # does (a handler call, a child's completion) can cancel that same fiber.
@@ -468,17 +471,17 @@ class _Scheduler:
         elif state == _SLEEPING:
             assert fiber.timer is not None
             fiber.timer.active = False
-            self.wake(fiber, "error", Cancelled(), first=False)
+            self.wake(fiber, "error", Cancelled(), first=True)
         elif state == _WAITING:
             wait = fiber.wait
             assert wait is not None
             wait.cancelled = True
             if wait.children:
                 # the fiber is woken with Cancelled when its last child finished
-                for child in wait.children:
+                for child in reversed(wait.children):
                     self.cancel(child)
             else:
-                self.wake(fiber, "error", Cancelled(), first=False)
+                self.wake(fiber, "error", Cancelled(), first=True)
 
 
 class _Group:

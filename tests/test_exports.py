@@ -1,0 +1,77 @@
+"""The public surface: what the packages export, and that it stays tidy."""
+
+import builtins
+import importlib
+
+import pytest
+
+import playbill
+
+EVERYDAY = {
+    "Program", "program", "pure", "fail", "perform", "Effect",
+    "free_spawn", "free_tell", "free_ask", "free_stop",
+    "emit", "self_ref", "now", "sleep", "random", "watch",
+    "gather", "race", "sequence", "traverse", "timeout", "fork", "join",
+    "ActorRef", "PlaybillError", "ProgramError", "UnhandledEffect", "AskTimeout", "ActorStopped",
+}  # fmt: skip
+
+PACKAGES = [
+    "playbill",
+    "playbill.effects",
+    "playbill.interpreters",
+    "playbill.interpreters.stub",
+    "playbill.testing",
+    "playbill.testing.laws",
+]
+
+
+def test_the_everyday_api_is_exported_from_playbill():
+    assert set(playbill.__all__) >= EVERYDAY
+
+
+def test_every_playbill_error_subclass_is_exported():
+    exported = {getattr(playbill, name) for name in playbill.__all__}
+    errors = {
+        value
+        for value in vars(importlib.import_module("playbill.effects._errors")).values()
+        if isinstance(value, type) and issubclass(value, playbill.PlaybillError)
+    }
+    assert errors <= exported
+
+
+def test_combinators_are_methods_of_program():
+    for name in ("map", "flat_map", "then", "zip", "recover", "recover_with", "attempt", "ensuring"):
+        assert callable(getattr(playbill.Program, name))
+        assert name not in playbill.__all__
+
+
+@pytest.mark.parametrize("module_name", PACKAGES)
+def test_every_exported_name_exists_and_nothing_shadows_a_builtin(module_name):
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.{name} is in __all__ but missing"
+        assert not hasattr(builtins, name), f"{module_name}.{name} shadows a builtin"
+
+
+@pytest.mark.parametrize("module_name", [name for name in PACKAGES if name.count(".") < 2])
+def test_public_names_of_a_package_are_all_in_its_all(module_name):
+    module = importlib.import_module(module_name)
+    public = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and getattr(value, "__module__", "").startswith("playbill")
+        and not isinstance(value, type(importlib))
+    }
+    assert public <= set(module.__all__)
+
+
+def test_effects_imports_nothing_else_from_playbill():
+    import pathlib
+
+    root = pathlib.Path(playbill.__file__).parent / "effects"
+    for path in root.glob("*.py"):
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("from playbill", "import playbill")):
+                assert stripped.startswith("from playbill.effects"), f"{path.name}: {stripped}"
