@@ -40,7 +40,8 @@ def test_every_playbill_error_subclass_is_exported():
 
 
 def test_combinators_are_methods_of_program():
-    for name in ("map", "flat_map", "then", "zip", "recover", "recover_with", "attempt", "ensuring"):
+    methods = ("map", "flat_map", "then", "zip", "recover", "recover_with", "attempt", "ensuring")
+    for name in methods:
         assert callable(getattr(playbill.Program, name))
         assert name not in playbill.__all__
 

@@ -177,7 +177,8 @@ def test_race_is_won_by_the_first_to_succeed_on_the_virtual_clock():
     seen, handlers = noting()
     slow = sleep(5).then(note("slow")).ensuring(note("slow cancelled"))
     built = race(slow, sleep(1).then(note("fast")))
-    assert stub.run(built.flat_map(lambda v: now().map(lambda t: (v, t))), handlers) == ("fast", 1.0)
+    timed = built.flat_map(lambda v: now().map(lambda t: (v, t)))
+    assert stub.run(timed, handlers) == ("fast", 1.0)
     assert seen == ["fast", "slow cancelled"]
 
 
