@@ -154,6 +154,9 @@ class Machine:
                             elif frame_kind is GeneratorType:
                                 try:
                                     yielded = frame.send(value)
+                                    # a yielded pure value goes straight back in
+                                    while type(yielded) is Pure:
+                                        yielded = frame.send(yielded.value)
                                 except StopIteration as stop:
                                     value = stop.value
                                     continue
