@@ -20,7 +20,8 @@ Semantics, all deterministic:
 * `fork` continues the forking fiber at once; the forked fiber starts when every fiber before
   it in the queue has waited. `join` waits for it; joining a cancelled fiber fails with
   `FiberCancelled`. When the main program finishes, fibers still running are cancelled and
-  their finalisers run before `run` returns.
+  their finalisers run before `run` returns. Failures of forked fibers that nobody joined are
+  listed in `StubResult.unjoined_failures`, not lost.
 * Cancellation raises `Cancelled` into the fiber where it waits, so ``ensuring`` finalisers
   and ``try/finally`` blocks run.
 
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import heapq
 import random as _random
+import warnings
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, final
@@ -89,11 +91,13 @@ Fallback = Callable[[Effect[Any]], Handler | None]
 class StubResult(Generic[A]):
     """What one stub run did: its outcome, the effects it performed (in order; the structural
     ``gather``/``race``/``timeout``/``fork``/``join`` effects are not listed, what they run
-    is), and the virtual clock at the end."""
+    is), the virtual clock at the end, and the failures of forked fibers that nobody joined
+    (so that no failure is silently lost)."""
 
     outcome: Result[A, BaseException]
     effects: tuple[Effect[Any], ...]
     clock: float
+    unjoined_failures: tuple[BaseException, ...] = ()
 
     def unwrap(self) -> A:
         """The value, or raise the program's failure."""
@@ -111,11 +115,23 @@ def run(
 ) -> A:
     """Run ``program`` to completion and return its value, or raise its failure.
 
+    Failures of forked fibers that nobody joined are reported with a ``RuntimeWarning`` (as
+    asyncio reports a task exception that was never retrieved); `execute` lists them.
+
     >>> from playbill import pure
     >>> run(pure(1).map(lambda x: x + 1))
     2
     """
-    return execute(program, handlers, seed=seed, start_time=start_time).unwrap()
+    result = execute(program, handlers, seed=seed, start_time=start_time)
+    if result.unjoined_failures:
+        warnings.warn(
+            f"{len(result.unjoined_failures)} forked fiber(s) failed and were never joined: "
+            + ", ".join(repr(error) for error in result.unjoined_failures)
+            + "; join them, or recover inside the forked program",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return result.unwrap()
 
 
 def execute(
@@ -140,7 +156,9 @@ def execute(
     table = HandlerTable(handlers, interpreter="stub")
     scheduler = _Scheduler(table, fallback, _random.Random(seed), float(start_time))
     outcome = scheduler.run(program)
-    return StubResult(outcome, tuple(scheduler.effects), scheduler.clock)
+    return StubResult(
+        outcome, tuple(scheduler.effects), scheduler.clock, scheduler.unjoined_failures()
+    )
 
 
 _NEW, _READY, _RUNNING, _SLEEPING, _WAITING, _FINISHED = range(6)
@@ -148,8 +166,10 @@ _NEW, _READY, _RUNNING, _SLEEPING, _WAITING, _FINISHED = range(6)
 
 class _Fiber:
     __slots__ = (
+        "forked",
         "id",
         "input",
+        "joined",
         "machine",
         "on_finish",
         "outcome",
@@ -167,6 +187,8 @@ class _Fiber:
         self.on_finish: list[Callable[[_Fiber], None]] = []
         self.wait: _Wait | None = None
         self.timer: _Timer | None = None
+        self.forked = False
+        self.joined = False
 
 
 class _Timer:
@@ -341,12 +363,14 @@ class _Scheduler:
             return None
         if isinstance(effect, Fork):
             child = self.new_fiber(effect.program)
+            child.forked = True
             self.ready.append(child)
             return machine.resume(Fiber(child.id))
         if isinstance(effect, Join):
             target = self.lookup(effect.fiber)
             if target is None:
                 return machine.throw(self.unknown_fiber(effect.fiber))
+            target.joined = True
             if target.outcome is not None:
                 return _resume_with_outcome(machine, target.outcome)
             self.wait_for(fiber, target, lambda done: _outcome_input(done.outcome))
@@ -366,6 +390,16 @@ class _Scheduler:
             return machine.resume(None)
         self.wait_for(fiber, target, lambda _done: ("value", None))
         return None
+
+    def unjoined_failures(self) -> tuple[BaseException, ...]:
+        return tuple(
+            fiber.outcome.failure()
+            for fiber in self.fibers.values()
+            if fiber.forked
+            and not fiber.joined
+            and isinstance(fiber.outcome, Failure)
+            and not isinstance(fiber.outcome.failure(), Cancelled)
+        )
 
     def lookup(self, handle: Fiber[Any]) -> _Fiber | None:
         return self.fibers.get(handle.id)

@@ -341,6 +341,23 @@ def test_fibers_still_running_when_the_program_ends_are_cancelled_and_finalised(
     assert result.clock == 1.0
 
 
+def test_failures_of_forked_fibers_nobody_joined_are_reported_not_lost():
+    @program
+    def main() -> Any:
+        yield fork(fail(KeyError("lost?")))
+        joined = yield fork(fail(ValueError("seen")))
+        yield fork(sleep(50))  # cancelled at the end: not a failure
+        yield sleep(1)
+        yield join(joined).recover(lambda e: None)
+        return "done"
+
+    result = stub.execute(main())
+    assert result.unwrap() == "done"
+    assert [repr(error) for error in result.unjoined_failures] == ["KeyError('lost?')"]
+    with pytest.warns(RuntimeWarning, match=r"1 forked fiber\(s\) failed .*KeyError\('lost\?'\)"):
+        assert stub.run(main()) == "done"
+
+
 def test_join_of_a_handle_from_another_run_is_refused():
     with pytest.raises(InvalidArgument, match="was not forked in this run"):
         stub.run(join(Fiber(99)))
