@@ -186,19 +186,18 @@ def fork(program: Program[A]) -> Program[Fiber[A]]:
 
 def join(fiber: Fiber[A]) -> Program[A]:
     """Wait for a forked fiber and produce its result (or fail with its error)."""
-    if not isinstance(fiber, Fiber):
-        raise InvalidArgument(
-            f"join() takes the Fiber handle that fork() produced, got {fiber!r} "
-            f"({type(fiber).__name__})"
-        )
-    return Suspend(Join(fiber))
+    return Suspend(Join(_check_fiber("join()", fiber)))
 
 
 def cancel(fiber: Fiber[Any]) -> Program[None]:
     """Cancel a forked fiber and wait until it (and its finalisers) finished."""
+    return Suspend(CancelFiber(_check_fiber("cancel()", fiber)))
+
+
+def _check_fiber(where: str, fiber: object) -> Fiber[Any]:
     if not isinstance(fiber, Fiber):
         raise InvalidArgument(
-            f"cancel() takes the Fiber handle that fork() produced, got {fiber!r} "
+            f"{where} takes the Fiber handle that fork() produced, got {fiber!r} "
             f"({type(fiber).__name__})"
         )
-    return Suspend(CancelFiber(fiber))
+    return fiber
