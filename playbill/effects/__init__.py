@@ -19,9 +19,12 @@ from playbill.effects._concurrency import (
 )
 from playbill.effects._do import program
 from playbill.effects._errors import (
+    ActorNotFound,
     ActorStopped,
+    ActorSystemFailed,
     AskTimeout,
     Cancelled,
+    Deadlock,
     FiberCancelled,
     InvalidArgument,
     PlaybillError,
@@ -53,6 +56,7 @@ from playbill.effects._vocabulary import (
     Emit,
     Now,
     Random,
+    RefBinding,
     SelfRef,
     Sleep,
     Spawn,
@@ -72,13 +76,16 @@ from playbill.effects._vocabulary import (
 )
 
 __all__ = [
+    "ActorNotFound",
     "ActorRef",
     "ActorStopped",
+    "ActorSystemFailed",
     "Ask",
     "AskTimeout",
     "CancelFiber",
     "Cancelled",
     "Catch",
+    "Deadlock",
     "Done",
     "Effect",
     "Emit",
@@ -103,6 +110,7 @@ __all__ = [
     "Pure",
     "Race",
     "Random",
+    "RefBinding",
     "SelfRef",
     "Sleep",
     "Spawn",

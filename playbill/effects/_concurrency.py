@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar, final, overload
 from attrs import frozen
 
 from playbill.effects._errors import InvalidArgument
-from playbill.effects._program import Effect, Program, Suspend, _not_a_program
+from playbill.effects._program import Effect, Program, Suspend, as_program
 
 __all__ = [
     "CancelFiber",
@@ -109,10 +109,10 @@ class CancelFiber(Effect[None]):
 
 
 def _members(where: str, programs: tuple[object, ...]) -> tuple[Program[Any], ...]:
-    for index, member in enumerate(programs):
-        if not isinstance(member, Program):
-            raise _not_a_program(f"{where} argument {index}", member)
-    return programs  # type: ignore[return-value]
+    return tuple(
+        as_program(member, f"{where} argument {index}")  # type: ignore[call-overload]
+        for index, member in enumerate(programs)
+    )
 
 
 @overload
@@ -161,9 +161,13 @@ def timeout(program: Program[A], seconds: float) -> Program[A]:
     >>> stub.run(timeout(sleep(1).then(pure("in time")), 5))
     'in time'
     """
-    if not isinstance(program, Program):
-        raise _not_a_program("timeout(...)", program)
-    if not (isinstance(seconds, int | float) and seconds > 0 and not math.isnan(seconds)):
+    program = as_program(program, "timeout(...)")
+    if not (
+        isinstance(seconds, int | float)
+        and not isinstance(seconds, bool)
+        and seconds > 0
+        and not math.isnan(seconds)
+    ):
         raise InvalidArgument(
             f"timeout() takes a positive number of seconds, got {seconds!r}; "
             "use math.inf for no timeout"
@@ -179,9 +183,7 @@ def fork(program: Program[A]) -> Program[Fiber[A]]:
     >>> stub.run(fork(pure(7)).flat_map(join))
     7
     """
-    if not isinstance(program, Program):
-        raise _not_a_program("fork(...)", program)
-    return Suspend(Fork(program))
+    return Suspend(Fork(as_program(program, "fork(...)")))
 
 
 def join(fiber: Fiber[A]) -> Program[A]:

@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Callable, Generator
 from typing import Any, ParamSpec, TypeVar
 
-from playbill.effects._errors import ProgramError
+from playbill.effects._errors import InvalidArgument, ProgramError
 from playbill.effects._program import Generate, Program
 
 __all__ = ["program"]
@@ -34,6 +34,7 @@ def program(function: Callable[P, Generator[Any, Any, A]]) -> Callable[P, Progra
     result; ``return v`` gives the program's value; a failure of what was yielded is raised at
     the ``yield``, so ``try/except`` works. Calling the decorated function performs nothing:
     the generator function is called anew on every run of the program. Works on methods too.
+    Arguments are checked against the signature when the program is built.
 
     >>> from playbill import fail, pure
     >>> from playbill.interpreters import stub
@@ -47,14 +48,25 @@ def program(function: Callable[P, Generator[Any, Any, A]]) -> Callable[P, Progra
     >>> stub.run(safe_divide(1, 0)), stub.run(safe_divide(1, 4))
     (0, 0.25)
     """
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise ProgramError(
+            f"@program decorates plain generator functions, but {function!r} is async; write "
+            "`def` and `yield` effects instead of `await`ing (a foreign awaitable becomes an "
+            "effect with a handler)"
+        )
     if not inspect.isgeneratorfunction(function):
         raise ProgramError(
             f"@program decorates generator functions, but {function!r} has no `yield`; "
             "yield the programs it runs, or return pure(...) from a plain function instead"
         )
+    signature = inspect.signature(function)
 
     @functools.wraps(function)
     def build(*args: P.args, **kwargs: P.kwargs) -> Program[A]:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise InvalidArgument(f"{function.__qualname__}(...): {error}") from None
         return Generate(function, args, tuple(kwargs.items()))
 
     return build

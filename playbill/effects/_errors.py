@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import final
 
 __all__ = [
+    "ActorNotFound",
     "ActorStopped",
+    "ActorSystemFailed",
     "AskTimeout",
     "Cancelled",
+    "Deadlock",
     "FiberCancelled",
     "InvalidArgument",
     "PlaybillError",
@@ -69,8 +72,25 @@ class ActorStopped(PlaybillError):
     """The target actor is stopped (or stopped while the request was pending)."""
 
 
+@final
+class ActorNotFound(PlaybillError, LookupError):
+    """No actor lives at the given path (or the ref's actor was replaced by a new one)."""
+
+
+@final
+class ActorSystemFailed(PlaybillError):
+    """A failure escalated to the root guardian and stopped the actor system; the original
+    error is the ``__cause__``."""
+
+
 class FiberCancelled(PlaybillError):
     """`join` was asked for the value of a fiber that was cancelled before it finished."""
+
+
+@final
+class Deadlock(PlaybillError):
+    """Every fiber waits and nothing can wake any of them; the message says who waits for
+    what."""
 
 
 @final
@@ -81,3 +101,6 @@ class Cancelled(BaseException):
     `PlaybillError`: ``recover``, ``attempt`` and ``except Exception`` in do-notation do not
     swallow it, while ``ensuring`` finalisers and ``try/finally`` blocks still run.
     """
+
+    def __init__(self, message: str = "the fiber was cancelled") -> None:
+        super().__init__(message)

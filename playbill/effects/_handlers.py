@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
-from playbill.effects._errors import InvalidArgument
+from playbill.effects._errors import Cancelled, InvalidArgument
 from playbill.effects._machine import Machine, Step
-from playbill.effects._program import Effect, Program
+from playbill.effects._program import Effect, Program, Suspend
 
 __all__ = ["Handler", "HandlerTable", "Handlers", "perform_with"]
 
@@ -77,11 +77,14 @@ class HandlerTable:
 
 def perform_with(handler: Handler, effect: object, machine: Machine) -> Step:
     """Call ``handler`` on ``effect`` and continue ``machine`` with what it gave: a value, a
-    `Program` (run in place), or its exception (raised into the program at the effect)."""
+    `Program` or an `Effect` (run in place), or its exception (raised into the program at the
+    effect)."""
     try:
         result = handler(effect)
-    except Exception as error:
+    except (Exception, Cancelled) as error:
         return machine.throw(error)
     if isinstance(result, Program):
         return machine.resume_with(result)
+    if isinstance(result, Effect):
+        return machine.resume_with(Suspend(result))
     return machine.resume(result)

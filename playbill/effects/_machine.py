@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar, final
 
 from attrs import frozen
 
-from playbill.effects._errors import ProgramError
+from playbill.effects._errors import Cancelled, ProgramError
 from playbill.effects._program import (
     Catch,
     Effect,
@@ -65,11 +65,11 @@ class Next:
 
     def resume(self, value: object) -> Step:
         """Continue with the effect's result."""
-        return self.machine.resume(value)
+        return self.machine._resume_from(self, Pure(value))
 
     def throw(self, error: BaseException) -> Step:
         """Continue with the effect's failure, raised into the program at the effect."""
-        return self.machine.throw(error)
+        return self.machine._resume_from(self, Fail(error))
 
 
 Step = Done[Any] | Failed | Next
@@ -98,7 +98,7 @@ class Machine:
             )
         self._program: Program[Any] | None = program
         self._stack: list[Any] = []
-        self._waiting = False
+        self._waiting: Next | None = None
 
     def start(self) -> Step:
         """Run until the first effect, or to the end."""
@@ -118,11 +118,20 @@ class Machine:
 
     def resume_with(self, program: Program[Any]) -> Step:
         """Continue by running ``program`` in place of the awaited effect."""
-        if not self._waiting:
+        if self._waiting is None:
             raise ProgramError(
                 "this Machine is not waiting for an effect: resume it exactly once per Next"
             )
-        self._waiting = False
+        self._waiting = None
+        return self._run(program)
+
+    def _resume_from(self, waiting: Next, program: Program[Any]) -> Step:
+        if self._waiting is not waiting:
+            raise ProgramError(
+                f"this Next ({waiting.effect!r}) was already resumed; resume it exactly once, "
+                "and continue from the Next the machine returned last"
+            )
+        self._waiting = None
         return self._run(program)
 
     @property
@@ -159,6 +168,8 @@ class Machine:
                                         yielded = frame.send(yielded.value)
                                 except StopIteration as stop:
                                     value = stop.value
+                                    if isinstance(value, Program):
+                                        raise _returned_a_program(frame, value) from None
                                     continue
                                 stack.append(frame)
                                 current = _lift(yielded, frame)
@@ -170,8 +181,8 @@ class Machine:
                         else:
                             return Done(value)
                     elif kind is Suspend:
-                        self._waiting = True
-                        return Next(current.effect, self)
+                        waiting = self._waiting = Next(current.effect, self)
+                        return waiting
                     elif kind is Generate:
                         generator = current.function(*current.args, **dict(current.kwargs))
                         if type(generator) is not GeneratorType:
@@ -180,6 +191,9 @@ class Machine:
                         current = _START
                     elif kind is Fail:
                         error = current.error
+                        if current.reusable:
+                            # a fail(e) value may run many times: start each run afresh
+                            error.__traceback__ = None
                         while stack:
                             frame = stack.pop()
                             frame_kind = type(frame)
@@ -192,6 +206,9 @@ class Machine:
                                 try:
                                     yielded = frame.throw(error)
                                 except StopIteration as stop:
+                                    if isinstance(stop.value, Program):
+                                        error = _returned_a_program(frame, stop.value)
+                                        continue
                                     current = Pure(stop.value)
                                     break
                                 except BaseException as raised:
@@ -201,7 +218,8 @@ class Machine:
                                 current = _lift(yielded, frame)
                                 break
                             elif frame_kind is Ensuring:
-                                current = FlatMap(frame.finalizer, _Restore(Fail(error)))
+                                finalizer = Catch(frame.finalizer, _Chain(error), _EVERYTHING)
+                                current = FlatMap(finalizer, _Restore(Fail(error)))
                                 break
                             # FlatMap and Map frames on the failure path are passed over
                         else:
@@ -209,10 +227,28 @@ class Machine:
                     elif kind is Catch or kind is Ensuring:
                         stack.append(current)
                         current = current.source
+                    elif isinstance(current, Effect):
+                        current = Suspend(current)  # an effect stands for perform(effect)
                     else:
                         raise _bad_program(current, origin)
-            except Exception as error:  # a user function raised: fail at that point
+            except (Exception, Cancelled) as error:  # user code raised: fail at that point
                 current = Fail(error)
+
+
+_EVERYTHING = (BaseException,)
+
+
+@final
+@frozen
+class _Chain:
+    """A finaliser that fails while another failure unwinds: chain the two, as ``finally``."""
+
+    unwinding: BaseException
+
+    def __call__(self, error: BaseException) -> Program[Any]:
+        if error is not self.unwinding and error.__context__ is None:
+            error.__context__ = self.unwinding
+        return Fail(error)
 
 
 @final
@@ -231,13 +267,22 @@ def _lift(yielded: object, generator: Any) -> Program[Any]:
         return yielded
     if isinstance(yielded, Effect):
         return Suspend(yielded)
+    hint = "yield a Program or an Effect, and use `return` to produce the result"
+    if type(yielded) is GeneratorType:
+        hint = "decorate the generator function it came from with @program, then yield its call"
     # Raised into the generator at its ``yield``, so the traceback points at the culprit.
     return Fail(
         ProgramError(
             f"@program {generator.__qualname__} yielded {yielded!r} "
-            f"({type(yielded).__name__}); yield a Program or an Effect, and use `return` "
-            "to produce the result"
+            f"({type(yielded).__name__}); {hint}"
         )
+    )
+
+
+def _returned_a_program(generator: Any, value: Program[Any]) -> ProgramError:
+    return ProgramError(
+        f"@program {generator.__qualname__} returned the program {value!r} instead of a value; "
+        "write `return (yield program)` to run it and return its result"
     )
 
 

@@ -101,9 +101,7 @@ class Program(Generic[A_co]):
         >>> stub.run(pure(1) >> pure(2))
         2
         """
-        if not isinstance(next_program, Program):
-            raise _not_a_program("then(...)", next_program)
-        return FlatMap(self, _Constant(next_program))
+        return FlatMap(self, _Constant(as_program(next_program, "then(...)")))
 
     def __rshift__(self, next_program: Program[B]) -> Program[B]:
         return self.then(next_program)
@@ -168,9 +166,7 @@ class Program(Generic[A_co]):
         >>> seen
         ['cleaned']
         """
-        if not isinstance(finalizer, Program):
-            raise _not_a_program("ensuring(...)", finalizer)
-        return Ensuring(self, finalizer)
+        return Ensuring(self, as_program(finalizer, "ensuring(...)"))
 
     def timeout(self, seconds: float) -> Program[A_co]:
         """Fail with `TimedOut` (and cancel this program) if it runs longer than ``seconds``.
@@ -228,9 +224,11 @@ class Pure(Program[A_co]):
 @final
 @frozen(repr=False)
 class Fail(Program[Never]):
-    """A program that fails with ``error``."""
+    """A program that fails with ``error``. A ``reusable`` failure (one built by `fail`) has
+    its traceback reset on every run, so that running it again does not grow it."""
 
     error: BaseException
+    reusable: bool = False
 
 
 @final
@@ -331,7 +329,7 @@ def fail(error: BaseException) -> Program[Never]:
             f"fail() takes an exception instance, got {error!r} ({type(error).__name__}); "
             "write fail(ValueError('...')) rather than fail('...')"
         )
-    return Fail(error)
+    return Fail(error, reusable=True)
 
 
 def perform(effect: Effect[A]) -> Program[A]:
@@ -415,10 +413,9 @@ def sequence(programs: Iterable[Program[A]]) -> Program[tuple[A, ...]]:
     >>> stub.run(sequence([pure(1), pure(2), pure(3)]))
     (1, 2, 3)
     """
-    members = tuple(programs)
-    for index, member in enumerate(members):
-        if not isinstance(member, Program):
-            raise _not_a_program(f"sequence(...) item {index}", member)
+    members = tuple(
+        as_program(member, f"sequence(...) item {index}") for index, member in enumerate(programs)
+    )
     return Generate(_sequence_body, (members,))
 
 

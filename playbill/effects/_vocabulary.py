@@ -9,12 +9,12 @@ Naming rule: a verb that also has a performing twin on a live `ActorRef` (``ref.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, final
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, final
 
-from attrs import frozen
+from attrs import field, frozen
 
-from playbill.effects._errors import InvalidArgument
+from playbill.effects._errors import InvalidArgument, PlaybillError
 from playbill.effects._program import Effect, Program, Suspend
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Emit",
     "Now",
     "Random",
+    "RefBinding",
     "SelfRef",
     "Sleep",
     "Spawn",
@@ -42,12 +43,26 @@ __all__ = [
 ]
 
 
+class RefBinding(Protocol):
+    """What a runtime attaches to an `ActorRef` to make its direct methods work."""
+
+    def tell(self, message: object) -> None: ...
+
+    def ask(self, message: object, timeout: float | None) -> Awaitable[Any]: ...
+
+    def send(self, message: object) -> Awaitable[None]: ...
+
+    def stop(self) -> None: ...
+
+
 @final
 @frozen
 class ActorRef:
     """The address of an actor: its path and a unique id.
 
-    Here a plain value; the runtimes give it life. Its ``free_*`` methods build programs:
+    A plain value, compared by path and id; a runtime gives it life by attaching a
+    ``binding``, which makes the direct methods (`tell`, `ask`, `send`, `stop`) work. Its
+    ``free_*`` methods build programs and work on any ref:
 
     >>> ref = ActorRef("/app/counter", 1)
     >>> ref.free_ask("get")
@@ -58,6 +73,48 @@ class ActorRef:
 
     path: str
     uid: int = 0
+    binding: RefBinding | None = field(default=None, eq=False, repr=False)
+
+    def tell(self, message: object) -> None:
+        """Send ``message`` now, fire-and-forget; never waits (a full `Block` mailbox makes it
+        raise ``MailboxFull``: use ``await ref.send(message)`` to wait for room)."""
+        try:
+            tell = self.binding.tell  # type: ignore[union-attr]
+        except AttributeError:
+            raise self._not_live("tell") from None
+        tell(message)
+
+    def ask(self, message: object, timeout: float | None = None) -> Awaitable[Any]:
+        """Send ``message`` now and await the reply (``timeout=None``: the runtime's
+        default)."""
+        try:
+            ask = self.binding.ask  # type: ignore[union-attr]
+        except AttributeError:
+            raise self._not_live("ask") from None
+        return ask(message, _check_timeout("ask()", timeout))
+
+    def send(self, message: object) -> Awaitable[None]:
+        """Send ``message``, waiting for room in a full bounded mailbox."""
+        try:
+            send = self.binding.send  # type: ignore[union-attr]
+        except AttributeError:
+            raise self._not_live("send") from None
+        return send(message)
+
+    def stop(self) -> None:
+        """Stop the actor after its current message (children first)."""
+        try:
+            stop = self.binding.stop  # type: ignore[union-attr]
+        except AttributeError:
+            raise self._not_live("stop") from None
+        stop()
+
+    def _not_live(self, verb: str) -> PlaybillError:
+        return PlaybillError(
+            f"{self.path} is a plain ActorRef value with no running system behind it, so "
+            f"ref.{verb}() cannot perform anything; use ref.free_{verb}(...) in a program, or "
+            "a ref obtained from a running ActorSystem"
+        )
 
     @property
     def name(self) -> str:
@@ -166,6 +223,10 @@ class Watch(Effect[None]):
     ref: ActorRef
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _check_ref(where: str, ref: object) -> ActorRef:
     if not isinstance(ref, ActorRef):
         raise InvalidArgument(
@@ -178,7 +239,7 @@ def _check_ref(where: str, ref: object) -> ActorRef:
 def _check_timeout(where: str, timeout: float | None) -> float | None:
     if timeout is None:
         return None
-    if not (isinstance(timeout, int | float) and timeout > 0 and not math.isnan(timeout)):
+    if not _is_number(timeout) or timeout <= 0 or math.isnan(timeout):
         raise InvalidArgument(
             f"{where} takes a positive timeout in seconds or None for the default, "
             f"got {timeout!r}; use math.inf to wait forever"
@@ -253,7 +314,7 @@ def now() -> Program[float]:
 
 def sleep(seconds: float) -> Program[None]:
     """A program that waits ``seconds`` on the interpreter's clock."""
-    if not (isinstance(seconds, int | float) and seconds >= 0 and not math.isnan(seconds)):
+    if not _is_number(seconds) or seconds < 0 or math.isnan(seconds):
         raise InvalidArgument(
             f"sleep() takes a number of seconds >= 0, got {seconds!r} ({type(seconds).__name__})"
         )

@@ -19,11 +19,17 @@ Semantics, all deterministic:
   would finish at the very same instant loses) after cancelling the program.
 * `fork` continues the forking fiber at once; the forked fiber starts when every fiber before
   it in the queue has waited. `join` waits for it; joining a cancelled fiber fails with
-  `FiberCancelled`. When the main program finishes, fibers still running are cancelled and
-  their finalisers run before `run` returns. Failures of forked fibers that nobody joined are
-  listed in `StubResult.unjoined_failures`, not lost.
+  `FiberCancelled`. When a fiber finishes, the fibers it forked that still run are cancelled
+  (so when the main program finishes, nothing it started is left running) and their
+  finalisers run before `run` returns.
 * Cancellation raises `Cancelled` into the fiber where it waits, so ``ensuring`` finalisers
-  and ``try/finally`` blocks run.
+  and ``try/finally`` blocks run; the cancelled fiber runs next. Cancellation is delivered
+  once: finalisers then run to completion, and cancelling again does nothing (a fiber that
+  swallows `Cancelled` and goes on cannot be cancelled again).
+* Failures nobody observed — a forked fiber never joined, a finaliser of cancelled work that
+  failed — are listed in `StubResult.unobserved_failures`, never silently lost.
+* A run where every fiber waits and no timer is pending fails with `Deadlock`, naming what
+  each fiber waits for.
 
 >>> from attrs import frozen
 >>> from playbill import Effect, gather, perform, program, sleep, now
@@ -41,6 +47,7 @@ Semantics, all deterministic:
 from __future__ import annotations
 
 import heapq
+import math
 import random as _random
 import warnings
 from collections import deque
@@ -53,6 +60,7 @@ from returns.result import Failure, Result, Success
 from playbill.effects import (
     CancelFiber,
     Cancelled,
+    Deadlock,
     Done,
     Effect,
     Failed,
@@ -91,13 +99,14 @@ Fallback = Callable[[Effect[Any]], Handler | None]
 class StubResult(Generic[A]):
     """What one stub run did: its outcome, the effects it performed (in order; the structural
     ``gather``/``race``/``timeout``/``fork``/``join`` effects are not listed, what they run
-    is), the virtual clock at the end, and the failures of forked fibers that nobody joined
-    (so that no failure is silently lost)."""
+    is), the virtual clock when the program finished, and the failures nobody observed — a
+    forked fiber that failed and was never joined, a finaliser of cancelled work that failed —
+    so that no failure is silently lost."""
 
     outcome: Result[A, BaseException]
     effects: tuple[Effect[Any], ...]
     clock: float
-    unjoined_failures: tuple[BaseException, ...] = ()
+    unobserved_failures: tuple[BaseException, ...] = ()
 
     def unwrap(self) -> A:
         """The value, or raise the program's failure."""
@@ -115,19 +124,21 @@ def run(
 ) -> A:
     """Run ``program`` to completion and return its value, or raise its failure.
 
-    Failures of forked fibers that nobody joined are reported with a ``RuntimeWarning`` (as
-    asyncio reports a task exception that was never retrieved); `execute` lists them.
+    Failures nobody observed (a forked fiber never joined, a finaliser of cancelled work that
+    failed) are reported with a ``RuntimeWarning``, as asyncio reports a task exception that
+    was never retrieved; `execute` lists them.
 
     >>> from playbill import pure
     >>> run(pure(1).map(lambda x: x + 1))
     2
     """
     result = execute(program, handlers, seed=seed, start_time=start_time)
-    if result.unjoined_failures:
+    if result.unobserved_failures:
         warnings.warn(
-            f"{len(result.unjoined_failures)} forked fiber(s) failed and were never joined: "
-            + ", ".join(repr(error) for error in result.unjoined_failures)
-            + "; join them, or recover inside the forked program",
+            f"{len(result.unobserved_failures)} failure(s) of concurrent fibers were never "
+            "observed: "
+            + ", ".join(repr(error) for error in result.unobserved_failures)
+            + "; join forked fibers, and make finalisers of cancelled work recover",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -141,8 +152,12 @@ def execute(
     seed: int = 0,
     start_time: float = 0.0,
     fallback: Fallback | None = None,
+    max_steps: int = 10_000_000,
 ) -> StubResult[A]:
     """Run ``program`` and report its outcome, the effects it performed and the final clock.
+
+    ``max_steps`` bounds how many times fibers are resumed (a livelock guard: past it the run
+    fails with `ProgramError` naming the fibers still alive).
 
     ``fallback``, if given, is asked for a handler for any effect the map does not cover,
     before the built-in clock and random source (the sequence checker of `playbill.testing`
@@ -154,10 +169,10 @@ def execute(
     (<Failure: 'k'>, (Sleep(seconds=2.0),), 2.0)
     """
     table = HandlerTable(handlers, interpreter="stub")
-    scheduler = _Scheduler(table, fallback, _random.Random(seed), float(start_time))
-    outcome = scheduler.run(program)
+    scheduler = _Scheduler(table, fallback, _random.Random(seed), float(start_time), max_steps)
+    outcome, finished_at = scheduler.run(program)
     return StubResult(
-        outcome, tuple(scheduler.effects), scheduler.clock, scheduler.unjoined_failures()
+        outcome, tuple(scheduler.effects), finished_at, scheduler.unobserved_failures()
     )
 
 
@@ -166,7 +181,10 @@ _NEW, _READY, _RUNNING, _SLEEPING, _WAITING, _FINISHED = range(6)
 
 class _Fiber:
     __slots__ = (
+        "cancel_pending",
+        "cancelling",
         "forked",
+        "forks",
         "id",
         "input",
         "joined",
@@ -176,6 +194,7 @@ class _Fiber:
         "state",
         "timer",
         "wait",
+        "waiting_on",
     )
 
     def __init__(self, fiber_id: int, program: _Program[Any]) -> None:
@@ -187,8 +206,12 @@ class _Fiber:
         self.on_finish: list[Callable[[_Fiber], None]] = []
         self.wait: _Wait | None = None
         self.timer: _Timer | None = None
+        self.waiting_on = ""
         self.forked = False
+        self.forks: list[_Fiber] = []
         self.joined = False
+        self.cancelling = False
+        self.cancel_pending = False
 
 
 class _Timer:
@@ -202,10 +225,9 @@ class _Timer:
 class _Wait:
     """What a waiting fiber waits for; cancelling the fiber cancels the wait."""
 
-    __slots__ = ("cancelled", "children", "parent")
+    __slots__ = ("cancelled", "children")
 
-    def __init__(self, parent: _Fiber, children: list[_Fiber]) -> None:
-        self.parent = parent
+    def __init__(self, children: list[_Fiber]) -> None:
         self.children = children
         self.cancelled = False
 
@@ -217,44 +239,77 @@ class _Scheduler:
         fallback: Fallback | None,
         source: _random.Random,
         clock: float,
+        max_steps: int,
     ) -> None:
         self.handlers = handlers
         self.fallback = fallback
         self.source = source
         self.clock = clock
+        self.max_steps = max_steps
         self.effects: list[Effect[Any]] = []
         self.fibers: dict[int, _Fiber] = {}
         self.ready: deque[_Fiber] = deque()
         self.timers: list[tuple[float, int, _Timer]] = []
         self.sequence = 0
+        self.unobserved: list[BaseException] = []
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def run(self, program: _Program[A]) -> Result[A, BaseException]:
+    def run(self, program: _Program[A]) -> tuple[Result[A, BaseException], float]:
         root = self.new_fiber(program)
         self.ready.append(root)
-        cancelled_orphans = False
+        finished_at: float | None = None
+        steps = 0
         while True:
-            if root.outcome is not None and not cancelled_orphans:
-                cancelled_orphans = True
-                for fiber in reversed(list(self.fibers.values())):
-                    self.cancel(fiber)
+            if root.outcome is not None and finished_at is None:
+                finished_at = self.clock
+                self.cancel_alive()
             elif self.ready:
+                steps += 1
+                if steps > self.max_steps:
+                    raise ProgramError(
+                        f"the stub interpreter stopped after {self.max_steps} fiber steps; "
+                        f"still alive: {self.describe_alive()}. A fiber loops forever (or "
+                        "swallows Cancelled and goes on); raise max_steps if the work is real"
+                    )
                 self.step(self.ready.popleft())
             elif self.timers:
                 self.fire_next_timer()
-            elif root.outcome is not None:
-                return root.outcome
+            elif finished_at is not None:
+                if not self.cancel_alive():
+                    return root.outcome, finished_at  # type: ignore[return-value]
             else:
-                raise ProgramError(
-                    "the stub interpreter found no fiber able to make progress: "
-                    + ", ".join(
-                        f"fiber {fiber.id}"
-                        for fiber in self.fibers.values()
-                        if fiber.outcome is None
-                    )
-                    + " wait; a fiber waits on another that waits on it"
+                raise Deadlock(
+                    "no fiber can make progress and no timer is pending: "
+                    + self.describe_alive()
+                    + "; a fiber waits on another that waits on it, or sleeps forever"
                 )
+
+    def alive(self) -> list[_Fiber]:
+        return [fiber for fiber in self.fibers.values() if fiber.outcome is None]
+
+    def describe_alive(self) -> str:
+        return "; ".join(
+            f"fiber {fiber.id} waits for {fiber.waiting_on or 'its turn'}" for fiber in self.alive()
+        )
+
+    def cancel_alive(self) -> bool:
+        """Cancel every fiber still alive that is not being cancelled; True if any was."""
+        targets = [fiber for fiber in self.alive() if not fiber.cancelling]
+        for fiber in reversed(targets):
+            self.cancel(fiber)
+        return bool(targets)
+
+    def unobserved_failures(self) -> tuple[BaseException, ...]:
+        unjoined = [
+            fiber.outcome.failure()
+            for fiber in self.fibers.values()
+            if fiber.forked
+            and not fiber.joined
+            and isinstance(fiber.outcome, Failure)
+            and not isinstance(fiber.outcome.failure(), Cancelled)
+        ]
+        return (*self.unobserved, *unjoined)
 
     def new_fiber(self, program: _Program[Any]) -> _Fiber:
         fiber = _Fiber(self.sequence, program)
@@ -271,18 +326,24 @@ class _Scheduler:
 
     def add_timer(self, delay: float, action: Callable[[], None]) -> _Timer:
         timer = _Timer(action)
-        heapq.heappush(self.timers, (self.clock + delay, self.sequence, timer))
-        self.sequence += 1
+        if delay != math.inf:  # a timer that never fires is never scheduled
+            heapq.heappush(self.timers, (self.clock + delay, self.sequence, timer))
+            self.sequence += 1
         return timer
 
     def wake(self, fiber: _Fiber, kind: str, payload: object, *, first: bool) -> None:
         fiber.input = (kind, payload)
         fiber.state = _READY
         fiber.wait = None
+        fiber.waiting_on = ""
         if first:
             self.ready.appendleft(fiber)
         else:
             self.ready.append(fiber)
+
+    def block(self, fiber: _Fiber, state: int, waiting_on: str) -> None:
+        fiber.state = state
+        fiber.waiting_on = waiting_on
 
     def step(self, fiber: _Fiber) -> None:
         kind, payload = fiber.input
@@ -305,10 +366,15 @@ class _Scheduler:
                 assert isinstance(step, Failed)
                 self.finish(fiber, Failure(step.error))
                 return
+        if fiber.cancel_pending:  # asked for while it ran: delivered now that it waits
+            fiber.cancel_pending = False
+            self.cancel(fiber)
 
     def finish(self, fiber: _Fiber, outcome: Result[Any, BaseException]) -> None:
         fiber.state = _FINISHED
         fiber.outcome = outcome
+        for child in reversed(fiber.forks):
+            self.cancel(child)
         callbacks, fiber.on_finish = fiber.on_finish, []
         # reversed, so that waiters woken "first" keep the order in which they waited
         for callback in reversed(callbacks):
@@ -327,7 +393,7 @@ class _Scheduler:
             handler = self.fallback(effect)
         if handler is None and kind is Sleep:
             seconds = effect.seconds  # type: ignore[attr-defined]
-            fiber.state = _SLEEPING
+            self.block(fiber, _SLEEPING, f"sleep({seconds:g}) until {self.clock + seconds:g}")
             fiber.timer = self.add_timer(
                 seconds, lambda: self.wake(fiber, "value", None, first=False)
             )
@@ -351,12 +417,12 @@ class _Scheduler:
         if isinstance(effect, Parallel):
             if not effect.programs:
                 return machine.resume(())
-            self.wait_all(fiber, effect.programs, _GatherState(len(effect.programs)))
+            self.wait_all(fiber, effect.programs, _GatherState(len(effect.programs)), "gather")
             return None
         if isinstance(effect, Race):
             if not effect.programs:
                 return machine.throw(InvalidArgument("race() needs at least one program"))
-            self.wait_all(fiber, effect.programs, _RaceState())
+            self.wait_all(fiber, effect.programs, _RaceState(), "race")
             return None
         if isinstance(effect, Timeout):
             self.wait_timeout(fiber, effect)
@@ -364,16 +430,21 @@ class _Scheduler:
         if isinstance(effect, Fork):
             child = self.new_fiber(effect.program)
             child.forked = True
+            fiber.forks.append(child)
             self.ready.append(child)
             return machine.resume(Fiber(child.id))
         if isinstance(effect, Join):
             target = self.lookup(effect.fiber)
             if target is None:
                 return machine.throw(self.unknown_fiber(effect.fiber))
-            target.joined = True
+            if target is fiber:
+                return machine.throw(
+                    InvalidArgument("a fiber cannot join itself: it would wait forever")
+                )
             if target.outcome is not None:
-                return _resume_with_outcome(machine, target.outcome)
-            self.wait_for(fiber, target, lambda done: _outcome_input(done.outcome))
+                target.joined = True
+                return _resume_with_outcome(machine, target)
+            self.wait_for(fiber, target, _outcome_input, f"join(fiber {target.id})")
             return None
         assert isinstance(effect, CancelFiber)
         target = self.lookup(effect.fiber)
@@ -388,18 +459,8 @@ class _Scheduler:
         self.cancel(target)
         if target.state == _FINISHED:  # it had not started: cancelled on the spot
             return machine.resume(None)
-        self.wait_for(fiber, target, lambda _done: ("value", None))
+        self.wait_for(fiber, target, lambda _done: ("value", None), f"cancel(fiber {target.id})")
         return None
-
-    def unjoined_failures(self) -> tuple[BaseException, ...]:
-        return tuple(
-            fiber.outcome.failure()
-            for fiber in self.fibers.values()
-            if fiber.forked
-            and not fiber.joined
-            and isinstance(fiber.outcome, Failure)
-            and not isinstance(fiber.outcome.failure(), Cancelled)
-        )
 
     def lookup(self, handle: Fiber[Any]) -> _Fiber | None:
         return self.fibers.get(handle.id)
@@ -415,9 +476,10 @@ class _Scheduler:
         fiber: _Fiber,
         target: _Fiber,
         answer: Callable[[_Fiber], tuple[str, Any]],
+        waiting_on: str,
     ) -> None:
-        wait = _Wait(fiber, [])
-        fiber.state = _WAITING
+        wait = _Wait([])
+        self.block(fiber, _WAITING, waiting_on)
         fiber.wait = wait
 
         def on_target_finished(done: _Fiber) -> None:
@@ -427,16 +489,19 @@ class _Scheduler:
 
         target.on_finish.append(on_target_finished)
 
-    def wait_all(self, fiber: _Fiber, programs: tuple[_Program[Any], ...], state: _Group) -> None:
+    def wait_all(
+        self, fiber: _Fiber, programs: tuple[_Program[Any], ...], state: _Group, what: str
+    ) -> None:
         children = [self.new_fiber(member) for member in programs]
-        wait = _Wait(fiber, children)
-        fiber.state = _WAITING
+        wait = _Wait(children)
+        self.block(fiber, _WAITING, f"{what} of fibers {', '.join(str(c.id) for c in children)}")
         fiber.wait = wait
         remaining = [len(children)]
 
         def on_child_finished(index: int) -> Callable[[_Fiber], None]:
             def finished(child: _Fiber) -> None:
                 assert child.outcome is not None
+                self.note_cancelled_failure(child)
                 if state.child_finished(index, child.outcome) and not wait.cancelled:
                     for other in reversed(children):
                         self.cancel(other)
@@ -456,8 +521,8 @@ class _Scheduler:
 
     def wait_timeout(self, fiber: _Fiber, effect: Timeout) -> None:
         child = self.new_fiber(effect.program)
-        wait = _Wait(fiber, [child])
-        fiber.state = _WAITING
+        wait = _Wait([child])
+        self.block(fiber, _WAITING, f"timeout({effect.seconds:g}s) of fiber {child.id}")
         fiber.wait = wait
         expired = [False]
 
@@ -470,6 +535,7 @@ class _Scheduler:
         def on_child_finished(done: _Fiber) -> None:
             timer.active = False
             assert done.outcome is not None
+            self.note_cancelled_failure(done)
             if wait.cancelled:
                 self.wake(fiber, "error", Cancelled(), first=True)
             elif expired[0]:
@@ -479,35 +545,48 @@ class _Scheduler:
                 )
                 self.wake(fiber, "error", error, first=True)
             else:
-                kind, payload = _outcome_input(done.outcome)
+                kind, payload = _outcome_input(done)
                 self.wake(fiber, kind, payload, first=True)
 
         child.on_finish.append(on_child_finished)
         self.ready.appendleft(child)
+
+    def note_cancelled_failure(self, child: _Fiber) -> None:
+        """A fiber we cancelled that failed with a real error (a failing finaliser): no one
+        will see that error, so record it."""
+        outcome = child.outcome
+        if child.cancelling and isinstance(outcome, Failure):
+            error = outcome.failure()
+            if not isinstance(error, Cancelled):
+                self.unobserved.append(error)
 
     # -- cancellation -----------------------------------------------------------------------
 
     def cancel(self, fiber: _Fiber) -> None:
         """Raise `Cancelled` into ``fiber`` where it waits. It runs next (callers cancel
         several fibers in reverse, so they run in order), so that a failed gather fails as soon
-        as its started members have unwound, before unrelated fibers move."""
+        as its started members have unwound, before unrelated fibers move. Cancellation is
+        delivered once; finalisers are not interrupted again."""
         state = fiber.state
-        # Only waiting fibers are cancelled: one runs at a time, and nothing a running fiber
-        # does (a handler call, a child's completion) can cancel that same fiber.
-        assert state != _RUNNING
-        if state == _FINISHED:
+        if state == _FINISHED or fiber.cancelling:
             return
+        if state == _RUNNING:  # a fiber cancelling an ancestor that waits on it
+            fiber.cancel_pending = True
+            return
+        fiber.cancelling = True
         if state == _NEW:
             self.ready.remove(fiber)  # a fiber not yet started waits in the queue
             self.finish(fiber, Failure(Cancelled()))
         elif state == _READY:
-            fiber.input = ("error", Cancelled())
+            self.ready.remove(fiber)
+            self.wake(fiber, "error", Cancelled(), first=True)
         elif state == _SLEEPING:
             assert fiber.timer is not None
             fiber.timer.active = False
             self.wake(fiber, "error", Cancelled(), first=True)
-        elif state == _WAITING:
+        else:
             wait = fiber.wait
+            assert state == _WAITING
             assert wait is not None
             wait.cancelled = True
             if wait.children:
@@ -568,18 +647,21 @@ class _RaceState(_Group):
         return ("error", self.last_error)
 
 
-def _outcome_input(outcome: Result[Any, BaseException] | None) -> tuple[str, Any]:
+def _outcome_input(fiber: _Fiber) -> tuple[str, Any]:
+    outcome = fiber.outcome
     assert outcome is not None
     if isinstance(outcome, Success):
         return ("value", outcome.unwrap())
     error = outcome.failure()
-    if isinstance(error, Cancelled):
-        return ("error", FiberCancelled("the joined fiber was cancelled before it finished"))
+    if isinstance(error, Cancelled) and fiber.forked:
+        fiber.joined = True
+        return ("error", FiberCancelled(f"fiber {fiber.id} was cancelled before it finished"))
+    fiber.joined = True
     return ("error", error)
 
 
-def _resume_with_outcome(machine: Machine, outcome: Result[Any, BaseException]) -> Step:
-    kind, payload = _outcome_input(outcome)
+def _resume_with_outcome(machine: Machine, fiber: _Fiber) -> Step:
+    kind, payload = _outcome_input(fiber)
     if kind == "value":
         return machine.resume(payload)
     return machine.throw(payload)

@@ -86,13 +86,23 @@ def perform_sequence(
 
 
 class _Checker:
-    def __init__(self, expected: tuple[tuple[Effect[Any], object], ...]) -> None:
+    def __init__(self, expected: tuple[tuple[object, object], ...]) -> None:
         for index, entry in enumerate(expected):
             if not (isinstance(entry, tuple) and len(entry) == 2):
                 raise SequenceMismatch(
                     f"expected entry {index} is {entry!r}; write each as (effect, answer)"
                 )
-        self.expected = expected
+            if not isinstance(entry[0], Effect):
+                hint = (
+                    " (a Program, not its effect: write Now() rather than now())"
+                    if isinstance(entry[0], Program)
+                    else ""
+                )
+                raise SequenceMismatch(
+                    f"expected entry {index} starts with {entry[0]!r}, which is not an "
+                    f"Effect value{hint}; write each entry as (effect, answer)"
+                )
+        self.expected: tuple[tuple[Effect[Any], object], ...] = expected  # type: ignore[assignment]
         self.position = 0
         self.mismatch: SequenceMismatch | None = None
 

@@ -165,3 +165,34 @@ def test_a_generator_may_catch_cancelled_explicitly():
         return (yield join(fiber))
 
     assert stub.run(main()) == "caught"
+
+
+def test_arguments_are_checked_when_the_program_is_built():
+    from playbill import InvalidArgument
+
+    @program
+    def two(a: int, b: int) -> Any:
+        yield pure(a + b)
+
+    with pytest.raises(InvalidArgument, match=r"two\(\.\.\.\): missing a required argument"):
+        two(1)  # type: ignore[call-arg]
+
+
+def test_async_functions_are_refused_with_the_fix():
+    with pytest.raises(ProgramError, match="is async; write `def` and `yield` effects"):
+
+        @program  # type: ignore[arg-type]
+        async def fetch() -> int:
+            return 1
+
+
+def test_yielding_a_bare_generator_suggests_the_decorator():
+    def helper() -> Any:
+        yield pure(1)
+
+    @program
+    def body() -> Any:
+        yield helper()
+
+    with pytest.raises(ProgramError, match="decorate the generator function"):
+        stub.run(body())

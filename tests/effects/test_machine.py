@@ -53,3 +53,58 @@ def test_a_machine_started_twice_is_refused():
 def test_a_machine_needs_a_program():
     with pytest.raises(ProgramError, match="not a Program"):
         Machine(42)  # type: ignore[arg-type]
+
+
+def test_a_stale_next_cannot_resume_a_later_effect():
+    from playbill import sleep
+
+    machine = Machine(sleep(1).then(sleep(2)).then(now()))
+    first = machine.start()
+    assert isinstance(first, Next)
+    first.resume(None)
+    with pytest.raises(ProgramError, match="was already resumed"):
+        first.resume(None)
+
+
+def test_a_program_returned_from_do_notation_is_an_error_with_the_fix():
+    from playbill import program
+    from playbill.interpreters import stub
+
+    @program
+    def body():  # type: ignore[no-untyped-def]
+        yield pure(1)
+        return pure(3)
+
+    with pytest.raises(ProgramError, match=r"return \(yield program\)"):
+        stub.run(body())
+
+
+def test_an_effect_stands_for_perform_everywhere_a_program_is_expected():
+    from playbill import fork, gather, join
+    from playbill.interpreters import stub
+
+    assert stub.run(pure(1).then(Now()), {Now: lambda e: 5.0}) == 5.0
+    assert stub.run(gather(Now(), pure(1)), {Now: lambda e: 5.0}) == (5.0, 1)
+    assert stub.run(pure(1).flat_map(lambda _: Now()), {Now: lambda e: 7.0}) == 7.0
+    assert stub.run(fork(Now()).flat_map(join), {Now: lambda e: 8.0}) == 8.0
+
+
+def test_running_a_reusable_failure_many_times_does_not_grow_its_traceback():
+    from playbill import fail, program
+    from playbill.interpreters import stub
+
+    error = KeyError("again")
+    failing = fail(error)
+
+    @program
+    def thrower():  # type: ignore[no-untyped-def]
+        yield failing
+
+    for _ in range(200):
+        stub.run(thrower().attempt())
+    depth = 0
+    trace = error.__traceback__
+    while trace is not None:
+        depth += 1
+        trace = trace.tb_next
+    assert depth < 10

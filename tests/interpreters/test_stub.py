@@ -353,8 +353,8 @@ def test_failures_of_forked_fibers_nobody_joined_are_reported_not_lost():
 
     result = stub.execute(main())
     assert result.unwrap() == "done"
-    assert [repr(error) for error in result.unjoined_failures] == ["KeyError('lost?')"]
-    with pytest.warns(RuntimeWarning, match=r"1 forked fiber\(s\) failed .*KeyError\('lost\?'\)"):
+    assert [repr(error) for error in result.unobserved_failures] == ["KeyError('lost?')"]
+    with pytest.warns(RuntimeWarning, match=r"1 failure\(s\) .* never observed: KeyError"):
         assert stub.run(main()) == "done"
 
 

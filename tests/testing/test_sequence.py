@@ -89,3 +89,8 @@ def test_handlers_answer_effects_outside_the_sequence():
 def test_a_malformed_entry_is_refused():
     with pytest.raises(SequenceMismatch, match="write each as"):
         perform_sequence(pure(1), [Fetch("a")])  # type: ignore[list-item]
+
+
+def test_a_program_given_where_an_effect_is_expected_is_refused_with_the_fix():
+    with pytest.raises(SequenceMismatch, match=r"write Now\(\) rather than now\(\)"):
+        perform_sequence(now(), [(now(), 3.0)])  # type: ignore[list-item]

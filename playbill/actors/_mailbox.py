@@ -1,0 +1,147 @@
+"""Mailboxes: the policy values and the pure queue that every interpreter uses.
+
+A `Mailbox` holds system messages (stop, supervision, terminated), which always overtake user
+messages, and user messages, bounded or not. Offering a user message returns what the
+interpreter must do: it has been queued; the offered one or the oldest one was dropped (a dead
+letter); it was refused (`MailboxFull` for the sender); or the sender must wait for room.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from typing import Any, final
+
+from attrs import frozen
+
+from playbill.effects import InvalidArgument, PlaybillError
+
+__all__ = [
+    "Bounded",
+    "Mailbox",
+    "MailboxFull",
+    "MailboxPolicy",
+    "Offer",
+    "Overflow",
+    "Unbounded",
+]
+
+
+class MailboxFull(PlaybillError):
+    """A bounded mailbox refused a message (its overflow is `Overflow.FAIL`, or the direct
+    ``ref.tell`` met a full `Overflow.BLOCK` mailbox, which it never waits on)."""
+
+
+class Overflow(enum.Enum):
+    """What a bounded mailbox does with a message when it is full."""
+
+    BLOCK = "block"
+    """The sender waits for room (``free_tell``, ``await ref.send``); ``ref.tell`` raises."""
+    DROP_NEWEST = "drop newest"
+    """The offered message is dropped (a dead letter)."""
+    DROP_OLDEST = "drop oldest"
+    """The oldest queued message is dropped (a dead letter) and the offered one queued."""
+    FAIL = "fail"
+    """The sender gets `MailboxFull`; the message is a dead letter."""
+
+
+@final
+@frozen
+class Unbounded:
+    """A mailbox without a limit (the default)."""
+
+
+@final
+@frozen
+class Bounded:
+    """A mailbox holding at most ``capacity`` user messages; ``overflow`` says what happens
+    to one more.
+
+    >>> Bounded(100, Overflow.DROP_OLDEST)
+    Bounded(capacity=100, overflow=<Overflow.DROP_OLDEST: 'drop oldest'>)
+    """
+
+    capacity: int
+    overflow: Overflow = Overflow.BLOCK
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.capacity, int) or isinstance(self.capacity, bool):
+            raise InvalidArgument(f"Bounded capacity must be an int, got {self.capacity!r}")
+        if self.capacity < 1:
+            raise InvalidArgument(f"Bounded capacity must be at least 1, got {self.capacity}")
+        if not isinstance(self.overflow, Overflow):
+            raise InvalidArgument(
+                f"Bounded overflow must be an Overflow member such as Overflow.DROP_OLDEST, "
+                f"got {self.overflow!r}"
+            )
+
+
+MailboxPolicy = Unbounded | Bounded
+
+
+class Offer(enum.Enum):
+    """The outcome of offering a user message to a `Mailbox`."""
+
+    QUEUED = "queued"
+    DROPPED_NEWEST = "dropped newest"
+    DROPPED_OLDEST = "dropped oldest"
+    REFUSED = "refused"
+    FULL = "full"
+    """Only for `Overflow.BLOCK`: nothing was queued; the sender should wait for room."""
+
+
+class Mailbox:
+    """System and user messages of one actor: system messages overtake user messages.
+
+    >>> box = Mailbox(Bounded(1, Overflow.DROP_OLDEST))
+    >>> box.offer("a"), box.offer("b")
+    (<Offer.QUEUED: 'queued'>, <Offer.DROPPED_OLDEST: 'dropped oldest'>)
+    >>> box.last_dropped, box.take_user()
+    ('a', 'b')
+    """
+
+    __slots__ = ("capacity", "last_dropped", "overflow", "system", "user")
+
+    def __init__(self, policy: MailboxPolicy | None = None) -> None:
+        if policy is None:
+            policy = Unbounded()
+        if not isinstance(policy, Unbounded | Bounded):
+            raise InvalidArgument(
+                f"a mailbox policy is Unbounded() or Bounded(capacity, overflow), got {policy!r}"
+            )
+        self.capacity: int | None = policy.capacity if isinstance(policy, Bounded) else None
+        self.overflow = policy.overflow if isinstance(policy, Bounded) else Overflow.BLOCK
+        self.user: deque[Any] = deque()
+        self.system: deque[Any] = deque()
+        self.last_dropped: object = None
+
+    def offer(self, message: object) -> Offer:
+        """Queue ``message`` if the policy allows; say what happened."""
+        capacity = self.capacity
+        if capacity is None or len(self.user) < capacity:
+            self.user.append(message)
+            return Offer.QUEUED
+        overflow = self.overflow
+        if overflow is Overflow.DROP_OLDEST:
+            self.last_dropped = self.user.popleft()
+            self.user.append(message)
+            return Offer.DROPPED_OLDEST
+        if overflow is Overflow.DROP_NEWEST:
+            self.last_dropped = message
+            return Offer.DROPPED_NEWEST
+        if overflow is Overflow.FAIL:
+            self.last_dropped = message
+            return Offer.REFUSED
+        return Offer.FULL
+
+    def has_room(self) -> bool:
+        return self.capacity is None or len(self.user) < self.capacity
+
+    def take_user(self) -> object:
+        return self.user.popleft()
+
+    def drain(self) -> list[Any]:
+        """Remove and return every queued user message (for dead letters on stop)."""
+        drained = list(self.user)
+        self.user.clear()
+        return drained

@@ -1,0 +1,1220 @@
+"""The asyncio interpreter: actors on real mailboxes, programs performed on the event loop.
+
+Each actor is a cell: a `Mailbox` (system messages overtake user messages), an asyncio task
+draining it one message at a time, its children (in start order), its watchers, and the
+`ActorRef` whose binding is the cell itself — so ``ref.tell(msg)`` is one method call away
+from the deque. Supervision decisions are taken by the parent, in its own task, between its
+own messages; the policies themselves (mailbox overflow, strategies, budgets, backoff) are the
+pure code of `playbill.actors`, shared with the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+import math
+import random as _random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, TypeVar, final
+
+from playbill.actors import (
+    DEFAULT_ASK_TIMEOUT,
+    Actor,
+    ActorContext,
+    ActorEvent,
+    Bounded,
+    DeadLetter,
+    DeadLettered,
+    DeadLetterReason,
+    DeadLetters,
+    Directive,
+    Emitted,
+    Escalated,
+    Failed,
+    Mailbox,
+    MailboxFull,
+    MailboxPolicy,
+    Offer,
+    OneForOne,
+    Restarted,
+    Spawned,
+    Stopped,
+    SupervisionStrategy,
+    Terminated,
+    Unbounded,
+    check_name,
+    child_path,
+    split_path,
+)
+from playbill.effects import (
+    ActorNotFound,
+    ActorRef,
+    ActorStopped,
+    ActorSystemFailed,
+    Ask,
+    AskTimeout,
+    CancelFiber,
+    Cancelled,
+    Done,
+    Emit,
+    Fiber,
+    FiberCancelled,
+    Fork,
+    InvalidArgument,
+    Join,
+    Machine,
+    Next,
+    Now,
+    Parallel,
+    PlaybillError,
+    Program,
+    Race,
+    Random,
+    SelfRef,
+    Sleep,
+    Spawn,
+    Stop,
+    Tell,
+    TimedOut,
+    Timeout,
+    UnhandledEffect,
+    Watch,
+)
+from playbill.effects._handlers import Handlers, HandlerTable
+
+__all__ = ["ActorSystem", "EventSubscription", "run"]
+
+A = TypeVar("A")
+
+logger = logging.getLogger("playbill")
+
+_STARTING, _RUNNING, _SUSPENDED, _STOPPING, _STOPPED = range(5)
+
+# How many messages an actor handles before it lets other tasks run.
+_THROUGHPUT = 64
+
+
+@final
+class _Ask:
+    """A user message with a future for its reply."""
+
+    __slots__ = ("future", "message")
+
+    def __init__(self, message: object, future: asyncio.Future[Any]) -> None:
+        self.message = message
+        self.future = future
+
+
+# -- system messages: handled between user messages, before any of them ----------------------
+
+
+class _StopNow:
+    pass
+
+
+_STOP = _StopNow()
+
+
+@final
+class _ChildFailed:
+    __slots__ = ("child", "error")
+
+    def __init__(self, child: _Cell, error: BaseException) -> None:
+        self.child = child
+        self.error = error
+
+
+@final
+class _Resume:
+    pass
+
+
+_RESUME = _Resume()
+
+
+@final
+class _Restart:
+    __slots__ = ("delay", "error")
+
+    def __init__(self, error: BaseException, delay: float) -> None:
+        self.error = error
+        self.delay = delay
+
+
+@final
+class _Deliver:
+    """A message delivered through the system queue (``Terminated``)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: object) -> None:
+        self.message = message
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+class EventSubscription:
+    """An async iterator over the system event stream with a bounded buffer.
+
+    Publishing never blocks an actor: when the buffer is full the oldest event is dropped and
+    counted in ``dropped``. `drain` returns what is buffered without waiting.
+    """
+
+    def __init__(self, system: ActorSystem, buffer: int) -> None:
+        if not isinstance(buffer, int) or buffer < 1:
+            raise InvalidArgument(f"events(buffer=...) must be an int >= 1, got {buffer!r}")
+        self._system = system
+        self._events: deque[ActorEvent] = deque()
+        self._buffer = buffer
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+        self.dropped = 0
+
+    def _push(self, event: ActorEvent) -> None:
+        if len(self._events) >= self._buffer:
+            self._events.popleft()
+            self.dropped += 1
+        self._events.append(event)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def drain(self) -> list[ActorEvent]:
+        """Every buffered event, removed from the buffer, without waiting."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    def close(self) -> None:
+        """Stop receiving events; iteration ends once the buffer is empty."""
+        self._closed = True
+        self._system._subscriptions.discard(self)
+        self._wake()
+
+    def __aiter__(self) -> AsyncIterator[ActorEvent]:
+        return self
+
+    async def __anext__(self) -> ActorEvent:
+        while not self._events:
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        return self._events.popleft()
+
+
+# -- cells ------------------------------------------------------------------------------------
+
+
+class _Cell(ActorContext):
+    """One actor: its mailbox, task, instance, children, watchers — and its context."""
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        parent: _Cell | None,
+        path: str,
+        factory: Callable[[], Any],
+        strategy: SupervisionStrategy,
+        policy: MailboxPolicy | None,
+        instance: Any,
+    ) -> None:
+        self.system = system
+        self.loop = system._loop
+        self.parent_cell = parent
+        self.path = path
+        self.name = path.rsplit("/", 1)[-1]
+        self.ref = ActorRef(path, next(system._uids), binding=self)
+        self.factory = factory
+        self.strategy = strategy
+        self.mailbox = Mailbox(policy)
+        self.instance = instance
+        self.children_cells: dict[str, _Cell] = {}
+        self.watchers: list[_Cell] = []
+        self.state = _STARTING
+        self.waiter: asyncio.Future[None] | None = None
+        self.blocked: deque[tuple[asyncio.Future[None], object]] = deque()
+        self.restart_history: tuple[float, ...] = ()
+        self.consecutive_restarts = 0
+        self.terminated: asyncio.Future[None] = self.loop.create_future()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = self.loop.create_task(self._main(), name=f"playbill actor {self.path}")
+
+    # -- ActorContext ---------------------------------------------------------------------
+
+    @property
+    def self_ref(self) -> ActorRef:
+        return self.ref
+
+    @property
+    def parent(self) -> ActorRef | None:
+        return None if self.parent_cell is None else self.parent_cell.ref
+
+    @property
+    def children(self) -> tuple[ActorRef, ...]:
+        return tuple(child.ref for child in self.children_cells.values())
+
+    def spawn(
+        self,
+        actor: Any,
+        name: str | None = None,
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> ActorRef:
+        return self.system._spawn(self, actor, name, supervision, mailbox).ref
+
+    def watch(self, ref: ActorRef) -> None:
+        target = self.system._resolve(ref)
+        if target is None or target.state == _STOPPED:
+            self.post_system(_Deliver(Terminated(ref)))
+        elif self not in target.watchers:
+            target.watchers.append(self)
+
+    # -- the binding behind ActorRef's direct methods -------------------------------------
+
+    def tell(self, message: object) -> None:
+        if self.state >= _STOPPING:
+            self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
+            return
+        box = self.mailbox
+        if box.capacity is None or len(box.user) < box.capacity:
+            box.user.append(message)
+        else:
+            self._overflow(message, waiting_allowed=False)
+            return
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            waiter.set_result(None)
+
+    def ask(self, message: object, timeout: float | None) -> Coroutine[Any, Any, Any]:
+        return self._ask(message, timeout)
+
+    async def _ask(self, message: object, timeout: float | None) -> Any:
+        loop = self.loop
+        future: asyncio.Future[Any] = loop.create_future()
+        if self.state >= _STOPPING:
+            self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
+            raise _stopped_error(self.path, message)
+        await self._offer(_Ask(message, future))
+        limit = self.system.ask_timeout if timeout is None else timeout
+        if limit == math.inf:
+            return await future
+        handle = loop.call_at(loop.time() + limit, _expire, future, self.path, message, limit)
+        try:
+            return await future
+        finally:
+            handle.cancel()
+
+    async def send(self, message: object) -> None:
+        if self.state >= _STOPPING:
+            self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
+            return
+        await self._offer(message)
+
+    def stop(self, ref: ActorRef | None = None) -> None:
+        if ref is not None and ref != self.ref:
+            target = self.system._resolve(ref)
+            if target is not None:
+                target.stop()
+            return
+        if self.state >= _STOPPING:
+            return
+        self.state = _STOPPING
+        for item in self.mailbox.drain():
+            self._undeliverable(item, DeadLetterReason.UNPROCESSED)
+        while self.blocked:
+            future, item = self.blocked.popleft()
+            self._undeliverable(item, DeadLetterReason.UNPROCESSED)
+            if not future.done():
+                future.set_result(None)
+        self.post_system(_STOP)
+
+    # -- mailbox --------------------------------------------------------------------------
+
+    async def _offer(self, item: object) -> None:
+        box = self.mailbox
+        if box.capacity is None or len(box.user) < box.capacity:
+            box.user.append(item)
+        elif not self._overflow(item, waiting_allowed=True):
+            room: asyncio.Future[None] = self.loop.create_future()
+            self.blocked.append((room, item))
+            await room
+            return
+        self._wake()
+
+    def _overflow(self, item: object, *, waiting_allowed: bool) -> bool:
+        """Apply the bounded policy to ``item``; False when the sender must wait for room."""
+        outcome = self.mailbox.offer(item)
+        if outcome is Offer.QUEUED:  # pragma: no cover - callers checked there is no room
+            self._wake()
+        elif outcome is Offer.DROPPED_OLDEST:
+            self._undeliverable(self.mailbox.last_dropped, DeadLetterReason.DROPPED_OLDEST)
+            self._wake()
+        elif outcome is Offer.DROPPED_NEWEST:
+            self._undeliverable(item, DeadLetterReason.DROPPED_NEWEST)
+        elif outcome is Offer.REFUSED:
+            self._undeliverable(item, DeadLetterReason.MAILBOX_FULL)
+            raise MailboxFull(
+                f"the mailbox of {self.path} is full ({self.mailbox.capacity} messages, "
+                f"overflow=FAIL); the message {_short(item)} is a dead letter. Slow the "
+                "sender, raise the capacity, or pick another Overflow"
+            )
+        else:
+            if waiting_allowed:
+                return False
+            self._undeliverable(item, DeadLetterReason.MAILBOX_FULL)
+            raise MailboxFull(
+                f"the mailbox of {self.path} is full ({self.mailbox.capacity} messages, "
+                f"overflow=BLOCK) and ref.tell() never waits; the message {_short(item)} is a "
+                "dead letter. Use `await ref.send(message)` or free_tell(...) to wait for room"
+            )
+        return True
+
+    def _undeliverable(self, item: object, reason: DeadLetterReason) -> None:
+        if type(item) is _Ask:
+            if not item.future.done():
+                item.future.set_exception(_stopped_error(self.path, item.message))
+            item = item.message
+        self.system._dead_letter(item, self.path, reason)
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            waiter.set_result(None)
+
+    def post_system(self, message: object) -> None:
+        self.mailbox.system.append(message)
+        self._wake()
+
+    def _admit_blocked(self) -> None:
+        box = self.mailbox
+        while self.blocked and len(box.user) < (box.capacity or 0):
+            future, item = self.blocked.popleft()
+            if future.done():
+                continue
+            box.user.append(item)
+            future.set_result(None)
+
+    # -- the actor's task -----------------------------------------------------------------
+
+    async def _main(self) -> None:
+        system = self.system
+        try:
+            if await self._run_hook("on_start"):
+                self.state = _RUNNING if self.state == _STARTING else self.state
+                system._publish(Spawned(self.path, time.time()))
+            box = self.mailbox
+            system_queue = box.system
+            user_queue = box.user
+            while True:
+                if system_queue:
+                    if await self._handle_system(system_queue.popleft()):
+                        return
+                    continue
+                if self.state != _RUNNING or not user_queue:
+                    self.waiter = self.loop.create_future()
+                    await self.waiter
+                    continue
+                handled = 0
+                while user_queue and not system_queue and self.state == _RUNNING:
+                    item = user_queue.popleft()
+                    if self.blocked:
+                        self._admit_blocked()
+                    await self._handle(item)
+                    handled += 1
+                    if handled >= _THROUGHPUT:
+                        await asyncio.sleep(0)
+                        handled = 0
+        except asyncio.CancelledError:
+            self._terminate()
+            raise
+
+    async def _handle(self, item: object) -> None:
+        if type(item) is _Ask:
+            message = item.message
+            future: asyncio.Future[Any] | None = item.future
+        else:
+            message = item
+            future = None
+        try:
+            result = self.instance.receive(message)
+            if result is not None and type(result) not in _PLAIN:
+                result = await self._complete(result)
+        except Exception as error:
+            if future is not None and not future.done():
+                future.set_exception(error)
+            self._fail(error)
+            return
+        if self.consecutive_restarts:
+            self.consecutive_restarts = 0
+        if future is not None:
+            if future.done():
+                self.system._dead_letter(result, self.path, DeadLetterReason.LATE_REPLY)
+            else:
+                future.set_result(result)
+
+    async def _complete(self, result: Any) -> Any:
+        """Finish what a receive or a hook returned: run a program, await a coroutine."""
+        if isinstance(result, Program):
+            return await self.system._perform(result, self)
+        if inspect.isawaitable(result):
+            return await result
+        _PLAIN.add(type(result))
+        return result
+
+    async def _run_hook(self, name: str, *arguments: object) -> bool:
+        try:
+            result = getattr(self.instance, name)(*arguments)
+            if result is not None:
+                await self._complete(result)
+        except Exception as error:
+            self._fail(error)
+            return False
+        return True
+
+    def _fail(self, error: BaseException) -> None:
+        """Stop handling messages and let the supervisor decide."""
+        if self.state >= _STOPPING:
+            return
+        self.state = _SUSPENDED
+        if self.parent_cell is None:
+            self.system._escalate(error)
+        else:
+            self.parent_cell.post_system(_ChildFailed(self, error))
+
+    async def _handle_system(self, message: object) -> bool:
+        """Handle one system message; True when the actor has terminated."""
+        if message is _STOP:
+            await self._stop_children()
+            if self.instance is not None:
+                await self._run_final_hook()
+            self._terminate()
+            return True
+        if type(message) is _ChildFailed:
+            self._supervise(message.child, message.error)
+            return False
+        if type(message) is _Restart:
+            await self._restart(message.error, message.delay)
+            return False
+        if message is _RESUME:
+            if self.state == _SUSPENDED:
+                self.state = _RUNNING
+            for child in self.children_cells.values():
+                if child.state == _SUSPENDED:
+                    child.post_system(_RESUME)
+            return False
+        if type(message) is _Deliver:
+            if self.state < _STOPPING:
+                await self._handle(message.message)
+            return False
+        raise AssertionError(message)  # pragma: no cover
+
+    async def _run_final_hook(self) -> None:
+        try:
+            result = self.instance.on_stop()
+            if result is not None:
+                await self._complete(result)
+        except Exception as error:  # reported, never swallowed: the actor stops all the same
+            self.system._publish(Failed(self.path, time.time(), error, Directive.STOP.name))
+            logger.error("on_stop of %s failed", self.path, exc_info=error)
+
+    async def _stop_children(self) -> None:
+        children = list(self.children_cells.values())
+        for child in children:
+            child.stop()
+        for child in children:
+            await asyncio.shield(child.terminated)
+
+    def _terminate(self) -> None:
+        if self.state == _STOPPED:
+            return
+        self.state = _STOPPED
+        for item in self.mailbox.drain():
+            self._undeliverable(item, DeadLetterReason.UNPROCESSED)
+        parent = self.parent_cell
+        if parent is not None and parent.children_cells.get(self.name) is self:
+            del parent.children_cells[self.name]
+        for watcher in self.watchers:
+            if watcher.state < _STOPPING:
+                watcher.post_system(_Deliver(Terminated(self.ref)))
+        self.watchers.clear()
+        self.system._publish(Stopped(self.path, time.time()))
+        if not self.terminated.done():
+            self.terminated.set_result(None)
+
+    # -- supervision: this cell as a parent -------------------------------------------------
+
+    def _supervise(self, child: _Cell, error: BaseException) -> None:
+        if self.children_cells.get(child.name) is not child or child.state >= _STOPPING:
+            return
+        strategy = self.strategy
+        directive = strategy.decide(error)
+        escalate = directive is Directive.ESCALATE
+        now = time.time()
+        if directive is Directive.RESTART:
+            allowed, child.restart_history = strategy.budget().record(child.restart_history, now)
+            if not allowed:
+                directive = Directive.STOP
+                escalate = True
+        self.system._publish(Failed(child.path, now, error, directive.name))
+        affected = strategy.affected(child, list(self.children_cells.values()))
+        if directive is Directive.RESUME:
+            child.post_system(_RESUME)
+        elif directive is Directive.RESTART:
+            backoff = strategy.backoff
+            for cell in affected:
+                delay = 0.0
+                if backoff is not None:
+                    delay = backoff.delay(cell.consecutive_restarts, _random.random())
+                cell.post_system(_Restart(error, delay))
+        elif directive is Directive.STOP:
+            for cell in affected:
+                cell.stop()
+        if escalate:
+            if self.parent_cell is None and directive is Directive.STOP:
+                logger.error(
+                    "top-level actor %s failed past its restart budget and was stopped",
+                    child.path,
+                    exc_info=error,
+                )
+            self._fail(error)
+
+    async def _restart(self, error: BaseException, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self.state >= _STOPPING:
+            return
+        await self._stop_children()
+        self.consecutive_restarts += 1
+        try:
+            self.instance = self.system._instantiate(self.factory, self)
+        except Exception as failure:
+            self._fail(failure)
+            return
+        self.state = _RUNNING
+        if await self._run_hook("on_restart", error):
+            self.system._publish(Restarted(self.path, time.time(), error))
+
+
+_PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
+
+
+def _expire(future: asyncio.Future[Any], path: str, message: object, limit: float) -> None:
+    if not future.done():
+        future.set_exception(
+            AskTimeout(
+                f"ask timed out after {limit:g}s waiting on {path} (message: {_short(message)}); "
+                "raise the timeout or check the actor replies"
+            )
+        )
+
+
+def _stopped_error(path: str, message: object) -> ActorStopped:
+    return ActorStopped(
+        f"{path} is stopped, so the ask {_short(message)} cannot be answered; watch the actor "
+        "to learn when it stops, or ask one that is running"
+    )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+class _Guardian(Actor):
+    """The root of every system: it supervises the top-level actors and takes no messages."""
+
+    def receive(self, message: Any) -> Any:
+        raise InvalidArgument(f"the root guardian takes no messages, got {_short(message)}")
+
+
+# -- the system -------------------------------------------------------------------------------
+
+
+class ActorSystem:
+    """A running actor system on the current event loop.
+
+    >>> import asyncio
+    >>> from playbill import Actor, ActorSystem, free_spawn, program
+    >>> class Echo(Actor):
+    ...     def receive(self, message):
+    ...         return message
+    >>> @program
+    ... def main():
+    ...     echo = yield free_spawn(Echo, name="echo")
+    ...     return (yield echo.free_ask("hello"))
+    >>> async def demo():
+    ...     async with ActorSystem("app") as system:
+    ...         first = await system.run(main())
+    ...         second = await system.get_actor("/app/echo").ask("again")
+    ...         return first, second
+    >>> asyncio.run(demo())
+    ('hello', 'again')
+    """
+
+    def __init__(
+        self,
+        name: str = "app",
+        *,
+        handlers: Handlers | None = None,
+        supervision: SupervisionStrategy | None = None,
+        ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+        dead_letter_limit: int = 10_000,
+    ) -> None:
+        self.name = check_name(name, "an actor system name")
+        if not (isinstance(ask_timeout, int | float) and ask_timeout > 0):
+            raise InvalidArgument(
+                f"ask_timeout must be a positive number of seconds, got {ask_timeout!r}"
+            )
+        self.ask_timeout = float(ask_timeout)
+        self.handlers = HandlerTable(handlers, interpreter="asyncio")
+        self.dead_letters = DeadLetters(dead_letter_limit)
+        self.failure: BaseException | None = None
+        self._supervision = supervision if supervision is not None else OneForOne()
+        self._subscriptions: set[EventSubscription] = set()
+        self._uids = itertools.count(1)
+        self._fiber_ids = itertools.count(1)
+        self._names = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop
+        self._guardian: _Cell | None = None
+        self._failed: asyncio.Future[None] | None = None
+        self._failure_reported = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ActorSystem:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+        if self.failure is not None and not self._failure_reported:
+            self._failure_reported = True
+            raise ActorSystemFailed(
+                f"a failure escalated to the root guardian of /{self.name} and stopped the "
+                f"system: {self.failure!r}"
+            ) from self.failure
+
+    def start(self) -> None:
+        """Start the root guardian on the running loop (``async with`` does it for you)."""
+        if self._guardian is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._failed = self._loop.create_future()
+        guardian = _Cell(
+            self, None, f"/{self.name}", _Guardian, self._supervision, None, _Guardian()
+        )
+        guardian.instance.context = guardian
+        self._guardian = guardian
+        guardian.start()
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every actor (children first, each one's ``on_stop``), waiting at most
+        ``timeout`` seconds before cancelling what is left."""
+        guardian = self._guardian
+        if guardian is None or guardian.state == _STOPPED:
+            return
+        guardian.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(guardian.terminated), timeout)
+        except TimeoutError:
+            logger.error("shutdown of /%s took over %gs; cancelling actors", self.name, timeout)
+            for cell in list(self._walk()):
+                if cell.task is not None:
+                    cell.task.cancel()
+        for subscription in list(self._subscriptions):
+            subscription.close()
+
+    def _walk(self) -> list[_Cell]:
+        cells = []
+        pending = [self._guardian] if self._guardian is not None else []
+        while pending:
+            cell = pending.pop()
+            cells.append(cell)
+            pending.extend(cell.children_cells.values())
+        return cells
+
+    def _running_guardian(self) -> _Cell:
+        guardian = self._guardian
+        if guardian is None:
+            raise PlaybillError(
+                f"the actor system /{self.name} is not started; use `async with "
+                f"ActorSystem(...) as system:` or call system.start() inside a running loop"
+            )
+        if guardian.state >= _STOPPING:
+            raise PlaybillError(f"the actor system /{self.name} is shut down")
+        return guardian
+
+    # -- the public API -------------------------------------------------------------------
+
+    async def run(self, program: Program[A]) -> A:
+        """Perform ``program`` as the root: its spawns are top-level actors."""
+        guardian = self._running_guardian()
+        assert self._failed is not None
+        task = self._loop.create_task(self._perform(program, None))
+        watched: set[asyncio.Future[Any]] = {task, self._failed}
+        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            assert self.failure is not None
+            self._failure_reported = True
+            raise ActorSystemFailed(
+                f"a failure escalated to the root guardian of {guardian.path} and stopped the "
+                f"system while the program ran: {self.failure!r}"
+            ) from self.failure
+        return task.result()
+
+    def spawn(
+        self,
+        actor: Callable[[], Any],
+        name: str | None = None,
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> ActorRef:
+        """Start a top-level actor now and return its live ref."""
+        return self._spawn(self._running_guardian(), actor, name, supervision, mailbox).ref
+
+    def get_actor(self, path: str) -> ActorRef:
+        """The live ref of the actor at ``path`` (``/app/parent/child``)."""
+        segments = split_path(path)
+        guardian = self._running_guardian()
+        if not segments or segments[0] != self.name:
+            raise ActorNotFound(f"{path} is not in the actor system /{self.name}")
+        cell = guardian
+        for segment in segments[1:]:
+            found = cell.children_cells.get(segment)
+            if found is None:
+                raise ActorNotFound(
+                    f"no actor at {path}: {cell.path} has no child named {segment!r} "
+                    f"(children: {sorted(cell.children_cells) or 'none'})"
+                )
+            cell = found
+        return cell.ref
+
+    def events(self, buffer: int = 1000) -> EventSubscription:
+        """Subscribe to the event stream: an async iterator that never blocks actors (past
+        ``buffer`` events the oldest are dropped and counted)."""
+        subscription = EventSubscription(self, buffer)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _publish(self, event: ActorEvent) -> None:
+        for subscription in self._subscriptions:
+            subscription._push(event)
+
+    def _dead_letter(self, message: object, recipient: str, reason: DeadLetterReason) -> None:
+        letter = DeadLetter(message, recipient, reason, time.time())
+        self.dead_letters.record(letter)
+        if self._subscriptions:
+            self._publish(DeadLettered(recipient, letter.time, letter))
+
+    def _escalate(self, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = error
+            self._publish(Escalated(f"/{self.name}", time.time(), error))
+            logger.error("a failure reached the root of /%s", self.name, exc_info=error)
+            assert self._failed is not None
+            if not self._failed.done():
+                self._failed.set_result(None)
+            guardian = self._guardian
+            if guardian is not None:
+                guardian.stop()
+
+    def _instantiate(self, factory: Callable[[], Any], cell: _Cell) -> Any:
+        instance = factory()
+        if not callable(getattr(instance, "receive", None)):
+            raise InvalidArgument(
+                f"{_short(factory)} built {_short(instance)}, which has no receive(message) "
+                "method; spawn a subclass of playbill.Actor"
+            )
+        instance.context = cell
+        return instance
+
+    def _spawn(
+        self,
+        parent: _Cell,
+        actor: Callable[[], Any],
+        name: str | None,
+        supervision: SupervisionStrategy | None,
+        mailbox: MailboxPolicy | None,
+    ) -> _Cell:
+        if not callable(actor):
+            raise InvalidArgument(
+                f"spawn takes an actor class or a zero-argument factory, got {_short(actor)}"
+            )
+        if isinstance(actor, type) and not callable(getattr(actor, "receive", None)):
+            raise InvalidArgument(
+                f"{actor.__name__} has no receive(message) method, so it is not an actor; "
+                "derive it from playbill.Actor and override receive"
+            )
+        if mailbox is not None and not isinstance(mailbox, Unbounded | Bounded):
+            raise InvalidArgument(
+                f"mailbox must be Unbounded() or Bounded(capacity, overflow), got {mailbox!r}"
+            )
+        if supervision is not None and not isinstance(supervision, SupervisionStrategy):
+            raise InvalidArgument(
+                f"supervision must be OneForOne(...), AllForOne(...) or RestForOne(...), got "
+                f"{supervision!r}"
+            )
+        if parent.state >= _STOPPING:
+            raise ActorStopped(f"{parent.path} is stopping, so it cannot spawn children")
+        if name is None:
+            name = f"${next(self._names)}"
+        else:
+            check_name(name)
+            if name in parent.children_cells:
+                raise InvalidArgument(
+                    f"{parent.path} already has a child named {name!r}; choose another name, "
+                    "or stop that child and wait for it to terminate first"
+                )
+        path = child_path(parent.path, name)
+        instance = actor()
+        if not callable(getattr(instance, "receive", None)):
+            raise InvalidArgument(
+                f"{_short(actor)} built {_short(instance)}, which has no receive(message) "
+                "method; spawn a subclass of playbill.Actor"
+            )
+        strategy = supervision if supervision is not None else _strategy_of(instance)
+        cell = _Cell(self, parent, path, actor, strategy, mailbox, instance)
+        instance.context = cell
+        parent.children_cells[name] = cell
+        cell.start()
+        return cell
+
+    def _resolve(self, ref: ActorRef) -> _Cell | None:
+        binding = ref.binding
+        if type(binding) is _Cell and binding.system is self:
+            return binding
+        try:
+            found = self.get_actor(ref.path)
+        except (ActorNotFound, InvalidArgument):
+            return None
+        cell = found.binding
+        assert isinstance(cell, _Cell)
+        if ref.uid and cell.ref.uid != ref.uid:
+            return None
+        return cell
+
+    def _target(self, ref: object, where: str) -> _Cell | None:
+        if not isinstance(ref, ActorRef):
+            raise InvalidArgument(f"{where} takes an ActorRef, got {_short(ref)}")
+        return self._resolve(ref)
+
+    # -- performing programs ------------------------------------------------------------------
+
+    async def _perform(self, program: Program[A], cell: _Cell | None) -> A:
+        result: A = await _Run(self, cell).perform(program)
+        return result
+
+
+def _strategy_of(instance: Any) -> SupervisionStrategy:
+    strategy = getattr(instance, "supervision", None)
+    return strategy if isinstance(strategy, SupervisionStrategy) else OneForOne()
+
+
+class _Run:
+    """One performance of one program (and the fibers it forks) on behalf of ``cell``."""
+
+    __slots__ = ("cell", "fibers", "system")
+
+    def __init__(self, system: ActorSystem, cell: _Cell | None) -> None:
+        self.system = system
+        self.cell = cell
+        self.fibers: dict[int, asyncio.Task[Any]] = {}
+
+    async def perform(self, program: Program[A]) -> A:
+        try:
+            result: A = await self._drive(Machine(program))
+            return result
+        finally:
+            if self.fibers:
+                await self._cancel_fibers()
+
+    async def _drive(self, machine: Machine) -> Any:
+        system = self.system
+        step = machine.start()
+        swallowed_cancel = False
+        while True:
+            if type(step) is Next:
+                effect: Any = step.effect
+                kind = type(effect)
+                if kind is Tell:
+                    try:
+                        target = system._target(effect.ref, "free_tell()")
+                        if target is None:
+                            system._dead_letter(
+                                effect.message, effect.ref.path, DeadLetterReason.UNKNOWN
+                            )
+                            step = machine.resume(None)
+                            continue
+                        pending: Awaitable[Any] = target.send(effect.message)
+                    except Exception as error:
+                        step = machine.throw(error)
+                        continue
+                elif kind is Ask:
+                    target = system._resolve(effect.ref)
+                    if target is None:
+                        system._dead_letter(
+                            effect.message, effect.ref.path, DeadLetterReason.UNKNOWN
+                        )
+                        step = machine.throw(
+                            ActorNotFound(
+                                f"no actor at {effect.ref.path} to ask {_short(effect.message)}"
+                            )
+                        )
+                        continue
+                    pending = target._ask(effect.message, effect.timeout)
+                else:
+                    try:
+                        outcome = self._perform_effect(effect)
+                    except Exception as error:
+                        step = machine.throw(error)
+                        continue
+                    if type(outcome) is _Awaiting:
+                        pending = outcome.awaitable
+                    elif type(outcome) is _InPlace:
+                        step = machine.resume_with(outcome.program)
+                        continue
+                    else:
+                        step = machine.resume(outcome)
+                        continue
+                try:
+                    value = await pending
+                except asyncio.CancelledError:
+                    swallowed_cancel = True
+                    step = machine.throw(Cancelled())
+                except Exception as error:
+                    step = machine.throw(error)
+                else:
+                    step = machine.resume(value)
+            elif type(step) is Done:
+                if swallowed_cancel:
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
+                return step.value
+            else:
+                failure = step.error
+                if isinstance(failure, Cancelled):
+                    raise asyncio.CancelledError from failure
+                raise failure
+
+    def _perform_effect(self, effect: Any) -> Any:
+        system = self.system
+        cell = self.cell
+        kind = type(effect)
+        handler = system.handlers.find(effect)
+        if handler is not None:
+            result = handler(effect)
+            if isinstance(result, Program):
+                return _InPlace(result)
+            if inspect.isawaitable(result):
+                return _Awaiting(result)
+            return result
+        if kind is Spawn:
+            parent = cell if cell is not None else system._running_guardian()
+            return system._spawn(
+                parent, effect.actor, effect.name, effect.supervision, effect.mailbox
+            ).ref
+        if kind is Stop:
+            target = system._target(effect.ref, "free_stop()")
+            if target is not None:
+                target.stop()
+            return None
+        if kind is SelfRef:
+            return self._need_actor("self_ref()").ref
+        if kind is Watch:
+            self._need_actor("watch()").watch(effect.ref)
+            return None
+        if kind is Emit:
+            path = cell.path if cell is not None else f"/{system.name}"
+            system._publish(Emitted(path, time.time(), effect.event))
+            return None
+        if kind is Now:
+            return time.time()
+        if kind is Random:
+            return _random.random()
+        if kind is Sleep:
+            return _Awaiting(asyncio.sleep(effect.seconds))
+        if kind is Parallel:
+            return _Awaiting(self._gather(effect.programs))
+        if kind is Race:
+            return _Awaiting(self._race(effect.programs))
+        if kind is Timeout:
+            return _Awaiting(self._timeout(effect.program, effect.seconds))
+        if kind is Fork:
+            fiber_id = next(system._fiber_ids)
+            self.fibers[fiber_id] = system._loop.create_task(self._child(effect.program))
+            return Fiber(fiber_id)
+        if kind is Join:
+            return _Awaiting(self._join(effect.fiber))
+        if kind is CancelFiber:
+            return _Awaiting(self._cancel(effect.fiber))
+        raise UnhandledEffect(
+            effect,
+            "asyncio",
+            f"ActorSystem(handlers={{{kind.__name__}: lambda effect: ...}}) or "
+            f"playbill.run(program, handlers={{{kind.__name__}: ...}})",
+        )
+
+    def _need_actor(self, where: str) -> _Cell:
+        if self.cell is None:
+            raise InvalidArgument(
+                f"{where} needs an actor, but this program runs at the root (system.run); "
+                "run it inside an actor's receive, or spawn an actor to do it"
+            )
+        return self.cell
+
+    async def _child(self, program: Program[Any]) -> Any:
+        return await _Run(self.system, self.cell).perform(program)
+
+    def _task(self, program: Program[Any]) -> asyncio.Task[Any]:
+        return self.system._loop.create_task(self._child(program))
+
+    async def _gather(self, programs: tuple[Program[Any], ...]) -> tuple[Any, ...]:
+        if not programs:
+            return ()
+        tasks = [self._task(member) for member in programs]
+        try:
+            pending: set[asyncio.Task[Any]] = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                failed = [task for task in tasks if task in done and _failed(task)]
+                if failed:
+                    error = failed[0].exception()
+                    assert error is not None
+                    raise error
+            return tuple(task.result() for task in tasks)
+        finally:
+            await _cancel_all(tasks)
+
+    async def _race(self, programs: tuple[Program[Any], ...]) -> Any:
+        tasks = [self._task(member) for member in programs]
+        try:
+            pending: set[asyncio.Task[Any]] = set(tasks)
+            last_error: BaseException | None = None
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks:
+                    if task in done:
+                        if not _failed(task):
+                            return task.result()
+                        last_error = task.exception()
+            assert last_error is not None
+            raise last_error
+        finally:
+            await _cancel_all(tasks)
+
+    async def _timeout(self, program: Program[Any], seconds: float) -> Any:
+        task = self._task(program)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=seconds)
+            if not done:
+                raise TimedOut(
+                    f"program timed out after {seconds:g}s; raise the timeout or make the "
+                    "program finish sooner"
+                )
+            return task.result()
+        finally:
+            await _cancel_all([task])
+
+    def _fiber(self, handle: Fiber[Any]) -> asyncio.Task[Any]:
+        task = self.fibers.get(handle.id)
+        if task is None:
+            raise InvalidArgument(
+                f"{handle!r} was not forked in this run; join or cancel only the handles that "
+                "fork() produced in the same program run"
+            )
+        return task
+
+    async def _join(self, handle: Fiber[Any]) -> Any:
+        task = self._fiber(handle)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise FiberCancelled("the joined fiber was cancelled before it finished") from None
+            raise
+
+    async def _cancel(self, handle: Fiber[Any]) -> None:
+        await _cancel_all([self._fiber(handle)])
+
+    async def _cancel_fibers(self) -> None:
+        tasks = list(self.fibers.values())
+        await _cancel_all(tasks)
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                error = task.exception()
+                logger.error("a forked fiber failed and was never joined", exc_info=error)
+
+
+@final
+class _Awaiting:
+    __slots__ = ("awaitable",)
+
+    def __init__(self, awaitable: Awaitable[Any]) -> None:
+        self.awaitable = awaitable
+
+
+@final
+class _InPlace:
+    __slots__ = ("program",)
+
+    def __init__(self, program: Program[Any]) -> None:
+        self.program = program
+
+
+def _failed(task: asyncio.Task[Any]) -> bool:
+    return task.cancelled() or task.exception() is not None
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel the unfinished tasks and wait until they (and their finalisers) are done."""
+    unfinished = [task for task in tasks if not task.done()]
+    for task in unfinished:
+        task.cancel()
+    if unfinished:
+        await asyncio.wait(unfinished)
+
+
+def run(
+    program: Program[A],
+    *,
+    handlers: Handlers | None = None,
+    name: str = "app",
+    supervision: SupervisionStrategy | None = None,
+    ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+) -> A:
+    """Perform ``program`` in a fresh `ActorSystem` on a new event loop and return its value.
+
+    >>> from playbill import pure
+    >>> run(pure(41).map(lambda x: x + 1))
+    42
+    """
+
+    async def main() -> A:
+        async with ActorSystem(
+            name, handlers=handlers, supervision=supervision, ask_timeout=ask_timeout
+        ) as system:
+            return await system.run(program)
+
+    return asyncio.run(main())
