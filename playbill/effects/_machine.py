@@ -30,6 +30,7 @@ from playbill.effects._program import (
     Program,
     Pure,
     Suspend,
+    _slot_setter,
 )
 
 __all__ = ["Done", "Failed", "Machine", "Next", "Step"]
@@ -40,11 +41,14 @@ _START = Pure(None)
 
 
 @final
-@frozen
+@frozen(init=False)
 class Done(Generic[A]):
     """The program finished with ``value``."""
 
     value: A
+
+    def __init__(self, value: A) -> None:
+        _set_done_value(self, value)
 
 
 @final
@@ -56,12 +60,16 @@ class Failed:
 
 
 @final
-@frozen
+@frozen(init=False)
 class Next:
     """The program waits for ``effect`` to be performed; continue it through ``machine``."""
 
     effect: Effect[Any]
     machine: Machine
+
+    def __init__(self, effect: Effect[Any], machine: Machine) -> None:
+        _set_next_effect(self, effect)
+        _set_next_machine(self, machine)
 
     def resume(self, value: object) -> Step:
         """Continue with the effect's result."""
@@ -73,6 +81,11 @@ class Next:
 
 
 Step = Done[Any] | Failed | Next
+
+# Steps are built once per effect: fast ``__init__``s, as for the hot Program nodes.
+_set_done_value = _slot_setter(Done, "value")
+_set_next_effect = _slot_setter(Next, "effect")
+_set_next_machine = _slot_setter(Next, "machine")
 
 
 @final
@@ -110,7 +123,10 @@ class Machine:
 
     def resume(self, value: object) -> Step:
         """Continue with the result of the effect the program waits for."""
-        return self.resume_with(Pure(value))
+        if self._waiting is None:
+            raise _not_waiting()
+        self._waiting = None
+        return self._run(Pure(value))
 
     def throw(self, error: BaseException) -> Step:
         """Continue by raising ``error`` into the program where it waits."""
@@ -119,9 +135,7 @@ class Machine:
     def resume_with(self, program: Program[Any]) -> Step:
         """Continue by running ``program`` in place of the awaited effect."""
         if self._waiting is None:
-            raise ProgramError(
-                "this Machine is not waiting for an effect: resume it exactly once per Next"
-            )
+            raise _not_waiting()
         self._waiting = None
         return self._run(program)
 
@@ -283,6 +297,12 @@ def _returned_a_program(generator: Any, value: Program[Any]) -> ProgramError:
     return ProgramError(
         f"@program {generator.__qualname__} returned the program {value!r} instead of a value; "
         "write `return (yield program)` to run it and return its result"
+    )
+
+
+def _not_waiting() -> ProgramError:
+    return ProgramError(
+        "this Machine is not waiting for an effect: resume it exactly once per Next"
     )
 
 

@@ -232,11 +232,14 @@ class Fail(Program[Never]):
 
 
 @final
-@frozen(repr=False)
+@frozen(repr=False, init=False)
 class Suspend(Program[A_co]):
     """A program that performs one effect; its result is the effect's result."""
 
     effect: Effect[A_co]
+
+    def __init__(self, effect: Effect[A_co]) -> None:
+        _set_suspend_effect(self, effect)
 
 
 @final
@@ -266,11 +269,13 @@ class Map(Program[B], Generic[A, B]):
 
 
 def _slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
+    """The setter of a slot of a frozen class, for hand-written fast ``__init__``s."""
     setter: Callable[[object, object], None] = cls.__dict__[name].__set__
     return setter
 
 
 _set_pure_value = _slot_setter(Pure, "value")
+_set_suspend_effect = _slot_setter(Suspend, "effect")
 _set_flat_map_source = _slot_setter(FlatMap, "source")
 _set_flat_map_continuation = _slot_setter(FlatMap, "continuation")
 _set_map_source = _slot_setter(Map, "source")

@@ -15,7 +15,7 @@ from typing import Any, Protocol, final
 from attrs import field, frozen
 
 from playbill.effects._errors import InvalidArgument, PlaybillError
-from playbill.effects._program import Effect, Program, Suspend
+from playbill.effects._program import Effect, Program, Suspend, _slot_setter
 
 __all__ = [
     "ActorRef",
@@ -128,7 +128,9 @@ class ActorRef:
     def free_ask(self, message: object, timeout: float | None = None) -> Program[Any]:
         """A program that sends ``message`` and waits for the reply (default timeout if
         ``None``)."""
-        return Suspend(Ask(self, message, _check_timeout("free_ask", timeout)))
+        if timeout is not None:
+            timeout = _check_timeout("free_ask", timeout)
+        return Suspend(Ask(self, message, timeout))
 
     def free_stop(self) -> Program[None]:
         """A program that stops this actor (after its current message, children first)."""
@@ -154,23 +156,40 @@ class Spawn(Effect[ActorRef]):
 
 
 @final
-@frozen
+@frozen(init=False)
 class Tell(Effect[None]):
     """Send ``message`` to ``ref``, fire-and-forget; per sender→receiver order is kept."""
 
     ref: ActorRef
     message: object
 
+    def __init__(self, ref: ActorRef, message: object) -> None:
+        _set_tell_ref(self, ref)
+        _set_tell_message(self, message)
+
 
 @final
-@frozen
+@frozen(init=False)
 class Ask(Effect[Any]):
     """Send ``message`` to ``ref`` and wait for the reply, at most ``timeout`` seconds
     (``None``: the interpreter's documented default)."""
 
     ref: ActorRef
     message: object
-    timeout: float | None = None
+    timeout: float | None
+
+    def __init__(self, ref: ActorRef, message: object, timeout: float | None = None) -> None:
+        _set_ask_ref(self, ref)
+        _set_ask_message(self, message)
+        _set_ask_timeout(self, timeout)
+
+
+# Tell and Ask are built per message: fast ``__init__``s, as for the hot Program nodes.
+_set_tell_ref = _slot_setter(Tell, "ref")
+_set_tell_message = _slot_setter(Tell, "message")
+_set_ask_ref = _slot_setter(Ask, "ref")
+_set_ask_message = _slot_setter(Ask, "message")
+_set_ask_timeout = _slot_setter(Ask, "timeout")
 
 
 @final

@@ -18,7 +18,7 @@ import math
 import random as _random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, final
 
 from playbill.actors import (
@@ -300,24 +300,36 @@ class _Cell(ActorContext):
             self.waiter = None
             waiter.set_result(None)
 
-    def ask(self, message: object, timeout: float | None) -> Coroutine[Any, Any, Any]:
-        return self._ask(message, timeout)
-
-    async def _ask(self, message: object, timeout: float | None) -> Any:
-        loop = self.loop
-        future: asyncio.Future[Any] = loop.create_future()
+    def ask(self, message: object, timeout: float | None) -> Awaitable[Any]:
+        """Queue the ask and return what to await for the reply: its future, on the hot path
+        (no coroutine), or a coroutine that first waits for room in a full mailbox."""
+        future: asyncio.Future[Any] = self.loop.create_future()
         if self.state >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
-            raise _stopped_error(self.path, message)
+            future.set_exception(_stopped_error(self.path, message))
+            return future
+        box = self.mailbox
+        if box.capacity is None or len(box.user) < box.capacity:
+            box.user.append(_Ask(message, future))
+            waiter = self.waiter
+            if waiter is not None:
+                self.waiter = None
+                waiter.set_result(None)
+        else:
+            return self._ask_when_room(message, future, timeout)
+        limit = self.system.ask_timeout if timeout is None else timeout
+        if limit != math.inf:
+            self.system._deadlines.add(limit, future, self.path, message)
+        return future
+
+    async def _ask_when_room(
+        self, message: object, future: asyncio.Future[Any], timeout: float | None
+    ) -> Any:
         await self._offer(_Ask(message, future))
         limit = self.system.ask_timeout if timeout is None else timeout
-        if limit == math.inf:
-            return await future
-        handle = loop.call_at(loop.time() + limit, _expire, future, self.path, message, limit)
-        try:
-            return await future
-        finally:
-            handle.cancel()
+        if limit != math.inf:
+            self.system._deadlines.add(limit, future, self.path, message)
+        return await future
 
     async def send(self, message: object) -> None:
         if self.state >= _STOPPING:
@@ -430,12 +442,36 @@ class _Cell(ActorContext):
                     self.waiter = self.loop.create_future()
                     await self.waiter
                     continue
+                # The hot loop: up to _THROUGHPUT messages, inlined, awaiting only for a
+                # receive that returned a program or an awaitable.
+                receive = self.instance.receive
                 handled = 0
                 while user_queue and not system_queue and self.state == _RUNNING:
                     item = user_queue.popleft()
                     if self.blocked:
                         self._admit_blocked()
-                    await self._handle(item)
+                    if type(item) is _Ask:
+                        message = item.message
+                        future: asyncio.Future[Any] | None = item.future
+                    else:
+                        message = item
+                        future = None
+                    try:
+                        result = receive(message)
+                        if result is not None and type(result) not in _PLAIN:
+                            result = await self._complete(result)
+                    except Exception as error:
+                        if future is not None and not future.done():
+                            future.set_exception(error)
+                        self._fail(error)
+                        break
+                    if self.consecutive_restarts:
+                        self.consecutive_restarts = 0
+                    if future is not None:
+                        if future.done():
+                            system._dead_letter(result, self.path, DeadLetterReason.LATE_REPLY)
+                        else:
+                            future.set_result(result)
                     handled += 1
                     if handled >= _THROUGHPUT:
                         await asyncio.sleep(0)
@@ -614,14 +650,47 @@ class _Cell(ActorContext):
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
 
 
-def _expire(future: asyncio.Future[Any], path: str, message: object, limit: float) -> None:
-    if not future.done():
-        future.set_exception(
-            AskTimeout(
-                f"ask timed out after {limit:g}s waiting on {path} (message: {_short(message)}); "
-                "raise the timeout or check the actor replies"
-            )
-        )
+class _Deadlines:
+    """Ask timeouts without a timer per ask (a timer handle costs more than the rest of an
+    ask): one queue per timeout value, whose deadlines therefore arrive in order, and one timer
+    per queue armed for its head. Answered asks leave the queue when they reach its head."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queues: dict[float, deque[tuple[float, asyncio.Future[Any], str, object]]] = {}
+        self.armed: dict[float, asyncio.TimerHandle] = {}
+
+    def add(self, limit: float, future: asyncio.Future[Any], path: str, message: object) -> None:
+        queue = self.queues.get(limit)
+        if queue is None:
+            queue = self.queues[limit] = deque()
+        while queue and queue[0][1].done():
+            queue.popleft()
+        queue.append((self.loop.time() + limit, future, path, message))
+        if limit not in self.armed:
+            self.armed[limit] = self.loop.call_at(queue[0][0], self.fire, limit)
+
+    def fire(self, limit: float) -> None:
+        del self.armed[limit]
+        queue = self.queues[limit]
+        now = self.loop.time()
+        while queue and (queue[0][0] <= now or queue[0][1].done()):
+            _, future, path, message = queue.popleft()
+            if not future.done():
+                future.set_exception(
+                    AskTimeout(
+                        f"ask timed out after {limit:g}s waiting on {path} "
+                        f"(message: {_short(message)}); raise the timeout or check the actor "
+                        "replies"
+                    )
+                )
+        if queue:
+            self.armed[limit] = self.loop.call_at(queue[0][0], self.fire, limit)
+
+    def close(self) -> None:
+        for handle in self.armed.values():
+            handle.cancel()
+        self.armed.clear()
 
 
 def _stopped_error(path: str, message: object) -> ActorStopped:
@@ -691,6 +760,7 @@ class ActorSystem:
         self._fiber_ids = itertools.count(1)
         self._names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop
+        self._deadlines: _Deadlines
         self._guardian: _Cell | None = None
         self._failed: asyncio.Future[None] | None = None
         self._failure_reported = False
@@ -715,6 +785,7 @@ class ActorSystem:
         if self._guardian is not None:
             return
         self._loop = asyncio.get_running_loop()
+        self._deadlines = _Deadlines(self._loop)
         self._failed = self._loop.create_future()
         guardian = _Cell(
             self, None, f"/{self.name}", _Guardian, self._supervision, None, _Guardian()
@@ -739,6 +810,7 @@ class ActorSystem:
                     cell.task.cancel()
         for subscription in list(self._subscriptions):
             subscription.close()
+        self._deadlines.close()
 
     def _walk(self) -> list[_Cell]:
         cells = []
@@ -971,7 +1043,9 @@ class _Run:
                         step = machine.throw(error)
                         continue
                 elif kind is Ask:
-                    target = system._resolve(effect.ref)
+                    target = effect.ref.binding
+                    if type(target) is not _Cell or target.system is not system:
+                        target = system._resolve(effect.ref)
                     if target is None:
                         system._dead_letter(
                             effect.message, effect.ref.path, DeadLetterReason.UNKNOWN
@@ -982,7 +1056,7 @@ class _Run:
                             )
                         )
                         continue
-                    pending = target._ask(effect.message, effect.timeout)
+                    pending = target.ask(effect.message, effect.timeout)
                 else:
                     try:
                         outcome = self._perform_effect(effect)
