@@ -106,18 +106,11 @@ def law_errors() -> st.SearchStrategy[LawError]:
     return st.builds(LawError, st.integers(0, 9))
 
 
-def _leaves(
-    values: st.SearchStrategy[int], *, waiting: bool = True
-) -> st.SearchStrategy[Program[int]]:
-    instant = st.one_of(
+def _leaves(values: st.SearchStrategy[int]) -> st.SearchStrategy[Program[int]]:
+    return st.one_of(
         values.map(pure),
         law_errors().map(fail),
         values.map(lambda n: perform(Tick(n))),
-    )
-    if not waiting:
-        return instant
-    return st.one_of(
-        instant,
         st.tuples(st.integers(0, 3), values).map(lambda pair: sleep(pair[0]).then(pure(pair[1]))),
     )
 
@@ -130,28 +123,24 @@ def _in_do_notation(first: Program[int], second: Program[int]) -> Any:
 
 
 def _extender(
-    finalisers: st.SearchStrategy[Program[int]] | None,
+    finalisers: bool,
 ) -> Callable[[st.SearchStrategy[Program[int]]], st.SearchStrategy[Program[int]]]:
     def extend(children: st.SearchStrategy[Program[int]]) -> st.SearchStrategy[Program[int]]:
-        return _extend(children, finalisers if finalisers is not None else children)
+        options = [
+            st.builds(lambda p, f: p.map(f), children, int_functions()),
+            st.builds(lambda p, k: p.flat_map(k), children, kleislis(children)),
+            st.builds(lambda p, h: p.recover(h), children, error_handlers()),
+            st.builds(lambda p, h: p.recover_with(h), children, error_kleislis()),
+            st.builds(lambda p, q: p.then(q), children, children),
+            st.builds(lambda p, q: gather(p, q).map(_add_pair), children, children),
+            st.builds(lambda p: p.attempt().map(_result_to_int), children),
+            st.builds(_in_do_notation, children, children),
+        ]
+        if finalisers:
+            options.append(st.builds(lambda p, q: p.ensuring(q), children, children))
+        return st.one_of(options)
 
     return extend
-
-
-def _extend(
-    children: st.SearchStrategy[Program[int]], finalisers: st.SearchStrategy[Program[int]]
-) -> st.SearchStrategy[Program[int]]:
-    return st.one_of(
-        st.builds(lambda p, f: p.map(f), children, int_functions()),
-        st.builds(lambda p, k: p.flat_map(k), children, kleislis(children)),
-        st.builds(lambda p, h: p.recover(h), children, error_handlers()),
-        st.builds(lambda p, h: p.recover_with(h), children, error_kleislis()),
-        st.builds(lambda p, q: p.then(q), children, children),
-        st.builds(lambda p, q: p.ensuring(q), children, finalisers),
-        st.builds(lambda p, q: gather(p, q).map(_add_pair), children, children),
-        st.builds(lambda p: p.attempt().map(_result_to_int), children),
-        st.builds(_in_do_notation, children, children),
-    )
 
 
 def _add_pair(pair: tuple[int, int]) -> int:
@@ -166,12 +155,11 @@ def programs(
     values: st.SearchStrategy[int] | None = None,
     *,
     max_leaves: int = 8,
-    waiting_finalisers: bool = True,
+    finalisers: bool = True,
 ) -> st.SearchStrategy[Program[int]]:
     """Programs producing an ``int``: pure values, failures, `Tick` effects and sleeps,
     nested under map, flat_map, recover, recover_with, then, ensuring, gather, attempt and
-    do-notation. Run them with `tick_handlers`. With ``waiting_finalisers=False`` the
-    finalisers given to ``ensuring`` never wait on the clock.
+    do-notation. Run them with `tick_handlers`. With ``finalisers=False``, no ``ensuring``.
 
     >>> from hypothesis import given
     >>> from playbill.interpreters import stub
@@ -181,7 +169,6 @@ def programs(
     >>> test_runs()
     """
     drawn = values if values is not None else st.integers(-10, 10)
-    finalisers = None if waiting_finalisers else _leaves(drawn, waiting=False)
     return st.recursive(_leaves(drawn), _extender(finalisers), max_leaves=max_leaves)
 
 
