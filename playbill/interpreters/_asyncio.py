@@ -399,7 +399,15 @@ class _Cell(ActorContext):
     def _undeliverable(self, item: object, reason: DeadLetterReason) -> None:
         if type(item) is _Ask:
             if not item.future.done():
-                item.future.set_exception(_stopped_error(self.path, item.message))
+                if reason in (DeadLetterReason.STOPPED, DeadLetterReason.UNPROCESSED):
+                    error: PlaybillError = _stopped_error(self.path, item.message)
+                else:
+                    error = MailboxFull(
+                        f"the ask {_short(item.message)} to {self.path} was "
+                        f"{reason.value}; slow the sender, raise the capacity, or pick "
+                        "another Overflow"
+                    )
+                item.future.set_exception(error)
             item = item.message
         self.system._dead_letter(item, self.path, reason)
 
@@ -429,7 +437,8 @@ class _Cell(ActorContext):
         try:
             if await self._run_hook("on_start"):
                 self.state = _RUNNING if self.state == _STARTING else self.state
-                system._publish(Spawned(self.path, time.time()))
+                if self.parent_cell is not None:
+                    system._publish(Spawned(self.path, time.time()))
             box = self.mailbox
             system_queue = box.system
             user_queue = box.user
