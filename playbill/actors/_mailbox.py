@@ -103,17 +103,19 @@ class Mailbox:
     __slots__ = ("capacity", "last_dropped", "overflow", "system", "user")
 
     def __init__(self, policy: MailboxPolicy | None = None) -> None:
-        if policy is None:
-            policy = Unbounded()
+        self.user: deque[Any] = deque()
+        self.system: deque[Any] = deque()
+        self.last_dropped: object = None
+        if policy is None:  # the common case, kept short: one per actor spawned
+            self.capacity: int | None = None
+            self.overflow = Overflow.BLOCK
+            return
         if not isinstance(policy, Unbounded | Bounded):
             raise InvalidArgument(
                 f"a mailbox policy is Unbounded() or Bounded(capacity, overflow), got {policy!r}"
             )
-        self.capacity: int | None = policy.capacity if isinstance(policy, Bounded) else None
+        self.capacity = policy.capacity if isinstance(policy, Bounded) else None
         self.overflow = policy.overflow if isinstance(policy, Bounded) else Overflow.BLOCK
-        self.user: deque[Any] = deque()
-        self.system: deque[Any] = deque()
-        self.last_dropped: object = None
 
     def offer(self, message: object) -> Offer:
         """Queue ``message`` if the policy allows; say what happened."""

@@ -186,6 +186,9 @@ class Machine:
                                         raise _returned_a_program(frame, value) from None
                                     continue
                                 stack.append(frame)
+                                if type(yielded) is Suspend:  # the common yield: an effect
+                                    waiting = self._waiting = Next(yielded.effect, self)
+                                    return waiting
                                 current = _lift(yielded, frame)
                                 break
                             elif frame_kind is Ensuring:

@@ -56,7 +56,7 @@ class RefBinding(Protocol):
 
 
 @final
-@frozen
+@frozen(init=False)
 class ActorRef:
     """The address of an actor: its path and a unique id.
 
@@ -72,8 +72,13 @@ class ActorRef:
     """
 
     path: str
-    uid: int = 0
-    binding: RefBinding | None = field(default=None, eq=False, repr=False)
+    uid: int
+    binding: RefBinding | None = field(eq=False, repr=False)
+
+    def __init__(self, path: str, uid: int = 0, binding: RefBinding | None = None) -> None:
+        _set_ref_path(self, path)
+        _set_ref_uid(self, uid)
+        _set_ref_binding(self, binding)
 
     def tell(self, message: object) -> None:
         """Send ``message`` now, fire-and-forget; never waits (a full `Block` mailbox makes it
@@ -138,6 +143,11 @@ class ActorRef:
 
     def __str__(self) -> str:
         return self.path
+
+
+_set_ref_path = _slot_setter(ActorRef, "path")
+_set_ref_uid = _slot_setter(ActorRef, "uid")
+_set_ref_binding = _slot_setter(ActorRef, "binding")
 
 
 @final

@@ -225,9 +225,7 @@ class _Cell(ActorContext):
         parent: _Cell | None,
         path: str,
         factory: Callable[[], Any],
-        strategy: SupervisionStrategy,
         policy: MailboxPolicy | None,
-        instance: Any,
     ) -> None:
         self.system = system
         self.loop = system._loop
@@ -236,9 +234,9 @@ class _Cell(ActorContext):
         self.name = path.rsplit("/", 1)[-1]
         self.ref = ActorRef(path, next(system._uids), binding=self)
         self.factory = factory
-        self.strategy = strategy
+        self.strategy: SupervisionStrategy = _DEFAULT_STRATEGY
         self.mailbox = Mailbox(policy)
-        self.instance = instance
+        self.instance: Any = None
         self.children_cells: dict[str, _Cell] = {}
         self.watchers: list[_Cell] = []
         self.state = _STARTING
@@ -246,11 +244,19 @@ class _Cell(ActorContext):
         self.blocked: deque[tuple[asyncio.Future[None], object]] = deque()
         self.restart_history: tuple[float, ...] = ()
         self.consecutive_restarts = 0
-        self.terminated: asyncio.Future[None] = self.loop.create_future()
+        self._terminated: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.task = self.loop.create_task(self._main(), name=f"playbill actor {self.path}")
+        self.task = self.loop.create_task(self._main())
+
+    def terminated(self) -> asyncio.Future[None]:
+        """A future done once the actor has stopped (made on demand: most are never awaited)."""
+        if self._terminated is None:
+            self._terminated = self.loop.create_future()
+            if self.state == _STOPPED:
+                self._terminated.set_result(None)
+        return self._terminated
 
     # -- ActorContext ---------------------------------------------------------------------
 
@@ -435,9 +441,12 @@ class _Cell(ActorContext):
     async def _main(self) -> None:
         system = self.system
         try:
-            if await self._run_hook("on_start"):
+            started = self._run_hook_now("on_start")
+            if started is not True and started is not False:
+                started = await started
+            if started:
                 self.state = _RUNNING if self.state == _STARTING else self.state
-                if self.parent_cell is not None:
+                if self.parent_cell is not None and system._subscriptions:
                     system._publish(Spawned(self.path, time.time()))
             box = self.mailbox
             system_queue = box.system
@@ -532,6 +541,25 @@ class _Cell(ActorContext):
             return False
         return True
 
+    def _run_hook_now(self, name: str) -> Awaitable[bool] | bool:
+        """`_run_hook` without a coroutine when the hook returns None (the common case)."""
+        try:
+            result = getattr(self.instance, name)()
+        except Exception as error:
+            self._fail(error)
+            return False
+        if result is None:
+            return True
+        return self._finish_hook(result)
+
+    async def _finish_hook(self, result: Any) -> bool:
+        try:
+            await self._complete(result)
+        except Exception as error:
+            self._fail(error)
+            return False
+        return True
+
     def _fail(self, error: BaseException) -> None:
         """Stop handling messages and let the supervisor decide."""
         if self.state >= _STOPPING:
@@ -583,7 +611,7 @@ class _Cell(ActorContext):
         for child in children:
             child.stop()
         for child in children:
-            await asyncio.shield(child.terminated)
+            await asyncio.shield(child.terminated())
 
     def _terminate(self) -> None:
         if self.state == _STOPPED:
@@ -598,9 +626,10 @@ class _Cell(ActorContext):
             if watcher.state < _STOPPING:
                 watcher.post_system(_Deliver(Terminated(self.ref)))
         self.watchers.clear()
-        self.system._publish(Stopped(self.path, time.time()))
-        if not self.terminated.done():
-            self.terminated.set_result(None)
+        if self.system._subscriptions:
+            self.system._publish(Stopped(self.path, time.time()))
+        if self._terminated is not None and not self._terminated.done():
+            self._terminated.set_result(None)
 
     # -- supervision: this cell as a parent -------------------------------------------------
 
@@ -796,10 +825,9 @@ class ActorSystem:
         self._loop = asyncio.get_running_loop()
         self._deadlines = _Deadlines(self._loop)
         self._failed = self._loop.create_future()
-        guardian = _Cell(
-            self, None, f"/{self.name}", _Guardian, self._supervision, None, _Guardian()
-        )
-        guardian.instance.context = guardian
+        guardian = _Cell(self, None, f"/{self.name}", _Guardian, None)
+        guardian.instance = self._instantiate(_Guardian, guardian)
+        guardian.strategy = self._supervision
         self._guardian = guardian
         guardian.start()
 
@@ -811,7 +839,7 @@ class ActorSystem:
             return
         guardian.stop()
         try:
-            await asyncio.wait_for(asyncio.shield(guardian.terminated), timeout)
+            await asyncio.wait_for(asyncio.shield(guardian.terminated()), timeout)
         except TimeoutError:
             logger.error("shutdown of /%s took over %gs; cancelling actors", self.name, timeout)
             for cell in list(self._walk()):
@@ -922,7 +950,7 @@ class ActorSystem:
 
     def _instantiate(self, factory: Callable[[], Any], cell: _Cell) -> Any:
         instance = factory()
-        if not callable(getattr(instance, "receive", None)):
+        if not isinstance(instance, Actor) and not callable(getattr(instance, "receive", None)):
             raise InvalidArgument(
                 f"{_short(factory)} built {_short(instance)}, which has no receive(message) "
                 "method; spawn a subclass of playbill.Actor"
@@ -938,15 +966,16 @@ class ActorSystem:
         supervision: SupervisionStrategy | None,
         mailbox: MailboxPolicy | None,
     ) -> _Cell:
-        if not callable(actor):
-            raise InvalidArgument(
-                f"spawn takes an actor class or a zero-argument factory, got {_short(actor)}"
-            )
-        if isinstance(actor, type) and not callable(getattr(actor, "receive", None)):
-            raise InvalidArgument(
-                f"{actor.__name__} has no receive(message) method, so it is not an actor; "
-                "derive it from playbill.Actor and override receive"
-            )
+        if not (isinstance(actor, type) and issubclass(actor, Actor)):
+            if not callable(actor):
+                raise InvalidArgument(
+                    f"spawn takes an actor class or a zero-argument factory, got {_short(actor)}"
+                )
+            if isinstance(actor, type) and not callable(getattr(actor, "receive", None)):
+                raise InvalidArgument(
+                    f"{actor.__name__} has no receive(message) method, so it is not an actor; "
+                    "derive it from playbill.Actor and override receive"
+                )
         if mailbox is not None and not isinstance(mailbox, Unbounded | Bounded):
             raise InvalidArgument(
                 f"mailbox must be Unbounded() or Bounded(capacity, overflow), got {mailbox!r}"
@@ -967,16 +996,9 @@ class ActorSystem:
                     f"{parent.path} already has a child named {name!r}; choose another name, "
                     "or stop that child and wait for it to terminate first"
                 )
-        path = child_path(parent.path, name)
-        instance = actor()
-        if not callable(getattr(instance, "receive", None)):
-            raise InvalidArgument(
-                f"{_short(actor)} built {_short(instance)}, which has no receive(message) "
-                "method; spawn a subclass of playbill.Actor"
-            )
-        strategy = supervision if supervision is not None else _strategy_of(instance)
-        cell = _Cell(self, parent, path, actor, strategy, mailbox, instance)
-        instance.context = cell
+        cell = _Cell(self, parent, child_path(parent.path, name), actor, mailbox)
+        instance = cell.instance = self._instantiate(actor, cell)
+        cell.strategy = supervision if supervision is not None else _strategy_of(instance)
         parent.children_cells[name] = cell
         cell.start()
         return cell
@@ -1007,9 +1029,12 @@ class ActorSystem:
         return result
 
 
+_DEFAULT_STRATEGY = OneForOne()
+
+
 def _strategy_of(instance: Any) -> SupervisionStrategy:
     strategy = getattr(instance, "supervision", None)
-    return strategy if isinstance(strategy, SupervisionStrategy) else OneForOne()
+    return strategy if isinstance(strategy, SupervisionStrategy) else _DEFAULT_STRATEGY
 
 
 class _Run:
