@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 export HYPOTHESIS_PROFILE
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench bench-peer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,28 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The peer library everything-is-an-actor needs Python >= 3.12: the side-by-side with it runs
+# in its own venv, with playbill installed there too, so that all are measured in one process.
+PYTHON312 ?= $(shell for candidate in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) /usr/bin/python3.12; do $$candidate --version >/dev/null 2>&1 && { echo $$candidate; break; }; done)
+BENCH_VENV := .venv-bench
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest benchmarks --benchmark-only -q
 	$(BIN)/python benchmarks/side_by_side.py
+	$(BIN)/python benchmarks/actors_side_by_side.py
+	@$(MAKE) --no-print-directory bench-peer
+
+bench-peer:
+	@if [ -z "$(PYTHON312)" ]; then \
+	  echo "python3.12 not found: the peer everything-is-an-actor needs Python >= 3.12, so the side-by-side with it is skipped; install python3.12 to run it"; \
+	else \
+	  [ -x $(BENCH_VENV)/bin/python ] || $(PYTHON312) -m venv $(BENCH_VENV); \
+	  $(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench,uvloop]' && \
+	  echo "== side by side on $$($(BENCH_VENV)/bin/python --version), asyncio ==" && \
+	  $(BENCH_VENV)/bin/python benchmarks/actors_side_by_side.py && \
+	  echo "== side by side on $$($(BENCH_VENV)/bin/python --version), uvloop ==" && \
+	  $(BENCH_VENV)/bin/python benchmarks/actors_side_by_side.py --uvloop; \
+	fi
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .ruff_cache .hypothesis .pytest_cache
