@@ -6,8 +6,11 @@ real until an interpreter does.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 from attrs import frozen
@@ -91,7 +94,15 @@ def main() -> None:
     value = stub.run(chain)
     print(f"   {value:,} binds ran in {time.perf_counter() - began:.2f}s")
 
-    title("5. Lawful: every Program law checked by Hypothesis on random programs")
+    title("5. The same values, performed by asyncio: a supervised actor system, live events")
+    sys.path.insert(0, str(Path(__file__).parent))
+    import supervised_workers
+
+    summary = asyncio.run(supervised_workers.main())
+    print(f"   results: {summary['results']}")
+    print(f"   dead letters: {summary['dead letters']} (counted, never silently lost)")
+
+    title("6. Lawful: every Program law checked by Hypothesis on random programs")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<28} {law.statement}")

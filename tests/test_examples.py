@@ -1,0 +1,30 @@
+"""The examples run and do what they say."""
+
+import asyncio
+import pathlib
+import sys
+
+EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
+sys.path.insert(0, str(EXAMPLES))
+
+import supervised_workers  # noqa: E402
+
+
+def test_the_supervised_workers_example_restarts_stops_and_counts_dead_letters():
+    lines: list[str] = []
+    summary = asyncio.run(supervised_workers.main(printer=lines.append))
+    assert summary == {
+        "results": [
+            "<Success: INVOICE>",
+            "<Failure: the upstream dropped the connection>",
+            "<Success: REPORT>",
+            "<Failure: this job can never succeed>",
+            "RETRY",
+        ],
+        "dead letters": 1,
+    }
+    text = "\n".join(lines)
+    assert "beta    failed: ConnectionError" in text
+    assert "-> RESTART" in text
+    assert "gamma   failed: ValueError" in text
+    assert "beta    restarted" in text
