@@ -178,6 +178,13 @@ class EventSubscription:
     def _push(self, event: ActorEvent) -> None:
         if len(self._events) >= self._buffer:
             self._events.popleft()
+            if not self.dropped:
+                logger.warning(
+                    "an event subscription of /%s is full (%d events): the oldest are dropped "
+                    "and counted in .dropped; read faster or subscribe with a larger buffer",
+                    self._system.name,
+                    self._buffer,
+                )
             self.dropped += 1
         self._events.append(event)
         self._wake()
@@ -659,13 +666,15 @@ class _Cell(ActorContext):
         elif directive is Directive.STOP:
             for cell in affected:
                 cell.stop()
+        if self.parent_cell is None and directive is Directive.STOP:
+            # no supervisor above: the root guardian reports it rather than stop it silently
+            logger.error(
+                "the root guardian stopped the top-level actor %s after it failed%s",
+                child.path,
+                " past its restart budget" if escalate else "",
+                exc_info=error,
+            )
         if escalate:
-            if self.parent_cell is None and directive is Directive.STOP:
-                logger.error(
-                    "top-level actor %s failed past its restart budget and was stopped",
-                    child.path,
-                    exc_info=error,
-                )
             self._fail(error)
 
     async def _restart(self, error: BaseException, delay: float) -> None:

@@ -331,3 +331,85 @@ def test_a_failing_on_start_is_supervised_like_any_failure(arun):
 
     assert arun(main()) == "ready"
     assert len(attempts) == 3
+
+
+def test_the_root_guardian_reports_a_top_level_actor_it_stops(arun, caplog):
+    async def main() -> None:
+        async with ActorSystem("app", supervision=OneForOne(decide(Directive.STOP))) as system:
+            system.spawn(Worker, "w").tell("boom")
+            await pause()
+
+    arun(main())
+    assert "the root guardian stopped the top-level actor /app/w after it failed" in caplog.text
+
+
+def test_supervision_waits_for_the_parent_to_finish_its_current_message(arun):
+    order: list[str] = []
+
+    class BusyParent(Actor):
+        def on_start(self) -> None:
+            self.context.spawn(Worker, "child")
+
+        async def receive(self, message: Any) -> Any:
+            order.append("parent busy")
+            await asyncio.sleep(0.05)
+            order.append("parent done")
+
+    async def main() -> None:
+        async with ActorSystem("app") as system:
+            events = system.events()
+            parent = system.spawn(BusyParent, "parent")
+            await pause()
+            parent.tell("work")
+            await asyncio.sleep(0.01)
+            system.get_actor("/app/parent/child").tell("boom")
+            await asyncio.sleep(0.1)
+            for event in events.drain():
+                if isinstance(event, Failed):
+                    order.append("decided")
+
+    arun(main())
+    assert order == ["parent busy", "parent done", "decided"]
+
+
+def test_escalation_means_the_failed_child_processes_nothing_more(arun):
+    handled: list[str] = []
+
+    class Leaf(Actor):
+        def receive(self, message: Any) -> Any:
+            if message == "boom":
+                raise Boom("leaf")
+            handled.append(message)
+
+    class Middle(Actor):
+        supervision = OneForOne(decide(Directive.ESCALATE))
+
+        def on_start(self) -> None:
+            self.context.spawn(Leaf, "leaf")
+
+        def receive(self, message: Any) -> Any:
+            return None
+
+    async def main() -> int:
+        async with ActorSystem("app", supervision=OneForOne(decide(Directive.STOP))) as system:
+            system.spawn(Middle, "middle")
+            await pause()
+            leaf = system.get_actor("/app/middle/leaf")
+            for message in ("before", "boom", "after 1", "after 2"):
+                leaf.tell(message)
+            await pause()
+            return system.dead_letters.by_reason[DeadLetterReason.UNPROCESSED]
+
+    assert arun(main()) == 2
+    assert handled == ["before"]
+
+
+def test_a_direct_ask_with_a_negative_timeout_is_refused(arun):
+    from playbill import InvalidArgument
+
+    async def main() -> None:
+        async with ActorSystem() as system:
+            with pytest.raises(InvalidArgument, match="positive timeout"):
+                await system.spawn(Worker).ask("get", timeout=-1)
+
+    arun(main())
