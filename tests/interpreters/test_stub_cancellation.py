@@ -181,7 +181,7 @@ def test_a_program_waiting_forever_is_a_deadlock_naming_what_each_fiber_waits_fo
         return (yield join(fiber))
 
     with pytest.raises(
-        Deadlock, match=r"fiber 0 waits for join\(fiber 1\); fiber 1 waits for sleep"
+        Deadlock, match=r"fiber main waits for join\(main/fork1\); fiber main/fork1 waits for sleep"
     ):
         stub.run(main())
 
