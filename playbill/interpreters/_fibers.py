@@ -38,6 +38,7 @@ _NEW, _READY, _RUNNING, _SLEEPING, _WAITING, _FINISHED = range(6)
 
 class _Fiber:
     __slots__ = (
+        "actor",
         "cancel_pending",
         "cancelling",
         "forked",
@@ -58,6 +59,7 @@ class _Fiber:
     def __init__(self, fiber_id: int, program: _Program[Any], label: str) -> None:
         self.id = fiber_id
         self.label = label
+        self.actor: Any = None  # the actor a fiber runs for (the simulator sets it)
         self.machine = Machine(program)
         self.state = _NEW
         self.input: tuple[str, Any] = ("start", None)
@@ -118,6 +120,8 @@ class FiberScheduler:
             return machine.start()
         if kind == "value":
             return machine.resume(payload)
+        if kind == "step":  # a handler already ran the fiber on to this step
+            return payload  # type: ignore[no-any-return]
         return machine.throw(payload)
 
     def alive(self) -> list[_Fiber]:
@@ -210,6 +214,7 @@ class FiberScheduler:
             return None
         if isinstance(effect, Fork):
             child = self.new_fiber(effect.program, f"{fiber.label}/fork{len(fiber.forks) + 1}")
+            child.actor = fiber.actor
             child.forked = True
             fiber.forks.append(child)
             self.enqueue(child, first=False)
@@ -277,6 +282,8 @@ class FiberScheduler:
             self.new_fiber(member, f"{fiber.label}/{what}{self.sequence}.{index + 1}")
             for index, member in enumerate(programs)
         ]
+        for child in children:
+            child.actor = fiber.actor
         wait = _Wait(children)
         self.block(fiber, _WAITING, f"{what} of {', '.join(c.label for c in children)}")
         fiber.wait = wait
@@ -306,6 +313,7 @@ class FiberScheduler:
 
     def wait_timeout(self, fiber: _Fiber, effect: Timeout) -> None:
         child = self.new_fiber(effect.program, f"{fiber.label}/timeout{self.sequence}")
+        child.actor = fiber.actor
         wait = _Wait([child])
         self.block(fiber, _WAITING, f"timeout({effect.seconds:g}s) of {child.label}")
         fiber.wait = wait

@@ -1,0 +1,1382 @@
+"""The deterministic simulator: actors and fibers on a virtual clock, every interleaving a
+recorded choice.
+
+A world of actor cells (each with its `Mailbox`), fibers (the main program, the programs
+actors' ``receive`` returns, and what they fork or gather), timers and a virtual clock. At every
+point where more than one thing could happen next — which ready fiber takes its next step,
+which actor handles its next message, which due timer fires — a chooser picks an index into
+the enabled set sorted by stable names (fiber labels and actor paths, never ``id()``). The
+sequence of picks is the `Schedule`: a short string that replays the run exactly.
+
+Time is virtual and jumps when nothing else can happen: ``sleep(3600)`` costs nothing. Every
+effect that touches the world (tell, ask, spawn, stop, watch, user effects) is a scheduling
+point; ``now``, ``random``, ``self_ref`` and ``emit`` are not.
+
+>>> from playbill import Actor, free_spawn, program
+>>> class Echo(Actor):
+...     def receive(self, message):
+...         return message
+>>> @program
+... def main():
+...     echo = yield free_spawn(Echo, name="echo")
+...     return (yield echo.free_ask("hi"))
+>>> result = simulate(main(), seed=7)
+>>> result.status, result.value
+('completed', 'hi')
+>>> replay(main(), result.schedule).trace == result.trace
+True
+"""
+
+from __future__ import annotations
+
+import heapq
+import inspect
+import itertools
+import math
+import random as _random
+import string
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Literal, Protocol, TypeVar, final
+
+from attrs import field, frozen
+from returns.result import Failure, Result, Success
+
+from playbill.actors import (
+    DEFAULT_ASK_TIMEOUT,
+    Actor,
+    ActorContext,
+    ActorEvent,
+    Bounded,
+    DeadLetter,
+    DeadLettered,
+    DeadLetterReason,
+    DeadLetters,
+    Directive,
+    Emitted,
+    Escalated,
+    Failed,
+    Mailbox,
+    MailboxFull,
+    MailboxPolicy,
+    Offer,
+    OneForOne,
+    Restarted,
+    Spawned,
+    Stopped,
+    SupervisionStrategy,
+    Terminated,
+    Unbounded,
+    check_name,
+    child_path,
+)
+from playbill.effects import (
+    ActorNotFound,
+    ActorRef,
+    ActorStopped,
+    ActorSystemFailed,
+    Ask,
+    AskTimeout,
+    Deadlock,
+    Done,
+    Effect,
+    Emit,
+    InvalidArgument,
+    Next,
+    Now,
+    PlaybillError,
+    Program,
+    ProgramError,
+    Random,
+    SelfRef,
+    Sleep,
+    Spawn,
+    Stop,
+    Tell,
+    UnhandledEffect,
+    Watch,
+)
+from playbill.effects._handlers import Handlers, HandlerTable, perform_with
+from playbill.effects._pretty import one_line
+from playbill.interpreters._fibers import (
+    _WAITING,
+    STRUCTURAL,
+    FiberScheduler,
+    _Fiber,
+    _Wait,
+)
+
+__all__ = [
+    "Exploration",
+    "Schedule",
+    "SimulationResult",
+    "TraceLine",
+    "explore",
+    "replay",
+    "simulate",
+]
+
+A = TypeVar("A")
+
+Status = Literal["completed", "failed", "deadlock", "step_limit"]
+
+_DIGITS = string.digits + string.ascii_lowercase + string.ascii_uppercase
+
+
+# -- schedules and results --------------------------------------------------------------------
+
+
+def _as_choices(choices: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(choice) for choice in choices)
+
+
+@final
+@frozen
+class Schedule:
+    """The choices of one run: at each choice point, an index into the enabled set sorted by
+    stable names. Printed as a short string (``v1:`` then one character a choice, base 62;
+    larger values in parentheses) that `Schedule.parse` reads back.
+
+    >>> schedule = Schedule((0, 2, 1, 70))
+    >>> str(schedule)
+    'v1:021(70)'
+    >>> Schedule.parse("v1:021(70)") == schedule
+    True
+    """
+
+    choices: tuple[int, ...] = field(converter=_as_choices)
+    version: int = 1
+
+    def __str__(self) -> str:
+        encoded = "".join(
+            _DIGITS[choice] if choice < len(_DIGITS) else f"({choice})" for choice in self.choices
+        )
+        return f"v{self.version}:{encoded}"
+
+    @classmethod
+    def parse(cls, text: str) -> Schedule:
+        """Read a schedule printed by ``str(schedule)``."""
+        if not isinstance(text, str) or not text.startswith("v1:"):
+            raise InvalidArgument(
+                f"a schedule string starts with 'v1:', got {text!r}; pass the string a "
+                "simulation printed (str(result.schedule))"
+            )
+        choices: list[int] = []
+        body = text[3:]
+        position = 0
+        while position < len(body):
+            character = body[position]
+            if character == "(":
+                end = body.index(")", position)
+                choices.append(int(body[position + 1 : end]))
+                position = end + 1
+                continue
+            index = _DIGITS.find(character)
+            if index < 0:
+                raise InvalidArgument(f"{character!r} cannot appear in a schedule ({text!r})")
+            choices.append(index)
+            position += 1
+        return cls(tuple(choices))
+
+    def __len__(self) -> int:
+        return len(self.choices)
+
+
+@final
+@frozen
+class TraceLine:
+    """One step of a run: its number, the virtual time, who acted, and what happened."""
+
+    step: int
+    time: float
+    actor: str
+    event: str
+
+    def __str__(self) -> str:
+        return f"{self.step:>4}  t={self.time:<8g} {self.actor:<24} {self.event}"
+
+
+@final
+@frozen
+class SimulationResult(Generic[A]):
+    """What one simulated run did.
+
+    ``status`` is ``completed`` (the main program returned ``value``), ``failed`` (it raised
+    ``error``), ``deadlock`` (nothing could happen, no timer was pending, and the program had
+    not finished: ``error`` says who waits for what) or ``step_limit`` (more steps than allowed:
+    a livelock, or raise ``max_steps``). ``schedule`` replays the run; ``trace`` tells it.
+    """
+
+    status: Status
+    value: A | None
+    error: BaseException | None
+    schedule: Schedule
+    trace: tuple[TraceLine, ...]
+    clock: float
+    dead_letters: int
+    events: tuple[ActorEvent, ...]
+    unobserved_failures: tuple[BaseException, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the main program completed."""
+        return self.status == "completed"
+
+    def format_trace(self, limit: int = 200) -> str:
+        """The trace, one line a step (the last ``limit`` lines)."""
+        lines = [str(line) for line in self.trace[-limit:]]
+        if len(self.trace) > limit:
+            lines.insert(0, f"  … {len(self.trace) - limit} earlier steps")
+        return "\n".join(lines)
+
+    def replay_hint(self, program_expression: str = "main()") -> str:
+        """The call that replays this run."""
+        return f"replay({program_expression}, {str(self.schedule)!r})"
+
+
+# -- choosers ---------------------------------------------------------------------------------
+
+
+class Chooser(Protocol):
+    def choose(self, options: Sequence[str]) -> int: ...
+
+
+class _RandomChooser:
+    def __init__(self, seed: int | None) -> None:
+        self.source = _random.Random(seed)
+
+    def choose(self, options: Sequence[str]) -> int:
+        return self.source.randrange(len(options))
+
+
+class _ReplayChooser:
+    """Follows recorded choices (taken modulo the options, so any list of numbers is a valid
+    schedule — what lets Hypothesis shrink them); past the end, always the first option."""
+
+    def __init__(self, choices: Sequence[int]) -> None:
+        self.choices = choices
+        self.position = 0
+
+    def choose(self, options: Sequence[str]) -> int:
+        if self.position >= len(self.choices):
+            return 0
+        choice = self.choices[self.position]
+        self.position += 1
+        return choice % len(options)
+
+
+class _PriorityChooser:
+    """PCT (probabilistic concurrency testing, Burckhardt et al.): every participant gets a
+    random priority; the highest enabled one moves; at ``depth - 1`` random steps the one that
+    moves is pushed below all others. Finds bugs of depth d with a guaranteed probability."""
+
+    def __init__(self, seed: int | None, depth: int = 3, horizon: int = 200) -> None:
+        self.source = _random.Random(seed)
+        self.priorities: dict[str, float] = {}
+        self.change_points = {self.source.randrange(horizon) for _ in range(max(0, depth - 1))}
+        self.step = 0
+        self.lowest = 0.0
+
+    def choose(self, options: Sequence[str]) -> int:
+        keys = [_participant(option) for option in options]
+        for key in keys:
+            if key not in self.priorities:
+                self.priorities[key] = 1.0 + self.source.random()
+        best = max(range(len(options)), key=lambda index: self.priorities[keys[index]])
+        if self.step in self.change_points:
+            self.lowest -= 1.0
+            self.priorities[keys[best]] = self.lowest
+            best = max(range(len(options)), key=lambda index: self.priorities[keys[index]])
+        self.step += 1
+        return best
+
+
+def _participant(option: str) -> str:
+    """The actor or fiber an enabled option belongs to (PCT gives priorities to these)."""
+    return option.split(" ", 1)[1].split("#", 1)[0]
+
+
+def _chooser(
+    strategy: str | Chooser, seed: int | None, schedule: Schedule | Sequence[int] | str | None
+) -> Chooser:
+    if schedule is not None:
+        if isinstance(schedule, str):
+            schedule = Schedule.parse(schedule)
+        choices = schedule.choices if isinstance(schedule, Schedule) else tuple(schedule)
+        return _ReplayChooser(choices)
+    if not isinstance(strategy, str):
+        return strategy
+    if strategy == "random":
+        return _RandomChooser(seed)
+    if strategy == "pct":
+        return _PriorityChooser(seed)
+    raise InvalidArgument(
+        f"strategy must be 'random' or 'pct' (or a chooser object), got {strategy!r}"
+    )
+
+
+# -- actors in the world ----------------------------------------------------------------------
+
+_STARTING, _RUNNING, _SUSPENDED, _STOPPING, _STOPPED = range(5)
+
+
+@final
+class _Envelope:
+    """A queued message: who sent it and, for an ask, the fiber waiting for the reply (cleared
+    once answered or timed out)."""
+
+    __slots__ = ("asked", "asker", "message", "sender", "wait")
+
+    def __init__(self, message: object, sender: str, asker: _Fiber | None) -> None:
+        self.message = message
+        self.sender = sender
+        self.asker = asker
+        self.asked = asker is not None
+        self.wait: _Wait | None = None
+
+    def waiting_asker(self) -> _Fiber | None:
+        """The fiber still waiting for this ask's reply, if any (not one that timed out, was
+        cancelled, or now waits for something else)."""
+        asker = self.asker
+        if asker is not None and asker.state == _WAITING and asker.wait is self.wait:
+            return asker
+        return None
+
+
+class _SimCell(ActorContext):
+    """An actor in the simulated world; also its context and its refs' binding."""
+
+    def __init__(
+        self,
+        world: _World,
+        parent: _SimCell | None,
+        path: str,
+        factory: Callable[[], Any],
+        policy: MailboxPolicy | None,
+    ) -> None:
+        self.world = world
+        self.parent_cell = parent
+        self.path = path
+        self.name = path.rsplit("/", 1)[-1]
+        self.ref = ActorRef(path, next(world.uids), binding=self)
+        self.factory = factory
+        self.mailbox = Mailbox(policy)
+        self.strategy: SupervisionStrategy = OneForOne()
+        self.instance: Any = None
+        self.children_cells: dict[str, _SimCell] = {}
+        self.watchers: list[_SimCell] = []
+        self.state = _STARTING
+        self.busy: _Fiber | None = None  # the fiber handling the current message or hook
+        self.blocked: deque[tuple[_Fiber, _Envelope]] = deque()
+        self.restart_history: tuple[float, ...] = ()
+        self.consecutive_restarts = 0
+        self.handled = 0
+        self.waiting_children: set[_SimCell] = set()
+        self.after_children: Callable[[], None] | None = None
+
+    # ActorContext
+    @property
+    def self_ref(self) -> ActorRef:
+        return self.ref
+
+    @property
+    def parent(self) -> ActorRef | None:
+        return None if self.parent_cell is None else self.parent_cell.ref
+
+    @property
+    def children(self) -> tuple[ActorRef, ...]:
+        return tuple(child.ref for child in self.children_cells.values())
+
+    def spawn(
+        self,
+        actor: Any,
+        name: str | None = None,
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> ActorRef:
+        return self.world.spawn(self, actor, name, supervision, mailbox).ref
+
+    def stop(self, ref: ActorRef | None = None) -> None:
+        if ref is not None and ref != self.ref:
+            target = self.world.resolve(ref)
+            if target is not None:
+                target.stop()
+            return
+        self.world.stop(self)
+
+    def watch(self, ref: ActorRef) -> None:
+        self.world.watch(self, ref)
+
+    # the binding behind ActorRef's direct methods
+    def tell(self, message: object) -> None:
+        self.world.tell(self.world.current_sender(), self, message, None)
+
+    def ask(self, message: object, timeout: float | None) -> Any:
+        raise ProgramError(
+            "await ref.ask(...) cannot run in the simulator, which has no event loop; "
+            "yield ref.free_ask(...) from a program instead"
+        )
+
+    def send(self, message: object) -> Any:
+        raise ProgramError(
+            "await ref.send(...) cannot run in the simulator; yield ref.free_tell(...) instead"
+        )
+
+
+class _Guardian(Actor):
+    def receive(self, message: Any) -> Any:
+        raise InvalidArgument("the root guardian takes no messages")
+
+
+# system messages
+class _Start:
+    pass
+
+
+_START = _Start()
+
+
+class _StopNow:
+    pass
+
+
+_STOP = _StopNow()
+
+
+@final
+class _ChildFailed:
+    __slots__ = ("child", "error")
+
+    def __init__(self, child: _SimCell, error: BaseException) -> None:
+        self.child = child
+        self.error = error
+
+
+@final
+class _Resume:
+    pass
+
+
+_RESUME = _Resume()
+
+
+@final
+class _Restart:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+@final
+class _Deliver:
+    __slots__ = ("message",)
+
+    def __init__(self, message: object) -> None:
+        self.message = message
+
+
+# -- the world --------------------------------------------------------------------------------
+
+_IMMEDIATE = (Now, Random, SelfRef, Emit)
+
+
+class _StepLimit(Exception):
+    pass
+
+
+class _World(FiberScheduler):
+    def __init__(
+        self,
+        chooser: Chooser,
+        handlers: HandlerTable,
+        name: str,
+        max_steps: int,
+        seed: int | None,
+        ask_timeout: float,
+        supervision: SupervisionStrategy | None,
+    ) -> None:
+        super().__init__(0.0)
+        self.chooser = chooser
+        self.handlers = handlers
+        self.name = name
+        self.max_steps = max_steps
+        self.ask_timeout = ask_timeout
+        self.source = _random.Random(seed if seed is not None else 0)
+        self.ready: dict[str, _Fiber] = {}
+        self.choices: list[int] = []
+        self.trace: list[TraceLine] = []
+        self.events: list[ActorEvent] = []
+        self.dead_letters = DeadLetters()
+        self.uids = itertools.count(1)
+        self.names = itertools.count(1)
+        self.steps = 0
+        self.actor_now: _SimCell | None = None
+        self.escalated: BaseException | None = None
+        self.finished_at = 0.0
+        guardian = _SimCell(self, None, f"/{name}", _Guardian, None)
+        guardian.instance = self.instantiate(_Guardian, guardian)
+        guardian.strategy = supervision if supervision is not None else OneForOne()
+        guardian.state = _RUNNING
+        self.guardian = guardian
+
+    # -- fiber queue: a set, ordered by label when offered as choices -------------------------
+
+    def enqueue(self, fiber: _Fiber, *, first: bool) -> None:
+        self.ready[fiber.label] = fiber
+
+    def unqueue(self, fiber: _Fiber) -> None:
+        self.ready.pop(fiber.label, None)
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def log(self, actor: str, event: str) -> None:
+        self.trace.append(TraceLine(self.steps, self.clock, actor, event))
+
+    def run(self, program: Program[A]) -> tuple[Status, Result[A, BaseException] | None]:
+        root = self.new_fiber(program, "main")
+        self.enqueue(root, first=False)
+        shutting_down = False
+        try:
+            while True:
+                if not shutting_down and (root.outcome is not None or self.escalated):
+                    # the program is over: shut the world down as `async with` does —
+                    # its own fibers are cancelled, every actor stops (children first)
+                    shutting_down = True
+                    self.finished_at = self.clock
+                    self.log("main", "finished; shutting down")
+                    for fiber in self.alive():
+                        if fiber.actor is None:
+                            self.cancel(fiber)
+                    for child in list(self.guardian.children_cells.values()):
+                        self.stop(child)
+                options = self.enabled()
+                if not options:
+                    if self.advance_clock():
+                        continue
+                    if shutting_down:
+                        break
+                    return "deadlock", Failure(self.deadlock())
+                index = 0
+                if len(options) > 1:
+                    index = self.chooser.choose([key for key, _ in options])
+                    self.choices.append(index)
+                self.steps += 1
+                if self.steps > self.max_steps:
+                    raise _StepLimit
+                options[index][1]()
+        except _StepLimit:
+            return "step_limit", None
+        if self.escalated is not None:
+            failure = ActorSystemFailed(
+                f"a failure escalated to the root guardian of /{self.name} and stopped the "
+                f"system: {self.escalated!r}"
+            )
+            failure.__cause__ = self.escalated
+            return "failed", Failure(failure)
+        assert root.outcome is not None
+        return ("completed" if isinstance(root.outcome, Success) else "failed"), root.outcome
+
+    def enabled(self) -> list[tuple[str, Callable[[], None]]]:
+        options: list[tuple[str, Callable[[], None]]] = []
+        for label, fiber in self.ready.items():
+            options.append((f"run {label}", _bind(self.run_fiber, fiber)))
+        for cell in self.cells():
+            if cell.busy is None and (
+                cell.mailbox.system or (cell.mailbox.user and cell.state == _RUNNING)
+            ):
+                options.append((f"handle {cell.path}", _bind(self.handle, cell)))
+        for when, sequence, timer in self.timers:
+            if timer.active and when <= self.clock:
+                options.append((f"timer {sequence:06d}", _bind(self.fire, timer)))
+        options.sort(key=lambda option: option[0])
+        return options
+
+    def cells(self) -> list[_SimCell]:
+        found = []
+        pending = [self.guardian]
+        while pending:
+            cell = pending.pop()
+            found.append(cell)
+            pending.extend(cell.children_cells.values())
+        return found
+
+    def advance_clock(self) -> bool:
+        """Jump the virtual clock to the next timer; False if none is pending."""
+        while self.timers and not self.timers[0][2].active:
+            heapq.heappop(self.timers)
+        if not self.timers:
+            return False
+        self.clock = max(self.clock, self.timers[0][0])
+        return True
+
+    def fire(self, timer: Any) -> None:
+        timer.active = False
+        timer.action()
+
+    def deadlock(self) -> PlaybillError:
+        waits = [
+            f"{fiber.label} waits for {fiber.waiting_on or 'its turn'}" for fiber in self.alive()
+        ]
+        for cell in self.cells():
+            if cell.state == _SUSPENDED:
+                waits.append(f"{cell.path} is suspended after a failure")
+        return Deadlock(
+            "nothing can happen and no timer is pending: "
+            + "; ".join(waits)
+            + ". Two actors ask each other, or an ask waits on a reply that never comes"
+        )
+
+    # -- fibers -------------------------------------------------------------------------------
+
+    def run_fiber(self, fiber: _Fiber) -> None:
+        self.unqueue(fiber)
+        self.actor_now = fiber.actor
+        step = self.resume(fiber)
+        while True:
+            if type(step) is Done:
+                self.finish(fiber, Success(step.value))
+                return
+            if type(step) is not Next:
+                self.finish(fiber, Failure(step.error))
+                return
+            effect = step.effect
+            kind = type(effect)
+            if kind in STRUCTURAL:
+                self.log(fiber.label, one_line(_suspend(effect)))
+                next_step = self.structural(fiber, effect)
+                if next_step is None:
+                    return
+                step = next_step
+                continue
+            if kind in _IMMEDIATE and self.handlers.find(effect) is None:
+                step = self.immediate(fiber, effect, step)
+                continue
+            self.perform(fiber, effect)
+            return
+
+    def immediate(self, fiber: _Fiber, effect: Any, step: Next) -> Any:
+        kind = type(effect)
+        if kind is Now:
+            return step.resume(self.clock)
+        if kind is Random:
+            return step.resume(self.source.random())
+        if kind is SelfRef:
+            if fiber.actor is None:
+                return step.throw(_needs_actor("self_ref()"))
+            return step.resume(fiber.actor.ref)
+        path = fiber.actor.path if fiber.actor is not None else f"/{self.name}"
+        event = Emitted(path, self.clock, effect.event)
+        self.events.append(event)
+        self.log(fiber.label, f"emit {effect.event!r}")
+        return step.resume(None)
+
+    def answer(self, fiber: _Fiber, kind: str, payload: object) -> None:
+        self.wake(fiber, kind, payload, first=False)
+
+    def perform(self, fiber: _Fiber, effect: Any) -> None:
+        """Perform one world-touching effect for ``fiber``; it is ready again or waits."""
+        handler = self.handlers.find(effect)
+        if handler is not None:
+            self.log(fiber.label, f"perform {effect!r}")
+            step = perform_with(handler, effect, fiber.machine)
+            # the handler's answer (or its program) continues the fiber at its next step
+            self.park(fiber, step)
+            return
+        kind = type(effect)
+        sender = fiber.actor.path if fiber.actor is not None else fiber.label
+        try:
+            if kind is Tell:
+                target = self.target(effect.ref, "free_tell()")
+                self.log(fiber.label, f"tell {effect.ref.path} {_short(effect.message)}")
+                if target is None:
+                    self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
+                elif self.tell(sender, target, effect.message, fiber):
+                    return  # waits for room in a full BLOCK mailbox
+                self.answer(fiber, "value", None)
+            elif kind is Ask:
+                self.ask(fiber, sender, effect)
+            elif kind is Spawn:
+                parent = fiber.actor if fiber.actor is not None else self.guardian
+                cell = self.spawn(
+                    parent, effect.actor, effect.name, effect.supervision, effect.mailbox
+                )
+                self.log(fiber.label, f"spawn {cell.path}")
+                self.answer(fiber, "value", cell.ref)
+            elif kind is Stop:
+                target = self.target(effect.ref, "free_stop()")
+                self.log(fiber.label, f"stop {effect.ref.path}")
+                if target is not None:
+                    self.stop(target)
+                self.answer(fiber, "value", None)
+            elif kind is Watch:
+                if fiber.actor is None:
+                    raise _needs_actor("watch()")
+                self.log(fiber.label, f"watch {effect.ref.path}")
+                self.watch(fiber.actor, effect.ref)
+                self.answer(fiber, "value", None)
+            elif kind is Sleep:
+                self.log(fiber.label, f"sleep {effect.seconds:g}")
+                self.sleep(fiber, effect.seconds)
+            else:
+                raise UnhandledEffect(
+                    effect,
+                    "simulation",
+                    f"simulate(program, handlers={{{kind.__name__}: lambda effect: ...}})",
+                )
+        except Exception as error:
+            self.answer(fiber, "error", error)
+
+    def park(self, fiber: _Fiber, step: Any) -> None:
+        """A handler ran the fiber on to ``step``: the fiber takes it at its next turn."""
+        self.answer(fiber, "step", step)
+
+    def current_sender(self) -> str:
+        return self.actor_now.path if self.actor_now is not None else "outside"
+
+    # -- actors -------------------------------------------------------------------------------
+
+    def instantiate(self, factory: Callable[[], Any], cell: _SimCell) -> Any:
+        instance = factory()
+        if not isinstance(instance, Actor) and not callable(getattr(instance, "receive", None)):
+            raise InvalidArgument(
+                f"{_short(factory)} built {_short(instance)}, which has no receive(message) "
+                "method; spawn a subclass of playbill.Actor"
+            )
+        instance.context = cell
+        return instance
+
+    def spawn(
+        self,
+        parent: _SimCell,
+        actor: Any,
+        name: str | None,
+        supervision: Any,
+        mailbox: Any,
+    ) -> _SimCell:
+        if not callable(actor):
+            raise InvalidArgument(
+                f"spawn takes an actor class or a zero-argument factory, got {_short(actor)}"
+            )
+        if mailbox is not None and not isinstance(mailbox, Unbounded | Bounded):
+            raise InvalidArgument(
+                f"mailbox must be Unbounded() or Bounded(capacity, overflow), got {mailbox!r}"
+            )
+        if supervision is not None and not isinstance(supervision, SupervisionStrategy):
+            raise InvalidArgument(
+                f"supervision must be OneForOne(...), AllForOne(...) or RestForOne(...), got "
+                f"{supervision!r}"
+            )
+        if parent.state >= _STOPPING:
+            raise ActorStopped(f"{parent.path} is stopping, so it cannot spawn children")
+        if name is None:
+            name = f"${next(self.names)}"
+        else:
+            check_name(name)
+            if name in parent.children_cells:
+                raise InvalidArgument(
+                    f"{parent.path} already has a child named {name!r}; choose another name, "
+                    "or stop that child and wait for it to terminate first"
+                )
+        cell = _SimCell(self, parent, child_path(parent.path, name), actor, mailbox)
+        cell.instance = self.instantiate(actor, cell)
+        strategy = (
+            supervision if supervision is not None else getattr(cell.instance, "supervision", None)
+        )
+        cell.strategy = strategy if isinstance(strategy, SupervisionStrategy) else OneForOne()
+        parent.children_cells[name] = cell
+        cell.mailbox.system.append(_START)
+        return cell
+
+    def resolve(self, ref: ActorRef) -> _SimCell | None:
+        binding = ref.binding
+        if type(binding) is _SimCell and binding.world is self:
+            return binding
+        segments = [segment for segment in ref.path.split("/") if segment]
+        if not segments or segments[0] != self.name:
+            return None
+        cell = self.guardian
+        for segment in segments[1:]:
+            found = cell.children_cells.get(segment)
+            if found is None:
+                return None
+            cell = found
+        if ref.uid and cell.ref.uid != ref.uid:
+            return None
+        return cell
+
+    def target(self, ref: object, where: str) -> _SimCell | None:
+        if not isinstance(ref, ActorRef):
+            raise InvalidArgument(f"{where} takes an ActorRef, got {_short(ref)}")
+        return self.resolve(ref)
+
+    def tell(self, sender: str, cell: _SimCell, message: object, fiber: _Fiber | None) -> bool:
+        """Queue a tell; True when ``fiber`` must wait for room (a full BLOCK mailbox)."""
+        return self.offer(cell, _Envelope(message, sender, None), fiber)
+
+    def offer(self, cell: _SimCell, envelope: _Envelope, fiber: _Fiber | None) -> bool:
+        if cell.state >= _STOPPING:
+            self.undeliverable(cell, envelope, DeadLetterReason.STOPPED)
+            return False
+        outcome = cell.mailbox.offer(envelope)
+        if outcome is Offer.QUEUED:
+            return False
+        if outcome is Offer.DROPPED_OLDEST:
+            self.undeliverable(cell, cell.mailbox.last_dropped, DeadLetterReason.DROPPED_OLDEST)
+        elif outcome is Offer.DROPPED_NEWEST:
+            self.undeliverable(cell, envelope, DeadLetterReason.DROPPED_NEWEST)
+        elif outcome is Offer.REFUSED:
+            self.undeliverable(cell, envelope, DeadLetterReason.MAILBOX_FULL)
+            raise MailboxFull(
+                f"the mailbox of {cell.path} is full ({cell.mailbox.capacity} messages, "
+                f"overflow=FAIL); the message {_short(envelope.message)} is a dead letter"
+            )
+        elif fiber is not None:  # FULL, with a sender able to wait
+            cell.blocked.append((fiber, envelope))
+            self.block(fiber, _WAITING, f"room in the mailbox of {cell.path}")
+            fiber.wait = _Wait([])
+            return True
+        else:
+            self.undeliverable(cell, envelope, DeadLetterReason.MAILBOX_FULL)
+            raise MailboxFull(
+                f"the mailbox of {cell.path} is full and ref.tell() never waits; use "
+                "free_tell(...) to wait for room"
+            )
+        return False
+
+    def ask(self, fiber: _Fiber, sender: str, effect: Ask) -> None:
+        target = self.target(effect.ref, "free_ask()")
+        self.log(fiber.label, f"ask {effect.ref.path} {_short(effect.message)}")
+        if target is None:
+            self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
+            raise ActorNotFound(f"no actor at {effect.ref.path} to ask {_short(effect.message)}")
+        if target.state >= _STOPPING:
+            self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
+            raise _stopped_error(target.path, effect.message)
+        envelope = _Envelope(effect.message, sender, fiber)
+        self.block(fiber, _WAITING, f"a reply from {target.path} to {_short(effect.message)}")
+        fiber.wait = envelope.wait = _Wait([])
+        limit = self.ask_timeout if effect.timeout is None else effect.timeout
+
+        def expire() -> None:
+            if envelope.waiting_asker() is fiber:
+                envelope.asker = None
+                self.log(fiber.label, f"ask of {target.path} timed out")
+                self.wake(
+                    fiber,
+                    "error",
+                    AskTimeout(
+                        f"ask timed out after {limit:g}s waiting on {target.path} (message: "
+                        f"{_short(effect.message)}); raise the timeout or check the actor "
+                        "replies"
+                    ),
+                    first=False,
+                )
+
+        if limit != math.inf:
+            fiber.timer = self.add_timer(limit, expire)
+        if self.offer(target, envelope, None):  # pragma: no cover - asks never wait for room
+            return
+
+    def reply(
+        self, cell: _SimCell, envelope: _Envelope, outcome: Result[Any, BaseException]
+    ) -> None:
+        if not envelope.asked:
+            return
+        asker = envelope.waiting_asker()
+        envelope.asker = None
+        if asker is None:  # the ask timed out, or its fiber was cancelled, before
+            if isinstance(outcome, Success):
+                self.dead_letter(outcome.unwrap(), cell.path, DeadLetterReason.LATE_REPLY)
+            return
+        if isinstance(outcome, Success):
+            self.log(cell.path, f"reply {_short(outcome.unwrap())} to {asker.label}")
+        if asker.timer is not None:
+            asker.timer.active = False
+        if isinstance(outcome, Success):
+            self.wake(asker, "value", outcome.unwrap(), first=False)
+        else:
+            self.wake(asker, "error", outcome.failure(), first=False)
+
+    def undeliverable(self, cell: _SimCell, envelope: Any, reason: DeadLetterReason) -> None:
+        asker = envelope.waiting_asker()
+        envelope.asker = None
+        if asker is not None:
+            if reason in (DeadLetterReason.STOPPED, DeadLetterReason.UNPROCESSED):
+                error: PlaybillError = _stopped_error(cell.path, envelope.message)
+            else:
+                error = MailboxFull(
+                    f"the ask {_short(envelope.message)} to {cell.path} was {reason.value}"
+                )
+            if asker.timer is not None:
+                asker.timer.active = False
+            self.wake(asker, "error", error, first=False)
+        self.dead_letter(envelope.message, cell.path, reason)
+
+    def dead_letter(self, message: object, recipient: str, reason: DeadLetterReason) -> None:
+        letter = DeadLetter(message, recipient, reason, self.clock)
+        self.dead_letters.record(letter)
+        self.events.append(DeadLettered(recipient, self.clock, letter))
+        self.log(recipient, f"dead letter {_short(message)} ({reason.name})")
+
+    def watch(self, watcher: _SimCell, ref: ActorRef) -> None:
+        target = self.resolve(ref)
+        if target is None or target.state == _STOPPED:
+            watcher.mailbox.system.append(_Deliver(Terminated(ref)))
+        elif watcher not in target.watchers:
+            target.watchers.append(watcher)
+
+    # -- handling messages ---------------------------------------------------------------------
+
+    def handle(self, cell: _SimCell) -> None:
+        self.actor_now = cell
+        box = cell.mailbox
+        if box.system:
+            self.system_message(cell, box.system.popleft())
+            return
+        envelope = box.user.popleft()
+        while cell.blocked and cell.mailbox.has_room():
+            fiber, waiting = cell.blocked.popleft()
+            cell.mailbox.user.append(waiting)
+            self.answer(fiber, "value", None)
+        self.deliver(cell, envelope.message, envelope)
+
+    def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> None:
+        cell.handled += 1
+        self.log(cell.path, f"receive {_short(message)}")
+        try:
+            result = cell.instance.receive(message)
+        except Exception as error:
+            self.message_failed(cell, envelope, error)
+            return
+        if inspect.iscoroutine(result) or inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            self.message_failed(
+                cell,
+                envelope,
+                ProgramError(
+                    f"{type(cell.instance).__name__}.receive is async, and the simulator has no "
+                    "event loop to await it; return a program instead (decorate a generator "
+                    "with @program) and turn each awaited call into an effect with a handler"
+                ),
+            )
+            return
+        if isinstance(result, Program | Effect):
+            fiber = self.new_fiber(
+                result if isinstance(result, Program) else _suspend(result),
+                f"{cell.path}#{cell.handled}",
+            )
+            fiber.actor = cell
+            cell.busy = fiber
+
+            def done(finished: _Fiber) -> None:
+                cell.busy = None
+                assert finished.outcome is not None
+                if isinstance(finished.outcome, Success):
+                    self.message_done(cell, envelope, finished.outcome)
+                else:
+                    self.message_failed(cell, envelope, finished.outcome.failure())
+
+            fiber.on_finish.append(done)
+            self.enqueue(fiber, first=False)
+            return
+        self.message_done(cell, envelope, Success(result))
+
+    def message_done(
+        self, cell: _SimCell, envelope: _Envelope | None, outcome: Result[Any, BaseException]
+    ) -> None:
+        cell.consecutive_restarts = 0
+        if envelope is not None:
+            self.reply(cell, envelope, outcome)
+
+    def message_failed(
+        self, cell: _SimCell, envelope: _Envelope | None, error: BaseException
+    ) -> None:
+        self.log(cell.path, f"failed {error!r}")
+        if envelope is not None and envelope.asker is not None:
+            self.reply(cell, envelope, Failure(error))
+        self.fail(cell, error)
+
+    def fail(self, cell: _SimCell, error: BaseException) -> None:
+        if cell.state >= _STOPPING:
+            return
+        cell.state = _SUSPENDED
+        if cell.parent_cell is None:
+            self.escalated = error
+            self.events.append(Escalated(cell.path, self.clock, error))
+            self.log(cell.path, f"failure reached the root: {error!r}")
+        else:
+            cell.parent_cell.mailbox.system.append(_ChildFailed(cell, error))
+
+    def run_hook(
+        self, cell: _SimCell, name: str, then: Callable[[], None], *arguments: object
+    ) -> None:
+        """Run a lifecycle hook (a plain call, or the program it returns) and then ``then``."""
+        try:
+            result = getattr(cell.instance, name)(*arguments)
+        except Exception as error:
+            self.log(cell.path, f"{name} failed {error!r}")
+            self.fail(cell, error)
+            return
+        if isinstance(result, Program):
+            fiber = self.new_fiber(result, f"{cell.path}#{name}{cell.handled}")
+            fiber.actor = cell
+            cell.busy = fiber
+
+            def done(finished: _Fiber) -> None:
+                cell.busy = None
+                if isinstance(finished.outcome, Success):
+                    then()
+                else:
+                    assert finished.outcome is not None
+                    self.fail(cell, finished.outcome.failure())
+
+            fiber.on_finish.append(done)
+            self.enqueue(fiber, first=False)
+            return
+        then()
+
+    def system_message(self, cell: _SimCell, message: object) -> None:
+        if message is _START:
+            self.log(cell.path, "start")
+
+            def started() -> None:
+                if cell.state == _STARTING:
+                    cell.state = _RUNNING
+                self.events.append(Spawned(cell.path, self.clock))
+
+            self.run_hook(cell, "on_start", started)
+        elif message is _STOP:
+            self.log(cell.path, "stop")
+
+            def children_stopped() -> None:
+                self.run_hook(cell, "on_stop", lambda: self.terminate(cell))
+
+            self.after_children(cell, children_stopped)
+        elif type(message) is _ChildFailed:
+            self.supervise(cell, message.child, message.error)
+        elif type(message) is _Restart:
+            self.restart(cell, message.error)
+        elif message is _RESUME:
+            if cell.state == _SUSPENDED:
+                cell.state = _RUNNING
+                self.log(cell.path, "resume")
+        elif type(message) is _Deliver and cell.state < _STOPPING:
+            self.deliver(cell, message.message, None)
+
+    def after_children(self, cell: _SimCell, then: Callable[[], None]) -> None:
+        """Stop every child of ``cell``, then (once all terminated) call ``then``."""
+        children = list(cell.children_cells.values())
+        if not children:
+            then()
+            return
+        cell.waiting_children = set(children)
+        cell.after_children = then
+        for child in children:
+            self.stop(child)
+
+    def stop(self, cell: _SimCell) -> None:
+        if cell.state >= _STOPPING:
+            return
+        cell.state = _STOPPING
+        for envelope in cell.mailbox.drain():
+            self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
+        while cell.blocked:
+            fiber, envelope = cell.blocked.popleft()
+            self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
+            self.answer(fiber, "value", None)
+        cell.mailbox.system.append(_STOP)
+
+    def terminate(self, cell: _SimCell) -> None:
+        cell.state = _STOPPED
+        for envelope in cell.mailbox.drain():
+            self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
+        parent = cell.parent_cell
+        if parent is not None and parent.children_cells.get(cell.name) is cell:
+            del parent.children_cells[cell.name]
+        for watcher in cell.watchers:
+            if watcher.state < _STOPPING:
+                watcher.mailbox.system.append(_Deliver(Terminated(cell.ref)))
+        cell.watchers.clear()
+        self.events.append(Stopped(cell.path, self.clock))
+        self.log(cell.path, "stopped")
+        if parent is not None and cell in parent.waiting_children:
+            parent.waiting_children.discard(cell)
+            if not parent.waiting_children and parent.after_children is not None:
+                then, parent.after_children = parent.after_children, None
+                then()
+
+    def supervise(self, parent: _SimCell, child: _SimCell, error: BaseException) -> None:
+        if parent.children_cells.get(child.name) is not child or child.state >= _STOPPING:
+            return
+        strategy = parent.strategy
+        directive = strategy.decide(error)
+        escalate = directive is Directive.ESCALATE
+        if directive is Directive.RESTART:
+            allowed, child.restart_history = strategy.budget().record(
+                child.restart_history, self.clock
+            )
+            if not allowed:
+                directive = Directive.STOP
+                escalate = True
+        self.events.append(Failed(child.path, self.clock, error, directive.name))
+        self.log(parent.path, f"decides {directive.name} for {child.path} after {error!r}")
+        affected = strategy.affected(child, list(parent.children_cells.values()))
+        if directive is Directive.RESUME:
+            child.mailbox.system.append(_RESUME)
+        elif directive is Directive.RESTART:
+            for cell in affected:
+                delay = 0.0
+                if strategy.backoff is not None:
+                    delay = strategy.backoff.delay(cell.consecutive_restarts, self.source.random())
+                if delay > 0:
+                    self.add_timer(delay, _bind(cell.mailbox.system.append, _Restart(error)))
+                else:
+                    cell.mailbox.system.append(_Restart(error))
+        elif directive is Directive.STOP:
+            for cell in affected:
+                self.stop(cell)
+        if escalate:
+            self.fail(parent, error)
+
+    def restart(self, cell: _SimCell, error: BaseException) -> None:
+        if cell.state >= _STOPPING:
+            return
+
+        def rebuild() -> None:
+            cell.consecutive_restarts += 1
+            try:
+                cell.instance = self.instantiate(cell.factory, cell)
+            except Exception as failure:
+                self.fail(cell, failure)
+                return
+            cell.state = _RUNNING
+
+            def restarted() -> None:
+                self.events.append(Restarted(cell.path, self.clock, error))
+                self.log(cell.path, "restarted")
+
+            self.run_hook(cell, "on_restart", restarted, error)
+
+        self.after_children(cell, rebuild)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _bind(function: Callable[..., None], argument: object) -> Callable[[], None]:
+    return lambda: function(argument)
+
+
+def _suspend(effect: Any) -> Program[Any]:
+    from playbill.effects import Suspend
+
+    return Suspend(effect)
+
+
+def _needs_actor(where: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"{where} needs an actor, but this program runs at the root; run it inside an actor's "
+        "receive, or spawn an actor to do it"
+    )
+
+
+def _stopped_error(path: str, message: object) -> ActorStopped:
+    return ActorStopped(
+        f"{path} is stopped, so the ask {_short(message)} cannot be answered; watch the actor "
+        "to learn when it stops, or ask one that is running"
+    )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+# -- the public API ---------------------------------------------------------------------------
+
+
+def simulate(
+    program: Program[A],
+    *,
+    seed: int | None = None,
+    schedule: Schedule | Sequence[int] | str | None = None,
+    strategy: str | Chooser = "random",
+    handlers: Handlers | None = None,
+    max_steps: int = 100_000,
+    name: str = "app",
+    ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+    supervision: SupervisionStrategy | None = None,
+) -> SimulationResult[A]:
+    """Run ``program`` once in a simulated world; the same seed (or schedule) gives the same
+    run, every time, on every machine.
+
+    ``schedule`` replays recorded choices (a `Schedule`, its string, or a list of numbers —
+    any list is valid: values are taken modulo the options, and past its end the first option
+    is taken). Otherwise ``strategy`` chooses: ``"random"`` (from ``seed``) or ``"pct"``
+    (priority-change scheduling). The actor semantics are those of the asyncio interpreter.
+
+    >>> from playbill import sleep, now
+    >>> result = simulate(sleep(3600).then(now()))
+    >>> result.value, result.clock
+    (3600.0, 3600.0)
+    """
+    world = _World(
+        _chooser(strategy, seed, schedule),
+        HandlerTable(handlers, interpreter="simulation"),
+        check_name(name, "an actor system name"),
+        max_steps,
+        seed,
+        ask_timeout,
+        supervision,
+    )
+    status, outcome = world.run(program)
+    value: Any = None
+    error: BaseException | None = None
+    if outcome is not None:
+        if isinstance(outcome, Success):
+            value = outcome.unwrap()
+        else:
+            error = outcome.failure()
+    elif status == "step_limit":
+        error = ProgramError(
+            f"the simulation stopped after {max_steps} steps without the program finishing: "
+            "a livelock (actors or fibers that keep each other busy), or work larger than "
+            "max_steps"
+        )
+    return SimulationResult(
+        status,
+        value,
+        error,
+        Schedule(tuple(world.choices)),
+        tuple(world.trace),
+        world.finished_at if status in ("completed", "failed") else world.clock,
+        world.dead_letters.count,
+        tuple(world.events),
+        world.unobserved_failures(),
+    )
+
+
+def replay(
+    program: Program[A],
+    schedule: Schedule | Sequence[int] | str,
+    **options: Any,
+) -> SimulationResult[A]:
+    """Run ``program`` again along ``schedule`` (what a result printed): the same trace.
+
+    >>> from playbill import pure
+    >>> replay(pure(1), "v1:").value
+    1
+    """
+    return simulate(program, schedule=schedule, **options)
+
+
+@final
+@frozen
+class Exploration(Generic[A]):
+    """What `explore` found: how many runs it made, the first failing run, and the minimal
+    failing run it shrank that to (``None`` for both when every run passed)."""
+
+    runs: int
+    failing: SimulationResult[A] | None
+    minimal: SimulationResult[A] | None
+
+    @property
+    def found(self) -> bool:
+        return self.failing is not None
+
+
+def _passes(
+    check: Callable[[SimulationResult[Any]], object], result: SimulationResult[Any]
+) -> bool:
+    if result.status in ("deadlock", "step_limit"):
+        return False
+    try:
+        return bool(check(result))
+    except AssertionError:
+        return False
+
+
+def explore(
+    program: Program[A],
+    check: Callable[[SimulationResult[A]], object],
+    *,
+    runs: int = 1000,
+    strategy: str = "random",
+    seed: int = 0,
+    shrink: bool = True,
+    max_shrinks: int = 2000,
+    **options: Any,
+) -> Exploration[A]:
+    """Run ``program`` under up to ``runs`` schedules until ``check(result)`` is false (or
+    raises ``AssertionError``, or the run deadlocks or hits the step limit); then shrink that
+    schedule to a minimal one that still fails.
+
+    >>> from playbill import pure
+    >>> explore(pure(1), lambda result: result.value == 1, runs=5).found
+    False
+    """
+    for run in range(runs):
+        result = simulate(program, seed=seed + run, strategy=strategy, **options)
+        if not _passes(check, result):
+            minimal = _shrink(program, check, result, max_shrinks, options) if shrink else result
+            return Exploration(run + 1, result, minimal)
+    return Exploration(runs, None, None)
+
+
+def _shrink(
+    program: Program[A],
+    check: Callable[[SimulationResult[A]], object],
+    failing: SimulationResult[A],
+    budget: int,
+    options: dict[str, Any],
+) -> SimulationResult[A]:
+    """Greedy shrinking of the choices: shorter first, then smaller numbers — each candidate
+    replayed, kept when it still fails. Past its end a schedule takes the first option, so a
+    prefix is a complete schedule."""
+    best = failing
+    attempts = 0
+
+    def attempt(choices: list[int]) -> bool:
+        nonlocal best, attempts
+        attempts += 1
+        candidate = simulate(program, schedule=choices, **options)
+        if _passes(check, candidate):
+            return False
+        trimmed = list(candidate.schedule.choices)
+        while trimmed and trimmed[-1] == 0:
+            trimmed.pop()
+        if (len(trimmed), trimmed) < (len(best.schedule), list(best.schedule.choices)):
+            best = simulate(program, schedule=trimmed, **options)
+        return True
+
+    improved = True
+    while improved and attempts < budget:
+        improved = False
+        current = list(best.schedule.choices)
+        # drop chunks, largest first
+        size = max(1, len(current) // 2)
+        while size >= 1 and attempts < budget:
+            position = 0
+            while position < len(current) and attempts < budget:
+                candidate = current[:position] + current[position + size :]
+                if attempt(candidate):
+                    current = list(best.schedule.choices)
+                    improved = True
+                else:
+                    position += size
+            size //= 2
+        # lower each choice
+        for position in range(len(current)):
+            if attempts >= budget:
+                break
+            for lower in range(current[position]):
+                candidate = list(current)
+                candidate[position] = lower
+                if attempt(candidate):
+                    current = list(best.schedule.choices)
+                    improved = True
+                    break
+    return best
