@@ -68,7 +68,15 @@ from playbill.effects import (
     traverse,
     watch,
 )
-from playbill.interpreters import ActorSystem, run
+from playbill.interpreters import (
+    ActorSystem,
+    Schedule,
+    SimulationResult,
+    explore,
+    replay,
+    run,
+    simulate,
+)
 
 __all__ = [
     "Actor",
@@ -95,12 +103,15 @@ __all__ = [
     "Program",
     "ProgramError",
     "RestForOne",
+    "Schedule",
+    "SimulationResult",
     "Terminated",
     "TimedOut",
     "Unbounded",
     "UnhandledEffect",
     "cancel",
     "emit",
+    "explore",
     "fail",
     "fork",
     "free_ask",
@@ -115,9 +126,11 @@ __all__ = [
     "pure",
     "race",
     "random",
+    "replay",
     "run",
     "self_ref",
     "sequence",
+    "simulate",
     "sleep",
     "timeout",
     "traverse",

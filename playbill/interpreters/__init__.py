@@ -2,10 +2,33 @@
 
 ``stub`` runs programs synchronously with plain-function handlers and a virtual clock, for
 unit-testing a program's logic. `ActorSystem` (and the synchronous `run`) perform programs on
-real mailboxes under asyncio, for production. The deterministic simulator joins them.
+real mailboxes under asyncio, for production. `simulate` runs them in a deterministic world
+whose every scheduling choice is recorded, replayable (`replay`) and explorable (`explore`).
 """
 
-from playbill.interpreters import stub
+from playbill.interpreters import simulation, stub
 from playbill.interpreters._asyncio import ActorSystem, EventSubscription, run
+from playbill.interpreters.simulation import (
+    Exploration,
+    Schedule,
+    SimulationResult,
+    TraceLine,
+    explore,
+    replay,
+    simulate,
+)
 
-__all__ = ["ActorSystem", "EventSubscription", "run", "stub"]
+__all__ = [
+    "ActorSystem",
+    "EventSubscription",
+    "Exploration",
+    "Schedule",
+    "SimulationResult",
+    "TraceLine",
+    "explore",
+    "replay",
+    "run",
+    "simulate",
+    "simulation",
+    "stub",
+]

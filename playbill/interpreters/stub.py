@@ -3,8 +3,9 @@ logic with plain functions as handlers, in the style of ``effect.testing``.
 
 Semantics, all deterministic:
 
-* **User effects** (and the actor effects — spawn, tell, ask, stop, watch, emit, self_ref)
-  are answered by the handler map; an effect with no handler fails with `UnhandledEffect`.
+* **User effects** (and the actor effects — spawn, tell, ask, stop, watch, self_ref) are
+  answered by the handler map; an effect with no handler fails with `UnhandledEffect`.
+  ``emit`` is recorded (in `StubResult.effects`) and answered with ``None``.
 * **Time** is virtual: `now()` reads a clock that starts at ``start_time`` (0.0) and moves only
   when every fiber waits; ``sleep(3600)`` costs nothing. **Chance**: `random()` draws from a
   ``random.Random(seed)``. A handler map may override ``Now``, ``Sleep`` and ``Random``.
@@ -59,6 +60,7 @@ from playbill.effects import (
     Deadlock,
     Done,
     Effect,
+    Emit,
     Failed,
     Next,
     Now,
@@ -254,6 +256,8 @@ class _Scheduler(FiberScheduler):
             return step.resume(self.clock)
         if handler is None and kind is Random:
             return step.resume(self.source.random())
+        if handler is None and kind is Emit:  # recorded in the effects, like any other
+            return step.resume(None)
         if handler is None:
             return step.throw(
                 UnhandledEffect(

@@ -11,6 +11,7 @@ except ImportError as missing:  # pragma: no cover - depends on the environment
 
 from playbill.testing import laws
 from playbill.testing._profiles import load_profile, register_profiles
+from playbill.testing._schedules import schedules
 from playbill.testing._sequence import Raise, SequenceMismatch, perform_sequence
 from playbill.testing._strategies import (
     Described,
@@ -41,5 +42,6 @@ __all__ = [
     "perform_sequence",
     "programs",
     "register_profiles",
+    "schedules",
     "tick_handlers",
 ]

@@ -1,0 +1,479 @@
+"""One body of programs, each with the outcome every interpreter must give.
+
+Each case builds a fresh program; `expected` is the outcome: ("value", v) or ("error", name of
+the exception type); `dead_letters`, when given, the dead letters counted once the system shut
+down. Only programs whose outcome does not depend on the schedule belong here. Every later
+feature adds its programs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from attrs import frozen
+
+from playbill import (
+    Actor,
+    AllForOne,
+    Bounded,
+    Directive,
+    Effect,
+    OneForOne,
+    Overflow,
+    RestForOne,
+    Terminated,
+    emit,
+    fail,
+    fork,
+    free_spawn,
+    free_stop,
+    gather,
+    join,
+    now,
+    perform,
+    program,
+    pure,
+    race,
+    random,
+    self_ref,
+    sequence,
+    sleep,
+    timeout,
+    traverse,
+    watch,
+)
+
+
+@frozen
+class Case:
+    name: str
+    build: Callable[[], Any]
+    expected: tuple[str, Any]
+    handlers: dict[type, Any] | None = None
+    dead_letters: int | None = None
+    actors: bool = True  # False: the stub interpreter can run it too
+
+
+CASES: list[Case] = []
+
+
+def case(
+    expected: tuple[str, Any],
+    *,
+    handlers: dict[type, Any] | None = None,
+    dead_letters: int | None = None,
+    actors: bool = True,
+) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    def register(build: Callable[[], Any]) -> Callable[[], Any]:
+        CASES.append(Case(build.__name__, build, expected, handlers, dead_letters, actors))
+        return build
+
+    return register
+
+
+# -- actors used by the cases -------------------------------------------------------------------
+
+
+class Echo(Actor):
+    def receive(self, message: Any) -> Any:
+        return message
+
+
+class Counter(Actor):
+    def __init__(self) -> None:
+        self.n = 0
+
+    def receive(self, message: Any) -> Any:
+        if message == "inc":
+            self.n += 1
+            return None
+        if message == "get":
+            return self.n
+        if message == "boom":
+            raise ValueError("boom")
+        return None
+
+
+class Doubler(Actor):
+    """Replies through a program: asks an echo child and doubles its answer."""
+
+    def on_start(self) -> None:
+        self.echo = self.context.spawn(Echo, "echo")
+
+    def receive(self, message: Any) -> Any:
+        return self.echo.free_ask(message).map(lambda value: value * 2)
+
+
+class Recorder(Actor):
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def receive(self, message: Any) -> Any:
+        if message == "seen":
+            return list(self.seen)
+        if message == "hold":
+            self.seen.append(message)
+            return sleep(0.05)
+        if isinstance(message, Terminated):
+            self.seen.append(("terminated", message.ref.name))
+            return None
+        if isinstance(message, tuple) and message[0] == "watch":
+            return watch(message[1])
+        self.seen.append(message)
+        return None
+
+
+class Stopper(Actor):
+    def receive(self, message: Any) -> Any:
+        return self_ref().flat_map(free_stop).map(lambda _: "stopping")
+
+
+class Sleeper(Actor):
+    def receive(self, message: Any) -> Any:
+        return sleep(message).then(pure("woke"))
+
+
+class Parent(Actor):
+    """Starts children a, b, c; its strategy comes from the spawn."""
+
+    def on_start(self) -> None:
+        for name in ("a", "b", "c"):
+            self.context.spawn(Counter, name)
+
+    def receive(self, message: Any) -> Any:
+        return None
+
+
+def decide(directive: Directive) -> Callable[[BaseException], Directive]:
+    return lambda error: directive
+
+
+@frozen
+class Lookup(Effect[str]):
+    key: str
+
+
+LOOKUP = {Lookup: lambda effect: effect.key.upper()}
+
+
+# -- the core effects without actors ------------------------------------------------------------
+
+
+@case(("value", 3), actors=False)
+def pure_and_map() -> Any:
+    return pure(1).map(lambda x: x + 2)
+
+
+@case(("error", "KeyError"), actors=False)
+def failure_propagates() -> Any:
+    return pure(1).flat_map(lambda _: fail(KeyError("k")))
+
+
+@case(("value", "recovered"), actors=False)
+def recover_catches() -> Any:
+    return fail(KeyError("k")).recover(lambda e: "recovered")
+
+
+@case(("value", "A"), handlers=LOOKUP, actors=False)
+def user_effect_with_a_handler() -> Any:
+    return perform(Lookup("a"))
+
+
+@case(("error", "UnhandledEffect"), actors=False)
+def user_effect_without_a_handler() -> Any:
+    return perform(Lookup("a"))
+
+
+@case(("value", (1, 2, 3)), actors=False)
+def gather_in_order() -> Any:
+    return gather(pure(1), sleep(0.01).then(pure(2)), pure(3))
+
+
+@case(("error", "ValueError"), actors=False)
+def gather_fails_with_its_first_failure() -> Any:
+    return gather(sleep(0.05).then(pure(1)), fail(ValueError("x")))
+
+
+@case(("value", "fast"), actors=False)
+def race_first_success_wins() -> Any:
+    return race(sleep(0.2).then(pure("slow")), sleep(0.01).then(pure("fast")))
+
+
+@case(("value", "success"), actors=False)
+def race_ignores_a_fast_failure() -> Any:
+    return race(fail(KeyError("fast")), sleep(0.01).then(pure("success")))
+
+
+@case(("error", "TimedOut"), actors=False)
+def timeout_expires() -> Any:
+    return timeout(sleep(1), 0.02)
+
+
+@case(("value", "in time"), actors=False)
+def timeout_lets_fast_work_through() -> Any:
+    return timeout(pure("in time"), 1)
+
+
+@case(("value", 7), actors=False)
+def fork_and_join() -> Any:
+    return fork(sleep(0.01).then(pure(7))).flat_map(join)
+
+
+@case(("error", "FiberCancelled"), actors=False)
+def join_of_a_cancelled_fiber() -> Any:
+    @program
+    def body() -> Any:
+        fiber = yield fork(sleep(1))
+        yield fiber.cancel()
+        return (yield join(fiber))
+
+    return body()
+
+
+@case(("value", ["body", "finaliser"]), actors=False)
+def ensuring_runs_its_finaliser() -> Any:
+    log: list[str] = []
+    body = pure(None).map(lambda _: log.append("body"))
+    finaliser = pure(None).map(lambda _: log.append("finaliser"))
+    return body.ensuring(finaliser).map(lambda _: log)
+
+
+@case(("value", (1, 2)), actors=False)
+def sequence_and_traverse() -> Any:
+    return sequence([pure(1)]).flat_map(
+        lambda first: traverse([2], pure).map(lambda second: (first[0], second[0]))
+    )
+
+
+@case(("value", True), actors=False)
+def clock_moves_forward_with_sleep() -> Any:
+    return now().flat_map(lambda t0: sleep(0.01).then(now()).map(lambda t1: t1 - t0 >= 0.009))
+
+
+@case(("value", True), actors=False)
+def random_is_a_unit_float() -> Any:
+    return random().map(lambda x: 0 <= x < 1)
+
+
+@case(("value", "done"), actors=False)
+def emit_at_the_root() -> Any:
+    return emit({"event": 1}).then(pure("done"))
+
+
+# -- actors ---------------------------------------------------------------------------------
+
+
+@case(("value", 2))
+def tell_then_ask() -> Any:
+    @program
+    def body() -> Any:
+        counter = yield free_spawn(Counter, name="counter")
+        yield counter.free_tell("inc")
+        yield counter.free_tell("inc")
+        return (yield counter.free_ask("get"))
+
+    return body()
+
+
+@case(("value", 42))
+def receive_returns_a_program() -> Any:
+    return free_spawn(Doubler, name="doubler").flat_map(lambda ref: ref.free_ask(21))
+
+
+@case(("value", "/app/echo"))
+def spawned_ref_has_a_path() -> Any:
+    return free_spawn(Echo, name="echo").map(lambda ref: ref.path)
+
+
+@case(("error", "InvalidArgument"))
+def duplicate_name_is_refused() -> Any:
+    return free_spawn(Echo, name="twin").then(free_spawn(Echo, name="twin"))
+
+
+@case(("error", "ValueError"))
+def ask_fails_with_the_target_exception() -> Any:
+    return free_spawn(Counter, name="counter").flat_map(lambda ref: ref.free_ask("boom"))
+
+
+@case(("error", "AskTimeout"))
+def ask_times_out() -> Any:
+    return free_spawn(Sleeper, name="sleeper").flat_map(lambda ref: ref.free_ask(1, timeout=0.02))
+
+
+@case(("error", "ActorStopped"), dead_letters=1)
+def ask_to_a_stopped_actor() -> Any:
+    @program
+    def body() -> Any:
+        echo = yield free_spawn(Echo, name="echo")
+        yield free_stop(echo)
+        yield sleep(0.01)
+        return (yield echo.free_ask("hello"))
+
+    return body()
+
+
+@case(("value", "stopping"))
+def an_actor_stops_itself_after_replying() -> Any:
+    return free_spawn(Stopper, name="stopper").flat_map(lambda ref: ref.free_ask("stop"))
+
+
+@case(("value", [("terminated", "target")]))
+def watch_delivers_terminated() -> Any:
+    @program
+    def body() -> Any:
+        recorder = yield free_spawn(Recorder, name="recorder")
+        target = yield free_spawn(Echo, name="target")
+        yield recorder.free_ask(("watch", target))
+        yield free_stop(target)
+        yield sleep(0.01)
+        return (yield recorder.free_ask("seen"))
+
+    return body()
+
+
+@case(("value", None), dead_letters=1)
+def tell_to_a_stopped_actor_is_a_dead_letter() -> Any:
+    @program
+    def body() -> Any:
+        echo = yield free_spawn(Echo, name="echo")
+        yield free_stop(echo)
+        yield sleep(0.01)
+        return (yield echo.free_tell("lost?"))
+
+    return body()
+
+
+@case(("error", "InvalidArgument"))
+def self_ref_at_the_root() -> Any:
+    return self_ref()
+
+
+@case(("value", [1, 2, 3]))
+def messages_from_one_sender_keep_their_order() -> Any:
+    @program
+    def body() -> Any:
+        recorder = yield free_spawn(Recorder, name="recorder")
+        for n in (1, 2, 3):
+            yield recorder.free_tell(n)
+        return (yield recorder.free_ask("seen"))
+
+    return body()
+
+
+@case(("value", ["hold", 2, 3]), dead_letters=1)
+def bounded_drop_oldest() -> Any:
+    @program
+    def body() -> Any:
+        recorder = yield free_spawn(
+            Recorder, name="recorder", mailbox=Bounded(2, Overflow.DROP_OLDEST)
+        )
+        yield fork(recorder.free_ask("hold"))  # keeps the recorder busy for a while
+        yield sleep(0.01)
+        for n in (1, 2, 3):
+            yield recorder.free_tell(n)
+        yield sleep(0.1)
+        return (yield recorder.free_ask("seen"))
+
+    return body()
+
+
+@case(("value", 0))
+def restart_resets_state() -> Any:
+    @program
+    def body() -> Any:
+        counter = yield free_spawn(Counter, name="counter")
+        yield counter.free_tell("inc")
+        yield counter.free_tell("boom")
+        yield sleep(0.01)
+        return (yield counter.free_ask("get"))
+
+    return body()
+
+
+def supervised(strategy: Any, failing: str = "b") -> Any:
+    @program
+    def body() -> Any:
+        parent = yield free_spawn(Parent, name="parent", supervision=strategy)
+        yield parent.free_ask("ready")
+        children = {}
+        for name in ("a", "b", "c"):
+            from playbill import ActorRef
+
+            children[name] = ActorRef(f"/app/parent/{name}")
+            yield children[name].free_tell("inc")
+        yield children[failing].free_tell("boom")
+        yield sleep(0.02)
+        counts = []
+        for name in ("a", "b", "c"):
+            counts.append((yield children[name].free_ask("get")))
+        return counts
+
+    return body()
+
+
+@case(("value", [1, 0, 1]))
+def one_for_one_restarts_the_failed_child() -> Any:
+    return supervised(OneForOne())
+
+
+@case(("value", [0, 0, 0]))
+def all_for_one_restarts_every_child() -> Any:
+    return supervised(AllForOne())
+
+
+@case(("value", [1, 0, 0]))
+def rest_for_one_restarts_the_later_children() -> Any:
+    return supervised(RestForOne())
+
+
+@case(("value", [1, 1, 1]))
+def resume_keeps_state() -> Any:
+    return supervised(OneForOne(decide(Directive.RESUME)))
+
+
+@case(("error", "ActorNotFound"))  # the stopped child's name is gone: asked by path
+def stop_directive_stops_the_child() -> Any:
+    return supervised(OneForOne(decide(Directive.STOP)))
+
+
+@case(("value", [0, 0, 0]))
+def escalate_makes_the_grandparent_restart_the_parent() -> Any:
+    # the parent escalates a's failure; the root restarts the parent, and with it every child
+    return supervised(OneForOne(decide(Directive.ESCALATE)), failing="a")
+
+
+@case(("value", ("woke", "woke")))
+def two_sleepers_in_parallel() -> Any:
+    @program
+    def body() -> Any:
+        first = yield free_spawn(Sleeper, name="first")
+        second = yield free_spawn(Sleeper, name="second")
+        return (yield gather(first.free_ask(0.01), second.free_ask(0.01)))
+
+    return body()
+
+
+@case(("value", "A"), handlers=LOOKUP)
+def user_effect_inside_an_actor() -> Any:
+    class Looker(Actor):
+        def receive(self, message: Any) -> Any:
+            return perform(Lookup(message))
+
+    return free_spawn(Looker, name="looker").flat_map(lambda ref: ref.free_ask("a"))
+
+
+@case(("value", "done"))
+def emit_inside_an_actor() -> Any:
+    class Announcer(Actor):
+        def receive(self, message: Any) -> Any:
+            return emit(message).then(pure("done"))
+
+    return free_spawn(Announcer, name="announcer").flat_map(lambda ref: ref.free_ask("hi"))
+
+
+@case(("error", "ActorNotFound"))
+def ask_to_an_unknown_path() -> Any:
+    from playbill import ActorRef
+
+    return ActorRef("/app/nobody").free_ask("hello")
