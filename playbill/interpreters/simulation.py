@@ -103,6 +103,7 @@ from playbill.interpreters._fibers import (
     STRUCTURAL,
     FiberScheduler,
     _Fiber,
+    _Timer,
     _Wait,
 )
 
@@ -201,6 +202,8 @@ class TraceLine:
 class SimulationResult(Generic[A]):
     """What one simulated run did.
 
+    ``rows`` holds the trace compactly; ``trace`` gives it as `TraceLine` values.
+
     ``status`` is ``completed`` (the main program returned ``value``), ``failed`` (it raised
     ``error``), ``deadlock`` (nothing could happen, no timer was pending, and the program had
     not finished: ``error`` says who waits for what) or ``step_limit`` (more steps than allowed:
@@ -211,11 +214,16 @@ class SimulationResult(Generic[A]):
     value: A | None
     error: BaseException | None
     schedule: Schedule
-    trace: tuple[TraceLine, ...]
+    rows: tuple[tuple[int, float, str, str], ...] = field(repr=False)
     clock: float
     dead_letters: int
     events: tuple[ActorEvent, ...]
     unobserved_failures: tuple[BaseException, ...] = ()
+
+    @property
+    def trace(self) -> tuple[TraceLine, ...]:
+        """The readable steps: time, actor or fiber, event."""
+        return tuple(TraceLine(*row) for row in self.rows)
 
     @property
     def ok(self) -> bool:
@@ -505,8 +513,10 @@ class _World(FiberScheduler):
         self.ask_timeout = ask_timeout
         self.source = _random.Random(seed if seed is not None else 0)
         self.ready: dict[str, _Fiber] = {}
+        self.pending: set[_SimCell] = set()  # cells with queued messages
+        self.due: dict[int, Any] = {}  # timers due now, by sequence
         self.choices: list[int] = []
-        self.trace: list[TraceLine] = []
+        self.trace: list[tuple[int, float, str, str]] = []
         self.events: list[ActorEvent] = []
         self.dead_letters = DeadLetters()
         self.uids = itertools.count(1)
@@ -532,7 +542,7 @@ class _World(FiberScheduler):
     # -- the run ------------------------------------------------------------------------------
 
     def log(self, actor: str, event: str) -> None:
-        self.trace.append(TraceLine(self.steps, self.clock, actor, event))
+        self.trace.append((self.steps, self.clock, actor, event))
 
     def run(self, program: Program[A]) -> tuple[Status, Result[A, BaseException] | None]:
         root = self.new_fiber(program, "main")
@@ -560,12 +570,13 @@ class _World(FiberScheduler):
                     return "deadlock", Failure(self.deadlock())
                 index = 0
                 if len(options) > 1:
-                    index = self.chooser.choose([key for key, _ in options])
+                    index = self.chooser.choose([option[0] for option in options])
                     self.choices.append(index)
                 self.steps += 1
                 if self.steps > self.max_steps:
                     raise _StepLimit
-                options[index][1]()
+                _, action, argument = options[index]
+                action(argument)
         except _StepLimit:
             return "step_limit", None
         if self.escalated is not None:
@@ -578,20 +589,45 @@ class _World(FiberScheduler):
         assert root.outcome is not None
         return ("completed" if isinstance(root.outcome, Success) else "failed"), root.outcome
 
-    def enabled(self) -> list[tuple[str, Callable[[], None]]]:
-        options: list[tuple[str, Callable[[], None]]] = []
-        for label, fiber in self.ready.items():
-            options.append((f"run {label}", _bind(self.run_fiber, fiber)))
-        for cell in self.cells():
-            if cell.busy is None and (
-                cell.mailbox.system or (cell.mailbox.user and cell.state == _RUNNING)
-            ):
-                options.append((f"handle {cell.path}", _bind(self.handle, cell)))
-        for when, sequence, timer in self.timers:
-            if timer.active and when <= self.clock:
-                options.append((f"timer {sequence:06d}", _bind(self.fire, timer)))
-        options.sort(key=lambda option: option[0])
+    def enabled(self) -> list[tuple[str, Callable[[Any], None], Any]]:
+        """What could happen next, sorted by stable name: ready fibers, actors able to handle
+        their next message, timers due now."""
+        options: list[tuple[str, Callable[[Any], None], Any]] = [
+            ("run " + label, self.run_fiber, fiber) for label, fiber in self.ready.items()
+        ]
+        if self.pending:
+            for cell in list(self.pending):
+                box = cell.mailbox
+                if not box.system and not box.user:
+                    self.pending.discard(cell)
+                elif cell.busy is None and (box.system or cell.state == _RUNNING):
+                    options.append(("handle " + cell.path, self.handle, cell))
+        if self.due:
+            for sequence, timer in list(self.due.items()):
+                if timer.active:
+                    options.append((f"timer {sequence:06d}", self.fire, (sequence, timer)))
+                else:
+                    del self.due[sequence]
+        if len(options) > 1:
+            options.sort(key=_first)
         return options
+
+    def post_system(self, cell: _SimCell, message: object) -> None:
+        cell.mailbox.system.append(message)
+        self.pending.add(cell)
+
+    def restart_later(self, arguments: tuple[_SimCell, _Restart]) -> None:
+        self.post_system(*arguments)
+
+    def add_timer(self, delay: float, action: Callable[[], None]) -> Any:
+        timer = _Timer(action)
+        sequence = self.sequence
+        self.sequence += 1
+        if delay <= 0:
+            self.due[sequence] = timer
+        elif delay != math.inf:
+            heapq.heappush(self.timers, (self.clock + delay, sequence, timer))
+        return timer
 
     def cells(self) -> list[_SimCell]:
         found = []
@@ -603,15 +639,23 @@ class _World(FiberScheduler):
         return found
 
     def advance_clock(self) -> bool:
-        """Jump the virtual clock to the next timer; False if none is pending."""
-        while self.timers and not self.timers[0][2].active:
-            heapq.heappop(self.timers)
-        if not self.timers:
+        """Jump the virtual clock to the next timer and make every timer due then a choice;
+        False if no timer is pending."""
+        timers = self.timers
+        while timers and not timers[0][2].active:
+            heapq.heappop(timers)
+        if not timers:
             return False
-        self.clock = max(self.clock, self.timers[0][0])
+        self.clock = max(self.clock, timers[0][0])
+        while timers and timers[0][0] <= self.clock:
+            _, sequence, timer = heapq.heappop(timers)
+            if timer.active:
+                self.due[sequence] = timer
         return True
 
-    def fire(self, timer: Any) -> None:
+    def fire(self, entry: tuple[int, Any]) -> None:
+        sequence, timer = entry
+        del self.due[sequence]
         timer.active = False
         timer.action()
 
@@ -786,7 +830,7 @@ class _World(FiberScheduler):
         )
         cell.strategy = strategy if isinstance(strategy, SupervisionStrategy) else OneForOne()
         parent.children_cells[name] = cell
-        cell.mailbox.system.append(_START)
+        self.post_system(cell, _START)
         return cell
 
     def resolve(self, ref: ActorRef) -> _SimCell | None:
@@ -820,6 +864,7 @@ class _World(FiberScheduler):
             self.undeliverable(cell, envelope, DeadLetterReason.STOPPED)
             return False
         outcome = cell.mailbox.offer(envelope)
+        self.pending.add(cell)
         if outcome is Offer.QUEUED:
             return False
         if outcome is Offer.DROPPED_OLDEST:
@@ -923,7 +968,7 @@ class _World(FiberScheduler):
     def watch(self, watcher: _SimCell, ref: ActorRef) -> None:
         target = self.resolve(ref)
         if target is None or target.state == _STOPPED:
-            watcher.mailbox.system.append(_Deliver(Terminated(ref)))
+            self.post_system(watcher, _Deliver(Terminated(ref)))
         elif watcher not in target.watchers:
             target.watchers.append(watcher)
 
@@ -1008,7 +1053,7 @@ class _World(FiberScheduler):
             self.events.append(Escalated(cell.path, self.clock, error))
             self.log(cell.path, f"failure reached the root: {error!r}")
         else:
-            cell.parent_cell.mailbox.system.append(_ChildFailed(cell, error))
+            self.post_system(cell.parent_cell, _ChildFailed(cell, error))
 
     def run_hook(
         self, cell: _SimCell, name: str, then: Callable[[], None], *arguments: object
@@ -1087,7 +1132,7 @@ class _World(FiberScheduler):
             fiber, envelope = cell.blocked.popleft()
             self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
             self.answer(fiber, "value", None)
-        cell.mailbox.system.append(_STOP)
+        self.post_system(cell, _STOP)
 
     def terminate(self, cell: _SimCell) -> None:
         cell.state = _STOPPED
@@ -1098,7 +1143,7 @@ class _World(FiberScheduler):
             del parent.children_cells[cell.name]
         for watcher in cell.watchers:
             if watcher.state < _STOPPING:
-                watcher.mailbox.system.append(_Deliver(Terminated(cell.ref)))
+                self.post_system(watcher, _Deliver(Terminated(cell.ref)))
         cell.watchers.clear()
         self.events.append(Stopped(cell.path, self.clock))
         self.log(cell.path, "stopped")
@@ -1125,16 +1170,16 @@ class _World(FiberScheduler):
         self.log(parent.path, f"decides {directive.name} for {child.path} after {error!r}")
         affected = strategy.affected(child, list(parent.children_cells.values()))
         if directive is Directive.RESUME:
-            child.mailbox.system.append(_RESUME)
+            self.post_system(child, _RESUME)
         elif directive is Directive.RESTART:
             for cell in affected:
                 delay = 0.0
                 if strategy.backoff is not None:
                     delay = strategy.backoff.delay(cell.consecutive_restarts, self.source.random())
                 if delay > 0:
-                    self.add_timer(delay, _bind(cell.mailbox.system.append, _Restart(error)))
+                    self.add_timer(delay, _bind(self.restart_later, (cell, _Restart(error))))
                 else:
-                    cell.mailbox.system.append(_Restart(error))
+                    self.post_system(cell, _Restart(error))
         elif directive is Directive.STOP:
             for cell in affected:
                 self.stop(cell)
@@ -1168,6 +1213,10 @@ class _World(FiberScheduler):
 
 def _bind(function: Callable[..., None], argument: object) -> Callable[[], None]:
     return lambda: function(argument)
+
+
+def _first(option: tuple[str, Any, Any]) -> str:
+    return option[0]
 
 
 def _suspend(effect: Any) -> Program[Any]:

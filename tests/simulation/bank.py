@@ -1,0 +1,58 @@
+"""A real race, used by the simulator tests and the demo: two tellers deposit 50 each by
+reading a balance and writing it back (ask, then tell). Bob's request travels through two
+couriers, so under asyncio's first-in-first-out scheduling Alice always finishes first and the
+total is always 100. Other interleavings lose a deposit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playbill import Actor, free_spawn, gather, program
+
+
+class Balance(Actor):
+    def __init__(self) -> None:
+        self.amount = 0
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case "read":
+                return self.amount
+            case ("write", amount):
+                self.amount = amount
+        return None
+
+
+class Teller(Actor):
+    """Deposits by reading the balance, then writing it back: a read-modify-write."""
+
+    def receive(self, message: Any) -> Any:
+        balance, amount = message
+
+        @program
+        def deposit() -> Any:
+            current = yield balance.free_ask("read")
+            yield balance.free_tell(("write", current + amount))
+            return "deposited"
+
+        return deposit()
+
+
+class Courier(Actor):
+    """Passes a request on to the next hop and relays the answer back."""
+
+    def receive(self, message: Any) -> Any:
+        next_hop, request = message
+        return next_hop.free_ask(request)
+
+
+@program
+def two_deposits() -> Any:
+    balance = yield free_spawn(Balance, name="balance")
+    alice = yield free_spawn(Teller, name="alice")
+    bob = yield free_spawn(Teller, name="bob")
+    first = yield free_spawn(Courier, name="courier1")
+    second = yield free_spawn(Courier, name="courier2")
+    via_couriers = (second, (first, (bob, (balance, 50))))
+    yield gather(alice.free_ask((balance, 50)), via_couriers[0].free_ask(via_couriers[1]))
+    return (yield balance.free_ask("read"))

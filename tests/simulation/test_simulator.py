@@ -1,0 +1,158 @@
+"""The simulator: determinism, replay, exploration and shrinking, deadlocks, virtual time."""
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from playbill import (
+    Actor,
+    ProgramError,
+    Schedule,
+    explore,
+    free_spawn,
+    gather,
+    now,
+    program,
+    pure,
+    replay,
+    run,
+    simulate,
+    sleep,
+)
+from playbill.interpreters.simulation import TraceLine
+from playbill.testing import schedules
+from tests.simulation.bank import two_deposits
+
+
+def test_the_race_passes_under_asyncio():
+    assert [run(two_deposits()) for _ in range(3)] == [100, 100, 100]
+
+
+def test_the_same_seed_gives_the_same_run():
+    first = simulate(two_deposits(), seed=11)
+    second = simulate(two_deposits(), seed=11)
+    assert first.trace == second.trace
+    assert first.schedule == second.schedule
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000))
+def test_replaying_a_schedule_reproduces_the_trace_exactly(seed):
+    original = simulate(two_deposits(), seed=seed)
+    again = replay(two_deposits(), str(original.schedule))
+    assert again.trace == original.trace
+    assert again.value == original.value
+
+
+def test_explore_finds_the_race_and_shrinks_it_to_a_replayable_minimal_schedule():
+    found = explore(two_deposits(), check=lambda result: result.value == 100, runs=500)
+    assert found.found
+    assert found.failing is not None
+    assert found.minimal is not None
+    assert found.minimal.value == 50
+    assert len(found.minimal.schedule) <= len(found.failing.schedule)
+    again = replay(two_deposits(), str(found.minimal.schedule))
+    assert again.value == 50
+    assert again.trace == found.minimal.trace
+
+
+def test_pct_finds_the_race_too():
+    found = explore(two_deposits(), check=lambda r: r.value == 100, runs=500, strategy="pct")
+    assert found.found
+
+
+def test_explore_reports_nothing_when_every_run_passes():
+    found = explore(pure(1), check=lambda result: result.value == 1, runs=20)
+    assert not found.found
+    assert found.runs == 20
+
+
+def test_hypothesis_draws_schedules_and_shrinks_a_failing_one():
+    from hypothesis import errors, find
+
+    with pytest.raises(errors.NoSuchExample):
+        find(schedules(), lambda s: simulate(pure(1), schedule=s).value != 1)
+    smallest = find(schedules(), lambda s: simulate(two_deposits(), schedule=s).value != 100)
+    assert simulate(two_deposits(), schedule=smallest).value == 50
+
+
+def test_schedules_print_and_parse():
+    schedule = Schedule((0, 1, 35, 61, 62, 300))
+    assert str(schedule) == "v1:01zZ(62)(300)"
+    assert Schedule.parse(str(schedule)) == schedule
+    with pytest.raises(ValueError, match="starts with 'v1:'"):
+        Schedule.parse("0121")
+
+
+def test_virtual_time_costs_nothing_and_every_trace_line_carries_the_clock():
+    class Sleepy(Actor):
+        def receive(self, message: Any) -> Any:
+            return sleep(3600).then(now())
+
+    asked = free_spawn(Sleepy, name="sleepy").flat_map(lambda r: r.free_ask("zz", timeout=4000))
+    result = simulate(asked)
+    assert result.value == 3600.0
+    assert all(isinstance(line, TraceLine) for line in result.trace)
+    assert result.trace[-1].time == 3600.0
+
+
+def test_a_deadlock_is_reported_with_who_waits_for_what():
+    class Asker(Actor):
+        def receive(self, message: Any) -> Any:
+            return message.free_ask("ping", timeout=float("inf"))
+
+    @program
+    def main() -> Any:
+        first = yield free_spawn(Asker, name="first")
+        second = yield free_spawn(Asker, name="second")
+        yield gather(
+            first.free_ask(second, timeout=float("inf")),
+            second.free_ask(first, timeout=float("inf")),
+        )
+
+    result = simulate(main(), seed=1)
+    assert result.status == "deadlock"
+    assert "waits for a reply from /app/" in str(result.error)
+
+
+def test_a_livelock_hits_the_step_limit():
+    class Ping(Actor):
+        def receive(self, message: Any) -> Any:
+            return message.free_tell(self.context.self_ref)
+
+    @program
+    def main() -> Any:
+        a = yield free_spawn(Ping, name="a")
+        b = yield free_spawn(Ping, name="b")
+        yield a.free_tell(b)
+        yield sleep(1)
+
+    result = simulate(main(), max_steps=500)
+    assert result.status == "step_limit"
+    assert isinstance(result.error, ProgramError)
+
+
+def test_an_async_receive_is_refused_with_how_to_express_the_await_as_an_effect():
+    class Awaiting(Actor):
+        async def receive(self, message: Any) -> Any:
+            return message
+
+    result = simulate(free_spawn(Awaiting, name="a").flat_map(lambda ref: ref.free_ask("x")))
+    assert result.status == "failed"
+    assert "receive is async" in str(result.error)
+    assert "effect with a handler" in str(result.error)
+
+
+def test_the_result_says_how_to_replay_it():
+    result = simulate(two_deposits(), seed=3)
+    assert (
+        result.replay_hint("two_deposits()") == f"replay(two_deposits(), {str(result.schedule)!r})"
+    )
+    assert "receive 'read'" in result.format_trace()
+
+
+def test_a_bad_strategy_is_refused():
+    with pytest.raises(ValueError, match="strategy must be 'random' or 'pct'"):
+        simulate(pure(1), strategy="fastest")
