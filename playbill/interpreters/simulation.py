@@ -39,6 +39,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Literal, Protocol, TypeVar, final
 
+import attrs
 from attrs import field, frozen
 from returns.result import Failure, Result, Success
 
@@ -1382,11 +1383,17 @@ def _shrink(
     budget: int,
     options: dict[str, Any],
 ) -> SimulationResult[A]:
-    """Greedy shrinking of the choices: shorter first, then smaller numbers — each candidate
-    replayed, kept when it still fails. Past its end a schedule takes the first option, so a
-    prefix is a complete schedule."""
+    """Shrink a failing schedule: shorter, then smaller choices — each candidate replayed and
+    kept when it still fails. Past its end a schedule takes the first option, so zeroing the
+    tail shortens it, and a prefix is a complete schedule."""
     best = failing
     attempts = 0
+
+    def canonical(result: SimulationResult[A]) -> list[int]:
+        choices = list(result.schedule.choices)
+        while choices and choices[-1] == 0:
+            choices.pop()
+        return choices
 
     def attempt(choices: list[int]) -> bool:
         nonlocal best, attempts
@@ -1394,38 +1401,30 @@ def _shrink(
         candidate = simulate(program, schedule=choices, **options)
         if _passes(check, candidate):
             return False
-        trimmed = list(candidate.schedule.choices)
-        while trimmed and trimmed[-1] == 0:
-            trimmed.pop()
-        if (len(trimmed), trimmed) < (len(best.schedule), list(best.schedule.choices)):
-            best = simulate(program, schedule=trimmed, **options)
-        return True
+        shorter = canonical(candidate)
+        if (len(shorter), shorter) < (len(best_choices), best_choices):
+            best, best_choices[:] = candidate, shorter
+            return True
+        return False
 
+    best_choices = canonical(best)
     improved = True
     while improved and attempts < budget:
         improved = False
-        current = list(best.schedule.choices)
-        # drop chunks, largest first
-        size = max(1, len(current) // 2)
-        while size >= 1 and attempts < budget:
-            position = 0
-            while position < len(current) and attempts < budget:
-                candidate = current[:position] + current[position + size :]
+        # each choice as small as it can be, from the end (zeros at the end vanish)
+        position = len(best_choices) - 1
+        while position >= 0 and attempts < budget:
+            for smaller in range(min(best_choices[position], 3)):
+                candidate = list(best_choices)
+                candidate[position] = smaller
                 if attempt(candidate):
-                    current = list(best.schedule.choices)
-                    improved = True
-                else:
-                    position += size
-            size //= 2
-        # lower each choice
-        for position in range(len(current)):
-            if attempts >= budget:
-                break
-            for lower in range(current[position]):
-                candidate = list(current)
-                candidate[position] = lower
-                if attempt(candidate):
-                    current = list(best.schedule.choices)
                     improved = True
                     break
-    return best
+            position = min(position, len(best_choices)) - 1
+        # a choice removed altogether
+        position = len(best_choices) - 1
+        while position >= 0 and attempts < budget:
+            if attempt(best_choices[:position] + best_choices[position + 1 :]):
+                improved = True
+            position = min(position, len(best_choices)) - 1
+    return attrs.evolve(best, schedule=Schedule(tuple(best_choices)))
