@@ -102,7 +102,14 @@ def main() -> None:
     print(f"   results: {summary['results']}")
     print(f"   dead letters: {summary['dead letters']} (counted, never silently lost)")
 
-    title("6. Lawful: every Program law checked by Hypothesis on random programs")
+    title("6. A race asyncio hides: the simulator finds it, shrinks it, replays it")
+    import bank_race
+
+    began = time.perf_counter()
+    bank_race.main()
+    print(f"   (found, shrunk and replayed in {time.perf_counter() - began:.2f}s)")
+
+    title("7. Lawful: every Program law checked by Hypothesis on random programs")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<28} {law.statement}")

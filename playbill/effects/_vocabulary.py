@@ -56,7 +56,7 @@ class RefBinding(Protocol):
 
 
 @final
-@frozen(init=False)
+@frozen(init=False, repr=False)
 class ActorRef:
     """The address of an actor: its path and a unique id.
 
@@ -143,6 +143,9 @@ class ActorRef:
 
     def __str__(self) -> str:
         return self.path
+
+    def __repr__(self) -> str:
+        return f"ActorRef({self.path!r}, uid={self.uid})"
 
 
 _set_ref_path = _slot_setter(ActorRef, "path")

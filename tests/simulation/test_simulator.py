@@ -1,5 +1,7 @@
 """The simulator: determinism, replay, exploration and shrinking, deadlocks, virtual time."""
 
+import pathlib
+import sys
 from typing import Any
 
 import pytest
@@ -23,7 +25,10 @@ from playbill import (
 )
 from playbill.interpreters.simulation import TraceLine
 from playbill.testing import schedules
-from tests.simulation.bank import two_deposits
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[2] / "examples"))
+
+from bank_race import two_deposits
 
 
 def test_the_race_passes_under_asyncio():

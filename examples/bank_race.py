@@ -1,7 +1,12 @@
-"""A real race, used by the simulator tests and the demo: two tellers deposit 50 each by
-reading a balance and writing it back (ask, then tell). Bob's request travels through two
-couriers, so under asyncio's first-in-first-out scheduling Alice always finishes first and the
-total is always 100. Other interleavings lose a deposit."""
+"""A real race that asyncio hides and the simulator finds, shrinks and replays.
+
+Two tellers deposit 50 each by reading a balance and writing it back (ask, then tell): a
+read-modify-write. Bob's request travels through two couriers, so under asyncio's
+first-in-first-out scheduling Alice always finishes first and the total is always 100. Other
+interleavings — as real as this one, once the couriers are slower or busier — lose a deposit.
+
+    python examples/bank_race.py
+"""
 
 from __future__ import annotations
 
@@ -56,3 +61,27 @@ def two_deposits() -> Any:
     via_couriers = (second, (first, (bob, (balance, 50))))
     yield gather(alice.free_ask((balance, 50)), via_couriers[0].free_ask(via_couriers[1]))
     return (yield balance.free_ask("read"))
+
+
+def main() -> None:
+    from playbill import explore, replay, run
+
+    print("under asyncio, five runs:", [run(two_deposits()) for _ in range(5)])
+    found = explore(two_deposits(), check=lambda result: result.value == 100, runs=1000)
+    if found.minimal is None:
+        print("no failing schedule found")
+        return
+    minimal = found.minimal
+    assert found.failing is not None
+    print(f"the simulator broke it in run {found.runs}: balance {found.failing.value}")
+    print(f"minimal schedule {minimal.schedule} ({len(minimal.schedule)} choices):")
+    for line in minimal.trace:  # the interesting part: who asked, read and wrote what
+        if line.event.startswith(("ask /app/balance", "reply", "tell")) or "'read'" in line.event:
+            print(line)
+    again = replay(two_deposits(), str(minimal.schedule))
+    same = again.trace == minimal.trace
+    print(f"replayed from the string: balance {again.value}, same trace: {same}")
+
+
+if __name__ == "__main__":
+    main()
