@@ -402,6 +402,7 @@ def supervised(strategy: Any, failing: str = "b") -> Any:
 
             children[name] = ActorRef(f"/app/parent/{name}")
             yield children[name].free_tell("inc")
+            yield children[name].free_ask("get")  # handled before the failure, in any schedule
         yield children[failing].free_tell("boom")
         yield sleep(0.02)
         counts = []
