@@ -138,21 +138,10 @@ _RESUME = _Resume()
 
 @final
 class _Restart:
-    __slots__ = ("delay", "error")
+    __slots__ = ("error",)
 
-    def __init__(self, error: BaseException, delay: float) -> None:
+    def __init__(self, error: BaseException) -> None:
         self.error = error
-        self.delay = delay
-
-
-@final
-class _Deliver:
-    """A message delivered through the system queue (``Terminated``)."""
-
-    __slots__ = ("message",)
-
-    def __init__(self, message: object) -> None:
-        self.message = message
 
 
 # -- events -----------------------------------------------------------------------------------
@@ -246,6 +235,10 @@ class _Cell(ActorContext):
         self.instance: Any = None
         self.children_cells: dict[str, _Cell] = {}
         self.watchers: list[_Cell] = []
+        self.watching: list[_Cell] = []
+        self.current: object = None  # the item being handled, failed if the task is cancelled
+        self.deferred: list[object] = []  # Terminated messages held while suspended
+        self.restart_pending = False
         self.state = _STARTING
         self.waiter: asyncio.Future[None] | None = None
         self.blocked: deque[tuple[asyncio.Future[None], object]] = deque()
@@ -292,9 +285,10 @@ class _Cell(ActorContext):
     def watch(self, ref: ActorRef) -> None:
         target = self.system._resolve(ref)
         if target is None or target.state == _STOPPED:
-            self.post_system(_Deliver(Terminated(ref)))
+            self._deliver_first(Terminated(ref))
         elif self not in target.watchers:
             target.watchers.append(self)
+            self.watching.append(target)
 
     # -- the binding behind ActorRef's direct methods -------------------------------------
 
@@ -311,7 +305,8 @@ class _Cell(ActorContext):
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
-            waiter.set_result(None)
+            if not waiter.done():
+                waiter.set_result(None)
 
     def ask(self, message: object, timeout: float | None) -> Awaitable[Any]:
         """Queue the ask and return what to await for the reply: its future, on the hot path
@@ -327,7 +322,8 @@ class _Cell(ActorContext):
             waiter = self.waiter
             if waiter is not None:
                 self.waiter = None
-                waiter.set_result(None)
+                if not waiter.done():
+                    waiter.set_result(None)
         else:
             return self._ask_when_room(message, future, timeout)
         limit = self.system.ask_timeout if timeout is None else timeout
@@ -338,10 +334,22 @@ class _Cell(ActorContext):
     async def _ask_when_room(
         self, message: object, future: asyncio.Future[Any], timeout: float | None
     ) -> Any:
-        await self._offer(_Ask(message, future))
+        # the deadline runs from now: waiting for room counts against the ask's timeout
         limit = self.system.ask_timeout if timeout is None else timeout
         if limit != math.inf:
             self.system._deadlines.add(limit, future, self.path, message)
+        item = _Ask(message, future)
+        box = self.mailbox
+        if box.capacity is None or len(box.user) < box.capacity:
+            box.user.append(item)
+            self._wake()
+        elif not self._overflow(item, waiting_allowed=True):
+            room: asyncio.Future[None] = self.loop.create_future()
+            self.blocked.append((room, item))
+            await asyncio.wait({room, future}, return_when=asyncio.FIRST_COMPLETED)
+            if not room.done():  # the ask ended (timed out) before there was room
+                room.cancel()
+                self.system._dead_letter(message, self.path, DeadLetterReason.MAILBOX_FULL)
         return await future
 
     async def send(self, message: object) -> None:
@@ -393,6 +401,8 @@ class _Cell(ActorContext):
             self._undeliverable(item, DeadLetterReason.DROPPED_NEWEST)
         elif outcome is Offer.REFUSED:
             self._undeliverable(item, DeadLetterReason.MAILBOX_FULL)
+            if type(item) is _Ask:  # its future carries the MailboxFull to the asker
+                return True
             raise MailboxFull(
                 f"the mailbox of {self.path} is full ({self.mailbox.capacity} messages, "
                 f"overflow=FAIL); the message {_short(item)} is a dead letter. Slow the "
@@ -428,7 +438,8 @@ class _Cell(ActorContext):
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
-            waiter.set_result(None)
+            if not waiter.done():
+                waiter.set_result(None)
 
     def post_system(self, message: object) -> None:
         self.mailbox.system.append(message)
@@ -472,7 +483,7 @@ class _Cell(ActorContext):
                 receive = self.instance.receive
                 handled = 0
                 while user_queue and not system_queue and self.state == _RUNNING:
-                    item = user_queue.popleft()
+                    item = self.current = user_queue.popleft()
                     if self.blocked:
                         self._admit_blocked()
                     if type(item) is _Ask:
@@ -485,11 +496,16 @@ class _Cell(ActorContext):
                         result = receive(message)
                         if result is not None and type(result) not in _PLAIN:
                             result = await self._complete(result)
-                    except Exception as error:
+                    except (Exception, asyncio.CancelledError, Cancelled) as error:
+                        if isinstance(error, asyncio.CancelledError) and _being_cancelled():
+                            raise  # this actor's own task is cancelled (a shutdown timed out)
+                        # anything else, an inner cancellation included, is a failure
+                        self.current = None
                         if future is not None and not future.done():
                             future.set_exception(error)
                         self._fail(error)
                         break
+                    self.current = None
                     if self.consecutive_restarts:
                         self.consecutive_restarts = 0
                     if future is not None:
@@ -502,32 +518,24 @@ class _Cell(ActorContext):
                         await asyncio.sleep(0)
                         handled = 0
         except asyncio.CancelledError:
-            self._terminate()
+            self._abort()
             raise
 
-    async def _handle(self, item: object) -> None:
-        if type(item) is _Ask:
-            message = item.message
-            future: asyncio.Future[Any] | None = item.future
-        else:
-            message = item
-            future = None
-        try:
-            result = self.instance.receive(message)
-            if result is not None and type(result) not in _PLAIN:
-                result = await self._complete(result)
-        except Exception as error:
-            if future is not None and not future.done():
-                future.set_exception(error)
-            self._fail(error)
-            return
-        if self.consecutive_restarts:
-            self.consecutive_restarts = 0
-        if future is not None:
-            if future.done():
-                self.system._dead_letter(result, self.path, DeadLetterReason.LATE_REPLY)
-            else:
-                future.set_result(result)
+    def _abort(self) -> None:
+        """The task is cancelled (a shutdown ran out of time): what it was handling, what is
+        queued and who waits for room all become dead letters; then it terminates."""
+        if self.state < _STOPPING:
+            self.state = _STOPPING
+        current, self.current = self.current, None
+        if current is not None:
+            self._undeliverable(current, DeadLetterReason.UNPROCESSED)
+        self._terminate()
+
+    def _deliver_first(self, message: object) -> None:
+        """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
+        but only once the actor runs (not while its supervisor decides about a failure)."""
+        self.mailbox.user.appendleft(message)
+        self._wake()
 
     async def _complete(self, result: Any) -> Any:
         """Finish what a receive or a hook returned: run a program, await a coroutine."""
@@ -589,7 +597,7 @@ class _Cell(ActorContext):
             self._supervise(message.child, message.error)
             return False
         if type(message) is _Restart:
-            await self._restart(message.error, message.delay)
+            await self._restart(message.error)
             return False
         if message is _RESUME:
             if self.state == _SUSPENDED:
@@ -597,10 +605,6 @@ class _Cell(ActorContext):
             for child in self.children_cells.values():
                 if child.state == _SUSPENDED:
                     child.post_system(_RESUME)
-            return False
-        if type(message) is _Deliver:
-            if self.state < _STOPPING:
-                await self._handle(message.message)
             return False
         raise AssertionError(message)  # pragma: no cover
 
@@ -626,12 +630,23 @@ class _Cell(ActorContext):
         self.state = _STOPPED
         for item in self.mailbox.drain():
             self._undeliverable(item, DeadLetterReason.UNPROCESSED)
+        while self.blocked:
+            room, item = self.blocked.popleft()
+            if not room.done():
+                self._undeliverable(item, DeadLetterReason.UNPROCESSED)
+                room.set_result(None)
+        for target in self.watching:
+            if self in target.watchers:
+                target.watchers.remove(self)
+        self.watching.clear()
         parent = self.parent_cell
         if parent is not None and parent.children_cells.get(self.name) is self:
             del parent.children_cells[self.name]
         for watcher in self.watchers:
             if watcher.state < _STOPPING:
-                watcher.post_system(_Deliver(Terminated(self.ref)))
+                watcher._deliver_first(Terminated(self.ref))
+            if self in watcher.watching:
+                watcher.watching.remove(self)
         self.watchers.clear()
         if self.system._subscriptions:
             self.system._publish(Stopped(self.path, time.time()))
@@ -642,6 +657,8 @@ class _Cell(ActorContext):
 
     def _supervise(self, child: _Cell, error: BaseException) -> None:
         if self.children_cells.get(child.name) is not child or child.state >= _STOPPING:
+            return
+        if child.restart_pending:  # a decision already restarts it (AllForOne, RestForOne)
             return
         strategy = self.strategy
         directive = strategy.decide(error)
@@ -659,10 +676,12 @@ class _Cell(ActorContext):
         elif directive is Directive.RESTART:
             backoff = strategy.backoff
             for cell in affected:
-                delay = 0.0
-                if backoff is not None:
+                cell.restart_pending = True
+                if backoff is None:
+                    cell.post_system(_Restart(error))
+                else:  # the actor stays suspended meanwhile; a stop goes through at once
                     delay = backoff.delay(cell.consecutive_restarts, _random.random())
-                cell.post_system(_Restart(error, delay))
+                    self.loop.call_later(delay, cell.post_system, _Restart(error))
         elif directive is Directive.STOP:
             for cell in affected:
                 cell.stop()
@@ -677,12 +696,13 @@ class _Cell(ActorContext):
         if escalate:
             self._fail(error)
 
-    async def _restart(self, error: BaseException, delay: float) -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async def _restart(self, error: BaseException) -> None:
         if self.state >= _STOPPING:
             return
         await self._stop_children()
+        self.restart_pending = False
+        if self.state >= _STOPPING:  # stopped while its children stopped: no new instance
+            return
         self.consecutive_restarts += 1
         try:
             self.instance = self.system._instantiate(self.factory, self)
@@ -697,6 +717,12 @@ class _Cell(ActorContext):
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
 
 
+def _being_cancelled() -> bool:
+    """Whether the running task itself has been asked to cancel (not an inner awaitable)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class _Deadlines:
     """Ask timeouts without a timer per ask (a timer handle costs more than the rest of an
     ask): one queue per timeout value, whose deadlines therefore arrive in order, and one timer
@@ -706,6 +732,7 @@ class _Deadlines:
         self.loop = loop
         self.queues: dict[float, deque[tuple[float, asyncio.Future[Any], str, object]]] = {}
         self.armed: dict[float, asyncio.TimerHandle] = {}
+        self.compact_at: dict[float, int] = {}
 
     def add(self, limit: float, future: asyncio.Future[Any], path: str, message: object) -> None:
         queue = self.queues.get(limit)
@@ -713,6 +740,10 @@ class _Deadlines:
             queue = self.queues[limit] = deque()
         while queue and queue[0][1].done():
             queue.popleft()
+        if len(queue) >= self.compact_at.get(limit, 1024):
+            # a slow ask at the head keeps answered ones behind it: drop those now and then
+            queue = self.queues[limit] = deque(entry for entry in queue if not entry[1].done())
+            self.compact_at[limit] = max(1024, 2 * len(queue))
         queue.append((self.loop.time() + limit, future, path, message))
         if limit not in self.armed:
             self.armed[limit] = self.loop.call_at(queue[0][0], self.fire, limit)
@@ -733,6 +764,9 @@ class _Deadlines:
                 )
         if queue:
             self.armed[limit] = self.loop.call_at(queue[0][0], self.fire, limit)
+        else:
+            del self.queues[limit]
+            self.compact_at.pop(limit, None)
 
     def close(self) -> None:
         for handle in self.armed.values():
@@ -851,9 +885,16 @@ class ActorSystem:
             await asyncio.wait_for(asyncio.shield(guardian.terminated()), timeout)
         except TimeoutError:
             logger.error("shutdown of /%s took over %gs; cancelling actors", self.name, timeout)
-            for cell in list(self._walk()):
-                if cell.task is not None:
+            tasks = []
+            for cell in self._walk():
+                # what each holds becomes a dead letter, and its asks and senders are released
+                if cell.task is not None and not cell.task.done():
                     cell.task.cancel()
+                    tasks.append(cell.task)
+                else:
+                    cell._abort()
+            if tasks:
+                await asyncio.wait(tasks, timeout=1.0)
         for subscription in list(self._subscriptions):
             subscription.close()
         self._deadlines.close()
@@ -875,7 +916,14 @@ class ActorSystem:
                 f"ActorSystem(...) as system:` or call system.start() inside a running loop"
             )
         if guardian.state >= _STOPPING:
-            raise PlaybillError(f"the actor system /{self.name} is shut down")
+            if self.failure is not None:
+                raise ActorSystemFailed(
+                    f"the actor system /{self.name} was stopped by a failure that escalated to "
+                    f"its root: {self.failure!r}; see system.failure"
+                ) from self.failure
+            raise PlaybillError(
+                f"the actor system /{self.name} is shut down; start a new ActorSystem"
+            )
         return guardian
 
     # -- the public API -------------------------------------------------------------------
@@ -886,11 +934,14 @@ class ActorSystem:
         assert self._failed is not None
         task = self._loop.create_task(self._perform(program, None))
         watched: set[asyncio.Future[Any]] = {task, self._failed}
-        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            assert self.failure is not None
+        try:
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # a cancelled run cancels its program (its finalisers run) and waits for it
+            interrupted = not task.done()
+            if interrupted:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if interrupted and self.failure is not None:
             self._failure_reported = True
             raise ActorSystemFailed(
                 f"a failure escalated to the root guardian of {guardian.path} and stopped the "
@@ -1124,9 +1175,9 @@ class _Run:
                 else:
                     step = machine.resume(value)
             elif type(step) is Done:
-                if swallowed_cancel:
+                if swallowed_cancel:  # the program caught Cancelled and went on
                     task = asyncio.current_task()
-                    if task is not None:
+                    if task is not None and task.cancelling():
                         task.uncancel()
                 return step.value
             else:
@@ -1214,12 +1265,10 @@ class _Run:
         try:
             pending: set[asyncio.Task[Any]] = set(tasks)
             while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
-                failed = [task for task in tasks if task in done and _failed(task)]
-                if failed:
-                    error = failed[0].exception()
-                    assert error is not None
-                    raise error
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks:  # in program order, as the stub reports the first failure
+                    if task in done and _failed(task):
+                        raise _error_of(task)
             return tuple(task.result() for task in tasks)
         finally:
             await _cancel_all(tasks)
@@ -1235,7 +1284,7 @@ class _Run:
                     if task in done:
                         if not _failed(task):
                             return task.result()
-                        last_error = task.exception()
+                        last_error = _error_of(task)
             assert last_error is not None
             raise last_error
         finally:
@@ -1250,6 +1299,8 @@ class _Run:
                     f"program timed out after {seconds:g}s; raise the timeout or make the "
                     "program finish sooner"
                 )
+            if _failed(task):
+                raise _error_of(task)
             return task.result()
         finally:
             await _cancel_all([task])
@@ -1264,12 +1315,15 @@ class _Run:
         return task
 
     async def _join(self, handle: Fiber[Any]) -> Any:
+        # a run keeps its fibers until it ends, so a fiber can be joined more than once
         task = self._fiber(handle)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.cancelled():
-                raise FiberCancelled("the joined fiber was cancelled before it finished") from None
+                raise FiberCancelled(
+                    f"fiber {handle.id} was cancelled before it finished"
+                ) from None
             raise
 
     async def _cancel(self, handle: Fiber[Any]) -> None:
@@ -1302,6 +1356,16 @@ class _InPlace:
 
 def _failed(task: asyncio.Task[Any]) -> bool:
     return task.cancelled() or task.exception() is not None
+
+
+def _error_of(task: asyncio.Task[Any]) -> BaseException:
+    """The failure of a finished member: its exception, or — when something other than this
+    combinator cancelled it — a `FiberCancelled` (an error, not a cancellation of the caller)."""
+    if task.cancelled():
+        return FiberCancelled("a concurrent member was cancelled before it finished")
+    error = task.exception()
+    assert error is not None
+    return error
 
 
 async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
