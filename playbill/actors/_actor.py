@@ -35,6 +35,8 @@ class ActorContext(abc.ABC):
     child, ``stop`` a child or itself, ``watch`` another actor.
     """
 
+    __slots__ = ()
+
     @property
     @abc.abstractmethod
     def self_ref(self) -> ActorRef: ...

@@ -215,6 +215,31 @@ class EventSubscription:
 class _Cell(ActorContext):
     """One actor: its mailbox, task, instance, children, watchers — and its context."""
 
+    __slots__ = (
+        "_terminated",
+        "blocked",
+        "children_cells",
+        "consecutive_restarts",
+        "current",
+        "factory",
+        "instance",
+        "loop",
+        "mailbox",
+        "name",
+        "parent_cell",
+        "path",
+        "ref",
+        "restart_history",
+        "restart_pending",
+        "state",
+        "strategy",
+        "system",
+        "task",
+        "waiter",
+        "watchers",
+        "watching",
+    )
+
     def __init__(
         self,
         system: ActorSystem,
@@ -237,7 +262,6 @@ class _Cell(ActorContext):
         self.watchers: list[_Cell] = []
         self.watching: list[_Cell] = []
         self.current: object = None  # the item being handled, failed if the task is cancelled
-        self.deferred: list[object] = []  # Terminated messages held while suspended
         self.restart_pending = False
         self.state = _STARTING
         self.waiter: asyncio.Future[None] | None = None
