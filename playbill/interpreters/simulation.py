@@ -255,7 +255,7 @@ class _RandomChooser:
         self.source = _random.Random(seed)
 
     def choose(self, options: Sequence[str]) -> int:
-        return self.source.randrange(len(options))
+        return int(self.source.random() * len(options))
 
 
 class _ReplayChooser:
@@ -382,6 +382,7 @@ class _SimCell(ActorContext):
         self.handled = 0
         self.waiting_children: set[_SimCell] = set()
         self.after_children: Callable[[], None] | None = None
+        self.option = ("handle " + path, world.handle, self)  # its entry among the choices
 
     # ActorContext
     @property
@@ -513,7 +514,7 @@ class _World(FiberScheduler):
         self.max_steps = max_steps
         self.ask_timeout = ask_timeout
         self.source = _random.Random(seed if seed is not None else 0)
-        self.ready: dict[str, _Fiber] = {}
+        self.ready: dict[str, tuple[str, Callable[[Any], None], Any]] = {}
         self.pending: set[_SimCell] = set()  # cells with queued messages
         self.due: dict[int, Any] = {}  # timers due now, by sequence
         self.choices: list[int] = []
@@ -535,7 +536,7 @@ class _World(FiberScheduler):
     # -- fiber queue: a set, ordered by label when offered as choices -------------------------
 
     def enqueue(self, fiber: _Fiber, *, first: bool) -> None:
-        self.ready[fiber.label] = fiber
+        self.ready[fiber.label] = ("run " + fiber.label, self.run_fiber, fiber)
 
     def unqueue(self, fiber: _Fiber) -> None:
         self.ready.pop(fiber.label, None)
@@ -593,16 +594,14 @@ class _World(FiberScheduler):
     def enabled(self) -> list[tuple[str, Callable[[Any], None], Any]]:
         """What could happen next, sorted by stable name: ready fibers, actors able to handle
         their next message, timers due now."""
-        options: list[tuple[str, Callable[[Any], None], Any]] = [
-            ("run " + label, self.run_fiber, fiber) for label, fiber in self.ready.items()
-        ]
+        options = list(self.ready.values())
         if self.pending:
             for cell in list(self.pending):
                 box = cell.mailbox
                 if not box.system and not box.user:
                     self.pending.discard(cell)
                 elif cell.busy is None and (box.system or cell.state == _RUNNING):
-                    options.append(("handle " + cell.path, self.handle, cell))
+                    options.append(cell.option)
         if self.due:
             for sequence, timer in list(self.due.items()):
                 if timer.active:
@@ -610,7 +609,7 @@ class _World(FiberScheduler):
                 else:
                     del self.due[sequence]
         if len(options) > 1:
-            options.sort(key=_first)
+            options.sort()  # by name: names are unique, so the actions are never compared
         return options
 
     def post_system(self, cell: _SimCell, message: object) -> None:
@@ -1214,10 +1213,6 @@ class _World(FiberScheduler):
 
 def _bind(function: Callable[..., None], argument: object) -> Callable[[], None]:
     return lambda: function(argument)
-
-
-def _first(option: tuple[str, Any, Any]) -> str:
-    return option[0]
 
 
 def _suspend(effect: Any) -> Program[Any]:
