@@ -46,6 +46,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest benchmarks --benchmark-only -q
 	$(BIN)/python benchmarks/side_by_side.py
 	$(BIN)/python benchmarks/actors_side_by_side.py
+	$(BIN)/python benchmarks/simulation_side_by_side.py
 	@$(MAKE) --no-print-directory bench-peer
 
 bench-peer:

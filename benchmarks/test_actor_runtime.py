@@ -29,3 +29,12 @@ def test_the_side_by_side_script_runs(capsys):
     output = capsys.readouterr().out
     assert "tell 10,000, one actor" in output
     assert "messages lost: floor 0, playbill 0" in output
+
+
+def test_the_simulation_side_by_side_script_runs(capsys):
+    import simulation_side_by_side
+
+    simulation_side_by_side.main(["--quick"])
+    output = capsys.readouterr().out
+    assert "deliveries/s" in output
+    assert "bank race: found and shrunk" in output
