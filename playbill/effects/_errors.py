@@ -17,6 +17,7 @@ __all__ = [
     "Cancelled",
     "Deadlock",
     "FiberCancelled",
+    "InjectedFault",
     "InvalidArgument",
     "PlaybillError",
     "ProgramError",
@@ -85,6 +86,12 @@ class ActorSystemFailed(PlaybillError):
 
 class FiberCancelled(PlaybillError):
     """`join` was asked for the value of a fiber that was cancelled before it finished."""
+
+
+@final
+class InjectedFault(PlaybillError):
+    """A fault the simulator injected on purpose (a crash, a timed-out ask, a `maybe_fault`
+    point): recorded in the schedule, so the run that met it replays."""
 
 
 @final

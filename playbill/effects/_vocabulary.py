@@ -21,6 +21,7 @@ __all__ = [
     "ActorRef",
     "Ask",
     "Emit",
+    "MaybeFault",
     "Now",
     "Random",
     "RefBinding",
@@ -35,6 +36,7 @@ __all__ = [
     "free_spawn",
     "free_stop",
     "free_tell",
+    "maybe_fault",
     "now",
     "random",
     "self_ref",
@@ -249,6 +251,16 @@ class Random(Effect[float]):
 
 @final
 @frozen
+class MaybeFault(Effect[None]):
+    """A code-level fault point named ``name`` (like FoundationDB's BUGGIFY): inert under
+    asyncio and the stub; under the simulator with fault points on, it may raise
+    ``InjectedFault`` — a recorded choice, so a found fault replays."""
+
+    name: str
+
+
+@final
+@frozen
 class Watch(Effect[None]):
     """Death-watch ``ref``: a ``Terminated`` message arrives when it stops."""
 
@@ -361,6 +373,19 @@ def random() -> Program[float]:
     True
     """
     return Suspend(Random())
+
+
+def maybe_fault(name: str) -> Program[None]:
+    """A fault point: does nothing, except under a simulation with fault points switched on,
+    where it may fail with ``InjectedFault`` (and the schedule records that it did).
+
+    >>> from playbill.interpreters import stub
+    >>> stub.run(maybe_fault("before commit").then(now()))
+    0.0
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument(f"maybe_fault() takes a non-empty name, got {name!r}")
+    return Suspend(MaybeFault(name))
 
 
 def watch(ref: ActorRef) -> Program[None]:

@@ -10,6 +10,7 @@ from playbill.interpreters import simulation, stub
 from playbill.interpreters._asyncio import ActorSystem, EventSubscription, run
 from playbill.interpreters.simulation import (
     Exploration,
+    Faults,
     Schedule,
     SimulationResult,
     TraceLine,
@@ -22,6 +23,7 @@ __all__ = [
     "ActorSystem",
     "EventSubscription",
     "Exploration",
+    "Faults",
     "Schedule",
     "SimulationResult",
     "TraceLine",

@@ -67,6 +67,7 @@ from playbill.effects import (
     InvalidArgument,
     Join,
     Machine,
+    MaybeFault,
     Next,
     Now,
     Parallel,
@@ -1240,6 +1241,8 @@ class _Run:
         if kind is Emit:
             path = cell.path if cell is not None else f"/{system.name}"
             system._publish(Emitted(path, time.time(), effect.event))
+            return None
+        if kind is MaybeFault:  # fault points are inert outside the simulator
             return None
         if kind is Now:
             return time.time()

@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import inspect
 import itertools
@@ -82,7 +83,9 @@ from playbill.effects import (
     Done,
     Effect,
     Emit,
+    InjectedFault,
     InvalidArgument,
+    MaybeFault,
     Next,
     Now,
     PlaybillError,
@@ -110,6 +113,7 @@ from playbill.interpreters._fibers import (
 
 __all__ = [
     "Exploration",
+    "Faults",
     "Schedule",
     "SimulationResult",
     "TraceLine",
@@ -243,11 +247,55 @@ class SimulationResult(Generic[A]):
         return f"replay({program_expression}, {str(self.schedule)!r})"
 
 
+# -- faults ---------------------------------------------------------------------------------
+
+
+@final
+@frozen
+class Faults:
+    """Which faults the simulator may inject, each a probability per opportunity (for the
+    random and PCT strategies; a replayed schedule says exactly where). Off by default.
+
+    - ``crash``: an actor fails with `InjectedFault` before it handles a message (its
+      supervisor decides, as for any failure; an ask gets the error);
+    - ``delay``: a told message arrives ``delay_for`` seconds later (later messages of the
+      same sender to the same actor wait behind it: per-pair order is kept);
+    - ``ask_timeout``: an ask fails with `AskTimeout` at once (its reply becomes a late-reply
+      dead letter);
+    - ``points``: a `maybe_fault(name)` point fails with `InjectedFault`.
+
+    Every decision is a recorded choice (0: no fault, 1: fault), so a found fault replays,
+    and shrinking removes the faults a failure does not need.
+
+    >>> Faults(crash=0.1).crash
+    0.1
+    """
+
+    crash: float = 0.0
+    delay: float = 0.0
+    ask_timeout: float = 0.0
+    points: float = 0.0
+    delay_for: float = 0.1
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("crash", "delay", "ask_timeout", "points"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0 <= value <= 1):
+                raise InvalidArgument(f"Faults {name} is a probability in [0, 1], got {value!r}")
+        if not (isinstance(self.delay_for, int | float) and self.delay_for > 0):
+            raise InvalidArgument(f"Faults delay_for must be positive, got {self.delay_for!r}")
+
+
+NO_FAULTS = Faults()
+
+
 # -- choosers ---------------------------------------------------------------------------------
 
 
 class Chooser(Protocol):
     def choose(self, options: Sequence[str]) -> int: ...
+
+    def decide(self, label: str, probability: float) -> bool: ...
 
 
 class _RandomChooser:
@@ -256,6 +304,9 @@ class _RandomChooser:
 
     def choose(self, options: Sequence[str]) -> int:
         return int(self.source.random() * len(options))
+
+    def decide(self, label: str, probability: float) -> bool:
+        return self.source.random() < probability
 
 
 class _ReplayChooser:
@@ -272,6 +323,9 @@ class _ReplayChooser:
         choice = self.choices[self.position]
         self.position += 1
         return choice % len(options)
+
+    def decide(self, label: str, probability: float) -> bool:
+        return self.choose(("no", "yes")) == 1
 
 
 class _PriorityChooser:
@@ -298,6 +352,9 @@ class _PriorityChooser:
             best = max(range(len(options)), key=lambda index: self.priorities[keys[index]])
         self.step += 1
         return best
+
+    def decide(self, label: str, probability: float) -> bool:
+        return self.source.random() < probability
 
 
 def _participant(option: str) -> str:
@@ -506,8 +563,11 @@ class _World(FiberScheduler):
         seed: int | None,
         ask_timeout: float,
         supervision: SupervisionStrategy | None,
+        faults: Faults,
     ) -> None:
         super().__init__(0.0)
+        self.faults = faults
+        self.channels: dict[tuple[str, str], deque[_Envelope]] = {}
         self.chooser = chooser
         self.handlers = handlers
         self.name = name
@@ -763,6 +823,12 @@ class _World(FiberScheduler):
             elif kind is Sleep:
                 self.log(fiber.label, f"sleep {effect.seconds:g}")
                 self.sleep(fiber, effect.seconds)
+            elif kind is MaybeFault:
+                if self.fault("points", fiber.label, f"fault point {effect.name!r}"):
+                    raise InjectedFault(
+                        f"the simulator failed the fault point {effect.name!r} (Faults(points=...))"
+                    )
+                self.answer(fiber, "value", None)
             else:
                 raise UnhandledEffect(
                     effect,
@@ -775,6 +841,17 @@ class _World(FiberScheduler):
     def park(self, fiber: _Fiber, step: Any) -> None:
         """A handler ran the fiber on to ``step``: the fiber takes it at its next turn."""
         self.answer(fiber, "step", step)
+
+    def fault(self, kind: str, where: str, what: str) -> bool:
+        """Whether to inject a fault of ``kind`` here: a recorded choice when that kind is on."""
+        probability = getattr(self.faults, kind)
+        if probability <= 0:
+            return False
+        hit = self.chooser.decide(f"fault {kind} {where}", probability)
+        self.choices.append(1 if hit else 0)
+        if hit:
+            self.log(where, f"fault: {what}")
+        return hit
 
     def current_sender(self) -> str:
         return self.actor_now.path if self.actor_now is not None else "outside"
@@ -857,7 +934,30 @@ class _World(FiberScheduler):
 
     def tell(self, sender: str, cell: _SimCell, message: object, fiber: _Fiber | None) -> bool:
         """Queue a tell; True when ``fiber`` must wait for room (a full BLOCK mailbox)."""
-        return self.offer(cell, _Envelope(message, sender, None), fiber)
+        envelope = _Envelope(message, sender, None)
+        channel_key = (sender, cell.path)
+        channel = self.channels.get(channel_key)
+        if channel:  # an earlier message of this pair is delayed: this one waits behind it
+            channel.append(envelope)
+            return False
+        if self.fault("delay", cell.path, f"delay {_short(message)} from {sender}"):
+            self.channels[channel_key] = deque([envelope])
+            self.add_timer(self.faults.delay_for, _bind(self.arrive, channel_key))
+            return False
+        return self.offer(cell, envelope, fiber)
+
+    def arrive(self, channel_key: tuple[str, str]) -> None:
+        """Delayed messages of one sender-receiver pair arrive, in their order."""
+        channel = self.channels.pop(channel_key)
+        target = self.resolve(ActorRef(channel_key[1]))
+        while channel:
+            envelope = channel.popleft()
+            if target is None:
+                self.dead_letter(envelope.message, channel_key[1], DeadLetterReason.UNKNOWN)
+                continue
+            self.log(target.path, f"delayed {_short(envelope.message)} arrives")
+            with contextlib.suppress(MailboxFull):  # offer counted it as a dead letter
+                self.offer(target, envelope, None)
 
     def offer(self, cell: _SimCell, envelope: _Envelope, fiber: _Fiber | None) -> bool:
         if cell.state >= _STOPPING:
@@ -921,8 +1021,9 @@ class _World(FiberScheduler):
 
         if limit != math.inf:
             fiber.timer = self.add_timer(limit, expire)
-        if self.offer(target, envelope, None):  # pragma: no cover - asks never wait for room
-            return
+        self.offer(target, envelope, None)
+        if self.fault("ask_timeout", target.path, f"the ask {_short(effect.message)} times out"):
+            expire()
 
     def reply(
         self, cell: _SimCell, envelope: _Envelope, outcome: Result[Any, BaseException]
@@ -985,6 +1086,16 @@ class _World(FiberScheduler):
             fiber, waiting = cell.blocked.popleft()
             cell.mailbox.user.append(waiting)
             self.answer(fiber, "value", None)
+        if self.fault("crash", cell.path, f"crash before {_short(envelope.message)}"):
+            self.message_failed(
+                cell,
+                envelope,
+                InjectedFault(
+                    f"the simulator crashed {cell.path} before it handled "
+                    f"{_short(envelope.message)} (Faults(crash=...))"
+                ),
+            )
+            return
         self.deliver(cell, envelope.message, envelope)
 
     def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> None:
@@ -1254,6 +1365,7 @@ def simulate(
     name: str = "app",
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     supervision: SupervisionStrategy | None = None,
+    faults: Faults = NO_FAULTS,
 ) -> SimulationResult[A]:
     """Run ``program`` once in a simulated world; the same seed (or schedule) gives the same
     run, every time, on every machine.
@@ -1262,6 +1374,7 @@ def simulate(
     any list is valid: values are taken modulo the options, and past its end the first option
     is taken). Otherwise ``strategy`` chooses: ``"random"`` (from ``seed``) or ``"pct"``
     (priority-change scheduling). The actor semantics are those of the asyncio interpreter.
+    ``faults`` switches on injected faults (see `Faults`), each a recorded choice.
 
     >>> from playbill import sleep, now
     >>> result = simulate(sleep(3600).then(now()))
@@ -1276,6 +1389,7 @@ def simulate(
         seed,
         ask_timeout,
         supervision,
+        faults,
     )
     status, outcome = world.run(program)
     value: Any = None

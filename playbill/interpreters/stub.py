@@ -62,6 +62,7 @@ from playbill.effects import (
     Effect,
     Emit,
     Failed,
+    MaybeFault,
     Next,
     Now,
     ProgramError,
@@ -256,7 +257,7 @@ class _Scheduler(FiberScheduler):
             return step.resume(self.clock)
         if handler is None and kind is Random:
             return step.resume(self.source.random())
-        if handler is None and kind is Emit:  # recorded in the effects, like any other
+        if handler is None and (kind is Emit or kind is MaybeFault):  # recorded, inert
             return step.resume(None)
         if handler is None:
             return step.throw(
