@@ -19,6 +19,7 @@ __all__ = [
     "FiberCancelled",
     "InjectedFault",
     "InvalidArgument",
+    "NondeterminismError",
     "PlaybillError",
     "ProgramError",
     "TimedOut",
@@ -92,6 +93,12 @@ class FiberCancelled(PlaybillError):
 class InjectedFault(PlaybillError):
     """A fault the simulator injected on purpose (a crash, a timed-out ask, a `maybe_fault`
     point): recorded in the schedule, so the run that met it replays."""
+
+
+@final
+class NondeterminismError(PlaybillError):
+    """The same schedule gave two different runs: something outside the effects (a clock, a
+    random source, I/O, shared state) decided what happened."""
 
 
 @final

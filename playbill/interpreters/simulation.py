@@ -87,6 +87,7 @@ from playbill.effects import (
     InvalidArgument,
     MaybeFault,
     Next,
+    NondeterminismError,
     Now,
     PlaybillError,
     Program,
@@ -117,6 +118,7 @@ __all__ = [
     "Schedule",
     "SimulationResult",
     "TraceLine",
+    "check_determinism",
     "explore",
     "replay",
     "simulate",
@@ -1446,6 +1448,112 @@ class Exploration(Generic[A]):
     def found(self) -> bool:
         return self.failing is not None
 
+    def assert_passed(self, program_expression: str = "main()") -> None:
+        """Raise ``AssertionError`` if a schedule failed, with the call that replays it, the
+        minimal schedule and its trace — what a test wants to print.
+
+        >>> from playbill import pure
+        >>> explore(pure(1), lambda result: result.value == 1, runs=3).assert_passed()
+        """
+        if self.minimal is None:
+            return
+        minimal = self.minimal
+        outcome = f"{minimal.status}: {minimal.error!r}" if minimal.error else repr(minimal.value)
+        raise AssertionError(
+            f"a schedule broke the check after {self.runs} runs ({outcome}); replay it with\n"
+            f"    {minimal.replay_hint(program_expression)}\n"
+            f"{minimal.format_trace()}"
+        )
+
+
+def check_determinism(program: Program[A], *, seed: int = 0, **options: Any) -> None:
+    """Run ``program`` twice with the same seed and raise `NondeterminismError` unless both
+    runs are identical step for step — naming the first step that differs and any direct
+    call to a clock or random source that the program made instead of an effect.
+
+    >>> from playbill import pure
+    >>> check_determinism(pure(1))
+    """
+    with _watching_direct_calls() as direct_calls:
+        first = simulate(program, seed=seed, **options)
+        second = simulate(program, seed=seed, **options)
+    if first.rows == second.rows and first.schedule == second.schedule:
+        return
+    step = next(
+        (
+            index
+            for index, (one, other) in enumerate(zip(first.rows, second.rows, strict=False))
+            if one != other
+        ),
+        min(len(first.rows), len(second.rows)),
+    )
+    lines = [
+        "the same seed gave two different runs, so schedules cannot be replayed;",
+        f"  first run,  step {step}: {_row(first.rows, step)}",
+        f"  second run, step {step}: {_row(second.rows, step)}",
+    ]
+    if direct_calls:
+        lines.append(
+            "  the program called, outside the effects: "
+            + ", ".join(sorted(direct_calls))
+            + " — read time with now(), chance with random(), and do I/O through effects"
+        )
+    else:
+        lines.append(
+            "  look for state shared between runs (class attributes, module globals), or "
+            "a clock, random source or I/O used directly instead of through effects"
+        )
+    raise NondeterminismError("\n".join(lines))
+
+
+def _row(rows: tuple[tuple[int, float, str, str], ...], step: int) -> str:
+    if step >= len(rows):
+        return "(the run had ended)"
+    return str(TraceLine(*rows[step])).strip()
+
+
+@contextlib.contextmanager
+def _watching_direct_calls() -> Any:
+    """Record calls to the usual clocks and random sources made from code outside playbill and
+    the standard library while the body runs (modules' attributes are wrapped, then restored)."""
+    import os
+    import sys
+    import time
+
+    watched = [
+        (time, "time"),
+        (time, "monotonic"),
+        (time, "perf_counter"),
+        (_random, "random"),
+        (_random, "randint"),
+        (_random, "choice"),
+        (_random, "uniform"),
+    ]
+    calls: set[str] = set()
+    library = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    standard = os.path.dirname(os.__file__)
+    originals = []
+
+    def wrap(module: Any, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def watched_call(*arguments: Any, **keywords: Any) -> Any:
+            caller = sys._getframe(1)
+            filename = caller.f_code.co_filename
+            if not filename.startswith((library, standard)):
+                calls.add(f"{module.__name__}.{name}() at {filename}:{caller.f_lineno}")
+            return original(*arguments, **keywords)
+
+        return watched_call
+
+    for module, name in watched:
+        original = getattr(module, name)
+        originals.append((module, name, original))
+        setattr(module, name, wrap(module, name, original))
+    try:
+        yield calls
+    finally:
+        for module, name, original in originals:
+            setattr(module, name, original)
+
 
 def _passes(
     check: Callable[[SimulationResult[Any]], object], result: SimulationResult[Any]
@@ -1481,6 +1589,13 @@ def explore(
         result = simulate(program, seed=seed + run, strategy=strategy, **options)
         if not _passes(check, result):
             minimal = _shrink(program, check, result, max_shrinks, options) if shrink else result
+            again = simulate(program, schedule=minimal.schedule, **options)
+            if again.rows != minimal.rows:  # the self-check: a schedule must replay exactly
+                check_determinism(program, seed=seed + run, **options)
+                raise NondeterminismError(
+                    f"the schedule {minimal.schedule} did not replay the same run; the program "
+                    "depends on something outside its effects (shared state, a clock, I/O)"
+                )
             return Exploration(run + 1, result, minimal)
     return Exploration(runs, None, None)
 

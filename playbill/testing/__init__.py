@@ -9,6 +9,7 @@ except ImportError as missing:  # pragma: no cover - depends on the environment
         "playbill.testing needs Hypothesis; install it with: pip install 'playbill[testing]'"
     ) from missing
 
+from playbill.interpreters.simulation import check_determinism
 from playbill.testing import laws
 from playbill.testing._profiles import load_profile, register_profiles
 from playbill.testing._schedules import schedules
@@ -32,6 +33,7 @@ __all__ = [
     "Raise",
     "SequenceMismatch",
     "Tick",
+    "check_determinism",
     "error_handlers",
     "error_kleislis",
     "int_functions",
