@@ -89,7 +89,7 @@ def test_a_fault_timed_out_ask_fails_and_its_reply_is_a_late_dead_letter():
 
 @given(schedules())
 def test_delays_reorder_across_senders_but_keep_each_senders_order(schedule):
-    result = simulate(three_senders(4), schedule=schedule, faults=Faults(delay=0.5))
+    result = simulate(three_senders(4, settle=1.0), schedule=schedule, faults=Faults(delay=0.5))
     assert result.ok, result.format_trace()
     for sender in range(3):
         assert [i for s, i in result.value if s == sender] == [0, 1, 2, 3]
@@ -97,7 +97,12 @@ def test_delays_reorder_across_senders_but_keep_each_senders_order(schedule):
 
 def test_delays_can_change_the_arrival_order_across_senders():
     orders = {
-        tuple(s for s, _ in simulate(three_senders(2), seed=seed, faults=Faults(delay=0.5)).value)
+        tuple(
+            s
+            for s, _ in simulate(
+                three_senders(2, settle=1.0), seed=seed, faults=Faults(delay=0.5)
+            ).value
+        )
         for seed in range(40)
     }
     assert len(orders) > 1

@@ -39,7 +39,7 @@ class Sender(Actor):
 
 
 @program
-def three_senders(count: int) -> Any:
+def three_senders(count: int, settle: float = 0.0) -> Any:
     recorder = yield free_spawn(Recorder, name="recorder")
     senders = []
     for n in range(3):
@@ -50,6 +50,8 @@ def three_senders(count: int) -> Any:
             for n, sender in enumerate(senders)
         )
     )
+    if settle:
+        yield sleep(settle)  # let delayed messages arrive
     return (yield recorder.free_ask("seen"))
 
 
