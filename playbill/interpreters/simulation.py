@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import heapq
 import inspect
@@ -441,7 +442,10 @@ class _SimCell(ActorContext):
         self.handled = 0
         self.waiting_children: set[_SimCell] = set()
         self.after_children: Callable[[], None] | None = None
-        self.option = ("handle " + path, world.handle, self)  # its entry among the choices
+        # its entry among the choices: a restarted parent's new child may share the path of
+        # an old one still stopping, so the name carries the ref's id too
+        self.option = (f"handle {path}@{self.ref.uid}", world.handle, self)
+        self.listed = False  # whether the option is among the world's current choices
 
     # ActorContext
     @property
@@ -566,9 +570,12 @@ class _World(FiberScheduler):
         ask_timeout: float,
         supervision: SupervisionStrategy | None,
         faults: Faults,
+        tracing: bool,
     ) -> None:
         super().__init__(0.0)
         self.faults = faults
+        self.faults_on = faults != NO_FAULTS
+        self.tracing = tracing
         self.channels: dict[tuple[str, str], deque[_Envelope]] = {}
         self.chooser = chooser
         self.handlers = handlers
@@ -577,7 +584,8 @@ class _World(FiberScheduler):
         self.ask_timeout = ask_timeout
         self.source = _random.Random(seed if seed is not None else 0)
         self.ready: dict[str, tuple[str, Callable[[Any], None], Any]] = {}
-        self.pending: set[_SimCell] = set()  # cells with queued messages
+        self.dirty: set[_SimCell] = set()  # cells whose ability to act may have changed
+        self.listed: list[tuple[str, Callable[[Any], None], Any]] = []  # able cells, sorted
         self.due: dict[int, Any] = {}  # timers due now, by sequence
         self.choices: list[int] = []
         self.trace: list[tuple[int, float, str, str]] = []
@@ -619,7 +627,8 @@ class _World(FiberScheduler):
                     # its own fibers are cancelled, every actor stops (children first)
                     shutting_down = True
                     self.finished_at = self.clock
-                    self.log("main", "finished; shutting down")
+                    if self.tracing:
+                        self.log("main", "finished; shutting down")
                     for fiber in self.alive():
                         if fiber.actor is None:
                             self.cancel(fiber)
@@ -657,13 +666,22 @@ class _World(FiberScheduler):
         """What could happen next, sorted by stable name: ready fibers, actors able to handle
         their next message, timers due now."""
         options = list(self.ready.values())
-        if self.pending:
-            for cell in list(self.pending):
+        if self.dirty:
+            listed = self.listed
+            for cell in self.dirty:
                 box = cell.mailbox
-                if not box.system and not box.user:
-                    self.pending.discard(cell)
-                elif cell.busy is None and (box.system or cell.state == _RUNNING):
-                    options.append(cell.option)
+                able = cell.busy is None and bool(
+                    box.system or (box.user and cell.state == _RUNNING)
+                )
+                if able is not cell.listed:
+                    cell.listed = able
+                    if able:
+                        bisect.insort(listed, cell.option)
+                    else:
+                        del listed[bisect.bisect_left(listed, cell.option)]
+            self.dirty.clear()
+        if self.listed:
+            options.extend(self.listed)
         if self.due:
             for sequence, timer in list(self.due.items()):
                 if timer.active:
@@ -676,7 +694,7 @@ class _World(FiberScheduler):
 
     def post_system(self, cell: _SimCell, message: object) -> None:
         cell.mailbox.system.append(message)
-        self.pending.add(cell)
+        self.dirty.add(cell)
 
     def restart_later(self, arguments: tuple[_SimCell, _Restart]) -> None:
         self.post_system(*arguments)
@@ -750,7 +768,8 @@ class _World(FiberScheduler):
             effect = step.effect
             kind = type(effect)
             if kind in STRUCTURAL:
-                self.log(fiber.label, one_line(_suspend(effect)))
+                if self.tracing:
+                    self.log(fiber.label, one_line(_suspend(effect)))
                 next_step = self.structural(fiber, effect)
                 if next_step is None:
                     return
@@ -775,7 +794,8 @@ class _World(FiberScheduler):
         path = fiber.actor.path if fiber.actor is not None else f"/{self.name}"
         event = Emitted(path, self.clock, effect.event)
         self.events.append(event)
-        self.log(fiber.label, f"emit {effect.event!r}")
+        if self.tracing:
+            self.log(fiber.label, f"emit {effect.event!r}")
         return step.resume(None)
 
     def answer(self, fiber: _Fiber, kind: str, payload: object) -> None:
@@ -785,7 +805,8 @@ class _World(FiberScheduler):
         """Perform one world-touching effect for ``fiber``; it is ready again or waits."""
         handler = self.handlers.find(effect)
         if handler is not None:
-            self.log(fiber.label, f"perform {effect!r}")
+            if self.tracing:
+                self.log(fiber.label, f"perform {effect!r}")
             step = perform_with(handler, effect, fiber.machine)
             # the handler's answer (or its program) continues the fiber at its next step
             self.park(fiber, step)
@@ -795,7 +816,8 @@ class _World(FiberScheduler):
         try:
             if kind is Tell:
                 target = self.target(effect.ref, "free_tell()")
-                self.log(fiber.label, f"tell {effect.ref.path} {_short(effect.message)}")
+                if self.tracing:
+                    self.log(fiber.label, f"tell {effect.ref.path} {_short(effect.message)}")
                 if target is None:
                     self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
                 elif self.tell(sender, target, effect.message, fiber):
@@ -808,22 +830,26 @@ class _World(FiberScheduler):
                 cell = self.spawn(
                     parent, effect.actor, effect.name, effect.supervision, effect.mailbox
                 )
-                self.log(fiber.label, f"spawn {cell.path}")
+                if self.tracing:
+                    self.log(fiber.label, f"spawn {cell.path}")
                 self.answer(fiber, "value", cell.ref)
             elif kind is Stop:
                 target = self.target(effect.ref, "free_stop()")
-                self.log(fiber.label, f"stop {effect.ref.path}")
+                if self.tracing:
+                    self.log(fiber.label, f"stop {effect.ref.path}")
                 if target is not None:
                     self.stop(target)
                 self.answer(fiber, "value", None)
             elif kind is Watch:
                 if fiber.actor is None:
                     raise _needs_actor("watch()")
-                self.log(fiber.label, f"watch {effect.ref.path}")
+                if self.tracing:
+                    self.log(fiber.label, f"watch {effect.ref.path}")
                 self.watch(fiber.actor, effect.ref)
                 self.answer(fiber, "value", None)
             elif kind is Sleep:
-                self.log(fiber.label, f"sleep {effect.seconds:g}")
+                if self.tracing:
+                    self.log(fiber.label, f"sleep {effect.seconds:g}")
                 self.sleep(fiber, effect.seconds)
             elif kind is MaybeFault:
                 if self.fault("points", fiber.label, f"fault point {effect.name!r}"):
@@ -851,7 +877,7 @@ class _World(FiberScheduler):
             return False
         hit = self.chooser.decide(f"fault {kind} {where}", probability)
         self.choices.append(1 if hit else 0)
-        if hit:
+        if hit and self.tracing:
             self.log(where, f"fault: {what}")
         return hit
 
@@ -942,7 +968,7 @@ class _World(FiberScheduler):
         if channel:  # an earlier message of this pair is delayed: this one waits behind it
             channel.append(envelope)
             return False
-        if self.fault("delay", cell.path, f"delay {_short(message)} from {sender}"):
+        if self.faults_on and self.fault("delay", cell.path, f"delay {_short(message)}"):
             self.channels[channel_key] = deque([envelope])
             self.add_timer(self.faults.delay_for, _bind(self.arrive, channel_key))
             return False
@@ -957,7 +983,8 @@ class _World(FiberScheduler):
             if target is None:
                 self.dead_letter(envelope.message, channel_key[1], DeadLetterReason.UNKNOWN)
                 continue
-            self.log(target.path, f"delayed {_short(envelope.message)} arrives")
+            if self.tracing:
+                self.log(target.path, f"delayed {_short(envelope.message)} arrives")
             with contextlib.suppress(MailboxFull):  # offer counted it as a dead letter
                 self.offer(target, envelope, None)
 
@@ -966,7 +993,7 @@ class _World(FiberScheduler):
             self.undeliverable(cell, envelope, DeadLetterReason.STOPPED)
             return False
         outcome = cell.mailbox.offer(envelope)
-        self.pending.add(cell)
+        self.dirty.add(cell)
         if outcome is Offer.QUEUED:
             return False
         if outcome is Offer.DROPPED_OLDEST:
@@ -994,7 +1021,8 @@ class _World(FiberScheduler):
 
     def ask(self, fiber: _Fiber, sender: str, effect: Ask) -> None:
         target = self.target(effect.ref, "free_ask()")
-        self.log(fiber.label, f"ask {effect.ref.path} {_short(effect.message)}")
+        if self.tracing:
+            self.log(fiber.label, f"ask {effect.ref.path} {_short(effect.message)}")
         if target is None:
             self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
             raise ActorNotFound(f"no actor at {effect.ref.path} to ask {_short(effect.message)}")
@@ -1009,7 +1037,8 @@ class _World(FiberScheduler):
         def expire() -> None:
             if envelope.waiting_asker() is fiber:
                 envelope.asker = None
-                self.log(fiber.label, f"ask of {target.path} timed out")
+                if self.tracing:
+                    self.log(fiber.label, f"ask of {target.path} timed out")
                 self.wake(
                     fiber,
                     "error",
@@ -1024,7 +1053,9 @@ class _World(FiberScheduler):
         if limit != math.inf:
             fiber.timer = self.add_timer(limit, expire)
         self.offer(target, envelope, None)
-        if self.fault("ask_timeout", target.path, f"the ask {_short(effect.message)} times out"):
+        if self.faults_on and self.fault(
+            "ask_timeout", target.path, f"the ask {_short(effect.message)} times out"
+        ):
             expire()
 
     def reply(
@@ -1038,7 +1069,7 @@ class _World(FiberScheduler):
             if isinstance(outcome, Success):
                 self.dead_letter(outcome.unwrap(), cell.path, DeadLetterReason.LATE_REPLY)
             return
-        if isinstance(outcome, Success):
+        if isinstance(outcome, Success) and self.tracing:
             self.log(cell.path, f"reply {_short(outcome.unwrap())} to {asker.label}")
         if asker.timer is not None:
             asker.timer.active = False
@@ -1066,7 +1097,8 @@ class _World(FiberScheduler):
         letter = DeadLetter(message, recipient, reason, self.clock)
         self.dead_letters.record(letter)
         self.events.append(DeadLettered(recipient, self.clock, letter))
-        self.log(recipient, f"dead letter {_short(message)} ({reason.name})")
+        if self.tracing:
+            self.log(recipient, f"dead letter {_short(message)} ({reason.name})")
 
     def watch(self, watcher: _SimCell, ref: ActorRef) -> None:
         target = self.resolve(ref)
@@ -1079,6 +1111,7 @@ class _World(FiberScheduler):
 
     def handle(self, cell: _SimCell) -> None:
         self.actor_now = cell
+        self.dirty.add(cell)
         box = cell.mailbox
         if box.system:
             self.system_message(cell, box.system.popleft())
@@ -1088,7 +1121,9 @@ class _World(FiberScheduler):
             fiber, waiting = cell.blocked.popleft()
             cell.mailbox.user.append(waiting)
             self.answer(fiber, "value", None)
-        if self.fault("crash", cell.path, f"crash before {_short(envelope.message)}"):
+        if self.faults_on and self.fault(
+            "crash", cell.path, f"crash before {_short(envelope.message)}"
+        ):
             self.message_failed(
                 cell,
                 envelope,
@@ -1102,11 +1137,15 @@ class _World(FiberScheduler):
 
     def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> None:
         cell.handled += 1
-        self.log(cell.path, f"receive {_short(message)}")
+        if self.tracing:
+            self.log(cell.path, f"receive {_short(message)}")
         try:
             result = cell.instance.receive(message)
         except Exception as error:
             self.message_failed(cell, envelope, error)
+            return
+        if result is None or type(result) in _PLAIN:
+            self.message_done(cell, envelope, Success(result))
             return
         if inspect.iscoroutine(result) or inspect.isawaitable(result):
             if inspect.iscoroutine(result):
@@ -1128,9 +1167,11 @@ class _World(FiberScheduler):
             )
             fiber.actor = cell
             cell.busy = fiber
+            self.dirty.add(cell)
 
             def done(finished: _Fiber) -> None:
                 cell.busy = None
+                self.dirty.add(cell)
                 assert finished.outcome is not None
                 if isinstance(finished.outcome, Success):
                     self.message_done(cell, envelope, finished.outcome)
@@ -1152,7 +1193,8 @@ class _World(FiberScheduler):
     def message_failed(
         self, cell: _SimCell, envelope: _Envelope | None, error: BaseException
     ) -> None:
-        self.log(cell.path, f"failed {error!r}")
+        if self.tracing:
+            self.log(cell.path, f"failed {error!r}")
         if envelope is not None and envelope.asker is not None:
             self.reply(cell, envelope, Failure(error))
         self.fail(cell, error)
@@ -1161,10 +1203,12 @@ class _World(FiberScheduler):
         if cell.state >= _STOPPING:
             return
         cell.state = _SUSPENDED
+        self.dirty.add(cell)
         if cell.parent_cell is None:
             self.escalated = error
             self.events.append(Escalated(cell.path, self.clock, error))
-            self.log(cell.path, f"failure reached the root: {error!r}")
+            if self.tracing:
+                self.log(cell.path, f"failure reached the root: {error!r}")
         else:
             self.post_system(cell.parent_cell, _ChildFailed(cell, error))
 
@@ -1175,16 +1219,19 @@ class _World(FiberScheduler):
         try:
             result = getattr(cell.instance, name)(*arguments)
         except Exception as error:
-            self.log(cell.path, f"{name} failed {error!r}")
+            if self.tracing:
+                self.log(cell.path, f"{name} failed {error!r}")
             self.fail(cell, error)
             return
         if isinstance(result, Program):
             fiber = self.new_fiber(result, f"{cell.path}#{name}{cell.handled}")
             fiber.actor = cell
             cell.busy = fiber
+            self.dirty.add(cell)
 
             def done(finished: _Fiber) -> None:
                 cell.busy = None
+                self.dirty.add(cell)
                 if isinstance(finished.outcome, Success):
                     then()
                 else:
@@ -1198,16 +1245,19 @@ class _World(FiberScheduler):
 
     def system_message(self, cell: _SimCell, message: object) -> None:
         if message is _START:
-            self.log(cell.path, "start")
+            if self.tracing:
+                self.log(cell.path, "start")
 
             def started() -> None:
                 if cell.state == _STARTING:
                     cell.state = _RUNNING
+                    self.dirty.add(cell)
                 self.events.append(Spawned(cell.path, self.clock))
 
             self.run_hook(cell, "on_start", started)
         elif message is _STOP:
-            self.log(cell.path, "stop")
+            if self.tracing:
+                self.log(cell.path, "stop")
 
             def children_stopped() -> None:
                 self.run_hook(cell, "on_stop", lambda: self.terminate(cell))
@@ -1220,7 +1270,9 @@ class _World(FiberScheduler):
         elif message is _RESUME:
             if cell.state == _SUSPENDED:
                 cell.state = _RUNNING
-                self.log(cell.path, "resume")
+                self.dirty.add(cell)
+                if self.tracing:
+                    self.log(cell.path, "resume")
         elif type(message) is _Deliver and cell.state < _STOPPING:
             self.deliver(cell, message.message, None)
 
@@ -1239,6 +1291,7 @@ class _World(FiberScheduler):
         if cell.state >= _STOPPING:
             return
         cell.state = _STOPPING
+        self.dirty.add(cell)
         for envelope in cell.mailbox.drain():
             self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
         while cell.blocked:
@@ -1249,6 +1302,7 @@ class _World(FiberScheduler):
 
     def terminate(self, cell: _SimCell) -> None:
         cell.state = _STOPPED
+        self.dirty.add(cell)
         for envelope in cell.mailbox.drain():
             self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
         parent = cell.parent_cell
@@ -1259,7 +1313,8 @@ class _World(FiberScheduler):
                 self.post_system(watcher, _Deliver(Terminated(cell.ref)))
         cell.watchers.clear()
         self.events.append(Stopped(cell.path, self.clock))
-        self.log(cell.path, "stopped")
+        if self.tracing:
+            self.log(cell.path, "stopped")
         if parent is not None and cell in parent.waiting_children:
             parent.waiting_children.discard(cell)
             if not parent.waiting_children and parent.after_children is not None:
@@ -1280,7 +1335,8 @@ class _World(FiberScheduler):
                 directive = Directive.STOP
                 escalate = True
         self.events.append(Failed(child.path, self.clock, error, directive.name))
-        self.log(parent.path, f"decides {directive.name} for {child.path} after {error!r}")
+        if self.tracing:
+            self.log(parent.path, f"decides {directive.name} for {child.path} after {error!r}")
         affected = strategy.affected(child, list(parent.children_cells.values()))
         if directive is Directive.RESUME:
             self.post_system(child, _RESUME)
@@ -1311,10 +1367,12 @@ class _World(FiberScheduler):
                 self.fail(cell, failure)
                 return
             cell.state = _RUNNING
+            self.dirty.add(cell)
 
             def restarted() -> None:
                 self.events.append(Restarted(cell.path, self.clock, error))
-                self.log(cell.path, "restarted")
+                if self.tracing:
+                    self.log(cell.path, "restarted")
 
             self.run_hook(cell, "on_restart", restarted, error)
 
@@ -1322,6 +1380,8 @@ class _World(FiberScheduler):
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+_PLAIN = frozenset({int, float, str, bytes, bool, tuple, list, dict, set, frozenset})
 
 
 def _bind(function: Callable[..., None], argument: object) -> Callable[[], None]:
@@ -1368,6 +1428,7 @@ def simulate(
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     supervision: SupervisionStrategy | None = None,
     faults: Faults = NO_FAULTS,
+    trace: bool = True,
 ) -> SimulationResult[A]:
     """Run ``program`` once in a simulated world; the same seed (or schedule) gives the same
     run, every time, on every machine.
@@ -1377,6 +1438,7 @@ def simulate(
     is taken). Otherwise ``strategy`` chooses: ``"random"`` (from ``seed``) or ``"pct"``
     (priority-change scheduling). The actor semantics are those of the asyncio interpreter.
     ``faults`` switches on injected faults (see `Faults`), each a recorded choice.
+    ``trace=False`` skips recording the trace (faster; `explore` searches that way).
 
     >>> from playbill import sleep, now
     >>> result = simulate(sleep(3600).then(now()))
@@ -1392,6 +1454,7 @@ def simulate(
         ask_timeout,
         supervision,
         faults,
+        trace,
     )
     status, outcome = world.run(program)
     value: Any = None
@@ -1579,24 +1642,32 @@ def explore(
 ) -> Exploration[A]:
     """Run ``program`` under up to ``runs`` schedules until ``check(result)`` is false (or
     raises ``AssertionError``, or the run deadlocks or hits the step limit); then shrink that
-    schedule to a minimal one that still fails.
+    schedule to a minimal one that still fails. The search runs without traces (``check``
+    sees the status, value, error and events); the failing and minimal runs are traced.
 
     >>> from playbill import pure
     >>> explore(pure(1), lambda result: result.value == 1, runs=5).found
     False
     """
+    quiet = {**options, "trace": False}
     for run in range(runs):
-        result = simulate(program, seed=seed + run, strategy=strategy, **options)
+        result = simulate(program, seed=seed + run, strategy=strategy, **quiet)
         if not _passes(check, result):
-            minimal = _shrink(program, check, result, max_shrinks, options) if shrink else result
-            again = simulate(program, schedule=minimal.schedule, **options)
+            failing = simulate(program, schedule=result.schedule, **options)
+            if shrink:
+                shrunk = _shrink(program, check, result, max_shrinks, quiet).schedule
+            else:
+                shrunk = result.schedule
+            minimal = simulate(program, schedule=shrunk, **options)
+            minimal = attrs.evolve(minimal, schedule=shrunk)
+            again = simulate(program, schedule=shrunk, **options)
             if again.rows != minimal.rows:  # the self-check: a schedule must replay exactly
                 check_determinism(program, seed=seed + run, **options)
                 raise NondeterminismError(
                     f"the schedule {minimal.schedule} did not replay the same run; the program "
                     "depends on something outside its effects (shared state, a clock, I/O)"
                 )
-            return Exploration(run + 1, result, minimal)
+            return Exploration(run + 1, failing, minimal)
     return Exploration(runs, None, None)
 
 
