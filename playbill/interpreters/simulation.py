@@ -210,7 +210,8 @@ class TraceLine:
 class SimulationResult(Generic[A]):
     """What one simulated run did.
 
-    ``rows`` holds the trace compactly; ``trace`` gives it as `TraceLine` values.
+    ``rows`` holds the trace compactly; ``trace`` gives it as `TraceLine` values; ``widths``
+    says how many options each choice of the schedule had.
 
     ``status`` is ``completed`` (the main program returned ``value``), ``failed`` (it raised
     ``error``), ``deadlock`` (nothing could happen, no timer was pending, and the program had
@@ -227,6 +228,7 @@ class SimulationResult(Generic[A]):
     dead_letters: int
     events: tuple[ActorEvent, ...]
     unobserved_failures: tuple[BaseException, ...] = ()
+    widths: tuple[int, ...] = field(default=(), repr=False)
 
     @property
     def trace(self) -> tuple[TraceLine, ...]:
@@ -588,6 +590,7 @@ class _World(FiberScheduler):
         self.listed: list[tuple[str, Callable[[Any], None], Any]] = []  # able cells, sorted
         self.due: dict[int, Any] = {}  # timers due now, by sequence
         self.choices: list[int] = []
+        self.widths: list[int] = []  # how many options each choice had
         self.trace: list[tuple[int, float, str, str]] = []
         self.events: list[ActorEvent] = []
         self.dead_letters = DeadLetters()
@@ -645,6 +648,7 @@ class _World(FiberScheduler):
                 if len(options) > 1:
                     index = self.chooser.choose([option[0] for option in options])
                     self.choices.append(index)
+                    self.widths.append(len(options))
                 self.steps += 1
                 if self.steps > self.max_steps:
                     raise _StepLimit
@@ -877,6 +881,7 @@ class _World(FiberScheduler):
             return False
         hit = self.chooser.decide(f"fault {kind} {where}", probability)
         self.choices.append(1 if hit else 0)
+        self.widths.append(2)
         if hit and self.tracing:
             self.log(where, f"fault: {what}")
         return hit
@@ -1480,6 +1485,7 @@ def simulate(
         world.dead_letters.count,
         tuple(world.events),
         world.unobserved_failures(),
+        tuple(world.widths),
     )
 
 
@@ -1506,6 +1512,8 @@ class Exploration(Generic[A]):
     runs: int
     failing: SimulationResult[A] | None
     minimal: SimulationResult[A] | None
+    exhausted: bool = False
+    """True when the ``dfs`` strategy tried every schedule (within the step bound)."""
 
     @property
     def found(self) -> bool:
@@ -1645,13 +1653,23 @@ def explore(
     schedule to a minimal one that still fails. The search runs without traces (``check``
     sees the status, value, error and events); the failing and minimal runs are traced.
 
+    ``strategy`` is ``"random"``, ``"pct"``, or ``"dfs"``: every schedule in turn, depth
+    first (for small programs; ``Exploration.exhausted`` says when all passed).
+
     >>> from playbill import pure
     >>> explore(pure(1), lambda result: result.value == 1, runs=5).found
     False
     """
     quiet = {**options, "trace": False}
+    schedules = _depth_first(program, quiet) if strategy == "dfs" else None
     for run in range(runs):
-        result = simulate(program, seed=seed + run, strategy=strategy, **quiet)
+        if schedules is None:
+            result = simulate(program, seed=seed + run, strategy=strategy, **quiet)
+        else:
+            next_result = next(schedules, None)
+            if next_result is None:
+                return Exploration(run, None, None, exhausted=True)
+            result = next_result
         if not _passes(check, result):
             failing = simulate(program, schedule=result.schedule, **options)
             if shrink:
@@ -1669,6 +1687,22 @@ def explore(
                 )
             return Exploration(run + 1, failing, minimal)
     return Exploration(runs, None, None)
+
+
+def _depth_first(program: Program[A], options: dict[str, Any]) -> Any:
+    """Every schedule of ``program``, one after the other: an odometer over the choices of the
+    last run, whose digits each count up to the number of options that choice had."""
+    prefix: list[int] = []
+    while True:
+        result = simulate(program, schedule=prefix, **options)
+        yield result
+        choices = list(result.schedule.choices)
+        position = len(choices) - 1
+        while position >= 0 and choices[position] + 1 >= result.widths[position]:
+            position -= 1
+        if position < 0:
+            return
+        prefix = [*choices[:position], choices[position] + 1]
 
 
 def _shrink(

@@ -165,3 +165,50 @@ def test_the_result_says_how_to_replay_it():
 def test_a_bad_strategy_is_refused():
     with pytest.raises(ValueError, match="strategy must be 'random' or 'pct'"):
         simulate(pure(1), strategy="fastest")
+
+
+def test_depth_first_tries_every_schedule_of_a_small_program_once():
+    class Echo(Actor):
+        def receive(self, message: Any) -> Any:
+            return message
+
+    @program
+    def two_asks() -> Any:
+        first = yield free_spawn(Echo, name="first")
+        second = yield free_spawn(Echo, name="second")
+        return (yield gather(first.free_ask(1), second.free_ask(2)))
+
+    seen: list[tuple[int, ...]] = []
+
+    def record(result: Any) -> bool:
+        seen.append(result.schedule.choices)
+        return bool(result.value == (1, 2))
+
+    passing = explore(two_asks(), check=record, runs=10_000, strategy="dfs")
+    assert passing.exhausted
+    assert not passing.found
+    assert len(seen) == passing.runs == len(set(seen))
+    assert passing.runs > 10
+
+
+def test_depth_first_finds_a_lost_update():
+    from bank_race import Balance
+
+    from tests.simulation.examples_path import two_deposits as _unused  # noqa: F401
+
+    @program
+    def racing() -> Any:
+        balance = yield free_spawn(Balance, name="balance")
+
+        @program
+        def deposit() -> Any:
+            current = yield balance.free_ask("read")
+            yield balance.free_tell(("write", current + 50))
+
+        yield gather(deposit(), deposit())
+        return (yield balance.free_ask("read"))
+
+    found = explore(racing(), check=lambda result: result.value == 100, runs=1000, strategy="dfs")
+    assert found.found
+    assert found.minimal is not None
+    assert found.minimal.value == 50
