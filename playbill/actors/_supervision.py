@@ -109,13 +109,28 @@ class RestartBudget:
         return True, (*recent, now)
 
 
+@frozen
 class SupervisionStrategy:
     """Base of the strategies: a decider, a restart budget and an optional backoff."""
 
-    decider: Callable[[BaseException], Directive]
-    max_restarts: int
-    within: float
-    backoff: Backoff | None
+    decider: Callable[[BaseException], Directive] = restart_on_exception
+    max_restarts: int = 10
+    within: float = 60.0
+    backoff: Backoff | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not callable(self.decider):
+            raise InvalidArgument(
+                f"decider must be a function from exception to Directive, got {self.decider!r}"
+            )
+        if not isinstance(self.max_restarts, int) or self.max_restarts < 0:
+            raise InvalidArgument(f"max_restarts must be an int >= 0, got {self.max_restarts!r}")
+        if not (isinstance(self.within, int | float) and self.within > 0):
+            raise InvalidArgument(
+                f"within must be a positive number of seconds, got {self.within!r}"
+            )
+        if self.backoff is not None and not isinstance(self.backoff, Backoff):
+            raise InvalidArgument(f"backoff must be a Backoff or None, got {self.backoff!r}")
 
     def decide(self, error: BaseException) -> Directive:
         """The directive for ``error`` (a decider that fails or answers nonsense escalates)."""
@@ -133,21 +148,6 @@ class SupervisionStrategy:
         raise NotImplementedError
 
 
-def _check_strategy(strategy: SupervisionStrategy) -> None:
-    if not callable(strategy.decider):
-        raise InvalidArgument(
-            f"decider must be a function from exception to Directive, got {strategy.decider!r}"
-        )
-    if not isinstance(strategy.max_restarts, int) or strategy.max_restarts < 0:
-        raise InvalidArgument(f"max_restarts must be an int >= 0, got {strategy.max_restarts!r}")
-    if not (isinstance(strategy.within, int | float) and strategy.within > 0):
-        raise InvalidArgument(
-            f"within must be a positive number of seconds, got {strategy.within!r}"
-        )
-    if strategy.backoff is not None and not isinstance(strategy.backoff, Backoff):
-        raise InvalidArgument(f"backoff must be a Backoff or None, got {strategy.backoff!r}")
-
-
 @final
 @frozen
 class OneForOne(SupervisionStrategy):
@@ -156,14 +156,6 @@ class OneForOne(SupervisionStrategy):
     >>> OneForOne().affected("b", ["a", "b", "c"])
     ['b']
     """
-
-    decider: Callable[[BaseException], Directive] = restart_on_exception
-    max_restarts: int = 10
-    within: float = 60.0
-    backoff: Backoff | None = None
-
-    def __attrs_post_init__(self) -> None:
-        _check_strategy(self)
 
     def affected(self, failed: T, children: Sequence[T]) -> list[T]:
         return [failed]
@@ -178,14 +170,6 @@ class AllForOne(SupervisionStrategy):
     ['a', 'b', 'c']
     """
 
-    decider: Callable[[BaseException], Directive] = restart_on_exception
-    max_restarts: int = 10
-    within: float = 60.0
-    backoff: Backoff | None = None
-
-    def __attrs_post_init__(self) -> None:
-        _check_strategy(self)
-
     def affected(self, failed: T, children: Sequence[T]) -> list[T]:
         return list(children)
 
@@ -198,14 +182,6 @@ class RestForOne(SupervisionStrategy):
     >>> RestForOne().affected("b", ["a", "b", "c"])
     ['b', 'c']
     """
-
-    decider: Callable[[BaseException], Directive] = restart_on_exception
-    max_restarts: int = 10
-    within: float = 60.0
-    backoff: Backoff | None = None
-
-    def __attrs_post_init__(self) -> None:
-        _check_strategy(self)
 
     def affected(self, failed: T, children: Sequence[T]) -> list[T]:
         position = list(children).index(failed)

@@ -23,10 +23,8 @@ from typing import Any, TypeVar, final
 
 from playbill.actors import (
     DEFAULT_ASK_TIMEOUT,
-    Actor,
     ActorContext,
     ActorEvent,
-    Bounded,
     DeadLetter,
     DeadLettered,
     DeadLetterReason,
@@ -45,15 +43,29 @@ from playbill.actors import (
     Stopped,
     SupervisionStrategy,
     Terminated,
-    Unbounded,
     check_name,
     child_path,
     split_path,
 )
+from playbill.actors._cells import (
+    DEFAULT_STRATEGY,
+    RESUME,
+    STOP,
+    ChildFailed,
+    Guardian,
+    Restart,
+    check_spawn,
+    child_name,
+    decide_supervision,
+    instantiate,
+    short,
+    stopped_error,
+    strategy_for,
+    undelivered_ask_error,
+)
 from playbill.effects import (
     ActorNotFound,
     ActorRef,
-    ActorStopped,
     ActorSystemFailed,
     Ask,
     AskTimeout,
@@ -108,41 +120,6 @@ class _Ask:
     def __init__(self, message: object, future: asyncio.Future[Any]) -> None:
         self.message = message
         self.future = future
-
-
-# -- system messages: handled between user messages, before any of them ----------------------
-
-
-class _StopNow:
-    pass
-
-
-_STOP = _StopNow()
-
-
-@final
-class _ChildFailed:
-    __slots__ = ("child", "error")
-
-    def __init__(self, child: _Cell, error: BaseException) -> None:
-        self.child = child
-        self.error = error
-
-
-@final
-class _Resume:
-    pass
-
-
-_RESUME = _Resume()
-
-
-@final
-class _Restart:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
 
 
 # -- events -----------------------------------------------------------------------------------
@@ -256,7 +233,7 @@ class _Cell(ActorContext):
         self.name = path.rsplit("/", 1)[-1]
         self.ref = ActorRef(path, next(system._uids), binding=self)
         self.factory = factory
-        self.strategy: SupervisionStrategy = _DEFAULT_STRATEGY
+        self.strategy: SupervisionStrategy = DEFAULT_STRATEGY
         self.mailbox = Mailbox(policy)
         self.instance: Any = None
         self.children_cells: dict[str, _Cell] = {}
@@ -339,7 +316,7 @@ class _Cell(ActorContext):
         future: asyncio.Future[Any] = self.loop.create_future()
         if self.state >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
-            future.set_exception(_stopped_error(self.path, message))
+            future.set_exception(stopped_error(self.path, message))
             return future
         box = self.mailbox
         if box.capacity is None or len(box.user) < box.capacity:
@@ -399,7 +376,7 @@ class _Cell(ActorContext):
             self._undeliverable(item, DeadLetterReason.UNPROCESSED)
             if not future.done():
                 future.set_result(None)
-        self.post_system(_STOP)
+        self.post_system(STOP)
 
     # -- mailbox --------------------------------------------------------------------------
 
@@ -430,7 +407,7 @@ class _Cell(ActorContext):
                 return True
             raise MailboxFull(
                 f"the mailbox of {self.path} is full ({self.mailbox.capacity} messages, "
-                f"overflow=FAIL); the message {_short(item)} is a dead letter. Slow the "
+                f"overflow=FAIL); the message {short(item)} is a dead letter. Slow the "
                 "sender, raise the capacity, or pick another Overflow"
             )
         else:
@@ -439,7 +416,7 @@ class _Cell(ActorContext):
             self._undeliverable(item, DeadLetterReason.MAILBOX_FULL)
             raise MailboxFull(
                 f"the mailbox of {self.path} is full ({self.mailbox.capacity} messages, "
-                f"overflow=BLOCK) and ref.tell() never waits; the message {_short(item)} is a "
+                f"overflow=BLOCK) and ref.tell() never waits; the message {short(item)} is a "
                 "dead letter. Use `await ref.send(message)` or free_tell(...) to wait for room"
             )
         return True
@@ -447,15 +424,7 @@ class _Cell(ActorContext):
     def _undeliverable(self, item: object, reason: DeadLetterReason) -> None:
         if type(item) is _Ask:
             if not item.future.done():
-                if reason in (DeadLetterReason.STOPPED, DeadLetterReason.UNPROCESSED):
-                    error: PlaybillError = _stopped_error(self.path, item.message)
-                else:
-                    error = MailboxFull(
-                        f"the ask {_short(item.message)} to {self.path} was "
-                        f"{reason.value}; slow the sender, raise the capacity, or pick "
-                        "another Overflow"
-                    )
-                item.future.set_exception(error)
+                item.future.set_exception(undelivered_ask_error(self.path, item.message, reason))
             item = item.message
         self.system._dead_letter(item, self.path, reason)
 
@@ -608,28 +577,28 @@ class _Cell(ActorContext):
         if self.parent_cell is None:
             self.system._escalate(error)
         else:
-            self.parent_cell.post_system(_ChildFailed(self, error))
+            self.parent_cell.post_system(ChildFailed(self, error))
 
     async def _handle_system(self, message: object) -> bool:
         """Handle one system message; True when the actor has terminated."""
-        if message is _STOP:
+        if message is STOP:
             await self._stop_children()
             if self.instance is not None:
                 await self._run_final_hook()
             self._terminate()
             return True
-        if type(message) is _ChildFailed:
+        if type(message) is ChildFailed:
             self._supervise(message.child, message.error)
             return False
-        if type(message) is _Restart:
+        if type(message) is Restart:
             await self._restart(message.error)
             return False
-        if message is _RESUME:
+        if message is RESUME:
             if self.state == _SUSPENDED:
                 self.state = _RUNNING
             for child in self.children_cells.values():
                 if child.state == _SUSPENDED:
-                    child.post_system(_RESUME)
+                    child.post_system(RESUME)
             return False
         raise AssertionError(message)  # pragma: no cover
 
@@ -685,30 +654,31 @@ class _Cell(ActorContext):
             return
         if child.restart_pending:  # a decision already restarts it (AllForOne, RestForOne)
             return
-        strategy = self.strategy
-        directive = strategy.decide(error)
-        escalate = directive is Directive.ESCALATE
         now = time.time()
-        if directive is Directive.RESTART:
-            allowed, child.restart_history = strategy.budget().record(child.restart_history, now)
-            if not allowed:
-                directive = Directive.STOP
-                escalate = True
+        decision = decide_supervision(
+            self.strategy,
+            error,
+            child,
+            list(self.children_cells.values()),
+            child.restart_history,
+            now,
+            _restarts_of,
+            _random.random,
+        )
+        child.restart_history = decision.history
+        directive, escalate = decision.directive, decision.escalate
         self.system._publish(Failed(child.path, now, error, directive.name))
-        affected = strategy.affected(child, list(self.children_cells.values()))
         if directive is Directive.RESUME:
-            child.post_system(_RESUME)
+            child.post_system(RESUME)
         elif directive is Directive.RESTART:
-            backoff = strategy.backoff
-            for cell in affected:
+            for cell, delay in zip(decision.affected, decision.delays, strict=True):
                 cell.restart_pending = True
-                if backoff is None:
-                    cell.post_system(_Restart(error))
+                if delay <= 0:
+                    cell.post_system(Restart(error))
                 else:  # the actor stays suspended meanwhile; a stop goes through at once
-                    delay = backoff.delay(cell.consecutive_restarts, _random.random())
-                    self.loop.call_later(delay, cell.post_system, _Restart(error))
+                    self.loop.call_later(delay, cell.post_system, Restart(error))
         elif directive is Directive.STOP:
-            for cell in affected:
+            for cell in decision.affected:
                 cell.stop()
         if self.parent_cell is None and directive is Directive.STOP:
             # no supervisor above: the root guardian reports it rather than stop it silently
@@ -730,7 +700,7 @@ class _Cell(ActorContext):
             return
         self.consecutive_restarts += 1
         try:
-            self.instance = self.system._instantiate(self.factory, self)
+            self.instance = instantiate(self.factory, self)
         except Exception as failure:
             self._fail(failure)
             return
@@ -740,6 +710,10 @@ class _Cell(ActorContext):
 
 
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
+
+
+def _restarts_of(cell: _Cell) -> int:
+    return cell.consecutive_restarts
 
 
 def _being_cancelled() -> bool:
@@ -783,7 +757,7 @@ class _Deadlines:
                 future.set_exception(
                     AskTimeout(
                         f"ask timed out after {limit:g}s waiting on {path} "
-                        f"(message: {_short(message)}); raise the timeout or check the actor "
+                        f"(message: {short(message)}); raise the timeout or check the actor "
                         "replies"
                     )
                 )
@@ -797,25 +771,6 @@ class _Deadlines:
         for handle in self.armed.values():
             handle.cancel()
         self.armed.clear()
-
-
-def _stopped_error(path: str, message: object) -> ActorStopped:
-    return ActorStopped(
-        f"{path} is stopped, so the ask {_short(message)} cannot be answered; watch the actor "
-        "to learn when it stops, or ask one that is running"
-    )
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
-class _Guardian(Actor):
-    """The root of every system: it supervises the top-level actors and takes no messages."""
-
-    def receive(self, message: Any) -> Any:
-        raise InvalidArgument(f"the root guardian takes no messages, got {_short(message)}")
 
 
 # -- the system -------------------------------------------------------------------------------
@@ -893,8 +848,8 @@ class ActorSystem:
         self._loop = asyncio.get_running_loop()
         self._deadlines = _Deadlines(self._loop)
         self._failed = self._loop.create_future()
-        guardian = _Cell(self, None, f"/{self.name}", _Guardian, None)
-        guardian.instance = self._instantiate(_Guardian, guardian)
+        guardian = _Cell(self, None, f"/{self.name}", Guardian, None)
+        guardian.instance = instantiate(Guardian, guardian)
         guardian.strategy = self._supervision
         self._guardian = guardian
         guardian.start()
@@ -1033,16 +988,6 @@ class ActorSystem:
             if guardian is not None:
                 guardian.stop()
 
-    def _instantiate(self, factory: Callable[[], Any], cell: _Cell) -> Any:
-        instance = factory()
-        if not isinstance(instance, Actor) and not callable(getattr(instance, "receive", None)):
-            raise InvalidArgument(
-                f"{_short(factory)} built {_short(instance)}, which has no receive(message) "
-                "method; spawn a subclass of playbill.Actor"
-            )
-        instance.context = cell
-        return instance
-
     def _spawn(
         self,
         parent: _Cell,
@@ -1051,39 +996,17 @@ class ActorSystem:
         supervision: SupervisionStrategy | None,
         mailbox: MailboxPolicy | None,
     ) -> _Cell:
-        if not (isinstance(actor, type) and issubclass(actor, Actor)):
-            if not callable(actor):
-                raise InvalidArgument(
-                    f"spawn takes an actor class or a zero-argument factory, got {_short(actor)}"
-                )
-            if isinstance(actor, type) and not callable(getattr(actor, "receive", None)):
-                raise InvalidArgument(
-                    f"{actor.__name__} has no receive(message) method, so it is not an actor; "
-                    "derive it from playbill.Actor and override receive"
-                )
-        if mailbox is not None and not isinstance(mailbox, Unbounded | Bounded):
-            raise InvalidArgument(
-                f"mailbox must be Unbounded() or Bounded(capacity, overflow), got {mailbox!r}"
-            )
-        if supervision is not None and not isinstance(supervision, SupervisionStrategy):
-            raise InvalidArgument(
-                f"supervision must be OneForOne(...), AllForOne(...) or RestForOne(...), got "
-                f"{supervision!r}"
-            )
-        if parent.state >= _STOPPING:
-            raise ActorStopped(f"{parent.path} is stopping, so it cannot spawn children")
-        if name is None:
-            name = f"${next(self._names)}"
-        else:
-            check_name(name)
-            if name in parent.children_cells:
-                raise InvalidArgument(
-                    f"{parent.path} already has a child named {name!r}; choose another name, "
-                    "or stop that child and wait for it to terminate first"
-                )
+        check_spawn(actor, supervision, mailbox)
+        name = child_name(
+            parent.path,
+            parent.state >= _STOPPING,
+            parent.children_cells,
+            name,
+            lambda: next(self._names),
+        )
         cell = _Cell(self, parent, child_path(parent.path, name), actor, mailbox)
-        instance = cell.instance = self._instantiate(actor, cell)
-        cell.strategy = supervision if supervision is not None else _strategy_of(instance)
+        instance = cell.instance = instantiate(actor, cell)
+        cell.strategy = strategy_for(instance, supervision)
         parent.children_cells[name] = cell
         cell.start()
         return cell
@@ -1104,7 +1027,7 @@ class ActorSystem:
 
     def _target(self, ref: object, where: str) -> _Cell | None:
         if not isinstance(ref, ActorRef):
-            raise InvalidArgument(f"{where} takes an ActorRef, got {_short(ref)}")
+            raise InvalidArgument(f"{where} takes an ActorRef, got {short(ref)}")
         return self._resolve(ref)
 
     # -- performing programs ------------------------------------------------------------------
@@ -1112,14 +1035,6 @@ class ActorSystem:
     async def _perform(self, program: Program[A], cell: _Cell | None) -> A:
         result: A = await _Run(self, cell).perform(program)
         return result
-
-
-_DEFAULT_STRATEGY = OneForOne()
-
-
-def _strategy_of(instance: Any) -> SupervisionStrategy:
-    strategy = getattr(instance, "supervision", None)
-    return strategy if isinstance(strategy, SupervisionStrategy) else _DEFAULT_STRATEGY
 
 
 class _Run:
@@ -1171,7 +1086,7 @@ class _Run:
                         )
                         step = machine.throw(
                             ActorNotFound(
-                                f"no actor at {effect.ref.path} to ask {_short(effect.message)}"
+                                f"no actor at {effect.ref.path} to ask {short(effect.message)}"
                             )
                         )
                         continue

@@ -47,10 +47,8 @@ from returns.result import Failure, Result, Success
 
 from playbill.actors import (
     DEFAULT_ASK_TIMEOUT,
-    Actor,
     ActorContext,
     ActorEvent,
-    Bounded,
     DeadLetter,
     DeadLettered,
     DeadLetterReason,
@@ -69,14 +67,28 @@ from playbill.actors import (
     Stopped,
     SupervisionStrategy,
     Terminated,
-    Unbounded,
     check_name,
     child_path,
+)
+from playbill.actors._cells import (
+    RESUME,
+    START,
+    STOP,
+    ChildFailed,
+    Guardian,
+    Restart,
+    check_spawn,
+    child_name,
+    decide_supervision,
+    instantiate,
+    short,
+    stopped_error,
+    strategy_for,
+    undelivered_ask_error,
 )
 from playbill.effects import (
     ActorNotFound,
     ActorRef,
-    ActorStopped,
     ActorSystemFailed,
     Ask,
     AskTimeout,
@@ -441,6 +453,7 @@ class _SimCell(ActorContext):
         self.blocked: deque[tuple[_Fiber, _Envelope]] = deque()
         self.restart_history: tuple[float, ...] = ()
         self.consecutive_restarts = 0
+        self.restart_pending = False
         self.handled = 0
         self.waiting_children: set[_SimCell] = set()
         self.after_children: Callable[[], None] | None = None
@@ -499,59 +512,6 @@ class _SimCell(ActorContext):
         )
 
 
-class _Guardian(Actor):
-    def receive(self, message: Any) -> Any:
-        raise InvalidArgument("the root guardian takes no messages")
-
-
-# system messages
-class _Start:
-    pass
-
-
-_START = _Start()
-
-
-class _StopNow:
-    pass
-
-
-_STOP = _StopNow()
-
-
-@final
-class _ChildFailed:
-    __slots__ = ("child", "error")
-
-    def __init__(self, child: _SimCell, error: BaseException) -> None:
-        self.child = child
-        self.error = error
-
-
-@final
-class _Resume:
-    pass
-
-
-_RESUME = _Resume()
-
-
-@final
-class _Restart:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-@final
-class _Deliver:
-    __slots__ = ("message",)
-
-    def __init__(self, message: object) -> None:
-        self.message = message
-
-
 # -- the world --------------------------------------------------------------------------------
 
 _IMMEDIATE = (Now, Random, SelfRef, Emit)
@@ -600,8 +560,8 @@ class _World(FiberScheduler):
         self.actor_now: _SimCell | None = None
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
-        guardian = _SimCell(self, None, f"/{name}", _Guardian, None)
-        guardian.instance = self.instantiate(_Guardian, guardian)
+        guardian = _SimCell(self, None, f"/{name}", Guardian, None)
+        guardian.instance = instantiate(Guardian, guardian)
         guardian.strategy = supervision if supervision is not None else OneForOne()
         guardian.state = _RUNNING
         self.guardian = guardian
@@ -700,7 +660,13 @@ class _World(FiberScheduler):
         cell.mailbox.system.append(message)
         self.dirty.add(cell)
 
-    def restart_later(self, arguments: tuple[_SimCell, _Restart]) -> None:
+    def deliver_first(self, cell: _SimCell, message: object) -> None:
+        """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
+        but only once the actor runs (not while its supervisor decides about a failure)."""
+        cell.mailbox.user.appendleft(_Envelope(message, "runtime", None))
+        self.dirty.add(cell)
+
+    def restart_later(self, arguments: tuple[_SimCell, Restart]) -> None:
         self.post_system(*arguments)
 
     def add_timer(self, delay: float, action: Callable[[], None]) -> Any:
@@ -821,7 +787,7 @@ class _World(FiberScheduler):
             if kind is Tell:
                 target = self.target(effect.ref, "free_tell()")
                 if self.tracing:
-                    self.log(fiber.label, f"tell {effect.ref.path} {_short(effect.message)}")
+                    self.log(fiber.label, f"tell {effect.ref.path} {short(effect.message)}")
                 if target is None:
                     self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
                 elif self.tell(sender, target, effect.message, fiber):
@@ -891,16 +857,6 @@ class _World(FiberScheduler):
 
     # -- actors -------------------------------------------------------------------------------
 
-    def instantiate(self, factory: Callable[[], Any], cell: _SimCell) -> Any:
-        instance = factory()
-        if not isinstance(instance, Actor) and not callable(getattr(instance, "receive", None)):
-            raise InvalidArgument(
-                f"{_short(factory)} built {_short(instance)}, which has no receive(message) "
-                "method; spawn a subclass of playbill.Actor"
-            )
-        instance.context = cell
-        return instance
-
     def spawn(
         self,
         parent: _SimCell,
@@ -909,38 +865,19 @@ class _World(FiberScheduler):
         supervision: Any,
         mailbox: Any,
     ) -> _SimCell:
-        if not callable(actor):
-            raise InvalidArgument(
-                f"spawn takes an actor class or a zero-argument factory, got {_short(actor)}"
-            )
-        if mailbox is not None and not isinstance(mailbox, Unbounded | Bounded):
-            raise InvalidArgument(
-                f"mailbox must be Unbounded() or Bounded(capacity, overflow), got {mailbox!r}"
-            )
-        if supervision is not None and not isinstance(supervision, SupervisionStrategy):
-            raise InvalidArgument(
-                f"supervision must be OneForOne(...), AllForOne(...) or RestForOne(...), got "
-                f"{supervision!r}"
-            )
-        if parent.state >= _STOPPING:
-            raise ActorStopped(f"{parent.path} is stopping, so it cannot spawn children")
-        if name is None:
-            name = f"${next(self.names)}"
-        else:
-            check_name(name)
-            if name in parent.children_cells:
-                raise InvalidArgument(
-                    f"{parent.path} already has a child named {name!r}; choose another name, "
-                    "or stop that child and wait for it to terminate first"
-                )
-        cell = _SimCell(self, parent, child_path(parent.path, name), actor, mailbox)
-        cell.instance = self.instantiate(actor, cell)
-        strategy = (
-            supervision if supervision is not None else getattr(cell.instance, "supervision", None)
+        check_spawn(actor, supervision, mailbox)
+        name = child_name(
+            parent.path,
+            parent.state >= _STOPPING,
+            parent.children_cells,
+            name,
+            lambda: next(self.names),
         )
-        cell.strategy = strategy if isinstance(strategy, SupervisionStrategy) else OneForOne()
+        cell = _SimCell(self, parent, child_path(parent.path, name), actor, mailbox)
+        cell.instance = instantiate(actor, cell)
+        cell.strategy = strategy_for(cell.instance, supervision)
         parent.children_cells[name] = cell
-        self.post_system(cell, _START)
+        self.post_system(cell, START)
         return cell
 
     def resolve(self, ref: ActorRef) -> _SimCell | None:
@@ -962,7 +899,7 @@ class _World(FiberScheduler):
 
     def target(self, ref: object, where: str) -> _SimCell | None:
         if not isinstance(ref, ActorRef):
-            raise InvalidArgument(f"{where} takes an ActorRef, got {_short(ref)}")
+            raise InvalidArgument(f"{where} takes an ActorRef, got {short(ref)}")
         return self.resolve(ref)
 
     def tell(self, sender: str, cell: _SimCell, message: object, fiber: _Fiber | None) -> bool:
@@ -973,7 +910,7 @@ class _World(FiberScheduler):
         if channel:  # an earlier message of this pair is delayed: this one waits behind it
             channel.append(envelope)
             return False
-        if self.faults_on and self.fault("delay", cell.path, f"delay {_short(message)}"):
+        if self.faults_on and self.fault("delay", cell.path, f"delay {short(message)}"):
             self.channels[channel_key] = deque([envelope])
             self.add_timer(self.faults.delay_for, _bind(self.arrive, channel_key))
             return False
@@ -989,7 +926,7 @@ class _World(FiberScheduler):
                 self.dead_letter(envelope.message, channel_key[1], DeadLetterReason.UNKNOWN)
                 continue
             if self.tracing:
-                self.log(target.path, f"delayed {_short(envelope.message)} arrives")
+                self.log(target.path, f"delayed {short(envelope.message)} arrives")
             with contextlib.suppress(MailboxFull):  # offer counted it as a dead letter
                 self.offer(target, envelope, None)
 
@@ -1009,7 +946,7 @@ class _World(FiberScheduler):
             self.undeliverable(cell, envelope, DeadLetterReason.MAILBOX_FULL)
             raise MailboxFull(
                 f"the mailbox of {cell.path} is full ({cell.mailbox.capacity} messages, "
-                f"overflow=FAIL); the message {_short(envelope.message)} is a dead letter"
+                f"overflow=FAIL); the message {short(envelope.message)} is a dead letter"
             )
         elif fiber is not None:  # FULL, with a sender able to wait
             cell.blocked.append((fiber, envelope))
@@ -1027,15 +964,15 @@ class _World(FiberScheduler):
     def ask(self, fiber: _Fiber, sender: str, effect: Ask) -> None:
         target = self.target(effect.ref, "free_ask()")
         if self.tracing:
-            self.log(fiber.label, f"ask {effect.ref.path} {_short(effect.message)}")
+            self.log(fiber.label, f"ask {effect.ref.path} {short(effect.message)}")
         if target is None:
             self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
-            raise ActorNotFound(f"no actor at {effect.ref.path} to ask {_short(effect.message)}")
+            raise ActorNotFound(f"no actor at {effect.ref.path} to ask {short(effect.message)}")
         if target.state >= _STOPPING:
             self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
-            raise _stopped_error(target.path, effect.message)
+            raise stopped_error(target.path, effect.message)
         envelope = _Envelope(effect.message, sender, fiber)
-        self.block(fiber, _WAITING, f"a reply from {target.path} to {_short(effect.message)}")
+        self.block(fiber, _WAITING, f"a reply from {target.path} to {short(effect.message)}")
         fiber.wait = envelope.wait = _Wait([])
         limit = self.ask_timeout if effect.timeout is None else effect.timeout
 
@@ -1049,7 +986,7 @@ class _World(FiberScheduler):
                     "error",
                     AskTimeout(
                         f"ask timed out after {limit:g}s waiting on {target.path} (message: "
-                        f"{_short(effect.message)}); raise the timeout or check the actor "
+                        f"{short(effect.message)}); raise the timeout or check the actor "
                         "replies"
                     ),
                     first=False,
@@ -1059,7 +996,7 @@ class _World(FiberScheduler):
             fiber.timer = self.add_timer(limit, expire)
         self.offer(target, envelope, None)
         if self.faults_on and self.fault(
-            "ask_timeout", target.path, f"the ask {_short(effect.message)} times out"
+            "ask_timeout", target.path, f"the ask {short(effect.message)} times out"
         ):
             expire()
 
@@ -1075,7 +1012,7 @@ class _World(FiberScheduler):
                 self.dead_letter(outcome.unwrap(), cell.path, DeadLetterReason.LATE_REPLY)
             return
         if isinstance(outcome, Success) and self.tracing:
-            self.log(cell.path, f"reply {_short(outcome.unwrap())} to {asker.label}")
+            self.log(cell.path, f"reply {short(outcome.unwrap())} to {asker.label}")
         if asker.timer is not None:
             asker.timer.active = False
         if isinstance(outcome, Success):
@@ -1087,12 +1024,7 @@ class _World(FiberScheduler):
         asker = envelope.waiting_asker()
         envelope.asker = None
         if asker is not None:
-            if reason in (DeadLetterReason.STOPPED, DeadLetterReason.UNPROCESSED):
-                error: PlaybillError = _stopped_error(cell.path, envelope.message)
-            else:
-                error = MailboxFull(
-                    f"the ask {_short(envelope.message)} to {cell.path} was {reason.value}"
-                )
+            error = undelivered_ask_error(cell.path, envelope.message, reason)
             if asker.timer is not None:
                 asker.timer.active = False
             self.wake(asker, "error", error, first=False)
@@ -1103,12 +1035,12 @@ class _World(FiberScheduler):
         self.dead_letters.record(letter)
         self.events.append(DeadLettered(recipient, self.clock, letter))
         if self.tracing:
-            self.log(recipient, f"dead letter {_short(message)} ({reason.name})")
+            self.log(recipient, f"dead letter {short(message)} ({reason.name})")
 
     def watch(self, watcher: _SimCell, ref: ActorRef) -> None:
         target = self.resolve(ref)
         if target is None or target.state == _STOPPED:
-            self.post_system(watcher, _Deliver(Terminated(ref)))
+            self.deliver_first(watcher, Terminated(ref))
         elif watcher not in target.watchers:
             target.watchers.append(watcher)
 
@@ -1127,14 +1059,14 @@ class _World(FiberScheduler):
             cell.mailbox.user.append(waiting)
             self.answer(fiber, "value", None)
         if self.faults_on and self.fault(
-            "crash", cell.path, f"crash before {_short(envelope.message)}"
+            "crash", cell.path, f"crash before {short(envelope.message)}"
         ):
             self.message_failed(
                 cell,
                 envelope,
                 InjectedFault(
                     f"the simulator crashed {cell.path} before it handled "
-                    f"{_short(envelope.message)} (Faults(crash=...))"
+                    f"{short(envelope.message)} (Faults(crash=...))"
                 ),
             )
             return
@@ -1143,7 +1075,7 @@ class _World(FiberScheduler):
     def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> None:
         cell.handled += 1
         if self.tracing:
-            self.log(cell.path, f"receive {_short(message)}")
+            self.log(cell.path, f"receive {short(message)}")
         try:
             result = cell.instance.receive(message)
         except Exception as error:
@@ -1215,7 +1147,7 @@ class _World(FiberScheduler):
             if self.tracing:
                 self.log(cell.path, f"failure reached the root: {error!r}")
         else:
-            self.post_system(cell.parent_cell, _ChildFailed(cell, error))
+            self.post_system(cell.parent_cell, ChildFailed(cell, error))
 
     def run_hook(
         self, cell: _SimCell, name: str, then: Callable[[], None], *arguments: object
@@ -1249,7 +1181,7 @@ class _World(FiberScheduler):
         then()
 
     def system_message(self, cell: _SimCell, message: object) -> None:
-        if message is _START:
+        if message is START:
             if self.tracing:
                 self.log(cell.path, "start")
 
@@ -1260,7 +1192,7 @@ class _World(FiberScheduler):
                 self.events.append(Spawned(cell.path, self.clock))
 
             self.run_hook(cell, "on_start", started)
-        elif message is _STOP:
+        elif message is STOP:
             if self.tracing:
                 self.log(cell.path, "stop")
 
@@ -1268,18 +1200,19 @@ class _World(FiberScheduler):
                 self.run_hook(cell, "on_stop", lambda: self.terminate(cell))
 
             self.after_children(cell, children_stopped)
-        elif type(message) is _ChildFailed:
+        elif type(message) is ChildFailed:
             self.supervise(cell, message.child, message.error)
-        elif type(message) is _Restart:
+        elif type(message) is Restart:
             self.restart(cell, message.error)
-        elif message is _RESUME:
+        elif message is RESUME:
             if cell.state == _SUSPENDED:
                 cell.state = _RUNNING
                 self.dirty.add(cell)
                 if self.tracing:
                     self.log(cell.path, "resume")
-        elif type(message) is _Deliver and cell.state < _STOPPING:
-            self.deliver(cell, message.message, None)
+            for child in cell.children_cells.values():  # children it had suspended resume too
+                if child.state == _SUSPENDED:
+                    self.post_system(child, RESUME)
 
     def after_children(self, cell: _SimCell, then: Callable[[], None]) -> None:
         """Stop every child of ``cell``, then (once all terminated) call ``then``."""
@@ -1303,7 +1236,7 @@ class _World(FiberScheduler):
             fiber, envelope = cell.blocked.popleft()
             self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
             self.answer(fiber, "value", None)
-        self.post_system(cell, _STOP)
+        self.post_system(cell, STOP)
 
     def terminate(self, cell: _SimCell) -> None:
         cell.state = _STOPPED
@@ -1315,7 +1248,7 @@ class _World(FiberScheduler):
             del parent.children_cells[cell.name]
         for watcher in cell.watchers:
             if watcher.state < _STOPPING:
-                self.post_system(watcher, _Deliver(Terminated(cell.ref)))
+                self.deliver_first(watcher, Terminated(cell.ref))
         cell.watchers.clear()
         self.events.append(Stopped(cell.path, self.clock))
         if self.tracing:
@@ -1329,33 +1262,34 @@ class _World(FiberScheduler):
     def supervise(self, parent: _SimCell, child: _SimCell, error: BaseException) -> None:
         if parent.children_cells.get(child.name) is not child or child.state >= _STOPPING:
             return
-        strategy = parent.strategy
-        directive = strategy.decide(error)
-        escalate = directive is Directive.ESCALATE
-        if directive is Directive.RESTART:
-            allowed, child.restart_history = strategy.budget().record(
-                child.restart_history, self.clock
-            )
-            if not allowed:
-                directive = Directive.STOP
-                escalate = True
+        if child.restart_pending:  # a decision already restarts it (AllForOne, RestForOne)
+            return
+        decision = decide_supervision(
+            parent.strategy,
+            error,
+            child,
+            list(parent.children_cells.values()),
+            child.restart_history,
+            self.clock,
+            _restarts_of,
+            self.source.random,
+        )
+        child.restart_history = decision.history
+        directive, escalate = decision.directive, decision.escalate
         self.events.append(Failed(child.path, self.clock, error, directive.name))
         if self.tracing:
             self.log(parent.path, f"decides {directive.name} for {child.path} after {error!r}")
-        affected = strategy.affected(child, list(parent.children_cells.values()))
         if directive is Directive.RESUME:
-            self.post_system(child, _RESUME)
+            self.post_system(child, RESUME)
         elif directive is Directive.RESTART:
-            for cell in affected:
-                delay = 0.0
-                if strategy.backoff is not None:
-                    delay = strategy.backoff.delay(cell.consecutive_restarts, self.source.random())
+            for cell, delay in zip(decision.affected, decision.delays, strict=True):
+                cell.restart_pending = True
                 if delay > 0:
-                    self.add_timer(delay, _bind(self.restart_later, (cell, _Restart(error))))
+                    self.add_timer(delay, _bind(self.restart_later, (cell, Restart(error))))
                 else:
-                    self.post_system(cell, _Restart(error))
+                    self.post_system(cell, Restart(error))
         elif directive is Directive.STOP:
-            for cell in affected:
+            for cell in decision.affected:
                 self.stop(cell)
         if escalate:
             self.fail(parent, error)
@@ -1365,9 +1299,12 @@ class _World(FiberScheduler):
             return
 
         def rebuild() -> None:
+            cell.restart_pending = False
+            if cell.state >= _STOPPING:  # stopped while its children stopped
+                return
             cell.consecutive_restarts += 1
             try:
-                cell.instance = self.instantiate(cell.factory, cell)
+                cell.instance = instantiate(cell.factory, cell)
             except Exception as failure:
                 self.fail(cell, failure)
                 return
@@ -1389,6 +1326,10 @@ class _World(FiberScheduler):
 _PLAIN = frozenset({int, float, str, bytes, bool, tuple, list, dict, set, frozenset})
 
 
+def _restarts_of(cell: _SimCell) -> int:
+    return cell.consecutive_restarts
+
+
 def _bind(function: Callable[..., None], argument: object) -> Callable[[], None]:
     return lambda: function(argument)
 
@@ -1404,18 +1345,6 @@ def _needs_actor(where: str) -> InvalidArgument:
         f"{where} needs an actor, but this program runs at the root; run it inside an actor's "
         "receive, or spawn an actor to do it"
     )
-
-
-def _stopped_error(path: str, message: object) -> ActorStopped:
-    return ActorStopped(
-        f"{path} is stopped, so the ask {_short(message)} cannot be answered; watch the actor "
-        "to learn when it stops, or ask one that is running"
-    )
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:59] + "…"
 
 
 # -- the public API ---------------------------------------------------------------------------

@@ -1,0 +1,230 @@
+"""What every interpreter's actor cells share: the system messages, the root guardian, the
+checks and decisions of spawning and supervising, and the errors a cell reports. Each
+interpreter applies these decisions with its own machinery (asyncio tasks and timer handles,
+or the simulator's world and virtual clock); the decisions themselves are made here, once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, final
+
+from attrs import frozen
+
+from playbill.actors._actor import Actor
+from playbill.actors._events import DeadLetterReason
+from playbill.actors._mailbox import Bounded, MailboxFull, Unbounded
+from playbill.actors._paths import check_name
+from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
+from playbill.effects import ActorStopped, InvalidArgument, PlaybillError
+
+__all__ = [
+    "RESUME",
+    "START",
+    "STOP",
+    "ChildFailed",
+    "Guardian",
+    "Restart",
+    "SupervisionDecision",
+    "check_spawn",
+    "child_name",
+    "decide_supervision",
+    "instantiate",
+    "short",
+    "stopped_error",
+    "strategy_for",
+    "undelivered_ask_error",
+]
+
+C = TypeVar("C")
+
+DEFAULT_STRATEGY = OneForOne()
+
+
+# -- system messages: they overtake user messages ------------------------------------------------
+
+
+@final
+class _Signal:
+    """A system message without data; its name is what it means."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+START = _Signal("START")
+"""Run ``on_start`` (the first thing a new cell does)."""
+STOP = _Signal("STOP")
+"""Stop: children first, then ``on_stop``; then the cell is gone."""
+RESUME = _Signal("RESUME")
+"""The supervisor decided to resume: handle messages again."""
+
+
+@final
+class ChildFailed(Generic[C]):
+    """To a parent: its child ``child`` failed with ``error``; decide."""
+
+    __slots__ = ("child", "error")
+
+    def __init__(self, child: C, error: BaseException) -> None:
+        self.child = child
+        self.error = error
+
+
+@final
+class Restart:
+    """The supervisor decided to restart after ``error``."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class Guardian(Actor):
+    """The root of every system: it supervises the top-level actors and takes no messages."""
+
+    def receive(self, message: Any) -> Any:
+        raise InvalidArgument(f"the root guardian takes no messages, got {short(message)}")
+
+
+# -- spawning --------------------------------------------------------------------------------------
+
+
+def check_spawn(actor: object, supervision: object, mailbox: object) -> None:
+    """Refuse what cannot be spawned, saying what to pass instead."""
+    if not (isinstance(actor, type) and issubclass(actor, Actor)):
+        if not callable(actor):
+            raise InvalidArgument(
+                f"spawn takes an actor class or a zero-argument factory, got {short(actor)}"
+            )
+        if isinstance(actor, type) and not callable(getattr(actor, "receive", None)):
+            raise InvalidArgument(
+                f"{actor.__name__} has no receive(message) method, so it is not an actor; "
+                "derive it from playbill.Actor and override receive"
+            )
+    if mailbox is not None and not isinstance(mailbox, Unbounded | Bounded):
+        raise InvalidArgument(
+            f"mailbox must be Unbounded() or Bounded(capacity, overflow), got {mailbox!r}"
+        )
+    if supervision is not None and not isinstance(supervision, SupervisionStrategy):
+        raise InvalidArgument(
+            f"supervision must be OneForOne(...), AllForOne(...) or RestForOne(...), got "
+            f"{supervision!r}"
+        )
+
+
+def child_name(
+    parent_path: str, stopping: bool, siblings: Any, name: str | None, fresh: Callable[[], int]
+) -> str:
+    """The name of a new child: checked and unique among its ``siblings``, or a fresh
+    ``$n`` when none is given."""
+    if stopping:
+        raise ActorStopped(f"{parent_path} is stopping, so it cannot spawn children")
+    if name is None:
+        return f"${fresh()}"
+    check_name(name)
+    if name in siblings:
+        raise InvalidArgument(
+            f"{parent_path} already has a child named {name!r}; choose another name, or stop "
+            "that child and wait for it to terminate first"
+        )
+    return name
+
+
+def instantiate(factory: Callable[[], Any], context: object) -> Any:
+    """Build an actor instance from its factory and give it its context."""
+    instance = factory()
+    if not isinstance(instance, Actor) and not callable(getattr(instance, "receive", None)):
+        raise InvalidArgument(
+            f"{short(factory)} built {short(instance)}, which has no receive(message) method; "
+            "spawn a subclass of playbill.Actor"
+        )
+    instance.context = context
+    return instance
+
+
+def strategy_for(instance: Any, supervision: SupervisionStrategy | None) -> SupervisionStrategy:
+    """The strategy an actor applies to its children: the spawn's, else its class's."""
+    if supervision is not None:
+        return supervision
+    strategy = getattr(instance, "supervision", None)
+    return strategy if isinstance(strategy, SupervisionStrategy) else DEFAULT_STRATEGY
+
+
+# -- supervising -----------------------------------------------------------------------------------
+
+
+@final
+@frozen
+class SupervisionDecision(Generic[C]):
+    """What a supervisor does about one failed child: the ``directive`` for the ``affected``
+    children (with each one's restart ``delays``), whether the failure ``escalate``s, and the
+    failed child's new restart ``history``."""
+
+    directive: Directive
+    escalate: bool
+    affected: tuple[C, ...]
+    delays: tuple[float, ...]
+    history: tuple[float, ...]
+
+
+def decide_supervision(
+    strategy: SupervisionStrategy,
+    error: BaseException,
+    failed: C,
+    children: Sequence[C],
+    history: tuple[float, ...],
+    now: float,
+    restarts_of: Callable[[C], int],
+    draw: Callable[[], float],
+) -> SupervisionDecision[C]:
+    """Decide about ``failed``: ask the strategy's decider, charge a restart to the budget
+    (past it: stop and escalate), pick the affected children, and draw their backoff delays
+    (``draw`` is the interpreter's random source, so the simulator controls the jitter)."""
+    directive = strategy.decide(error)
+    escalate = directive is Directive.ESCALATE
+    if directive is Directive.RESTART:
+        allowed, history = strategy.budget().record(history, now)
+        if not allowed:
+            directive = Directive.STOP
+            escalate = True
+    affected = tuple(strategy.affected(failed, list(children)))
+    delays: tuple[float, ...] = ()
+    if directive is Directive.RESTART:
+        backoff = strategy.backoff
+        delays = tuple(
+            0.0 if backoff is None else backoff.delay(restarts_of(cell), draw())
+            for cell in affected
+        )
+    return SupervisionDecision(directive, escalate, affected, delays, history)
+
+
+# -- errors a cell reports -------------------------------------------------------------------------
+
+
+def short(value: object) -> str:
+    """A repr short enough for a message or a trace line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def stopped_error(path: str, message: object) -> ActorStopped:
+    return ActorStopped(
+        f"{path} is stopped, so the ask {short(message)} cannot be answered; watch the actor "
+        "to learn when it stops, or ask one that is running"
+    )
+
+
+def undelivered_ask_error(path: str, message: object, reason: DeadLetterReason) -> PlaybillError:
+    """The error an ask fails with when its message became a dead letter for ``reason``."""
+    if reason in (DeadLetterReason.STOPPED, DeadLetterReason.UNPROCESSED):
+        return stopped_error(path, message)
+    return MailboxFull(
+        f"the ask {short(message)} to {path} was {reason.value}; slow the sender, raise the "
+        "capacity, or pick another Overflow"
+    )
