@@ -314,6 +314,8 @@ class Chooser(Protocol):
 
     def decide(self, label: str, probability: float) -> bool: ...
 
+    def draw(self, buckets: int) -> int: ...
+
 
 class _RandomChooser:
     def __init__(self, seed: int | None) -> None:
@@ -324,6 +326,9 @@ class _RandomChooser:
 
     def decide(self, label: str, probability: float) -> bool:
         return self.source.random() < probability
+
+    def draw(self, buckets: int) -> int:
+        return int(self.source.random() * buckets)
 
 
 class _ReplayChooser:
@@ -343,6 +348,13 @@ class _ReplayChooser:
 
     def decide(self, label: str, probability: float) -> bool:
         return self.choose(("no", "yes")) == 1
+
+    def draw(self, buckets: int) -> int:
+        if self.position >= len(self.choices):
+            return 0
+        choice = self.choices[self.position]
+        self.position += 1
+        return choice % buckets
 
 
 class _PriorityChooser:
@@ -372,6 +384,9 @@ class _PriorityChooser:
 
     def decide(self, label: str, probability: float) -> bool:
         return self.source.random() < probability
+
+    def draw(self, buckets: int) -> int:
+        return int(self.source.random() * buckets)
 
 
 def _participant(option: str) -> str:
@@ -516,6 +531,9 @@ class _SimCell(ActorContext):
 
 _IMMEDIATE = (Now, Random, SelfRef, Emit)
 
+# random() draws one of these many values, recorded in the schedule like any choice
+_RANDOM_BUCKETS = 1 << 16
+
 
 class _StepLimit(Exception):
     pass
@@ -528,7 +546,6 @@ class _World(FiberScheduler):
         handlers: HandlerTable,
         name: str,
         max_steps: int,
-        seed: int | None,
         ask_timeout: float,
         supervision: SupervisionStrategy | None,
         faults: Faults,
@@ -544,7 +561,7 @@ class _World(FiberScheduler):
         self.name = name
         self.max_steps = max_steps
         self.ask_timeout = ask_timeout
-        self.source = _random.Random(seed if seed is not None else 0)
+
         self.ready: dict[str, tuple[str, Callable[[Any], None], Any]] = {}
         self.dirty: set[_SimCell] = set()  # cells whose ability to act may have changed
         self.listed: list[tuple[str, Callable[[Any], None], Any]] = []  # able cells, sorted
@@ -756,7 +773,7 @@ class _World(FiberScheduler):
         if kind is Now:
             return step.resume(self.clock)
         if kind is Random:
-            return step.resume(self.source.random())
+            return step.resume(self.random_value())
         if kind is SelfRef:
             if fiber.actor is None:
                 return step.throw(_needs_actor("self_ref()"))
@@ -839,6 +856,14 @@ class _World(FiberScheduler):
     def park(self, fiber: _Fiber, step: Any) -> None:
         """A handler ran the fiber on to ``step``: the fiber takes it at its next turn."""
         self.answer(fiber, "step", step)
+
+    def random_value(self) -> float:
+        """A float in [0, 1) for ``random()`` and backoff jitter: a recorded choice, so a
+        replayed schedule draws the same values."""
+        draw = self.chooser.draw(_RANDOM_BUCKETS)
+        self.choices.append(draw)
+        self.widths.append(_RANDOM_BUCKETS)
+        return draw / _RANDOM_BUCKETS
 
     def fault(self, kind: str, where: str, what: str) -> bool:
         """Whether to inject a fault of ``kind`` here: a recorded choice when that kind is on."""
@@ -972,7 +997,7 @@ class _World(FiberScheduler):
             self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
             raise stopped_error(target.path, effect.message)
         envelope = _Envelope(effect.message, sender, fiber)
-        self.block(fiber, _WAITING, f"a reply from {target.path} to {short(effect.message)}")
+        self.block(fiber, _WAITING, "a reply from " + target.path)
         fiber.wait = envelope.wait = _Wait([])
         limit = self.ask_timeout if effect.timeout is None else effect.timeout
 
@@ -1272,7 +1297,7 @@ class _World(FiberScheduler):
             child.restart_history,
             self.clock,
             _restarts_of,
-            self.source.random,
+            self.random_value,
         )
         child.restart_history = decision.history
         directive, escalate = decision.directive, decision.escalate
@@ -1384,7 +1409,6 @@ def simulate(
         HandlerTable(handlers, interpreter="simulation"),
         check_name(name, "an actor system name"),
         max_steps,
-        seed,
         ask_timeout,
         supervision,
         faults,

@@ -212,3 +212,20 @@ def test_depth_first_finds_a_lost_update():
     assert found.found
     assert found.minimal is not None
     assert found.minimal.value == 50
+
+
+def test_random_draws_are_part_of_the_schedule_so_a_replay_draws_the_same_values():
+    from playbill import random
+
+    @program
+    def draws() -> Any:
+        values = []
+        for _ in range(3):
+            values.append((yield random()))
+        return values
+
+    original = simulate(draws(), seed=9)
+    assert len(set(original.value)) == 3
+    assert all(0 <= value < 1 for value in original.value)
+    assert replay(draws(), str(original.schedule)).value == original.value
+    assert simulate(draws(), seed=10).value != original.value
