@@ -273,8 +273,9 @@ class Faults:
     """Which faults the simulator may inject, each a probability per opportunity (for the
     random and PCT strategies; a replayed schedule says exactly where). Off by default.
 
-    - ``crash``: an actor fails with `InjectedFault` before it handles a message (its
-      supervisor decides, as for any failure; an ask gets the error);
+    - ``crash``: an actor fails with `InjectedFault` before it handles its next message (its
+      supervisor decides, as for any failure; the message stays queued, so a restarted
+      instance handles it and a stop makes it a dead letter);
     - ``delay``: a told message arrives ``delay_for`` seconds later (later messages of the
       same sender to the same actor wait behind it: per-pair order is kept);
     - ``ask_timeout``: an ask fails with `AskTimeout` at once (its reply becomes a late-reply
@@ -423,13 +424,14 @@ class _Envelope:
     """A queued message: who sent it and, for an ask, the fiber waiting for the reply (cleared
     once answered or timed out)."""
 
-    __slots__ = ("asked", "asker", "message", "sender", "wait")
+    __slots__ = ("asked", "asker", "delayed", "message", "sender", "wait")
 
     def __init__(self, message: object, sender: str, asker: _Fiber | None) -> None:
         self.message = message
         self.sender = sender
         self.asker = asker
         self.asked = asker is not None
+        self.delayed = False
         self.wait: _Wait | None = None
 
     def waiting_asker(self) -> _Fiber | None:
@@ -465,7 +467,7 @@ class _SimCell(ActorContext):
         self.watchers: list[_SimCell] = []
         self.state = _STARTING
         self.busy: _Fiber | None = None  # the fiber handling the current message or hook
-        self.blocked: deque[tuple[_Fiber, _Envelope]] = deque()
+        self.blocked: deque[tuple[_Fiber | None, _Envelope]] = deque()
         self.restart_history: tuple[float, ...] = ()
         self.consecutive_restarts = 0
         self.restart_pending = False
@@ -555,14 +557,14 @@ class _World(FiberScheduler):
         self.faults = faults
         self.faults_on = faults != NO_FAULTS
         self.tracing = tracing
-        self.channels: dict[tuple[str, str], deque[_Envelope]] = {}
+        self.channels: dict[tuple[str, int], deque[_Envelope]] = {}
         self.chooser = chooser
         self.handlers = handlers
         self.name = name
         self.max_steps = max_steps
         self.ask_timeout = ask_timeout
 
-        self.ready: dict[str, tuple[str, Callable[[Any], None], Any]] = {}
+        self.ready: dict[int, tuple[str, Callable[[Any], None], Any]] = {}
         self.dirty: set[_SimCell] = set()  # cells whose ability to act may have changed
         self.listed: list[tuple[str, Callable[[Any], None], Any]] = []  # able cells, sorted
         self.due: dict[int, Any] = {}  # timers due now, by sequence
@@ -575,6 +577,7 @@ class _World(FiberScheduler):
         self.names = itertools.count(1)
         self.steps = 0
         self.actor_now: _SimCell | None = None
+        self.sender_now = "main"
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
         guardian = _SimCell(self, None, f"/{name}", Guardian, None)
@@ -586,10 +589,12 @@ class _World(FiberScheduler):
     # -- fiber queue: a set, ordered by label when offered as choices -------------------------
 
     def enqueue(self, fiber: _Fiber, *, first: bool) -> None:
-        self.ready[fiber.label] = ("run " + fiber.label, self.run_fiber, fiber)
+        # labels can repeat (an old and a new incarnation of an actor, both unwinding), so
+        # the fiber's creation number, stable run to run, makes the name unique
+        self.ready[fiber.id] = (f"run {fiber.label}@{fiber.id}", self.run_fiber, fiber)
 
     def unqueue(self, fiber: _Fiber) -> None:
-        self.ready.pop(fiber.label, None)
+        self.ready.pop(fiber.id, None)
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -744,6 +749,7 @@ class _World(FiberScheduler):
     def run_fiber(self, fiber: _Fiber) -> None:
         self.unqueue(fiber)
         self.actor_now = fiber.actor
+        self.sender_now = fiber.actor.path if fiber.actor is not None else fiber.label
         step = self.resume(fiber)
         while True:
             if type(step) is Done:
@@ -878,7 +884,8 @@ class _World(FiberScheduler):
         return hit
 
     def current_sender(self) -> str:
-        return self.actor_now.path if self.actor_now is not None else "outside"
+        """Who sends a direct ``ref.tell``: the same name ``free_tell`` uses there."""
+        return self.sender_now
 
     # -- actors -------------------------------------------------------------------------------
 
@@ -930,29 +937,35 @@ class _World(FiberScheduler):
     def tell(self, sender: str, cell: _SimCell, message: object, fiber: _Fiber | None) -> bool:
         """Queue a tell; True when ``fiber`` must wait for room (a full BLOCK mailbox)."""
         envelope = _Envelope(message, sender, None)
-        channel_key = (sender, cell.path)
-        channel = self.channels.get(channel_key)
-        if channel:  # an earlier message of this pair is delayed: this one waits behind it
-            channel.append(envelope)
+        if self.queued_behind_delay(cell, envelope):
             return False
         if self.faults_on and self.fault("delay", cell.path, f"delay {short(message)}"):
+            channel_key = (sender, cell.ref.uid)
+            envelope.delayed = True
             self.channels[channel_key] = deque([envelope])
-            self.add_timer(self.faults.delay_for, _bind(self.arrive, channel_key))
+            self.add_timer(self.faults.delay_for, _bind(self.arrive, (channel_key, cell)))
             return False
         return self.offer(cell, envelope, fiber)
 
-    def arrive(self, channel_key: tuple[str, str]) -> None:
-        """Delayed messages of one sender-receiver pair arrive, in their order."""
+    def queued_behind_delay(self, cell: _SimCell, envelope: _Envelope) -> bool:
+        """If an earlier message of the same sender to ``cell`` is delayed, this one (tell or
+        ask) waits behind it: per-pair order holds even under delays."""
+        channel = self.channels.get((envelope.sender, cell.ref.uid))
+        if not channel:
+            return False
+        envelope.delayed = True
+        channel.append(envelope)
+        return True
+
+    def arrive(self, entry: tuple[tuple[str, int], _SimCell]) -> None:
+        """Delayed messages of one sender-receiver pair arrive at that very actor, in order."""
+        channel_key, target = entry
         channel = self.channels.pop(channel_key)
-        target = self.resolve(ActorRef(channel_key[1]))
         while channel:
             envelope = channel.popleft()
-            if target is None:
-                self.dead_letter(envelope.message, channel_key[1], DeadLetterReason.UNKNOWN)
-                continue
             if self.tracing:
                 self.log(target.path, f"delayed {short(envelope.message)} arrives")
-            with contextlib.suppress(MailboxFull):  # offer counted it as a dead letter
+            with contextlib.suppress(MailboxFull):  # a refused tell: a dead letter already
                 self.offer(target, envelope, None)
 
     def offer(self, cell: _SimCell, envelope: _Envelope, fiber: _Fiber | None) -> bool:
@@ -975,9 +988,12 @@ class _World(FiberScheduler):
             )
         elif fiber is not None:  # FULL, with a sender able to wait
             cell.blocked.append((fiber, envelope))
-            self.block(fiber, _WAITING, f"room in the mailbox of {cell.path}")
+            self.block(fiber, _WAITING, "room in the mailbox of " + cell.path)
             fiber.wait = _Wait([])
             return True
+        elif envelope.asked or envelope.delayed:  # an ask (its fiber waits for the reply)
+            cell.blocked.append((None, envelope))  # or a delayed tell: queued for room
+            return False
         else:
             self.undeliverable(cell, envelope, DeadLetterReason.MAILBOX_FULL)
             raise MailboxFull(
@@ -1019,7 +1035,8 @@ class _World(FiberScheduler):
 
         if limit != math.inf:
             fiber.timer = self.add_timer(limit, expire)
-        self.offer(target, envelope, None)
+        if not self.queued_behind_delay(target, envelope):
+            self.offer(target, envelope, None)
         if self.faults_on and self.fault(
             "ask_timeout", target.path, f"the ask {short(effect.message)} times out"
         ):
@@ -1073,29 +1090,40 @@ class _World(FiberScheduler):
 
     def handle(self, cell: _SimCell) -> None:
         self.actor_now = cell
+        self.sender_now = cell.path
         self.dirty.add(cell)
         box = cell.mailbox
         if box.system:
             self.system_message(cell, box.system.popleft())
             return
-        envelope = box.user.popleft()
-        while cell.blocked and cell.mailbox.has_room():
-            fiber, waiting = cell.blocked.popleft()
-            cell.mailbox.user.append(waiting)
-            self.answer(fiber, "value", None)
-        if self.faults_on and self.fault(
-            "crash", cell.path, f"crash before {short(envelope.message)}"
-        ):
-            self.message_failed(
+        if self.faults_on and self.fault("crash", cell.path, "crash before its next message"):
+            # the message stays queued: a restarted instance handles it, a stop dead-letters it
+            self.fail(
                 cell,
-                envelope,
                 InjectedFault(
                     f"the simulator crashed {cell.path} before it handled "
-                    f"{short(envelope.message)} (Faults(crash=...))"
+                    f"{short(box.user[0].message)} (Faults(crash=...))"
                 ),
             )
             return
+        envelope = box.user.popleft()
+        self.admit_blocked(cell)
         self.deliver(cell, envelope.message, envelope)
+
+    def admit_blocked(self, cell: _SimCell) -> None:
+        """Move waiting messages into the mailbox while it has room; their senders go on."""
+        while cell.blocked and cell.mailbox.has_room():
+            fiber, waiting = cell.blocked.popleft()
+            if fiber is not None and not self.still_waiting(fiber, cell):
+                self.undeliverable(cell, waiting, DeadLetterReason.UNPROCESSED)
+                continue
+            cell.mailbox.user.append(waiting)
+            if fiber is not None:
+                self.answer(fiber, "value", None)
+
+    def still_waiting(self, fiber: _Fiber, cell: _SimCell) -> bool:
+        """Whether ``fiber`` still waits for room in ``cell`` (not cancelled meanwhile)."""
+        return fiber.state == _WAITING and fiber.waiting_on == "room in the mailbox of " + cell.path
 
     def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> None:
         cell.handled += 1
@@ -1181,9 +1209,7 @@ class _World(FiberScheduler):
         try:
             result = getattr(cell.instance, name)(*arguments)
         except Exception as error:
-            if self.tracing:
-                self.log(cell.path, f"{name} failed {error!r}")
-            self.fail(cell, error)
+            self.hook_failed(cell, name, error, then)
             return
         if isinstance(result, Program):
             fiber = self.new_fiber(result, f"{cell.path}#{name}{cell.handled}")
@@ -1198,12 +1224,23 @@ class _World(FiberScheduler):
                     then()
                 else:
                     assert finished.outcome is not None
-                    self.fail(cell, finished.outcome.failure())
+                    self.hook_failed(cell, name, finished.outcome.failure(), then)
 
             fiber.on_finish.append(done)
             self.enqueue(fiber, first=False)
             return
         then()
+
+    def hook_failed(
+        self, cell: _SimCell, name: str, error: BaseException, then: Callable[[], None]
+    ) -> None:
+        if self.tracing:
+            self.log(cell.path, f"{name} failed {error!r}")
+        if name == "on_stop":  # reported, never swallowed: the actor stops all the same
+            self.events.append(Failed(cell.path, self.clock, error, Directive.STOP.name))
+            then()
+        else:
+            self.fail(cell, error)
 
     def system_message(self, cell: _SimCell, message: object) -> None:
         if message is START:
@@ -1260,7 +1297,8 @@ class _World(FiberScheduler):
         while cell.blocked:
             fiber, envelope = cell.blocked.popleft()
             self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
-            self.answer(fiber, "value", None)
+            if fiber is not None and self.still_waiting(fiber, cell):
+                self.answer(fiber, "value", None)
         self.post_system(cell, STOP)
 
     def terminate(self, cell: _SimCell) -> None:
