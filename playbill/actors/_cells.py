@@ -198,7 +198,9 @@ def decide_supervision(
     if directive is Directive.RESTART:
         backoff = strategy.backoff
         delays = tuple(
-            0.0 if backoff is None else backoff.delay(restarts_of(cell), draw())
+            0.0
+            if backoff is None
+            else backoff.delay(restarts_of(cell), draw() if backoff.jitter else 0.5)
             for cell in affected
         )
     return SupervisionDecision(directive, escalate, affected, delays, history)

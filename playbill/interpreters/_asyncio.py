@@ -373,8 +373,8 @@ class _Cell(ActorContext):
             self._undeliverable(item, DeadLetterReason.UNPROCESSED)
         while self.blocked:
             future, item = self.blocked.popleft()
-            self._undeliverable(item, DeadLetterReason.UNPROCESSED)
-            if not future.done():
+            if not future.done():  # a sender that gave up has dead-lettered its message
+                self._undeliverable(item, DeadLetterReason.UNPROCESSED)
                 future.set_result(None)
         self.post_system(STOP)
 
@@ -387,7 +387,13 @@ class _Cell(ActorContext):
         elif not self._overflow(item, waiting_allowed=True):
             room: asyncio.Future[None] = self.loop.create_future()
             self.blocked.append((room, item))
-            await room
+            try:
+                await room
+            except asyncio.CancelledError:
+                if not room.done() or room.cancelled():  # the sender gave up: never queued
+                    room.cancel()
+                    self._undeliverable(item, DeadLetterReason.UNPROCESSED)
+                raise
             return
         self._wake()
 

@@ -355,7 +355,7 @@ class _ReplayChooser:
             return 0
         choice = self.choices[self.position]
         self.position += 1
-        return choice % buckets
+        return (choice * _MIX) % buckets
 
 
 class _PriorityChooser:
@@ -535,6 +535,8 @@ _IMMEDIATE = (Now, Random, SelfRef, Emit)
 
 # random() draws one of these many values, recorded in the schedule like any choice
 _RANDOM_BUCKETS = 1 << 16
+_MIX = 40503  # odd: invertible modulo 2**16 (Knuth's multiplicative hashing constant)
+_UNMIX = pow(_MIX, -1, _RANDOM_BUCKETS)
 
 
 class _StepLimit(Exception):
@@ -865,11 +867,14 @@ class _World(FiberScheduler):
 
     def random_value(self) -> float:
         """A float in [0, 1) for ``random()`` and backoff jitter: a recorded choice, so a
-        replayed schedule draws the same values."""
-        draw = self.chooser.draw(_RANDOM_BUCKETS)
-        self.choices.append(draw)
-        self.widths.append(_RANDOM_BUCKETS)
-        return draw / _RANDOM_BUCKETS
+        replayed schedule draws the same values. Recorded numbers are mixed into buckets by an
+        odd multiplier (invertible modulo the bucket count), so the small numbers Hypothesis
+        draws spread over [0, 1); its width is recorded as 1, so ``dfs`` does not enumerate
+        the 65,536 values."""
+        bucket = self.chooser.draw(_RANDOM_BUCKETS)
+        self.choices.append((bucket * _UNMIX) % _RANDOM_BUCKETS)
+        self.widths.append(1)
+        return bucket / _RANDOM_BUCKETS
 
     def fault(self, kind: str, where: str, what: str) -> bool:
         """Whether to inject a fault of ``kind`` here: a recorded choice when that kind is on."""

@@ -299,3 +299,18 @@ def test_a_refused_ask_leaves_no_unretrieved_future(arun, caplog):
 
     gc.collect()
     assert "never retrieved" not in caplog.text
+
+
+def test_a_sender_that_gives_up_waiting_for_room_leaves_a_dead_letter(arun):
+    async def main() -> int:
+        async with ActorSystem() as system:
+            stuck = system.spawn(Stuck, mailbox=Bounded(1, Overflow.BLOCK))
+            stuck.tell("held")
+            await asyncio.sleep(0.01)
+            stuck.tell("fills")
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(stuck.send("given up"), 0.05)
+            await system.shutdown(timeout=0.05)
+            return sum(letter.message == "given up" for letter in system.dead_letters.recent)
+
+    assert arun(main()) == 1

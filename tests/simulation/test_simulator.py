@@ -229,3 +229,16 @@ def test_random_draws_are_part_of_the_schedule_so_a_replay_draws_the_same_values
     assert all(0 <= value < 1 for value in original.value)
     assert replay(draws(), str(original.schedule)).value == original.value
     assert simulate(draws(), seed=10).value != original.value
+
+
+def test_dfs_does_not_enumerate_random_values_and_hypothesis_spreads_them():
+    from playbill import random
+
+    @program
+    def coin() -> Any:
+        return (yield random()) < 0.5
+
+    exhaustive = explore(coin(), check=lambda result: True, runs=50, strategy="dfs")
+    assert exhaustive.exhausted
+    outcomes = {simulate(coin(), schedule=[n]).value for n in range(8)}
+    assert outcomes == {True, False}
