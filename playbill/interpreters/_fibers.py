@@ -41,6 +41,7 @@ class _Fiber:
         "actor",
         "cancel_pending",
         "cancelling",
+        "closing",
         "forked",
         "forks",
         "id",
@@ -72,6 +73,7 @@ class _Fiber:
         self.forks: list[_Fiber] = []
         self.joined = False
         self.cancelling = False
+        self.closing = False
         self.cancel_pending = False
 
 
@@ -188,10 +190,27 @@ class FiberScheduler:
         fiber.waiting_on = waiting_on
 
     def finish(self, fiber: _Fiber, outcome: Result[Any, BaseException]) -> None:
+        """End ``fiber`` with ``outcome`` — once the fibers it forked that still run have been
+        cancelled and have finished (their finalisers included): structured concurrency."""
+        alive = [child for child in fiber.forks if child.outcome is None]
+        if alive:
+            fiber.closing = True
+            self.block(fiber, _WAITING, "the fibers it forked to finish")
+            fiber.wait = None
+            remaining = [len(alive)]
+
+            def fork_finished(_child: _Fiber) -> None:
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    self.finish(fiber, outcome)
+
+            for child in alive:
+                child.on_finish.append(fork_finished)
+            for child in reversed(alive):
+                self.cancel(child)
+            return
         fiber.state = _FINISHED
         fiber.outcome = outcome
-        for child in reversed(fiber.forks):
-            self.cancel(child)
         callbacks, fiber.on_finish = fiber.on_finish, []
         # reversed, so that waiters woken "first" keep the order in which they waited
         for callback in reversed(callbacks):
@@ -359,8 +378,8 @@ class FiberScheduler:
         as its started members have unwound, before unrelated fibers move. Cancellation is
         delivered once; finalisers are not interrupted again."""
         state = fiber.state
-        if state == _FINISHED or fiber.cancelling:
-            return
+        if state == _FINISHED or fiber.cancelling or fiber.closing:
+            return  # finished, already cancelled, or only waiting for its forks to finish
         if state == _RUNNING:  # a fiber cancelling an ancestor that waits on it
             fiber.cancel_pending = True
             return

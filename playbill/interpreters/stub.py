@@ -20,9 +20,9 @@ Semantics, all deterministic:
   would finish at the very same instant loses) after cancelling the program.
 * `fork` continues the forking fiber at once; the forked fiber starts when every fiber before
   it in the queue has waited. `join` waits for it; joining a cancelled fiber fails with
-  `FiberCancelled`. When a fiber finishes, the fibers it forked that still run are cancelled
-  (so when the main program finishes, nothing it started is left running) and their
-  finalisers run before `run` returns.
+  `FiberCancelled`. When a fiber finishes, the fibers it forked that still run are cancelled,
+  and it completes once they (and their finalisers) have finished: when the main program
+  finishes, nothing it started is left running (structured concurrency, as under asyncio).
 * Cancellation raises `Cancelled` into the fiber where it waits, so ``ensuring`` finalisers
   and ``try/finally`` blocks run; the cancelled fiber runs next. Cancellation is delivered
   once: finalisers then run to completion, and cancelling again does nothing (a fiber that
@@ -88,7 +88,8 @@ Fallback = Callable[[Effect[Any]], Handler | None]
 class StubResult(Generic[A]):
     """What one stub run did: its outcome, the effects it performed (in order; the structural
     ``gather``/``race``/``timeout``/``fork``/``join`` effects are not listed, what they run
-    is), the virtual clock when the program finished, and the failures nobody observed — a
+    is), the virtual clock when the program (and what it forked) finished, and the failures
+    nobody observed — a
     forked fiber that failed and was never joined, a finaliser of cancelled work that failed —
     so that no failure is silently lost."""
 

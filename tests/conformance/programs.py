@@ -478,3 +478,48 @@ def ask_to_an_unknown_path() -> Any:
     from playbill import ActorRef
 
     return ActorRef("/app/nobody").free_ask("hello")
+
+
+class Forker(Actor):
+    """Each message forks a fiber that has started and still runs when the message is done."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    def receive(self, message: Any) -> Any:
+        if message == "log":
+            return list(self.log)
+
+        def note(text: str) -> Any:
+            return pure(None).map(lambda _: self.log.append(text))
+
+        started = fork(sleep(10).ensuring(note(f"{message} fork unwound")))
+        return started.then(sleep(0.01)).then(note(f"{message} handled"))
+
+
+@case(("value", ["one handled", "one fork unwound", "two handled", "two fork unwound"]))
+def forks_of_a_message_unwind_before_the_next_message() -> Any:
+    @program
+    def body() -> Any:
+        forker = yield free_spawn(Forker, name="forker")
+        yield forker.free_tell("one")
+        yield forker.free_tell("two")
+        return (yield forker.free_ask("log"))
+
+    return body()
+
+
+@case(("value", "the actor answered the finaliser"))
+def the_main_programs_forks_unwind_before_the_actors_stop() -> Any:
+    answers: list[str] = []
+
+    @program
+    def body() -> Any:
+        echo = yield free_spawn(Echo, name="echo")
+        finaliser = echo.free_ask("the actor answered the finaliser").map(answers.append)
+        yield fork(sleep(10).ensuring(finaliser))
+        yield sleep(0.01)
+        return "done"
+
+    # body runs as its own fiber: it ends once its fork unwound, then the answers are read
+    return gather(body()).then(pure(None).map(lambda _: answers[0] if answers else "none"))

@@ -190,14 +190,19 @@ def test_an_infinite_timeout_never_fires():
     assert stub.run(timeout(sleep(5).then(pure("ok")), float("inf"))) == "ok"
 
 
-def test_the_clock_reports_when_the_program_finished_not_its_cleanup():
+def test_a_program_finishes_once_the_fibers_it_forked_have_unwound():
+    seen, handlers = notes()
+
     @program
     def main() -> Any:
-        yield fork(sleep(10).ensuring(sleep(5)))
+        yield fork(sleep(10).ensuring(sleep(5).then(perform(Note("fork finalised")))))
         yield sleep(1)
         return "done"
 
-    assert stub.execute(main()).clock == 1.0
+    result = stub.execute(main(), handlers)
+    assert result.unwrap() == "done"
+    assert seen == ["fork finalised"]
+    assert result.clock == 6.0  # cancelled at 1, its finaliser took 5: structured concurrency
 
 
 def test_a_fiber_cannot_join_itself():
