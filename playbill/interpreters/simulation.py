@@ -471,6 +471,7 @@ class _SimCell(ActorContext):
         self.restart_history: tuple[float, ...] = ()
         self.consecutive_restarts = 0
         self.restart_pending = False
+        self.current: _Envelope | None = None  # the message being handled
         self.handled = 0
         self.waiting_children: set[_SimCell] = set()
         self.after_children: Callable[[], None] | None = None
@@ -626,6 +627,7 @@ class _World(FiberScheduler):
                     if self.advance_clock():
                         continue
                     if shutting_down:
+                        self.abort_stuck()
                         break
                     return "deadlock", Failure(self.deadlock())
                 index = 0
@@ -732,6 +734,21 @@ class _World(FiberScheduler):
         del self.due[sequence]
         timer.active = False
         timer.action()
+
+    def abort_stuck(self) -> None:
+        """The shutdown cannot go on (an actor never finishes its message): as asyncio does
+        when a shutdown times out, what each holds becomes a dead letter and it is stopped."""
+        for cell in self.cells():
+            if cell is self.guardian or cell.state == _STOPPED:
+                continue
+            if self.tracing:
+                self.log(cell.path, "never finished; aborted at shutdown")
+            cell.state = _STOPPING
+            if cell.current is not None:
+                current, cell.current = cell.current, None
+                self.undeliverable(cell, current, DeadLetterReason.UNPROCESSED)
+            self.terminate(cell)
+        self.events.append(Stopped(self.guardian.path, self.clock))
 
     def deadlock(self) -> PlaybillError:
         waits = [
@@ -1132,6 +1149,7 @@ class _World(FiberScheduler):
 
     def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> None:
         cell.handled += 1
+        cell.current = envelope
         if self.tracing:
             self.log(cell.path, f"receive {short(message)}")
         try:
@@ -1181,6 +1199,7 @@ class _World(FiberScheduler):
     def message_done(
         self, cell: _SimCell, envelope: _Envelope | None, outcome: Result[Any, BaseException]
     ) -> None:
+        cell.current = None
         cell.consecutive_restarts = 0
         if envelope is not None:
             self.reply(cell, envelope, outcome)
@@ -1188,6 +1207,7 @@ class _World(FiberScheduler):
     def message_failed(
         self, cell: _SimCell, envelope: _Envelope | None, error: BaseException
     ) -> None:
+        cell.current = None
         if self.tracing:
             self.log(cell.path, f"failed {error!r}")
         if envelope is not None and envelope.asker is not None:

@@ -242,3 +242,23 @@ def test_dfs_does_not_enumerate_random_values_and_hypothesis_spreads_them():
     assert exhaustive.exhausted
     outcomes = {simulate(coin(), schedule=[n]).value for n in range(8)}
     assert outcomes == {True, False}
+
+
+def test_an_actor_stuck_at_shutdown_is_aborted_and_its_message_is_a_dead_letter():
+    class Stuck(Actor):
+        def receive(self, message: Any) -> Any:
+            return sleep(float("inf"))
+
+    @program
+    def main() -> Any:
+        stuck = yield free_spawn(Stuck, name="stuck")
+        yield stuck.free_tell("never finished")
+        yield stuck.free_tell("never started")
+        yield sleep(1)
+        return "done"
+
+    result = simulate(main(), seed=1)
+    assert result.value == "done"
+    assert result.dead_letters == 2
+    assert [type(event).__name__ for event in result.events][-2:] == ["Stopped", "Stopped"]
+    assert "never finished; aborted at shutdown" in result.format_trace()
