@@ -28,6 +28,7 @@ __all__ = [
     "check_spawn",
     "child_name",
     "decide_supervision",
+    "find_cell",
     "instantiate",
     "short",
     "stopped_error",
@@ -154,6 +155,23 @@ def strategy_for(instance: Any, supervision: SupervisionStrategy | None) -> Supe
         return supervision
     strategy = getattr(instance, "supervision", None)
     return strategy if isinstance(strategy, SupervisionStrategy) else DEFAULT_STRATEGY
+
+
+def find_cell(root: Any, system_name: str, path: str, uid: int = 0) -> Any:
+    """The cell at ``path`` under the root guardian ``root`` (cells keep their children in
+    ``children_cells``), or ``None``; a non-zero ``uid`` must match too (a ref to an actor that
+    was replaced by a new one at the same path finds nothing)."""
+    segments = [segment for segment in path.split("/") if segment]
+    if not segments or segments[0] != system_name:
+        return None
+    cell = root
+    for segment in segments[1:]:
+        cell = cell.children_cells.get(segment)
+        if cell is None:
+            return None
+    if uid and cell.ref.uid != uid:
+        return None
+    return cell
 
 
 # -- supervising -----------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from playbill.actors._cells import (
     check_spawn,
     child_name,
     decide_supervision,
+    find_cell,
     instantiate,
     short,
     stopped_error,
@@ -1021,15 +1022,10 @@ class ActorSystem:
         binding = ref.binding
         if type(binding) is _Cell and binding.system is self:
             return binding
-        try:
-            found = self.get_actor(ref.path)
-        except (ActorNotFound, InvalidArgument):
+        if self._guardian is None:
             return None
-        cell = found.binding
-        assert isinstance(cell, _Cell)
-        if ref.uid and cell.ref.uid != ref.uid:
-            return None
-        return cell
+        found: _Cell | None = find_cell(self._guardian, self.name, ref.path, ref.uid)
+        return found
 
     def _target(self, ref: object, where: str) -> _Cell | None:
         if not isinstance(ref, ActorRef):

@@ -80,6 +80,7 @@ from playbill.actors._cells import (
     check_spawn,
     child_name,
     decide_supervision,
+    find_cell,
     instantiate,
     short,
     stopped_error,
@@ -938,18 +939,8 @@ class _World(FiberScheduler):
         binding = ref.binding
         if type(binding) is _SimCell and binding.world is self:
             return binding
-        segments = [segment for segment in ref.path.split("/") if segment]
-        if not segments or segments[0] != self.name:
-            return None
-        cell = self.guardian
-        for segment in segments[1:]:
-            found = cell.children_cells.get(segment)
-            if found is None:
-                return None
-            cell = found
-        if ref.uid and cell.ref.uid != ref.uid:
-            return None
-        return cell
+        found: _SimCell | None = find_cell(self.guardian, self.name, ref.path, ref.uid)
+        return found
 
     def target(self, ref: object, where: str) -> _SimCell | None:
         if not isinstance(ref, ActorRef):
