@@ -50,6 +50,7 @@ class _Fiber:
         "label",
         "machine",
         "on_finish",
+        "option",
         "outcome",
         "state",
         "timer",
@@ -61,6 +62,7 @@ class _Fiber:
         self.id = fiber_id
         self.label = label
         self.actor: Any = None  # the actor a fiber runs for (the simulator sets it)
+        self.option: Any = None  # its entry among the simulator's choices, made once
         self.machine = Machine(program)
         self.state = _NEW
         self.input: tuple[str, Any] = ("start", None)

@@ -593,9 +593,12 @@ class _World(FiberScheduler):
     # -- fiber queue: a set, ordered by label when offered as choices -------------------------
 
     def enqueue(self, fiber: _Fiber, *, first: bool) -> None:
-        # labels can repeat (an old and a new incarnation of an actor, both unwinding), so
-        # the fiber's creation number, stable run to run, makes the name unique
-        self.ready[fiber.id] = (f"run {fiber.label}@{fiber.id}", self.run_fiber, fiber)
+        option = fiber.option
+        if option is None:
+            # labels can repeat (an old and a new incarnation of an actor, both unwinding),
+            # so the fiber's creation number, stable run to run, makes the name unique
+            option = fiber.option = (f"run {fiber.label}@{fiber.id}", self.run_fiber, fiber)
+        self.ready[fiber.id] = option
 
     def unqueue(self, fiber: _Fiber) -> None:
         self.ready.pop(fiber.id, None)
@@ -633,7 +636,7 @@ class _World(FiberScheduler):
                     return "deadlock", Failure(self.deadlock())
                 index = 0
                 if len(options) > 1:
-                    index = self.chooser.choose([option[0] for option in options])
+                    index = self.chooser.choose(_Names(options))
                     self.choices.append(index)
                     self.widths.append(len(options))
                 self.steps += 1
@@ -1403,6 +1406,23 @@ class _World(FiberScheduler):
 # -- helpers ----------------------------------------------------------------------------------
 
 _PLAIN = frozenset({int, float, str, bytes, bool, tuple, list, dict, set, frozenset})
+
+
+class _Names(Sequence[str]):
+    """The names of the enabled options, read only by a chooser that needs them (PCT)."""
+
+    __slots__ = ("options",)
+
+    def __init__(self, options: list[tuple[str, Any, Any]]) -> None:
+        self.options = options
+
+    def __len__(self) -> int:
+        return len(self.options)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [option[0] for option in self.options[index]]
+        return self.options[index][0]
 
 
 def _restarts_of(cell: _SimCell) -> int:
