@@ -580,7 +580,6 @@ class _World(FiberScheduler):
         self.uids = itertools.count(1)
         self.names = itertools.count(1)
         self.steps = 0
-        self.actor_now: _SimCell | None = None
         self.sender_now = "main"
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
@@ -771,7 +770,6 @@ class _World(FiberScheduler):
 
     def run_fiber(self, fiber: _Fiber) -> None:
         self.unqueue(fiber)
-        self.actor_now = fiber.actor
         self.sender_now = fiber.actor.path if fiber.actor is not None else fiber.label
         step = self.resume(fiber)
         while True:
@@ -1105,7 +1103,6 @@ class _World(FiberScheduler):
     # -- handling messages ---------------------------------------------------------------------
 
     def handle(self, cell: _SimCell) -> None:
-        self.actor_now = cell
         self.sender_now = cell.path
         self.dirty.add(cell)
         box = cell.mailbox
