@@ -1,5 +1,6 @@
-"""The public test kit: Hypothesis strategies for programs, law checkers, a sequence checker
-in the style of ``effect.testing``, and Hypothesis profiles. Needs the ``testing`` extra
+"""The public test kit: Hypothesis strategies for programs and schedules, law checkers, a
+sequence checker in the style of ``effect.testing``, schedule exploration (`explore`,
+`check_determinism`), and Hypothesis profiles. Needs the ``testing`` extra
 (``pip install playbill[testing]``)."""
 
 try:
@@ -9,7 +10,7 @@ except ImportError as missing:  # pragma: no cover - depends on the environment
         "playbill.testing needs Hypothesis; install it with: pip install 'playbill[testing]'"
     ) from missing
 
-from playbill.interpreters.simulation import check_determinism
+from playbill.interpreters.simulation import check_determinism, explore
 from playbill.testing import laws
 from playbill.testing._profiles import load_profile, register_profiles
 from playbill.testing._schedules import schedules
@@ -36,6 +37,7 @@ __all__ = [
     "check_determinism",
     "error_handlers",
     "error_kleislis",
+    "explore",
     "int_functions",
     "kleislis",
     "law_errors",
