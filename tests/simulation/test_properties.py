@@ -141,3 +141,15 @@ def test_conformance_programs_give_their_outcome_under_every_schedule(case: Case
         assert outcome == case.expected, result.format_trace()
 
     check()
+
+
+@given(schedules())
+def test_nothing_is_lost_under_crashes_and_delays_either(schedule):
+    from playbill import Faults
+
+    Counting.handled = 0
+    faults = Faults(crash=0.1, delay=0.2)
+    result = simulate(sends_while_stopping(), schedule=schedule, faults=faults)
+    assert result.status in ("completed", "failed"), result.format_trace()
+    sent = 3 * 4  # three actors, four rounds (the program returns it, unless the run failed)
+    assert Counting.handled + result.dead_letters == sent, result.format_trace()
