@@ -83,8 +83,17 @@ def perform_with(handler: Handler, effect: object, machine: Machine) -> Step:
         result = handler(effect)
     except (Exception, Cancelled) as error:
         return machine.throw(error)
-    if isinstance(result, Program):
-        return machine.resume_with(result)
-    if isinstance(result, Effect):
-        return machine.resume_with(Suspend(result))
+    in_place = program_in_place(result)
+    if in_place is not None:
+        return machine.resume_with(in_place)
     return machine.resume(result)
+
+
+def program_in_place(result: object) -> Program[Any] | None:
+    """What a handler's result runs in place of its effect: a `Program` as it is, an `Effect`
+    as ``perform(effect)``; ``None`` for a plain value (the effect's result)."""
+    if isinstance(result, Program):
+        return result
+    if isinstance(result, Effect):
+        return Suspend(result)
+    return None

@@ -98,7 +98,7 @@ from playbill.effects import (
     UnhandledEffect,
     Watch,
 )
-from playbill.effects._handlers import Handlers, HandlerTable
+from playbill.effects._handlers import Handlers, HandlerTable, program_in_place
 
 __all__ = ["ActorSystem", "EventSubscription", "run"]
 
@@ -1135,8 +1135,9 @@ class _Run:
         handler = system.handlers.find(effect)
         if handler is not None:
             result = handler(effect)
-            if isinstance(result, Program):
-                return _InPlace(result)
+            in_place = program_in_place(result)
+            if in_place is not None:
+                return _InPlace(in_place)
             if inspect.isawaitable(result):
                 return _Awaiting(result)
             return result

@@ -182,6 +182,13 @@ class FiberScheduler:
         fiber.waiting_on = ""
         self.enqueue(fiber, first=first)
 
+    def settle(self, fiber: _Fiber) -> None:
+        """After a fiber's turn: deliver a cancellation asked for while it ran (a fiber that
+        cancelled an ancestor waiting on it), now that it waits."""
+        if fiber.cancel_pending and fiber.state != _FINISHED:
+            fiber.cancel_pending = False
+            self.cancel(fiber)
+
     def sleep(self, fiber: _Fiber, seconds: float) -> None:
         """Park ``fiber`` until the clock has moved ``seconds`` on (forever for ``inf``)."""
         self.block(fiber, _SLEEPING, f"sleep({seconds:g}) until {self.clock + seconds:g}")

@@ -769,6 +769,11 @@ class _World(FiberScheduler):
     # -- fibers -------------------------------------------------------------------------------
 
     def run_fiber(self, fiber: _Fiber) -> None:
+        self.take_turn(fiber)
+        self.settle(fiber)
+
+    def take_turn(self, fiber: _Fiber) -> None:
+        """Run ``fiber`` to its next world-touching effect (or to its end)."""
         self.unqueue(fiber)
         self.sender_now = fiber.actor.path if fiber.actor is not None else fiber.label
         step = self.resume(fiber)

@@ -236,9 +236,7 @@ class _Scheduler(FiberScheduler):
                 assert isinstance(step, Failed)
                 self.finish(fiber, Failure(step.error))
                 return
-        if fiber.cancel_pending:  # asked for while it ran: delivered now that it waits
-            fiber.cancel_pending = False
-            self.cancel(fiber)
+        self.settle(fiber)
 
     # -- effects ----------------------------------------------------------------------------
 

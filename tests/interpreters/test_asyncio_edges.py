@@ -314,3 +314,26 @@ def test_a_sender_that_gives_up_waiting_for_room_leaves_a_dead_letter(arun):
             return sum(letter.message == "given up" for letter in system.dead_letters.recent)
 
     assert arun(main()) == 1
+
+
+def test_a_handler_returning_an_effect_runs_it_in_place_as_every_interpreter_does(arun):
+    from attrs import frozen
+
+    from playbill import Effect, now, perform, simulate
+    from playbill.effects import Sleep
+    from playbill.interpreters import stub
+
+    @frozen
+    class Nap(Effect[None]):
+        pass
+
+    handlers = {Nap: lambda effect: Sleep(0.0)}
+    built = perform(Nap()).then(now()).map(lambda _: "napped")
+
+    async def main() -> Any:
+        async with ActorSystem(handlers=handlers) as system:
+            return await system.run(perform(Nap()))
+
+    assert arun(main()) is None
+    assert stub.run(perform(Nap()), handlers) is None
+    assert simulate(built, handlers=handlers).value == "napped"

@@ -262,3 +262,30 @@ def test_an_actor_stuck_at_shutdown_is_aborted_and_its_message_is_a_dead_letter(
     assert result.dead_letters == 2
     assert [type(event).__name__ for event in result.events][-2:] == ["Stopped", "Stopped"]
     assert "never finished; aborted at shutdown" in result.format_trace()
+
+
+def test_a_fiber_cancelling_the_fiber_that_forked_its_gather_is_delivered_as_in_the_stub():
+    from playbill import FiberCancelled, cancel, fork, join
+    from playbill.interpreters import stub
+
+    handles: list[Any] = []
+
+    @program
+    def inner() -> Any:
+        yield sleep(0)
+        yield cancel(handles[0])
+        return "not reached"
+
+    @program
+    def main() -> Any:
+        fiber = yield fork(gather(inner()))
+        handles.append(fiber)
+        yield sleep(1)
+        outcome = yield join(fiber).attempt()
+        return type(outcome.failure()).__name__
+
+    assert stub.run(main()) == FiberCancelled.__name__
+    handles.clear()
+    result = simulate(main(), seed=1)
+    assert result.status == "completed", result.format_trace()
+    assert result.value == FiberCancelled.__name__
