@@ -198,7 +198,6 @@ def decide_supervision(
     children: Sequence[C],
     history: tuple[float, ...],
     now: float,
-    restarts_of: Callable[[C], int],
     draw: Callable[[], float],
 ) -> SupervisionDecision[C]:
     """Decide about ``failed``: ask the strategy's decider, charge a restart to the budget
@@ -218,7 +217,7 @@ def decide_supervision(
         delays = tuple(
             0.0
             if backoff is None
-            else backoff.delay(restarts_of(cell), draw() if backoff.jitter else 0.5)
+            else backoff.delay(cell.consecutive_restarts, draw() if backoff.jitter else 0.5)  # type: ignore[attr-defined]
             for cell in affected
         )
     return SupervisionDecision(directive, escalate, affected, delays, history)

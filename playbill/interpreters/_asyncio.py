@@ -669,7 +669,6 @@ class _Cell(ActorContext):
             list(self.children_cells.values()),
             child.restart_history,
             now,
-            _restarts_of,
             _random.random,
         )
         child.restart_history = decision.history
@@ -717,10 +716,6 @@ class _Cell(ActorContext):
 
 
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
-
-
-def _restarts_of(cell: _Cell) -> int:
-    return cell.consecutive_restarts
 
 
 def _being_cancelled() -> bool:

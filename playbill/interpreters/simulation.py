@@ -255,9 +255,9 @@ class SimulationResult(Generic[A]):
 
     def format_trace(self, limit: int = 200) -> str:
         """The trace, one line a step (the last ``limit`` lines)."""
-        lines = [str(line) for line in self.trace[-limit:]]
-        if len(self.trace) > limit:
-            lines.insert(0, f"  … {len(self.trace) - limit} earlier steps")
+        lines = [str(TraceLine(*row)) for row in self.rows[-limit:]]
+        if len(self.rows) > limit:
+            lines.insert(0, f"  … {len(self.rows) - limit} earlier steps")
         return "\n".join(lines)
 
     def replay_hint(self, program_expression: str = "main()") -> str:
@@ -1355,7 +1355,6 @@ class _World(FiberScheduler):
             list(parent.children_cells.values()),
             child.restart_history,
             self.clock,
-            _restarts_of,
             self.random_value,
         )
         child.restart_history = decision.history
@@ -1425,10 +1424,6 @@ class _Names(Sequence[str]):
         if isinstance(index, slice):
             return [option[0] for option in self.options[index]]
         return self.options[index][0]
-
-
-def _restarts_of(cell: _SimCell) -> int:
-    return cell.consecutive_restarts
 
 
 def _bind(function: Callable[..., None], argument: object) -> Callable[[], None]:
