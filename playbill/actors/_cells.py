@@ -15,7 +15,7 @@ from playbill.actors._events import DeadLetterReason
 from playbill.actors._mailbox import Bounded, MailboxFull, Unbounded
 from playbill.actors._paths import check_name
 from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
-from playbill.effects import ActorStopped, InvalidArgument, PlaybillError
+from playbill.effects import ActorStopped, AskTimeout, InvalidArgument, PlaybillError
 
 __all__ = [
     "RESUME",
@@ -25,6 +25,7 @@ __all__ = [
     "Guardian",
     "Restart",
     "SupervisionDecision",
+    "ask_timeout_error",
     "check_spawn",
     "child_name",
     "decide_supervision",
@@ -236,6 +237,13 @@ def stopped_error(path: str, message: object) -> ActorStopped:
     return ActorStopped(
         f"{path} is stopped, so the ask {short(message)} cannot be answered; watch the actor "
         "to learn when it stops, or ask one that is running"
+    )
+
+
+def ask_timeout_error(path: str, message: object, limit: float) -> AskTimeout:
+    return AskTimeout(
+        f"ask timed out after {limit:g}s waiting on {path} (message: {short(message)}); raise "
+        "the timeout or check the actor replies"
     )
 
 

@@ -54,6 +54,7 @@ from playbill.actors._cells import (
     ChildFailed,
     Guardian,
     Restart,
+    ask_timeout_error,
     check_spawn,
     child_name,
     decide_supervision,
@@ -69,7 +70,6 @@ from playbill.effects import (
     ActorRef,
     ActorSystemFailed,
     Ask,
-    AskTimeout,
     CancelFiber,
     Cancelled,
     Done,
@@ -756,13 +756,7 @@ class _Deadlines:
         while queue and (queue[0][0] <= now or queue[0][1].done()):
             _, future, path, message = queue.popleft()
             if not future.done():
-                future.set_exception(
-                    AskTimeout(
-                        f"ask timed out after {limit:g}s waiting on {path} "
-                        f"(message: {short(message)}); raise the timeout or check the actor "
-                        "replies"
-                    )
-                )
+                future.set_exception(ask_timeout_error(path, message, limit))
         if queue:
             self.armed[limit] = self.loop.call_at(queue[0][0], self.fire, limit)
         else:

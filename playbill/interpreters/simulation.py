@@ -77,6 +77,7 @@ from playbill.actors._cells import (
     ChildFailed,
     Guardian,
     Restart,
+    ask_timeout_error,
     check_spawn,
     child_name,
     decide_supervision,
@@ -92,7 +93,6 @@ from playbill.effects import (
     ActorRef,
     ActorSystemFailed,
     Ask,
-    AskTimeout,
     Deadlock,
     Done,
     Effect,
@@ -1044,11 +1044,7 @@ class _World(FiberScheduler):
                 self.wake(
                     fiber,
                     "error",
-                    AskTimeout(
-                        f"ask timed out after {limit:g}s waiting on {target.path} (message: "
-                        f"{short(effect.message)}); raise the timeout or check the actor "
-                        "replies"
-                    ),
+                    ask_timeout_error(target.path, effect.message, limit),
                     first=False,
                 )
 
