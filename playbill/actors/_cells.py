@@ -35,6 +35,7 @@ __all__ = [
     "stopped_error",
     "strategy_for",
     "undelivered_ask_error",
+    "walk_cells",
 ]
 
 C = TypeVar("C")
@@ -173,6 +174,17 @@ def find_cell(root: Any, system_name: str, path: str, uid: int = 0) -> Any:
     if uid and cell.ref.uid != uid:
         return None
     return cell
+
+
+def walk_cells(root: Any) -> list[Any]:
+    """``root`` and every cell below it (each cell keeps its children in ``children_cells``)."""
+    found = []
+    pending = [root] if root is not None else []
+    while pending:
+        cell = pending.pop()
+        found.append(cell)
+        pending.extend(cell.children_cells.values())
+    return found
 
 
 # -- supervising -----------------------------------------------------------------------------------

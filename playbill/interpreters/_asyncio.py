@@ -64,6 +64,7 @@ from playbill.actors._cells import (
     stopped_error,
     strategy_for,
     undelivered_ask_error,
+    walk_cells,
 )
 from playbill.effects import (
     ActorNotFound,
@@ -862,7 +863,7 @@ class ActorSystem:
         except TimeoutError:
             logger.error("shutdown of /%s took over %gs; cancelling actors", self.name, timeout)
             tasks = []
-            for cell in self._walk():
+            for cell in walk_cells(self._guardian):
                 # what each holds becomes a dead letter, and its asks and senders are released
                 if cell.task is not None and not cell.task.done():
                     cell.task.cancel()
@@ -874,15 +875,6 @@ class ActorSystem:
         for subscription in list(self._subscriptions):
             subscription.close()
         self._deadlines.close()
-
-    def _walk(self) -> list[_Cell]:
-        cells = []
-        pending = [self._guardian] if self._guardian is not None else []
-        while pending:
-            cell = pending.pop()
-            cells.append(cell)
-            pending.extend(cell.children_cells.values())
-        return cells
 
     def _running_guardian(self) -> _Cell:
         guardian = self._guardian

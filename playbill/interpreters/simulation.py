@@ -87,6 +87,7 @@ from playbill.actors._cells import (
     stopped_error,
     strategy_for,
     undelivered_ask_error,
+    walk_cells,
 )
 from playbill.effects import (
     ActorNotFound,
@@ -709,13 +710,8 @@ class _World(FiberScheduler):
         return timer
 
     def cells(self) -> list[_SimCell]:
-        found = []
-        pending = [self.guardian]
-        while pending:
-            cell = pending.pop()
-            found.append(cell)
-            pending.extend(cell.children_cells.values())
-        return found
+        cells: list[_SimCell] = walk_cells(self.guardian)
+        return cells
 
     def advance_clock(self) -> bool:
         """Jump the virtual clock to the next timer and make every timer due then a choice;
@@ -754,9 +750,7 @@ class _World(FiberScheduler):
         self.events.append(Stopped(self.guardian.path, self.clock))
 
     def deadlock(self) -> PlaybillError:
-        waits = [
-            f"{fiber.label} waits for {fiber.waiting_on or 'its turn'}" for fiber in self.alive()
-        ]
+        waits = [self.describe_alive()] if self.alive() else []
         for cell in self.cells():
             if cell.state == _SUSPENDED:
                 waits.append(f"{cell.path} is suspended after a failure")
