@@ -59,14 +59,28 @@ def program(function: Callable[P, Generator[Any, Any, A]]) -> Callable[P, Progra
             f"@program decorates generator functions, but {function!r} has no `yield`; "
             "yield the programs it runs, or return pure(...) from a plain function instead"
         )
-    signature = inspect.signature(function)
+    # positional parameters only (the common case): counting the arguments checks them, and
+    # costs nothing at decoration, which matters for a program decorated inside a receive
+    count = -1
+    if inspect.isfunction(function):
+        code = function.__code__
+        if not (
+            code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+            or code.co_kwonlyargcount
+            or function.__defaults__
+        ):
+            count = code.co_argcount
+    signatures: list[inspect.Signature] = []
 
     @functools.wraps(function)
     def build(*args: P.args, **kwargs: P.kwargs) -> Program[A]:
-        try:
-            signature.bind(*args, **kwargs)
-        except TypeError as error:
-            raise InvalidArgument(f"{function.__qualname__}(...): {error}") from None
+        if kwargs or len(args) != count:
+            try:
+                if not signatures:
+                    signatures.append(inspect.signature(function))
+                signatures[0].bind(*args, **kwargs)
+            except TypeError as error:
+                raise InvalidArgument(f"{function.__qualname__}(...): {error}") from None
         return Generate(function, args, tuple(kwargs.items()))
 
     return build

@@ -445,6 +445,40 @@ class _Envelope:
         return None
 
 
+class _AskExpiry:
+    """An ask's timeout: if its fiber still waits for this reply, it fails with `AskTimeout`."""
+
+    __slots__ = ("envelope", "fiber", "limit", "message", "path", "world")
+
+    def __init__(
+        self,
+        world: _World,
+        fiber: _Fiber,
+        envelope: _Envelope,
+        path: str,
+        message: object,
+        limit: float,
+    ) -> None:
+        self.world = world
+        self.fiber = fiber
+        self.envelope = envelope
+        self.path = path
+        self.message = message
+        self.limit = limit
+
+    def __call__(self) -> None:
+        fiber, envelope, world = self.fiber, self.envelope, self.world
+        if envelope.waiting_asker() is fiber:
+            envelope.asker = None
+            if world.tracing:
+                world.log(fiber.label, f"ask of {self.path} timed out")
+            error = ask_timeout_error(self.path, self.message, self.limit)
+            world.wake(fiber, "error", error, first=False)
+
+
+_NO_CHILDREN: list[_Fiber] = []  # shared by waits on no child fiber: never appended to
+
+
 class _SimCell(ActorContext):
     """An actor in the simulated world; also its context and its refs' binding."""
 
@@ -536,6 +570,9 @@ class _SimCell(ActorContext):
 
 _IMMEDIATE = (Now, Random, SelfRef, Emit)
 
+# one thing that could happen next: its stable name (what choices sort by), what does it
+_Option = tuple[str, Callable[[Any], None], Any]
+
 # random() draws one of these many values, recorded in the schedule like any choice
 _RANDOM_BUCKETS = 1 << 16
 _MIX = 40503  # odd: invertible modulo 2**16 (Knuth's multiplicative hashing constant)
@@ -569,10 +606,12 @@ class _World(FiberScheduler):
         self.max_steps = max_steps
         self.ask_timeout = ask_timeout
 
-        self.ready: dict[int, tuple[str, Callable[[Any], None], Any]] = {}
+        # what could happen next, kept sorted by name as it changes (never re-sorted):
+        # ready fibers, actors able to handle their next message, timers due now
+        self.options: list[_Option] = []
+        self.ready: dict[int, _Option] = {}  # the ready fibers' options, by fiber id
         self.dirty: set[_SimCell] = set()  # cells whose ability to act may have changed
-        self.listed: list[tuple[str, Callable[[Any], None], Any]] = []  # able cells, sorted
-        self.due: dict[int, Any] = {}  # timers due now, by sequence
+        self.due: dict[int, _Option] = {}  # the options of timers due now, by sequence
         self.choices: list[int] = []
         self.widths: list[int] = []  # how many options each choice had
         self.trace: list[tuple[int, float, str, str]] = []
@@ -598,10 +637,18 @@ class _World(FiberScheduler):
             # labels can repeat (an old and a new incarnation of an actor, both unwinding),
             # so the fiber's creation number, stable run to run, makes the name unique
             option = fiber.option = (f"run {fiber.label}@{fiber.id}", self.run_fiber, fiber)
-        self.ready[fiber.id] = option
+        if fiber.id not in self.ready:
+            self.ready[fiber.id] = option
+            bisect.insort(self.options, option)
 
     def unqueue(self, fiber: _Fiber) -> None:
-        self.ready.pop(fiber.id, None)
+        option = self.ready.pop(fiber.id, None)
+        if option is not None:
+            self.drop_option(option)
+
+    def drop_option(self, option: _Option) -> None:
+        options = self.options
+        del options[bisect.bisect_left(options, option)]
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -656,12 +703,11 @@ class _World(FiberScheduler):
         assert root.outcome is not None
         return ("completed" if isinstance(root.outcome, Success) else "failed"), root.outcome
 
-    def enabled(self) -> list[tuple[str, Callable[[Any], None], Any]]:
+    def enabled(self) -> list[_Option]:
         """What could happen next, sorted by stable name: ready fibers, actors able to handle
-        their next message, timers due now."""
-        options = list(self.ready.values())
+        their next message, timers due now. The list is the world's own, updated in place."""
         if self.dirty:
-            listed = self.listed
+            options = self.options
             for cell in self.dirty:
                 box = cell.mailbox
                 able = cell.busy is None and bool(
@@ -670,21 +716,16 @@ class _World(FiberScheduler):
                 if able is not cell.listed:
                     cell.listed = able
                     if able:
-                        bisect.insort(listed, cell.option)
+                        bisect.insort(options, cell.option)
                     else:
-                        del listed[bisect.bisect_left(listed, cell.option)]
+                        del options[bisect.bisect_left(options, cell.option)]
             self.dirty.clear()
-        if self.listed:
-            options.extend(self.listed)
         if self.due:
-            for sequence, timer in list(self.due.items()):
-                if timer.active:
-                    options.append((f"timer {sequence:06d}", self.fire, (sequence, timer)))
-                else:
+            for sequence, option in list(self.due.items()):
+                if not option[2][1].active:
                     del self.due[sequence]
-        if len(options) > 1:
-            options.sort()  # by name: names are unique, so the actions are never compared
-        return options
+                    self.drop_option(option)
+        return self.options
 
     def post_system(self, cell: _SimCell, message: object) -> None:
         cell.mailbox.system.append(message)
@@ -704,7 +745,7 @@ class _World(FiberScheduler):
         sequence = self.sequence
         self.sequence += 1
         if delay <= 0:
-            self.due[sequence] = timer
+            self.make_due(sequence, timer)
         elif delay != math.inf:
             heapq.heappush(self.timers, (self.clock + delay, sequence, timer))
         return timer
@@ -725,12 +766,17 @@ class _World(FiberScheduler):
         while timers and timers[0][0] <= self.clock:
             _, sequence, timer = heapq.heappop(timers)
             if timer.active:
-                self.due[sequence] = timer
+                self.make_due(sequence, timer)
         return True
+
+    def make_due(self, sequence: int, timer: _Timer) -> None:
+        option = (f"timer {sequence:06d}", self.fire, (sequence, timer))
+        self.due[sequence] = option
+        bisect.insort(self.options, option)
 
     def fire(self, entry: tuple[int, Any]) -> None:
         sequence, timer = entry
-        del self.due[sequence]
+        self.drop_option(self.due.pop(sequence))
         timer.active = False
         timer.action()
 
@@ -1026,30 +1072,19 @@ class _World(FiberScheduler):
             self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
             raise stopped_error(target.path, effect.message)
         envelope = _Envelope(effect.message, sender, fiber)
-        self.block(fiber, _WAITING, "a reply from " + target.path)
-        fiber.wait = envelope.wait = _Wait([])
+        fiber.state = _WAITING
+        fiber.waiting_on = "a reply from " + target.path
+        fiber.wait = envelope.wait = _Wait(_NO_CHILDREN)
         limit = self.ask_timeout if effect.timeout is None else effect.timeout
-
-        def expire() -> None:
-            if envelope.waiting_asker() is fiber:
-                envelope.asker = None
-                if self.tracing:
-                    self.log(fiber.label, f"ask of {target.path} timed out")
-                self.wake(
-                    fiber,
-                    "error",
-                    ask_timeout_error(target.path, effect.message, limit),
-                    first=False,
-                )
-
+        expiry = _AskExpiry(self, fiber, envelope, target.path, effect.message, limit)
         if limit != math.inf:
-            fiber.timer = self.add_timer(limit, expire)
+            fiber.timer = self.add_timer(limit, expiry)
         if not self.queued_behind_delay(target, envelope):
             self.offer(target, envelope, None)
         if self.faults_on and self.fault(
             "ask_timeout", target.path, f"the ask {short(effect.message)} times out"
         ):
-            expire()
+            expiry()
 
     def reply(
         self, cell: _SimCell, envelope: _Envelope, outcome: Result[Any, BaseException]
