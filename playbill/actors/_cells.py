@@ -161,9 +161,12 @@ def strategy_for(instance: Any, supervision: SupervisionStrategy | None) -> Supe
 
 def find_cell(root: Any, system_name: str, path: str, uid: int = 0) -> Any:
     """The cell at ``path`` under the root guardian ``root`` (cells keep their children in
-    ``children_cells``), or ``None``; a non-zero ``uid`` must match too (a ref to an actor that
-    was replaced by a new one at the same path finds nothing)."""
+    ``children_cells``), or ``None``; a relative path (``"worker/cache"``) starts under the
+    root guardian, whatever the system's name; a non-zero ``uid`` must match too (a ref to an
+    actor that was replaced by a new one at the same path finds nothing)."""
     segments = [segment for segment in path.split("/") if segment]
+    if not path.startswith("/"):  # relative: a path under the root guardian of this system
+        segments.insert(0, system_name)
     if not segments or segments[0] != system_name:
         return None
     cell = root

@@ -523,3 +523,206 @@ def the_main_programs_forks_unwind_before_the_actors_stop() -> Any:
 
     # body runs as its own fiber: it ends once its fork unwound, then the answers are read
     return gather(body()).then(pure(None).map(lambda _: answers[0] if answers else "none"))
+
+
+# -- Flow: every combinator, compiled to a program ---------------------------------------------
+
+from playbill import flow as fl  # noqa: E402
+from playbill.actors import Backoff  # noqa: E402
+from playbill.flow import Continue, Done  # noqa: E402
+
+
+def _boom(_: Any) -> Any:
+    raise ValueError("boom")
+
+
+def _slow(seconds: float, value: Any) -> Any:
+    return lambda _input: sleep(seconds).then(pure(value))
+
+
+@case(("value", "42!"), actors=False)
+def flow_then_map_and_flat_map() -> Any:
+    parsed = fl.step(int) >> fl.step(lambda n: n * 2).map(str)
+    chosen = parsed.flat_map(lambda text: fl.step(lambda t: t + "!"))
+    return chosen.to_program("21")
+
+
+@case(("value", (3, "abc")), actors=False)
+def flow_zip_runs_both_on_the_input() -> Any:
+    return fl.step(len).zip(fl.identity()).to_program("abc")
+
+
+@case(("value", ("1", 2, None)), actors=False)
+def flow_zip_all_gives_each_flow_its_input() -> Any:
+    return fl.zip_all(fl.step(str), fl.step(abs), fl.pure(None)).to_program([1, -2, "x"])
+
+
+@case(("error", "WrongInput"), actors=False)
+def flow_zip_all_refuses_fewer_inputs() -> Any:
+    return fl.zip_all(fl.step(str), fl.step(str), fl.step(str)).to_program([1, 2])
+
+
+@case(("error", "ValueError"), actors=False)
+def flow_zip_fails_with_its_first_failure() -> Any:
+    return fl.step(_slow(5, "late")).zip(fl.step(_boom)).to_program(0)
+
+
+@case(("value", "steady"), actors=False)
+def flow_race_first_success_wins_over_a_fast_failure() -> Any:
+    return fl.race(fl.step(_boom), fl.step(_slow(0.01, "steady"))).to_program(0)
+
+
+@case(("value", "fast"), actors=False)
+def flow_race_cancels_the_slow_one() -> Any:
+    return fl.race(fl.step(_slow(100, "slow")), fl.step(_slow(0.01, "fast"))).to_program(0)
+
+
+@case(("value", ("INT 2", "STR A", "OTHER")), actors=False)
+def flow_branch_by_type_and_otherwise() -> Any:
+    shape = fl.branch(
+        {int: fl.step(lambda n: f"INT {n + 1}"), str: fl.step(lambda s: f"STR {s.upper()}")},
+        otherwise=fl.pure("OTHER"),
+    )
+    return sequence([shape.to_program(1), shape.to_program("a"), shape.to_program(1.5)])
+
+
+@case(("error", "NoBranchMatched"), actors=False)
+def flow_branch_without_a_case_fails() -> Any:
+    return fl.branch({int: fl.identity()}).to_program("text")
+
+
+@case(("value", ("big", "small")), actors=False)
+def flow_branch_on_a_predicate() -> Any:
+    sized = fl.branch_on(lambda n: n > 10, fl.pure("big"), fl.pure("small"))
+    return sequence([sized.to_program(11), sized.to_program(3)])
+
+
+@case(("value", ("recovered boom", "fallback", "with ValueError")), actors=False)
+def flow_recover_fallback_and_recover_with() -> Any:
+    failing = fl.step(_boom)
+    return sequence(
+        [
+            failing.recover(lambda error: f"recovered {error}").to_program(0),
+            failing.fallback_to(fl.pure("fallback")).to_program(0),
+            failing.recover_with(lambda error: fl.pure(f"with {type(error).__name__}")).to_program(
+                0
+            ),
+        ]
+    )
+
+
+@case(("value", 6), actors=False)
+def flow_loop_until_done() -> Any:
+    halve = fl.step(lambda n: Done(n) if n < 10 else Continue(n // 2))
+    return fl.loop(halve, max_iter=10).to_program(100)
+
+
+@case(("error", "LoopLimitExceeded"), actors=False)
+def flow_loop_past_max_iter_fails() -> Any:
+    return fl.loop(fl.step(Continue), max_iter=5).to_program(0)
+
+
+@case(("value", "draft v3"), actors=False)
+def flow_loop_with_state_keeps_the_last_state_on_request() -> Any:
+    revise = fl.step(lambda pair: Continue(f"draft v{int(pair[1][-1]) + 1}"))
+    return fl.loop_with_state(revise, "draft v0", max_iter=3, on_limit="last").to_program("task")
+
+
+@case(("value", ("kept 4", "FilteredOut")), actors=False)
+def flow_filter_passes_or_fails() -> Any:
+    even = fl.identity().filter(lambda n: n % 2 == 0)
+    return sequence(
+        [
+            even.to_program(4).map(lambda n: f"kept {n}"),
+            even.to_program(3).recover(lambda error: type(error).__name__),
+        ]
+    )
+
+
+@case(("value", (7, [7, "Failure"])), actors=False)
+def flow_tap_and_and_then_see_the_output() -> Any:
+    seen: list[Any] = []
+    tapped = fl.identity().tap(seen.append)
+    observed = fl.step(_boom).and_then(lambda outcome: seen.append(type(outcome).__name__))
+    return tapped.to_program(7).flat_map(
+        lambda value: observed.to_program(0).attempt().map(lambda _: (value, seen))
+    )
+
+
+@case(("error", "TimedOut"), actors=False)
+def flow_timeout_on_the_clock() -> Any:
+    return fl.step(_slow(60, "late")).timeout(0.02).to_program(0)
+
+
+@case(("value", ("third time", 2)), actors=False)
+def flow_retry_until_it_succeeds() -> Any:
+    failures: list[int] = []
+
+    def flaky(_: Any) -> Any:
+        if len(failures) < 2:
+            failures.append(1)
+            raise ConnectionError("try again")
+        return "third time"
+
+    return (
+        fl.step(flaky)
+        .retry(3, Backoff(initial=0.001, jitter=0.0))
+        .to_program(0)
+        .map(lambda value: (value, len(failures)))
+    )
+
+
+@case(("value", ((1, 3), 1)), actors=False)
+def flow_at_least_reaches_a_quorum() -> Any:
+    quorum = fl.at_least(2, fl.step(lambda x: 1), fl.step(_boom), fl.step(_slow(0.01, 3)))
+    return quorum.to_program(0).map(
+        lambda result: (tuple(sorted(result.succeeded)), len(result.failed))
+    )
+
+
+@case(("error", "QuorumNotReached"), actors=False)
+def flow_at_least_fails_once_the_quorum_is_impossible() -> Any:
+    return fl.at_least(2, fl.step(_boom), fl.step(_boom), fl.pure(1)).to_program(0)
+
+
+@case(("value", "HELLO"))
+def flow_actor_leaf_spawns_asks_and_stops() -> Any:
+    class Shout(Actor):
+        def receive(self, message: Any) -> Any:
+            return message.upper()
+
+    return (fl.actor(Shout) >> fl.actor(Shout)).to_program("hello")
+
+
+@case(("value", ["hello", "hello"]))
+def flow_call_by_ref_and_by_relative_path() -> Any:
+    @program
+    def body() -> Any:
+        echo = yield free_spawn(Echo, name="echo")
+        by_ref = yield fl.call(echo).to_program("hello")
+        by_path = yield fl.call("echo").to_program("hello")
+        return [by_ref, by_path]
+
+    return body()
+
+
+@case(("value", ("main", ["side saw main"])))
+def flow_divert_to_runs_the_side_flow_before_the_run_ends() -> Any:
+    seen: list[str] = []
+    side = fl.step(
+        lambda value: sleep(0.01).then(pure(None).map(lambda _: seen.append(f"side saw {value}")))
+    )
+    return fl.pure("main").divert_to(side).to_program(0).map(lambda value: (value, seen))
+
+
+@case(("value", "main"))
+def flow_divert_to_a_failing_side_flow_does_not_fail_the_flow() -> Any:
+    return fl.pure("main").divert_to(fl.step(_boom)).to_program(0)
+
+
+@case(("value", 10_000), actors=False)
+def flow_ten_thousand_steps() -> Any:
+    chain = fl.identity()
+    for _ in range(10_000):
+        chain = chain >> fl.step(lambda n: n + 1)
+    return chain.to_program(0, events=False)

@@ -1,0 +1,579 @@
+"""A Flow compiled to a Program.
+
+Every node becomes a small program built only when the run reaches it (inside the running
+program, never ahead of it), so a flow of any depth compiles in constant Python stack and the
+stepper's trampoline runs it. Parallel parts use the core's gather and race, so the simulator
+explores their interleavings like any other program's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from typing import Any, Literal, final
+
+from attrs import frozen
+from returns.result import Failure, Result, Success
+
+from playbill.actors import Actor
+from playbill.actors._cells import short
+from playbill.effects import (
+    ActorRef,
+    Effect,
+    Generate,
+    Program,
+    Suspend,
+    emit,
+    fail,
+    free_spawn,
+    free_stop,
+    gather,
+    pure,
+    random,
+    sleep,
+)
+from playbill.effects import race as core_race
+from playbill.effects import timeout as core_timeout
+from playbill.flow._errors import (
+    FilteredOut,
+    LoopLimitExceeded,
+    NoBranchMatched,
+    QuorumNotReached,
+    WrongInput,
+)
+from playbill.flow._nodes import (
+    AndThen,
+    AtLeast,
+    Branch,
+    BranchOn,
+    Call,
+    Continue,
+    Diverted,
+    Done,
+    FallbackTo,
+    Filter,
+    FlatMapped,
+    Flow,
+    Identity,
+    Loop,
+    LoopWithState,
+    Mapped,
+    Pure,
+    QuorumResult,
+    Race,
+    Recover,
+    RecoverWith,
+    Retry,
+    Spawned,
+    Step,
+    Tap,
+    Then,
+    Timeout,
+    Zip,
+    ZipAll,
+)
+
+__all__ = ["FlowEvent", "compile_flow", "label_of"]
+
+EventKind = Literal["started", "completed", "failed"]
+_Body = Generator[Any, Any, Any]
+
+
+@final
+@frozen
+class FlowEvent:
+    """What a flow node did, emitted onto the system's event stream (as the ``event`` of an
+    `Emitted`): ``kind`` is ``started`` (``value`` is the input), ``completed`` (``value`` is
+    the output) or ``failed`` (``error``). ``path`` is the node's place in the flow, in
+    document notation (``steps[2].on_true``; empty for the root); ``span`` names this run of
+    the node (loops and retries run a node many times) and ``parent`` the span it ran in, so a
+    flat stream rebuilds the call tree."""
+
+    kind: EventKind
+    node: str
+    label: str
+    path: str
+    span: str
+    parent: str | None
+    value: Any = None
+    error: BaseException | None = None
+
+
+@final
+class _Run:
+    """What one run of a flow shares between its nodes: made afresh when the run starts."""
+
+    __slots__ = ("events", "sides")
+
+    def __init__(self, events: bool) -> None:
+        self.events = events
+        self.sides: list[ActorRef] = []  # the actors running diverted side flows
+
+
+def compile_flow(flow: Flow[Any, Any], value: Any, *, events: bool, name: str) -> Program[Any]:
+    if not isinstance(flow, Flow):
+        raise TypeError(f"compile_flow takes a Flow, got {flow!r}")
+    return Generate(_root, (flow, value, events, name), ())
+
+
+def _root(flow: Flow[Any, Any], value: Any, events: bool, name: str) -> _Body:
+    run = _Run(events)
+    body = Generate(_body_then_drain, (flow, value, run, name), ())
+    return (yield body.ensuring(Generate(_stop_sides, (run,), ())))
+
+
+def _body_then_drain(flow: Flow[Any, Any], value: Any, run: _Run, name: str) -> _Body:
+    outcome = yield node(flow, value, run, "", name, None).attempt()
+    drained = 0
+    while drained < len(run.sides):  # side flows may divert further side flows
+        yield run.sides[drained].free_ask(_DRAIN, math.inf).attempt()
+        drained += 1
+    if isinstance(outcome, Failure):
+        raise outcome.failure()
+    return outcome.unwrap()
+
+
+def _stop_sides(run: _Run) -> _Body:
+    for ref in run.sides:
+        yield free_stop(ref)
+
+
+def node(
+    flow: Flow[Any, Any], value: Any, run: _Run, path: str, span: str, parent: str | None
+) -> Program[Any]:
+    """The program that runs ``flow`` (at ``path``, as ``span``) on ``value``."""
+    if run.events:
+        return Generate(_observed, (flow, value, run, path, span, parent), ())
+    return _body(flow, value, run, path, span)
+
+
+def _observed(
+    flow: Flow[Any, Any], value: Any, run: _Run, path: str, span: str, parent: str | None
+) -> _Body:
+    label = label_of(flow)
+    yield emit(FlowEvent("started", flow.kind, label, path, span, parent, value))
+    try:
+        result = yield _body(flow, value, run, path, span)
+    except Exception as error:
+        yield emit(FlowEvent("failed", flow.kind, label, path, span, parent, error=error))
+        raise
+    yield emit(FlowEvent("completed", flow.kind, label, path, span, parent, result))
+    return result
+
+
+def label_of(flow: Flow[Any, Any]) -> str:
+    """A short human label for a node: its function's or factory's name, its target."""
+    if isinstance(flow, Step | Mapped | FlatMapped | Recover | RecoverWith | Tap | AndThen):
+        return _name(flow.function)
+    if isinstance(flow, Filter | BranchOn):
+        return _name(flow.predicate)
+    if isinstance(flow, Spawned):
+        return _name(flow.factory)
+    if isinstance(flow, Call):
+        return flow.target if isinstance(flow.target, str) else flow.target.path
+    if isinstance(flow, Pure):
+        return short(flow.value)
+    return flow.kind
+
+
+def _name(function: Callable[..., Any]) -> str:
+    return str(getattr(function, "__qualname__", None) or short(function))
+
+
+def _child(path: str, segment: str) -> str:
+    return f"{path}.{segment}" if path else segment
+
+
+def _body(flow: Flow[Any, Any], value: Any, run: _Run, path: str, span: str) -> Program[Any]:
+    kind = type(flow)
+    if kind is Step:
+        assert isinstance(flow, Step)
+        try:
+            return _as_program(flow.function(value))
+        except Exception as error:
+            return fail(error)
+    if kind is Identity:
+        return pure(value)
+    if kind is Pure:
+        assert isinstance(flow, Pure)
+        return pure(flow.value)
+    return Generate(_RUNNERS[kind], (flow, value, run, path, span), ())
+
+
+def _as_program(result: object) -> Program[Any]:
+    if isinstance(result, Program):
+        return result
+    if isinstance(result, Effect):
+        return Suspend(result)
+    return pure(result)
+
+
+# -- the runners, one per combinator -----------------------------------------------------------
+
+
+def _then(flow: Then, value: Any, run: _Run, path: str, span: str) -> _Body:
+    for index, each in enumerate(flow.steps):
+        segment = f"steps[{index}]"
+        value = yield node(each, value, run, _child(path, segment), f"{span}/{segment}", span)
+    return value
+
+
+def _spawned(flow: Spawned, value: Any, run: _Run, path: str, span: str) -> _Body:
+    ref = yield free_spawn(flow.factory)
+    return (yield ref.free_ask(value, flow.ask_timeout).ensuring(free_stop(ref)))
+
+
+def _call(flow: Call, value: Any, run: _Run, path: str, span: str) -> _Body:
+    target = flow.target if isinstance(flow.target, ActorRef) else ActorRef(flow.target)
+    return (yield target.free_ask(value, flow.ask_timeout))
+
+
+def _mapped(flow: Mapped, value: Any, run: _Run, path: str, span: str) -> _Body:
+    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    return flow.function(result)
+
+
+def _flat_mapped(flow: FlatMapped, value: Any, run: _Run, path: str, span: str) -> _Body:
+    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    chosen = flow.function(result)
+    if not isinstance(chosen, Flow):
+        raise WrongInput(
+            f"flat_map at {path or '(root)'}: {_name(flow.function)} must return a Flow, "
+            f"got {short(chosen)}",
+            path,
+        )
+    return (yield node(chosen, result, run, _child(path, "then"), f"{span}/then", span))
+
+
+def _zip(flow: Zip, value: Any, run: _Run, path: str, span: str) -> _Body:
+    return (
+        yield gather(
+            node(flow.left, value, run, _child(path, "left"), f"{span}/left", span),
+            node(flow.right, value, run, _child(path, "right"), f"{span}/right", span),
+        )
+    )
+
+
+def _zip_all(flow: ZipAll, value: Any, run: _Run, path: str, span: str) -> _Body:
+    count = len(flow.flows)
+    if isinstance(value, str | bytes | dict) or not hasattr(value, "__len__"):
+        raise WrongInput(
+            f"zip_all at {path or '(root)'} takes a sequence of {count} inputs, one per flow; "
+            f"got {short(value)}",
+            path,
+        )
+    items = tuple(value)
+    if len(items) != count:
+        raise WrongInput(
+            f"zip_all at {path or '(root)'} has {count} flows but got {len(items)} inputs; give "
+            "exactly one input per flow (nothing is dropped or padded)",
+            path,
+        )
+    return (
+        yield gather(
+            *(
+                node(each, item, run, _child(path, f"flows[{i}]"), f"{span}/flows[{i}]", span)
+                for i, (each, item) in enumerate(zip(flow.flows, items, strict=True))
+            )
+        )
+    )
+
+
+def _race(flow: Race, value: Any, run: _Run, path: str, span: str) -> _Body:
+    return (
+        yield core_race(
+            *(
+                node(each, value, run, _child(path, f"flows[{i}]"), f"{span}/flows[{i}]", span)
+                for i, each in enumerate(flow.flows)
+            )
+        )
+    )
+
+
+def _branch(flow: Branch, value: Any, run: _Run, path: str, span: str) -> _Body:
+    for index, (case_type, case_flow) in enumerate(flow.cases):
+        if isinstance(value, case_type):
+            segment = f"cases[{index}].flow"
+            return (
+                yield node(case_flow, value, run, _child(path, segment), f"{span}/{segment}", span)
+            )
+    if flow.otherwise is not None:
+        return (
+            yield node(
+                flow.otherwise, value, run, _child(path, "otherwise"), f"{span}/otherwise", span
+            )
+        )
+    names = ", ".join(case_type.__name__ for case_type, _ in flow.cases)
+    raise NoBranchMatched(
+        f"branch at {path or '(root)'} has no case for {type(value).__name__} "
+        f"(cases: {names}); add a case or otherwise=...",
+        path,
+    )
+
+
+def _branch_on(flow: BranchOn, value: Any, run: _Run, path: str, span: str) -> _Body:
+    segment = "on_true" if flow.predicate(value) else "on_false"
+    chosen = flow.on_true if segment == "on_true" else flow.on_false
+    return (yield node(chosen, value, run, _child(path, segment), f"{span}/{segment}", span))
+
+
+def _recover(flow: Recover, value: Any, run: _Run, path: str, span: str) -> _Body:
+    try:
+        return (yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span))
+    except Exception as error:
+        return (yield _as_program(flow.function(error)))
+
+
+def _recover_with(flow: RecoverWith, value: Any, run: _Run, path: str, span: str) -> _Body:
+    try:
+        return (yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span))
+    except Exception as error:
+        chosen = flow.function(error)
+        if not isinstance(chosen, Flow):
+            raise WrongInput(
+                f"recover_with at {path or '(root)'}: {_name(flow.function)} must return a "
+                f"Flow, got {short(chosen)}",
+                path,
+            ) from error
+    return (yield node(chosen, value, run, _child(path, "then"), f"{span}/then", span))
+
+
+def _fallback_to(flow: FallbackTo, value: Any, run: _Run, path: str, span: str) -> _Body:
+    try:
+        return (yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span))
+    except Exception:
+        pass
+    return (
+        yield node(flow.fallback, value, run, _child(path, "fallback"), f"{span}/fallback", span)
+    )
+
+
+_DRAIN = object()  # asked of a side-flow actor: replied once its side flows are done
+
+
+class _SideFlow(Actor):
+    """Runs diverted side flows, each in turn; a failure becomes a `FlowEvent`, never a crash."""
+
+    def __init__(self, run: _Run, side: Flow[Any, Any], path: str, span: str) -> None:
+        self.run = run
+        self.side = side
+        self.path = path
+        self.span = span
+
+    def receive(self, message: Any) -> Any:
+        if message is _DRAIN:
+            return None
+        return Generate(_side, (self.run, self.side, message, self.path, self.span), ())
+
+
+def _side(run: _Run, side: Flow[Any, Any], value: Any, path: str, span: str) -> _Body:
+    outcome = yield node(side, value, run, _child(path, "side"), f"{span}/side", span).attempt()
+    if isinstance(outcome, Failure):
+        yield emit(
+            FlowEvent(
+                "failed", "divert_to", label_of(side), path, span, None, error=outcome.failure()
+            )
+        )
+
+
+def _diverted(flow: Diverted, value: Any, run: _Run, path: str, span: str) -> _Body:
+    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    side = _SideFlow(run, flow.side, path, span)
+    ref = yield free_spawn(lambda: side)
+    run.sides.append(ref)
+    yield ref.free_tell(result)
+    return result
+
+
+def _loop(flow: Loop, value: Any, run: _Run, path: str, span: str) -> _Body:
+    for round_ in range(flow.max_iter):
+        outcome = yield node(
+            flow.body, value, run, _child(path, "body"), f"{span}/body#{round_}", span
+        )
+        if isinstance(outcome, Done):
+            return outcome.value
+        if not isinstance(outcome, Continue):
+            raise _not_a_step("loop", path, outcome)
+        value = outcome.value
+    if flow.on_limit == "last":
+        return value
+    raise LoopLimitExceeded(
+        f"loop at {path or '(root)'} went round {flow.max_iter} times without Done (last "
+        f"value {short(value)}); raise max_iter, or on_limit='last' to keep the last value",
+        path,
+        value,
+    )
+
+
+def _loop_with_state(flow: LoopWithState, value: Any, run: _Run, path: str, span: str) -> _Body:
+    state = flow.initial
+    for round_ in range(flow.max_iter):
+        outcome = yield node(
+            flow.body, (value, state), run, _child(path, "body"), f"{span}/body#{round_}", span
+        )
+        if isinstance(outcome, Done):
+            return outcome.value
+        if not isinstance(outcome, Continue):
+            raise _not_a_step("loop_with_state", path, outcome)
+        state = outcome.value
+    if flow.on_limit == "last":
+        return state
+    raise LoopLimitExceeded(
+        f"loop_with_state at {path or '(root)'} went round {flow.max_iter} times without Done "
+        f"(last state {short(state)}); raise max_iter, or on_limit='last' to keep the last "
+        "state",
+        path,
+        state,
+    )
+
+
+def _not_a_step(where: str, path: str, outcome: object) -> WrongInput:
+    return WrongInput(
+        f"the body of {where} at {path or '(root)'} must return Continue(x) or Done(y), got "
+        f"{short(outcome)}",
+        path,
+    )
+
+
+def _filter(flow: Filter, value: Any, run: _Run, path: str, span: str) -> _Body:
+    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    if not flow.predicate(result):
+        raise FilteredOut(
+            f"filter at {path or '(root)'}: {_name(flow.predicate)} rejected {short(result)}",
+            path,
+        )
+    return result
+
+
+def _tap(flow: Tap, value: Any, run: _Run, path: str, span: str) -> _Body:
+    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    yield _as_program(flow.function(result))
+    return result
+
+
+def _and_then(flow: AndThen, value: Any, run: _Run, path: str, span: str) -> _Body:
+    outcome: Result[Any, Exception] = yield node(
+        flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span
+    ).attempt()
+    try:
+        callback = yield _as_program(flow.function(outcome)).attempt()
+    except Exception as error:  # the callback itself raised before giving a program
+        callback = Failure(error)
+    if isinstance(callback, Failure):
+        yield emit(
+            FlowEvent(
+                "failed",
+                "and_then",
+                _name(flow.function),
+                path,
+                span,
+                None,
+                error=callback.failure(),
+            )
+        )
+    if isinstance(outcome, Failure):
+        raise outcome.failure()
+    return outcome.unwrap()
+
+
+def _timeout(flow: Timeout, value: Any, run: _Run, path: str, span: str) -> _Body:
+    inner = node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    return (yield core_timeout(inner, flow.seconds))
+
+
+def _retry(flow: Retry, value: Any, run: _Run, path: str, span: str) -> _Body:
+    for attempt in range(flow.attempts):
+        try:
+            return (
+                yield node(
+                    flow.flow, value, run, _child(path, "flow"), f"{span}/flow#{attempt}", span
+                )
+            )
+        except Exception:
+            if attempt + 1 == flow.attempts:
+                raise
+        # no random draw without jitter: a schedule holds no choice that changes nothing
+        spread = (yield random()) if flow.backoff.jitter else 0.5
+        yield sleep(flow.backoff.delay(attempt, spread))
+    raise AssertionError("unreachable: attempts >= 1")
+
+
+@final
+class _Tally:
+    __slots__ = ("failed", "indices", "k", "n", "path", "succeeded")
+
+    def __init__(self, k: int, n: int, path: str) -> None:
+        self.k = k
+        self.n = n
+        self.path = path
+        self.succeeded: list[Any] = []
+        self.indices: list[int] = []
+        self.failed: list[BaseException] = []
+
+
+def _at_least(flow: AtLeast, value: Any, run: _Run, path: str, span: str) -> _Body:
+    # each member reports to the tally; the one that decides the quorum (either way) is the
+    # only one ever to finish, so the core race ends there and cancels the rest
+    tally = _Tally(flow.k, len(flow.flows), path)
+    members = (
+        Generate(
+            _member,
+            (
+                tally,
+                i,
+                node(each, value, run, _child(path, f"flows[{i}]"), f"{span}/flows[{i}]", span),
+            ),
+            (),
+        )
+        for i, each in enumerate(flow.flows)
+    )
+    decided = yield core_race(*members)
+    if isinstance(decided, QuorumNotReached):
+        raise decided
+    return decided
+
+
+def _member(tally: _Tally, index: int, program: Program[Any]) -> _Body:
+    outcome = yield program.attempt()
+    if isinstance(outcome, Success):
+        tally.succeeded.append(outcome.unwrap())
+        tally.indices.append(index)
+        if len(tally.succeeded) == tally.k:
+            return QuorumResult(tuple(tally.succeeded), tuple(tally.indices), tuple(tally.failed))
+    else:
+        tally.failed.append(outcome.failure())
+        if len(tally.failed) == tally.n - tally.k + 1:
+            return QuorumNotReached(
+                f"at_least at {tally.path or '(root)'} needed {tally.k} of {tally.n} flows to "
+                f"succeed, but {len(tally.failed)} failed: "
+                + "; ".join(repr(error) for error in tally.failed),
+                tally.path,
+                tuple(tally.failed),
+            )
+    yield sleep(math.inf)  # undecided: wait to be cancelled by the race's winner
+
+
+_RUNNERS: dict[type, Callable[..., _Body]] = {
+    Then: _then,
+    Spawned: _spawned,
+    Call: _call,
+    Mapped: _mapped,
+    FlatMapped: _flat_mapped,
+    Zip: _zip,
+    ZipAll: _zip_all,
+    Race: _race,
+    Branch: _branch,
+    BranchOn: _branch_on,
+    Recover: _recover,
+    RecoverWith: _recover_with,
+    FallbackTo: _fallback_to,
+    Diverted: _diverted,
+    Loop: _loop,
+    LoopWithState: _loop_with_state,
+    Filter: _filter,
+    Tap: _tap,
+    AndThen: _and_then,
+    Timeout: _timeout,
+    Retry: _retry,
+    AtLeast: _at_least,
+}

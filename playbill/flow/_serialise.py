@@ -1,0 +1,487 @@
+"""Flows as documents: dict, JSON and YAML, every node included.
+
+A document is a tree of plain dicts, each with a ``kind``; the root also carries ``format``.
+Functions, predicates, actor factories, types, and values that are not plain data are written
+as names and read back through a `Registry` — and only through it: loading never imports,
+evaluates or unpickles anything, and YAML is read with ``yaml.safe_load`` only. Every problem
+is a `FlowSpecError` naming the document path of the bad node.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from playbill.actors import Backoff
+from playbill.effects import ActorRef
+from playbill.flow._errors import FlowSpecError
+from playbill.flow._nodes import (
+    KINDS,
+    AndThen,
+    AtLeast,
+    Branch,
+    BranchOn,
+    Call,
+    Diverted,
+    FallbackTo,
+    Filter,
+    FlatMapped,
+    Flow,
+    Identity,
+    Loop,
+    LoopWithState,
+    Mapped,
+    Pure,
+    Race,
+    Recover,
+    RecoverWith,
+    Retry,
+    Spawned,
+    Step,
+    Tap,
+    Then,
+    Timeout,
+    Zip,
+    ZipAll,
+)
+from playbill.flow._registry import Registry
+
+__all__ = ["FORMAT", "from_dict", "from_json", "from_yaml", "to_dict", "to_json", "to_yaml"]
+
+FORMAT = "playbill.flow/1"
+
+_WRAPPERS: dict[type, str] = {  # a flow and one function
+    Mapped: "function",
+    FlatMapped: "function",
+    Recover: "function",
+    RecoverWith: "function",
+    Tap: "function",
+    AndThen: "function",
+    Filter: "predicate",
+}
+
+
+def _child(path: str, segment: str) -> str:
+    return f"{path}.{segment}" if path else segment
+
+
+# -- saving -----------------------------------------------------------------------------------
+
+
+def to_dict(flow: Flow[Any, Any], registry: Registry) -> dict[str, Any]:
+    """``flow`` as a plain document (dicts, lists, strings, numbers).
+
+    >>> from playbill.flow import Registry, step
+    >>> registry = Registry()
+    >>> _ = registry.register(len, name="length")
+    >>> to_dict(step(len), registry)
+    {'format': 'playbill.flow/1', 'kind': 'step', 'function': 'length'}
+    """
+    if not isinstance(registry, Registry):
+        raise TypeError(f"to_dict(flow, registry) takes a Registry, got {registry!r:.60}")
+    return {"format": FORMAT, **_save(flow, registry, "")}
+
+
+def to_json(flow: Flow[Any, Any], registry: Registry, *, indent: int | None = 2) -> str:
+    """``flow`` as a JSON document."""
+    return json.dumps(to_dict(flow, registry), indent=indent)
+
+
+def to_yaml(flow: Flow[Any, Any], registry: Registry) -> str:
+    """``flow`` as a YAML document."""
+    return str(yaml.safe_dump(to_dict(flow, registry), sort_keys=False))
+
+
+def _name(registry: Registry, thing: object, path: str, what: str) -> str:
+    name = registry.name_of(thing)
+    if name is None:
+        label = getattr(thing, "__qualname__", None) or repr(thing)[:60]
+        raise FlowSpecError(
+            path,
+            f"the {what} {label} is not registered, so it cannot be saved; "
+            f"registry.register({label}, name='...')",
+        )
+    return name
+
+
+def _is_data(value: object, depth: int = 0) -> bool:
+    """Whether ``value`` survives JSON and YAML unchanged (so it can be written as itself)."""
+    if depth > 50:
+        return False
+    if value is None or isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_is_data(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, str) and _is_data(item, depth + 1) for key, item in value.items()
+        )
+    return False
+
+
+def _save_value(
+    document: dict[str, Any], key: str, value: object, registry: Registry, path: str
+) -> None:
+    if _is_data(value):
+        document[key] = value
+    else:
+        document[f"{key}_ref"] = _name(registry, value, _child(path, key), "value")
+
+
+def _save(flow: Flow[Any, Any], registry: Registry, path: str) -> dict[str, Any]:
+    document: dict[str, Any] = {"kind": flow.kind}
+    kind = type(flow)
+    if kind in _WRAPPERS:
+        key = _WRAPPERS[kind]
+        document["flow"] = _save(flow.flow, registry, _child(path, "flow"))  # type: ignore[attr-defined]
+        document[key] = _name(registry, getattr(flow, key), _child(path, key), key)
+    elif isinstance(flow, Step):
+        document["function"] = _name(registry, flow.function, _child(path, "function"), "function")
+    elif isinstance(flow, Pure):
+        _save_value(document, "value", flow.value, registry, path)
+    elif isinstance(flow, Identity):
+        pass
+    elif isinstance(flow, Spawned):
+        document["factory"] = _name(registry, flow.factory, _child(path, "factory"), "factory")
+        if flow.ask_timeout is not None:
+            document["ask_timeout"] = flow.ask_timeout
+    elif isinstance(flow, Call):
+        document["target"] = flow.target.path if isinstance(flow.target, ActorRef) else flow.target
+        if flow.ask_timeout is not None:
+            document["ask_timeout"] = flow.ask_timeout
+    elif isinstance(flow, Then):
+        document["steps"] = [
+            _save(each, registry, _child(path, f"steps[{i}]")) for i, each in enumerate(flow.steps)
+        ]
+    elif isinstance(flow, Zip):
+        document["left"] = _save(flow.left, registry, _child(path, "left"))
+        document["right"] = _save(flow.right, registry, _child(path, "right"))
+    elif isinstance(flow, ZipAll | Race | AtLeast):
+        if isinstance(flow, AtLeast):
+            document["k"] = flow.k
+        document["flows"] = [
+            _save(each, registry, _child(path, f"flows[{i}]")) for i, each in enumerate(flow.flows)
+        ]
+    elif isinstance(flow, Branch):
+        document["cases"] = [
+            {
+                "type": _name(registry, case_type, _child(path, f"cases[{i}].type"), "type"),
+                "flow": _save(case_flow, registry, _child(path, f"cases[{i}].flow")),
+            }
+            for i, (case_type, case_flow) in enumerate(flow.cases)
+        ]
+        if flow.otherwise is not None:
+            document["otherwise"] = _save(flow.otherwise, registry, _child(path, "otherwise"))
+    elif isinstance(flow, BranchOn):
+        document["predicate"] = _name(
+            registry, flow.predicate, _child(path, "predicate"), "predicate"
+        )
+        document["on_true"] = _save(flow.on_true, registry, _child(path, "on_true"))
+        document["on_false"] = _save(flow.on_false, registry, _child(path, "on_false"))
+    elif isinstance(flow, FallbackTo):
+        document["flow"] = _save(flow.flow, registry, _child(path, "flow"))
+        document["fallback"] = _save(flow.fallback, registry, _child(path, "fallback"))
+    elif isinstance(flow, Diverted):
+        document["flow"] = _save(flow.flow, registry, _child(path, "flow"))
+        document["side"] = _save(flow.side, registry, _child(path, "side"))
+    elif isinstance(flow, Loop | LoopWithState):
+        document["body"] = _save(flow.body, registry, _child(path, "body"))
+        if isinstance(flow, LoopWithState):
+            _save_value(document, "initial", flow.initial, registry, path)
+        document["max_iter"] = flow.max_iter
+        document["on_limit"] = flow.on_limit
+    elif isinstance(flow, Timeout):
+        document["flow"] = _save(flow.flow, registry, _child(path, "flow"))
+        document["seconds"] = flow.seconds
+    elif isinstance(flow, Retry):
+        document["flow"] = _save(flow.flow, registry, _child(path, "flow"))
+        document["attempts"] = flow.attempts
+        backoff = flow.backoff
+        document["backoff"] = {
+            "initial": backoff.initial,
+            "maximum": backoff.maximum,
+            "multiplier": backoff.multiplier,
+            "jitter": backoff.jitter,
+        }
+    else:  # pragma: no cover - every kind is handled above
+        raise FlowSpecError(path, f"cannot save a {type(flow).__name__}")
+    return document
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def from_dict(document: object, registry: Registry) -> Flow[Any, Any]:
+    """The flow a document describes, its names resolved through ``registry``.
+
+    >>> from playbill.flow import Registry, step
+    >>> registry = Registry()
+    >>> _ = registry.register(len, name="length")
+    >>> from_dict({"format": "playbill.flow/1", "kind": "step", "function": "length"}, registry)
+    Step(function=<built-in function len>)
+    """
+    if not isinstance(registry, Registry):
+        raise TypeError(f"from_dict(document, registry) takes a Registry, got {registry!r:.60}")
+    if not isinstance(document, dict):
+        raise FlowSpecError("", f"a flow document is a mapping, got {_kind_of(document)}")
+    version = document.get("format")
+    if version != FORMAT:
+        raise FlowSpecError(
+            "",
+            f"format must be {FORMAT!r} (this document says {version!r}); "
+            "write it with to_dict/to_json/to_yaml",
+        )
+    body = {key: value for key, value in document.items() if key != "format"}
+    try:
+        return _Loader(registry).load(body, "")
+    except RecursionError:
+        raise FlowSpecError("", "the document is nested too deeply to be a flow") from None
+
+
+def from_json(text: str | bytes, registry: Registry) -> Flow[Any, Any]:
+    """The flow a JSON document describes."""
+    try:
+        document = json.loads(text)
+    except (ValueError, TypeError) as error:
+        raise FlowSpecError("", f"not a JSON document: {error}") from None
+    except RecursionError:
+        raise FlowSpecError("", "the document is nested too deeply to be a flow") from None
+    return from_dict(document, registry)
+
+
+def from_yaml(text: str | bytes, registry: Registry) -> Flow[Any, Any]:
+    """The flow a YAML document describes (read with ``yaml.safe_load`` only)."""
+    if not isinstance(text, str | bytes):
+        raise FlowSpecError("", f"a YAML document is text, got {_kind_of(text)}")
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise FlowSpecError("", f"not a YAML document: {error}") from None
+    except RecursionError:
+        raise FlowSpecError("", "the document is nested too deeply to be a flow") from None
+    return from_dict(document, registry)
+
+
+def _kind_of(value: object) -> str:
+    return f"{type(value).__name__} {value!r:.40}"
+
+
+_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind: (required, optional)
+    "step": (("function",), ()),
+    "pure": ((), ("value", "value_ref")),
+    "identity": ((), ()),
+    "actor": (("factory",), ("ask_timeout",)),
+    "call": (("target",), ("ask_timeout",)),
+    "then": (("steps",), ()),
+    "map": (("flow", "function"), ()),
+    "flat_map": (("flow", "function"), ()),
+    "recover": (("flow", "function"), ()),
+    "recover_with": (("flow", "function"), ()),
+    "tap": (("flow", "function"), ()),
+    "and_then": (("flow", "function"), ()),
+    "filter": (("flow", "predicate"), ()),
+    "zip": (("left", "right"), ()),
+    "zip_all": (("flows",), ()),
+    "race": (("flows",), ()),
+    "at_least": (("k", "flows"), ()),
+    "branch": (("cases",), ("otherwise",)),
+    "branch_on": (("predicate", "on_true", "on_false"), ()),
+    "fallback_to": (("flow", "fallback"), ()),
+    "divert_to": (("flow", "side"), ()),
+    "loop": (("body", "max_iter"), ("on_limit",)),
+    "loop_with_state": (("body", "max_iter"), ("initial", "initial_ref", "on_limit")),
+    "timeout": (("flow", "seconds"), ()),
+    "retry": (("flow", "attempts"), ("backoff",)),
+}
+assert set(_FIELDS) == set(KINDS)
+
+
+class _Loader:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def load(self, document: object, path: str) -> Flow[Any, Any]:
+        if not isinstance(document, dict):
+            raise FlowSpecError(
+                path, f"a flow node is a mapping with a kind, got {_kind_of(document)}"
+            )
+        kind = document.get("kind")
+        if not isinstance(kind, str) or kind not in _FIELDS:
+            raise FlowSpecError(
+                path, f"unknown kind {kind!r}; known kinds: {', '.join(sorted(_FIELDS))}"
+            )
+        required, optional = _FIELDS[kind]
+        for key in document:
+            if key != "kind" and key not in required and key not in optional:
+                allowed = ", ".join((*required, *optional)) or "none"
+                raise FlowSpecError(
+                    _child(path, str(key)), f"unknown field for a {kind} node (fields: {allowed})"
+                )
+        for key in required:
+            if key not in document:
+                raise FlowSpecError(path, f"a {kind} node needs the field {key!r}")
+        try:
+            return self.build(kind, document, path)
+        except FlowSpecError:
+            raise
+        except (ValueError, TypeError) as error:  # a constructor refused a value
+            raise FlowSpecError(path, str(error)) from None
+
+    def function(self, document: dict[str, Any], key: str, path: str, what: str) -> Any:
+        return self.named(document[key], _child(path, key), what, callable)
+
+    def named(self, name: object, path: str, what: str, check: Callable[[object], bool]) -> Any:
+        if not isinstance(name, str):
+            raise FlowSpecError(
+                path, f"a {what} is given by its registered name, got {_kind_of(name)}"
+            )
+        if name not in self.registry:
+            known = self.registry.names()
+            shown = known if len(known) <= 20 else [*known[:20], "..."]
+            raise FlowSpecError(path, f"unknown {what} {name!r}; registered: {shown}")
+        thing = self.registry.resolve(name)
+        if not check(thing):
+            raise FlowSpecError(path, f"{name!r} is registered, but is not a {what}")
+        return thing
+
+    def flows(self, document: dict[str, Any], key: str, path: str) -> list[Flow[Any, Any]]:
+        items = document[key]
+        if not isinstance(items, list) or not items:
+            raise FlowSpecError(
+                _child(path, key), f"a non-empty list of flows, got {_kind_of(items)}"
+            )
+        return [self.load(item, _child(path, f"{key}[{i}]")) for i, item in enumerate(items)]
+
+    def number(self, document: dict[str, Any], key: str, path: str, *, integer: bool) -> Any:
+        value = document[key]
+        kinds: tuple[type, ...] = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            expected = "an integer" if integer else "a number"
+            raise FlowSpecError(_child(path, key), f"{expected}, got {_kind_of(value)}")
+        return value
+
+    def value(self, document: dict[str, Any], key: str, path: str) -> Any:
+        if f"{key}_ref" in document:
+            if key in document:
+                raise FlowSpecError(path, f"give {key!r} or {key + '_ref'!r}, not both")
+            return self.named(document[f"{key}_ref"], _child(path, f"{key}_ref"), "value", _any)
+        return document.get(key)
+
+    def build(self, kind: str, document: dict[str, Any], path: str) -> Flow[Any, Any]:
+        load, sub = self.load, _child
+        if kind == "step":
+            return Step(self.function(document, "function", path, "function"))
+        if kind == "pure":
+            return Pure(self.value(document, "value", path))
+        if kind == "identity":
+            return Identity()
+        if kind in ("actor", "call"):
+            timeout = None
+            if document.get("ask_timeout") is not None:
+                timeout = self.number(document, "ask_timeout", path, integer=False)
+            if kind == "actor":
+                return Spawned(self.function(document, "factory", path, "actor factory"), timeout)
+            target = document["target"]
+            if not isinstance(target, str):
+                raise FlowSpecError(sub(path, "target"), f"an actor path, got {_kind_of(target)}")
+            return Call(target, timeout)
+        if kind == "then":
+            return Then(self.flows(document, "steps", path))
+        if kind in ("map", "flat_map", "recover", "recover_with", "tap", "and_then", "filter"):
+            key = "predicate" if kind == "filter" else "function"
+            inner = load(document["flow"], sub(path, "flow"))
+            function = self.function(document, key, path, key)
+            cls = KINDS[kind]
+            return cls(inner, function)  # type: ignore[call-arg]
+        if kind == "zip":
+            return Zip(
+                load(document["left"], sub(path, "left")),
+                load(document["right"], sub(path, "right")),
+            )
+        if kind == "zip_all":
+            return ZipAll(self.flows(document, "flows", path))
+        if kind == "race":
+            return Race(self.flows(document, "flows", path))
+        if kind == "at_least":
+            k = self.number(document, "k", path, integer=True)
+            return AtLeast(k, self.flows(document, "flows", path))
+        if kind == "branch":
+            cases = document["cases"]
+            if not isinstance(cases, list) or not cases:
+                raise FlowSpecError(
+                    sub(path, "cases"), f"a non-empty list of cases, got {_kind_of(cases)}"
+                )
+            built = []
+            for i, case in enumerate(cases):
+                where = sub(path, f"cases[{i}]")
+                if not isinstance(case, dict) or set(case) != {"type", "flow"}:
+                    raise FlowSpecError(
+                        where, f"a case is a mapping of type and flow, got {_kind_of(case)}"
+                    )
+                case_type = self.named(case["type"], sub(where, "type"), "type", _is_type)
+                built.append((case_type, load(case["flow"], sub(where, "flow"))))
+            otherwise = document.get("otherwise")
+            return Branch(
+                tuple(built), None if otherwise is None else load(otherwise, sub(path, "otherwise"))
+            )
+        if kind == "branch_on":
+            predicate = self.function(document, "predicate", path, "predicate")
+            return BranchOn(
+                predicate,
+                load(document["on_true"], sub(path, "on_true")),
+                load(document["on_false"], sub(path, "on_false")),
+            )
+        if kind == "fallback_to":
+            return FallbackTo(
+                load(document["flow"], sub(path, "flow")),
+                load(document["fallback"], sub(path, "fallback")),
+            )
+        if kind == "divert_to":
+            return Diverted(
+                load(document["flow"], sub(path, "flow")), load(document["side"], sub(path, "side"))
+            )
+        if kind in ("loop", "loop_with_state"):
+            body = load(document["body"], sub(path, "body"))
+            max_iter = self.number(document, "max_iter", path, integer=True)
+            on_limit = document.get("on_limit", "fail")
+            if kind == "loop":
+                return Loop(body, max_iter, on_limit)
+            return LoopWithState(body, self.value(document, "initial", path), max_iter, on_limit)
+        if kind == "timeout":
+            seconds = self.number(document, "seconds", path, integer=False)
+            return Timeout(load(document["flow"], sub(path, "flow")), seconds)
+        assert kind == "retry"
+        attempts = self.number(document, "attempts", path, integer=True)
+        inner = load(document["flow"], sub(path, "flow"))
+        backoff = document.get("backoff")
+        if backoff is None:
+            return Retry(inner, attempts)
+        if not isinstance(backoff, dict) or not set(backoff) <= {
+            "initial",
+            "maximum",
+            "multiplier",
+            "jitter",
+        }:
+            raise FlowSpecError(
+                sub(path, "backoff"),
+                f"a mapping of initial, maximum, multiplier and jitter, got {_kind_of(backoff)}",
+            )
+        for key in backoff:
+            self.number(backoff, key, sub(path, "backoff"), integer=False)
+        return Retry(inner, attempts, Backoff(**backoff))
+
+
+def _any(thing: object) -> bool:
+    return True
+
+
+def _is_type(thing: object) -> bool:
+    return isinstance(thing, type)
