@@ -12,6 +12,7 @@ except ImportError as missing:  # pragma: no cover - depends on the environment
 
 from playbill.interpreters.simulation import check_determinism, explore
 from playbill.testing import laws
+from playbill.testing._flows import flow_documents, flow_outcome, flow_registry, flows
 from playbill.testing._profiles import load_profile, register_profiles
 from playbill.testing._schedules import schedules
 from playbill.testing._sequence import Raise, SequenceMismatch, perform_sequence
@@ -38,6 +39,10 @@ __all__ = [
     "error_handlers",
     "error_kleislis",
     "explore",
+    "flow_documents",
+    "flow_outcome",
+    "flow_registry",
+    "flows",
     "int_functions",
     "kleislis",
     "law_errors",

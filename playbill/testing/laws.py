@@ -1,6 +1,7 @@
 """Law checkers for `Program`: monad, functor, applicative (``gather``/``zip``) and recovery
 (``recover``/``recover_with``/``attempt``/``ensuring``) laws, as data, checked by Hypothesis
-(in the style of dry-python/returns).
+(in the style of dry-python/returns); and for `Flow` (`FLOW_LAWS`, `check_flow_law`),
+checked under the simulator across many schedules.
 
 A `Law` names what must hold, states it, names the roles of its arguments (``"program"``,
 ``"kleisli"``, ...) and verifies one drawn instance. `check_law` draws the arguments from the
@@ -28,6 +29,13 @@ from returns.result import Failure, Result, Success
 from playbill.effects import Program, fail, gather, pure
 from playbill.effects._handlers import Handlers
 from playbill.interpreters import stub
+from playbill.testing._flow_laws import (
+    FLOW_LAWS,
+    FlowLaw,
+    assert_flows_equivalent,
+    check_flow_law,
+    flow_strategies,
+)
 from playbill.testing._strategies import (
     error_handlers,
     error_kleislis,
@@ -41,14 +49,19 @@ from playbill.testing._strategies import (
 __all__ = [
     "ALL_LAWS",
     "APPLICATIVE_LAWS",
+    "FLOW_LAWS",
     "FUNCTOR_LAWS",
     "MONAD_LAWS",
     "RECOVERY_LAWS",
+    "FlowLaw",
     "Law",
     "assert_equivalent",
+    "assert_flows_equivalent",
+    "check_flow_law",
     "check_law",
     "default_strategies",
     "equation",
+    "flow_strategies",
 ]
 
 

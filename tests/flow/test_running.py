@@ -1,0 +1,193 @@
+"""Running flows: events, ephemeral actors, cancellation, side flows, depth — under the
+simulator (virtual time makes timing claims exact) and asyncio."""
+
+import asyncio
+from typing import Any
+
+from playbill import Actor, ActorSystem, free_spawn, program, pure, simulate, sleep
+from playbill.actors import Emitted, Spawned, Stopped
+from playbill.flow import (
+    Continue,
+    Done,
+    FlowEvent,
+    actor,
+    loop,
+    race,
+    run_flow,
+    step,
+)
+from playbill.interpreters import stub
+
+
+class Shout(Actor):
+    def receive(self, message: Any) -> Any:
+        return str(message).upper()
+
+
+def boom(_: Any) -> Any:
+    raise ValueError("boom")
+
+
+def slow(seconds: float, value: Any) -> Any:
+    def run(_: Any) -> Any:
+        return sleep(seconds).then(pure(value))
+
+    run.__qualname__ = f"slow_{value}"
+    return run
+
+
+def flow_events(result: Any) -> list[FlowEvent]:
+    return [
+        event.event
+        for event in result.events
+        if isinstance(event, Emitted) and isinstance(event.event, FlowEvent)
+    ]
+
+
+def test_each_node_reports_started_and_completed_with_its_path_and_parent_span() -> None:
+    flow = step(str.strip) >> step(str.upper).map(len)
+    result = simulate(flow.to_program("  hi  "))
+    assert result.value == 2
+    events = [(e.kind, e.node, e.path, e.span, e.parent) for e in flow_events(result)]
+    assert events == [
+        ("started", "then", "", "flow", None),
+        ("started", "step", "steps[0]", "flow/steps[0]", "flow"),
+        ("completed", "step", "steps[0]", "flow/steps[0]", "flow"),
+        ("started", "map", "steps[1]", "flow/steps[1]", "flow"),
+        ("started", "step", "steps[1].flow", "flow/steps[1]/flow", "flow/steps[1]"),
+        ("completed", "step", "steps[1].flow", "flow/steps[1]/flow", "flow/steps[1]"),
+        ("completed", "map", "steps[1]", "flow/steps[1]", "flow"),
+        ("completed", "then", "", "flow", None),
+    ]
+    started = flow_events(result)[1]
+    assert started.label == "str.strip"
+    assert started.value == "  hi  "
+
+
+def test_a_failure_is_reported_at_the_node_and_every_enclosing_one() -> None:
+    result = simulate((step(str) >> step(boom)).to_program(1))
+    assert result.status == "failed"
+    assert isinstance(result.error, ValueError)
+    failed = [(e.path, type(e.error).__name__) for e in flow_events(result) if e.kind == "failed"]
+    assert failed == [("steps[1]", "ValueError"), ("", "ValueError")]
+
+
+def test_loop_rounds_get_spans_of_their_own() -> None:
+    halve = step(lambda n: Done(n) if n < 10 else Continue(n // 2))
+    result = simulate(loop(halve, max_iter=10).to_program(40))
+    spans = [e.span for e in flow_events(result) if e.kind == "started" and e.path == "body"]
+    assert spans == ["flow/body#0", "flow/body#1", "flow/body#2", "flow/body#3"]
+
+
+def test_events_can_be_switched_off() -> None:
+    result = simulate(step(str).to_program(1, events=False))
+    assert result.value == "1"
+    assert flow_events(result) == []
+
+
+def test_asyncio_subscribers_watch_a_flow_live() -> None:
+    async def main() -> list[str]:
+        async with ActorSystem("app") as system:
+            subscription = system.events()
+            await system.run((step(str) >> actor(Shout)).to_program("go"))
+            return [
+                f"{e.event.kind} {e.event.path}"
+                for e in subscription.drain()
+                if isinstance(e, Emitted) and isinstance(e.event, FlowEvent)
+            ]
+
+    seen = asyncio.run(main())
+    assert seen[0] == "started "
+    assert seen[-1] == "completed "
+    assert "completed steps[1]" in seen
+
+
+def test_ephemeral_actors_are_children_of_the_running_flow_and_stopped_when_done() -> None:
+    class Runner(Actor):
+        def receive(self, message: Any) -> Any:
+            return (actor(Shout) >> actor(Shout)).to_program(message)
+
+    @program
+    def main() -> Any:
+        runner = yield free_spawn(Runner, name="runner")
+        return (yield runner.free_ask("deep"))
+
+    result = simulate(main())
+    assert result.value == "DEEP"
+    spawned = [e.path for e in result.events if isinstance(e, Spawned)]
+    ephemeral = [path for path in spawned if path.startswith("/app/runner/")]
+    assert len(ephemeral) == 2
+    assert len(set(ephemeral)) == 2
+    stopped = {e.path for e in result.events if isinstance(e, Stopped)}
+    assert set(ephemeral) <= stopped
+    # stopped before the runner replied: the flow leaked nothing into the rest of the run
+    last_ephemeral_stop = max(
+        i for i, e in enumerate(result.events) if isinstance(e, Stopped) and e.path in ephemeral
+    )
+    runner_stop = next(
+        i for i, e in enumerate(result.events) if isinstance(e, Stopped) and e.path == "/app/runner"
+    )
+    assert last_ephemeral_stop < runner_stop
+
+
+def test_ephemeral_actors_in_parallel_never_collide() -> None:
+    flow = actor(Shout).zip(actor(Shout)).zip(actor(Shout))
+    for seed in range(20):
+        result = simulate(flow.to_program("a"), seed=seed)
+        assert result.value == (("A", "A"), "A")
+
+
+def test_race_does_not_wait_for_losers() -> None:
+    flow = race(step(slow(1000, "slow")), step(slow(1, "fast")))
+    result = simulate(flow.to_program(None))
+    assert result.value == "fast"
+    assert result.clock == 1  # the loser was cancelled, not awaited
+
+
+def test_a_failure_in_zip_cancels_the_other_branch_at_once() -> None:
+    flow = step(slow(1000, "slow")).zip(step(slow(2, "x")).map(boom))
+    result = simulate(flow.to_program(None))
+    assert isinstance(result.error, ValueError)
+    assert result.clock == 2
+
+
+def test_the_side_flow_is_awaited_and_its_failure_is_an_event_not_a_failure() -> None:
+    flow = step(str).divert_to(step(slow(5, "side")).map(boom))
+    result = simulate(flow.to_program(1))
+    assert result.value == "1"
+    assert result.clock == 5  # the run waited for the side flow
+    failures = [e for e in flow_events(result) if e.kind == "failed" and e.node == "divert_to"]
+    assert len(failures) == 1
+    assert isinstance(failures[0].error, ValueError)
+    assert result.dead_letters == 0
+
+
+def test_a_timeout_cancels_the_flow_on_the_virtual_clock() -> None:
+    result = simulate(step(slow(3600, "late")).timeout(2).to_program(None))
+    assert type(result.error).__name__ == "TimedOut"
+    assert result.clock == 2
+
+
+def test_retry_backs_off_on_the_interpreters_clock() -> None:
+    from playbill.actors import Backoff
+
+    result = simulate(
+        step(boom).retry(3, Backoff(initial=1, multiplier=10, jitter=0)).to_program(0)
+    )
+    assert isinstance(result.error, ValueError)
+    assert result.clock == 1 + 10
+
+
+def test_deep_nesting_of_every_kind_runs_without_recursion_errors() -> None:
+    flow = step(lambda n: n)
+    for _ in range(10_000):
+        flow = flow.map(lambda n: n + 1)
+    assert stub.run(flow.to_program(0, events=False)) == 10_000
+    chain = step(lambda n: n)
+    for _ in range(10_000):
+        chain = step(lambda n: n + 1) >> chain
+    assert simulate(chain.to_program(0, events=False), max_steps=10**6).value == 10_000
+
+
+def test_run_flow_runs_on_asyncio() -> None:
+    assert run_flow(step(str) >> actor(Shout), 7) == "7"
