@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/side_by_side.py
 	$(BIN)/python benchmarks/actors_side_by_side.py
 	$(BIN)/python benchmarks/simulation_side_by_side.py
+	$(BIN)/python benchmarks/flow_side_by_side.py
 	@$(MAKE) --no-print-directory bench-peer
 
 bench-peer:

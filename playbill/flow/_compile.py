@@ -200,6 +200,9 @@ def _body(flow: Flow[Any, Any], value: Any, run: _Run, path: str, span: str) -> 
     return Generate(_RUNNERS[kind], (flow, value, run, path, span), ())
 
 
+_DEFERRED = (Program, Effect)  # what a step may return to be run rather than passed on
+
+
 def _as_program(result: object) -> Program[Any]:
     if isinstance(result, Program):
         return result
@@ -212,9 +215,20 @@ def _as_program(result: object) -> Program[Any]:
 
 
 def _then(flow: Then, value: Any, run: _Run, path: str, span: str) -> _Body:
+    if run.events:
+        for index, each in enumerate(flow.steps):
+            segment = f"steps[{index}]"
+            value = yield node(each, value, run, _child(path, segment), f"{span}/{segment}", span)
+        return value
     for index, each in enumerate(flow.steps):
-        segment = f"steps[{index}]"
-        value = yield node(each, value, run, _child(path, segment), f"{span}/{segment}", span)
+        if each.__class__ is Step:
+            # the common case, run in place: a plain value goes straight to the next step
+            value = each.function(value)
+            if isinstance(value, _DEFERRED):
+                value = yield value
+        else:
+            segment = f"steps[{index}]"
+            value = yield _body(each, value, run, _child(path, segment), f"{span}/{segment}")
     return value
 
 
