@@ -19,7 +19,7 @@ from hypothesis import settings
 from playbill import Effect, Program, gather, perform, program, pure, sleep
 from playbill.interpreters import stub
 from playbill.testing import Raise, SequenceMismatch, perform_sequence
-from playbill.testing.laws import ALL_LAWS, check_law
+from playbill.testing.laws import ALL_LAWS, FLOW_LAWS, check_flow_law, check_law
 
 
 # 1. Effects are values: a user effect is a frozen class; nothing here calls a network.
@@ -109,10 +109,18 @@ def main() -> None:
     bank_race.main()
     print(f"   (found, shrunk and replayed in {time.perf_counter() - began:.2f}s)")
 
-    title("7. Lawful: every Program law checked by Hypothesis on random programs")
+    title("7. A workflow as data: an evaluator-optimizer Flow, saved, drawn, run, explored")
+    import evaluator_optimizer
+
+    evaluator_optimizer.main()
+
+    title("8. Lawful: every Program law on random programs, every Flow law across schedules")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
-        print(f"   ✓ {law.name:<28} {law.statement}")
+        print(f"   ✓ {law.name:<30} {law.statement}")
+    for flow_law in FLOW_LAWS:
+        check_flow_law(flow_law, hypothesis_settings=settings(max_examples=60, deadline=None))
+        print(f"   ✓ {'flow ' + flow_law.name:<30} {flow_law.statement}")
     print(f"\ndone in {time.perf_counter() - started:.1f}s")
 
 

@@ -28,3 +28,19 @@ def test_the_supervised_workers_example_restarts_stops_and_counts_dead_letters()
     assert "-> RESTART" in text
     assert "gamma   failed: ValueError" in text
     assert "beta    restarted" in text
+
+
+def test_the_evaluator_optimizer_flow_improves_then_polishes_and_holds_under_crashes():
+    import evaluator_optimizer
+
+    lines: list[str] = []
+    summary = evaluator_optimizer.main(printer=lines.append)
+    assert summary == {
+        "text": "Explain actors: a clearer idea, with an example. (score 8/10 after 2 rounds)",
+        "reviews": 2,
+        "events": 22,
+        "failed": False,
+    }
+    text = "\n".join(lines)
+    assert "kind: loop_with_state" in text
+    assert '-->|"Continue"|' in text
