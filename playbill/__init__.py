@@ -71,6 +71,7 @@ from playbill.effects import (
     traverse,
     watch,
 )
+from playbill.flow import Flow, run_flow
 from playbill.interpreters import (
     ActorSystem,
     Faults,
@@ -100,6 +101,7 @@ __all__ = [
     "Faults",
     "Fiber",
     "FiberCancelled",
+    "Flow",
     "InjectedFault",
     "InvalidArgument",
     "MailboxFull",
@@ -136,6 +138,7 @@ __all__ = [
     "random",
     "replay",
     "run",
+    "run_flow",
     "self_ref",
     "sequence",
     "simulate",

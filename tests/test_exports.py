@@ -18,6 +18,7 @@ EVERYDAY = {
 PACKAGES = [
     "playbill",
     "playbill.effects",
+    "playbill.flow",
     "playbill.interpreters",
     "playbill.interpreters.stub",
     "playbill.testing",
