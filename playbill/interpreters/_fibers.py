@@ -21,6 +21,7 @@ from playbill.effects import (
     InvalidArgument,
     Join,
     Machine,
+    Next,
     Parallel,
     Race,
     Step,
@@ -397,6 +398,10 @@ class FiberScheduler:
             self.unqueue(fiber)  # a fiber not yet started waits in the queue
             self.finish(fiber, Failure(Cancelled()))
         elif state == _READY:
+            kind, payload = fiber.input
+            if kind == "step" and type(payload) is not Next:
+                fiber.cancelling = False  # its program already ended: too late to cancel it
+                return
             self.unqueue(fiber)
             self.wake(fiber, "error", Cancelled(), first=True)
         elif state == _SLEEPING:

@@ -157,18 +157,19 @@ def _as_choices(choices: Sequence[int]) -> tuple[int, ...]:
 @frozen
 class Schedule:
     """The choices of one run: at each choice point, an index into the enabled set sorted by
-    stable names. Printed as a short string (``v1:`` then one character a choice, base 62;
-    larger values in parentheses) that `Schedule.parse` reads back.
+    stable names. Printed as a short string (``v2:`` then one character a choice, base 62;
+    larger values in parentheses) that `Schedule.parse` reads back. The version names the
+    simulator's choice points: a schedule replays only under the version that recorded it.
 
     >>> schedule = Schedule((0, 2, 1, 70))
     >>> str(schedule)
-    'v1:021(70)'
-    >>> Schedule.parse("v1:021(70)") == schedule
+    'v2:021(70)'
+    >>> Schedule.parse("v2:021(70)") == schedule
     True
     """
 
     choices: tuple[int, ...] = field(converter=_as_choices)
-    version: int = 1
+    version: int = 2
 
     def __str__(self) -> str:
         encoded = "".join(
@@ -179,9 +180,14 @@ class Schedule:
     @classmethod
     def parse(cls, text: str) -> Schedule:
         """Read a schedule printed by ``str(schedule)``."""
-        if not isinstance(text, str) or not text.startswith("v1:"):
+        if isinstance(text, str) and text.startswith("v1:"):
             raise InvalidArgument(
-                f"a schedule string starts with 'v1:', got {text!r}; pass the string a "
+                f"{text!r} was recorded by an earlier simulator (v1), whose choice points were "
+                "different, so it cannot replay here; run explore() again for a v2 schedule"
+            )
+        if not isinstance(text, str) or not text.startswith("v2:"):
+            raise InvalidArgument(
+                f"a schedule string starts with 'v2:', got {text!r}; pass the string a "
                 "simulation printed (str(result.schedule))"
             )
         choices: list[int] = []
@@ -394,7 +400,7 @@ class _PriorityChooser:
 
 def _participant(option: str) -> str:
     """The actor or fiber an enabled option belongs to (PCT gives priorities to these)."""
-    return option.split(" ", 1)[1].split("#", 1)[0]
+    return option.split(" ", 2)[1].split("#", 1)[0]
 
 
 def _chooser(
@@ -513,8 +519,61 @@ class _SimCell(ActorContext):
         self.after_children: Callable[[], None] | None = None
         # its entry among the choices: a restarted parent's new child may share the path of
         # an old one still stopping, so the name carries the ref's id too
-        self.option = (f"handle {path}@{self.ref.uid}", world.handle, self)
-        self.listed = False  # whether the option is among the world's current choices
+        self.option: _Option = (f"handle {path}@{self.ref.uid}", world.handle, (self, None))
+        self.listed: tuple[_Option, ...] = ()  # its options among the world's current choices
+        # how many queued user messages each sender has: with several senders, which one's
+        # next message is handled is a choice (each sender's own messages keep their order)
+        self.senders: dict[str, int] = {}
+        self.sender_options: dict[str, _Option] = {}
+        self.choice: tuple[_Option, ...] | None = None  # the options of several senders
+        # told without a choice point between consecutive tells (see _World.take_turn)
+        self.unbounded = self.mailbox.capacity is None
+
+    def queued(self, envelope: _Envelope) -> None:
+        senders = self.senders
+        count = senders.get(envelope.sender, 0)
+        senders[envelope.sender] = count + 1
+        if not count:
+            self.choice = None
+
+    def removed(self, envelope: _Envelope) -> None:
+        senders = self.senders
+        left = senders[envelope.sender] - 1
+        if left:
+            senders[envelope.sender] = left
+        else:
+            del senders[envelope.sender]
+            self.choice = None
+
+    def forget_senders(self) -> None:
+        self.senders.clear()
+        self.choice = None
+
+    def wanted_options(self) -> tuple[_Option, ...]:
+        """The options this cell should have among the world's choices now."""
+        if self.busy is not None:
+            return ()
+        box = self.mailbox
+        if box.system:
+            return (self.option,)
+        if not box.user or self.state != _RUNNING:
+            return ()
+        if len(self.senders) == 1 or not self.world.per_pair or box.user[0].sender == "runtime":
+            return (self.option,)  # first in, first out (or one sender, or a runtime message)
+        if self.choice is None:  # made again only when the set of senders changed
+            options = self.sender_options
+            wanted = []
+            for sender in sorted(self.senders):
+                option = options.get(sender)
+                if option is None:
+                    option = options[sender] = (
+                        f"handle {self.path}@{self.ref.uid} from {sender}",
+                        self.world.handle,
+                        (self, sender),
+                    )
+                wanted.append(option)
+            self.choice = tuple(wanted)
+        return self.choice
 
     # ActorContext
     @property
@@ -579,6 +638,9 @@ _MIX = 40503  # odd: invertible modulo 2**16 (Knuth's multiplicative hashing con
 _UNMIX = pow(_MIX, -1, _RANDOM_BUCKETS)
 
 
+Delivery = Literal["causal", "per_pair"]
+
+
 class _StepLimit(Exception):
     pass
 
@@ -594,8 +656,10 @@ class _World(FiberScheduler):
         supervision: SupervisionStrategy | None,
         faults: Faults,
         tracing: bool,
+        per_pair: bool = False,
     ) -> None:
         super().__init__(0.0)
+        self.per_pair = per_pair
         self.faults = faults
         self.faults_on = faults != NO_FAULTS
         self.tracing = tracing
@@ -621,6 +685,8 @@ class _World(FiberScheduler):
         self.names = itertools.count(1)
         self.steps = 0
         self.sender_now = "main"
+        self.root_id = -1
+        self.tell_handled = handlers.find(Tell(ActorRef("/"), None)) is not None
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
         guardian = _SimCell(self, None, f"/{name}", Guardian, None)
@@ -657,6 +723,7 @@ class _World(FiberScheduler):
 
     def run(self, program: Program[A]) -> tuple[Status, Result[A, BaseException] | None]:
         root = self.new_fiber(program, "main")
+        self.root_id = root.id
         self.enqueue(root, first=False)
         shutting_down = False
         try:
@@ -709,16 +776,16 @@ class _World(FiberScheduler):
         if self.dirty:
             options = self.options
             for cell in self.dirty:
-                box = cell.mailbox
-                able = cell.busy is None and bool(
-                    box.system or (box.user and cell.state == _RUNNING)
-                )
-                if able is not cell.listed:
-                    cell.listed = able
-                    if able:
-                        bisect.insort(options, cell.option)
-                    else:
-                        del options[bisect.bisect_left(options, cell.option)]
+                wanted = cell.wanted_options()
+                listed = cell.listed
+                if wanted != listed:
+                    for option in listed:
+                        if option not in wanted:
+                            del options[bisect.bisect_left(options, option)]
+                    for option in wanted:
+                        if option not in listed:
+                            bisect.insort(options, option)
+                    cell.listed = wanted
             self.dirty.clear()
         if self.due:
             for sequence, option in list(self.due.items()):
@@ -734,7 +801,9 @@ class _World(FiberScheduler):
     def deliver_first(self, cell: _SimCell, message: object) -> None:
         """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
         but only once the actor runs (not while its supervisor decides about a failure)."""
-        cell.mailbox.user.appendleft(_Envelope(message, "runtime", None))
+        envelope = _Envelope(message, "runtime", None)
+        cell.mailbox.user.appendleft(envelope)
+        cell.queued(envelope)
         self.dirty.add(cell)
 
     def restart_later(self, arguments: tuple[_SimCell, Restart]) -> None:
@@ -815,17 +884,25 @@ class _World(FiberScheduler):
     def take_turn(self, fiber: _Fiber) -> None:
         """Run ``fiber`` to its next world-touching effect (or to its end)."""
         self.unqueue(fiber)
-        self.sender_now = fiber.actor.path if fiber.actor is not None else fiber.label
+        self.sender_now = fiber.actor.path if fiber.actor is not None else "main"
         step = self.resume(fiber)
+        told = False  # whether this turn told already (then anything else waits for a choice)
         while True:
-            if type(step) is Done:
-                self.finish(fiber, Success(step.value))
-                return
-            if type(step) is not Next:
-                self.finish(fiber, Failure(step.error))
+            if type(step) is not Next:  # (after tells too: under asyncio it ends at once)
+                if type(step) is Done:
+                    self.finish(fiber, Success(step.value))
+                else:
+                    self.finish(fiber, Failure(step.error))
                 return
             effect = step.effect
             kind = type(effect)
+            if kind is Tell and self.tell_in_turn(fiber, effect):
+                told = True
+                step = step.resume(None)
+                continue
+            if told and (kind not in _IMMEDIATE or self.handlers.find(effect) is not None):
+                self.park(fiber, step)
+                return
             if kind in STRUCTURAL:
                 if self.tracing:
                     self.log(fiber.label, one_line(_suspend(effect)))
@@ -839,6 +916,50 @@ class _World(FiberScheduler):
                 continue
             self.perform(fiber, effect)
             return
+
+    def tell_in_turn(self, fiber: _Fiber, effect: Any) -> bool:
+        """Perform a tell within the fiber's turn, with no choice point before its next effect
+        (the next tell included), when the target's mailbox is unbounded: under asyncio a tell
+        never suspends its sender, so a fiber's consecutive tells land together. A run of tells
+        then costs one step, not one each. With ``delivery="per_pair"`` only a fiber sending
+        alone as its actor (or as the main program) does so: other senders' messages still
+        interleave with its own at the receiver, where which sender's message comes next is a
+        choice (`_SimCell.wanted_options`)."""
+        if self.tell_handled:
+            return False
+        ref = effect.ref
+        if not isinstance(ref, ActorRef):
+            return False
+        if self.per_pair:
+            # fibers sending as one actor (or as the main program) share its channels: only a
+            # lone fiber may send a run of tells without a choice point between them
+            cell = fiber.actor
+            if cell is None:
+                if fiber.id != self.root_id:
+                    return False
+            elif cell.busy is not fiber:
+                return False
+            for child in fiber.forks:
+                if child.outcome is None:
+                    return False
+        target = self.resolve(ref)
+        if target is not None and not target.unbounded:
+            return False
+        self.steps += 1
+        if self.steps > self.max_steps:
+            raise _StepLimit
+        if self.tracing:
+            self.log(fiber.label, f"tell {ref.path} {short(effect.message)}")
+        if target is None:
+            self.dead_letter(effect.message, ref.path, DeadLetterReason.UNKNOWN)
+        elif self.faults_on or self.channels or target.state >= _STOPPING:
+            self.tell(self.sender_now, target, effect.message, None)
+        else:  # the common case, in place: queued in an unbounded mailbox
+            envelope = _Envelope(effect.message, self.sender_now, None)
+            target.mailbox.user.append(envelope)
+            target.queued(envelope)
+            self.dirty.add(target)
+        return True
 
     def immediate(self, fiber: _Fiber, effect: Any, step: Next) -> Any:
         kind = type(effect)
@@ -871,7 +992,7 @@ class _World(FiberScheduler):
             self.park(fiber, step)
             return
         kind = type(effect)
-        sender = fiber.actor.path if fiber.actor is not None else fiber.label
+        sender = fiber.actor.path if fiber.actor is not None else "main"
         try:
             if kind is Tell:
                 target = self.target(effect.ref, "free_tell()")
@@ -1034,8 +1155,11 @@ class _World(FiberScheduler):
         outcome = cell.mailbox.offer(envelope)
         self.dirty.add(cell)
         if outcome is Offer.QUEUED:
+            cell.queued(envelope)
             return False
         if outcome is Offer.DROPPED_OLDEST:
+            cell.queued(envelope)
+            cell.removed(cell.mailbox.last_dropped)  # type: ignore[arg-type]
             self.undeliverable(cell, cell.mailbox.last_dropped, DeadLetterReason.DROPPED_OLDEST)
         elif outcome is Offer.DROPPED_NEWEST:
             self.undeliverable(cell, envelope, DeadLetterReason.DROPPED_NEWEST)
@@ -1132,24 +1256,36 @@ class _World(FiberScheduler):
 
     # -- handling messages ---------------------------------------------------------------------
 
-    def handle(self, cell: _SimCell) -> None:
+    def handle(self, entry: tuple[_SimCell, str | None]) -> None:
+        """``cell`` handles its next system message, or its next user message (from
+        ``sender``, when several senders have messages queued)."""
+        cell, sender = entry
         self.sender_now = cell.path
         self.dirty.add(cell)
         box = cell.mailbox
         if box.system:
             self.system_message(cell, box.system.popleft())
             return
+        queue = box.user
+        index = 0
+        if sender is not None and queue[0].sender != sender:
+            index = next(i for i, queued in enumerate(queue) if queued.sender == sender)
         if self.faults_on and self.fault("crash", cell.path, "crash before its next message"):
             # the message stays queued: a restarted instance handles it, a stop dead-letters it
             self.fail(
                 cell,
                 InjectedFault(
                     f"the simulator crashed {cell.path} before it handled "
-                    f"{short(box.user[0].message)} (Faults(crash=...))"
+                    f"{short(queue[index].message)} (Faults(crash=...))"
                 ),
             )
             return
-        envelope = box.user.popleft()
+        if index:
+            envelope = queue[index]
+            del queue[index]
+        else:
+            envelope = queue.popleft()
+        cell.removed(envelope)
         self.admit_blocked(cell)
         self.deliver(cell, envelope.message, envelope)
 
@@ -1161,6 +1297,7 @@ class _World(FiberScheduler):
                 self.undeliverable(cell, waiting, DeadLetterReason.UNPROCESSED)
                 continue
             cell.mailbox.user.append(waiting)
+            cell.queued(waiting)
             if fiber is not None:
                 self.answer(fiber, "value", None)
 
@@ -1179,7 +1316,11 @@ class _World(FiberScheduler):
             self.message_failed(cell, envelope, error)
             return
         if result is None or type(result) in _PLAIN:
-            self.message_done(cell, envelope, Success(result))
+            if envelope is None or not envelope.asked:  # a tell: nobody waits for the result
+                cell.current = None
+                cell.consecutive_restarts = 0
+            else:
+                self.message_done(cell, envelope, Success(result))
             return
         if inspect.iscoroutine(result) or inspect.isawaitable(result):
             if inspect.iscoroutine(result):
@@ -1338,6 +1479,7 @@ class _World(FiberScheduler):
             return
         cell.state = _STOPPING
         self.dirty.add(cell)
+        cell.forget_senders()
         for envelope in cell.mailbox.drain():
             self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
         while cell.blocked:
@@ -1350,6 +1492,7 @@ class _World(FiberScheduler):
     def terminate(self, cell: _SimCell) -> None:
         cell.state = _STOPPED
         self.dirty.add(cell)
+        cell.forget_senders()
         for envelope in cell.mailbox.drain():
             self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
         parent = cell.parent_cell
@@ -1484,6 +1627,7 @@ def simulate(
     supervision: SupervisionStrategy | None = None,
     faults: Faults = NO_FAULTS,
     trace: bool = True,
+    delivery: Delivery = "causal",
 ) -> SimulationResult[A]:
     """Run ``program`` once in a simulated world; the same seed (or schedule) gives the same
     run, every time, on every machine.
@@ -1495,11 +1639,22 @@ def simulate(
     ``faults`` switches on injected faults (see `Faults`), each a recorded choice.
     ``trace=False`` skips recording the trace (faster; `explore` searches that way).
 
+    ``delivery`` says which message orders are possible. ``"causal"`` (the default) is the
+    asyncio runtime's: each actor's mailbox is first in, first out, and a fiber's consecutive
+    tells land together (a tell never suspends its sender, as under asyncio), so the schedule
+    chooses who runs, not how the mailboxes are ordered. ``"per_pair"`` allows every order the
+    documented guarantee allows — only each sender's own messages to one receiver keep their
+    order — as a deployment across processes may deliver them: which sender's message an actor
+    handles next is a choice too. Replay a schedule with the ``delivery`` (and ``faults``) it
+    was recorded with.
+
     >>> from playbill import sleep, now
     >>> result = simulate(sleep(3600).then(now()))
     >>> result.value, result.clock
     (3600.0, 3600.0)
     """
+    if delivery not in ("causal", "per_pair"):
+        raise InvalidArgument(f"delivery must be 'causal' or 'per_pair', got {delivery!r}")
     world = _World(
         _chooser(strategy, seed, schedule),
         HandlerTable(handlers, interpreter="simulation"),
@@ -1509,6 +1664,7 @@ def simulate(
         supervision,
         faults,
         trace,
+        delivery == "per_pair",
     )
     status, outcome = world.run(program)
     value: Any = None
@@ -1546,7 +1702,7 @@ def replay(
     """Run ``program`` again along ``schedule`` (what a result printed): the same trace.
 
     >>> from playbill import pure
-    >>> replay(pure(1), "v1:").value
+    >>> replay(pure(1), "v2:").value
     1
     """
     return simulate(program, schedule=schedule, **options)
