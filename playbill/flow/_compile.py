@@ -19,17 +19,18 @@ from playbill.actors import Actor
 from playbill.actors._cells import short
 from playbill.effects import (
     ActorRef,
+    Cancelled,
     Effect,
     Generate,
     Program,
     Suspend,
     emit,
-    fail,
     free_spawn,
     free_stop,
     gather,
     pure,
     random,
+    self_ref,
     sleep,
 )
 from playbill.effects import race as core_race
@@ -75,7 +76,7 @@ from playbill.flow._nodes import (
 
 __all__ = ["FlowEvent", "compile_flow", "label_of"]
 
-EventKind = Literal["started", "completed", "failed"]
+EventKind = Literal["started", "completed", "failed", "cancelled"]
 _Body = Generator[Any, Any, Any]
 
 
@@ -84,7 +85,9 @@ _Body = Generator[Any, Any, Any]
 class FlowEvent:
     """What a flow node did, emitted onto the system's event stream (as the ``event`` of an
     `Emitted`): ``kind`` is ``started`` (``value`` is the input), ``completed`` (``value`` is
-    the output) or ``failed`` (``error``). ``path`` is the node's place in the flow, in
+    the output), ``failed`` (``error``) or ``cancelled`` (a race it lost, a timeout, a failed
+    sibling in a ``zip``: every span that starts also ends). ``path`` is the node's place in
+    the flow, in
     document notation (``steps[2].on_true``; empty for the root); ``span`` names this run of
     the node (loops and retries run a node many times) and ``parent`` the span it ran in, so a
     flat stream rebuilds the call tree."""
@@ -103,31 +106,36 @@ class FlowEvent:
 class _Run:
     """What one run of a flow shares between its nodes: made afresh when the run starts."""
 
-    __slots__ = ("events", "sides")
+    __slots__ = ("events", "sides", "wait")
 
-    def __init__(self, events: bool) -> None:
+    def __init__(self, events: bool, wait: bool) -> None:
         self.events = events
-        self.sides: list[ActorRef] = []  # the actors running diverted side flows
+        self.wait = wait  # whether the run waits for its side flows before it ends
+        self.sides: list[ActorRef] = []  # the actors running side flows, when it waits
 
 
-def compile_flow(flow: Flow[Any, Any], value: Any, *, events: bool, name: str) -> Program[Any]:
+def compile_flow(
+    flow: Flow[Any, Any], value: Any, *, events: bool, span: str, wait_for_side_flows: bool
+) -> Program[Any]:
     if not isinstance(flow, Flow):
         raise TypeError(f"compile_flow takes a Flow, got {flow!r}")
-    return Generate(_root, (flow, value, events, name), ())
+    return Generate(_root, (flow, value, events, span, wait_for_side_flows), ())
 
 
-def _root(flow: Flow[Any, Any], value: Any, events: bool, name: str) -> _Body:
-    run = _Run(events)
-    body = Generate(_body_then_drain, (flow, value, run, name), ())
+def _root(flow: Flow[Any, Any], value: Any, events: bool, span: str, wait: bool) -> _Body:
+    run = _Run(events, wait)
+    if not wait:
+        return (yield node(flow, value, run, "", span, None))
+    body = Generate(_body_then_sides, (flow, value, run, span), ())
     return (yield body.ensuring(Generate(_stop_sides, (run,), ())))
 
 
-def _body_then_drain(flow: Flow[Any, Any], value: Any, run: _Run, name: str) -> _Body:
-    outcome = yield node(flow, value, run, "", name, None).attempt()
-    drained = 0
-    while drained < len(run.sides):  # side flows may divert further side flows
-        yield run.sides[drained].free_ask(_DRAIN, math.inf).attempt()
-        drained += 1
+def _body_then_sides(flow: Flow[Any, Any], value: Any, run: _Run, span: str) -> _Body:
+    outcome = yield node(flow, value, run, "", span, None).attempt()
+    waited = 0
+    while waited < len(run.sides):  # a side flow may divert further side flows
+        yield run.sides[waited].free_ask(_DRAIN, math.inf).attempt()
+        waited += 1
     if isinstance(outcome, Failure):
         raise outcome.failure()
     return outcome.unwrap()
@@ -156,6 +164,9 @@ def _observed(
         result = yield _body(flow, value, run, path, span)
     except Exception as error:
         yield emit(FlowEvent("failed", flow.kind, label, path, span, parent, error=error))
+        raise
+    except Cancelled:
+        yield emit(FlowEvent("cancelled", flow.kind, label, path, span, parent))
         raise
     yield emit(FlowEvent("completed", flow.kind, label, path, span, parent, result))
     return result
@@ -186,12 +197,6 @@ def _child(path: str, segment: str) -> str:
 
 def _body(flow: Flow[Any, Any], value: Any, run: _Run, path: str, span: str) -> Program[Any]:
     kind = type(flow)
-    if kind is Step:
-        assert isinstance(flow, Step)
-        try:
-            return _as_program(flow.function(value))
-        except Exception as error:
-            return fail(error)
     if kind is Identity:
         return pure(value)
     if kind is Pure:
@@ -230,6 +235,15 @@ def _then(flow: Then, value: Any, run: _Run, path: str, span: str) -> _Body:
             segment = f"steps[{index}]"
             value = yield _body(each, value, run, _child(path, segment), f"{span}/{segment}")
     return value
+
+
+def _step(flow: Step, value: Any, run: _Run, path: str, span: str) -> _Body:
+    # called when the step runs (in its own fiber, inside a gather or a race), never when the
+    # program around it is built
+    result = flow.function(value)
+    if isinstance(result, _DEFERRED):
+        result = yield result
+    return result
 
 
 def _spawned(flow: Spawned, value: Any, run: _Run, path: str, span: str) -> _Body:
@@ -362,11 +376,13 @@ def _fallback_to(flow: FallbackTo, value: Any, run: _Run, path: str, span: str) 
     )
 
 
-_DRAIN = object()  # asked of a side-flow actor: replied once its side flows are done
+_DRAIN = object()  # asked of a side-flow actor by a run that waits: answered once it is done
 
 
 class _SideFlow(Actor):
-    """Runs diverted side flows, each in turn; a failure becomes a `FlowEvent`, never a crash."""
+    """Runs one diverted side flow; a failure becomes a `FlowEvent` (the side node's own
+    events report it when events are on), never a crash. It then stops itself, unless the run
+    waits for it (and stops it once it answered)."""
 
     def __init__(self, run: _Run, side: Flow[Any, Any], path: str, span: str) -> None:
         self.run = run
@@ -381,20 +397,23 @@ class _SideFlow(Actor):
 
 
 def _side(run: _Run, side: Flow[Any, Any], value: Any, path: str, span: str) -> _Body:
-    outcome = yield node(side, value, run, _child(path, "side"), f"{span}/side", span).attempt()
-    if isinstance(outcome, Failure):
+    where, side_span = _child(path, "side"), f"{span}/side"
+    outcome = yield node(side, value, run, where, side_span, span).attempt()
+    if isinstance(outcome, Failure) and not run.events:
+        failure = outcome.failure()
         yield emit(
-            FlowEvent(
-                "failed", "divert_to", label_of(side), path, span, None, error=outcome.failure()
-            )
+            FlowEvent("failed", side.kind, label_of(side), where, side_span, span, error=failure)
         )
+    if not run.wait:
+        yield free_stop((yield self_ref()))
 
 
 def _diverted(flow: Diverted, value: Any, run: _Run, path: str, span: str) -> _Body:
     result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
     side = _SideFlow(run, flow.side, path, span)
     ref = yield free_spawn(lambda: side)
-    run.sides.append(ref)
+    if run.wait:
+        run.sides.append(ref)
     yield ref.free_tell(result)
     return result
 
@@ -477,11 +496,11 @@ def _and_then(flow: AndThen, value: Any, run: _Run, path: str, span: str) -> _Bo
         yield emit(
             FlowEvent(
                 "failed",
-                "and_then",
+                "and_then callback",
                 _name(flow.function),
                 path,
+                f"{span}/callback",
                 span,
-                None,
                 error=callback.failure(),
             )
         )
@@ -568,6 +587,7 @@ def _member(tally: _Tally, index: int, program: Program[Any]) -> _Body:
 
 
 _RUNNERS: dict[type, Callable[..., _Body]] = {
+    Step: _step,
     Then: _then,
     Spawned: _spawned,
     Call: _call,

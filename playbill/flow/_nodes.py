@@ -133,9 +133,11 @@ class Flow(Generic[I_contra, O_co]):
         return FallbackTo(self, _check_flow("fallback_to(...)", fallback))
 
     def divert_to(self, side: Flow[O_co, Any]) -> Flow[I_contra, O_co]:
-        """Also send the output to ``side``, fire-and-forget: the output passes on at once,
-        the side flow runs in an actor of its own, its failure is reported as a `FlowEvent`
-        (never lost, never failing this flow), and the run waits for it before it ends."""
+        """Also send the output to ``side``, fire and forget: the output passes on at once,
+        the side flow runs in an actor of its own (a child of the running actor), and its
+        failure is reported as a `FlowEvent`, never failing this flow. A timeout or a lost race
+        around it does not cut it short; by default the program ends once its side flows have
+        (see `Flow.to_program`)."""
         return Diverted(self, _check_flow("divert_to(...)", side))
 
     def filter(self, predicate: Callable[[O_co], bool]) -> Flow[I_contra, O_co]:
@@ -164,13 +166,25 @@ class Flow(Generic[I_contra, O_co]):
     # -- running and saving ---------------------------------------------------------------------
 
     def to_program(
-        self, value: I_contra, *, events: bool = True, name: str = "flow"
+        self,
+        value: I_contra,
+        *,
+        events: bool = True,
+        span: str = "flow",
+        wait_for_side_flows: bool = True,
     ) -> Program[O_co]:
-        """The program that runs this flow on ``value``; ``events`` emits a `FlowEvent` as each
-        node starts, completes or fails; ``name`` roots the events' spans."""
+        """The program that runs this flow on ``value``.
+
+        ``events`` emits a `FlowEvent` as each node starts and ends; ``span`` roots the
+        events' spans (give each run of a flow in one system its own, to tell their events
+        apart). ``wait_for_side_flows``: the program ends once the flows diverted by
+        `divert_to` have ended too, so none is cut short when the system shuts down; pass
+        ``False`` in a long-lived system to let them finish in the background."""
         from playbill.flow._compile import compile_flow
 
-        return compile_flow(self, value, events=events, name=name)
+        return compile_flow(
+            self, value, events=events, span=span, wait_for_side_flows=wait_for_side_flows
+        )
 
     def to_dict(self, registry: Registry) -> dict[str, Any]:
         """This flow as a plain document, functions named through ``registry``."""

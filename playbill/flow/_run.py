@@ -20,6 +20,7 @@ def run_flow(
     value: I,
     *,
     events: bool = True,
+    span: str = "flow",
     handlers: Handlers | None = None,
     name: str = "app",
     supervision: SupervisionStrategy | None = None,
@@ -33,7 +34,7 @@ def run_flow(
     >>> run_flow(step(lambda x: x + 1), 41)
     42
     """
-    program: Any = flow.to_program(value, events=events)
+    program: Any = flow.to_program(value, events=events, span=span)
     result: O = run(
         program, handlers=handlers, name=name, supervision=supervision, ask_timeout=ask_timeout
     )

@@ -225,11 +225,13 @@ def flows(
 def flow_outcome(
     flow: Flow[Any, Any], value: Any, schedule: Schedule | None = None
 ) -> tuple[Any, ...]:
-    """What a law compares: ``("value", v, clock)`` or ``("error", clock)`` — every failure
+    """What a law compares: ``("value", v, clock)`` or ``("error", clock)`` — the time the
+    flow itself ended (its side flows are not waited for) — every failure
     is the same (when two parallel parts fail at one virtual instant, which error wins is the
     schedule's choice) — of running ``flow`` on ``value`` in the simulator under
     ``schedule``; a deadlock or step limit is an outcome of its own."""
-    result = simulate(flow.to_program(value, events=False), schedule=schedule, max_steps=20_000)
+    program = flow.to_program(value, events=False, wait_for_side_flows=False)
+    result = simulate(program, schedule=schedule, max_steps=20_000)
     if result.status == "completed":
         return ("value", result.value, result.clock)
     if result.status == "failed":

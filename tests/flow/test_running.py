@@ -15,6 +15,7 @@ from playbill.flow import (
     race,
     run_flow,
     step,
+    zip_all,
 )
 from playbill.interpreters import stub
 
@@ -153,13 +154,99 @@ def test_a_failure_in_zip_cancels_the_other_branch_at_once() -> None:
 
 def test_the_side_flow_is_awaited_and_its_failure_is_an_event_not_a_failure() -> None:
     flow = step(str).divert_to(step(slow(5, "side")).map(boom))
+    for events in (True, False):
+        result = simulate(flow.to_program(1, events=events))
+        assert result.value == "1"
+        assert result.clock == 5  # the run waited for the side flow
+        failures = [e for e in flow_events(result) if e.kind == "failed"]
+        assert [(e.path, e.span, e.parent) for e in failures] == [("side", "flow/side", "flow")]
+        assert isinstance(failures[0].error, ValueError)
+        assert result.dead_letters == 0
+
+
+def test_a_side_flow_outlives_a_timeout_and_is_not_cut_short() -> None:
+    seen: list[str] = []
+    side = step(slow(50, "side")).tap(seen.append)
+    flow = (
+        step(str)
+        .divert_to(side)
+        .then(step(slow(10, "late")))
+        .timeout(5)
+        .recover(lambda error: "timed out")
+    )
     result = simulate(flow.to_program(1))
+    assert result.value == "timed out"
+    assert seen == ["side"]  # the side flow ran to its end
+    assert result.clock == 50
+
+
+def test_without_waiting_side_flows_finish_in_the_background_and_stop_themselves() -> None:
+    seen: list[str] = []
+
+    class Host(Actor):
+        def receive(self, message: Any) -> Any:
+            side = step(slow(5, "side")).tap(seen.append)
+            return step(str).divert_to(side).to_program(message, wait_for_side_flows=False)
+
+    @program
+    def main() -> Any:
+        host = yield free_spawn(Host, name="host")
+        answer = yield host.free_ask(7)
+        yield sleep(10)
+        return answer
+
+    result = simulate(main())
+    assert result.value == "7"
+    assert seen == ["side"]
+    side_stopped = [e for e in result.events if isinstance(e, Stopped) and "$" in e.path]
+    assert side_stopped[0].time == 5  # it stopped itself when done, not at shutdown
+
+
+def test_every_span_that_starts_ends_even_when_cancelled() -> None:
+    flows = [
+        race(step(slow(100, "slow")), step(slow(1, "fast"))),
+        step(slow(100, "late")).timeout(1),
+        step(slow(100, "slow")).zip(step(slow(1, "x")).map(boom)),
+    ]
+    for flow in flows:
+        result = simulate(flow.to_program(None))
+        started = {e.span for e in flow_events(result) if e.kind == "started"}
+        ended = [e.span for e in flow_events(result) if e.kind != "started"]
+        assert sorted(started) == sorted(ended)  # each exactly once
+        assert any(e.kind == "cancelled" for e in flow_events(result))
+
+
+def test_an_and_then_callback_failure_is_its_own_span() -> None:
+    def broken_callback(outcome: Any) -> None:
+        raise RuntimeError("callback broke")
+
+    result = simulate(step(str).and_then(broken_callback).to_program(1))
     assert result.value == "1"
-    assert result.clock == 5  # the run waited for the side flow
-    failures = [e for e in flow_events(result) if e.kind == "failed" and e.node == "divert_to"]
-    assert len(failures) == 1
-    assert isinstance(failures[0].error, ValueError)
-    assert result.dead_letters == 0
+    failed = [e for e in flow_events(result) if e.kind == "failed"]
+    assert [(e.node, e.span, e.parent) for e in failed] == [
+        ("and_then callback", "flow/callback", "flow")
+    ]
+
+
+def test_parallel_steps_run_in_their_own_fibers_with_events_off_too() -> None:
+    order: list[str] = []
+
+    def record(tag: str) -> Any:
+        def run(value: Any) -> Any:
+            order.append(tag)
+            return value
+
+        return run
+
+    seen = set()
+    for seed in range(40):
+        order.clear()
+        simulate(
+            zip_all(step(record("a")), step(record("b"))).to_program((1, 2), events=False),
+            seed=seed,
+        )
+        seen.add(tuple(order))
+    assert seen == {("a", "b"), ("b", "a")}
 
 
 def test_a_timeout_cancels_the_flow_on_the_virtual_clock() -> None:
