@@ -9,7 +9,6 @@ strategy says which children it applies to: only the failed one (`OneForOne`), a
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Callable, Sequence
 from typing import TypeVar, final
 
@@ -51,7 +50,7 @@ def restart_on_exception(error: BaseException) -> Directive:
 
 def _check_positive(name: str) -> Callable[[object, object, float], None]:
     def check(_instance: object, _attribute: object, value: float) -> None:
-        if not (isinstance(value, int | float) and value > 0 and not math.isnan(value)):
+        if not (isinstance(value, int | float) and value > 0 and value == value):  # not NaN
             raise InvalidArgument(f"{name} must be a positive number, got {value!r}")
 
     return check
@@ -81,7 +80,10 @@ class Backoff:
     def delay(self, attempt: int, random_value: float) -> float:
         """The delay before restart number ``attempt``; ``random_value`` in [0, 1) comes from
         the interpreter's random source (so the simulator controls it)."""
-        base = min(self.maximum, self.initial * self.multiplier ** min(attempt, 64))
+        try:
+            base = min(self.maximum, self.initial * self.multiplier ** min(attempt, 64))
+        except OverflowError:  # a huge multiplier: the delay is capped at the maximum anyway
+            base = self.maximum
         spread = 1.0 + self.jitter * (2.0 * random_value - 1.0)
         return float(max(0.0, base * spread))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from playbill.effects import InvalidArgument
 from playbill.flow._compile import label_of
 from playbill.flow._nodes import (
     AndThen,
@@ -56,7 +57,13 @@ def to_mermaid(flow: Flow[Any, Any], registry: Registry | None = None) -> str:
     """
     drawing = _Drawing(registry)
     start = drawing.node("input", "([", "])")
-    entry, exit_ = drawing.draw(flow)
+    try:
+        entry, exit_ = drawing.draw(flow)
+    except RecursionError:
+        raise InvalidArgument(
+            "the flow is nested too deeply to draw (hundreds of levels of map, zip, recover, "
+            "...); chains made with >> stay flat at any length"
+        ) from None
     end = drawing.node("output", "([", "])")
     edges = [f"  {start} --> {entry}", *drawing.edges, f"  {exit_} --> {end}"]
     return "\n".join(["flowchart TD", *drawing.nodes, *edges])

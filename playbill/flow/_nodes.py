@@ -324,7 +324,7 @@ def _check_timeout(instance: object, attribute: Any, value: Any) -> None:
         isinstance(value, int | float)
         and not isinstance(value, bool)
         and value > 0
-        and not math.isnan(value)
+        and value == value  # not NaN (math.isnan would overflow on a huge int)
     ):
         raise InvalidArgument(f"{attribute.name} must be positive seconds or None, got {value!r}")
 
@@ -576,6 +576,11 @@ class Retry(Flow[Any, Any]):
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.backoff, Backoff):
             raise InvalidArgument(f"retry backoff must be a Backoff, got {self.backoff!r}")
+        if not (math.isfinite(self.backoff.initial) and math.isfinite(self.backoff.maximum)):
+            raise InvalidArgument(
+                f"retry backoff delays must be finite, got {self.backoff!r}: a retry that "
+                "waits forever never retries"
+            )
 
 
 @final

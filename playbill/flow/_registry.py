@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar, final, overload
 
@@ -10,6 +11,8 @@ from playbill.effects import InvalidArgument
 __all__ = ["Registry"]
 
 T = TypeVar("T")
+
+_MISSING: Any = object()  # register() called with no thing: the decorator form
 
 
 @final
@@ -32,8 +35,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._by_name: dict[str, object] = {}
-        self._names: dict[Any, str] = {}  # hashable things: the thing itself is the key
-        self._unhashable: list[tuple[object, str]] = []
+        self._by_identity: dict[int, str] = {}  # the very object registered (kept alive above)
+        self._callables: dict[Any, str] = {}  # equal callables too: a bound method is made anew
 
     @overload
     def register(self, thing: T, *, name: str | None = None) -> T: ...
@@ -41,10 +44,10 @@ class Registry:
     @overload
     def register(self, *, name: str) -> Callable[[T], T]: ...
 
-    def register(self, thing: Any = None, *, name: str | None = None) -> Any:
+    def register(self, thing: Any = _MISSING, *, name: str | None = None) -> Any:
         """Register ``thing`` under ``name`` (by default its ``__qualname__``); also a
         decorator, bare or as ``@registry.register(name="...")``."""
-        if thing is None:
+        if thing is _MISSING:
             if name is None:
                 raise InvalidArgument("register() needs a thing to register, or name=...")
             return lambda later: self.register(later, name=name)
@@ -63,19 +66,24 @@ class Registry:
                 f"the name {name!r} is already registered for {present!r:.60}; choose another"
             )
         self._by_name[name] = thing
-        try:
-            self._names.setdefault(thing, name)
-        except TypeError:  # unhashable: looked up by identity
-            self._unhashable.append((thing, name))
+        self._by_identity.setdefault(id(thing), name)
+        if callable(thing):
+            with contextlib.suppress(TypeError):  # an unhashable callable: by identity only
+                self._callables.setdefault(thing, name)
         return thing
 
     def name_of(self, thing: object) -> str | None:
-        """The name ``thing`` was registered under, or ``None``."""
-        try:
-            found = self._names.get(thing)
-        except TypeError:
-            found = next((n for t, n in self._unhashable if t is thing), None)
-        return found
+        """The name ``thing`` was registered under, or ``None``: the very object for values
+        (``(1.0, 2.0)`` is not the registered ``(1, 2)``), or an equal callable."""
+        found = self._by_identity.get(id(thing))
+        if found is not None and self._by_name.get(found) is thing:
+            return found
+        if callable(thing):
+            try:
+                return self._callables.get(thing)
+            except TypeError:
+                return None
+        return None
 
     def resolve(self, name: str) -> object:
         """What ``name`` stands for; `KeyError` if nothing was registered under it."""
@@ -93,6 +101,3 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self.names()!r})"
-
-
-_MISSING = object()

@@ -9,6 +9,7 @@ is a `FlowSpecError` naming the document path of the bad node.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Callable
@@ -83,7 +84,16 @@ def to_dict(flow: Flow[Any, Any], registry: Registry) -> dict[str, Any]:
     """
     if not isinstance(registry, Registry):
         raise TypeError(f"to_dict(flow, registry) takes a Registry, got {registry!r:.60}")
-    return {"format": FORMAT, **_save(flow, registry, "")}
+    try:
+        return {"format": FORMAT, **_save(flow, registry, "")}
+    except RecursionError:
+        raise FlowSpecError("", _TOO_DEEP) from None
+
+
+_TOO_DEEP = (
+    "the flow is nested too deeply to save (hundreds of levels of map, zip, recover, ...); "
+    "chains made with >> stay flat at any length"
+)
 
 
 def to_json(flow: Flow[Any, Any], registry: Registry, *, indent: int | None = 2) -> str:
@@ -131,7 +141,7 @@ def _save_value(
     document: dict[str, Any], key: str, value: object, registry: Registry, path: str
 ) -> None:
     if _is_data(value):
-        document[key] = value
+        document[key] = copy.deepcopy(value)  # the document never shares the flow's lists
     else:
         document[f"{key}_ref"] = _name(registry, value, _child(path, key), "value")
 
@@ -250,10 +260,10 @@ def from_json(text: str | bytes, registry: Registry) -> Flow[Any, Any]:
     """The flow a JSON document describes."""
     try:
         document = json.loads(text)
-    except (ValueError, TypeError) as error:
-        raise FlowSpecError("", f"not a JSON document: {error}") from None
     except RecursionError:
         raise FlowSpecError("", "the document is nested too deeply to be a flow") from None
+    except Exception as error:
+        raise FlowSpecError("", f"not a JSON document: {error}") from None
     return from_dict(document, registry)
 
 
@@ -263,10 +273,10 @@ def from_yaml(text: str | bytes, registry: Registry) -> Flow[Any, Any]:
         raise FlowSpecError("", f"a YAML document is text, got {_kind_of(text)}")
     try:
         document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise FlowSpecError("", f"not a YAML document: {error}") from None
     except RecursionError:
         raise FlowSpecError("", "the document is nested too deeply to be a flow") from None
+    except Exception as error:
+        raise FlowSpecError("", f"not a YAML document: {error}") from None
     return from_dict(document, registry)
 
 
@@ -304,11 +314,22 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind: (requir
 assert set(_FIELDS) == set(KINDS)
 
 
+MAX_NODES = 100_000  # a YAML anchor used twice counts twice: no document may expand forever
+
+
 class _Loader:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
+        self.nodes = 0
 
     def load(self, document: object, path: str) -> Flow[Any, Any]:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise FlowSpecError(
+                path,
+                f"the document holds more than {MAX_NODES:,} nodes (each use of a YAML alias "
+                "counts); split the flow, or write the repeated part once",
+            )
         if not isinstance(document, dict):
             raise FlowSpecError(
                 path, f"a flow node is a mapping with a kind, got {_kind_of(document)}"
@@ -332,7 +353,7 @@ class _Loader:
             return self.build(kind, document, path)
         except FlowSpecError:
             raise
-        except (ValueError, TypeError) as error:  # a constructor refused a value
+        except (ValueError, TypeError, ArithmeticError) as error:  # a constructor refused it
             raise FlowSpecError(path, str(error)) from None
 
     def function(self, document: dict[str, Any], key: str, path: str, what: str) -> Any:
@@ -362,18 +383,30 @@ class _Loader:
 
     def number(self, document: dict[str, Any], key: str, path: str, *, integer: bool) -> Any:
         value = document[key]
-        kinds: tuple[type, ...] = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             expected = "an integer" if integer else "a number"
             raise FlowSpecError(_child(path, key), f"{expected}, got {_kind_of(value)}")
-        return value
+        if integer:
+            if not isinstance(value, int):
+                raise FlowSpecError(_child(path, key), f"an integer, got {_kind_of(value)}")
+            return value
+        try:
+            converted = float(value)
+        except OverflowError:
+            raise FlowSpecError(_child(path, key), "a number too large to be one") from None
+        if math.isnan(converted):
+            raise FlowSpecError(_child(path, key), "a number, got NaN")
+        return converted
 
     def value(self, document: dict[str, Any], key: str, path: str) -> Any:
         if f"{key}_ref" in document:
             if key in document:
                 raise FlowSpecError(path, f"give {key!r} or {key + '_ref'!r}, not both")
             return self.named(document[f"{key}_ref"], _child(path, f"{key}_ref"), "value", _any)
-        return document.get(key)
+        value = document.get(key)
+        if not _is_data(value):
+            raise FlowSpecError(_child(path, key), f"plain data, got {_kind_of(value)}")
+        return copy.deepcopy(value)  # the flow never shares the document's lists
 
     def build(self, kind: str, document: dict[str, Any], path: str) -> Flow[Any, Any]:
         load, sub = self.load, _child

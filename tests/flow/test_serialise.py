@@ -279,3 +279,87 @@ def test_registry_names_and_errors() -> None:
         registry.register(lambda: None)
     registry.register([1, 2], name="unhashable")
     assert registry.name_of(registry.resolve("unhashable")) == "unhashable"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"format: {FORMAT}\nkind: pure\nvalue: 2001-02-30\n",
+        f"format: {FORMAT}\nkind: 2001-02-30\n",
+        f"format: {FORMAT}\nkind: pure\nvalue: 2001-01-01 25:61:00\n",
+        f"format: {FORMAT}\nkind: pure\nvalue: " + "9" * 5000 + "\n",
+        f"format: {FORMAT}\nkind: pure\nvalue: 2001-01-01\n",  # a date is not plain data
+        f"format: {FORMAT}\nkind: timeout\nseconds: .nan\nflow: {{kind: identity}}\n",
+        f"format: {FORMAT}\nkind: retry\nattempts: 2\nflow: {{kind: identity}}\n"
+        "backoff: {initial: .inf, maximum: .inf}\n",
+    ],
+)
+def test_typed_yaml_scalars_and_odd_numbers_are_spec_errors(text: str) -> None:
+    with pytest.raises(FlowSpecError):
+        from_yaml(text, REGISTRY)
+
+
+@pytest.mark.parametrize("field", ["seconds", "ask_timeout", "initial"])
+def test_numbers_too_large_for_a_float_are_spec_errors(field: str) -> None:
+    huge = "1" + "0" * 400
+    documents = {
+        "seconds": f'{{"kind": "timeout", "seconds": {huge}, "flow": {{"kind": "identity"}}}}',
+        "ask_timeout": f'{{"kind": "call", "target": "x", "ask_timeout": {huge}}}',
+        "initial": (
+            f'{{"kind": "retry", "attempts": 2, "flow": {{"kind": "identity"}}, '
+            f'"backoff": {{"initial": {huge}}}}}'
+        ),
+    }
+    text = '{"format": "playbill.flow/1", ' + documents[field][1:]
+    with pytest.raises(FlowSpecError):
+        from_json(text, REGISTRY)
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly() -> None:
+    import time
+
+    parts = [f"format: {FORMAT}", "kind: then", "steps:", "  - &a0 {kind: identity}"]
+    for i in range(1, 40):
+        parts.append(f"  - &a{i} {{kind: then, steps: [*a{i - 1}, *a{i - 1}]}}")
+    began = time.perf_counter()
+    with pytest.raises(FlowSpecError, match="more than 100,000 nodes"):
+        from_yaml("\n".join(parts), REGISTRY)
+    assert time.perf_counter() - began < 5
+
+
+def test_values_are_copied_in_and_out_of_documents() -> None:
+    flow = pure([1])
+    document = to_dict(flow, REGISTRY)
+    document["value"].append(2)
+    assert flow == pure([1])
+    loaded = from_dict(document, REGISTRY)
+    document["value"].append(3)
+    assert loaded == pure([1, 2])
+
+
+def test_registered_values_are_found_by_identity_not_equality() -> None:
+    registry = flow_registry()
+    pair = (1, 2)
+    registry.register(pair, name="pair")
+    assert to_dict(pure(pair), registry)["value_ref"] == "pair"
+    with pytest.raises(FlowSpecError, match="is not registered"):
+        to_dict(pure((1.0, 2.0)), registry)
+
+
+def test_registering_none_is_registering_none() -> None:
+    registry = Registry()
+    assert registry.register(None, name="nothing") is None
+    assert registry.resolve("nothing") is None
+
+
+def test_flows_nested_too_deeply_to_save_or_draw_say_so() -> None:
+    from playbill import InvalidArgument
+    from playbill.flow import to_mermaid
+
+    deep = step(inc)
+    for _ in range(5_000):
+        deep = deep.map(inc)
+    with pytest.raises(FlowSpecError, match="nested too deeply to save"):
+        to_dict(deep, REGISTRY)
+    with pytest.raises(InvalidArgument, match="nested too deeply to draw"):
+        to_mermaid(deep)
