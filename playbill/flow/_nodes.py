@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, final, overload
 
 from attrs import field, frozen
 
@@ -120,7 +120,7 @@ class Flow(Generic[I_contra, O_co]):
         either cancels the other and fails the whole."""
         return Zip(self, _check_flow("zip(...)", other))
 
-    def recover(self, function: Callable[[Exception], Any]) -> Flow[I_contra, Any]:
+    def recover(self, function: Callable[[Exception], P]) -> Flow[I_contra, O_co | P]:
         """On failure, the output is ``function(error)`` (a value, or a Program to run)."""
         return Recover(self, _check_callable("recover(...)", function))
 
@@ -616,6 +616,14 @@ def _trusted_then(steps: tuple[Flow[Any, Any], ...]) -> Flow[Any, Any]:
 
 
 # -- constructors -----------------------------------------------------------------------------
+
+
+@overload
+def step(function: Callable[[I], Program[O]]) -> Flow[I, O]: ...
+
+
+@overload
+def step(function: Callable[[I], O]) -> Flow[I, O]: ...
 
 
 def step(function: Callable[[I], Any]) -> Flow[I, Any]:
