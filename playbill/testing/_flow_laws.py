@@ -171,7 +171,8 @@ def _unfold(body: Flow[Any, Any], rounds: int) -> Any:
         assert isinstance(outcome, Continue)
         if rounds == 0:
             return outcome.value
-        return loop(body, max_iter=rounds, on_limit="last").to_program(outcome.value, events=False)
+        rest_of_loop = loop(body, max_iter=rounds, on_limit="last")
+        return rest_of_loop.to_program(outcome.value, events=False, wait_for_side_flows=False)
 
     return rest
 
