@@ -676,6 +676,7 @@ class _World(FiberScheduler):
         self.ready: dict[int, _Option] = {}  # the ready fibers' options, by fiber id
         self.dirty: set[_SimCell] = set()  # cells whose ability to act may have changed
         self.due: dict[int, _Option] = {}  # the options of timers due now, by sequence
+        self.deadlines: dict[float, deque[tuple[float, int, _Timer]]] = {}  # asks, by timeout
         self.choices: list[int] = []
         self.widths: list[int] = []  # how many options each choice had
         self.trace: list[tuple[int, float, str, str]] = []
@@ -819,6 +820,17 @@ class _World(FiberScheduler):
             heapq.heappush(self.timers, (self.clock + delay, sequence, timer))
         return timer
 
+    def add_deadline(self, limit: float, action: Callable[[], None]) -> _Timer:
+        """A timer for an ask: asks with one timeout expire in the order they were made, so
+        each timeout keeps a plain queue (no heap to sift for the many answered in time)."""
+        timer = _Timer(action)
+        queue = self.deadlines.get(limit)
+        if queue is None:
+            queue = self.deadlines[limit] = deque()
+        queue.append((self.clock + limit, self.sequence, timer))
+        self.sequence += 1
+        return timer
+
     def cells(self) -> list[_SimCell]:
         cells: list[_SimCell] = walk_cells(self.guardian)
         return cells
@@ -829,13 +841,24 @@ class _World(FiberScheduler):
         timers = self.timers
         while timers and not timers[0][2].active:
             heapq.heappop(timers)
-        if not timers:
+        soonest = timers[0][0] if timers else math.inf
+        for queue in self.deadlines.values():
+            while queue and not queue[0][2].active:
+                queue.popleft()
+            if queue and queue[0][0] < soonest:
+                soonest = queue[0][0]
+        if soonest == math.inf:
             return False
-        self.clock = max(self.clock, timers[0][0])
+        self.clock = max(self.clock, soonest)
         while timers and timers[0][0] <= self.clock:
             _, sequence, timer = heapq.heappop(timers)
             if timer.active:
                 self.make_due(sequence, timer)
+        for queue in self.deadlines.values():
+            while queue and queue[0][0] <= self.clock:
+                _, sequence, timer = queue.popleft()
+                if timer.active:
+                    self.make_due(sequence, timer)
         return True
 
     def make_due(self, sequence: int, timer: _Timer) -> None:
@@ -1202,7 +1225,7 @@ class _World(FiberScheduler):
         limit = self.ask_timeout if effect.timeout is None else effect.timeout
         expiry = _AskExpiry(self, fiber, envelope, target.path, effect.message, limit)
         if limit != math.inf:
-            fiber.timer = self.add_timer(limit, expiry)
+            fiber.timer = self.add_deadline(limit, expiry)
         if not self.queued_behind_delay(target, envelope):
             self.offer(target, envelope, None)
         if self.faults_on and self.fault(
@@ -1210,25 +1233,34 @@ class _World(FiberScheduler):
         ):
             expiry()
 
+    def reply_value(self, cell: _SimCell, envelope: _Envelope, value: object) -> None:
+        """Answer an ask with ``value`` (what `reply` does for a success, without a Result)."""
+        asker = envelope.waiting_asker()
+        envelope.asker = None
+        if asker is None:  # the ask timed out, or its fiber was cancelled, before
+            self.dead_letter(value, cell.path, DeadLetterReason.LATE_REPLY)
+            return
+        if self.tracing:
+            self.log(cell.path, f"reply {short(value)} to {asker.label}")
+        if asker.timer is not None:
+            asker.timer.active = False
+        self.wake(asker, "value", value, first=False)
+
     def reply(
         self, cell: _SimCell, envelope: _Envelope, outcome: Result[Any, BaseException]
     ) -> None:
         if not envelope.asked:
             return
+        if isinstance(outcome, Success):
+            self.reply_value(cell, envelope, outcome.unwrap())
+            return
         asker = envelope.waiting_asker()
         envelope.asker = None
         if asker is None:  # the ask timed out, or its fiber was cancelled, before
-            if isinstance(outcome, Success):
-                self.dead_letter(outcome.unwrap(), cell.path, DeadLetterReason.LATE_REPLY)
             return
-        if isinstance(outcome, Success) and self.tracing:
-            self.log(cell.path, f"reply {short(outcome.unwrap())} to {asker.label}")
         if asker.timer is not None:
             asker.timer.active = False
-        if isinstance(outcome, Success):
-            self.wake(asker, "value", outcome.unwrap(), first=False)
-        else:
-            self.wake(asker, "error", outcome.failure(), first=False)
+        self.wake(asker, "error", outcome.failure(), first=False)
 
     def undeliverable(self, cell: _SimCell, envelope: Any, reason: DeadLetterReason) -> None:
         asker = envelope.waiting_asker()
@@ -1316,11 +1348,10 @@ class _World(FiberScheduler):
             self.message_failed(cell, envelope, error)
             return
         if result is None or type(result) in _PLAIN:
-            if envelope is None or not envelope.asked:  # a tell: nobody waits for the result
-                cell.current = None
-                cell.consecutive_restarts = 0
-            else:
-                self.message_done(cell, envelope, Success(result))
+            cell.current = None
+            cell.consecutive_restarts = 0
+            if envelope is not None and envelope.asked:
+                self.reply_value(cell, envelope, result)
             return
         if inspect.iscoroutine(result) or inspect.isawaitable(result):
             if inspect.iscoroutine(result):
