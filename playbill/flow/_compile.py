@@ -418,45 +418,28 @@ def _diverted(flow: Diverted, value: Any, run: _Run, path: str, span: str) -> _B
     return result
 
 
-def _loop(flow: Loop, value: Any, run: _Run, path: str, span: str) -> _Body:
+def _loop(flow: Loop | LoopWithState, value: Any, run: _Run, path: str, span: str) -> _Body:
+    # a loop carries its value round; a loop with state keeps its input and carries the state
+    stateful = isinstance(flow, LoopWithState)
+    carried = flow.initial if isinstance(flow, LoopWithState) else value
     for round_ in range(flow.max_iter):
-        outcome = yield node(
-            flow.body, value, run, _child(path, "body"), f"{span}/body#{round_}", span
-        )
+        given = (value, carried) if stateful else carried
+        where = f"{span}/body#{round_}"
+        outcome = yield node(flow.body, given, run, _child(path, "body"), where, span)
         if isinstance(outcome, Done):
             return outcome.value
         if not isinstance(outcome, Continue):
-            raise _not_a_step("loop", path, outcome)
-        value = outcome.value
+            raise _not_a_step(flow.kind, path, outcome)
+        carried = outcome.value
     if flow.on_limit == "last":
-        return value
+        return carried
+    what = "state" if stateful else "value"
     raise LoopLimitExceeded(
-        f"loop at {path or '(root)'} went round {flow.max_iter} times without Done (last "
-        f"value {short(value)}); raise max_iter, or on_limit='last' to keep the last value",
+        f"{flow.kind} at {path or '(root)'} went round {flow.max_iter} times without Done "
+        f"(last {what} {short(carried)}); raise max_iter, or on_limit='last' to keep the last "
+        f"{what}",
         path,
-        value,
-    )
-
-
-def _loop_with_state(flow: LoopWithState, value: Any, run: _Run, path: str, span: str) -> _Body:
-    state = flow.initial
-    for round_ in range(flow.max_iter):
-        outcome = yield node(
-            flow.body, (value, state), run, _child(path, "body"), f"{span}/body#{round_}", span
-        )
-        if isinstance(outcome, Done):
-            return outcome.value
-        if not isinstance(outcome, Continue):
-            raise _not_a_step("loop_with_state", path, outcome)
-        state = outcome.value
-    if flow.on_limit == "last":
-        return state
-    raise LoopLimitExceeded(
-        f"loop_with_state at {path or '(root)'} went round {flow.max_iter} times without Done "
-        f"(last state {short(state)}); raise max_iter, or on_limit='last' to keep the last "
-        "state",
-        path,
-        state,
+        carried,
     )
 
 
@@ -603,7 +586,7 @@ _RUNNERS: dict[type, Callable[..., _Body]] = {
     FallbackTo: _fallback_to,
     Diverted: _diverted,
     Loop: _loop,
-    LoopWithState: _loop_with_state,
+    LoopWithState: _loop,
     Filter: _filter,
     Tap: _tap,
     AndThen: _and_then,

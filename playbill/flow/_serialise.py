@@ -258,26 +258,24 @@ def from_dict(document: object, registry: Registry) -> Flow[Any, Any]:
 
 def from_json(text: str | bytes, registry: Registry) -> Flow[Any, Any]:
     """The flow a JSON document describes."""
-    try:
-        document = json.loads(text)
-    except RecursionError:
-        raise FlowSpecError("", "the document is nested too deeply to be a flow") from None
-    except Exception as error:
-        raise FlowSpecError("", f"not a JSON document: {error}") from None
-    return from_dict(document, registry)
+    return from_dict(_parse(json.loads, text, "JSON"), registry)
 
 
 def from_yaml(text: str | bytes, registry: Registry) -> Flow[Any, Any]:
     """The flow a YAML document describes (read with ``yaml.safe_load`` only)."""
+    return from_dict(_parse(yaml.safe_load, text, "YAML"), registry)
+
+
+def _parse(parser: Callable[[Any], Any], text: object, what: str) -> Any:
+    """``text`` read by ``parser``; whatever goes wrong is a `FlowSpecError`."""
     if not isinstance(text, str | bytes):
-        raise FlowSpecError("", f"a YAML document is text, got {_kind_of(text)}")
+        raise FlowSpecError("", f"a {what} document is text, got {_kind_of(text)}")
     try:
-        document = yaml.safe_load(text)
+        return parser(text)
     except RecursionError:
         raise FlowSpecError("", "the document is nested too deeply to be a flow") from None
-    except Exception as error:
-        raise FlowSpecError("", f"not a YAML document: {error}") from None
-    return from_dict(document, registry)
+    except Exception as error:  # a bad date or a huge integer raises ValueError, and so on
+        raise FlowSpecError("", f"not a {what} document: {error}") from None
 
 
 def _kind_of(value: object) -> str:
