@@ -130,8 +130,9 @@ def _effect(effect: object) -> tuple[str, list[Program[Any]], str]:
         case Spawn(actor, name, _, _):
             named = "" if name is None else f", name={name!r}"
             return f"free_spawn({function_name(actor)}{named})", [], ""
-        case Stop(ref):
-            return f"free_stop({ref.path})", [], ""
+        case Stop(ref, interrupt):
+            forced = ", interrupt=True" if interrupt else ""
+            return f"free_stop({ref.path}{forced})", [], ""
         case Watch(ref):
             return f"watch({ref.path})", [], ""
         case Emit(event):

@@ -139,9 +139,10 @@ class ActorRef:
             timeout = _check_timeout("free_ask", timeout)
         return Suspend(Ask(self, message, timeout))
 
-    def free_stop(self) -> Program[None]:
-        """A program that stops this actor (after its current message, children first)."""
-        return Suspend(Stop(self))
+    def free_stop(self, *, interrupt: bool = False) -> Program[None]:
+        """A program that stops this actor (after its current message, children first; with
+        ``interrupt``, cancelling the message it is handling as a program)."""
+        return Suspend(Stop(self, interrupt))
 
     def __str__(self) -> str:
         return self.path
@@ -210,9 +211,12 @@ _set_ask_timeout = _slot_setter(Ask, "timeout")
 @final
 @frozen
 class Stop(Effect[None]):
-    """Stop ``ref`` after its current message, children first."""
+    """Stop ``ref`` after its current message, children first; with ``interrupt``, a message
+    it is handling as a program is cancelled instead (its finalisers run, its asker fails with
+    `ActorStopped`)."""
 
     ref: ActorRef
+    interrupt: bool = False
 
 
 @final
@@ -331,9 +335,18 @@ def free_ask(ref: ActorRef, message: object, timeout: float | None = None) -> Pr
     )
 
 
-def free_stop(ref: ActorRef) -> Program[None]:
-    """A program that stops ``ref``."""
-    return Suspend(Stop(_check_ref("free_stop()", ref)))
+def free_stop(ref: ActorRef, *, interrupt: bool = False) -> Program[None]:
+    """A program that stops ``ref``: after the message it is handling, children first. With
+    ``interrupt=True``, a message it is handling as a program (what ``receive`` returned) is
+    cancelled rather than finished — its finalisers run and its asker fails with
+    `ActorStopped` — as a flow does to an actor whose work it no longer needs.
+
+    >>> free_stop(ActorRef("/app/worker", 3), interrupt=True)
+    free_stop(/app/worker, interrupt=True)
+    """
+    if not isinstance(interrupt, bool):
+        raise InvalidArgument(f"free_stop() interrupt must be True or False, got {interrupt!r}")
+    return Suspend(Stop(_check_ref("free_stop()", ref), interrupt))
 
 
 def emit(event: object) -> Program[None]:

@@ -248,7 +248,9 @@ def _step(flow: Step, value: Any, run: _Run, path: str, span: str) -> _Body:
 
 def _spawned(flow: Spawned, value: Any, run: _Run, path: str, span: str) -> _Body:
     ref = yield free_spawn(flow.factory)
-    return (yield ref.free_ask(value, flow.ask_timeout).ensuring(free_stop(ref)))
+    # whatever happens — an answer, a failure, the flow cancelled around it — the child is
+    # stopped, and work the flow no longer needs is interrupted rather than finished
+    return (yield ref.free_ask(value, flow.ask_timeout).ensuring(free_stop(ref, interrupt=True)))
 
 
 def _call(flow: Call, value: Any, run: _Run, path: str, span: str) -> _Body:

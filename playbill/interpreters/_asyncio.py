@@ -202,7 +202,9 @@ class _Cell(ActorContext):
         "consecutive_restarts",
         "current",
         "factory",
+        "in_program",
         "instance",
+        "interrupting",
         "loop",
         "mailbox",
         "name",
@@ -242,6 +244,8 @@ class _Cell(ActorContext):
         self.watchers: list[_Cell] = []
         self.watching: list[_Cell] = []
         self.current: object = None  # the item being handled, failed if the task is cancelled
+        self.in_program = False  # whether it is awaiting the program a receive returned
+        self.interrupting = False  # whether its task was cancelled to interrupt that program
         self.restart_pending = False
         self.state = _STARTING
         self.waiter: asyncio.Future[None] | None = None
@@ -361,6 +365,14 @@ class _Cell(ActorContext):
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
             return
         await self._offer(message)
+
+    def interrupt(self) -> None:
+        """Stop, cancelling the program of the message being handled (``free_stop(ref,
+        interrupt=True)``): its finalisers run, its asker fails with `ActorStopped`."""
+        self.stop()
+        if self.in_program and not self.interrupting and self.task is not None:
+            self.interrupting = True
+            self.task.cancel()
 
     def stop(self, ref: ActorRef | None = None) -> None:
         if ref is not None and ref != self.ref:
@@ -497,10 +509,22 @@ class _Cell(ActorContext):
                     try:
                         result = receive(message)
                         if result is not None and type(result) not in _PLAIN:
-                            result = await self._complete(result)
+                            self.in_program = True
+                            try:
+                                result = await self._complete(result)
+                            finally:
+                                self.in_program = False
                     except (Exception, asyncio.CancelledError, Cancelled) as error:
                         if isinstance(error, asyncio.CancelledError) and _being_cancelled():
-                            raise  # this actor's own task is cancelled (a shutdown timed out)
+                            if not self.interrupting:
+                                raise  # this actor's own task is cancelled (a shutdown timed out)
+                            # free_stop(interrupt=True) cancelled the program: the actor goes on
+                            # to stop, and its asker learns it was stopped
+                            self.interrupting = False
+                            task = asyncio.current_task()
+                            assert task is not None
+                            task.uncancel()
+                            error = stopped_error(self.path, message)
                         # anything else, an inner cancellation included, is a failure
                         self.current = None
                         if future is not None and not future.done():
@@ -1130,7 +1154,10 @@ class _Run:
         if kind is Stop:
             target = system._target(effect.ref, "free_stop()")
             if target is not None:
-                target.stop()
+                if effect.interrupt:
+                    target.interrupt()
+                else:
+                    target.stop()
             return None
         if kind is SelfRef:
             return self._need_actor("self_ref()").ref

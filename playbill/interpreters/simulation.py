@@ -94,6 +94,7 @@ from playbill.effects import (
     ActorRef,
     ActorSystemFailed,
     Ask,
+    Cancelled,
     Deadlock,
     Done,
     Effect,
@@ -1042,6 +1043,8 @@ class _World(FiberScheduler):
                     self.log(fiber.label, f"stop {effect.ref.path}")
                 if target is not None:
                     self.stop(target)
+                    if effect.interrupt and target.busy is not None and target.current is not None:
+                        self.cancel(target.busy)  # the program of the message being handled
                 self.answer(fiber, "value", None)
             elif kind is Watch:
                 if fiber.actor is None:
@@ -1401,6 +1404,8 @@ class _World(FiberScheduler):
         self, cell: _SimCell, envelope: _Envelope | None, error: BaseException
     ) -> None:
         cell.current = None
+        if isinstance(error, Cancelled) and cell.state >= _STOPPING and envelope is not None:
+            error = stopped_error(cell.path, envelope.message)  # interrupted by free_stop
         if self.tracing:
             self.log(cell.path, f"failed {error!r}")
         if envelope is not None and envelope.asker is not None:

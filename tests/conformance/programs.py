@@ -726,3 +726,64 @@ def flow_ten_thousand_steps() -> Any:
     for _ in range(10_000):
         chain = chain >> fl.step(lambda n: n + 1)
     return chain.to_program(0, events=False)
+
+
+class LongJob(Actor):
+    """Works for a long while on each job, noting when its finaliser runs."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def receive(self, message: Any) -> Any:
+        if message == "notes":
+            return list(self.notes)
+        return sleep(100).ensuring(pure(None).map(lambda _: self.notes.append("finaliser ran")))
+
+
+@case(("value", ("ActorStopped", ["finaliser ran"])), dead_letters=0)
+def stop_with_interrupt_cancels_the_message_in_progress() -> Any:
+    notes: list[Any] = []
+
+    class Noting(LongJob):
+        def __init__(self) -> None:
+            super().__init__()
+            self.notes = notes
+
+    @program
+    def body() -> Any:
+        worker = yield free_spawn(Noting, name="worker")
+        asked = yield fork(worker.free_ask("job", timeout=1000))
+        yield sleep(0.01)
+        yield free_stop(worker, interrupt=True)
+        outcome = yield join(asked).attempt()
+        return type(outcome.failure()).__name__, notes
+
+    return body()
+
+
+@case(("value", "stopped after the job"), dead_letters=0)
+def stop_without_interrupt_lets_the_message_finish() -> Any:
+    class Quick(Actor):
+        def receive(self, message: Any) -> Any:
+            return sleep(0.05).then(pure("stopped after the job"))
+
+    @program
+    def body() -> Any:
+        worker = yield free_spawn(Quick, name="worker")
+        asked = yield fork(worker.free_ask("job"))
+        yield sleep(0.01)
+        yield free_stop(worker)
+        return (yield join(asked))
+
+    return body()
+
+
+@case(("value", "fast"), dead_letters=0)
+def flow_actor_leaf_losing_a_race_is_interrupted() -> Any:
+    class Slow(Actor):
+        def receive(self, message: Any) -> Any:
+            return sleep(100).then(pure("slow"))
+
+    fast = fl.step(lambda _: sleep(0.01).then(pure("fast")))
+    # the loser is interrupted at once: no late reply to dead-letter, no shutdown waiting on it
+    return fl.race(fl.actor(Slow), fast).to_program(None)
