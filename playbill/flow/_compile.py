@@ -87,10 +87,9 @@ class FlowEvent:
     `Emitted`): ``kind`` is ``started`` (``value`` is the input), ``completed`` (``value`` is
     the output), ``failed`` (``error``) or ``cancelled`` (a race it lost, a timeout, a failed
     sibling in a ``zip``: every span that starts also ends). ``path`` is the node's place in
-    the flow, in
-    document notation (``steps[2].on_true``; empty for the root); ``span`` names this run of
-    the node (loops and retries run a node many times) and ``parent`` the span it ran in, so a
-    flat stream rebuilds the call tree."""
+    the flow, in document notation (``steps[2].on_true``; empty for the root); ``span`` names
+    this run of the node (loops and retries run a node many times) and ``parent`` the span it
+    ran in, so a flat stream rebuilds the call tree."""
 
     kind: EventKind
     node: str
