@@ -1154,7 +1154,7 @@ class _Run:
         if kind is Stop:
             target = system._target(effect.ref, "free_stop()")
             if target is not None:
-                if effect.interrupt:
+                if effect.interrupt and target is not cell:  # an actor never interrupts itself
                     target.interrupt()
                 else:
                     target.stop()

@@ -400,8 +400,9 @@ class _PriorityChooser:
 
 
 def _participant(option: str) -> str:
-    """The actor or fiber an enabled option belongs to (PCT gives priorities to these)."""
-    return option.split(" ", 2)[1].split("#", 1)[0]
+    """The actor or fiber an enabled option belongs to (PCT gives priorities to these); with
+    ``delivery="per_pair"``, an actor's option for each sender is a participant of its own."""
+    return option.split(" ", 1)[1].split("#", 1)[0]
 
 
 def _chooser(
@@ -527,6 +528,7 @@ class _SimCell(ActorContext):
         self.senders: dict[str, int] = {}
         self.sender_options: dict[str, _Option] = {}
         self.choice: tuple[_Option, ...] | None = None  # the options of several senders
+        self.interrupted = False  # whether free_stop(interrupt=True) cancelled its program
         # told without a choice point between consecutive tells (see _World.take_turn)
         self.unbounded = self.mailbox.capacity is None
 
@@ -912,8 +914,10 @@ class _World(FiberScheduler):
         step = self.resume(fiber)
         told = False  # whether this turn told already (then anything else waits for a choice)
         while True:
-            if type(step) is not Next:  # (after tells too: under asyncio it ends at once)
-                if type(step) is Done:
+            if type(step) is not Next:
+                if told:  # others may act before it ends: asyncio runs the actors it woke
+                    self.park(fiber, step)
+                elif type(step) is Done:
                     self.finish(fiber, Success(step.value))
                 else:
                     self.finish(fiber, Failure(step.error))
@@ -1043,7 +1047,13 @@ class _World(FiberScheduler):
                     self.log(fiber.label, f"stop {effect.ref.path}")
                 if target is not None:
                     self.stop(target)
-                    if effect.interrupt and target.busy is not None and target.current is not None:
+                    if (
+                        effect.interrupt
+                        and target.busy is not None
+                        and target.current is not None
+                        and fiber.actor is not target  # an actor never interrupts itself
+                    ):
+                        target.interrupted = True
                         self.cancel(target.busy)  # the program of the message being handled
                 self.answer(fiber, "value", None)
             elif kind is Watch:
@@ -1404,8 +1414,10 @@ class _World(FiberScheduler):
         self, cell: _SimCell, envelope: _Envelope | None, error: BaseException
     ) -> None:
         cell.current = None
-        if isinstance(error, Cancelled) and cell.state >= _STOPPING and envelope is not None:
-            error = stopped_error(cell.path, envelope.message)  # interrupted by free_stop
+        if cell.interrupted:  # free_stop(interrupt=True) cancelled the program
+            cell.interrupted = False
+            if isinstance(error, Cancelled) and envelope is not None:
+                error = stopped_error(cell.path, envelope.message)
         if self.tracing:
             self.log(cell.path, f"failed {error!r}")
         if envelope is not None and envelope.asker is not None:

@@ -17,6 +17,7 @@ from playbill import (
     Actor,
     AllForOne,
     Bounded,
+    Cancelled,
     Directive,
     Effect,
     OneForOne,
@@ -787,3 +788,45 @@ def flow_actor_leaf_losing_a_race_is_interrupted() -> Any:
     fast = fl.step(lambda _: sleep(0.01).then(pure("fast")))
     # the loser is interrupted at once: no late reply to dead-letter, no shutdown waiting on it
     return fl.race(fl.actor(Slow), fast).to_program(None)
+
+
+@case(("value", ("done", ["on_stop ran"])))
+def an_actor_never_interrupts_itself() -> Any:
+    notes: list[str] = []
+
+    class SelfStopping(Actor):
+        def on_start(self) -> None:
+            self.context.spawn(Echo, "helper")
+
+        def receive(self, message: Any) -> Any:
+            return self_ref().flat_map(lambda me: free_stop(me, interrupt=True)).then(pure("done"))
+
+        def on_stop(self) -> None:
+            notes.append("on_stop ran")
+
+    @program
+    def body() -> Any:
+        actor = yield free_spawn(SelfStopping, name="self-stopping")
+        answer = yield actor.free_ask("go")
+        yield sleep(0.01)
+        return answer, notes
+
+    return body()
+
+
+@case(("value", "FiberCancelled"))
+def a_plain_stop_keeps_the_programs_own_cancellation() -> Any:
+    class Cancelling(Actor):
+        def receive(self, message: Any) -> Any:
+            return sleep(0.05).then(fail(Cancelled()))
+
+    @program
+    def body() -> Any:
+        worker = yield free_spawn(Cancelling, name="worker")
+        asked = yield fork(worker.free_ask("job"))
+        yield sleep(0.01)
+        yield free_stop(worker)
+        outcome = yield join(asked).attempt()
+        return type(outcome.failure()).__name__
+
+    return body()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from playbill import Actor, InvalidArgument, explore, free_spawn, gather, program, simulate
+from playbill import Actor, InvalidArgument, explore, free_spawn, gather, program, simulate, sleep
 from playbill.interpreters.simulation import Schedule
 from playbill.testing import schedules
 from tests.simulation.test_properties import Recorder, three_senders
@@ -96,3 +96,40 @@ def test_delivery_must_be_one_of_the_two() -> None:
 def test_a_schedule_of_the_earlier_simulator_is_refused_with_a_reason() -> None:
     with pytest.raises(InvalidArgument, match="earlier simulator"):
         simulate(two_bursts(), schedule="v1:0101")
+
+
+@program
+def tell_and_end() -> Any:
+    recorder = yield free_spawn(Recorder, name="recorder")
+    yield recorder.free_tell("x")
+    return "end"
+
+
+def test_a_program_ending_right_after_a_tell_may_still_see_it_handled() -> None:
+    # as under asyncio, where the actor the tell woke runs before the system shuts down
+    handled = set()
+    for seed in range(30):
+        result = simulate(tell_and_end(), seed=seed)
+        handled.add(result.dead_letters == 0)
+    assert handled == {True, False}
+
+
+@program
+def two_senders_while_busy() -> Any:
+    recorder = yield free_spawn(Recorder, name="recorder")
+    senders = []
+    for name in ("a", "b"):
+        senders.append((yield free_spawn(Forwarder, name=name)))
+    for sender, tag in zip(senders, "ab", strict=True):
+        yield sender.free_tell((recorder, f"{tag}1"))
+        yield sender.free_tell((recorder, f"{tag}2"))
+    yield sleep(1)
+    return (yield recorder.free_ask("seen"))
+
+
+def test_pct_interleaves_senders_at_a_receiver_under_per_pair_delivery() -> None:
+    orders = set()
+    for seed in range(300):
+        result = simulate(two_senders_while_busy(), seed=seed, strategy="pct", delivery="per_pair")
+        orders.add(tuple(result.value))
+    assert len(orders) > 2
