@@ -63,7 +63,8 @@ class DeadLetters:
 
     def record(self, letter: DeadLetter) -> None:
         self.count += 1
-        self.by_reason[letter.reason] += 1
+        by_reason = self.by_reason
+        by_reason[letter.reason] = by_reason.get(letter.reason, 0) + 1
         self.recent.append(letter)
 
     def __len__(self) -> int:

@@ -1285,6 +1285,21 @@ class _World(FiberScheduler):
             self.wake(asker, "error", error, first=False)
         self.dead_letter(envelope.message, cell.path, reason)
 
+    def drain_undeliverable(self, cell: _SimCell) -> None:
+        """Every message queued for ``cell`` becomes a dead letter (its asker fails)."""
+        reason = DeadLetterReason.UNPROCESSED
+        path, clock, tracing = cell.path, self.clock, self.tracing
+        record, events = self.dead_letters.record, self.events
+        for envelope in cell.mailbox.drain():
+            if envelope.asked:
+                self.undeliverable(cell, envelope, reason)
+                continue
+            letter = DeadLetter(envelope.message, path, reason, clock)
+            record(letter)
+            events.append(DeadLettered(path, clock, letter))
+            if tracing:
+                self.log(path, f"dead letter {short(envelope.message)} ({reason.name})")
+
     def dead_letter(self, message: object, recipient: str, reason: DeadLetterReason) -> None:
         letter = DeadLetter(message, recipient, reason, self.clock)
         self.dead_letters.record(letter)
@@ -1528,8 +1543,7 @@ class _World(FiberScheduler):
         cell.state = _STOPPING
         self.dirty.add(cell)
         cell.forget_senders()
-        for envelope in cell.mailbox.drain():
-            self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
+        self.drain_undeliverable(cell)
         while cell.blocked:
             fiber, envelope = cell.blocked.popleft()
             self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
@@ -1541,8 +1555,7 @@ class _World(FiberScheduler):
         cell.state = _STOPPED
         self.dirty.add(cell)
         cell.forget_senders()
-        for envelope in cell.mailbox.drain():
-            self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
+        self.drain_undeliverable(cell)
         parent = cell.parent_cell
         if parent is not None and parent.children_cells.get(cell.name) is cell:
             del parent.children_cells[cell.name]
