@@ -27,7 +27,13 @@ class Pong(Actor):
 
 
 class Sink(Actor):
+    def __init__(self) -> None:
+        self.count = 0
+
     def receive(self, message: Any) -> Any:
+        if message == "count":
+            return self.count
+        self.count += 1
         return None
 
 
@@ -47,6 +53,9 @@ def fan_out(actors: int, rounds: int) -> Any:
     for message in range(rounds):
         for sink in sinks:
             yield sink.free_tell(message)
+    # every tell is handled before the count is answered (one sender keeps its order)
+    counts = yield gather(*(sink.free_ask("count") for sink in sinks))
+    assert sum(counts) == actors * rounds
     return actors * rounds
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "RESUME",
     "START",
     "STOP",
+    "THROUGHPUT",
     "ChildFailed",
     "Guardian",
     "Restart",
@@ -157,6 +158,11 @@ def strategy_for(instance: Any, supervision: SupervisionStrategy | None) -> Supe
         return supervision
     strategy = getattr(instance, "supervision", None)
     return strategy if isinstance(strategy, SupervisionStrategy) else DEFAULT_STRATEGY
+
+
+# an actor handles at most this many messages in a row before others get a turn (asyncio's
+# actor loop; the simulator's causal delivery does the same)
+THROUGHPUT = 64
 
 
 def find_cell(root: Any, system_name: str, path: str, uid: int = 0) -> Any:

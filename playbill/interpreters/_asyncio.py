@@ -51,6 +51,7 @@ from playbill.actors._cells import (
     DEFAULT_STRATEGY,
     RESUME,
     STOP,
+    THROUGHPUT,
     ChildFailed,
     Guardian,
     Restart,
@@ -110,7 +111,7 @@ logger = logging.getLogger("playbill")
 _STARTING, _RUNNING, _SUSPENDED, _STOPPING, _STOPPED = range(5)
 
 # How many messages an actor handles before it lets other tasks run.
-_THROUGHPUT = 64
+_THROUGHPUT = THROUGHPUT
 
 
 @final

@@ -74,6 +74,7 @@ from playbill.actors._cells import (
     RESUME,
     START,
     STOP,
+    THROUGHPUT,
     ChildFailed,
     Guardian,
     Restart,
@@ -956,7 +957,7 @@ class _World(FiberScheduler):
         if self.tell_handled:
             return False
         ref = effect.ref
-        if not isinstance(ref, ActorRef):
+        if type(ref) is not ActorRef:
             return False
         if self.per_pair:
             # fibers sending as one actor (or as the main program) share its channels: only a
@@ -970,7 +971,9 @@ class _World(FiberScheduler):
             for child in fiber.forks:
                 if child.outcome is None:
                     return False
-        target = self.resolve(ref)
+        target = ref.binding
+        if type(target) is not _SimCell or target.world is not self:
+            target = self.resolve(ref)
         if target is not None and not target.unbounded:
             return False
         self.steps += 1
@@ -983,9 +986,13 @@ class _World(FiberScheduler):
         elif self.faults_on or self.channels or target.state >= _STOPPING:
             self.tell(self.sender_now, target, effect.message, None)
         else:  # the common case, in place: queued in an unbounded mailbox
-            envelope = _Envelope(effect.message, self.sender_now, None)
-            target.mailbox.user.append(envelope)
-            target.queued(envelope)
+            sender = self.sender_now
+            target.mailbox.user.append(_Envelope(effect.message, sender, None))
+            senders = target.senders
+            count = senders.get(sender, 0)
+            senders[sender] = count + 1
+            if not count:
+                target.choice = None
             self.dirty.add(target)
         return True
 
@@ -1318,7 +1325,9 @@ class _World(FiberScheduler):
 
     def handle(self, entry: tuple[_SimCell, str | None]) -> None:
         """``cell`` handles its next system message, or its next user message (from
-        ``sender``, when several senders have messages queued)."""
+        ``sender``, when several senders have messages queued). With causal delivery it goes on
+        to the messages queued behind, as asyncio's actor loop does (up to `THROUGHPUT` in a
+        row), while each ``receive`` returns a plain value: nothing else runs in between."""
         cell, sender = entry
         self.sender_now = cell.path
         self.dirty.add(cell)
@@ -1330,24 +1339,41 @@ class _World(FiberScheduler):
         index = 0
         if sender is not None and queue[0].sender != sender:
             index = next(i for i, queued in enumerate(queue) if queued.sender == sender)
-        if self.faults_on and self.fault("crash", cell.path, "crash before its next message"):
-            # the message stays queued: a restarted instance handles it, a stop dead-letters it
-            self.fail(
-                cell,
-                InjectedFault(
-                    f"the simulator crashed {cell.path} before it handled "
-                    f"{short(queue[index].message)} (Faults(crash=...))"
-                ),
-            )
-            return
-        if index:
-            envelope = queue[index]
-            del queue[index]
-        else:
-            envelope = queue.popleft()
-        cell.removed(envelope)
-        self.admit_blocked(cell)
-        self.deliver(cell, envelope.message, envelope)
+        handled = 0
+        while True:
+            if self.faults_on and self.fault("crash", cell.path, "crash before its next message"):
+                # the message stays queued: a restarted instance handles it, a stop
+                # dead-letters it
+                self.fail(
+                    cell,
+                    InjectedFault(
+                        f"the simulator crashed {cell.path} before it handled "
+                        f"{short(queue[index].message)} (Faults(crash=...))"
+                    ),
+                )
+                return
+            if index:
+                envelope = queue[index]
+                del queue[index]
+            else:
+                envelope = queue.popleft()
+            cell.removed(envelope)
+            if cell.blocked:
+                self.admit_blocked(cell)
+            if not self.deliver(cell, envelope.message, envelope) or self.per_pair:
+                return
+            handled += 1
+            if (
+                handled >= THROUGHPUT
+                or not queue
+                or box.system
+                or cell.state != _RUNNING
+                or cell.busy is not None
+            ):
+                return
+            self.steps += 1
+            if self.steps > self.max_steps:
+                raise _StepLimit
 
     def admit_blocked(self, cell: _SimCell) -> None:
         """Move waiting messages into the mailbox while it has room; their senders go on."""
@@ -1365,7 +1391,9 @@ class _World(FiberScheduler):
         """Whether ``fiber`` still waits for room in ``cell`` (not cancelled meanwhile)."""
         return fiber.state == _WAITING and fiber.waiting_on == "room in the mailbox of " + cell.path
 
-    def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> None:
+    def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> bool:
+        """Hand ``message`` to ``cell``'s instance; True when ``receive`` returned a plain value
+        (the message is done), False when it failed or returned a program to run."""
         cell.handled += 1
         cell.current = envelope
         if self.tracing:
@@ -1374,13 +1402,13 @@ class _World(FiberScheduler):
             result = cell.instance.receive(message)
         except Exception as error:
             self.message_failed(cell, envelope, error)
-            return
+            return False
         if result is None or type(result) in _PLAIN:
             cell.current = None
             cell.consecutive_restarts = 0
             if envelope is not None and envelope.asked:
                 self.reply_value(cell, envelope, result)
-            return
+            return True
         if inspect.iscoroutine(result) or inspect.isawaitable(result):
             if inspect.iscoroutine(result):
                 result.close()
@@ -1393,7 +1421,7 @@ class _World(FiberScheduler):
                     "with @program) and turn each awaited call into an effect with a handler"
                 ),
             )
-            return
+            return False
         if isinstance(result, Program | Effect):
             fiber = self.new_fiber(
                 result if isinstance(result, Program) else _suspend(result),
@@ -1414,8 +1442,9 @@ class _World(FiberScheduler):
 
             fiber.on_finish.append(done)
             self.enqueue(fiber, first=False)
-            return
+            return False
         self.message_done(cell, envelope, Success(result))
+        return True
 
     def message_done(
         self, cell: _SimCell, envelope: _Envelope | None, outcome: Result[Any, BaseException]
