@@ -786,7 +786,7 @@ class _World(FiberScheduler):
                 if wanted != listed:
                     for option in listed:
                         if option not in wanted:
-                            del options[bisect.bisect_left(options, option)]
+                            self.drop_option(option)
                     for option in wanted:
                         if option not in listed:
                             bisect.insort(options, option)
@@ -986,13 +986,9 @@ class _World(FiberScheduler):
         elif self.faults_on or self.channels or target.state >= _STOPPING:
             self.tell(self.sender_now, target, effect.message, None)
         else:  # the common case, in place: queued in an unbounded mailbox
-            sender = self.sender_now
-            target.mailbox.user.append(_Envelope(effect.message, sender, None))
-            senders = target.senders
-            count = senders.get(sender, 0)
-            senders[sender] = count + 1
-            if not count:
-                target.choice = None
+            envelope = _Envelope(effect.message, self.sender_now, None)
+            target.mailbox.user.append(envelope)
+            target.queued(envelope)
             self.dirty.add(target)
         return True
 
@@ -1262,9 +1258,13 @@ class _World(FiberScheduler):
             return
         if self.tracing:
             self.log(cell.path, f"reply {short(value)} to {asker.label}")
+        self.answer_asker(asker, "value", value)
+
+    def answer_asker(self, asker: _Fiber, kind: str, payload: object) -> None:
+        """The asking fiber goes on with the reply (or the error); its timeout is off."""
         if asker.timer is not None:
             asker.timer.active = False
-        self.wake(asker, "value", value, first=False)
+        self.wake(asker, kind, payload, first=False)
 
     def reply(
         self, cell: _SimCell, envelope: _Envelope, outcome: Result[Any, BaseException]
@@ -1276,36 +1276,26 @@ class _World(FiberScheduler):
             return
         asker = envelope.waiting_asker()
         envelope.asker = None
-        if asker is None:  # the ask timed out, or its fiber was cancelled, before
-            return
-        if asker.timer is not None:
-            asker.timer.active = False
-        self.wake(asker, "error", outcome.failure(), first=False)
+        if asker is not None:  # (else the ask timed out, or its fiber was cancelled, before)
+            self.answer_asker(asker, "error", outcome.failure())
 
     def undeliverable(self, cell: _SimCell, envelope: Any, reason: DeadLetterReason) -> None:
         asker = envelope.waiting_asker()
         envelope.asker = None
         if asker is not None:
-            error = undelivered_ask_error(cell.path, envelope.message, reason)
-            if asker.timer is not None:
-                asker.timer.active = False
-            self.wake(asker, "error", error, first=False)
+            self.answer_asker(
+                asker, "error", undelivered_ask_error(cell.path, envelope.message, reason)
+            )
         self.dead_letter(envelope.message, cell.path, reason)
 
     def drain_undeliverable(self, cell: _SimCell) -> None:
         """Every message queued for ``cell`` becomes a dead letter (its asker fails)."""
         reason = DeadLetterReason.UNPROCESSED
-        path, clock, tracing = cell.path, self.clock, self.tracing
-        record, events = self.dead_letters.record, self.events
         for envelope in cell.mailbox.drain():
             if envelope.asked:
                 self.undeliverable(cell, envelope, reason)
-                continue
-            letter = DeadLetter(envelope.message, path, reason, clock)
-            record(letter)
-            events.append(DeadLettered(path, clock, letter))
-            if tracing:
-                self.log(path, f"dead letter {short(envelope.message)} ({reason.name})")
+            else:  # a tell: nobody to tell
+                self.dead_letter(envelope.message, cell.path, reason)
 
     def dead_letter(self, message: object, recipient: str, reason: DeadLetterReason) -> None:
         letter = DeadLetter(message, recipient, reason, self.clock)
