@@ -110,9 +110,6 @@ logger = logging.getLogger("playbill")
 
 _STARTING, _RUNNING, _SUSPENDED, _STOPPING, _STOPPED = range(5)
 
-# How many messages an actor handles before it lets other tasks run.
-_THROUGHPUT = THROUGHPUT
-
 
 @final
 class _Ask:
@@ -493,7 +490,7 @@ class _Cell(ActorContext):
                     self.waiter = self.loop.create_future()
                     await self.waiter
                     continue
-                # The hot loop: up to _THROUGHPUT messages, inlined, awaiting only for a
+                # The hot loop: up to THROUGHPUT messages, inlined, awaiting only for a
                 # receive that returned a program or an awaitable.
                 receive = self.instance.receive
                 handled = 0
@@ -541,7 +538,7 @@ class _Cell(ActorContext):
                         else:
                             future.set_result(result)
                     handled += 1
-                    if handled >= _THROUGHPUT:
+                    if handled >= THROUGHPUT:
                         await asyncio.sleep(0)
                         handled = 0
         except asyncio.CancelledError:
