@@ -10,18 +10,19 @@ from typing import Any, Generic, TypeVar, final
 
 from attrs import frozen
 
-from playbill.actors._actor import Actor
+from playbill.actors._actor import Actor, ActorContext
 from playbill.actors._events import DeadLetterReason
 from playbill.actors._mailbox import Bounded, MailboxFull, Unbounded
 from playbill.actors._paths import check_name
 from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
-from playbill.effects import ActorStopped, AskTimeout, InvalidArgument, PlaybillError
+from playbill.effects import ActorRef, ActorStopped, AskTimeout, InvalidArgument, PlaybillError
 
 __all__ = [
     "RESUME",
     "START",
     "STOP",
     "THROUGHPUT",
+    "CellContext",
     "ChildFailed",
     "Guardian",
     "Restart",
@@ -158,6 +159,28 @@ def strategy_for(instance: Any, supervision: SupervisionStrategy | None) -> Supe
         return supervision
     strategy = getattr(instance, "supervision", None)
     return strategy if isinstance(strategy, SupervisionStrategy) else DEFAULT_STRATEGY
+
+
+class CellContext(ActorContext):
+    """The part of an actor's context every interpreter's cell answers alike, from its
+    ``ref``, ``parent_cell`` and ``children_cells``."""
+
+    __slots__ = ()
+    ref: ActorRef
+    parent_cell: Any
+    children_cells: dict[str, Any]
+
+    @property
+    def self_ref(self) -> ActorRef:
+        return self.ref
+
+    @property
+    def parent(self) -> ActorRef | None:
+        return None if self.parent_cell is None else self.parent_cell.ref
+
+    @property
+    def children(self) -> tuple[ActorRef, ...]:
+        return tuple(child.ref for child in self.children_cells.values())
 
 
 # an actor handles at most this many messages in a row before others get a turn (asyncio's

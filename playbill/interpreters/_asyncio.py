@@ -23,7 +23,6 @@ from typing import Any, TypeVar, final
 
 from playbill.actors import (
     DEFAULT_ASK_TIMEOUT,
-    ActorContext,
     ActorEvent,
     DeadLetter,
     DeadLettered,
@@ -52,6 +51,7 @@ from playbill.actors._cells import (
     RESUME,
     STOP,
     THROUGHPUT,
+    CellContext,
     ChildFailed,
     Guardian,
     Restart,
@@ -190,7 +190,7 @@ class EventSubscription:
 # -- cells ------------------------------------------------------------------------------------
 
 
-class _Cell(ActorContext):
+class _Cell(CellContext):
     """One actor: its mailbox, task, instance, children, watchers — and its context."""
 
     __slots__ = (
@@ -264,19 +264,7 @@ class _Cell(ActorContext):
                 self._terminated.set_result(None)
         return self._terminated
 
-    # -- ActorContext ---------------------------------------------------------------------
-
-    @property
-    def self_ref(self) -> ActorRef:
-        return self.ref
-
-    @property
-    def parent(self) -> ActorRef | None:
-        return None if self.parent_cell is None else self.parent_cell.ref
-
-    @property
-    def children(self) -> tuple[ActorRef, ...]:
-        return tuple(child.ref for child in self.children_cells.values())
+    # -- ActorContext (self_ref, parent and children come from CellContext) ---------------
 
     def spawn(
         self,

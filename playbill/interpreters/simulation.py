@@ -47,7 +47,6 @@ from returns.result import Failure, Result, Success
 
 from playbill.actors import (
     DEFAULT_ASK_TIMEOUT,
-    ActorContext,
     ActorEvent,
     DeadLetter,
     DeadLettered,
@@ -75,6 +74,7 @@ from playbill.actors._cells import (
     START,
     STOP,
     THROUGHPUT,
+    CellContext,
     ChildFailed,
     Guardian,
     Restart,
@@ -488,7 +488,7 @@ class _AskExpiry:
 _NO_CHILDREN: list[_Fiber] = []  # shared by waits on no child fiber: never appended to
 
 
-class _SimCell(ActorContext):
+class _SimCell(CellContext):
     """An actor in the simulated world; also its context and its refs' binding."""
 
     def __init__(
@@ -579,19 +579,7 @@ class _SimCell(ActorContext):
             self.choice = tuple(wanted)
         return self.choice
 
-    # ActorContext
-    @property
-    def self_ref(self) -> ActorRef:
-        return self.ref
-
-    @property
-    def parent(self) -> ActorRef | None:
-        return None if self.parent_cell is None else self.parent_cell.ref
-
-    @property
-    def children(self) -> tuple[ActorRef, ...]:
-        return tuple(child.ref for child in self.children_cells.values())
-
+    # ActorContext (self_ref, parent and children come from CellContext)
     def spawn(
         self,
         actor: Any,
