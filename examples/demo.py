@@ -109,12 +109,17 @@ def main() -> None:
     bank_race.main()
     print(f"   (found, shrunk and replayed in {time.perf_counter() - began:.2f}s)")
 
-    title("7. A workflow as data: an evaluator-optimizer Flow, saved, drawn, run, explored")
+    title("7. A bug that waits for distribution: no asyncio order has it, per_pair finds it")
+    import open_then_deposit
+
+    open_then_deposit.main()
+
+    title("8. A workflow as data: an evaluator-optimizer Flow, saved, drawn, run, explored")
     import evaluator_optimizer
 
     evaluator_optimizer.main()
 
-    title("8. Lawful: every Program law on random programs, every Flow law across schedules")
+    title("9. Lawful: every Program law on random programs, every Flow law across schedules")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<30} {law.statement}")

@@ -44,3 +44,16 @@ def test_the_evaluator_optimizer_flow_improves_then_polishes_and_holds_under_cra
     text = "\n".join(lines)
     assert "kind: loop_with_state" in text
     assert '-->|"Continue"|' in text
+
+
+def test_the_open_then_deposit_bug_appears_only_under_per_pair_delivery():
+    import open_then_deposit
+
+    lines: list[str] = []
+    assert open_then_deposit.main(printer=lines.append) == {
+        "causal_exhausted": True,
+        "causal_failed": False,
+        "per_pair_balance": 0,
+        "replayed": True,
+    }
+    assert any("receive ('deposit', 50)" in line for line in lines)
