@@ -31,8 +31,10 @@ def under_asyncio(case: Case) -> tuple[tuple[str, Any], int]:
     return asyncio.run(main())
 
 
-def under_simulation(case: Case, seed: int) -> tuple[tuple[str, Any], int]:
-    result = simulate(case.build(), seed=seed, handlers=case.handlers)
+def under_simulation(
+    case: Case, seed: int, delivery: str = "causal"
+) -> tuple[tuple[str, Any], int]:
+    result = simulate(case.build(), seed=seed, handlers=case.handlers, delivery=delivery)  # type: ignore[arg-type]
     assert result.status in ("completed", "failed"), result.format_trace()
     if result.status == "completed":
         return ("value", result.value), result.dead_letters
@@ -56,6 +58,16 @@ def test_asyncio(case: Case) -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_simulation(case: Case, seed: int) -> None:
     outcome, dead_letters = under_simulation(case, seed)
+    assert outcome == case.expected
+    if case.dead_letters is not None:
+        assert dead_letters == case.dead_letters
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_simulation_with_per_pair_delivery(case: Case, seed: int) -> None:
+    # the outcomes here depend only on what the per-pair FIFO guarantee promises
+    outcome, dead_letters = under_simulation(case, seed, delivery="per_pair")
     assert outcome == case.expected
     if case.dead_letters is not None:
         assert dead_letters == case.dead_letters
