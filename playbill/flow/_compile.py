@@ -123,14 +123,21 @@ def compile_flow(
 
 def _root(flow: Flow[Any, Any], value: Any, events: bool, span: str, wait: bool) -> _Body:
     run = _Run(events, wait)
-    if not wait:
-        return (yield node(flow, value, run, "", span, None))
-    body = Generate(_body_then_sides, (flow, value, run, span), ())
-    return (yield body.ensuring(Generate(_stop_sides, (run,), ())))
+    return (yield _awaiting_sides(run, node(flow, value, run, "", span, None)))
 
 
-def _body_then_sides(flow: Flow[Any, Any], value: Any, run: _Run, span: str) -> _Body:
-    outcome = yield node(flow, value, run, "", span, None).attempt()
+def _awaiting_sides(run: _Run, program: Program[Any]) -> Program[Any]:
+    """``program``, then (when the run waits for them) the side flows it diverted: asked
+    whether they are done by the same sender that diverted them, so that even with per-pair
+    delivery the question never overtakes the value."""
+    if not run.wait:
+        return program
+    body = Generate(_then_sides, (run, program), ())
+    return body.ensuring(Generate(_stop_sides, (run,), ()))
+
+
+def _then_sides(run: _Run, program: Program[Any]) -> _Body:
+    outcome = yield program.attempt()
     waited = 0
     while waited < len(run.sides):  # a side flow may divert further side flows
         yield run.sides[waited].free_ask(_DRAIN, math.inf).attempt()
@@ -404,7 +411,9 @@ class _SideFlow(Actor):
 
 def _side(run: _Run, side: Flow[Any, Any], value: Any, path: str, span: str) -> _Body:
     where, side_span = _child(path, "side"), f"{span}/side"
-    outcome = yield node(side, value, run, where, side_span, span).attempt()
+    # the side flows this one diverts are this actor's to wait for (see _awaiting_sides)
+    own = _Run(run.events, run.wait)
+    outcome = yield _awaiting_sides(own, node(side, value, own, where, side_span, span)).attempt()
     if isinstance(outcome, Failure) and not run.events:
         failure = outcome.failure()
         yield emit(

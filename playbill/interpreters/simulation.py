@@ -38,7 +38,7 @@ import math
 import random as _random
 import string
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Literal, Protocol, TypeVar, final
 
 import attrs
@@ -269,9 +269,22 @@ class SimulationResult(Generic[A]):
             lines.insert(0, f"  … {len(self.rows) - limit} earlier steps")
         return "\n".join(lines)
 
-    def replay_hint(self, program_expression: str = "main()") -> str:
-        """The call that replays this run."""
-        return f"replay({program_expression}, {str(self.schedule)!r})"
+    def replay_hint(
+        self, program_expression: str = "main()", options: Mapping[str, Any] | None = None
+    ) -> str:
+        """The call that replays this run, with the ``options`` it ran with (a schedule replays
+        only with the same ``delivery``, ``faults``, handlers ...).
+
+        >>> from playbill import pure
+        >>> simulate(pure(1)).replay_hint("main()", {"delivery": "per_pair"})
+        "replay(main(), 'v2:', delivery='per_pair')"
+        """
+        given = "".join(
+            f", {key}=..." if key == "handlers" else f", {key}={value!r}"
+            for key, value in (options or {}).items()
+            if key != "trace"
+        )
+        return f"replay({program_expression}, {str(self.schedule)!r}{given})"
 
 
 # -- faults ---------------------------------------------------------------------------------
@@ -1787,6 +1800,8 @@ class Exploration(Generic[A]):
     minimal: SimulationResult[A] | None
     exhausted: bool = False
     """True when the ``dfs`` strategy tried every schedule (within the step bound)."""
+    options: Mapping[str, Any] = field(factory=dict, repr=False)
+    """The options the runs were simulated with, which a replay needs too."""
 
     @property
     def found(self) -> bool:
@@ -1805,7 +1820,7 @@ class Exploration(Generic[A]):
         outcome = f"{minimal.status}: {minimal.error!r}" if minimal.error else repr(minimal.value)
         raise AssertionError(
             f"a schedule broke the check after {self.runs} runs ({outcome}); replay it with\n"
-            f"    {minimal.replay_hint(program_expression)}\n"
+            f"    {minimal.replay_hint(program_expression, self.options)}\n"
             f"{minimal.format_trace()}"
         )
 
@@ -1941,7 +1956,7 @@ def explore(
         else:
             next_result = next(schedules, None)
             if next_result is None:
-                return Exploration(run, None, None, exhausted=True)
+                return Exploration(run, None, None, exhausted=True, options=options)
             result = next_result
         if not _passes(check, result):
             failing = simulate(program, schedule=result.schedule, **options)
@@ -1958,8 +1973,8 @@ def explore(
                     f"the schedule {minimal.schedule} did not replay the same run; the program "
                     "depends on something outside its effects (shared state, a clock, I/O)"
                 )
-            return Exploration(run + 1, failing, minimal)
-    return Exploration(runs, None, None)
+            return Exploration(run + 1, failing, minimal, options=options)
+    return Exploration(runs, None, None, options=options)
 
 
 def _depth_first(program: Program[A], options: dict[str, Any]) -> Any:

@@ -278,3 +278,14 @@ def test_deep_nesting_of_every_kind_runs_without_recursion_errors() -> None:
 
 def test_run_flow_runs_on_asyncio() -> None:
     assert run_flow(step(str) >> actor(Shout), 7) == "7"
+
+
+def test_side_flows_of_side_flows_are_awaited_under_per_pair_delivery_too() -> None:
+    seen: list[Any] = []
+    flow = step(str).divert_to(step(str).divert_to(step(seen.append)))
+    for seed in range(100):
+        seen.clear()
+        result = simulate(flow.to_program(1), seed=seed, delivery="per_pair")
+        assert result.value == "1"
+        assert seen == ["1"]
+        assert result.dead_letters == 0

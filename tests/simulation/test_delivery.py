@@ -133,3 +133,18 @@ def test_pct_interleaves_senders_at_a_receiver_under_per_pair_delivery() -> None
         result = simulate(two_senders_while_busy(), seed=seed, strategy="pct", delivery="per_pair")
         orders.add(tuple(result.value))
     assert len(orders) > 2
+
+
+def test_the_printed_replay_call_carries_the_options_of_the_exploration() -> None:
+    import sys
+
+    sys.path.insert(0, "examples")
+    from open_then_deposit import open_then_deposit
+
+    found = explore(
+        open_then_deposit(), check=lambda r: r.value == 50, runs=300, delivery="per_pair"
+    )
+    with pytest.raises(
+        AssertionError, match=r"replay\(open_then_deposit\(\), 'v2:\w*', delivery='per_pair'\)"
+    ):
+        found.assert_passed("open_then_deposit()")
