@@ -92,10 +92,14 @@ def sends_while_stopping() -> Any:
     return sent
 
 
+DELIVERIES = pytest.mark.parametrize("delivery", ["causal", "per_pair"])
+
+
+@DELIVERIES
 @given(schedules())
-def test_nothing_is_lost_delivered_plus_dead_letters_equals_sent(schedule):
+def test_nothing_is_lost_delivered_plus_dead_letters_equals_sent(delivery, schedule):
     Counting.handled = 0
-    result = simulate(sends_while_stopping(), schedule=schedule)
+    result = simulate(sends_while_stopping(), schedule=schedule, delivery=delivery)
     assert result.ok, result.format_trace()
     assert Counting.handled + result.dead_letters == result.value
 
@@ -118,10 +122,11 @@ def stop_in_the_middle() -> Any:
     return type(outcome.failure()).__name__
 
 
+@DELIVERIES
 @given(schedules())
-def test_a_stopped_actor_processes_nothing_more_and_asks_to_it_fail(schedule):
+def test_a_stopped_actor_processes_nothing_more_and_asks_to_it_fail(delivery, schedule):
     Log.processed = []
-    result = simulate(stop_in_the_middle(), schedule=schedule)
+    result = simulate(stop_in_the_middle(), schedule=schedule, delivery=delivery)
     assert result.value == "ActorStopped"
     assert "after" not in Log.processed
     assert "asked after" not in Log.processed
@@ -143,13 +148,14 @@ def test_conformance_programs_give_their_outcome_under_every_schedule(case: Case
     check()
 
 
+@DELIVERIES
 @given(schedules())
-def test_nothing_is_lost_under_crashes_and_delays_either(schedule):
+def test_nothing_is_lost_under_crashes_and_delays_either(delivery, schedule):
     from playbill import Faults
 
     Counting.handled = 0
     faults = Faults(crash=0.1, delay=0.2)
-    result = simulate(sends_while_stopping(), schedule=schedule, faults=faults)
+    result = simulate(sends_while_stopping(), schedule=schedule, faults=faults, delivery=delivery)
     assert result.status in ("completed", "failed"), result.format_trace()
     sent = 3 * 4  # three actors, four rounds (the program returns it, unless the run failed)
     assert Counting.handled + result.dead_letters == sent, result.format_trace()
