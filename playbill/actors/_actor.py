@@ -60,7 +60,7 @@ class ActorContext(abc.ABC):
     ) -> ActorRef: ...
 
     @abc.abstractmethod
-    def stop(self, ref: ActorRef) -> None: ...
+    def stop(self, ref: ActorRef, *, interrupt: bool = False) -> None: ...
 
     @abc.abstractmethod
     def watch(self, ref: ActorRef) -> None: ...
@@ -97,7 +97,7 @@ class _NoContext(ActorContext):
     ) -> ActorRef:
         raise self._refuse()
 
-    def stop(self, ref: ActorRef) -> None:
+    def stop(self, ref: ActorRef, *, interrupt: bool = False) -> None:
         raise self._refuse()
 
     def watch(self, ref: ActorRef) -> None:

@@ -54,7 +54,7 @@ class RefBinding(Protocol):
 
     def send(self, message: object) -> Awaitable[None]: ...
 
-    def stop(self) -> None: ...
+    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None: ...
 
 
 @final
@@ -108,13 +108,14 @@ class ActorRef:
             raise self._not_live("send") from None
         return send(message)
 
-    def stop(self) -> None:
-        """Stop the actor after its current message (children first)."""
+    def stop(self, *, interrupt: bool = False) -> None:
+        """Stop the actor after its current message (children first); with ``interrupt``, a
+        message it is handling as a program is cancelled instead (see `free_stop`)."""
         try:
             stop = self.binding.stop  # type: ignore[union-attr]
         except AttributeError:
             raise self._not_live("stop") from None
-        stop()
+        stop(interrupt=interrupt)
 
     def _not_live(self, verb: str) -> PlaybillError:
         return PlaybillError(

@@ -354,17 +354,27 @@ class _Cell(CellContext):
 
     def interrupt(self) -> None:
         """Stop, cancelling the program of the message being handled (``free_stop(ref,
-        interrupt=True)``): its finalisers run, its asker fails with `ActorStopped`."""
+        interrupt=True)``): its finalisers run, its asker fails with `ActorStopped`. An actor
+        never interrupts itself: from its own task this is a plain stop."""
         self.stop()
-        if self.in_program and not self.interrupting and self.task is not None:
+        task = self.task
+        if (
+            self.in_program
+            and not self.interrupting
+            and task is not None
+            and task is not asyncio.current_task()
+        ):
             self.interrupting = True
-            self.task.cancel()
+            task.cancel()
 
-    def stop(self, ref: ActorRef | None = None) -> None:
+    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None:
         if ref is not None and ref != self.ref:
             target = self.system._resolve(ref)
             if target is not None:
-                target.stop()
+                target.stop(interrupt=interrupt)
+            return
+        if interrupt:
+            self.interrupt()
             return
         if self.state >= _STOPPING:
             return
@@ -1143,7 +1153,7 @@ class _Run:
                 if effect.interrupt and target is not cell:  # an actor never interrupts itself
                     target.interrupt()
                 else:
-                    target.stop()
+                    target.stop()  # (forks of its own program run in tasks of their own)
             return None
         if kind is SelfRef:
             return self._need_actor("self_ref()").ref

@@ -603,13 +603,15 @@ class _SimCell(CellContext):
     ) -> ActorRef:
         return self.world.spawn(self, actor, name, supervision, mailbox).ref
 
-    def stop(self, ref: ActorRef | None = None) -> None:
+    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None:
         if ref is not None and ref != self.ref:
             target = self.world.resolve(ref)
             if target is not None:
-                target.stop()
+                target.stop(interrupt=interrupt)
             return
         self.world.stop(self)
+        if interrupt:
+            self.world.interrupt(self, self.world.current_sender())
 
     def watch(self, ref: ActorRef) -> None:
         self.world.watch(self, ref)
@@ -1051,14 +1053,8 @@ class _World(FiberScheduler):
                     self.log(fiber.label, f"stop {effect.ref.path}")
                 if target is not None:
                     self.stop(target)
-                    if (
-                        effect.interrupt
-                        and target.busy is not None
-                        and target.current is not None
-                        and fiber.actor is not target  # an actor never interrupts itself
-                    ):
-                        target.interrupted = True
-                        self.cancel(target.busy)  # the program of the message being handled
+                    if effect.interrupt:
+                        self.interrupt(target, sender)
                 self.answer(fiber, "value", None)
             elif kind is Watch:
                 if fiber.actor is None:
@@ -1288,6 +1284,14 @@ class _World(FiberScheduler):
                 asker, "error", undelivered_ask_error(cell.path, envelope.message, reason)
             )
         self.dead_letter(envelope.message, cell.path, reason)
+
+    def interrupt(self, cell: _SimCell, by: str) -> None:
+        """Cancel the program ``cell`` runs for the message it is handling (it is stopping):
+        ``free_stop(ref, interrupt=True)``. An actor never interrupts itself (``by`` is the
+        path of whoever asks, or ``main``)."""
+        if cell.busy is not None and cell.current is not None and by != cell.path:
+            cell.interrupted = True
+            self.cancel(cell.busy)
 
     def drain_undeliverable(self, cell: _SimCell) -> None:
         """Every message queued for ``cell`` becomes a dead letter (its asker fails)."""

@@ -830,3 +830,30 @@ def a_plain_stop_keeps_the_programs_own_cancellation() -> Any:
         return type(outcome.failure()).__name__
 
     return body()
+
+
+@case(("value", ("ActorStopped", ["finaliser ran"])), dead_letters=0)
+def a_direct_stop_with_interrupt_cancels_the_message_in_progress() -> Any:
+    notes: list[Any] = []
+
+    class Noting(LongJob):
+        def __init__(self) -> None:
+            super().__init__()
+            self.notes = notes
+
+    class Boss(Actor):
+        def receive(self, message: Any) -> Any:
+            message.stop(interrupt=True)  # the direct API, from a plain receive
+            return None
+
+    @program
+    def body() -> Any:
+        worker = yield free_spawn(Noting, name="worker")
+        boss = yield free_spawn(Boss, name="boss")
+        asked = yield fork(worker.free_ask("job", timeout=1000))
+        yield sleep(0.01)
+        yield boss.free_ask(worker)
+        outcome = yield join(asked).attempt()
+        return type(outcome.failure()).__name__, notes
+
+    return body()
