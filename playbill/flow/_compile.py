@@ -206,6 +206,14 @@ def _child(path: str, segment: str) -> str:
     return f"{path}.{segment}" if path else segment
 
 
+def _under(
+    flow: Flow[Any, Any], value: Any, run: _Run, path: str, span: str, segment: str
+) -> Program[Any]:
+    """The program of the child ``flow`` at ``segment`` of a node at ``path`` and ``span``:
+    the segment extends both, and the node's span is the child's parent."""
+    return node(flow, value, run, _child(path, segment), f"{span}/{segment}", span)
+
+
 def _body(flow: Flow[Any, Any], value: Any, run: _Run, path: str, span: str) -> Program[Any]:
     kind = type(flow)
     if kind is Identity:
@@ -234,7 +242,7 @@ def _then(flow: Then, value: Any, run: _Run, path: str, span: str) -> _Body:
     if run.events:
         for index, each in enumerate(flow.steps):
             segment = f"steps[{index}]"
-            value = yield node(each, value, run, _child(path, segment), f"{span}/{segment}", span)
+            value = yield _under(each, value, run, path, span, segment)
         return value
     for index, each in enumerate(flow.steps):
         if each.__class__ is Step:
@@ -270,12 +278,12 @@ def _call(flow: Call, value: Any, run: _Run, path: str, span: str) -> _Body:
 
 
 def _mapped(flow: Mapped, value: Any, run: _Run, path: str, span: str) -> _Body:
-    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    result = yield _under(flow.flow, value, run, path, span, "flow")
     return flow.function(result)
 
 
 def _flat_mapped(flow: FlatMapped, value: Any, run: _Run, path: str, span: str) -> _Body:
-    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    result = yield _under(flow.flow, value, run, path, span, "flow")
     chosen = flow.function(result)
     if not isinstance(chosen, Flow):
         raise WrongInput(
@@ -283,14 +291,14 @@ def _flat_mapped(flow: FlatMapped, value: Any, run: _Run, path: str, span: str) 
             f"got {short(chosen)}",
             path,
         )
-    return (yield node(chosen, result, run, _child(path, "then"), f"{span}/then", span))
+    return (yield _under(chosen, result, run, path, span, "then"))
 
 
 def _zip(flow: Zip, value: Any, run: _Run, path: str, span: str) -> _Body:
     return (
         yield gather(
-            node(flow.left, value, run, _child(path, "left"), f"{span}/left", span),
-            node(flow.right, value, run, _child(path, "right"), f"{span}/right", span),
+            _under(flow.left, value, run, path, span, "left"),
+            _under(flow.right, value, run, path, span, "right"),
         )
     )
 
@@ -313,7 +321,7 @@ def _zip_all(flow: ZipAll, value: Any, run: _Run, path: str, span: str) -> _Body
     return (
         yield gather(
             *(
-                node(each, item, run, _child(path, f"flows[{i}]"), f"{span}/flows[{i}]", span)
+                _under(each, item, run, path, span, f"flows[{i}]")
                 for i, (each, item) in enumerate(zip(flow.flows, items, strict=True))
             )
         )
@@ -324,7 +332,7 @@ def _race(flow: Race, value: Any, run: _Run, path: str, span: str) -> _Body:
     return (
         yield core_race(
             *(
-                node(each, value, run, _child(path, f"flows[{i}]"), f"{span}/flows[{i}]", span)
+                _under(each, value, run, path, span, f"flows[{i}]")
                 for i, each in enumerate(flow.flows)
             )
         )
@@ -335,15 +343,9 @@ def _branch(flow: Branch, value: Any, run: _Run, path: str, span: str) -> _Body:
     for index, (case_type, case_flow) in enumerate(flow.cases):
         if isinstance(value, case_type):
             segment = f"cases[{index}].flow"
-            return (
-                yield node(case_flow, value, run, _child(path, segment), f"{span}/{segment}", span)
-            )
+            return (yield _under(case_flow, value, run, path, span, segment))
     if flow.otherwise is not None:
-        return (
-            yield node(
-                flow.otherwise, value, run, _child(path, "otherwise"), f"{span}/otherwise", span
-            )
-        )
+        return (yield _under(flow.otherwise, value, run, path, span, "otherwise"))
     names = ", ".join(case_type.__name__ for case_type, _ in flow.cases)
     raise NoBranchMatched(
         f"branch at {path or '(root)'} has no case for {type(value).__name__} "
@@ -355,19 +357,19 @@ def _branch(flow: Branch, value: Any, run: _Run, path: str, span: str) -> _Body:
 def _branch_on(flow: BranchOn, value: Any, run: _Run, path: str, span: str) -> _Body:
     segment = "on_true" if flow.predicate(value) else "on_false"
     chosen = flow.on_true if segment == "on_true" else flow.on_false
-    return (yield node(chosen, value, run, _child(path, segment), f"{span}/{segment}", span))
+    return (yield _under(chosen, value, run, path, span, segment))
 
 
 def _recover(flow: Recover, value: Any, run: _Run, path: str, span: str) -> _Body:
     try:
-        return (yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span))
+        return (yield _under(flow.flow, value, run, path, span, "flow"))
     except Exception as error:
         return (yield _as_program(flow.function(error)))
 
 
 def _recover_with(flow: RecoverWith, value: Any, run: _Run, path: str, span: str) -> _Body:
     try:
-        return (yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span))
+        return (yield _under(flow.flow, value, run, path, span, "flow"))
     except Exception as error:
         chosen = flow.function(error)
         if not isinstance(chosen, Flow):
@@ -376,17 +378,15 @@ def _recover_with(flow: RecoverWith, value: Any, run: _Run, path: str, span: str
                 f"Flow, got {short(chosen)}",
                 path,
             ) from error
-    return (yield node(chosen, value, run, _child(path, "then"), f"{span}/then", span))
+    return (yield _under(chosen, value, run, path, span, "then"))
 
 
 def _fallback_to(flow: FallbackTo, value: Any, run: _Run, path: str, span: str) -> _Body:
     try:
-        return (yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span))
+        return (yield _under(flow.flow, value, run, path, span, "flow"))
     except Exception:
         pass
-    return (
-        yield node(flow.fallback, value, run, _child(path, "fallback"), f"{span}/fallback", span)
-    )
+    return (yield _under(flow.fallback, value, run, path, span, "fallback"))
 
 
 _DRAIN = object()  # asked of a side-flow actor by a run that waits: answered once it is done
@@ -424,7 +424,7 @@ def _side(run: _Run, side: Flow[Any, Any], value: Any, path: str, span: str) -> 
 
 
 def _diverted(flow: Diverted, value: Any, run: _Run, path: str, span: str) -> _Body:
-    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    result = yield _under(flow.flow, value, run, path, span, "flow")
     side = _SideFlow(run, flow.side, path, span)
     ref = yield free_spawn(lambda: side)
     if run.wait:
@@ -467,7 +467,7 @@ def _not_a_step(where: str, path: str, outcome: object) -> WrongInput:
 
 
 def _filter(flow: Filter, value: Any, run: _Run, path: str, span: str) -> _Body:
-    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    result = yield _under(flow.flow, value, run, path, span, "flow")
     if not flow.predicate(result):
         raise FilteredOut(
             f"filter at {path or '(root)'}: {_name(flow.predicate)} rejected {short(result)}",
@@ -477,14 +477,14 @@ def _filter(flow: Filter, value: Any, run: _Run, path: str, span: str) -> _Body:
 
 
 def _tap(flow: Tap, value: Any, run: _Run, path: str, span: str) -> _Body:
-    result = yield node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    result = yield _under(flow.flow, value, run, path, span, "flow")
     yield _as_program(flow.function(result))
     return result
 
 
 def _and_then(flow: AndThen, value: Any, run: _Run, path: str, span: str) -> _Body:
-    outcome: Result[Any, Exception] = yield node(
-        flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span
+    outcome: Result[Any, Exception] = yield _under(
+        flow.flow, value, run, path, span, "flow"
     ).attempt()
     try:
         callback = yield _as_program(flow.function(outcome)).attempt()
@@ -508,7 +508,7 @@ def _and_then(flow: AndThen, value: Any, run: _Run, path: str, span: str) -> _Bo
 
 
 def _timeout(flow: Timeout, value: Any, run: _Run, path: str, span: str) -> _Body:
-    inner = node(flow.flow, value, run, _child(path, "flow"), f"{span}/flow", span)
+    inner = _under(flow.flow, value, run, path, span, "flow")
     return (yield core_timeout(inner, flow.seconds))
 
 
@@ -552,7 +552,7 @@ def _at_least(flow: AtLeast, value: Any, run: _Run, path: str, span: str) -> _Bo
             (
                 tally,
                 i,
-                node(each, value, run, _child(path, f"flows[{i}]"), f"{span}/flows[{i}]", span),
+                _under(each, value, run, path, span, f"flows[{i}]"),
             ),
             (),
         )
