@@ -28,18 +28,12 @@ from playbill.actors import (
     DeadLettered,
     DeadLetterReason,
     DeadLetters,
-    Directive,
     Emitted,
     Escalated,
-    Failed,
-    Mailbox,
     MailboxFull,
     MailboxPolicy,
     Offer,
     OneForOne,
-    Restarted,
-    Spawned,
-    Stopped,
     SupervisionStrategy,
     Terminated,
     check_name,
@@ -47,18 +41,12 @@ from playbill.actors import (
     split_path,
 )
 from playbill.actors._cells import (
-    DEFAULT_STRATEGY,
-    RESUME,
-    STOP,
+    START,
     THROUGHPUT,
-    CellContext,
-    ChildFailed,
     Guardian,
-    Restart,
     ask_timeout_error,
     check_spawn,
     child_name,
-    decide_supervision,
     find_cell,
     instantiate,
     short,
@@ -66,6 +54,22 @@ from playbill.actors._cells import (
     strategy_for,
     undelivered_ask_error,
     walk_cells,
+)
+from playbill.actors._kernel import (
+    Command,
+    ContinueAfterChildren,
+    DrainMailbox,
+    Escalate,
+    Gone,
+    Kernel,
+    KernelCell,
+    NotifyWatcher,
+    Phase,
+    PostSystem,
+    PostSystemLater,
+    Publish,
+    Report,
+    RunHook,
 )
 from playbill.effects import (
     ActorNotFound,
@@ -108,7 +112,7 @@ A = TypeVar("A")
 
 logger = logging.getLogger("playbill")
 
-_STARTING, _RUNNING, _SUSPENDED, _STOPPING, _STOPPED = range(5)
+_RUNNING, _STOPPING, _STOPPED = Phase.RUNNING, Phase.STOPPING, Phase.STOPPED
 
 
 @final
@@ -190,34 +194,19 @@ class EventSubscription:
 # -- cells ------------------------------------------------------------------------------------
 
 
-class _Cell(CellContext):
-    """One actor: its mailbox, task, instance, children, watchers — and its context."""
+class _Cell(KernelCell):
+    """One actor: its mailbox, task, instance, children, watchers — and its context. Its
+    lifecycle fields are the kernel's (`KernelCell`)."""
 
     __slots__ = (
         "_terminated",
-        "blocked",
-        "children_cells",
-        "consecutive_restarts",
         "current",
-        "factory",
         "in_program",
-        "instance",
         "interrupting",
         "loop",
-        "mailbox",
-        "name",
-        "parent_cell",
-        "path",
-        "ref",
-        "restart_history",
-        "restart_pending",
-        "state",
-        "strategy",
         "system",
         "task",
         "waiter",
-        "watchers",
-        "watching",
     )
 
     def __init__(
@@ -228,28 +217,14 @@ class _Cell(CellContext):
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
     ) -> None:
+        super().__init__(parent, path, next(system._uids), factory, policy)
         self.system = system
         self.loop = system._loop
-        self.parent_cell = parent
-        self.path = path
-        self.name = path.rsplit("/", 1)[-1]
-        self.ref = ActorRef(path, next(system._uids), binding=self)
-        self.factory = factory
-        self.strategy: SupervisionStrategy = DEFAULT_STRATEGY
-        self.mailbox = Mailbox(policy)
-        self.instance: Any = None
-        self.children_cells: dict[str, _Cell] = {}
-        self.watchers: list[_Cell] = []
-        self.watching: list[_Cell] = []
         self.current: object = None  # the item being handled, failed if the task is cancelled
         self.in_program = False  # whether it is awaiting the program a receive returned
         self.interrupting = False  # whether its task was cancelled to interrupt that program
-        self.restart_pending = False
-        self.state = _STARTING
         self.waiter: asyncio.Future[None] | None = None
         self.blocked: deque[tuple[asyncio.Future[None], object]] = deque()
-        self.restart_history: tuple[float, ...] = ()
-        self.consecutive_restarts = 0
         self._terminated: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -260,7 +235,7 @@ class _Cell(CellContext):
         """A future done once the actor has stopped (made on demand: most are never awaited)."""
         if self._terminated is None:
             self._terminated = self.loop.create_future()
-            if self.state == _STOPPED:
+            if self.phase is _STOPPED:
                 self._terminated.set_result(None)
         return self._terminated
 
@@ -278,16 +253,12 @@ class _Cell(CellContext):
 
     def watch(self, ref: ActorRef) -> None:
         target = self.system._resolve(ref)
-        if target is None or target.state == _STOPPED:
-            self._deliver_first(Terminated(ref))
-        elif self not in target.watchers:
-            target.watchers.append(self)
-            self.watching.append(target)
+        self._apply(self.system._kernel.watch(self, target, Terminated(ref)))
 
     # -- the binding behind ActorRef's direct methods -------------------------------------
 
     def tell(self, message: object) -> None:
-        if self.state >= _STOPPING:
+        if self.phase >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
             return
         box = self.mailbox
@@ -306,7 +277,7 @@ class _Cell(CellContext):
         """Queue the ask and return what to await for the reply: its future, on the hot path
         (no coroutine), or a coroutine that first waits for room in a full mailbox."""
         future: asyncio.Future[Any] = self.loop.create_future()
-        if self.state >= _STOPPING:
+        if self.phase >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
             future.set_exception(stopped_error(self.path, message))
             return future
@@ -347,7 +318,7 @@ class _Cell(CellContext):
         return await future
 
     async def send(self, message: object) -> None:
-        if self.state >= _STOPPING:
+        if self.phase >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
             return
         await self._offer(message)
@@ -376,17 +347,8 @@ class _Cell(CellContext):
         if interrupt:
             self.interrupt()
             return
-        if self.state >= _STOPPING:
-            return
-        self.state = _STOPPING
-        for item in self.mailbox.drain():
-            self._undeliverable(item, DeadLetterReason.UNPROCESSED)
-        while self.blocked:
-            future, item = self.blocked.popleft()
-            if not future.done():  # a sender that gave up has dead-lettered its message
-                self._undeliverable(item, DeadLetterReason.UNPROCESSED)
-                future.set_result(None)
-        self.post_system(STOP)
+        if self.phase < _STOPPING:
+            self._apply(self.system._kernel.stop(self))
 
     # -- mailbox --------------------------------------------------------------------------
 
@@ -469,13 +431,7 @@ class _Cell(CellContext):
     async def _main(self) -> None:
         system = self.system
         try:
-            started = self._run_hook_now("on_start")
-            if started is not True and started is not False:
-                started = await started
-            if started:
-                self.state = _RUNNING if self.state == _STARTING else self.state
-                if self.parent_cell is not None and system._subscriptions:
-                    system._publish(Spawned(self.path, time.time()))
+            await self._perform(system._kernel.system_message(self, START))
             box = self.mailbox
             system_queue = box.system
             user_queue = box.user
@@ -484,7 +440,7 @@ class _Cell(CellContext):
                     if await self._handle_system(system_queue.popleft()):
                         return
                     continue
-                if self.state != _RUNNING or not user_queue:
+                if self.phase is not _RUNNING or not user_queue:
                     self.waiter = self.loop.create_future()
                     await self.waiter
                     continue
@@ -492,7 +448,7 @@ class _Cell(CellContext):
                 # receive that returned a program or an awaitable.
                 receive = self.instance.receive
                 handled = 0
-                while user_queue and not system_queue and self.state == _RUNNING:
+                while user_queue and not system_queue and self.phase is _RUNNING:
                     item = self.current = user_queue.popleft()
                     if self.blocked:
                         self._admit_blocked()
@@ -546,12 +502,12 @@ class _Cell(CellContext):
     def _abort(self) -> None:
         """The task is cancelled (a shutdown ran out of time): what it was handling, what is
         queued and who waits for room all become dead letters; then it terminates."""
-        if self.state < _STOPPING:
-            self.state = _STOPPING
+        if self.phase < _STOPPING:
+            self.phase = _STOPPING
         current, self.current = self.current, None
         if current is not None:
             self._undeliverable(current, DeadLetterReason.UNPROCESSED)
-        self._terminate()
+        self._apply(self.system._kernel.terminate(self))
 
     def _deliver_first(self, message: object) -> None:
         """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
@@ -568,172 +524,78 @@ class _Cell(CellContext):
         _PLAIN.add(type(result))
         return result
 
-    async def _run_hook(self, name: str, *arguments: object) -> bool:
-        try:
-            result = getattr(self.instance, name)(*arguments)
-            if result is not None:
-                await self._complete(result)
-        except Exception as error:
-            self._fail(error)
-            return False
-        return True
-
-    def _run_hook_now(self, name: str) -> Awaitable[bool] | bool:
-        """`_run_hook` without a coroutine when the hook returns None (the common case)."""
-        try:
-            result = getattr(self.instance, name)()
-        except Exception as error:
-            self._fail(error)
-            return False
-        if result is None:
-            return True
-        return self._finish_hook(result)
-
-    async def _finish_hook(self, result: Any) -> bool:
-        try:
-            await self._complete(result)
-        except Exception as error:
-            self._fail(error)
-            return False
-        return True
-
     def _fail(self, error: BaseException) -> None:
         """Stop handling messages and let the supervisor decide."""
-        if self.state >= _STOPPING:
-            return
-        self.state = _SUSPENDED
-        if self.parent_cell is None:
-            self.system._escalate(error)
-        else:
-            self.parent_cell.post_system(ChildFailed(self, error))
+        if self.phase < _STOPPING:
+            self._apply(self.system._kernel.fail(self, error))
 
     async def _handle_system(self, message: object) -> bool:
-        """Handle one system message; True when the actor has terminated."""
-        if message is STOP:
-            await self._stop_children()
-            if self.instance is not None:
-                await self._run_final_hook()
-            self._terminate()
-            return True
-        if type(message) is ChildFailed:
-            self._supervise(message.child, message.error)
-            return False
-        if type(message) is Restart:
-            await self._restart(message.error)
-            return False
-        if message is RESUME:
-            if self.state == _SUSPENDED:
-                self.state = _RUNNING
-            for child in self.children_cells.values():
-                if child.state == _SUSPENDED:
-                    child.post_system(RESUME)
-            return False
-        raise AssertionError(message)  # pragma: no cover
+        """Handle one system message in the actor's own task; True once it has terminated."""
+        kernel = self.system._kernel
+        if type(message) is ContinueAfterChildren:
+            await self._perform(kernel.children_terminated(self))
+        else:
+            await self._perform(kernel.system_message(self, message))
+        return self.phase is _STOPPED
 
-    async def _run_final_hook(self) -> None:
-        try:
-            result = self.instance.on_stop()
-            if result is not None:
-                await self._complete(result)
-        except Exception as error:  # reported, never swallowed: the actor stops all the same
-            self.system._publish(Failed(self.path, time.time(), error, Directive.STOP.name))
-            logger.error("on_stop of %s failed", self.path, exc_info=error)
+    # -- the executor of the kernel's commands ------------------------------------------------
 
-    async def _stop_children(self) -> None:
-        children = list(self.children_cells.values())
-        for child in children:
-            child.stop()
-        for child in children:
-            await asyncio.shield(child.terminated())
+    async def _perform(self, commands: list[Command]) -> None:
+        """Carry out the kernel's commands in this actor's task: the hooks they run are awaited
+        here, and what the kernel decides once each has run is carried out in turn."""
+        hook = self._apply(commands)
+        while hook is not None:
+            error: BaseException | None = None
+            try:
+                result = getattr(self.instance, hook.name)(*hook.arguments)
+                if result is not None:
+                    await self._complete(result)
+            except Exception as failure:
+                error = failure
+            hook = self._apply(self.system._kernel.hook_done(self, error))
 
-    def _terminate(self) -> None:
-        if self.state == _STOPPED:
-            return
-        self.state = _STOPPED
+    def _apply(self, commands: list[Command]) -> RunHook | None:
+        """Carry out every command but a hook to run, which is returned (the kernel asks for
+        at most one, last, and only of the cell whose input it decided)."""
+        system = self.system
+        hook: RunHook | None = None
+        for command in commands:
+            kind = type(command)
+            if kind is PostSystem:
+                command.cell.post_system(command.message)  # type: ignore[union-attr]
+            elif kind is Publish:
+                if system._subscriptions:
+                    system._publish(command.event)  # type: ignore[union-attr]
+            elif kind is RunHook:
+                hook = command  # type: ignore[assignment]
+            elif kind is DrainMailbox:
+                command.cell._drain(command.reason)  # type: ignore[union-attr]
+            elif kind is NotifyWatcher:
+                command.watcher._deliver_first(command.message)  # type: ignore[union-attr]
+            elif kind is Gone:
+                terminated = command.cell._terminated  # type: ignore[union-attr]
+                if terminated is not None and not terminated.done():
+                    terminated.set_result(None)
+            elif kind is ContinueAfterChildren:  # in the parent's own task
+                command.cell.post_system(command)  # type: ignore[union-attr]
+            elif kind is PostSystemLater:
+                target = command.cell  # type: ignore[union-attr]
+                self.loop.call_later(command.delay, target.post_system, command.message)  # type: ignore[union-attr]
+            elif kind is Escalate:
+                system._escalate(command.error)  # type: ignore[union-attr]
+            elif kind is Report:
+                logger.error("%s", command.text, exc_info=command.error)  # type: ignore[union-attr]
+        return hook
+
+    def _drain(self, reason: DeadLetterReason) -> None:
+        """What is queued, and what waits for room, becomes dead letters; senders go on."""
         for item in self.mailbox.drain():
-            self._undeliverable(item, DeadLetterReason.UNPROCESSED)
+            self._undeliverable(item, reason)
         while self.blocked:
             room, item = self.blocked.popleft()
-            if not room.done():
-                self._undeliverable(item, DeadLetterReason.UNPROCESSED)
+            if not room.done():  # a sender that gave up has dead-lettered its message
+                self._undeliverable(item, reason)
                 room.set_result(None)
-        for target in self.watching:
-            if self in target.watchers:
-                target.watchers.remove(self)
-        self.watching.clear()
-        parent = self.parent_cell
-        if parent is not None and parent.children_cells.get(self.name) is self:
-            del parent.children_cells[self.name]
-        for watcher in self.watchers:
-            if watcher.state < _STOPPING:
-                watcher._deliver_first(Terminated(self.ref))
-            if self in watcher.watching:
-                watcher.watching.remove(self)
-        self.watchers.clear()
-        if self.system._subscriptions:
-            self.system._publish(Stopped(self.path, time.time()))
-        if self._terminated is not None and not self._terminated.done():
-            self._terminated.set_result(None)
-
-    # -- supervision: this cell as a parent -------------------------------------------------
-
-    def _supervise(self, child: _Cell, error: BaseException) -> None:
-        if self.children_cells.get(child.name) is not child or child.state >= _STOPPING:
-            return
-        if child.restart_pending:  # a decision already restarts it (AllForOne, RestForOne)
-            return
-        now = time.time()
-        decision = decide_supervision(
-            self.strategy,
-            error,
-            child,
-            list(self.children_cells.values()),
-            child.restart_history,
-            now,
-            _random.random,
-        )
-        child.restart_history = decision.history
-        directive, escalate = decision.directive, decision.escalate
-        self.system._publish(Failed(child.path, now, error, directive.name))
-        if directive is Directive.RESUME:
-            child.post_system(RESUME)
-        elif directive is Directive.RESTART:
-            for cell, delay in zip(decision.affected, decision.delays, strict=True):
-                cell.restart_pending = True
-                if delay <= 0:
-                    cell.post_system(Restart(error))
-                else:  # the actor stays suspended meanwhile; a stop goes through at once
-                    self.loop.call_later(delay, cell.post_system, Restart(error))
-        elif directive is Directive.STOP:
-            for cell in decision.affected:
-                cell.stop()
-        if self.parent_cell is None and directive is Directive.STOP:
-            # no supervisor above: the root guardian reports it rather than stop it silently
-            logger.error(
-                "the root guardian stopped the top-level actor %s after it failed%s",
-                child.path,
-                " past its restart budget" if escalate else "",
-                exc_info=error,
-            )
-        if escalate:
-            self._fail(error)
-
-    async def _restart(self, error: BaseException) -> None:
-        if self.state >= _STOPPING:
-            return
-        await self._stop_children()
-        self.restart_pending = False
-        if self.state >= _STOPPING:  # stopped while its children stopped: no new instance
-            return
-        self.consecutive_restarts += 1
-        try:
-            self.instance = instantiate(self.factory, self)
-        except Exception as failure:
-            self._fail(failure)
-            return
-        self.state = _RUNNING
-        if await self._run_hook("on_restart", error):
-            self.system._publish(Restarted(self.path, time.time(), error))
 
 
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
@@ -842,6 +704,22 @@ class ActorSystem:
         self._guardian: _Cell | None = None
         self._failed: asyncio.Future[None] | None = None
         self._failure_reported = False
+        self._kernel = Kernel(self)
+
+    # -- the kernel's Environment ---------------------------------------------------------
+
+    def event_time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        """Restart budgets count on the loop's clock, which a wall-clock jump cannot move."""
+        return self._loop.time()
+
+    def random(self) -> float:
+        return _random.random()
+
+    def publishing(self) -> bool:
+        return bool(self._subscriptions)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -875,7 +753,7 @@ class ActorSystem:
         """Stop every actor (children first, each one's ``on_stop``), waiting at most
         ``timeout`` seconds before cancelling what is left."""
         guardian = self._guardian
-        if guardian is None or guardian.state == _STOPPED:
+        if guardian is None or guardian.phase is _STOPPED:
             return
         guardian.stop()
         try:
@@ -903,7 +781,7 @@ class ActorSystem:
                 f"the actor system /{self.name} is not started; use `async with "
                 f"ActorSystem(...) as system:` or call system.start() inside a running loop"
             )
-        if guardian.state >= _STOPPING:
+        if guardian.phase >= _STOPPING:
             if self.failure is not None:
                 raise ActorSystemFailed(
                     f"the actor system /{self.name} was stopped by a failure that escalated to "
@@ -1007,7 +885,7 @@ class ActorSystem:
         check_spawn(actor, supervision, mailbox)
         name = child_name(
             parent.path,
-            parent.state >= _STOPPING,
+            parent.phase >= _STOPPING,
             parent.children_cells,
             name,
             lambda: next(self._names),

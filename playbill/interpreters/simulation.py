@@ -52,17 +52,12 @@ from playbill.actors import (
     DeadLettered,
     DeadLetterReason,
     DeadLetters,
-    Directive,
     Emitted,
     Escalated,
-    Failed,
-    Mailbox,
     MailboxFull,
     MailboxPolicy,
     Offer,
     OneForOne,
-    Restarted,
-    Spawned,
     Stopped,
     SupervisionStrategy,
     Terminated,
@@ -70,18 +65,13 @@ from playbill.actors import (
     child_path,
 )
 from playbill.actors._cells import (
-    RESUME,
     START,
-    STOP,
     THROUGHPUT,
-    CellContext,
-    ChildFailed,
     Guardian,
     Restart,
     ask_timeout_error,
     check_spawn,
     child_name,
-    decide_supervision,
     find_cell,
     instantiate,
     short,
@@ -89,6 +79,22 @@ from playbill.actors._cells import (
     strategy_for,
     undelivered_ask_error,
     walk_cells,
+)
+from playbill.actors._kernel import (
+    Command,
+    ContinueAfterChildren,
+    DrainMailbox,
+    Escalate,
+    Gone,
+    Kernel,
+    KernelCell,
+    Note,
+    NotifyWatcher,
+    Phase,
+    PostSystem,
+    PostSystemLater,
+    Publish,
+    RunHook,
 )
 from playbill.effects import (
     ActorNotFound,
@@ -440,8 +446,6 @@ def _chooser(
 
 # -- actors in the world ----------------------------------------------------------------------
 
-_STARTING, _RUNNING, _SUSPENDED, _STOPPING, _STOPPED = range(5)
-
 
 @final
 class _Envelope:
@@ -501,7 +505,7 @@ class _AskExpiry:
 _NO_CHILDREN: list[_Fiber] = []  # shared by waits on no child fiber: never appended to
 
 
-class _SimCell(CellContext):
+class _SimCell(KernelCell):
     """An actor in the simulated world; also its context and its refs' binding."""
 
     def __init__(
@@ -512,27 +516,12 @@ class _SimCell(CellContext):
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
     ) -> None:
+        super().__init__(parent, path, next(world.uids), factory, policy)
         self.world = world
-        self.parent_cell = parent
-        self.path = path
-        self.name = path.rsplit("/", 1)[-1]
-        self.ref = ActorRef(path, next(world.uids), binding=self)
-        self.factory = factory
-        self.mailbox = Mailbox(policy)
-        self.strategy: SupervisionStrategy = OneForOne()
-        self.instance: Any = None
-        self.children_cells: dict[str, _SimCell] = {}
-        self.watchers: list[_SimCell] = []
-        self.state = _STARTING
         self.busy: _Fiber | None = None  # the fiber handling the current message or hook
         self.blocked: deque[tuple[_Fiber | None, _Envelope]] = deque()
-        self.restart_history: tuple[float, ...] = ()
-        self.consecutive_restarts = 0
-        self.restart_pending = False
         self.current: _Envelope | None = None  # the message being handled
         self.handled = 0
-        self.waiting_children: set[_SimCell] = set()
-        self.after_children: Callable[[], None] | None = None
         # its entry among the choices: a restarted parent's new child may share the path of
         # an old one still stopping, so the name carries the ref's id too
         self.option: _Option = (f"handle {path}@{self.ref.uid}", world.handle, (self, None))
@@ -573,7 +562,7 @@ class _SimCell(CellContext):
         box = self.mailbox
         if box.system:
             return (self.option,)
-        if not box.user or self.state != _RUNNING:
+        if not box.user or self.phase != Phase.RUNNING:
             return ()
         if len(self.senders) == 1 or not self.world.per_pair or box.user[0].sender == "runtime":
             return (self.option,)  # first in, first out (or one sender, or a runtime message)
@@ -697,10 +686,11 @@ class _World(FiberScheduler):
         self.tell_handled = handlers.find(Tell(ActorRef("/"), None)) is not None
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
+        self.kernel = Kernel(self)
         guardian = _SimCell(self, None, f"/{name}", Guardian, None)
         guardian.instance = instantiate(Guardian, guardian)
         guardian.strategy = supervision if supervision is not None else OneForOne()
-        guardian.state = _RUNNING
+        guardian.phase = Phase.RUNNING
         self.guardian = guardian
 
     # -- fiber queue: a set, ordered by label when offered as choices -------------------------
@@ -883,21 +873,21 @@ class _World(FiberScheduler):
         """The shutdown cannot go on (an actor never finishes its message): as asyncio does
         when a shutdown times out, what each holds becomes a dead letter and it is stopped."""
         for cell in self.cells():
-            if cell is self.guardian or cell.state == _STOPPED:
+            if cell is self.guardian or cell.phase == Phase.STOPPED:
                 continue
             if self.tracing:
                 self.log(cell.path, "never finished; aborted at shutdown")
-            cell.state = _STOPPING
+            cell.phase = Phase.STOPPING
             if cell.current is not None:
                 current, cell.current = cell.current, None
                 self.undeliverable(cell, current, DeadLetterReason.UNPROCESSED)
-            self.terminate(cell)
+            self.apply(cell, self.kernel.terminate(cell))
         self.events.append(Stopped(self.guardian.path, self.clock))
 
     def deadlock(self) -> PlaybillError:
         waits = [self.describe_alive()] if self.alive() else []
         for cell in self.cells():
-            if cell.state == _SUSPENDED:
+            if cell.phase == Phase.SUSPENDED:
                 waits.append(f"{cell.path} is suspended after a failure")
         return Deadlock(
             "nothing can happen and no timer is pending: "
@@ -986,7 +976,7 @@ class _World(FiberScheduler):
             self.log(fiber.label, f"tell {ref.path} {short(effect.message)}")
         if target is None:
             self.dead_letter(effect.message, ref.path, DeadLetterReason.UNKNOWN)
-        elif self.faults_on or self.channels or target.state >= _STOPPING:
+        elif self.faults_on or self.channels or target.phase >= Phase.STOPPING:
             self.tell(self.sender_now, target, effect.message, None)
         else:  # the common case, in place: queued in an unbounded mailbox
             envelope = _Envelope(effect.message, self.sender_now, None)
@@ -1109,6 +1099,18 @@ class _World(FiberScheduler):
             self.log(where, f"fault: {what}")
         return hit
 
+    # the kernel's Environment: one virtual clock, and chance as recorded choices
+    def event_time(self) -> float:
+        return self.clock
+
+    monotonic = event_time
+
+    def publishing(self) -> bool:
+        return True
+
+    def random(self) -> float:
+        return self.random_value()
+
     def current_sender(self) -> str:
         """Who sends a direct ``ref.tell``: the same name ``free_tell`` uses there."""
         return self.sender_now
@@ -1126,7 +1128,7 @@ class _World(FiberScheduler):
         check_spawn(actor, supervision, mailbox)
         name = child_name(
             parent.path,
-            parent.state >= _STOPPING,
+            parent.phase >= Phase.STOPPING,
             parent.children_cells,
             name,
             lambda: next(self.names),
@@ -1185,7 +1187,7 @@ class _World(FiberScheduler):
                 self.offer(target, envelope, None)
 
     def offer(self, cell: _SimCell, envelope: _Envelope, fiber: _Fiber | None) -> bool:
-        if cell.state >= _STOPPING:
+        if cell.phase >= Phase.STOPPING:
             self.undeliverable(cell, envelope, DeadLetterReason.STOPPED)
             return False
         outcome = cell.mailbox.offer(envelope)
@@ -1228,7 +1230,7 @@ class _World(FiberScheduler):
         if target is None:
             self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
             raise ActorNotFound(f"no actor at {effect.ref.path} to ask {short(effect.message)}")
-        if target.state >= _STOPPING:
+        if target.phase >= Phase.STOPPING:
             self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
             raise stopped_error(target.path, effect.message)
         envelope = _Envelope(effect.message, sender, fiber)
@@ -1293,15 +1295,6 @@ class _World(FiberScheduler):
             cell.interrupted = True
             self.cancel(cell.busy)
 
-    def drain_undeliverable(self, cell: _SimCell) -> None:
-        """Every message queued for ``cell`` becomes a dead letter (its asker fails)."""
-        reason = DeadLetterReason.UNPROCESSED
-        for envelope in cell.mailbox.drain():
-            if envelope.asked:
-                self.undeliverable(cell, envelope, reason)
-            else:  # a tell: nobody to tell
-                self.dead_letter(envelope.message, cell.path, reason)
-
     def dead_letter(self, message: object, recipient: str, reason: DeadLetterReason) -> None:
         letter = DeadLetter(message, recipient, reason, self.clock)
         self.dead_letters.record(letter)
@@ -1310,11 +1303,7 @@ class _World(FiberScheduler):
             self.log(recipient, f"dead letter {short(message)} ({reason.name})")
 
     def watch(self, watcher: _SimCell, ref: ActorRef) -> None:
-        target = self.resolve(ref)
-        if target is None or target.state == _STOPPED:
-            self.deliver_first(watcher, Terminated(ref))
-        elif watcher not in target.watchers:
-            target.watchers.append(watcher)
+        self.apply(watcher, self.kernel.watch(watcher, self.resolve(ref), Terminated(ref)))
 
     # -- handling messages ---------------------------------------------------------------------
 
@@ -1362,7 +1351,7 @@ class _World(FiberScheduler):
                 handled >= THROUGHPUT
                 or not queue
                 or box.system
-                or cell.state != _RUNNING
+                or cell.phase != Phase.RUNNING
                 or cell.busy is not None
             ):
                 return
@@ -1464,197 +1453,88 @@ class _World(FiberScheduler):
         self.fail(cell, error)
 
     def fail(self, cell: _SimCell, error: BaseException) -> None:
-        if cell.state >= _STOPPING:
-            return
-        cell.state = _SUSPENDED
-        self.dirty.add(cell)
-        if cell.parent_cell is None:
-            self.escalated = error
-            self.events.append(Escalated(cell.path, self.clock, error))
-            if self.tracing:
-                self.log(cell.path, f"failure reached the root: {error!r}")
-        else:
-            self.post_system(cell.parent_cell, ChildFailed(cell, error))
+        self.apply(cell, self.kernel.fail(cell, error))
 
-    def run_hook(
-        self, cell: _SimCell, name: str, then: Callable[[], None], *arguments: object
-    ) -> None:
-        """Run a lifecycle hook (a plain call, or the program it returns) and then ``then``."""
+    def stop(self, cell: _SimCell) -> None:
+        self.apply(cell, self.kernel.stop(cell))
+
+    def system_message(self, cell: _SimCell, message: object) -> None:
+        self.apply(cell, self.kernel.system_message(cell, message))
+
+    # -- the executor of the kernel's commands ------------------------------------------------
+
+    def apply(self, cell: _SimCell, commands: list[Command]) -> None:
+        """Carry out what the lifecycle kernel decided about ``cell``, depth first."""
+        self.dirty.add(cell)
+        for command in commands:
+            kind = type(command)
+            if kind is PostSystem:
+                self.post_system(command.cell, command.message)  # type: ignore[union-attr]
+            elif kind is Note:
+                if self.tracing:
+                    self.log(command.cell.path, command.text)  # type: ignore[union-attr]
+            elif kind is Publish:
+                self.events.append(command.event)  # type: ignore[union-attr]
+            elif kind is RunHook:
+                self.run_hook(command)  # type: ignore[arg-type]
+            elif kind is DrainMailbox:
+                self.drain(command.cell, command.reason)  # type: ignore[union-attr]
+            elif kind is NotifyWatcher:
+                self.deliver_first(command.watcher, command.message)  # type: ignore[union-attr]
+            elif kind is Gone:
+                if self.tracing:
+                    self.log(command.cell.path, "stopped")  # type: ignore[union-attr]
+            elif kind is ContinueAfterChildren:
+                target = command.cell  # type: ignore[union-attr]
+                self.apply(target, self.kernel.children_terminated(target))
+            elif kind is PostSystemLater:
+                later = (command.cell, command.message)  # type: ignore[union-attr]
+                self.add_timer(command.delay, _bind(self.restart_later, later))  # type: ignore[union-attr]
+            elif kind is Escalate:
+                error = command.error  # type: ignore[union-attr]
+                self.escalated = error
+                self.events.append(Escalated(command.cell.path, self.clock, error))  # type: ignore[union-attr]
+                if self.tracing:
+                    self.log(command.cell.path, f"failure reached the root: {error!r}")  # type: ignore[union-attr]
+            # a Report is for an operator's log: the trace has the failure already
+
+    def drain(self, cell: _SimCell, reason: DeadLetterReason) -> None:
+        """What is queued for ``cell``, and what waits for room in it, becomes dead letters."""
+        self.dirty.add(cell)
+        cell.forget_senders()
+        for envelope in cell.mailbox.drain():
+            self.undeliverable(cell, envelope, reason)
+        while cell.blocked:
+            fiber, envelope = cell.blocked.popleft()
+            self.undeliverable(cell, envelope, reason)
+            if fiber is not None and self.still_waiting(fiber, cell):
+                self.answer(fiber, "value", None)
+
+    def run_hook(self, command: RunHook) -> None:
+        """Run a lifecycle hook (a plain call, or a fiber for the program it returns); then
+        the kernel goes on."""
+        cell = command.cell
         try:
-            result = getattr(cell.instance, name)(*arguments)
+            result = getattr(cell.instance, command.name)(*command.arguments)
         except Exception as error:
-            self.hook_failed(cell, name, error, then)
+            self.apply(cell, self.kernel.hook_done(cell, error))
             return
         if isinstance(result, Program):
-            fiber = self.new_fiber(result, f"{cell.path}#{name}{cell.handled}")
+            fiber = self.new_fiber(result, f"{cell.path}#{command.name}{cell.handled}")
             fiber.actor = cell
             cell.busy = fiber
             self.dirty.add(cell)
 
             def done(finished: _Fiber) -> None:
                 cell.busy = None
-                self.dirty.add(cell)
-                if isinstance(finished.outcome, Success):
-                    then()
-                else:
-                    assert finished.outcome is not None
-                    self.hook_failed(cell, name, finished.outcome.failure(), then)
+                outcome = finished.outcome
+                error = outcome.failure() if isinstance(outcome, Failure) else None
+                self.apply(cell, self.kernel.hook_done(cell, error))
 
             fiber.on_finish.append(done)
             self.enqueue(fiber, first=False)
             return
-        then()
-
-    def hook_failed(
-        self, cell: _SimCell, name: str, error: BaseException, then: Callable[[], None]
-    ) -> None:
-        if self.tracing:
-            self.log(cell.path, f"{name} failed {error!r}")
-        if name == "on_stop":  # reported, never swallowed: the actor stops all the same
-            self.events.append(Failed(cell.path, self.clock, error, Directive.STOP.name))
-            then()
-        else:
-            self.fail(cell, error)
-
-    def system_message(self, cell: _SimCell, message: object) -> None:
-        if message is START:
-            if self.tracing:
-                self.log(cell.path, "start")
-
-            def started() -> None:
-                if cell.state == _STARTING:
-                    cell.state = _RUNNING
-                    self.dirty.add(cell)
-                self.events.append(Spawned(cell.path, self.clock))
-
-            self.run_hook(cell, "on_start", started)
-        elif message is STOP:
-            if self.tracing:
-                self.log(cell.path, "stop")
-
-            def children_stopped() -> None:
-                self.run_hook(cell, "on_stop", lambda: self.terminate(cell))
-
-            self.after_children(cell, children_stopped)
-        elif type(message) is ChildFailed:
-            self.supervise(cell, message.child, message.error)
-        elif type(message) is Restart:
-            self.restart(cell, message.error)
-        elif message is RESUME:
-            if cell.state == _SUSPENDED:
-                cell.state = _RUNNING
-                self.dirty.add(cell)
-                if self.tracing:
-                    self.log(cell.path, "resume")
-            for child in cell.children_cells.values():  # children it had suspended resume too
-                if child.state == _SUSPENDED:
-                    self.post_system(child, RESUME)
-
-    def after_children(self, cell: _SimCell, then: Callable[[], None]) -> None:
-        """Stop every child of ``cell``, then (once all terminated) call ``then``."""
-        children = list(cell.children_cells.values())
-        if not children:
-            then()
-            return
-        cell.waiting_children = set(children)
-        cell.after_children = then
-        for child in children:
-            self.stop(child)
-
-    def stop(self, cell: _SimCell) -> None:
-        if cell.state >= _STOPPING:
-            return
-        cell.state = _STOPPING
-        self.dirty.add(cell)
-        cell.forget_senders()
-        self.drain_undeliverable(cell)
-        while cell.blocked:
-            fiber, envelope = cell.blocked.popleft()
-            self.undeliverable(cell, envelope, DeadLetterReason.UNPROCESSED)
-            if fiber is not None and self.still_waiting(fiber, cell):
-                self.answer(fiber, "value", None)
-        self.post_system(cell, STOP)
-
-    def terminate(self, cell: _SimCell) -> None:
-        cell.state = _STOPPED
-        self.dirty.add(cell)
-        cell.forget_senders()
-        self.drain_undeliverable(cell)
-        parent = cell.parent_cell
-        if parent is not None and parent.children_cells.get(cell.name) is cell:
-            del parent.children_cells[cell.name]
-        for watcher in cell.watchers:
-            if watcher.state < _STOPPING:
-                self.deliver_first(watcher, Terminated(cell.ref))
-        cell.watchers.clear()
-        self.events.append(Stopped(cell.path, self.clock))
-        if self.tracing:
-            self.log(cell.path, "stopped")
-        if parent is not None and cell in parent.waiting_children:
-            parent.waiting_children.discard(cell)
-            if not parent.waiting_children and parent.after_children is not None:
-                then, parent.after_children = parent.after_children, None
-                then()
-
-    def supervise(self, parent: _SimCell, child: _SimCell, error: BaseException) -> None:
-        if parent.children_cells.get(child.name) is not child or child.state >= _STOPPING:
-            return
-        if child.restart_pending:  # a decision already restarts it (AllForOne, RestForOne)
-            return
-        decision = decide_supervision(
-            parent.strategy,
-            error,
-            child,
-            list(parent.children_cells.values()),
-            child.restart_history,
-            self.clock,
-            self.random_value,
-        )
-        child.restart_history = decision.history
-        directive, escalate = decision.directive, decision.escalate
-        self.events.append(Failed(child.path, self.clock, error, directive.name))
-        if self.tracing:
-            self.log(parent.path, f"decides {directive.name} for {child.path} after {error!r}")
-        if directive is Directive.RESUME:
-            self.post_system(child, RESUME)
-        elif directive is Directive.RESTART:
-            for cell, delay in zip(decision.affected, decision.delays, strict=True):
-                cell.restart_pending = True
-                if delay > 0:
-                    self.add_timer(delay, _bind(self.restart_later, (cell, Restart(error))))
-                else:
-                    self.post_system(cell, Restart(error))
-        elif directive is Directive.STOP:
-            for cell in decision.affected:
-                self.stop(cell)
-        if escalate:
-            self.fail(parent, error)
-
-    def restart(self, cell: _SimCell, error: BaseException) -> None:
-        if cell.state >= _STOPPING:
-            return
-
-        def rebuild() -> None:
-            cell.restart_pending = False
-            if cell.state >= _STOPPING:  # stopped while its children stopped
-                return
-            cell.consecutive_restarts += 1
-            try:
-                cell.instance = instantiate(cell.factory, cell)
-            except Exception as failure:
-                self.fail(cell, failure)
-                return
-            cell.state = _RUNNING
-            self.dirty.add(cell)
-
-            def restarted() -> None:
-                self.events.append(Restarted(cell.path, self.clock, error))
-                if self.tracing:
-                    self.log(cell.path, "restarted")
-
-            self.run_hook(cell, "on_restart", restarted, error)
-
-        self.after_children(cell, rebuild)
+        self.apply(cell, self.kernel.hook_done(cell, None))
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -1,0 +1,563 @@
+"""The lifecycle kernel: actor semantics once, for every interpreter (h11's ``_state.py`` is
+the model).
+
+The kernel is sans-IO. It takes a cell and an input — a system message to handle, a hook that
+finished, a stop, a failure, a watch — updates the cell's lifecycle fields, and returns the
+**commands** the interpreter must carry out: run a hook, post (or post later) a system message,
+dead-letter what is queued, release the senders waiting for room, tell a watcher its target
+terminated, publish an event, escalate to the system, continue a parent whose children have
+all terminated. It never awaits, never reads a clock or a random source (the performer's
+`Environment` gives it time and chance), and never touches asyncio.
+
+Each performer has one small executor of these commands: the asyncio interpreter runs hooks in
+the actor's own task and posts a continuation to a parent's task; the simulator runs them in
+its world, where a hook that returns a program becomes a fiber. The hot paths — a tell to a
+running actor, a ``receive`` that returns a plain value, an ask answered — stay inline in each
+interpreter; everything rarer goes through here, so a rule changed here changes for every
+performer at once.
+
+Hook order (Akka's): ``on_start`` before the first message; on a restart, the children stop,
+then the old instance's ``on_stop``, then a new instance's ``on_restart`` (whose default calls
+``on_start``); on a stop, the children stop (each terminated), then ``on_stop``, then the cell
+terminates and its watchers and parent learn it.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, final
+
+from attrs import frozen
+
+from playbill.actors._actor import Terminated
+from playbill.actors._cells import (
+    DEFAULT_STRATEGY,
+    RESUME,
+    START,
+    STOP,
+    CellContext,
+    ChildFailed,
+    Restart,
+    decide_supervision,
+    instantiate,
+)
+from playbill.actors._events import (
+    ActorEvent,
+    DeadLetterReason,
+    Failed,
+    Restarted,
+    Spawned,
+    Stopped,
+)
+from playbill.actors._mailbox import Mailbox, MailboxPolicy
+from playbill.actors._supervision import Directive, SupervisionStrategy
+from playbill.effects import ActorRef
+
+__all__ = [
+    "Command",
+    "ContinueAfterChildren",
+    "DrainMailbox",
+    "Environment",
+    "Escalate",
+    "Gone",
+    "Kernel",
+    "KernelCell",
+    "Note",
+    "NotifyWatcher",
+    "Phase",
+    "PostSystem",
+    "PostSystemLater",
+    "Publish",
+    "Report",
+    "RunHook",
+    "Then",
+]
+
+
+class Phase(enum.IntEnum):
+    """Where a cell is in its life; ordered, so ``phase >= Phase.STOPPING`` reads as "going
+    or gone"."""
+
+    STARTING = 0
+    """Spawned; ``on_start`` has not finished."""
+    RUNNING = 1
+    """Handling messages."""
+    SUSPENDED = 2
+    """Failed; its supervisor decides (no user message is handled meanwhile)."""
+    STOPPING = 3
+    """Stopping: children first, then ``on_stop``; nothing more is queued."""
+    STOPPED = 4
+    """Terminated: gone for good."""
+
+
+class Then(enum.Enum):
+    """What a cell does once its hook has run, or once all its children have terminated."""
+
+    RUN = "run after on_start"
+    STOP_HOOK = "run on_stop once the children terminated"
+    TERMINATE = "terminate after on_stop"
+    RETIRE = "run the old instance's on_stop once the children terminated (a restart)"
+    REBUILD = "build a new instance after the old one's on_stop (a restart)"
+    RESTARTED = "report the restart after on_restart"
+
+
+# -- commands: what an interpreter carries out ---------------------------------------------------
+
+
+@final
+@frozen
+class RunHook:
+    """Run ``cell.instance.<name>(*arguments)`` (a plain call, or the program or awaitable it
+    returns) in the cell's own turn, then give the kernel ``hook_done(cell, error)``."""
+
+    cell: Any
+    name: str
+    arguments: tuple[Any, ...] = ()
+
+
+@final
+@frozen
+class PostSystem:
+    """Queue the system message ``message`` for ``cell`` (system messages overtake user
+    messages)."""
+
+    cell: Any
+    message: object
+
+
+@final
+@frozen
+class PostSystemLater:
+    """Queue ``message`` for ``cell`` after ``delay`` seconds of the performer's clock."""
+
+    cell: Any
+    message: object
+    delay: float
+
+
+@final
+@frozen
+class DrainMailbox:
+    """Every user message queued for ``cell``, and every message whose sender waits for room
+    in it, becomes a dead letter for ``reason`` (each asker fails, each waiting sender goes
+    on)."""
+
+    cell: Any
+    reason: DeadLetterReason
+
+
+@final
+@frozen
+class NotifyWatcher:
+    """Tell ``watcher`` that ``ref`` terminated (a `Terminated` message for its receive)."""
+
+    watcher: Any
+    message: Terminated
+
+
+@final
+@frozen
+class Publish:
+    """Publish ``event`` on the system event stream."""
+
+    event: ActorEvent
+
+
+@final
+@frozen
+class Escalate:
+    """A failure reached the root guardian ``cell``: the system fails with ``error``."""
+
+    cell: Any
+    error: BaseException
+
+
+@final
+@frozen
+class ContinueAfterChildren:
+    """Every child of ``cell`` that it waited for has terminated: in the cell's own turn, give
+    the kernel ``children_terminated(cell)``."""
+
+    cell: Any
+
+
+@final
+@frozen
+class Gone:
+    """``cell`` has terminated: release whatever waits for that."""
+
+    cell: Any
+
+
+@final
+@frozen
+class Note:
+    """A line for a performer's trace (the simulator records it; asyncio does not)."""
+
+    cell: Any
+    text: str
+
+
+@final
+@frozen
+class Report:
+    """Something an operator must hear of (asyncio logs it as an error)."""
+
+    text: str
+    error: BaseException
+
+
+Command = (
+    RunHook
+    | PostSystem
+    | PostSystemLater
+    | DrainMailbox
+    | NotifyWatcher
+    | Publish
+    | Escalate
+    | ContinueAfterChildren
+    | Gone
+    | Note
+    | Report
+)
+
+
+class Environment(Protocol):
+    """What the kernel may read of the world, given by the performer: the time to stamp on
+    events, the clock restart budgets count on, and the random source of backoff jitter."""
+
+    def event_time(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    def random(self) -> float: ...
+
+    def publishing(self) -> bool:
+        """Whether anybody reads the event stream (events nobody reads need not be made)."""
+        ...
+
+
+class KernelCell(CellContext):
+    """The fields of a cell the kernel reads and writes; each interpreter's cell derives from
+    it (and is also the actor's context, and the binding of its refs)."""
+
+    __slots__ = (
+        "blocked",
+        "children_cells",
+        "consecutive_restarts",
+        "factory",
+        "instance",
+        "mailbox",
+        "name",
+        "parent_cell",
+        "path",
+        "phase",
+        "ref",
+        "restart_error",
+        "restart_history",
+        "restart_pending",
+        "strategy",
+        "then",
+        "waiting_children",
+        "watchers",
+        "watching",
+    )
+
+    def __init__(
+        self,
+        parent: Any,
+        path: str,
+        uid: int,
+        factory: Callable[[], Any],
+        policy: MailboxPolicy | None,
+    ) -> None:
+        self.parent_cell = parent
+        self.path = path
+        self.name = path.rsplit("/", 1)[-1]
+        self.ref = ActorRef(path, uid, binding=self)
+        self.factory = factory
+        self.mailbox = Mailbox(policy)
+        self.strategy: SupervisionStrategy = DEFAULT_STRATEGY
+        self.instance: Any = None
+        self.phase = Phase.STARTING
+        self.children_cells: dict[str, Any] = {}
+        self.watchers: list[Any] = []
+        self.watching: list[Any] = []
+        self.blocked: Any = None  # the senders waiting for room: the interpreter's queue
+        self.restart_history: tuple[float, ...] = ()
+        self.consecutive_restarts = 0
+        self.restart_pending = False
+        self.restart_error: BaseException | None = None
+        self.waiting_children: set[Any] = set()
+        self.then: Then | None = None
+
+    # the binding behind ActorRef's direct methods: each interpreter's own
+    @abc.abstractmethod
+    def tell(self, message: object) -> None: ...
+
+    @abc.abstractmethod
+    def ask(self, message: object, timeout: float | None) -> Awaitable[Any]: ...
+
+    @abc.abstractmethod
+    def send(self, message: object) -> Awaitable[None]: ...
+
+    @abc.abstractmethod
+    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None: ...
+
+
+# -- the kernel ---------------------------------------------------------------------------------
+
+
+class Kernel:
+    """The lifecycle transitions. Each method takes a cell (and an input) and returns the
+    commands to carry out, in order; a performer carries them out depth first (a command's
+    own follow-up commands before the next one).
+
+    >>> from playbill.actors._kernel import Kernel
+    >>> class Clock:
+    ...     def event_time(self): return 0.0
+    ...     def monotonic(self): return 0.0
+    ...     def random(self): return 0.5
+    >>> kernel = Kernel(Clock())
+    """
+
+    __slots__ = ("environment",)
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def stop(self, cell: Any) -> list[Command]:
+        """Stop ``cell``: nothing more is queued, what is queued becomes dead letters, and a
+        STOP system message will stop its children, run ``on_stop`` and terminate it."""
+        out: list[Command] = []
+        self._stop(cell, out)
+        return out
+
+    def fail(self, cell: Any, error: BaseException) -> list[Command]:
+        """``cell`` failed with ``error`` (in a message or a hook): it is suspended and its
+        supervisor decides."""
+        out: list[Command] = []
+        self._fail(cell, error, out)
+        return out
+
+    def system_message(self, cell: Any, message: object) -> list[Command]:
+        """``cell`` handles the system message ``message`` in its own turn."""
+        out: list[Command] = []
+        if message is START:
+            out.append(Note(cell, "start"))
+            cell.then = Then.RUN
+            out.append(RunHook(cell, "on_start"))
+        elif message is STOP:
+            out.append(Note(cell, "stop"))
+            self._after_children(cell, Then.STOP_HOOK, out)
+        elif type(message) is ChildFailed:
+            self._supervise(cell, message.child, message.error, out)
+        elif type(message) is Restart:
+            if cell.phase < Phase.STOPPING:
+                cell.restart_error = message.error
+                self._after_children(cell, Then.RETIRE, out)
+        elif message is RESUME:
+            if cell.phase == Phase.SUSPENDED:
+                cell.phase = Phase.RUNNING
+                out.append(Note(cell, "resume"))
+            for child in cell.children_cells.values():  # the children it suspended resume too
+                if child.phase == Phase.SUSPENDED:
+                    out.append(PostSystem(child, RESUME))
+        else:  # pragma: no cover - the interpreters post only the messages above
+            raise AssertionError(f"not a system message: {message!r}")
+        return out
+
+    def hook_done(self, cell: Any, error: BaseException | None) -> list[Command]:
+        """The hook `RunHook` ran for ``cell`` finished (``error`` if it failed)."""
+        out: list[Command] = []
+        then, cell.then = cell.then, None
+        if then is Then.RUN:
+            if error is not None:
+                out.append(Note(cell, f"on_start failed {error!r}"))
+                self._fail(cell, error, out)
+            else:
+                if cell.phase == Phase.STARTING:
+                    cell.phase = Phase.RUNNING
+                if cell.parent_cell is not None and self.environment.publishing():
+                    out.append(Publish(Spawned(cell.path, self.environment.event_time())))
+        elif then is Then.TERMINATE:
+            if error is not None:  # reported, never swallowed: the actor stops all the same
+                self._stop_hook_failed(cell, error, out)
+            self._terminate(cell, out)
+        elif then is Then.REBUILD:
+            if error is not None:
+                self._stop_hook_failed(cell, error, out)
+            self._rebuild(cell, out)
+        elif then is Then.RESTARTED:
+            if error is not None:
+                out.append(Note(cell, f"on_restart failed {error!r}"))
+                self._fail(cell, error, out)
+            else:
+                restart_error = cell.restart_error
+                cell.restart_error = None
+                assert restart_error is not None
+                out.append(
+                    Publish(Restarted(cell.path, self.environment.event_time(), restart_error))
+                )
+                out.append(Note(cell, "restarted"))
+        else:  # pragma: no cover - every RunHook sets `then`
+            raise AssertionError(f"{cell.path} finished a hook it was not running")
+        return out
+
+    def children_terminated(self, cell: Any) -> list[Command]:
+        """Every child ``cell`` waited for has terminated: go on with what it was doing."""
+        out: list[Command] = []
+        then, cell.then = cell.then, None
+        assert then is not None
+        self._continue(cell, then, out)
+        return out
+
+    def terminate(self, cell: Any) -> list[Command]:
+        """``cell`` is gone (after ``on_stop``, or aborted at a shutdown that ran out of
+        time)."""
+        out: list[Command] = []
+        self._terminate(cell, out)
+        return out
+
+    def watch(self, watcher: Any, target: Any, message: Terminated) -> list[Command]:
+        """``watcher`` watches ``target`` (``None``: no such actor): it gets ``message`` once
+        the target terminates, or at once when it already has."""
+        if target is None or target.phase == Phase.STOPPED:
+            return [NotifyWatcher(watcher, message)]
+        if watcher not in target.watchers:
+            target.watchers.append(watcher)
+            watcher.watching.append(target)
+        return []
+
+    # -- transitions ---------------------------------------------------------------------
+
+    def _stop(self, cell: Any, out: list[Command]) -> None:
+        if cell.phase >= Phase.STOPPING:
+            return
+        cell.phase = Phase.STOPPING
+        out.append(DrainMailbox(cell, DeadLetterReason.UNPROCESSED))
+        out.append(PostSystem(cell, STOP))
+
+    def _fail(self, cell: Any, error: BaseException, out: list[Command]) -> None:
+        if cell.phase >= Phase.STOPPING:
+            return
+        cell.phase = Phase.SUSPENDED
+        parent = cell.parent_cell
+        if parent is None:
+            out.append(Escalate(cell, error))
+        else:
+            out.append(PostSystem(parent, ChildFailed(cell, error)))
+
+    def _after_children(self, cell: Any, then: Then, out: list[Command]) -> None:
+        """Stop every child of ``cell``; once all have terminated, continue with ``then``."""
+        children = list(cell.children_cells.values())
+        if not children:
+            self._continue(cell, then, out)
+            return
+        cell.waiting_children = set(children)
+        cell.then = then
+        for child in children:
+            self._stop(child, out)
+
+    def _continue(self, cell: Any, then: Then, out: list[Command]) -> None:
+        if then is Then.STOP_HOOK:
+            cell.then = Then.TERMINATE
+            out.append(RunHook(cell, "on_stop"))
+        elif then is Then.RETIRE:
+            self._rebuild(cell, out)
+        else:  # pragma: no cover - only the two above wait for children
+            raise AssertionError(f"{cell.path} cannot continue with {then}")
+
+    def _rebuild(self, cell: Any, out: list[Command]) -> None:
+        cell.restart_pending = False
+        if cell.phase >= Phase.STOPPING:  # stopped while its children stopped: no new instance
+            return
+        cell.consecutive_restarts += 1
+        try:
+            cell.instance = instantiate(cell.factory, cell)
+        except Exception as failure:
+            self._fail(cell, failure, out)
+            return
+        cell.phase = Phase.RUNNING
+        cell.then = Then.RESTARTED
+        out.append(RunHook(cell, "on_restart", (cell.restart_error,)))
+
+    def _stop_hook_failed(self, cell: Any, error: BaseException, out: list[Command]) -> None:
+        out.append(Note(cell, f"on_stop failed {error!r}"))
+        out.append(
+            Publish(Failed(cell.path, self.environment.event_time(), error, Directive.STOP.name))
+        )
+        out.append(Report(f"on_stop of {cell.path} failed", error))
+
+    def _terminate(self, cell: Any, out: list[Command]) -> None:
+        if cell.phase == Phase.STOPPED:
+            return
+        cell.phase = Phase.STOPPED
+        out.append(DrainMailbox(cell, DeadLetterReason.UNPROCESSED))
+        for target in cell.watching:
+            if cell in target.watchers:
+                target.watchers.remove(cell)
+        cell.watching.clear()
+        parent = cell.parent_cell
+        if parent is not None and parent.children_cells.get(cell.name) is cell:
+            del parent.children_cells[cell.name]
+        for watcher in cell.watchers:
+            if watcher.phase < Phase.STOPPING:
+                out.append(NotifyWatcher(watcher, Terminated(cell.ref)))
+            if cell in watcher.watching:
+                watcher.watching.remove(cell)
+        cell.watchers.clear()
+        out.append(Publish(Stopped(cell.path, self.environment.event_time())))
+        out.append(Gone(cell))
+        if parent is not None and cell in parent.waiting_children:
+            parent.waiting_children.discard(cell)
+            if not parent.waiting_children and parent.then is not None:
+                out.append(ContinueAfterChildren(parent))
+
+    def _supervise(self, parent: Any, child: Any, error: BaseException, out: list[Command]) -> None:
+        if parent.children_cells.get(child.name) is not child or child.phase >= Phase.STOPPING:
+            return
+        if child.restart_pending:  # a decision already restarts it (AllForOne, RestForOne)
+            return
+        environment = self.environment
+        decision = decide_supervision(
+            parent.strategy,
+            error,
+            child,
+            list(parent.children_cells.values()),
+            child.restart_history,
+            environment.monotonic(),
+            environment.random,
+        )
+        child.restart_history = decision.history
+        directive, escalate = decision.directive, decision.escalate
+        out.append(Publish(Failed(child.path, environment.event_time(), error, directive.name)))
+        out.append(Note(parent, f"decides {directive.name} for {child.path} after {error!r}"))
+        if directive is Directive.RESUME:
+            out.append(PostSystem(child, RESUME))
+        elif directive is Directive.RESTART:
+            for cell, delay in zip(decision.affected, decision.delays, strict=True):
+                cell.restart_pending = True
+                if delay > 0:  # the actor stays suspended meanwhile; a stop goes through at once
+                    out.append(PostSystemLater(cell, Restart(error), delay))
+                else:
+                    out.append(PostSystem(cell, Restart(error)))
+        elif directive is Directive.STOP:
+            for cell in decision.affected:
+                self._stop(cell, out)
+        if parent.parent_cell is None and directive is Directive.STOP:
+            # no supervisor above: the root guardian reports it rather than stop it silently
+            budget = " past its restart budget" if escalate else ""
+            out.append(
+                Report(
+                    f"the root guardian stopped the top-level actor {child.path} after it "
+                    f"failed{budget}",
+                    error,
+                )
+            )
+        if escalate:
+            self._fail(parent, error, out)
