@@ -29,10 +29,13 @@ __all__ = [
     "SupervisionDecision",
     "ask_timeout_error",
     "check_spawn",
+    "check_supervision",
     "child_name",
     "decide_supervision",
     "find_cell",
+    "guardian_refuses",
     "instantiate",
+    "is_failure",
     "short",
     "stopped_error",
     "strategy_for",
@@ -100,6 +103,29 @@ class Guardian(Actor):
 # -- spawning --------------------------------------------------------------------------------------
 
 
+def check_supervision(supervision: object, where: str = "supervision") -> None:
+    """Refuse a supervision strategy that is not one, saying what to pass instead."""
+    if supervision is not None and not isinstance(supervision, SupervisionStrategy):
+        raise InvalidArgument(
+            f"{where} must be OneForOne(...), AllForOne(...) or RestForOne(...), got "
+            f"{supervision!r}"
+        )
+
+
+def is_failure(error: BaseException) -> bool:
+    """Whether ``error``, raised by user code in a message or a hook, is a failure of it:
+    everything but the process being asked to end (``KeyboardInterrupt``, ``SystemExit``)."""
+    return not isinstance(error, KeyboardInterrupt | SystemExit)
+
+
+def guardian_refuses(path: str, message: object) -> InvalidArgument:
+    """The error of an ask sent to a root guardian, which takes no messages."""
+    return InvalidArgument(
+        f"{path} is the root guardian, which takes no messages, so the ask {short(message)} "
+        "is a dead letter; send it to an actor you spawned"
+    )
+
+
 def check_spawn(actor: object, supervision: object, mailbox: object) -> None:
     """Refuse what cannot be spawned, saying what to pass instead."""
     if not (isinstance(actor, type) and issubclass(actor, Actor)):
@@ -116,11 +142,7 @@ def check_spawn(actor: object, supervision: object, mailbox: object) -> None:
         raise InvalidArgument(
             f"mailbox must be Unbounded() or Bounded(capacity, overflow), got {mailbox!r}"
         )
-    if supervision is not None and not isinstance(supervision, SupervisionStrategy):
-        raise InvalidArgument(
-            f"supervision must be OneForOne(...), AllForOne(...) or RestForOne(...), got "
-            f"{supervision!r}"
-        )
+    check_supervision(supervision)
 
 
 def child_name(

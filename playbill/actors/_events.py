@@ -33,6 +33,8 @@ class DeadLetterReason(enum.Enum):
     MAILBOX_FULL = "refused by a full mailbox"
     LATE_REPLY = "the reply came after its ask had timed out or was cancelled"
     UNPROCESSED = "still queued when the recipient stopped"
+    GUARDIAN = "sent to a root guardian, which takes no messages"
+    GAVE_UP = "its ask timed out or was cancelled while it waited for room in a full mailbox"
 
 
 @final

@@ -52,7 +52,7 @@ from playbill.actors._events import (
     Stopped,
 )
 from playbill.actors._mailbox import Mailbox, MailboxPolicy
-from playbill.actors._supervision import Directive, SupervisionStrategy
+from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
 from playbill.effects import ActorRef
 
 __all__ = [
@@ -248,6 +248,7 @@ class KernelCell(CellContext):
         "children_cells",
         "consecutive_restarts",
         "factory",
+        "group_restarts",
         "instance",
         "mailbox",
         "name",
@@ -286,7 +287,8 @@ class KernelCell(CellContext):
         self.watchers: list[Any] = []
         self.watching: list[Any] = []
         self.blocked: Any = None  # the senders waiting for room: the interpreter's queue
-        self.restart_history: tuple[float, ...] = ()
+        self.restart_history: tuple[float, ...] = ()  # its own restarts (OneForOne's budget)
+        self.group_restarts: tuple[float, ...] = ()  # those it decided for groups of children
         self.consecutive_restarts = 0
         self.restart_pending = False
         self.restart_error: BaseException | None = None
@@ -357,7 +359,8 @@ class Kernel:
         elif type(message) is ChildFailed:
             self._supervise(cell, message.child, message.error, out)
         elif type(message) is Restart:
-            if cell.phase < Phase.STOPPING:
+            parent = cell.parent_cell
+            if cell.phase < Phase.STOPPING and (parent is None or parent.phase < Phase.STOPPING):
                 cell.restart_error = message.error
                 self._after_children(cell, Then.RETIRE, out)
         elif message is RESUME:
@@ -467,8 +470,9 @@ class Kernel:
         if then is Then.STOP_HOOK:
             cell.then = Then.TERMINATE
             out.append(RunHook(cell, "on_stop"))
-        elif then is Then.RETIRE:
-            self._rebuild(cell, out)
+        elif then is Then.RETIRE:  # Akka's pre-restart: the old instance stops first
+            cell.then = Then.REBUILD
+            out.append(RunHook(cell, "on_stop"))
         else:  # pragma: no cover - only the two above wait for children
             raise AssertionError(f"{cell.path} cannot continue with {then}")
 
@@ -519,29 +523,48 @@ class Kernel:
                 out.append(ContinueAfterChildren(parent))
 
     def _supervise(self, parent: Any, child: Any, error: BaseException, out: list[Command]) -> None:
-        if parent.children_cells.get(child.name) is not child or child.phase >= Phase.STOPPING:
+        environment = self.environment
+        if parent.children_cells.get(child.name) is not child:
+            return  # an earlier incarnation, already gone
+        if child.phase >= Phase.STOPPING or parent.phase >= Phase.STOPPING:
+            # stopping anyway: the failure is reported, and the child goes on stopping
+            self._report_failure(parent, child, error, Directive.STOP, out)
+            self._stop(child, out)
             return
         if child.restart_pending:  # a decision already restarts it (AllForOne, RestForOne)
+            self._report_failure(parent, child, error, Directive.RESTART, out)
             return
-        environment = self.environment
-        decision = decide_supervision(
-            parent.strategy,
-            error,
-            child,
-            list(parent.children_cells.values()),
-            child.restart_history,
-            environment.monotonic(),
-            environment.random,
-        )
-        child.restart_history = decision.history
+        strategy = parent.strategy
+        grouped = not isinstance(strategy, OneForOne)
+        try:
+            decision = decide_supervision(
+                strategy,
+                error,
+                child,
+                list(parent.children_cells.values()),
+                # Erlang's and Akka's intensity: one budget per child under OneForOne, one per
+                # supervisor when a decision restarts a group (AllForOne, RestForOne)
+                parent.group_restarts if grouped else child.restart_history,
+                environment.monotonic(),
+                environment.random,
+            )
+        except Exception as failure:  # the supervisor's own decision failed: it fails
+            out.append(Note(parent, f"its supervision of {child.path} failed {failure!r}"))
+            self._fail(parent, failure, out)
+            return
+        if grouped:
+            parent.group_restarts = decision.history
+        else:
+            child.restart_history = decision.history
         directive, escalate = decision.directive, decision.escalate
-        out.append(Publish(Failed(child.path, environment.event_time(), error, directive.name)))
-        out.append(Note(parent, f"decides {directive.name} for {child.path} after {error!r}"))
+        self._report_failure(parent, child, error, directive, out)
         if directive is Directive.RESUME:
             out.append(PostSystem(child, RESUME))
         elif directive is Directive.RESTART:
             for cell, delay in zip(decision.affected, decision.delays, strict=True):
                 cell.restart_pending = True
+                if cell.phase < Phase.SUSPENDED:  # a sibling waits for its restart, idle
+                    cell.phase = Phase.SUSPENDED
                 if delay > 0:  # the actor stays suspended meanwhile; a stop goes through at once
                     out.append(PostSystemLater(cell, Restart(error), delay))
                 else:
@@ -561,3 +584,15 @@ class Kernel:
             )
         if escalate:
             self._fail(parent, error, out)
+
+    def _report_failure(
+        self,
+        parent: Any,
+        child: Any,
+        error: BaseException,
+        directive: Directive,
+        out: list[Command],
+    ) -> None:
+        time = self.environment.event_time()
+        out.append(Publish(Failed(child.path, time, error, directive.name)))
+        out.append(Note(parent, f"decides {directive.name} for {child.path} after {error!r}"))

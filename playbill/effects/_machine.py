@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar, final
 
 from attrs import frozen
 
-from playbill.effects._errors import Cancelled, ProgramError
+from playbill.effects._errors import ProgramError
 from playbill.effects._program import (
     Catch,
     Effect,
@@ -248,7 +248,9 @@ class Machine:
                         current = Suspend(current)  # an effect stands for perform(effect)
                     else:
                         raise _bad_program(current, origin)
-            except (Exception, Cancelled) as error:  # user code raised: fail at that point
+            except (KeyboardInterrupt, SystemExit):
+                raise  # the process is asked to end: not a failure of this program
+            except BaseException as error:  # user code raised: fail at that point
                 current = Fail(error)
 
 

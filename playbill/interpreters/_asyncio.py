@@ -46,9 +46,12 @@ from playbill.actors._cells import (
     Guardian,
     ask_timeout_error,
     check_spawn,
+    check_supervision,
     child_name,
     find_cell,
+    guardian_refuses,
     instantiate,
+    is_failure,
     short,
     stopped_error,
     strategy_for,
@@ -79,6 +82,7 @@ from playbill.effects import (
     CancelFiber,
     Cancelled,
     Done,
+    Effect,
     Emit,
     Fiber,
     FiberCancelled,
@@ -98,6 +102,7 @@ from playbill.effects import (
     Sleep,
     Spawn,
     Stop,
+    Suspend,
     Tell,
     TimedOut,
     Timeout,
@@ -466,7 +471,9 @@ class _Cell(KernelCell):
                                 result = await self._complete(result)
                             finally:
                                 self.in_program = False
-                    except (Exception, asyncio.CancelledError, Cancelled) as error:
+                    except BaseException as error:
+                        if not is_failure(error):
+                            raise
                         if isinstance(error, asyncio.CancelledError) and _being_cancelled():
                             if not self.interrupting:
                                 raise  # this actor's own task is cancelled (a shutdown timed out)
@@ -519,6 +526,8 @@ class _Cell(KernelCell):
         """Finish what a receive or a hook returned: run a program, await a coroutine."""
         if isinstance(result, Program):
             return await self.system._perform(result, self)
+        if isinstance(result, Effect):  # an effect stands for the program that performs it
+            return await self.system._perform(Suspend(result), self)
         if inspect.isawaitable(result):
             return await result
         _PLAIN.add(type(result))
@@ -550,7 +559,11 @@ class _Cell(KernelCell):
                 result = getattr(self.instance, hook.name)(*hook.arguments)
                 if result is not None:
                     await self._complete(result)
-            except Exception as failure:
+            except BaseException as failure:
+                if not is_failure(failure) or (
+                    isinstance(failure, asyncio.CancelledError) and _being_cancelled()
+                ):
+                    raise  # the process ends, or a shutdown ran out of time and cancels the task
                 error = failure
             hook = self._apply(self.system._kernel.hook_done(self, error))
 
@@ -596,6 +609,26 @@ class _Cell(KernelCell):
             if not room.done():  # a sender that gave up has dead-lettered its message
                 self._undeliverable(item, reason)
                 room.set_result(None)
+
+
+@final
+class _GuardianCell(_Cell):
+    """The root guardian's cell: it supervises the top-level actors and takes no messages, so
+    whatever is sent to it is a dead letter (an ask fails), and nothing else is affected."""
+
+    __slots__ = ()
+
+    def tell(self, message: object) -> None:
+        self.system._dead_letter(message, self.path, DeadLetterReason.GUARDIAN)
+
+    def ask(self, message: object, timeout: float | None) -> Awaitable[Any]:
+        self.system._dead_letter(message, self.path, DeadLetterReason.GUARDIAN)
+        future: asyncio.Future[Any] = self.loop.create_future()
+        future.set_exception(guardian_refuses(self.path, message))
+        return future
+
+    async def send(self, message: object) -> None:
+        self.tell(message)
 
 
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
@@ -694,6 +727,7 @@ class ActorSystem:
         self.handlers = HandlerTable(handlers, interpreter="asyncio")
         self.dead_letters = DeadLetters(dead_letter_limit)
         self.failure: BaseException | None = None
+        check_supervision(supervision)
         self._supervision = supervision if supervision is not None else OneForOne()
         self._subscriptions: set[EventSubscription] = set()
         self._uids = itertools.count(1)
@@ -743,7 +777,7 @@ class ActorSystem:
         self._loop = asyncio.get_running_loop()
         self._deadlines = _Deadlines(self._loop)
         self._failed = self._loop.create_future()
-        guardian = _Cell(self, None, f"/{self.name}", Guardian, None)
+        guardian = _GuardianCell(self, None, f"/{self.name}", Guardian, None)
         guardian.instance = instantiate(Guardian, guardian)
         guardian.strategy = self._supervision
         self._guardian = guardian
@@ -828,8 +862,10 @@ class ActorSystem:
 
     def get_actor(self, path: str) -> ActorRef:
         """The live ref of the actor at ``path`` (``/app/parent/child``)."""
-        segments = split_path(path)
+        segments = list(split_path(path))
         guardian = self._running_guardian()
+        if not path.startswith("/"):  # relative: under the root guardian, as find_cell reads it
+            segments.insert(0, self.name)
         if not segments or segments[0] != self.name:
             raise ActorNotFound(f"{path} is not in the actor system /{self.name}")
         cell = guardian
@@ -921,12 +957,13 @@ class ActorSystem:
 class _Run:
     """One performance of one program (and the fibers it forks) on behalf of ``cell``."""
 
-    __slots__ = ("cell", "fibers", "system")
+    __slots__ = ("cell", "fibers", "joined", "system")
 
     def __init__(self, system: ActorSystem, cell: _Cell | None) -> None:
         self.system = system
         self.cell = cell
         self.fibers: dict[int, asyncio.Task[Any]] = {}
+        self.joined: set[int] = set()
 
     async def perform(self, program: Program[A]) -> A:
         try:
@@ -1144,6 +1181,7 @@ class _Run:
     async def _join(self, handle: Fiber[Any]) -> Any:
         # a run keeps its fibers until it ends, so a fiber can be joined more than once
         task = self._fiber(handle)
+        self.joined.add(handle.id)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -1159,7 +1197,9 @@ class _Run:
     async def _cancel_fibers(self) -> None:
         tasks = list(self.fibers.values())
         await _cancel_all(tasks)
-        for task in tasks:
+        for fiber_id, task in self.fibers.items():
+            if fiber_id in self.joined:  # its failure reached whoever joined it
+                continue
             if task.done() and not task.cancelled() and task.exception() is not None:
                 error = task.exception()
                 logger.error("a forked fiber failed and was never joined", exc_info=error)

@@ -71,9 +71,12 @@ from playbill.actors._cells import (
     Restart,
     ask_timeout_error,
     check_spawn,
+    check_supervision,
     child_name,
     find_cell,
+    guardian_refuses,
     instantiate,
+    is_failure,
     short,
     stopped_error,
     strategy_for,
@@ -691,6 +694,7 @@ class _World(FiberScheduler):
         guardian.instance = instantiate(Guardian, guardian)
         guardian.strategy = supervision if supervision is not None else OneForOne()
         guardian.phase = Phase.RUNNING
+        guardian.unbounded = False  # tells to it take the general path, which refuses them
         self.guardian = guardian
 
     # -- fiber queue: a set, ordered by label when offered as choices -------------------------
@@ -1190,6 +1194,9 @@ class _World(FiberScheduler):
         if cell.phase >= Phase.STOPPING:
             self.undeliverable(cell, envelope, DeadLetterReason.STOPPED)
             return False
+        if cell is self.guardian:  # it takes no messages: a dead letter, nothing else happens
+            self.undeliverable(cell, envelope, DeadLetterReason.GUARDIAN)
+            return False
         outcome = cell.mailbox.offer(envelope)
         self.dirty.add(cell)
         if outcome is Offer.QUEUED:
@@ -1230,6 +1237,9 @@ class _World(FiberScheduler):
         if target is None:
             self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
             raise ActorNotFound(f"no actor at {effect.ref.path} to ask {short(effect.message)}")
+        if target is self.guardian:
+            self.dead_letter(effect.message, target.path, DeadLetterReason.GUARDIAN)
+            raise guardian_refuses(target.path, effect.message)
         if target.phase >= Phase.STOPPING:
             self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
             raise stopped_error(target.path, effect.message)
@@ -1384,7 +1394,9 @@ class _World(FiberScheduler):
             self.log(cell.path, f"receive {short(message)}")
         try:
             result = cell.instance.receive(message)
-        except Exception as error:
+        except BaseException as error:
+            if not is_failure(error):
+                raise
             self.message_failed(cell, envelope, error)
             return False
         if result is None or type(result) in _PLAIN:
@@ -1393,18 +1405,10 @@ class _World(FiberScheduler):
             if envelope is not None and envelope.asked:
                 self.reply_value(cell, envelope, result)
             return True
-        if inspect.iscoroutine(result) or inspect.isawaitable(result):
+        if inspect.isawaitable(result):
             if inspect.iscoroutine(result):
                 result.close()
-            self.message_failed(
-                cell,
-                envelope,
-                ProgramError(
-                    f"{type(cell.instance).__name__}.receive is async, and the simulator has no "
-                    "event loop to await it; return a program instead (decorate a generator "
-                    "with @program) and turn each awaited call into an effect with a handler"
-                ),
-            )
+            self.message_failed(cell, envelope, _refuse_async(cell, "receive"))
             return False
         if isinstance(result, Program | Effect):
             fiber = self.new_fiber(
@@ -1516,8 +1520,16 @@ class _World(FiberScheduler):
         cell = command.cell
         try:
             result = getattr(cell.instance, command.name)(*command.arguments)
-        except Exception as error:
+        except BaseException as error:
+            if not is_failure(error):
+                raise
             self.apply(cell, self.kernel.hook_done(cell, error))
+            return
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            refused = _refuse_async(cell, command.name)
+            self.apply(cell, self.kernel.hook_done(cell, refused))
             return
         if isinstance(result, Program):
             fiber = self.new_fiber(result, f"{cell.path}#{command.name}{cell.handled}")
@@ -1569,6 +1581,14 @@ def _suspend(effect: Any) -> Program[Any]:
     return Suspend(effect)
 
 
+def _refuse_async(cell: _SimCell, method: str) -> ProgramError:
+    return ProgramError(
+        f"{type(cell.instance).__name__}.{method} is async, and the simulator has no event loop "
+        "to await it; return a program instead (decorate a generator with @program) and turn "
+        "each awaited call into an effect with a handler"
+    )
+
+
 def _needs_actor(where: str) -> InvalidArgument:
     return InvalidArgument(
         f"{where} needs an actor, but this program runs at the root; run it inside an actor's "
@@ -1618,6 +1638,7 @@ def simulate(
     >>> result.value, result.clock
     (3600.0, 3600.0)
     """
+    check_supervision(supervision)
     if delivery not in ("causal", "per_pair"):
         raise InvalidArgument(f"delivery must be 'causal' or 'per_pair', got {delivery!r}")
     world = _World(
