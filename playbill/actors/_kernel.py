@@ -273,13 +273,14 @@ class KernelCell(CellContext):
         uid: int,
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
+        is_notice: Callable[[Any], bool] | None = None,
     ) -> None:
         self.parent_cell = parent
         self.path = path
         self.name = path.rsplit("/", 1)[-1]
         self.ref = ActorRef(path, uid, binding=self)
         self.factory = factory
-        self.mailbox = Mailbox(policy)
+        self.mailbox = Mailbox(policy, is_notice)
         self.strategy: SupervisionStrategy = DEFAULT_STRATEGY
         self.instance: Any = None
         self.phase = Phase.STARTING

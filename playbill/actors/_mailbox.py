@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable
 from typing import Any, final
 
 from attrs import frozen
@@ -100,12 +101,17 @@ class Mailbox:
     ('a', 'b')
     """
 
-    __slots__ = ("capacity", "last_dropped", "overflow", "system", "user")
+    __slots__ = ("capacity", "is_notice", "last_dropped", "overflow", "system", "user")
 
-    def __init__(self, policy: MailboxPolicy | None = None) -> None:
+    def __init__(
+        self, policy: MailboxPolicy | None = None, is_notice: Callable[[Any], bool] | None = None
+    ) -> None:
         self.user: deque[Any] = deque()
         self.system: deque[Any] = deque()
         self.last_dropped: object = None
+        # which queued items are runtime notices (Terminated), kept at the head of the user
+        # queue: handled before user messages, in the order they came, never dropped
+        self.is_notice = is_notice
         if policy is None:  # the common case, kept short: one per actor spawned
             self.capacity: int | None = None
             self.overflow = Overflow.BLOCK
@@ -125,8 +131,14 @@ class Mailbox:
             return Offer.QUEUED
         overflow = self.overflow
         if overflow is Overflow.DROP_OLDEST:
-            self.last_dropped = self.user.popleft()
-            self.user.append(message)
+            user = self.user
+            oldest = self._notices_at_head()
+            if oldest == len(user):  # nothing but notices: the offered message gives way
+                self.last_dropped = message
+                return Offer.DROPPED_NEWEST
+            self.last_dropped = user[oldest]
+            del user[oldest]
+            user.append(message)
             return Offer.DROPPED_OLDEST
         if overflow is Overflow.DROP_NEWEST:
             self.last_dropped = message
@@ -135,6 +147,28 @@ class Mailbox:
             self.last_dropped = message
             return Offer.REFUSED
         return Offer.FULL
+
+    def notify(self, notice: object) -> None:
+        """Queue a runtime notice (``Terminated``): after the notices already queued, ahead of
+        every user message, never dropped by the overflow policy.
+
+        >>> box = Mailbox(Bounded(2, Overflow.DROP_OLDEST), is_notice=lambda item: item < 0)
+        >>> box.offer(1), box.notify(-1), box.notify(-2), box.offer(2)
+        (<Offer.QUEUED: 'queued'>, None, None, <Offer.DROPPED_OLDEST: 'dropped oldest'>)
+        >>> list(box.user), box.last_dropped
+        ([-1, -2, 2], 1)
+        """
+        self.user.insert(self._notices_at_head(), notice)
+
+    def _notices_at_head(self) -> int:
+        is_notice = self.is_notice
+        if is_notice is None:
+            return 0
+        user = self.user
+        count = 0
+        while count < len(user) and is_notice(user[count]):
+            count += 1
+        return count
 
     def has_room(self) -> bool:
         return self.capacity is None or len(self.user) < self.capacity

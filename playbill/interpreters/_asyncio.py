@@ -222,7 +222,7 @@ class _Cell(KernelCell):
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
     ) -> None:
-        super().__init__(parent, path, next(system._uids), factory, policy)
+        super().__init__(parent, path, next(system._uids), factory, policy, _is_notice)
         self.system = system
         self.loop = system._loop
         self.current: object = None  # the item being handled, failed if the task is cancelled
@@ -279,8 +279,10 @@ class _Cell(KernelCell):
                 waiter.set_result(None)
 
     def ask(self, message: object, timeout: float | None) -> Awaitable[Any]:
-        """Queue the ask and return what to await for the reply: its future, on the hot path
-        (no coroutine), or a coroutine that first waits for room in a full mailbox."""
+        """Send the ask now and return its reply's future: the ask takes its place in the
+        queue at the call or, in a full `Overflow.BLOCK` mailbox, waits for room as this
+        sender's next message (a deadline that passes meanwhile, or a cancelled future,
+        removes it: a dead letter, never handled)."""
         future: asyncio.Future[Any] = self.loop.create_future()
         if self.phase >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
@@ -295,38 +297,57 @@ class _Cell(KernelCell):
                 if not waiter.done():
                     waiter.set_result(None)
         else:
-            return self._ask_when_room(message, future, timeout)
+            room = self._post_full(_Ask(message, future))
+            if room is not None:  # the ask giving up gives up its place too
+                future.add_done_callback(lambda _: room.cancel())
+            if future.done():
+                return future
         limit = self.system.ask_timeout if timeout is None else timeout
         if limit != math.inf:
             self.system._deadlines.add(limit, future, self.path, message)
         return future
 
-    async def _ask_when_room(
-        self, message: object, future: asyncio.Future[Any], timeout: float | None
-    ) -> Any:
-        # the deadline runs from now: waiting for room counts against the ask's timeout
-        limit = self.system.ask_timeout if timeout is None else timeout
-        if limit != math.inf:
-            self.system._deadlines.add(limit, future, self.path, message)
-        item = _Ask(message, future)
-        box = self.mailbox
-        if box.capacity is None or len(box.user) < box.capacity:
-            box.user.append(item)
-            self._wake()
-        elif not self._overflow(item, waiting_allowed=True):
-            room: asyncio.Future[None] = self.loop.create_future()
-            self.blocked.append((room, item))
-            await asyncio.wait({room, future}, return_when=asyncio.FIRST_COMPLETED)
-            if not room.done():  # the ask ended (timed out) before there was room
-                room.cancel()
-                self.system._dead_letter(message, self.path, DeadLetterReason.MAILBOX_FULL)
-        return await future
+    def send(self, message: object) -> Awaitable[None]:
+        """Send ``message`` now; what is returned is done once it is queued (at once, unless
+        a full `Overflow.BLOCK` mailbox makes it wait for room as this sender's next message;
+        cancelling that wait withdraws the message, as a dead letter)."""
+        room = self._post(message)
+        if room is None:
+            room = self.loop.create_future()
+            room.set_result(None)
+        return room
 
-    async def send(self, message: object) -> None:
+    def _post(self, message: object) -> asyncio.Future[None] | None:
+        """Queue ``message`` now; None when done with it (queued, dropped or dead-lettered),
+        else the future of its wait for room."""
         if self.phase >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
-            return
-        await self._offer(message)
+            return None
+        box = self.mailbox
+        if box.capacity is None or len(box.user) < box.capacity:
+            box.user.append(message)
+            self._wake()
+            return None
+        return self._post_full(message)
+
+    def _post_full(self, item: object) -> asyncio.Future[None] | None:
+        """The mailbox is full: apply its policy to ``item``; under `Overflow.BLOCK` it waits
+        in line for room (the returned future is done once it is queued)."""
+        if self._overflow(item, waiting_allowed=True):
+            return None
+        room: asyncio.Future[None] = self.loop.create_future()
+        entry = (room, item)
+        self.blocked.append(entry)
+        room.add_done_callback(lambda _: self._gave_up(entry))
+        return room
+
+    def _gave_up(self, entry: tuple[asyncio.Future[None], object]) -> None:
+        """A sender stopped waiting for room (cancelled, or its ask ended): its message leaves
+        the line, a dead letter; it is never handled."""
+        room, item = entry
+        if room.cancelled() and entry in self.blocked:
+            self.blocked.remove(entry)
+            self._undeliverable(item, DeadLetterReason.GAVE_UP)
 
     def interrupt(self) -> None:
         """Stop, cancelling the program of the message being handled (``free_stop(ref,
@@ -356,23 +377,6 @@ class _Cell(KernelCell):
             self._apply(self.system._kernel.stop(self))
 
     # -- mailbox --------------------------------------------------------------------------
-
-    async def _offer(self, item: object) -> None:
-        box = self.mailbox
-        if box.capacity is None or len(box.user) < box.capacity:
-            box.user.append(item)
-        elif not self._overflow(item, waiting_allowed=True):
-            room: asyncio.Future[None] = self.loop.create_future()
-            self.blocked.append((room, item))
-            try:
-                await room
-            except asyncio.CancelledError:
-                if not room.done() or room.cancelled():  # the sender gave up: never queued
-                    room.cancel()
-                    self._undeliverable(item, DeadLetterReason.UNPROCESSED)
-                raise
-            return
-        self._wake()
 
     def _overflow(self, item: object, *, waiting_allowed: bool) -> bool:
         """Apply the bounded policy to ``item``; False when the sender must wait for room."""
@@ -425,11 +429,12 @@ class _Cell(KernelCell):
     def _admit_blocked(self) -> None:
         box = self.mailbox
         while self.blocked and len(box.user) < (box.capacity or 0):
-            future, item = self.blocked.popleft()
-            if future.done():
+            room, item = self.blocked.popleft()
+            if room.done():  # the sender gave up just now: never handled
+                self._undeliverable(item, DeadLetterReason.GAVE_UP)
                 continue
             box.user.append(item)
-            future.set_result(None)
+            room.set_result(None)
 
     # -- the actor's task -----------------------------------------------------------------
 
@@ -519,7 +524,7 @@ class _Cell(KernelCell):
     def _deliver_first(self, message: object) -> None:
         """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
         but only once the actor runs (not while its supervisor decides about a failure)."""
-        self.mailbox.user.appendleft(message)
+        self.mailbox.notify(message)
         self._wake()
 
     async def _complete(self, result: Any) -> Any:
@@ -606,9 +611,15 @@ class _Cell(KernelCell):
             self._undeliverable(item, reason)
         while self.blocked:
             room, item = self.blocked.popleft()
-            if not room.done():  # a sender that gave up has dead-lettered its message
+            if room.cancelled():  # the sender gave up just now
+                self._undeliverable(item, DeadLetterReason.GAVE_UP)
+            elif not room.done():
                 self._undeliverable(item, reason)
                 room.set_result(None)
+
+
+def _is_notice(item: object) -> bool:
+    return type(item) is Terminated
 
 
 @final
@@ -627,8 +638,9 @@ class _GuardianCell(_Cell):
         future.set_exception(guardian_refuses(self.path, message))
         return future
 
-    async def send(self, message: object) -> None:
+    def _post(self, message: object) -> asyncio.Future[None] | None:
         self.tell(message)
+        return None
 
 
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
@@ -738,6 +750,9 @@ class ActorSystem:
         self._guardian: _Cell | None = None
         self._failed: asyncio.Future[None] | None = None
         self._failure_reported = False
+        self._runs: set[asyncio.Task[Any]] = set()  # the programs system.run() performs
+        # past the shutdown's grace, a program that swallows cancellation is abandoned
+        self._abandoning = False
         self._kernel = Kernel(self)
 
     # -- the kernel's Environment ---------------------------------------------------------
@@ -789,24 +804,50 @@ class ActorSystem:
         guardian = self._guardian
         if guardian is None or guardian.phase is _STOPPED:
             return
+        deadline = self._loop.time() + timeout
+        # the programs system.run() still performs are cancelled first (their finalisers run)
+        runs = dict.fromkeys(self._runs, "a program started with system.run()")
+        for run in runs:
+            run.cancel()
+        if runs:
+            await asyncio.wait(runs, timeout=timeout)
         guardian.stop()
+        left = max(0.0, deadline - self._loop.time())
         try:
-            await asyncio.wait_for(asyncio.shield(guardian.terminated()), timeout)
+            await asyncio.wait_for(asyncio.shield(guardian.terminated()), left)
         except TimeoutError:
             logger.error("shutdown of /%s took over %gs; cancelling actors", self.name, timeout)
-            tasks = []
-            for cell in walk_cells(self._guardian):
+            for cell in reversed(walk_cells(self._guardian)):  # children before parents
                 # what each holds becomes a dead letter, and its asks and senders are released
                 if cell.task is not None and not cell.task.done():
                     cell.task.cancel()
-                    tasks.append(cell.task)
+                    runs[cell.task] = f"the actor {cell.path}"
                 else:
                     cell._abort()
-            if tasks:
-                await asyncio.wait(tasks, timeout=1.0)
+        await self._abandon(runs)
         for subscription in list(self._subscriptions):
             subscription.close()
         self._deadlines.close()
+
+    async def _abandon(self, tasks: dict[asyncio.Task[Any], str], grace: float = 1.0) -> None:
+        """Wait ``grace`` seconds for the cancelled ``tasks``; those still running swallow
+        their cancellation: they are cancelled again, and this time their programs get no
+        chance to catch it (each is named in an error), so no task of the system remains."""
+        pending = [task for task in tasks if not task.done()]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            if still:
+                self._abandoning = True
+                for task in still:
+                    logger.error(
+                        "%s in /%s did not end when cancelled at shutdown (it catches "
+                        "Cancelled and goes on); abandoned without its finalisers. Let "
+                        "Cancelled propagate after cleaning up",
+                        tasks[task],
+                        self.name,
+                    )
+                    task.cancel()
+                await asyncio.wait(still, timeout=grace)
 
     def _running_guardian(self) -> _Cell:
         guardian = self._guardian
@@ -833,6 +874,8 @@ class ActorSystem:
         guardian = self._running_guardian()
         assert self._failed is not None
         task = self._loop.create_task(self._perform(program, None))
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
         watched: set[asyncio.Future[Any]] = {task, self._failed}
         try:
             await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
@@ -990,10 +1033,14 @@ class _Run:
                             )
                             step = machine.resume(None)
                             continue
-                        pending: Awaitable[Any] = target.send(effect.message)
+                        room = target._post(effect.message)
                     except Exception as error:
                         step = machine.throw(error)
                         continue
+                    if room is None:  # queued (or a dead letter) at once: the hot path
+                        step = machine.resume(None)
+                        continue
+                    pending: Awaitable[Any] = room
                 elif kind is Ask:
                     target = effect.ref.binding
                     if type(target) is not _Cell or target.system is not system:
@@ -1026,6 +1073,8 @@ class _Run:
                 try:
                     value = await pending
                 except asyncio.CancelledError:
+                    if system._abandoning:  # it swallowed its cancellation once already
+                        raise
                     swallowed_cancel = True
                     step = machine.throw(Cancelled())
                 except Exception as error:

@@ -519,7 +519,7 @@ class _SimCell(KernelCell):
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
     ) -> None:
-        super().__init__(parent, path, next(world.uids), factory, policy)
+        super().__init__(parent, path, next(world.uids), factory, policy, _is_notice)
         self.world = world
         self.busy: _Fiber | None = None  # the fiber handling the current message or hook
         self.blocked: deque[tuple[_Fiber | None, _Envelope]] = deque()
@@ -804,7 +804,7 @@ class _World(FiberScheduler):
         """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
         but only once the actor runs (not while its supervisor decides about a failure)."""
         envelope = _Envelope(message, "runtime", None)
-        cell.mailbox.user.appendleft(envelope)
+        cell.mailbox.notify(envelope)
         cell.queued(envelope)
         self.dirty.add(cell)
 
@@ -876,7 +876,7 @@ class _World(FiberScheduler):
     def abort_stuck(self) -> None:
         """The shutdown cannot go on (an actor never finishes its message): as asyncio does
         when a shutdown times out, what each holds becomes a dead letter and it is stopped."""
-        for cell in self.cells():
+        for cell in reversed(self.cells()):  # children before parents
             if cell is self.guardian or cell.phase == Phase.STOPPED:
                 continue
             if self.tracing:
@@ -1373,8 +1373,10 @@ class _World(FiberScheduler):
         """Move waiting messages into the mailbox while it has room; their senders go on."""
         while cell.blocked and cell.mailbox.has_room():
             fiber, waiting = cell.blocked.popleft()
-            if fiber is not None and not self.still_waiting(fiber, cell):
-                self.undeliverable(cell, waiting, DeadLetterReason.UNPROCESSED)
+            if (fiber is not None and not self.still_waiting(fiber, cell)) or (
+                waiting.asked and waiting.waiting_asker() is None
+            ):  # its sender gave up (cancelled, or its ask timed out): never handled
+                self.undeliverable(cell, waiting, DeadLetterReason.GAVE_UP)
                 continue
             cell.mailbox.user.append(waiting)
             cell.queued(waiting)
@@ -1579,6 +1581,10 @@ def _suspend(effect: Any) -> Program[Any]:
     from playbill.effects import Suspend
 
     return Suspend(effect)
+
+
+def _is_notice(envelope: _Envelope) -> bool:
+    return envelope.sender == "runtime"
 
 
 def _refuse_async(cell: _SimCell, method: str) -> ProgramError:
