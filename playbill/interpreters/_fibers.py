@@ -40,6 +40,7 @@ _NEW, _READY, _RUNNING, _SLEEPING, _WAITING, _FINISHED = range(6)
 class _Fiber:
     __slots__ = (
         "actor",
+        "asking",
         "cancel_pending",
         "cancelling",
         "closing",
@@ -63,6 +64,7 @@ class _Fiber:
         self.id = fiber_id
         self.label = label
         self.actor: Any = None  # the actor a fiber runs for (the simulator sets it)
+        self.asking: Any = None  # the ask it made last (the simulator's wait-for graph)
         self.option: Any = None  # its entry among the simulator's choices, made once
         self.machine = Machine(program)
         self.state = _NEW

@@ -644,6 +644,12 @@ class _StepLimit(Exception):
     pass
 
 
+class _Deadlocked(BaseException):  # past every `except Exception` to the run loop
+    def __init__(self, error: PlaybillError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _World(FiberScheduler):
     def __init__(
         self,
@@ -656,9 +662,11 @@ class _World(FiberScheduler):
         faults: Faults,
         tracing: bool,
         per_pair: bool = False,
+        cycles_deadlock: bool = True,
     ) -> None:
         super().__init__(0.0)
         self.per_pair = per_pair
+        self.cycles_deadlock = cycles_deadlock
         self.faults = faults
         self.faults_on = faults != NO_FAULTS
         self.tracing = tracing
@@ -762,6 +770,10 @@ class _World(FiberScheduler):
                 action(argument)
         except _StepLimit:
             return "step_limit", None
+        except _Deadlocked as found:
+            if self.tracing:
+                self.log("main", "deadlock: an ask cycle formed")
+            return "deadlock", Failure(found.error)
         if self.escalated is not None:
             failure = ActorSystemFailed(
                 f"a failure escalated to the root guardian of /{self.name} and stopped the "
@@ -1244,6 +1256,9 @@ class _World(FiberScheduler):
             self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
             raise stopped_error(target.path, effect.message)
         envelope = _Envelope(effect.message, sender, fiber)
+        if self.cycles_deadlock:
+            self.check_ask_cycle(fiber, target, effect.message)
+        fiber.asking = (target, effect.message, envelope)
         fiber.state = _WAITING
         fiber.waiting_on = "a reply from " + target.path
         fiber.wait = envelope.wait = _Wait(_NO_CHILDREN)
@@ -1257,6 +1272,35 @@ class _World(FiberScheduler):
             "ask_timeout", target.path, f"the ask {short(effect.message)} times out"
         ):
             expiry()
+
+    def check_ask_cycle(self, fiber: _Fiber, target: _SimCell, message: object) -> None:
+        """Follow the wait-for graph from ``target``: an actor whose message (or hook) fiber
+        waits on an ask cannot handle another message until that ask returns. If the chain
+        comes back to the asking actor, the ask closes a cycle: nobody in it can ever go on
+        (but for a timeout), so the run ends as a deadlock now, naming the cycle."""
+        asker = fiber.actor
+        if asker is None or asker.busy is not fiber:
+            return  # the main program, or a fork: its actor can still handle messages
+        links = [(asker, message)]
+        node = target
+        while node is not asker:
+            waiting = node.busy
+            asking = waiting.asking if waiting is not None else None
+            if asking is None or asking[2].waiting_asker() is not waiting:
+                return  # the chain ends at an actor that can go on
+            if len(links) > len(self.fibers):  # pragma: no cover - a cycle not through asker
+                return
+            links.append((node, asking[1]))
+            node = asking[0]
+        cycle = " → ".join(f"{cell.path} asks {short(asked)}" for cell, asked in links)
+        raise _Deadlocked(
+            Deadlock(
+                f"ask cycle: {cycle} → back to {asker.path}. Each of these actors waits for "
+                "the next one's reply before it can handle another message, so none ever "
+                "will. Break the cycle (tell instead of ask, or answer from a fork), or pass "
+                "ask_cycles='wait' to let the ask timeouts play out"
+            )
+        )
 
     def reply_value(self, cell: _SimCell, envelope: _Envelope, value: object) -> None:
         """Answer an ask with ``value`` (what `reply` does for a success, without a Result)."""
@@ -1619,6 +1663,7 @@ def simulate(
     faults: Faults = NO_FAULTS,
     trace: bool = True,
     delivery: Delivery = "causal",
+    ask_cycles: Literal["deadlock", "wait"] = "deadlock",
 ) -> SimulationResult[A]:
     """Run ``program`` once in a simulated world; the same seed (or schedule) gives the same
     run, every time, on every machine.
@@ -1639,12 +1684,19 @@ def simulate(
     handles next is a choice too. Replay a schedule with the ``delivery`` (and ``faults``) it
     was recorded with.
 
+    ``ask_cycles``: when a cycle of asks forms (A's message waits on B's reply while B's waits
+    on A's, or an actor asks itself from its own message), the run ends at once with status
+    ``deadlock`` and an error that lists the cycle in order (``"deadlock"``, the default);
+    ``"wait"`` lets the ask timeouts play out instead, for a program that relies on them.
+
     >>> from playbill import sleep, now
     >>> result = simulate(sleep(3600).then(now()))
     >>> result.value, result.clock
     (3600.0, 3600.0)
     """
     check_supervision(supervision)
+    if ask_cycles not in ("deadlock", "wait"):
+        raise InvalidArgument(f"ask_cycles must be 'deadlock' or 'wait', got {ask_cycles!r}")
     if delivery not in ("causal", "per_pair"):
         raise InvalidArgument(f"delivery must be 'causal' or 'per_pair', got {delivery!r}")
     world = _World(
@@ -1657,6 +1709,7 @@ def simulate(
         faults,
         trace,
         delivery == "per_pair",
+        ask_cycles == "deadlock",
     )
     status, outcome = world.run(program)
     value: Any = None

@@ -123,7 +123,28 @@ def test_a_deadlock_is_reported_with_who_waits_for_what():
     found = explore(main(), check=lambda result: True, runs=200)
     assert found.minimal is not None
     assert found.minimal.status == "deadlock"
-    assert "waits for a reply from /app/" in str(found.minimal.error)
+    message = str(found.minimal.error)
+    assert message.startswith("ask cycle: /app/"), message
+    assert "/app/first asks 'ping'" in message and "/app/second asks 'ping'" in message
+    # the moment the cycle forms, not when a timeout would have noticed
+    assert found.minimal.clock == 0.0
+
+
+def test_an_ask_cycle_can_wait_for_its_timeouts_instead():
+    class Asker(Actor):
+        def receive(self, message: Any) -> Any:
+            if message == "inner":
+                return "never"
+            return self.context.self_ref.free_ask("inner", timeout=5)
+
+    program_ = free_spawn(Asker, name="asker").flat_map(lambda ref: ref.free_ask("outer"))
+    reported = simulate(program_, seed=0)
+    assert reported.status == "deadlock"
+    assert "ask cycle: /app/asker asks 'inner' → back to /app/asker" in str(reported.error)
+    waited = simulate(program_, seed=0, ask_cycles="wait")
+    assert waited.status == "failed"
+    assert type(waited.error).__name__ == "AskTimeout"
+    assert waited.clock == 5.0
 
 
 def test_a_livelock_hits_the_step_limit():
