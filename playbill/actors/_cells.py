@@ -15,7 +15,15 @@ from playbill.actors._events import DeadLetterReason
 from playbill.actors._mailbox import Bounded, MailboxFull, Unbounded
 from playbill.actors._paths import check_name
 from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
-from playbill.effects import ActorRef, ActorStopped, AskTimeout, InvalidArgument, PlaybillError
+from playbill.effects import (
+    ActorRef,
+    ActorStopped,
+    AskTimeout,
+    Cancelled,
+    InvalidArgument,
+    MessageFailed,
+    PlaybillError,
+)
 
 __all__ = [
     "RESUME",
@@ -28,6 +36,7 @@ __all__ = [
     "Restart",
     "SupervisionDecision",
     "ask_timeout_error",
+    "asker_error",
     "check_spawn",
     "check_supervision",
     "child_name",
@@ -116,6 +125,21 @@ def is_failure(error: BaseException) -> bool:
     """Whether ``error``, raised by user code in a message or a hook, is a failure of it:
     everything but the process being asked to end (``KeyboardInterrupt``, ``SystemExit``)."""
     return not isinstance(error, KeyboardInterrupt | SystemExit)
+
+
+def asker_error(path: str, message: object, error: BaseException) -> BaseException:
+    """What the asker of ``message`` fails with when handling it failed with ``error``: the
+    error itself, or — for a `BaseException` that is not an `Exception` — a `MessageFailed`
+    caused by it, which the asker cannot mistake for its own cancellation. A program's own
+    `Cancelled` reaches the asker as it is (its ask then ends as cancelled)."""
+    if isinstance(error, Exception | Cancelled):
+        return error
+    wrapped = MessageFailed(
+        f"{path} failed on {short(message)} with {error!r}, which is not an Exception; raise "
+        "an Exception for a failure (a cancellation is the runtime's to raise)"
+    )
+    wrapped.__cause__ = error
+    return wrapped
 
 
 def guardian_refuses(path: str, message: object) -> InvalidArgument:

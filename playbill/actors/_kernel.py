@@ -53,7 +53,7 @@ from playbill.actors._events import (
 )
 from playbill.actors._mailbox import Mailbox, MailboxPolicy
 from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
-from playbill.effects import ActorRef
+from playbill.effects import ActorRef, ActorStopped
 
 __all__ = [
     "Command",
@@ -448,6 +448,11 @@ class Kernel:
 
     def _fail(self, cell: Any, error: BaseException, out: list[Command]) -> None:
         if cell.phase >= Phase.STOPPING:
+            if cell.phase is Phase.STOPPING and not isinstance(error, ActorStopped):
+                # failed while stopping (an interrupt's ActorStopped is no news): reported,
+                # and the stop goes on
+                self._report_failure(cell.parent_cell or cell, cell, error, Directive.STOP, out)
+                out.append(Report(f"{cell.path} failed while it stopped", error))
             return
         cell.phase = Phase.SUSPENDED
         parent = cell.parent_cell

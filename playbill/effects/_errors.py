@@ -80,6 +80,13 @@ class ActorNotFound(PlaybillError, LookupError):
 
 
 @final
+class MessageFailed(PlaybillError):
+    """What an asker gets when the actor's ``receive`` (or the program it returned) raised a
+    `BaseException` that is not an `Exception` — ``GeneratorExit``, or a cancellation raised
+    by the actor's own code. The original is the ``__cause__``; it is wrapped so that the
+    asker never mistakes it for a cancellation of its own."""
+
+
 class ActorSystemFailed(PlaybillError):
     """A failure escalated to the root guardian and stopped the actor system; the original
     error is the ``__cause__``."""

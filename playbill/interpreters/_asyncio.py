@@ -45,6 +45,7 @@ from playbill.actors._cells import (
     THROUGHPUT,
     Guardian,
     ask_timeout_error,
+    asker_error,
     check_spawn,
     check_supervision,
     child_name,
@@ -492,7 +493,10 @@ class _Cell(KernelCell):
                         # anything else, an inner cancellation included, is a failure
                         self.current = None
                         if future is not None and not future.done():
-                            future.set_exception(error)
+                            own = isinstance(error.__cause__, Cancelled)  # (a program's own)
+                            future.set_exception(
+                                error if own else asker_error(self.path, message, error)
+                            )
                         self._fail(error)
                         break
                     self.current = None
@@ -540,8 +544,7 @@ class _Cell(KernelCell):
 
     def _fail(self, error: BaseException) -> None:
         """Stop handling messages and let the supervisor decide."""
-        if self.phase < _STOPPING:
-            self._apply(self.system._kernel.fail(self, error))
+        self._apply(self.system._kernel.fail(self, error))
 
     async def _handle_system(self, message: object) -> bool:
         """Handle one system message in the actor's own task; True once it has terminated."""
@@ -905,10 +908,10 @@ class ActorSystem:
 
     def get_actor(self, path: str) -> ActorRef:
         """The live ref of the actor at ``path`` (``/app/parent/child``)."""
-        segments = list(split_path(path))
         guardian = self._running_guardian()
-        if not path.startswith("/"):  # relative: under the root guardian, as find_cell reads it
-            segments.insert(0, self.name)
+        if isinstance(path, str) and path and not path.startswith("/"):
+            path = f"/{self.name}/{path}"  # relative: under the root guardian, as call() reads it
+        segments = split_path(path)
         if not segments or segments[0] != self.name:
             raise ActorNotFound(f"{path} is not in the actor system /{self.name}")
         cell = guardian

@@ -70,6 +70,7 @@ from playbill.actors._cells import (
     Guardian,
     Restart,
     ask_timeout_error,
+    asker_error,
     check_spawn,
     check_supervision,
     child_name,
@@ -1292,10 +1293,12 @@ class _World(FiberScheduler):
                 return
             links.append((node, asking[1]))
             node = asking[0]
+        links = links[1:] + links[:1]  # from the actor that has waited longest
+        first = links[0][0]
         cycle = " → ".join(f"{cell.path} asks {short(asked)}" for cell, asked in links)
         raise _Deadlocked(
             Deadlock(
-                f"ask cycle: {cycle} → back to {asker.path}. Each of these actors waits for "
+                f"ask cycle: {cycle} → back to {first.path}. Each of these actors waits for "
                 "the next one's reply before it can handle another message, so none ever "
                 "will. Break the cycle (tell instead of ask, or answer from a fork), or pass "
                 "ask_cycles='wait' to let the ask timeouts play out"
@@ -1499,7 +1502,7 @@ class _World(FiberScheduler):
         if self.tracing:
             self.log(cell.path, f"failed {error!r}")
         if envelope is not None and envelope.asker is not None:
-            self.reply(cell, envelope, Failure(error))
+            self.reply(cell, envelope, Failure(asker_error(cell.path, envelope.message, error)))
         self.fail(cell, error)
 
     def fail(self, cell: _SimCell, error: BaseException) -> None:

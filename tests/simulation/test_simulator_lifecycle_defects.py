@@ -42,7 +42,6 @@ class Echo(Actor):
 
 
 @pytest.mark.parametrize("delivery", DELIVERIES)
-@issue(9, "the simulator restarts the child of a stopping parent")
 def test_the_child_of_a_parent_that_is_already_stopping_is_never_restarted(delivery):
     restarts: list[int] = []
 
@@ -116,7 +115,6 @@ def stuck_at_shutdown(parent: type[Actor]) -> Any:
 
 
 @pytest.mark.parametrize("delivery", DELIVERIES)
-@issue(9, "an aborted shutdown stops a parent twice, before its child")
 def test_at_shutdown_each_actor_stops_once_and_a_child_before_its_parent(delivery):
     parent = parent_of_a_stuck_child(lambda: None)
     result = simulate(stuck_at_shutdown(parent), seed=0, max_steps=5000, delivery=delivery)  # type: ignore[arg-type]
@@ -127,7 +125,6 @@ def test_at_shutdown_each_actor_stops_once_and_a_child_before_its_parent(deliver
 
 
 @pytest.mark.parametrize("delivery", DELIVERIES)
-@issue(9, "an aborted shutdown reports a parent stopped before its on_stop ran")
 def test_at_shutdown_on_stop_runs_before_the_actor_is_reported_stopped(delivery):
     def on_stop() -> None:
         raise Boom("on_stop ran")  # reported as a Failed event, which places it among events
@@ -161,7 +158,6 @@ class Mourner(Actor):
 
 
 @pytest.mark.parametrize("delivery", DELIVERIES)
-@issue(9, "Terminated notices arrive last-first")
 def test_terminated_notices_arrive_in_the_order_the_actors_terminated(delivery):
     @program
     def main() -> Any:
@@ -202,7 +198,6 @@ class Relay(Actor):
 
 
 @pytest.mark.parametrize("delivery", DELIVERIES)
-@issue(13, "an ask cycle waits for the ask timeout instead of being a deadlock")
 def test_two_actors_asking_each_other_are_a_deadlock_at_once_naming_the_cycle(delivery):
     @program
     def main() -> Any:
@@ -223,7 +218,6 @@ def test_two_actors_asking_each_other_are_a_deadlock_at_once_naming_the_cycle(de
 
 
 @pytest.mark.parametrize("delivery", DELIVERIES)
-@issue(13, "a self-ask waits for the ask timeout instead of being a deadlock")
 def test_an_actor_asking_itself_is_a_deadlock_at_once_naming_the_actor(delivery):
     class Narcissus(Actor):
         def receive(self, message: Any) -> Any:
