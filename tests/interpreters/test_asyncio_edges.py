@@ -17,6 +17,7 @@ from playbill import (
     Bounded,
     Directive,
     FiberCancelled,
+    MessageFailed,
     OneForOne,
     Overflow,
     Terminated,
@@ -65,8 +66,10 @@ def test_an_inner_cancellation_in_receive_is_a_supervised_failure(arun):
         async with ActorSystem("app") as system:
             events = system.events()
             ref = system.spawn(Unlucky, "unlucky")
-            with pytest.raises(asyncio.CancelledError):
+            # the asker gets MessageFailed, not a CancelledError it would take for its own
+            with pytest.raises(MessageFailed) as failure:
                 await ref.ask("x")
+            assert isinstance(failure.value.__cause__, asyncio.CancelledError)
             await asyncio.sleep(0.01)
             return [type(event).__name__ for event in events.drain()]
 
