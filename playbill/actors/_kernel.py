@@ -92,6 +92,10 @@ class Phase(enum.IntEnum):
     """Terminated: gone for good."""
 
 
+_STARTING, _RUNNING = Phase.STARTING, Phase.RUNNING
+_NO_COMMANDS: list[Any] = []  # shared, never appended to: what most transitions return
+
+
 class Then(enum.Enum):
     """What a cell does once its hook has run, or once all its children have terminated."""
 
@@ -239,6 +243,9 @@ class Environment(Protocol):
         ...
 
 
+_NO_CHILDREN: Any = frozenset()
+
+
 class KernelCell(CellContext):
     """The fields of a cell the kernel reads and writes; each interpreter's cell derives from
     it (and is also the actor's context, and the binding of its refs)."""
@@ -273,27 +280,25 @@ class KernelCell(CellContext):
         uid: int,
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
-        is_notice: Callable[[Any], bool] | None = None,
     ) -> None:
         self.parent_cell = parent
         self.path = path
         self.name = path.rsplit("/", 1)[-1]
         self.ref = ActorRef(path, uid, binding=self)
         self.factory = factory
-        self.mailbox = Mailbox(policy, is_notice)
+        self.mailbox = Mailbox(policy)
         self.strategy: SupervisionStrategy = DEFAULT_STRATEGY
         self.instance: Any = None
-        self.phase = Phase.STARTING
+        self.phase = _STARTING
         self.children_cells: dict[str, Any] = {}
         self.watchers: list[Any] = []
         self.watching: list[Any] = []
-        self.blocked: Any = None  # the senders waiting for room: the interpreter's queue
         self.restart_history: tuple[float, ...] = ()  # its own restarts (OneForOne's budget)
         self.group_restarts: tuple[float, ...] = ()  # those it decided for groups of children
         self.consecutive_restarts = 0
         self.restart_pending = False
         self.restart_error: BaseException | None = None
-        self.waiting_children: set[Any] = set()
+        self.waiting_children: set[Any] = _NO_CHILDREN  # a set of its own once it waits
         self.then: Then | None = None
 
     # the binding behind ActorRef's direct methods: each interpreter's own
@@ -326,10 +331,26 @@ class Kernel:
     >>> kernel = Kernel(Clock())
     """
 
-    __slots__ = ("environment",)
+    __slots__ = ("environment", "notes")
 
-    def __init__(self, environment: Environment) -> None:
+    def __init__(self, environment: Environment, *, notes: bool = False) -> None:
         self.environment = environment
+        self.notes = notes  # whether to make `Note`s (only a tracing performer reads them)
+
+    def started(self, cell: Any, error: BaseException | None) -> list[Command]:
+        """``cell``'s ``on_start`` finished (``error`` if it failed). A performer that runs
+        ``on_start`` inline at spawn (asyncio: one of these for every actor) calls this
+        directly; the START system message gets here through `hook_done`."""
+        if error is None:
+            if cell.phase is _STARTING:
+                cell.phase = _RUNNING
+            if cell.parent_cell is None or not self.environment.publishing():
+                return _NO_COMMANDS
+            return [Publish(Spawned(cell.path, self.environment.event_time()))]
+        out: list[Command] = []
+        self._note(out, cell, f"on_start failed {error!r}")
+        self._fail(cell, error, out)
+        return out
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -351,11 +372,11 @@ class Kernel:
         """``cell`` handles the system message ``message`` in its own turn."""
         out: list[Command] = []
         if message is START:
-            out.append(Note(cell, "start"))
+            self._note(out, cell, "start")
             cell.then = Then.RUN
             out.append(RunHook(cell, "on_start"))
         elif message is STOP:
-            out.append(Note(cell, "stop"))
+            self._note(out, cell, "stop")
             self._after_children(cell, Then.STOP_HOOK, out)
         elif type(message) is ChildFailed:
             self._supervise(cell, message.child, message.error, out)
@@ -367,7 +388,7 @@ class Kernel:
         elif message is RESUME:
             if cell.phase == Phase.SUSPENDED:
                 cell.phase = Phase.RUNNING
-                out.append(Note(cell, "resume"))
+                self._note(out, cell, "resume")
             for child in cell.children_cells.values():  # the children it suspended resume too
                 if child.phase == Phase.SUSPENDED:
                     out.append(PostSystem(child, RESUME))
@@ -380,15 +401,8 @@ class Kernel:
         out: list[Command] = []
         then, cell.then = cell.then, None
         if then is Then.RUN:
-            if error is not None:
-                out.append(Note(cell, f"on_start failed {error!r}"))
-                self._fail(cell, error, out)
-            else:
-                if cell.phase == Phase.STARTING:
-                    cell.phase = Phase.RUNNING
-                if cell.parent_cell is not None and self.environment.publishing():
-                    out.append(Publish(Spawned(cell.path, self.environment.event_time())))
-        elif then is Then.TERMINATE:
+            return self.started(cell, error)
+        if then is Then.TERMINATE:
             if error is not None:  # reported, never swallowed: the actor stops all the same
                 self._stop_hook_failed(cell, error, out)
             self._terminate(cell, out)
@@ -398,7 +412,7 @@ class Kernel:
             self._rebuild(cell, out)
         elif then is Then.RESTARTED:
             if error is not None:
-                out.append(Note(cell, f"on_restart failed {error!r}"))
+                self._note(out, cell, f"on_restart failed {error!r}")
                 self._fail(cell, error, out)
             else:
                 restart_error = cell.restart_error
@@ -407,7 +421,7 @@ class Kernel:
                 out.append(
                     Publish(Restarted(cell.path, self.environment.event_time(), restart_error))
                 )
-                out.append(Note(cell, "restarted"))
+                self._note(out, cell, "restarted")
         else:  # pragma: no cover - every RunHook sets `then`
             raise AssertionError(f"{cell.path} finished a hook it was not running")
         return out
@@ -438,6 +452,10 @@ class Kernel:
         return []
 
     # -- transitions ---------------------------------------------------------------------
+
+    def _note(self, out: list[Command], cell: Any, text: str) -> None:
+        if self.notes:
+            out.append(Note(cell, text))
 
     def _stop(self, cell: Any, out: list[Command]) -> None:
         if cell.phase >= Phase.STOPPING:
@@ -497,7 +515,7 @@ class Kernel:
         out.append(RunHook(cell, "on_restart", (cell.restart_error,)))
 
     def _stop_hook_failed(self, cell: Any, error: BaseException, out: list[Command]) -> None:
-        out.append(Note(cell, f"on_stop failed {error!r}"))
+        self._note(out, cell, f"on_stop failed {error!r}")
         out.append(
             Publish(Failed(cell.path, self.environment.event_time(), error, Directive.STOP.name))
         )
@@ -555,7 +573,7 @@ class Kernel:
                 environment.random,
             )
         except Exception as failure:  # the supervisor's own decision failed: it fails
-            out.append(Note(parent, f"its supervision of {child.path} failed {failure!r}"))
+            self._note(out, parent, f"its supervision of {child.path} failed {failure!r}")
             self._fail(parent, failure, out)
             return
         if grouped:
@@ -601,4 +619,4 @@ class Kernel:
     ) -> None:
         time = self.environment.event_time()
         out.append(Publish(Failed(child.path, time, error, directive.name)))
-        out.append(Note(parent, f"decides {directive.name} for {child.path} after {error!r}"))
+        self._note(out, parent, f"decides {directive.name} for {child.path} after {error!r}")

@@ -103,15 +103,14 @@ class Mailbox:
 
     __slots__ = ("capacity", "is_notice", "last_dropped", "overflow", "system", "user")
 
-    def __init__(
-        self, policy: MailboxPolicy | None = None, is_notice: Callable[[Any], bool] | None = None
-    ) -> None:
+    def __init__(self, policy: MailboxPolicy | None = None) -> None:
         self.user: deque[Any] = deque()
         self.system: deque[Any] = deque()
         self.last_dropped: object = None
         # which queued items are runtime notices (Terminated), kept at the head of the user
-        # queue: handled before user messages, in the order they came, never dropped
-        self.is_notice = is_notice
+        # queue: handled before user messages, in the order they came, never dropped (set by
+        # the first `notify`: a mailbox that never had one has none to skip)
+        self.is_notice: Callable[[Any], bool] | None = None
         if policy is None:  # the common case, kept short: one per actor spawned
             self.capacity: int | None = None
             self.overflow = Overflow.BLOCK
@@ -148,16 +147,19 @@ class Mailbox:
             return Offer.REFUSED
         return Offer.FULL
 
-    def notify(self, notice: object) -> None:
-        """Queue a runtime notice (``Terminated``): after the notices already queued, ahead of
-        every user message, never dropped by the overflow policy.
+    def notify(self, notice: object, is_notice: Callable[[Any], bool]) -> None:
+        """Queue a runtime notice (``Terminated``; ``is_notice`` tells queued notices from
+        user messages): after the notices already queued, ahead of every user message, never
+        dropped by the overflow policy.
 
-        >>> box = Mailbox(Bounded(2, Overflow.DROP_OLDEST), is_notice=lambda item: item < 0)
-        >>> box.offer(1), box.notify(-1), box.notify(-2), box.offer(2)
+        >>> box = Mailbox(Bounded(2, Overflow.DROP_OLDEST))
+        >>> negative = lambda item: item < 0
+        >>> box.offer(1), box.notify(-1, negative), box.notify(-2, negative), box.offer(2)
         (<Offer.QUEUED: 'queued'>, None, None, <Offer.DROPPED_OLDEST: 'dropped oldest'>)
         >>> list(box.user), box.last_dropped
         ([-1, -2, 2], 1)
         """
+        self.is_notice = is_notice
         self.user.insert(self._notices_at_head(), notice)
 
     def _notices_at_head(self) -> int:

@@ -41,7 +41,6 @@ from playbill.actors import (
     split_path,
 )
 from playbill.actors._cells import (
-    START,
     THROUGHPUT,
     Guardian,
     ask_timeout_error,
@@ -223,7 +222,7 @@ class _Cell(KernelCell):
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
     ) -> None:
-        super().__init__(parent, path, next(system._uids), factory, policy, _is_notice)
+        super().__init__(parent, path, next(system._uids), factory, policy)
         self.system = system
         self.loop = system._loop
         self.current: object = None  # the item being handled, failed if the task is cancelled
@@ -442,7 +441,19 @@ class _Cell(KernelCell):
     async def _main(self) -> None:
         system = self.system
         try:
-            await self._perform(system._kernel.system_message(self, START))
+            try:  # on_start, inline: what the kernel's START decides, for every actor spawned
+                started = self.instance.on_start()
+            except BaseException as failure:
+                if not is_failure(failure):
+                    raise
+                await self._perform(system._kernel.started(self, failure))
+            else:
+                if started is None:
+                    commands = system._kernel.started(self, None)
+                    if commands:
+                        self._apply(commands)
+                else:
+                    await self._finish_start(started)
             box = self.mailbox
             system_queue = box.system
             user_queue = box.user
@@ -515,6 +526,20 @@ class _Cell(KernelCell):
             self._abort()
             raise
 
+    async def _finish_start(self, started: Any) -> None:
+        """``on_start`` returned a program or an awaitable: finish it, then the kernel goes
+        on."""
+        error: BaseException | None = None
+        try:
+            await self._complete(started)
+        except BaseException as failure:
+            if not is_failure(failure) or (
+                isinstance(failure, asyncio.CancelledError) and _being_cancelled()
+            ):
+                raise
+            error = failure
+        await self._perform(self.system._kernel.started(self, error))
+
     def _abort(self) -> None:
         """The task is cancelled (a shutdown ran out of time): what it was handling, what is
         queued and who waits for room all become dead letters; then it terminates."""
@@ -528,7 +553,7 @@ class _Cell(KernelCell):
     def _deliver_first(self, message: object) -> None:
         """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
         but only once the actor runs (not while its supervisor decides about a failure)."""
-        self.mailbox.notify(message)
+        self.mailbox.notify(message, _is_notice)
         self._wake()
 
     async def _complete(self, result: Any) -> Any:

@@ -520,7 +520,7 @@ class _SimCell(KernelCell):
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
     ) -> None:
-        super().__init__(parent, path, next(world.uids), factory, policy, _is_notice)
+        super().__init__(parent, path, next(world.uids), factory, policy)
         self.world = world
         self.busy: _Fiber | None = None  # the fiber handling the current message or hook
         self.blocked: deque[tuple[_Fiber | None, _Envelope]] = deque()
@@ -698,7 +698,7 @@ class _World(FiberScheduler):
         self.tell_handled = handlers.find(Tell(ActorRef("/"), None)) is not None
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
-        self.kernel = Kernel(self)
+        self.kernel = Kernel(self, notes=tracing)
         guardian = _SimCell(self, None, f"/{name}", Guardian, None)
         guardian.instance = instantiate(Guardian, guardian)
         guardian.strategy = supervision if supervision is not None else OneForOne()
@@ -817,7 +817,7 @@ class _World(FiberScheduler):
         """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
         but only once the actor runs (not while its supervisor decides about a failure)."""
         envelope = _Envelope(message, "runtime", None)
-        cell.mailbox.notify(envelope)
+        cell.mailbox.notify(envelope, _is_notice)
         cell.queued(envelope)
         self.dirty.add(cell)
 
