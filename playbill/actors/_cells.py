@@ -5,6 +5,8 @@ or the simulator's world and virtual clock); the decisions themselves are made h
 
 from __future__ import annotations
 
+import itertools
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar, final
 
@@ -45,6 +47,7 @@ __all__ = [
     "guardian_refuses",
     "instantiate",
     "is_failure",
+    "new_realm",
     "short",
     "stopped_error",
     "strategy_for",
@@ -234,7 +237,7 @@ class CellContext(ActorContext):
 THROUGHPUT = 64
 
 
-def find_cell(root: Any, system_name: str, path: str, uid: int = 0) -> Any:
+def find_cell(root: Any, system_name: str, path: str, uid: int = 0, realm: int = 0) -> Any:
     """The cell at ``path`` under the root guardian ``root`` (cells keep their children in
     ``children_cells``), or ``None``; a relative path (``"worker/cache"``) starts under the
     root guardian, whatever the system's name; a non-zero ``uid`` must match too (a ref to an
@@ -249,9 +252,22 @@ def find_cell(root: Any, system_name: str, path: str, uid: int = 0) -> Any:
         cell = cell.children_cells.get(segment)
         if cell is None:
             return None
-    if uid and cell.ref.uid != uid:
+    if (uid and cell.ref.uid != uid) or (realm and cell.ref.realm != realm):
         return None
     return cell
+
+
+_SIMULATED_REALMS = itertools.count(1)
+
+
+def new_realm(simulated: bool = False) -> int:
+    """The ``realm`` of a new system, which every ref of its actors carries: 63 random bits
+    from the operating system's entropy (unique across systems and processes), or — for a
+    simulated run — the next number of this process's count (never shown in a trace, so runs
+    replay exactly; still distinct from run to run)."""
+    if simulated:
+        return next(_SIMULATED_REALMS)
+    return secrets.randbits(63) | 1 << 62  # never 0, the realm of a ref built by hand
 
 
 def walk_cells(root: Any) -> list[Any]:

@@ -280,11 +280,12 @@ class KernelCell(CellContext):
         uid: int,
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
+        realm: int = 0,
     ) -> None:
         self.parent_cell = parent
         self.path = path
         self.name = path.rsplit("/", 1)[-1]
-        self.ref = ActorRef(path, uid, binding=self)
+        self.ref = ActorRef(path, uid, self, realm)
         self.factory = factory
         self.mailbox = Mailbox(policy)
         self.strategy: SupervisionStrategy = DEFAULT_STRATEGY

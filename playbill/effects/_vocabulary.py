@@ -60,11 +60,14 @@ class RefBinding(Protocol):
 @final
 @frozen(init=False, repr=False)
 class ActorRef:
-    """The address of an actor: its path and a unique id.
+    """The address of an actor incarnation: its path, its ``uid`` (a count within its system)
+    and its system's ``realm`` (an id drawn when the system started, unique across systems
+    and processes), so a ref never reaches a newer actor at the same path by accident.
 
-    A plain value, compared by path and id; a runtime gives it life by attaching a
+    A plain value, compared by path, uid and realm; a runtime gives it life by attaching a
     ``binding``, which makes the direct methods (`tell`, `ask`, `send`, `stop`) work. Its
-    ``free_*`` methods build programs and work on any ref:
+    ``free_*`` methods build programs and work on any ref; one built by hand (realm 0) names
+    whatever actor is at its path:
 
     >>> ref = ActorRef("/app/counter", 1)
     >>> ref.free_ask("get")
@@ -76,11 +79,15 @@ class ActorRef:
     path: str
     uid: int
     binding: RefBinding | None = field(eq=False, repr=False)
+    realm: int = field(default=0, repr=False, hash=False)
 
-    def __init__(self, path: str, uid: int = 0, binding: RefBinding | None = None) -> None:
+    def __init__(
+        self, path: str, uid: int = 0, binding: RefBinding | None = None, realm: int = 0
+    ) -> None:
         _set_ref_path(self, path)
         _set_ref_uid(self, uid)
         _set_ref_binding(self, binding)
+        _set_ref_realm(self, realm)
 
     def tell(self, message: object) -> None:
         """Send ``message`` now, fire-and-forget; never waits (a full `Block` mailbox makes it
@@ -155,6 +162,7 @@ class ActorRef:
 _set_ref_path = _slot_setter(ActorRef, "path")
 _set_ref_uid = _slot_setter(ActorRef, "uid")
 _set_ref_binding = _slot_setter(ActorRef, "binding")
+_set_ref_realm = _slot_setter(ActorRef, "realm")
 
 
 @final

@@ -52,6 +52,7 @@ from playbill.actors._cells import (
     guardian_refuses,
     instantiate,
     is_failure,
+    new_realm,
     short,
     stopped_error,
     strategy_for,
@@ -222,7 +223,7 @@ class _Cell(KernelCell):
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
     ) -> None:
-        super().__init__(parent, path, next(system._uids), factory, policy)
+        super().__init__(parent, path, next(system._uids), factory, policy, system.realm)
         self.system = system
         self.loop = system._loop
         self.current: object = None  # the item being handled, failed if the task is cancelled
@@ -771,6 +772,7 @@ class ActorSystem:
         self._supervision = supervision if supervision is not None else OneForOne()
         self._subscriptions: set[EventSubscription] = set()
         self._uids = itertools.count(1)
+        self.realm = new_realm()  # carried by every ref of this system's actors
         self._fiber_ids = itertools.count(1)
         self._names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop
@@ -1008,9 +1010,11 @@ class ActorSystem:
         binding = ref.binding
         if type(binding) is _Cell and binding.system is self:
             return binding
-        if self._guardian is None:
+        if isinstance(binding, _Cell):  # the root guardian's, or another system's
+            return binding if binding.system is self else None
+        if binding is not None or self._guardian is None:
             return None
-        found: _Cell | None = find_cell(self._guardian, self.name, ref.path, ref.uid)
+        found: _Cell | None = find_cell(self._guardian, self.name, ref.path, ref.uid, ref.realm)
         return found
 
     def _target(self, ref: object, where: str) -> _Cell | None:

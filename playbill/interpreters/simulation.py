@@ -78,6 +78,7 @@ from playbill.actors._cells import (
     guardian_refuses,
     instantiate,
     is_failure,
+    new_realm,
     short,
     stopped_error,
     strategy_for,
@@ -520,7 +521,7 @@ class _SimCell(KernelCell):
         factory: Callable[[], Any],
         policy: MailboxPolicy | None,
     ) -> None:
-        super().__init__(parent, path, next(world.uids), factory, policy)
+        super().__init__(parent, path, next(world.uids), factory, policy, world.realm)
         self.world = world
         self.busy: _Fiber | None = None  # the fiber handling the current message or hook
         self.blocked: deque[tuple[_Fiber | None, _Envelope]] = deque()
@@ -691,6 +692,7 @@ class _World(FiberScheduler):
         self.events: list[ActorEvent] = []
         self.dead_letters = DeadLetters()
         self.uids = itertools.count(1)
+        self.realm = new_realm(simulated=True)
         self.names = itertools.count(1)
         self.steps = 0
         self.sender_now = "main"
@@ -1161,7 +1163,9 @@ class _World(FiberScheduler):
         binding = ref.binding
         if type(binding) is _SimCell and binding.world is self:
             return binding
-        found: _SimCell | None = find_cell(self.guardian, self.name, ref.path, ref.uid)
+        if binding is not None:
+            return None  # an actor of another run (uids count from 1 in each): not ours
+        found: _SimCell | None = find_cell(self.guardian, self.name, ref.path, ref.uid, ref.realm)
         return found
 
     def target(self, ref: object, where: str) -> _SimCell | None:

@@ -457,7 +457,6 @@ def test_terminated_is_never_evicted_by_a_drop_oldest_mailbox(runtime):
 # -- defect 5: a ref from another system --------------------------------------------------------
 
 
-@issue(5, "a stale ref reaches the new actor at its path")
 def test_a_ref_from_a_shut_down_system_does_not_reach_the_new_actor_at_its_path(arun):
     async def main() -> Any:
         async with ActorSystem("app") as first:
@@ -478,7 +477,6 @@ LEAKED: list[ActorRef] = []
 
 
 @pytest.mark.parametrize("delivery", ["causal", "per_pair"])
-@issue(5, "a stale ref reaches the new actor at its path")
 def test_a_ref_leaked_from_one_simulation_does_not_reach_the_actor_at_its_path_in_the_next(
     delivery,
 ):
