@@ -43,6 +43,7 @@ __all__ = [
     "check_supervision",
     "child_name",
     "decide_supervision",
+    "describe_waits",
     "find_cell",
     "guardian_refuses",
     "instantiate",
@@ -346,10 +347,45 @@ def stopped_error(path: str, message: object) -> ActorStopped:
     )
 
 
-def ask_timeout_error(path: str, message: object, limit: float) -> AskTimeout:
+def ask_timeout_error(path: str, message: object, limit: float, waits: str = "") -> AskTimeout:
     return AskTimeout(
-        f"ask timed out after {limit:g}s waiting on {path} (message: {short(message)}); raise "
-        "the timeout or check the actor replies"
+        f"ask timed out after {limit:g}s waiting on {path} (message: {short(message)}){waits}; "
+        "raise the timeout or check the actor replies"
+    )
+
+
+def describe_waits(target: Any) -> str:
+    """What ``target`` — the actor an ask timed out on — was itself waiting on: the chain of
+    asks its message made (each actor in it waiting on the next: ``cell.asking`` is the
+    ``(cell, message)`` its message waits on), and the cycle when the chain comes back.
+    Computed only when an ask times out, so it costs the hot path nothing."""
+    links: list[tuple[Any, object, Any]] = []
+    seen = [target]
+    cell = target
+    cycle = False
+    while len(links) < 16:
+        asking = getattr(cell, "asking", None)
+        if asking is None:
+            break
+        next_cell, message = asking
+        links.append((cell, message, next_cell))
+        if next_cell in seen:
+            cycle = True
+            break
+        seen.append(next_cell)
+        cell = next_cell
+    if not links:
+        return ""
+    chain = ", ".join(
+        f"{cell.path} was itself waiting on its ask {short(message)} to {next_cell.path}"
+        for cell, message, next_cell in links
+    )
+    if not cycle:
+        return f"; {chain}"
+    loop = " → ".join([*(cell.path for cell, _, _ in links), links[-1][2].path])
+    return (
+        f"; {chain}: a cycle of asks ({loop}) that only a timeout breaks — tell instead of "
+        "ask somewhere in it, or answer from a fork"
     )
 
 

@@ -48,6 +48,7 @@ from playbill.actors._cells import (
     check_spawn,
     check_supervision,
     child_name,
+    describe_waits,
     find_cell,
     guardian_refuses,
     instantiate,
@@ -206,6 +207,7 @@ class _Cell(KernelCell):
 
     __slots__ = (
         "_terminated",
+        "asking",
         "current",
         "in_program",
         "interrupting",
@@ -227,6 +229,7 @@ class _Cell(KernelCell):
         self.system = system
         self.loop = system._loop
         self.current: object = None  # the item being handled, failed if the task is cancelled
+        self.asking: tuple[_Cell, object] | None = None  # what its message's ask waits on
         self.in_program = False  # whether it is awaiting the program a receive returned
         self.interrupting = False  # whether its task was cancelled to interrupt that program
         self.waiter: asyncio.Future[None] | None = None
@@ -305,7 +308,7 @@ class _Cell(KernelCell):
                 return future
         limit = self.system.ask_timeout if timeout is None else timeout
         if limit != math.inf:
-            self.system._deadlines.add(limit, future, self.path, message)
+            self.system._deadlines.add(limit, future, self, message)
         return future
 
     def send(self, message: object) -> Awaitable[None]:
@@ -688,11 +691,11 @@ class _Deadlines:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.queues: dict[float, deque[tuple[float, asyncio.Future[Any], str, object]]] = {}
+        self.queues: dict[float, deque[tuple[float, asyncio.Future[Any], _Cell, object]]] = {}
         self.armed: dict[float, asyncio.TimerHandle] = {}
         self.compact_at: dict[float, int] = {}
 
-    def add(self, limit: float, future: asyncio.Future[Any], path: str, message: object) -> None:
+    def add(self, limit: float, future: asyncio.Future[Any], cell: _Cell, message: object) -> None:
         queue = self.queues.get(limit)
         if queue is None:
             queue = self.queues[limit] = deque()
@@ -702,7 +705,7 @@ class _Deadlines:
             # a slow ask at the head keeps answered ones behind it: drop those now and then
             queue = self.queues[limit] = deque(entry for entry in queue if not entry[1].done())
             self.compact_at[limit] = max(1024, 2 * len(queue))
-        queue.append((self.loop.time() + limit, future, path, message))
+        queue.append((self.loop.time() + limit, future, cell, message))
         if limit not in self.armed:
             self.armed[limit] = self.loop.call_at(queue[0][0], self.fire, limit)
 
@@ -711,9 +714,10 @@ class _Deadlines:
         queue = self.queues[limit]
         now = self.loop.time()
         while queue and (queue[0][0] <= now or queue[0][1].done()):
-            _, future, path, message = queue.popleft()
-            if not future.done():
-                future.set_exception(ask_timeout_error(path, message, limit))
+            _, future, cell, message = queue.popleft()
+            if not future.done():  # (what the target waited on itself, when it did)
+                waits = describe_waits(cell)
+                future.set_exception(ask_timeout_error(cell.path, message, limit, waits))
         if queue:
             self.armed[limit] = self.loop.call_at(queue[0][0], self.fire, limit)
         else:
@@ -1025,18 +1029,21 @@ class ActorSystem:
     # -- performing programs ------------------------------------------------------------------
 
     async def _perform(self, program: Program[A], cell: _Cell | None) -> A:
-        result: A = await _Run(self, cell).perform(program)
+        result: A = await _Run(self, cell, main=True).perform(program)
         return result
 
 
 class _Run:
     """One performance of one program (and the fibers it forks) on behalf of ``cell``."""
 
-    __slots__ = ("cell", "fibers", "joined", "system")
+    __slots__ = ("cell", "fibers", "joined", "main", "system")
 
-    def __init__(self, system: ActorSystem, cell: _Cell | None) -> None:
+    def __init__(self, system: ActorSystem, cell: _Cell | None, main: bool = False) -> None:
         self.system = system
         self.cell = cell
+        # whether it is the program of the cell's message or hook (not a fork of it): its
+        # asks are what the cell waits on
+        self.main = main and cell is not None
         self.fibers: dict[int, asyncio.Task[Any]] = {}
         self.joined: set[int] = set()
 
@@ -1052,6 +1059,7 @@ class _Run:
         system = self.system
         step = machine.start()
         swallowed_cancel = False
+        waiting: _Cell | None = None  # the cell whose message waits on the ask under way
         while True:
             if type(step) is Next:
                 effect: Any = step.effect
@@ -1088,6 +1096,9 @@ class _Run:
                         )
                         continue
                     pending = target.ask(effect.message, effect.timeout)
+                    if self.main:  # the wait-for graph an AskTimeout describes
+                        waiting = self.cell
+                        waiting.asking = (target, effect.message)  # type: ignore[union-attr]
                 else:
                     try:
                         outcome = self._perform_effect(effect)
@@ -1105,13 +1116,22 @@ class _Run:
                 try:
                     value = await pending
                 except asyncio.CancelledError:
+                    if waiting is not None:
+                        waiting.asking = None
+                        waiting = None
                     if system._abandoning:  # it swallowed its cancellation once already
                         raise
                     swallowed_cancel = True
                     step = machine.throw(Cancelled())
                 except Exception as error:
+                    if waiting is not None:
+                        waiting.asking = None
+                        waiting = None
                     step = machine.throw(error)
                 else:
+                    if waiting is not None:
+                        waiting.asking = None
+                        waiting = None
                     step = machine.resume(value)
             elif type(step) is Done:
                 if swallowed_cancel:  # the program caught Cancelled and went on

@@ -1111,7 +1111,6 @@ def test_a_program_that_refuses_to_be_cancelled_is_named_and_left_behind_by_no_t
 # -- defect 13 (its asyncio side): a timed-out ask says what its target waited on ----------------
 
 
-@issue(13, "an ask timeout in a cycle does not name it")
 def test_an_ask_timeout_in_an_ask_cycle_names_the_cycle(arun):
     class Relay(Actor):
         def __init__(self) -> None:
