@@ -1,0 +1,284 @@
+"""The simulated world's pieces: queued messages (`_Envelope`), ask timeouts, the actor cell,
+what can happen next (`_Option`), and the small helpers the world's modules share."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, final
+
+from playbill.actors import (
+    MailboxPolicy,
+    SupervisionStrategy,
+)
+from playbill.actors._cells import (
+    ask_timeout_error,
+)
+from playbill.actors._kernel import (
+    KernelCell,
+    Phase,
+)
+from playbill.effects import (
+    ActorRef,
+    Emit,
+    InvalidArgument,
+    Now,
+    PlaybillError,
+    Program,
+    ProgramError,
+    Random,
+    SelfRef,
+)
+from playbill.interpreters._fibers import (
+    _WAITING,
+    _Fiber,
+    _Wait,
+)
+
+if TYPE_CHECKING:
+    from playbill.interpreters.simulation._world import _World
+
+# -- actors in the world ----------------------------------------------------------------------
+
+
+@final
+class _Envelope:
+    """A queued message: who sent it and, for an ask, the fiber waiting for the reply (cleared
+    once answered or timed out)."""
+
+    __slots__ = ("asked", "asker", "delayed", "message", "sender", "wait")
+
+    def __init__(self, message: object, sender: str, asker: _Fiber | None) -> None:
+        self.message = message
+        self.sender = sender
+        self.asker = asker
+        self.asked = asker is not None
+        self.delayed = False
+        self.wait: _Wait | None = None
+
+    def waiting_asker(self) -> _Fiber | None:
+        """The fiber still waiting for this ask's reply, if any (not one that timed out, was
+        cancelled, or now waits for something else)."""
+        asker = self.asker
+        if asker is not None and asker.state == _WAITING and asker.wait is self.wait:
+            return asker
+        return None
+
+
+class _AskExpiry:
+    """An ask's timeout: if its fiber still waits for this reply, it fails with `AskTimeout`."""
+
+    __slots__ = ("envelope", "fiber", "limit", "message", "path", "world")
+
+    def __init__(
+        self,
+        world: _World,
+        fiber: _Fiber,
+        envelope: _Envelope,
+        path: str,
+        message: object,
+        limit: float,
+    ) -> None:
+        self.world = world
+        self.fiber = fiber
+        self.envelope = envelope
+        self.path = path
+        self.message = message
+        self.limit = limit
+
+    def __call__(self) -> None:
+        fiber, envelope, world = self.fiber, self.envelope, self.world
+        if envelope.waiting_asker() is fiber:
+            envelope.asker = None
+            if world.tracing:
+                world.log(fiber.label, f"ask of {self.path} timed out")
+            error = ask_timeout_error(self.path, self.message, self.limit)
+            world.wake(fiber, "error", error, first=False)
+
+
+_NO_CHILDREN: list[_Fiber] = []  # shared by waits on no child fiber: never appended to
+
+
+class _SimCell(KernelCell):
+    """An actor in the simulated world; also its context and its refs' binding."""
+
+    def __init__(
+        self,
+        world: _World,
+        parent: _SimCell | None,
+        path: str,
+        factory: Callable[[], Any],
+        policy: MailboxPolicy | None,
+    ) -> None:
+        super().__init__(parent, path, next(world.uids), factory, policy, world.realm)
+        self.world = world
+        self.busy: _Fiber | None = None  # the fiber handling the current message or hook
+        self.blocked: deque[tuple[_Fiber | None, _Envelope]] = deque()
+        self.current: _Envelope | None = None  # the message being handled
+        self.handled = 0
+        # its entry among the choices: a restarted parent's new child may share the path of
+        # an old one still stopping, so the name carries the ref's id too
+        self.option: _Option = (f"handle {path}@{self.ref.uid}", world.handle, (self, None))
+        self.listed: tuple[_Option, ...] = ()  # its options among the world's current choices
+        # how many queued user messages each sender has: with several senders, which one's
+        # next message is handled is a choice (each sender's own messages keep their order)
+        self.senders: dict[str, int] = {}
+        self.sender_options: dict[str, _Option] = {}
+        self.choice: tuple[_Option, ...] | None = None  # the options of several senders
+        self.interrupted = False  # whether free_stop(interrupt=True) cancelled its program
+        # told without a choice point between consecutive tells (see _World.take_turn)
+        self.unbounded = self.mailbox.capacity is None
+
+    def queued(self, envelope: _Envelope) -> None:
+        senders = self.senders
+        count = senders.get(envelope.sender, 0)
+        senders[envelope.sender] = count + 1
+        if not count:
+            self.choice = None
+
+    def removed(self, envelope: _Envelope) -> None:
+        senders = self.senders
+        left = senders[envelope.sender] - 1
+        if left:
+            senders[envelope.sender] = left
+        else:
+            del senders[envelope.sender]
+            self.choice = None
+
+    def forget_senders(self) -> None:
+        self.senders.clear()
+        self.choice = None
+
+    def wanted_options(self) -> tuple[_Option, ...]:
+        """The options this cell should have among the world's choices now."""
+        if self.busy is not None:
+            return ()
+        box = self.mailbox
+        if box.system:
+            return (self.option,)
+        if not box.user or self.phase != Phase.RUNNING:
+            return ()
+        if len(self.senders) == 1 or not self.world.per_pair or box.user[0].sender == "runtime":
+            return (self.option,)  # first in, first out (or one sender, or a runtime message)
+        if self.choice is None:  # made again only when the set of senders changed
+            options = self.sender_options
+            wanted = []
+            for sender in sorted(self.senders):
+                option = options.get(sender)
+                if option is None:
+                    option = options[sender] = (
+                        f"handle {self.path}@{self.ref.uid} from {sender}",
+                        self.world.handle,
+                        (self, sender),
+                    )
+                wanted.append(option)
+            self.choice = tuple(wanted)
+        return self.choice
+
+    # ActorContext (self_ref, parent and children come from CellContext)
+    def spawn(
+        self,
+        actor: Any,
+        name: str | None = None,
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> ActorRef:
+        return self.world.spawn(self, actor, name, supervision, mailbox).ref
+
+    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None:
+        if ref is not None and ref != self.ref:
+            target = self.world.resolve(ref)
+            if target is not None:
+                target.stop(interrupt=interrupt)
+            return
+        self.world.stop(self)
+        if interrupt:
+            self.world.interrupt(self, self.world.current_sender())
+
+    def watch(self, ref: ActorRef) -> None:
+        self.world.watch(self, ref)
+
+    # the binding behind ActorRef's direct methods
+    def tell(self, message: object) -> None:
+        self.world.tell(self.world.current_sender(), self, message, None)
+
+    def ask(self, message: object, timeout: float | None) -> Any:
+        raise ProgramError(
+            "await ref.ask(...) cannot run in the simulator, which has no event loop; "
+            "yield ref.free_ask(...) from a program instead"
+        )
+
+    def send(self, message: object) -> Any:
+        raise ProgramError(
+            "await ref.send(...) cannot run in the simulator; yield ref.free_tell(...) instead"
+        )
+
+
+# -- the world --------------------------------------------------------------------------------
+
+_IMMEDIATE = (Now, Random, SelfRef, Emit)
+
+# one thing that could happen next: its stable name (what choices sort by), what does it
+_Option = tuple[str, Callable[[Any], None], Any]
+
+
+class _StepLimit(Exception):
+    pass
+
+
+class _Deadlocked(BaseException):  # past every `except Exception` to the run loop
+    def __init__(self, error: PlaybillError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+_PLAIN = frozenset({int, float, str, bytes, bool, tuple, list, dict, set, frozenset})
+
+
+class _Names(Sequence[str]):
+    """The names of the enabled options, read only by a chooser that needs them (PCT)."""
+
+    __slots__ = ("options",)
+
+    def __init__(self, options: list[tuple[str, Any, Any]]) -> None:
+        self.options = options
+
+    def __len__(self) -> int:
+        return len(self.options)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [option[0] for option in self.options[index]]
+        return self.options[index][0]
+
+
+def _bind(function: Callable[..., None], argument: object) -> Callable[[], None]:
+    return lambda: function(argument)
+
+
+def _suspend(effect: Any) -> Program[Any]:
+    from playbill.effects import Suspend
+
+    return Suspend(effect)
+
+
+def _is_notice(envelope: _Envelope) -> bool:
+    return envelope.sender == "runtime"
+
+
+def _refuse_async(cell: _SimCell, method: str) -> ProgramError:
+    return ProgramError(
+        f"{type(cell.instance).__name__}.{method} is async, and the simulator has no event loop "
+        "to await it; return a program instead (decorate a generator with @program) and turn "
+        "each awaited call into an effect with a handler"
+    )
+
+
+def _needs_actor(where: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"{where} needs an actor, but this program runs at the root; run it inside an actor's "
+        "receive, or spawn an actor to do it"
+    )

@@ -1,0 +1,500 @@
+"""How messages move in the simulated world: spawning and finding actors, tells and asks with
+their delays and overflow, the wait-for graph of asks, and an actor handling its next
+message. A part of the world (`_World` derives from `_Mail`), kept in a module of its own."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from returns.result import Failure, Result, Success
+
+from playbill.actors import (
+    ActorEvent,
+    DeadLetter,
+    DeadLettered,
+    DeadLetterReason,
+    DeadLetters,
+    MailboxFull,
+    Offer,
+    Terminated,
+    child_path,
+)
+from playbill.actors._cells import (
+    START,
+    THROUGHPUT,
+    asker_error,
+    check_spawn,
+    child_name,
+    find_cell,
+    guardian_refuses,
+    instantiate,
+    is_failure,
+    short,
+    stopped_error,
+    strategy_for,
+    undelivered_ask_error,
+)
+from playbill.actors._kernel import (
+    Command,
+    Kernel,
+    Phase,
+)
+from playbill.effects import (
+    ActorNotFound,
+    ActorRef,
+    Ask,
+    Cancelled,
+    Deadlock,
+    Effect,
+    InjectedFault,
+    InvalidArgument,
+    Program,
+)
+from playbill.interpreters._fibers import (
+    _WAITING,
+    FiberScheduler,
+    _Fiber,
+    _Timer,
+    _Wait,
+)
+from playbill.interpreters.simulation._envelopes import (
+    _NO_CHILDREN,
+    _PLAIN,
+    _AskExpiry,
+    _bind,
+    _Deadlocked,
+    _Envelope,
+    _refuse_async,
+    _SimCell,
+    _StepLimit,
+    _suspend,
+)
+from playbill.interpreters.simulation._schedule import Faults
+
+if TYPE_CHECKING:
+    from playbill.interpreters.simulation._world import _World
+
+
+class _Mail(FiberScheduler):
+    """The world's messaging; the rest of the world is `_World`."""
+
+    if TYPE_CHECKING:
+        # what the rest of the world (`_World`) provides
+        per_pair: bool
+        cycles_deadlock: bool
+        faults: Faults
+        faults_on: bool
+        tracing: bool
+        channels: dict[tuple[str, int], deque[_Envelope]]
+        name: str
+        max_steps: int
+        ask_timeout: float
+        dirty: set[_SimCell]
+        events: list[ActorEvent]
+        dead_letters: DeadLetters
+        names: Iterator[int]
+        steps: int
+        sender_now: str
+        kernel: Kernel
+        guardian: _SimCell
+
+        def log(self, actor: str, event: str) -> None: ...
+
+        def post_system(self, cell: _SimCell, message: object) -> None: ...
+
+        def add_deadline(self, limit: float, action: Callable[[], None]) -> _Timer: ...
+
+        def answer(self, fiber: _Fiber, kind: str, payload: object) -> None: ...
+
+        def fault(self, kind: str, where: str, what: str) -> bool: ...
+
+        def fail(self, cell: _SimCell, error: BaseException) -> None: ...
+
+        def system_message(self, cell: _SimCell, message: object) -> None: ...
+
+        def apply(self, cell: _SimCell, commands: list[Command]) -> None: ...
+
+    @property
+    def world(self) -> _World:
+        """This part's whole: the world it belongs to."""
+        return self  # type: ignore[return-value]
+
+    # -- actors -------------------------------------------------------------------------------
+
+    def spawn(
+        self,
+        parent: _SimCell,
+        actor: Any,
+        name: str | None,
+        supervision: Any,
+        mailbox: Any,
+    ) -> _SimCell:
+        check_spawn(actor, supervision, mailbox)
+        name = child_name(
+            parent.path,
+            parent.phase >= Phase.STOPPING,
+            parent.children_cells,
+            name,
+            lambda: next(self.names),
+        )
+        cell = _SimCell(self.world, parent, child_path(parent.path, name), actor, mailbox)
+        cell.instance = instantiate(actor, cell)
+        cell.strategy = strategy_for(cell.instance, supervision)
+        parent.children_cells[name] = cell
+        self.post_system(cell, START)
+        return cell
+
+    def resolve(self, ref: ActorRef) -> _SimCell | None:
+        binding = ref.binding
+        if type(binding) is _SimCell and binding.world is self:
+            return binding
+        if binding is not None:
+            return None  # an actor of another run (uids count from 1 in each): not ours
+        found: _SimCell | None = find_cell(self.guardian, self.name, ref.path, ref.uid, ref.realm)
+        return found
+
+    def target(self, ref: object, where: str) -> _SimCell | None:
+        if not isinstance(ref, ActorRef):
+            raise InvalidArgument(f"{where} takes an ActorRef, got {short(ref)}")
+        return self.resolve(ref)
+
+    def tell(self, sender: str, cell: _SimCell, message: object, fiber: _Fiber | None) -> bool:
+        """Queue a tell; True when ``fiber`` must wait for room (a full BLOCK mailbox)."""
+        envelope = _Envelope(message, sender, None)
+        if self.queued_behind_delay(cell, envelope):
+            return False
+        if self.faults_on and self.fault("delay", cell.path, f"delay {short(message)}"):
+            channel_key = (sender, cell.ref.uid)
+            envelope.delayed = True
+            self.channels[channel_key] = deque([envelope])
+            self.add_timer(self.faults.delay_for, _bind(self.arrive, (channel_key, cell)))
+            return False
+        return self.offer(cell, envelope, fiber)
+
+    def queued_behind_delay(self, cell: _SimCell, envelope: _Envelope) -> bool:
+        """If an earlier message of the same sender to ``cell`` is delayed, this one (tell or
+        ask) waits behind it: per-pair order holds even under delays."""
+        channel = self.channels.get((envelope.sender, cell.ref.uid))
+        if not channel:
+            return False
+        envelope.delayed = True
+        channel.append(envelope)
+        return True
+
+    def arrive(self, entry: tuple[tuple[str, int], _SimCell]) -> None:
+        """Delayed messages of one sender-receiver pair arrive at that very actor, in order."""
+        channel_key, target = entry
+        channel = self.channels.pop(channel_key)
+        while channel:
+            envelope = channel.popleft()
+            if self.tracing:
+                self.log(target.path, f"delayed {short(envelope.message)} arrives")
+            with contextlib.suppress(MailboxFull):  # a refused tell: a dead letter already
+                self.offer(target, envelope, None)
+
+    def offer(self, cell: _SimCell, envelope: _Envelope, fiber: _Fiber | None) -> bool:
+        if cell.phase >= Phase.STOPPING:
+            self.undeliverable(cell, envelope, DeadLetterReason.STOPPED)
+            return False
+        if cell is self.guardian:  # it takes no messages: a dead letter, nothing else happens
+            self.undeliverable(cell, envelope, DeadLetterReason.GUARDIAN)
+            return False
+        outcome = cell.mailbox.offer(envelope)
+        self.dirty.add(cell)
+        if outcome is Offer.QUEUED:
+            cell.queued(envelope)
+            return False
+        if outcome is Offer.DROPPED_OLDEST:
+            cell.queued(envelope)
+            cell.removed(cell.mailbox.last_dropped)  # type: ignore[arg-type]
+            self.undeliverable(cell, cell.mailbox.last_dropped, DeadLetterReason.DROPPED_OLDEST)
+        elif outcome is Offer.DROPPED_NEWEST:
+            self.undeliverable(cell, envelope, DeadLetterReason.DROPPED_NEWEST)
+        elif outcome is Offer.REFUSED:
+            self.undeliverable(cell, envelope, DeadLetterReason.MAILBOX_FULL)
+            raise MailboxFull(
+                f"the mailbox of {cell.path} is full ({cell.mailbox.capacity} messages, "
+                f"overflow=FAIL); the message {short(envelope.message)} is a dead letter"
+            )
+        elif fiber is not None:  # FULL, with a sender able to wait
+            cell.blocked.append((fiber, envelope))
+            self.block(fiber, _WAITING, "room in the mailbox of " + cell.path)
+            fiber.wait = _Wait([])
+            return True
+        elif envelope.asked or envelope.delayed:  # an ask (its fiber waits for the reply)
+            cell.blocked.append((None, envelope))  # or a delayed tell: queued for room
+            return False
+        else:
+            self.undeliverable(cell, envelope, DeadLetterReason.MAILBOX_FULL)
+            raise MailboxFull(
+                f"the mailbox of {cell.path} is full and ref.tell() never waits; use "
+                "free_tell(...) to wait for room"
+            )
+        return False
+
+    def ask(self, fiber: _Fiber, sender: str, effect: Ask) -> None:
+        target = self.target(effect.ref, "free_ask()")
+        if self.tracing:
+            self.log(fiber.label, f"ask {effect.ref.path} {short(effect.message)}")
+        if target is None:
+            self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
+            raise ActorNotFound(f"no actor at {effect.ref.path} to ask {short(effect.message)}")
+        if target is self.guardian:
+            self.dead_letter(effect.message, target.path, DeadLetterReason.GUARDIAN)
+            raise guardian_refuses(target.path, effect.message)
+        if target.phase >= Phase.STOPPING:
+            self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
+            raise stopped_error(target.path, effect.message)
+        envelope = _Envelope(effect.message, sender, fiber)
+        if self.cycles_deadlock:
+            self.check_ask_cycle(fiber, target, effect.message)
+        fiber.asking = (target, effect.message, envelope)
+        fiber.state = _WAITING
+        fiber.waiting_on = "a reply from " + target.path
+        fiber.wait = envelope.wait = _Wait(_NO_CHILDREN)
+        limit = self.ask_timeout if effect.timeout is None else effect.timeout
+        expiry = _AskExpiry(self.world, fiber, envelope, target.path, effect.message, limit)
+        if limit != math.inf:
+            fiber.timer = self.add_deadline(limit, expiry)
+        if not self.queued_behind_delay(target, envelope):
+            self.offer(target, envelope, None)
+        if self.faults_on and self.fault(
+            "ask_timeout", target.path, f"the ask {short(effect.message)} times out"
+        ):
+            expiry()
+
+    def check_ask_cycle(self, fiber: _Fiber, target: _SimCell, message: object) -> None:
+        """Follow the wait-for graph from ``target``: an actor whose message (or hook) fiber
+        waits on an ask cannot handle another message until that ask returns. If the chain
+        comes back to the asking actor, the ask closes a cycle: nobody in it can ever go on
+        (but for a timeout), so the run ends as a deadlock now, naming the cycle."""
+        asker = fiber.actor
+        if asker is None or asker.busy is not fiber:
+            return  # the main program, or a fork: its actor can still handle messages
+        links = [(asker, message)]
+        node = target
+        while node is not asker:
+            waiting = node.busy
+            asking = waiting.asking if waiting is not None else None
+            if asking is None or asking[2].waiting_asker() is not waiting:
+                return  # the chain ends at an actor that can go on
+            if len(links) > len(self.fibers):  # pragma: no cover - a cycle not through asker
+                return
+            links.append((node, asking[1]))
+            node = asking[0]
+        links = links[1:] + links[:1]  # from the actor that has waited longest
+        first = links[0][0]
+        cycle = " → ".join(f"{cell.path} asks {short(asked)}" for cell, asked in links)
+        raise _Deadlocked(
+            Deadlock(
+                f"ask cycle: {cycle} → back to {first.path}. Each of these actors waits for "
+                "the next one's reply before it can handle another message, so none ever "
+                "will. Break the cycle (tell instead of ask, or answer from a fork), or pass "
+                "ask_cycles='wait' to let the ask timeouts play out"
+            )
+        )
+
+    def reply_value(self, cell: _SimCell, envelope: _Envelope, value: object) -> None:
+        """Answer an ask with ``value`` (what `reply` does for a success, without a Result)."""
+        asker = envelope.waiting_asker()
+        envelope.asker = None
+        if asker is None:  # the ask timed out, or its fiber was cancelled, before
+            self.dead_letter(value, cell.path, DeadLetterReason.LATE_REPLY)
+            return
+        if self.tracing:
+            self.log(cell.path, f"reply {short(value)} to {asker.label}")
+        self.answer_asker(asker, "value", value)
+
+    def answer_asker(self, asker: _Fiber, kind: str, payload: object) -> None:
+        """The asking fiber goes on with the reply (or the error); its timeout is off."""
+        if asker.timer is not None:
+            asker.timer.active = False
+        self.wake(asker, kind, payload, first=False)
+
+    def reply(
+        self, cell: _SimCell, envelope: _Envelope, outcome: Result[Any, BaseException]
+    ) -> None:
+        if not envelope.asked:
+            return
+        if isinstance(outcome, Success):
+            self.reply_value(cell, envelope, outcome.unwrap())
+            return
+        asker = envelope.waiting_asker()
+        envelope.asker = None
+        if asker is not None:  # (else the ask timed out, or its fiber was cancelled, before)
+            self.answer_asker(asker, "error", outcome.failure())
+
+    def undeliverable(self, cell: _SimCell, envelope: Any, reason: DeadLetterReason) -> None:
+        asker = envelope.waiting_asker()
+        envelope.asker = None
+        if asker is not None:
+            self.answer_asker(
+                asker, "error", undelivered_ask_error(cell.path, envelope.message, reason)
+            )
+        self.dead_letter(envelope.message, cell.path, reason)
+
+    def interrupt(self, cell: _SimCell, by: str) -> None:
+        """Cancel the program ``cell`` runs for the message it is handling (it is stopping):
+        ``free_stop(ref, interrupt=True)``. An actor never interrupts itself (``by`` is the
+        path of whoever asks, or ``main``)."""
+        if cell.busy is not None and cell.current is not None and by != cell.path:
+            cell.interrupted = True
+            self.cancel(cell.busy)
+
+    def dead_letter(self, message: object, recipient: str, reason: DeadLetterReason) -> None:
+        letter = DeadLetter(message, recipient, reason, self.clock)
+        self.dead_letters.record(letter)
+        self.events.append(DeadLettered(recipient, self.clock, letter))
+        if self.tracing:
+            self.log(recipient, f"dead letter {short(message)} ({reason.name})")
+
+    def watch(self, watcher: _SimCell, ref: ActorRef) -> None:
+        self.apply(watcher, self.kernel.watch(watcher, self.resolve(ref), Terminated(ref)))
+
+    # -- handling messages ---------------------------------------------------------------------
+
+    def handle(self, entry: tuple[_SimCell, str | None]) -> None:
+        """``cell`` handles its next system message, or its next user message (from
+        ``sender``, when several senders have messages queued). With causal delivery it goes on
+        to the messages queued behind, as asyncio's actor loop does (up to `THROUGHPUT` in a
+        row), while each ``receive`` returns a plain value: nothing else runs in between."""
+        cell, sender = entry
+        self.sender_now = cell.path
+        self.dirty.add(cell)
+        box = cell.mailbox
+        if box.system:
+            self.system_message(cell, box.system.popleft())
+            return
+        queue = box.user
+        index = 0
+        if sender is not None and queue[0].sender != sender:
+            index = next(i for i, queued in enumerate(queue) if queued.sender == sender)
+        handled = 0
+        while True:
+            if self.faults_on and self.fault("crash", cell.path, "crash before its next message"):
+                # the message stays queued: a restarted instance handles it, a stop
+                # dead-letters it
+                self.fail(
+                    cell,
+                    InjectedFault(
+                        f"the simulator crashed {cell.path} before it handled "
+                        f"{short(queue[index].message)} (Faults(crash=...))"
+                    ),
+                )
+                return
+            if index:
+                envelope = queue[index]
+                del queue[index]
+            else:
+                envelope = queue.popleft()
+            cell.removed(envelope)
+            if cell.blocked:
+                self.admit_blocked(cell)
+            if not self.deliver(cell, envelope.message, envelope) or self.per_pair:
+                return
+            handled += 1
+            if (
+                handled >= THROUGHPUT
+                or not queue
+                or box.system
+                or cell.phase != Phase.RUNNING
+                or cell.busy is not None
+            ):
+                return
+            self.steps += 1
+            if self.steps > self.max_steps:
+                raise _StepLimit
+
+    def admit_blocked(self, cell: _SimCell) -> None:
+        """Move waiting messages into the mailbox while it has room; their senders go on."""
+        while cell.blocked and cell.mailbox.has_room():
+            fiber, waiting = cell.blocked.popleft()
+            if (fiber is not None and not self.still_waiting(fiber, cell)) or (
+                waiting.asked and waiting.waiting_asker() is None
+            ):  # its sender gave up (cancelled, or its ask timed out): never handled
+                self.undeliverable(cell, waiting, DeadLetterReason.GAVE_UP)
+                continue
+            cell.mailbox.user.append(waiting)
+            cell.queued(waiting)
+            if fiber is not None:
+                self.answer(fiber, "value", None)
+
+    def still_waiting(self, fiber: _Fiber, cell: _SimCell) -> bool:
+        """Whether ``fiber`` still waits for room in ``cell`` (not cancelled meanwhile)."""
+        return fiber.state == _WAITING and fiber.waiting_on == "room in the mailbox of " + cell.path
+
+    def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> bool:
+        """Hand ``message`` to ``cell``'s instance; True when ``receive`` returned a plain value
+        (the message is done), False when it failed or returned a program to run."""
+        cell.handled += 1
+        cell.current = envelope
+        if self.tracing:
+            self.log(cell.path, f"receive {short(message)}")
+        try:
+            result = cell.instance.receive(message)
+        except BaseException as error:
+            if not is_failure(error):
+                raise
+            self.message_failed(cell, envelope, error)
+            return False
+        if result is None or type(result) in _PLAIN:
+            cell.current = None
+            cell.consecutive_restarts = 0
+            if envelope is not None and envelope.asked:
+                self.reply_value(cell, envelope, result)
+            return True
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            self.message_failed(cell, envelope, _refuse_async(cell, "receive"))
+            return False
+        if isinstance(result, Program | Effect):
+            fiber = self.new_fiber(
+                result if isinstance(result, Program) else _suspend(result),
+                f"{cell.path}#{cell.handled}",
+            )
+            fiber.actor = cell
+            cell.busy = fiber
+            self.dirty.add(cell)
+
+            def done(finished: _Fiber) -> None:
+                cell.busy = None
+                self.dirty.add(cell)
+                assert finished.outcome is not None
+                if isinstance(finished.outcome, Success):
+                    self.message_done(cell, envelope, finished.outcome)
+                else:
+                    self.message_failed(cell, envelope, finished.outcome.failure())
+
+            fiber.on_finish.append(done)
+            self.enqueue(fiber, first=False)
+            return False
+        self.message_done(cell, envelope, Success(result))
+        return True
+
+    def message_done(
+        self, cell: _SimCell, envelope: _Envelope | None, outcome: Result[Any, BaseException]
+    ) -> None:
+        cell.current = None
+        cell.consecutive_restarts = 0
+        if envelope is not None:
+            self.reply(cell, envelope, outcome)
+
+    def message_failed(
+        self, cell: _SimCell, envelope: _Envelope | None, error: BaseException
+    ) -> None:
+        cell.current = None
+        if cell.interrupted:  # free_stop(interrupt=True) cancelled the program
+            cell.interrupted = False
+            if isinstance(error, Cancelled) and envelope is not None:
+                error = stopped_error(cell.path, envelope.message)
+        if self.tracing:
+            self.log(cell.path, f"failed {error!r}")
+        if envelope is not None and envelope.asker is not None:
+            self.reply(cell, envelope, Failure(asker_error(cell.path, envelope.message, error)))
+        self.fail(cell, error)

@@ -1,0 +1,673 @@
+"""The simulated world: fibers and actor cells on a virtual clock, what could happen next
+kept sorted by stable names, the run loop where the chooser picks, and the executor of the
+lifecycle kernel's commands. Messaging is `_Mail`'s, in its own module."""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import inspect
+import itertools
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from returns.result import Failure, Result, Success
+
+from playbill.actors import (
+    ActorEvent,
+    DeadLetterReason,
+    DeadLetters,
+    Emitted,
+    Escalated,
+    OneForOne,
+    Stopped,
+    SupervisionStrategy,
+)
+from playbill.actors._cells import (
+    Guardian,
+    Restart,
+    instantiate,
+    is_failure,
+    new_realm,
+    short,
+    walk_cells,
+)
+from playbill.actors._kernel import (
+    Command,
+    ContinueAfterChildren,
+    DrainMailbox,
+    Escalate,
+    Gone,
+    Kernel,
+    Note,
+    NotifyWatcher,
+    Phase,
+    PostSystem,
+    PostSystemLater,
+    Publish,
+    RunHook,
+)
+from playbill.effects import (
+    ActorRef,
+    ActorSystemFailed,
+    Ask,
+    Deadlock,
+    Done,
+    InjectedFault,
+    MaybeFault,
+    Next,
+    Now,
+    PlaybillError,
+    Program,
+    Random,
+    SelfRef,
+    Sleep,
+    Spawn,
+    Stop,
+    Tell,
+    UnhandledEffect,
+    Watch,
+)
+from playbill.effects._handlers import HandlerTable, perform_with
+from playbill.effects._pretty import one_line
+from playbill.interpreters._fibers import (
+    STRUCTURAL,
+    _Fiber,
+    _Timer,
+)
+from playbill.interpreters.simulation._choosers import _RANDOM_BUCKETS, _UNMIX, Chooser
+from playbill.interpreters.simulation._envelopes import (
+    _IMMEDIATE,
+    _bind,
+    _Deadlocked,
+    _Envelope,
+    _is_notice,
+    _Names,
+    _needs_actor,
+    _Option,
+    _refuse_async,
+    _SimCell,
+    _StepLimit,
+    _suspend,
+)
+from playbill.interpreters.simulation._mail import _Mail
+from playbill.interpreters.simulation._schedule import NO_FAULTS, Faults, Status
+
+A = TypeVar("A")
+
+
+class _World(_Mail):
+    def __init__(
+        self,
+        chooser: Chooser,
+        handlers: HandlerTable,
+        name: str,
+        max_steps: int,
+        ask_timeout: float,
+        supervision: SupervisionStrategy | None,
+        faults: Faults,
+        tracing: bool,
+        per_pair: bool = False,
+        cycles_deadlock: bool = True,
+    ) -> None:
+        super().__init__(0.0)
+        self.per_pair = per_pair
+        self.cycles_deadlock = cycles_deadlock
+        self.faults = faults
+        self.faults_on = faults != NO_FAULTS
+        self.tracing = tracing
+        self.channels: dict[tuple[str, int], deque[_Envelope]] = {}
+        self.chooser = chooser
+        self.handlers = handlers
+        self.name = name
+        self.max_steps = max_steps
+        self.ask_timeout = ask_timeout
+
+        # what could happen next, kept sorted by name as it changes (never re-sorted):
+        # ready fibers, actors able to handle their next message, timers due now
+        self.options: list[_Option] = []
+        self.ready: dict[int, _Option] = {}  # the ready fibers' options, by fiber id
+        self.dirty: set[_SimCell] = set()  # cells whose ability to act may have changed
+        self.due: dict[int, _Option] = {}  # the options of timers due now, by sequence
+        self.deadlines: dict[float, deque[tuple[float, int, _Timer]]] = {}  # asks, by timeout
+        self.choices: list[int] = []
+        self.widths: list[int] = []  # how many options each choice had
+        self.trace: list[tuple[int, float, str, str]] = []
+        self.events: list[ActorEvent] = []
+        self.dead_letters = DeadLetters()
+        self.uids = itertools.count(1)
+        self.realm = new_realm(simulated=True)
+        self.names = itertools.count(1)
+        self.steps = 0
+        self.sender_now = "main"
+        self.root_id = -1
+        self.tell_handled = handlers.find(Tell(ActorRef("/"), None)) is not None
+        self.escalated: BaseException | None = None
+        self.finished_at = 0.0
+        self.kernel = Kernel(self, notes=tracing)
+        guardian = _SimCell(self, None, f"/{name}", Guardian, None)
+        guardian.instance = instantiate(Guardian, guardian)
+        guardian.strategy = supervision if supervision is not None else OneForOne()
+        guardian.phase = Phase.RUNNING
+        guardian.unbounded = False  # tells to it take the general path, which refuses them
+        self.guardian = guardian
+
+    # -- fiber queue: a set, ordered by label when offered as choices -------------------------
+
+    def enqueue(self, fiber: _Fiber, *, first: bool) -> None:
+        option = fiber.option
+        if option is None:
+            # labels can repeat (an old and a new incarnation of an actor, both unwinding),
+            # so the fiber's creation number, stable run to run, makes the name unique
+            option = fiber.option = (f"run {fiber.label}@{fiber.id}", self.run_fiber, fiber)
+        if fiber.id not in self.ready:
+            self.ready[fiber.id] = option
+            bisect.insort(self.options, option)
+
+    def unqueue(self, fiber: _Fiber) -> None:
+        option = self.ready.pop(fiber.id, None)
+        if option is not None:
+            self.drop_option(option)
+
+    def drop_option(self, option: _Option) -> None:
+        options = self.options
+        del options[bisect.bisect_left(options, option)]
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def log(self, actor: str, event: str) -> None:
+        self.trace.append((self.steps, self.clock, actor, event))
+
+    def run(self, program: Program[A]) -> tuple[Status, Result[A, BaseException] | None]:
+        root = self.new_fiber(program, "main")
+        self.root_id = root.id
+        self.enqueue(root, first=False)
+        shutting_down = False
+        try:
+            while True:
+                if not shutting_down and (root.outcome is not None or self.escalated):
+                    # the program is over: shut the world down as `async with` does —
+                    # its own fibers are cancelled, every actor stops (children first)
+                    shutting_down = True
+                    self.finished_at = self.clock
+                    if self.tracing:
+                        self.log("main", "finished; shutting down")
+                    for fiber in self.alive():
+                        if fiber.actor is None:
+                            self.cancel(fiber)
+                    for child in list(self.guardian.children_cells.values()):
+                        self.stop(child)
+                options = self.enabled()
+                if not options:
+                    if self.advance_clock():
+                        continue
+                    if shutting_down:
+                        self.abort_stuck()
+                        break
+                    return "deadlock", Failure(self.deadlock())
+                index = 0
+                if len(options) > 1:
+                    index = self.chooser.choose(_Names(options))
+                    self.choices.append(index)
+                    self.widths.append(len(options))
+                self.steps += 1
+                if self.steps > self.max_steps:
+                    raise _StepLimit
+                _, action, argument = options[index]
+                action(argument)
+        except _StepLimit:
+            return "step_limit", None
+        except _Deadlocked as found:
+            if self.tracing:
+                self.log("main", "deadlock: an ask cycle formed")
+            return "deadlock", Failure(found.error)
+        if self.escalated is not None:
+            failure = ActorSystemFailed(
+                f"a failure escalated to the root guardian of /{self.name} and stopped the "
+                f"system: {self.escalated!r}"
+            )
+            failure.__cause__ = self.escalated
+            return "failed", Failure(failure)
+        assert root.outcome is not None
+        return ("completed" if isinstance(root.outcome, Success) else "failed"), root.outcome
+
+    def enabled(self) -> list[_Option]:
+        """What could happen next, sorted by stable name: ready fibers, actors able to handle
+        their next message, timers due now. The list is the world's own, updated in place."""
+        if self.dirty:
+            options = self.options
+            for cell in self.dirty:
+                wanted = cell.wanted_options()
+                listed = cell.listed
+                if wanted != listed:
+                    for option in listed:
+                        if option not in wanted:
+                            self.drop_option(option)
+                    for option in wanted:
+                        if option not in listed:
+                            bisect.insort(options, option)
+                    cell.listed = wanted
+            self.dirty.clear()
+        if self.due:
+            for sequence, option in list(self.due.items()):
+                if not option[2][1].active:
+                    del self.due[sequence]
+                    self.drop_option(option)
+        return self.options
+
+    def post_system(self, cell: _SimCell, message: object) -> None:
+        cell.mailbox.system.append(message)
+        self.dirty.add(cell)
+
+    def deliver_first(self, cell: _SimCell, message: object) -> None:
+        """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
+        but only once the actor runs (not while its supervisor decides about a failure)."""
+        envelope = _Envelope(message, "runtime", None)
+        cell.mailbox.notify(envelope, _is_notice)
+        cell.queued(envelope)
+        self.dirty.add(cell)
+
+    def restart_later(self, arguments: tuple[_SimCell, Restart]) -> None:
+        self.post_system(*arguments)
+
+    def add_timer(self, delay: float, action: Callable[[], None]) -> Any:
+        timer = _Timer(action)
+        sequence = self.sequence
+        self.sequence += 1
+        if delay <= 0:
+            self.make_due(sequence, timer)
+        elif delay != math.inf:
+            heapq.heappush(self.timers, (self.clock + delay, sequence, timer))
+        return timer
+
+    def add_deadline(self, limit: float, action: Callable[[], None]) -> _Timer:
+        """A timer for an ask: asks with one timeout expire in the order they were made, so
+        each timeout keeps a plain queue (no heap to sift for the many answered in time)."""
+        timer = _Timer(action)
+        queue = self.deadlines.get(limit)
+        if queue is None:
+            queue = self.deadlines[limit] = deque()
+        queue.append((self.clock + limit, self.sequence, timer))
+        self.sequence += 1
+        return timer
+
+    def cells(self) -> list[_SimCell]:
+        cells: list[_SimCell] = walk_cells(self.guardian)
+        return cells
+
+    def advance_clock(self) -> bool:
+        """Jump the virtual clock to the next timer and make every timer due then a choice;
+        False if no timer is pending."""
+        timers = self.timers
+        while timers and not timers[0][2].active:
+            heapq.heappop(timers)
+        soonest = timers[0][0] if timers else math.inf
+        for queue in self.deadlines.values():
+            while queue and not queue[0][2].active:
+                queue.popleft()
+            if queue and queue[0][0] < soonest:
+                soonest = queue[0][0]
+        if soonest == math.inf:
+            return False
+        self.clock = max(self.clock, soonest)
+        while timers and timers[0][0] <= self.clock:
+            _, sequence, timer = heapq.heappop(timers)
+            if timer.active:
+                self.make_due(sequence, timer)
+        for queue in self.deadlines.values():
+            while queue and queue[0][0] <= self.clock:
+                _, sequence, timer = queue.popleft()
+                if timer.active:
+                    self.make_due(sequence, timer)
+        return True
+
+    def make_due(self, sequence: int, timer: _Timer) -> None:
+        option = (f"timer {sequence:06d}", self.fire, (sequence, timer))
+        self.due[sequence] = option
+        bisect.insort(self.options, option)
+
+    def fire(self, entry: tuple[int, Any]) -> None:
+        sequence, timer = entry
+        self.drop_option(self.due.pop(sequence))
+        timer.active = False
+        timer.action()
+
+    def abort_stuck(self) -> None:
+        """The shutdown cannot go on (an actor never finishes its message): as asyncio does
+        when a shutdown times out, what each holds becomes a dead letter and it is stopped."""
+        for cell in reversed(self.cells()):  # children before parents
+            if cell is self.guardian or cell.phase == Phase.STOPPED:
+                continue
+            if self.tracing:
+                self.log(cell.path, "never finished; aborted at shutdown")
+            cell.phase = Phase.STOPPING
+            if cell.current is not None:
+                current, cell.current = cell.current, None
+                self.undeliverable(cell, current, DeadLetterReason.UNPROCESSED)
+            self.apply(cell, self.kernel.terminate(cell))
+        self.events.append(Stopped(self.guardian.path, self.clock))
+
+    def deadlock(self) -> PlaybillError:
+        waits = [self.describe_alive()] if self.alive() else []
+        for cell in self.cells():
+            if cell.phase == Phase.SUSPENDED:
+                waits.append(f"{cell.path} is suspended after a failure")
+        return Deadlock(
+            "nothing can happen and no timer is pending: "
+            + "; ".join(waits)
+            + ". Two actors ask each other, or an ask waits on a reply that never comes"
+        )
+
+    # -- fibers -------------------------------------------------------------------------------
+
+    def run_fiber(self, fiber: _Fiber) -> None:
+        self.take_turn(fiber)
+        self.settle(fiber)
+
+    def take_turn(self, fiber: _Fiber) -> None:
+        """Run ``fiber`` to its next world-touching effect (or to its end)."""
+        self.unqueue(fiber)
+        self.sender_now = fiber.actor.path if fiber.actor is not None else "main"
+        step = self.resume(fiber)
+        told = False  # whether this turn told already (then anything else waits for a choice)
+        while True:
+            if type(step) is not Next:
+                if told:  # others may act before it ends: asyncio runs the actors it woke
+                    self.park(fiber, step)
+                elif type(step) is Done:
+                    self.finish(fiber, Success(step.value))
+                else:
+                    self.finish(fiber, Failure(step.error))
+                return
+            effect = step.effect
+            kind = type(effect)
+            if kind is Tell and self.tell_in_turn(fiber, effect):
+                told = True
+                step = step.resume(None)
+                continue
+            if told and (kind not in _IMMEDIATE or self.handlers.find(effect) is not None):
+                self.park(fiber, step)
+                return
+            if kind in STRUCTURAL:
+                if self.tracing:
+                    self.log(fiber.label, one_line(_suspend(effect)))
+                next_step = self.structural(fiber, effect)
+                if next_step is None:
+                    return
+                step = next_step
+                continue
+            if kind in _IMMEDIATE and self.handlers.find(effect) is None:
+                step = self.immediate(fiber, effect, step)
+                continue
+            self.perform(fiber, effect)
+            return
+
+    def tell_in_turn(self, fiber: _Fiber, effect: Any) -> bool:
+        """Perform a tell within the fiber's turn, with no choice point before its next effect
+        (the next tell included), when the target's mailbox is unbounded: under asyncio a tell
+        never suspends its sender, so a fiber's consecutive tells land together. A run of tells
+        then costs one step, not one each. With ``delivery="per_pair"`` only a fiber sending
+        alone as its actor (or as the main program) does so: other senders' messages still
+        interleave with its own at the receiver, where which sender's message comes next is a
+        choice (`_SimCell.wanted_options`)."""
+        if self.tell_handled:
+            return False
+        ref = effect.ref
+        if type(ref) is not ActorRef:
+            return False
+        if self.per_pair:
+            # fibers sending as one actor (or as the main program) share its channels: only a
+            # lone fiber may send a run of tells without a choice point between them
+            cell = fiber.actor
+            if cell is None:
+                if fiber.id != self.root_id:
+                    return False
+            elif cell.busy is not fiber:
+                return False
+            for child in fiber.forks:
+                if child.outcome is None:
+                    return False
+        target = ref.binding
+        if type(target) is not _SimCell or target.world is not self:
+            target = self.resolve(ref)
+        if target is not None and not target.unbounded:
+            return False
+        self.steps += 1
+        if self.steps > self.max_steps:
+            raise _StepLimit
+        if self.tracing:
+            self.log(fiber.label, f"tell {ref.path} {short(effect.message)}")
+        if target is None:
+            self.dead_letter(effect.message, ref.path, DeadLetterReason.UNKNOWN)
+        elif self.faults_on or self.channels or target.phase >= Phase.STOPPING:
+            self.tell(self.sender_now, target, effect.message, None)
+        else:  # the common case, in place: queued in an unbounded mailbox
+            envelope = _Envelope(effect.message, self.sender_now, None)
+            target.mailbox.user.append(envelope)
+            target.queued(envelope)
+            self.dirty.add(target)
+        return True
+
+    def immediate(self, fiber: _Fiber, effect: Any, step: Next) -> Any:
+        kind = type(effect)
+        if kind is Now:
+            return step.resume(self.clock)
+        if kind is Random:
+            return step.resume(self.random_value())
+        if kind is SelfRef:
+            if fiber.actor is None:
+                return step.throw(_needs_actor("self_ref()"))
+            return step.resume(fiber.actor.ref)
+        path = fiber.actor.path if fiber.actor is not None else f"/{self.name}"
+        event = Emitted(path, self.clock, effect.event)
+        self.events.append(event)
+        if self.tracing:
+            self.log(fiber.label, f"emit {effect.event!r}")
+        return step.resume(None)
+
+    def answer(self, fiber: _Fiber, kind: str, payload: object) -> None:
+        self.wake(fiber, kind, payload, first=False)
+
+    def perform(self, fiber: _Fiber, effect: Any) -> None:
+        """Perform one world-touching effect for ``fiber``; it is ready again or waits."""
+        handler = self.handlers.find(effect)
+        if handler is not None:
+            if self.tracing:
+                self.log(fiber.label, f"perform {effect!r}")
+            step = perform_with(handler, effect, fiber.machine)
+            # the handler's answer (or its program) continues the fiber at its next step
+            self.park(fiber, step)
+            return
+        kind = type(effect)
+        sender = fiber.actor.path if fiber.actor is not None else "main"
+        try:
+            if kind is Tell:
+                target = self.target(effect.ref, "free_tell()")
+                if self.tracing:
+                    self.log(fiber.label, f"tell {effect.ref.path} {short(effect.message)}")
+                if target is None:
+                    self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
+                elif self.tell(sender, target, effect.message, fiber):
+                    return  # waits for room in a full BLOCK mailbox
+                self.answer(fiber, "value", None)
+            elif kind is Ask:
+                self.ask(fiber, sender, effect)
+            elif kind is Spawn:
+                parent = fiber.actor if fiber.actor is not None else self.guardian
+                cell = self.spawn(
+                    parent, effect.actor, effect.name, effect.supervision, effect.mailbox
+                )
+                if self.tracing:
+                    self.log(fiber.label, f"spawn {cell.path}")
+                self.answer(fiber, "value", cell.ref)
+            elif kind is Stop:
+                target = self.target(effect.ref, "free_stop()")
+                if self.tracing:
+                    self.log(fiber.label, f"stop {effect.ref.path}")
+                if target is not None:
+                    self.stop(target)
+                    if effect.interrupt:
+                        self.interrupt(target, sender)
+                self.answer(fiber, "value", None)
+            elif kind is Watch:
+                if fiber.actor is None:
+                    raise _needs_actor("watch()")
+                if self.tracing:
+                    self.log(fiber.label, f"watch {effect.ref.path}")
+                self.watch(fiber.actor, effect.ref)
+                self.answer(fiber, "value", None)
+            elif kind is Sleep:
+                if self.tracing:
+                    self.log(fiber.label, f"sleep {effect.seconds:g}")
+                self.sleep(fiber, effect.seconds)
+            elif kind is MaybeFault:
+                if self.fault("points", fiber.label, f"fault point {effect.name!r}"):
+                    raise InjectedFault(
+                        f"the simulator failed the fault point {effect.name!r} (Faults(points=...))"
+                    )
+                self.answer(fiber, "value", None)
+            else:
+                raise UnhandledEffect(
+                    effect,
+                    "simulation",
+                    f"simulate(program, handlers={{{kind.__name__}: lambda effect: ...}})",
+                )
+        except Exception as error:
+            self.answer(fiber, "error", error)
+
+    def park(self, fiber: _Fiber, step: Any) -> None:
+        """A handler ran the fiber on to ``step``: the fiber takes it at its next turn."""
+        self.answer(fiber, "step", step)
+
+    def random_value(self) -> float:
+        """A float in [0, 1) for ``random()`` and backoff jitter: a recorded choice, so a
+        replayed schedule draws the same values. Recorded numbers are mixed into buckets by an
+        odd multiplier (invertible modulo the bucket count), so the small numbers Hypothesis
+        draws spread over [0, 1); its width is recorded as 1, so ``dfs`` does not enumerate
+        the 65,536 values."""
+        bucket = self.chooser.draw(_RANDOM_BUCKETS)
+        self.choices.append((bucket * _UNMIX) % _RANDOM_BUCKETS)
+        self.widths.append(1)
+        return bucket / _RANDOM_BUCKETS
+
+    def fault(self, kind: str, where: str, what: str) -> bool:
+        """Whether to inject a fault of ``kind`` here: a recorded choice when that kind is on."""
+        probability = getattr(self.faults, kind)
+        if probability <= 0:
+            return False
+        hit = self.chooser.decide(f"fault {kind} {where}", probability)
+        self.choices.append(1 if hit else 0)
+        self.widths.append(2)
+        if hit and self.tracing:
+            self.log(where, f"fault: {what}")
+        return hit
+
+    # the kernel's Environment: one virtual clock, and chance as recorded choices
+    def event_time(self) -> float:
+        return self.clock
+
+    monotonic = event_time
+
+    def publishing(self) -> bool:
+        return True
+
+    def random(self) -> float:
+        return self.random_value()
+
+    def current_sender(self) -> str:
+        """Who sends a direct ``ref.tell``: the same name ``free_tell`` uses there."""
+        return self.sender_now
+
+    def fail(self, cell: _SimCell, error: BaseException) -> None:
+        self.apply(cell, self.kernel.fail(cell, error))
+
+    def stop(self, cell: _SimCell) -> None:
+        self.apply(cell, self.kernel.stop(cell))
+
+    def system_message(self, cell: _SimCell, message: object) -> None:
+        self.apply(cell, self.kernel.system_message(cell, message))
+
+    # -- the executor of the kernel's commands ------------------------------------------------
+
+    def apply(self, cell: _SimCell, commands: list[Command]) -> None:
+        """Carry out what the lifecycle kernel decided about ``cell``, depth first."""
+        self.dirty.add(cell)
+        for command in commands:
+            kind = type(command)
+            if kind is PostSystem:
+                self.post_system(command.cell, command.message)  # type: ignore[union-attr]
+            elif kind is Note:
+                if self.tracing:
+                    self.log(command.cell.path, command.text)  # type: ignore[union-attr]
+            elif kind is Publish:
+                self.events.append(command.event)  # type: ignore[union-attr]
+            elif kind is RunHook:
+                self.run_hook(command)  # type: ignore[arg-type]
+            elif kind is DrainMailbox:
+                self.drain(command.cell, command.reason)  # type: ignore[union-attr]
+            elif kind is NotifyWatcher:
+                self.deliver_first(command.watcher, command.message)  # type: ignore[union-attr]
+            elif kind is Gone:
+                if self.tracing:
+                    self.log(command.cell.path, "stopped")  # type: ignore[union-attr]
+            elif kind is ContinueAfterChildren:
+                target = command.cell  # type: ignore[union-attr]
+                self.apply(target, self.kernel.children_terminated(target))
+            elif kind is PostSystemLater:
+                later = (command.cell, command.message)  # type: ignore[union-attr]
+                self.add_timer(command.delay, _bind(self.restart_later, later))  # type: ignore[union-attr]
+            elif kind is Escalate:
+                error = command.error  # type: ignore[union-attr]
+                self.escalated = error
+                self.events.append(Escalated(command.cell.path, self.clock, error))  # type: ignore[union-attr]
+                if self.tracing:
+                    self.log(command.cell.path, f"failure reached the root: {error!r}")  # type: ignore[union-attr]
+            # a Report is for an operator's log: the trace has the failure already
+
+    def drain(self, cell: _SimCell, reason: DeadLetterReason) -> None:
+        """What is queued for ``cell``, and what waits for room in it, becomes dead letters."""
+        self.dirty.add(cell)
+        cell.forget_senders()
+        for envelope in cell.mailbox.drain():
+            self.undeliverable(cell, envelope, reason)
+        while cell.blocked:
+            fiber, envelope = cell.blocked.popleft()
+            self.undeliverable(cell, envelope, reason)
+            if fiber is not None and self.still_waiting(fiber, cell):
+                self.answer(fiber, "value", None)
+
+    def run_hook(self, command: RunHook) -> None:
+        """Run a lifecycle hook (a plain call, or a fiber for the program it returns); then
+        the kernel goes on."""
+        cell = command.cell
+        try:
+            result = getattr(cell.instance, command.name)(*command.arguments)
+        except BaseException as error:
+            if not is_failure(error):
+                raise
+            self.apply(cell, self.kernel.hook_done(cell, error))
+            return
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            refused = _refuse_async(cell, command.name)
+            self.apply(cell, self.kernel.hook_done(cell, refused))
+            return
+        if isinstance(result, Program):
+            fiber = self.new_fiber(result, f"{cell.path}#{command.name}{cell.handled}")
+            fiber.actor = cell
+            cell.busy = fiber
+            self.dirty.add(cell)
+
+            def done(finished: _Fiber) -> None:
+                cell.busy = None
+                outcome = finished.outcome
+                error = outcome.failure() if isinstance(outcome, Failure) else None
+                self.apply(cell, self.kernel.hook_done(cell, error))
+
+            fiber.on_finish.append(done)
+            self.enqueue(fiber, first=False)
+            return
+        self.apply(cell, self.kernel.hook_done(cell, None))
