@@ -857,3 +857,179 @@ def a_direct_stop_with_interrupt_cancels_the_message_in_progress() -> Any:
         return type(outcome.failure()).__name__, notes
 
     return body()
+
+
+# -- hook order: actors that note their hooks in a shared log, returned as the value -----------
+
+HookTree = dict[str, "HookTree"]
+
+
+class Hooked(Actor):
+    """Notes each hook call (and each `Terminated` it gets) in the shared ``log``, as
+    ``"<name> <hook>"``; its ``on_start`` starts ``children`` (a tree of names), each a `Hooked`
+    on the same log. ``"ping"`` is answered once every child answered it (so all have started),
+    ``"boom"`` fails, ``("watch", ref)`` watches ``ref``."""
+
+    def __init__(self, log: list[str], children: HookTree | None = None) -> None:
+        self.log = log
+        self.tree = children or {}
+
+    def note(self, text: str) -> None:
+        self.log.append(f"{self.context.self_ref.name} {text}")
+
+    def on_start(self) -> None:
+        self.note("on_start")
+        self.helpers = [
+            self.context.spawn(_hooked(self.log, grandchildren), name)
+            for name, grandchildren in self.tree.items()
+        ]
+
+    def on_stop(self) -> None:
+        self.note("on_stop")
+
+    def on_restart(self, error: BaseException) -> Any:
+        self.note(f"on_restart {type(error).__name__}")
+        return super().on_restart(error)  # on_start, which starts the children again
+
+    def receive(self, message: Any) -> Any:
+        if message == "ping":
+            return traverse(self.helpers, lambda ref: ref.free_ask("ping")).map(lambda _: "pong")
+        if message == "boom":
+            raise ValueError("boom")
+        if isinstance(message, Terminated):
+            self.note(f"saw {message.ref.name} terminated")
+            return None
+        if isinstance(message, tuple) and message[0] == "watch":
+            return watch(message[1])
+        return None
+
+
+def _hooked(log: list[str], children: HookTree | None = None) -> Callable[[], Hooked]:
+    return lambda: Hooked(log, children)
+
+
+def _by_actor(log: list[str]) -> dict[str, list[str]]:
+    """The log per actor, in order: for siblings, which run concurrently, only each one's own
+    order is the same in every schedule."""
+    grouped: dict[str, list[str]] = {}
+    for entry in log:
+        name, hook = entry.split(" ", 1)
+        grouped.setdefault(name, []).append(hook)
+    return dict(sorted(grouped.items()))
+
+
+@case(
+    (
+        "value",
+        (
+            "ValueError",
+            [
+                "worker on_start",
+                "helper on_start",
+                "helper on_stop",  # the children stop first,
+                "worker on_stop",  # then the old instance's on_stop,
+                "worker on_restart ValueError",  # then the new instance's on_restart
+                "worker on_start",  # (whose default calls on_start)
+                "helper on_start",
+            ],
+        ),
+    ),
+    dead_letters=0,
+)
+def hook_order_of_a_one_for_one_restart() -> Any:
+    @program
+    def body() -> Any:
+        log: list[str] = []
+        worker = yield free_spawn(
+            _hooked(log, {"helper": {}}), name="worker", supervision=OneForOne()
+        )
+        yield worker.free_ask("ping")
+        failed = yield worker.free_ask("boom").attempt()
+        yield worker.free_ask("ping")  # waits for the restart, handled by the new instance
+        return type(failed.failure()).__name__, list(log)
+
+    return body()
+
+
+@case(
+    (
+        "value",
+        {
+            "a": ["on_start", "on_stop", "on_restart ValueError", "on_start"],
+            "b": ["on_start", "on_stop", "on_restart ValueError", "on_start"],
+            "sup": ["on_start"],
+        },
+    ),
+    dead_letters=0,
+)
+def hook_order_of_an_all_for_one_restart() -> Any:
+    from playbill import ActorRef
+
+    @program
+    def body() -> Any:
+        log: list[str] = []
+        # backoff 0: no Backoff (its initial delay must be positive), the restarts are at once
+        sup = yield free_spawn(
+            _hooked(log, {"a": {}, "b": {}}), name="sup", supervision=AllForOne(backoff=None)
+        )
+        yield sup.free_ask("ping")
+        a, b = ActorRef("/app/sup/a"), ActorRef("/app/sup/b")
+        yield b.free_ask("boom").attempt()
+        # b's ping waits for its restart; by then a's restart is posted, and a handles it
+        # before the ping sent after it
+        yield b.free_ask("ping")
+        yield a.free_ask("ping")
+        return _by_actor(log)
+
+    return body()
+
+
+@case(
+    (
+        "value",
+        [
+            "parent on_start",
+            "child on_start",
+            "grandchild on_start",
+            "grandchild on_stop",  # children stop before their parent's on_stop
+            "child on_stop",
+            "parent on_stop",
+        ],
+    ),
+    dead_letters=0,
+)
+def hook_order_of_a_stop_with_children() -> Any:
+    @program
+    def body() -> Any:
+        log: list[str] = []
+        parent = yield free_spawn(_hooked(log, {"child": {"grandchild": {}}}), name="parent")
+        yield parent.free_ask("ping")
+        yield free_stop(parent)
+        yield sleep(0.01)
+        return list(log)
+
+    return body()
+
+
+@case(
+    (
+        "value",
+        ["target on_start", "watcher on_start", "target on_stop", "watcher saw target terminated"],
+    ),
+    dead_letters=0,
+)
+def hook_order_of_a_watch_of_a_stopped_actor() -> Any:
+    @program
+    def body() -> Any:
+        log: list[str] = []
+        target = yield free_spawn(_hooked(log), name="target")
+        yield target.free_ask("ping")
+        watcher = yield free_spawn(_hooked(log), name="watcher")
+        yield watcher.free_ask("ping")
+        yield free_stop(target)
+        yield sleep(0.01)
+        yield watcher.free_ask(("watch", target))  # already stopped: Terminated at once
+        yield watcher.free_ask("ping")  # handled after the notice
+        return list(log)
+
+    return body()

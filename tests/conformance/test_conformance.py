@@ -1,4 +1,9 @@
-"""Every conformance program under every interpreter: the same outcome."""
+"""Every conformance program under every interpreter: the same outcome.
+
+Beyond the outcome, every program with actors is compared between asyncio and the simulator
+(causal delivery, seeds 0-2; per-pair delivery, seeds 0-1): each actor's lifecycle log (see
+`observe`), the hook order the hook_order_* programs record, and the dead letters by reason.
+"""
 
 import asyncio
 from typing import Any
@@ -7,6 +12,7 @@ import pytest
 
 from playbill import ActorSystem, simulate
 from playbill.interpreters import stub
+from tests.conformance import observe
 from tests.conformance.programs import CASES, Case
 
 
@@ -83,3 +89,137 @@ def test_stub(case: Case) -> None:
     else:
         outcome = outcome_of_error(result.outcome.failure())
     assert outcome == case.expected
+
+
+# -- asyncio and the simulator: what happened to each actor, not only the outcome ---------------
+
+ACTOR_CASES = [case for case in CASES if case.actors]
+
+# Cases whose lifecycle logs depend on the schedule, left out of the exact comparison (and
+# compared without the supervisor's decisions by test_a_failure_is_reported_in_any_schedule).
+SCHEDULE_DEPENDENT_LIFECYCLE = {
+    # The asker gets the counter's ValueError and the program ends at once, so the shutdown
+    # races the root guardian's decision on that failure: decided before the shutdown, it is
+    # RESTART (Failed(ValueError, RESTART), Restarted(ValueError)), as under asyncio; decided
+    # once the counter is stopping, STOP (Failed(ValueError, STOP)), as in causal seed 1.
+    "ask_fails_with_the_target_exception",
+}
+
+# Where the interpreters disagree on what is not the schedule's: xfail, strict (a fix makes the
+# run pass, and then it leaves these lists). By comparison, then case, delivery and seed.
+SIMULATOR_DROPS_A_PENDING_FAILURE = (
+    "simulator bug: its shutdown stops the top-level actors directly while the root guardian "
+    "stays RUNNING, so a ChildFailed the guardian has not handled yet is overtaken; once the "
+    "counter has terminated the guardian drops it as 'an earlier incarnation' "
+    "(Kernel._supervise) and no Failed event is ever published. Under asyncio the shutdown "
+    "stops the guardian through the kernel (its STOP queued after the ChildFailed), so the "
+    "failure is always reported: Failed(RESTART) before the shutdown, Failed(STOP) during it"
+)
+ASYNCIO_REPORTS_ITS_OWN_CANCELLED_ERROR = (
+    "asyncio bug: a message whose program fails with its own Cancelled while the actor stops "
+    "is reported as Failed(error=asyncio.CancelledError(), directive='STOP'): _Run._drive "
+    "re-raises the Cancelled as asyncio.CancelledError (its __cause__) and that wrapper is "
+    "what the kernel reports; the simulator reports the program's Cancelled itself, as for "
+    "any other exception"
+)
+KNOWN_DISAGREEMENTS = {
+    "failures_reported": {
+        ("ask_fails_with_the_target_exception", "causal", 0): SIMULATOR_DROPS_A_PENDING_FAILURE,
+        ("ask_fails_with_the_target_exception", "causal", 2): SIMULATOR_DROPS_A_PENDING_FAILURE,
+        ("ask_fails_with_the_target_exception", "per_pair", 0): SIMULATOR_DROPS_A_PENDING_FAILURE,
+    },
+    "failure_errors": {
+        ("a_plain_stop_keeps_the_programs_own_cancellation", delivery, seed): (
+            ASYNCIO_REPORTS_ITS_OWN_CANCELLED_ERROR
+        )
+        for delivery, seed in observe.RUNS
+    },
+}
+
+# Programs whose value is the order their actors' hooks ran in
+HOOK_ORDER_CASES = [
+    case
+    for case in CASES
+    if case.name.startswith("hook_order_") or case.name == "an_actor_never_interrupts_itself"
+]
+
+
+def runs_of(cases: list[Case], known: dict[tuple[str, str, int], str] | None = None) -> list[Any]:
+    """Each case's runs (delivery, seed); those in ``known`` are strict xfails."""
+    params = []
+    for case in cases:
+        for delivery, seed in observe.RUNS:
+            reason = (known or {}).get((case.name, delivery, seed))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            params.append(
+                pytest.param(case, delivery, seed, id=f"{case.name}-{delivery}-{seed}", marks=marks)
+            )
+    return params
+
+
+def test_the_comparisons_cover_what_they_should() -> None:
+    names = {case.name for case in ACTOR_CASES}
+    assert names >= SCHEDULE_DEPENDENT_LIFECYCLE
+    for known in KNOWN_DISAGREEMENTS.values():
+        assert {name for name, _, _ in known} <= names
+    assert len(HOOK_ORDER_CASES) >= 5
+
+
+@pytest.mark.parametrize(
+    ("case", "delivery", "seed"),
+    runs_of([case for case in ACTOR_CASES if case.name not in SCHEDULE_DEPENDENT_LIFECYCLE]),
+)
+def test_lifecycle_logs_agree(case: Case, delivery: str, seed: int) -> None:
+    # each actor's own lifecycle events in the same order; across actors, the schedule's
+    expected = observe.under_asyncio(case)
+    simulated = observe.under_simulation(case, seed, delivery)
+    assert observe.lifecycle(simulated.entries) == observe.lifecycle(expected.entries)
+
+
+@pytest.mark.parametrize(
+    ("case", "delivery", "seed"),
+    runs_of(
+        [case for case in ACTOR_CASES if case.name not in SCHEDULE_DEPENDENT_LIFECYCLE],
+        KNOWN_DISAGREEMENTS["failure_errors"],
+    ),
+)
+def test_failures_carry_the_same_errors(case: Case, delivery: str, seed: int) -> None:
+    expected = observe.under_asyncio(case)
+    simulated = observe.under_simulation(case, seed, delivery)
+    assert observe.failure_errors(simulated.entries) == observe.failure_errors(expected.entries)
+
+
+@pytest.mark.parametrize(
+    ("case", "delivery", "seed"),
+    runs_of(
+        [case for case in ACTOR_CASES if case.name in SCHEDULE_DEPENDENT_LIFECYCLE],
+        KNOWN_DISAGREEMENTS["failures_reported"],
+    ),
+)
+def test_a_failure_is_reported_in_any_schedule(case: Case, delivery: str, seed: int) -> None:
+    # what the supervisor decides may be the schedule's, that the failure is reported is not
+    expected = observe.under_asyncio(case)
+    simulated = observe.under_simulation(case, seed, delivery)
+    assert observe.failures_reported(simulated.entries) == observe.failures_reported(
+        expected.entries
+    )
+
+
+@pytest.mark.parametrize(("case", "delivery", "seed"), runs_of(HOOK_ORDER_CASES))
+def test_hook_order_agrees(case: Case, delivery: str, seed: int) -> None:
+    expected = observe.under_asyncio(case)
+    simulated = observe.under_simulation(case, seed, delivery)
+    assert expected.outcome == case.expected
+    assert simulated.outcome == expected.outcome
+
+
+@pytest.mark.parametrize(("case", "delivery", "seed"), runs_of(ACTOR_CASES))
+def test_dead_letters_by_reason_agree(case: Case, delivery: str, seed: int) -> None:
+    expected = observe.under_asyncio(case)
+    simulated = observe.under_simulation(case, seed, delivery)
+    # the counts by reason add up to each interpreter's own total
+    assert sum(expected.dead_letters.values()) == expected.dead_letter_total
+    assert sum(simulated.dead_letters.values()) == simulated.dead_letter_total
+    if case.dead_letters is not None:
+        assert expected.dead_letter_total == case.dead_letters
+    assert simulated.dead_letters == expected.dead_letters
