@@ -550,7 +550,10 @@ class Kernel:
     def _supervise(self, parent: Any, child: Any, error: BaseException, out: list[Command]) -> None:
         environment = self.environment
         if parent.children_cells.get(child.name) is not child:
-            return  # an earlier incarnation, already gone
+            # it terminated before its supervisor could decide (a shutdown stopped it): the
+            # failure is still reported, once, as a stop
+            self._report_failure(parent, child, error, Directive.STOP, out)
+            return
         if child.phase >= Phase.STOPPING or parent.phase >= Phase.STOPPING:
             # stopping anyway: the failure is reported, and the child goes on stopping
             self._report_failure(parent, child, error, Directive.STOP, out)

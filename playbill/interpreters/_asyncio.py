@@ -507,12 +507,16 @@ class _Cell(KernelCell):
                             error = stopped_error(self.path, message)
                         # anything else, an inner cancellation included, is a failure
                         self.current = None
+                        # a program's own Cancelled arrives as the CancelledError that carried
+                        # it out of the program: the asker gets that, the supervisor the original
+                        own = isinstance(error, asyncio.CancelledError) and isinstance(
+                            error.__cause__, Cancelled
+                        )
                         if future is not None and not future.done():
-                            own = isinstance(error.__cause__, Cancelled)  # (a program's own)
                             future.set_exception(
                                 error if own else asker_error(self.path, message, error)
                             )
-                        self._fail(error)
+                        self._fail(error.__cause__ if own else error)  # type: ignore[arg-type]
                         break
                     self.current = None
                     if self.consecutive_restarts:

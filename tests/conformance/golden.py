@@ -60,7 +60,7 @@ RE_RECORD = (
     "    PYTHONPATH=. python -m tests.conformance.golden --record\n"
     "and commit golden_traces.json and golden_traces.txt.gz with a CHANGELOG line saying which "
     "runs changed and why; when the choice points changed (the schedules differ), bump "
-    "Schedule.version in playbill/interpreters/simulation.py too, since the old schedule "
+    "Schedule.version in playbill/interpreters/simulation/_schedule.py too, since the old schedule "
     "strings no longer replay."
 )
 

@@ -107,33 +107,9 @@ SCHEDULE_DEPENDENT_LIFECYCLE = {
 
 # Where the interpreters disagree on what is not the schedule's: xfail, strict (a fix makes the
 # run pass, and then it leaves these lists). By comparison, then case, delivery and seed.
-SIMULATOR_DROPS_A_PENDING_FAILURE = (
-    "simulator bug: its shutdown stops the top-level actors directly while the root guardian "
-    "stays RUNNING, so a ChildFailed the guardian has not handled yet is overtaken; once the "
-    "counter has terminated the guardian drops it as 'an earlier incarnation' "
-    "(Kernel._supervise) and no Failed event is ever published. Under asyncio the shutdown "
-    "stops the guardian through the kernel (its STOP queued after the ChildFailed), so the "
-    "failure is always reported: Failed(RESTART) before the shutdown, Failed(STOP) during it"
-)
-ASYNCIO_REPORTS_ITS_OWN_CANCELLED_ERROR = (
-    "asyncio bug: a message whose program fails with its own Cancelled while the actor stops "
-    "is reported as Failed(error=asyncio.CancelledError(), directive='STOP'): _Run._drive "
-    "re-raises the Cancelled as asyncio.CancelledError (its __cause__) and that wrapper is "
-    "what the kernel reports; the simulator reports the program's Cancelled itself, as for "
-    "any other exception"
-)
-KNOWN_DISAGREEMENTS = {
-    "failures_reported": {
-        ("ask_fails_with_the_target_exception", "causal", 0): SIMULATOR_DROPS_A_PENDING_FAILURE,
-        ("ask_fails_with_the_target_exception", "causal", 2): SIMULATOR_DROPS_A_PENDING_FAILURE,
-        ("ask_fails_with_the_target_exception", "per_pair", 0): SIMULATOR_DROPS_A_PENDING_FAILURE,
-    },
-    "failure_errors": {
-        ("a_plain_stop_keeps_the_programs_own_cancellation", delivery, seed): (
-            ASYNCIO_REPORTS_ITS_OWN_CANCELLED_ERROR
-        )
-        for delivery, seed in observe.RUNS
-    },
+KNOWN_DISAGREEMENTS: dict[str, dict[tuple[str, str, int], str]] = {
+    "failures_reported": {},
+    "failure_errors": {},
 }
 
 # Programs whose value is the order their actors' hooks ran in

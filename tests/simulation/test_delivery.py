@@ -93,9 +93,10 @@ def test_delivery_must_be_one_of_the_two() -> None:
         simulate(two_bursts(), delivery="fifo")  # type: ignore[arg-type]
 
 
-def test_a_schedule_of_the_earlier_simulator_is_refused_with_a_reason() -> None:
-    with pytest.raises(InvalidArgument, match="earlier simulator"):
-        simulate(two_bursts(), schedule="v1:0101")
+@pytest.mark.parametrize("recorded", ["v1:0101", "v2:0101"])
+def test_a_schedule_of_an_earlier_simulator_is_refused_with_a_reason(recorded: str) -> None:
+    with pytest.raises(InvalidArgument, match=r"earlier simulator \(v[12]\)"):
+        simulate(two_bursts(), schedule=recorded)
 
 
 @program
@@ -145,6 +146,6 @@ def test_the_printed_replay_call_carries_the_options_of_the_exploration() -> Non
         open_then_deposit(), check=lambda r: r.value == 50, runs=300, delivery="per_pair"
     )
     with pytest.raises(
-        AssertionError, match=r"replay\(open_then_deposit\(\), 'v2:\w*', delivery='per_pair'\)"
+        AssertionError, match=r"replay\(open_then_deposit\(\), 'v3:\w*', delivery='per_pair'\)"
     ):
         found.assert_passed("open_then_deposit()")

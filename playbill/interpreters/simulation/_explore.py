@@ -142,7 +142,7 @@ def replay(
     """Run ``program`` again along ``schedule`` (what a result printed): the same trace.
 
     >>> from playbill import pure
-    >>> replay(pure(1), "v2:").value
+    >>> replay(pure(1), "v3:").value
     1
     """
     return simulate(program, schedule=schedule, **options)

@@ -34,19 +34,19 @@ def _as_choices(choices: Sequence[int]) -> tuple[int, ...]:
 @frozen
 class Schedule:
     """The choices of one run: at each choice point, an index into the enabled set sorted by
-    stable names. Printed as a short string (``v2:`` then one character a choice, base 62;
+    stable names. Printed as a short string (``v3:`` then one character a choice, base 62;
     larger values in parentheses) that `Schedule.parse` reads back. The version names the
     simulator's choice points: a schedule replays only under the version that recorded it.
 
     >>> schedule = Schedule((0, 2, 1, 70))
     >>> str(schedule)
-    'v2:021(70)'
-    >>> Schedule.parse("v2:021(70)") == schedule
+    'v3:021(70)'
+    >>> Schedule.parse("v3:021(70)") == schedule
     True
     """
 
     choices: tuple[int, ...] = field(converter=_as_choices)
-    version: int = 2
+    version: int = 3
 
     def __str__(self) -> str:
         encoded = "".join(
@@ -57,14 +57,15 @@ class Schedule:
     @classmethod
     def parse(cls, text: str) -> Schedule:
         """Read a schedule printed by ``str(schedule)``."""
-        if isinstance(text, str) and text.startswith("v1:"):
+        if isinstance(text, str) and text[:3] in ("v1:", "v2:"):
             raise InvalidArgument(
-                f"{text!r} was recorded by an earlier simulator (v1), whose choice points were "
-                "different, so it cannot replay here; run explore() again for a v2 schedule"
+                f"{text!r} was recorded by an earlier simulator ({text[:2]}), whose choice "
+                "points were different, so it cannot replay here; run explore() again for a "
+                "v3 schedule"
             )
-        if not isinstance(text, str) or not text.startswith("v2:"):
+        if not isinstance(text, str) or not text.startswith("v3:"):
             raise InvalidArgument(
-                f"a schedule string starts with 'v2:', got {text!r}; pass the string a "
+                f"a schedule string starts with 'v3:', got {text!r}; pass the string a "
                 "simulation printed (str(result.schedule))"
             )
         choices: list[int] = []
@@ -152,7 +153,7 @@ class SimulationResult(Generic[A]):
 
         >>> from playbill import pure, simulate
         >>> simulate(pure(1)).replay_hint("main()", {"delivery": "per_pair"})
-        "replay(main(), 'v2:', delivery='per_pair')"
+        "replay(main(), 'v3:', delivery='per_pair')"
         """
         given = "".join(
             f", {key}=..." if key == "handlers" else f", {key}={value!r}"

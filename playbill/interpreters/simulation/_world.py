@@ -22,7 +22,6 @@ from playbill.actors import (
     Emitted,
     Escalated,
     OneForOne,
-    Stopped,
     SupervisionStrategy,
 )
 from playbill.actors._cells import (
@@ -197,8 +196,13 @@ class _World(_Mail):
                     for fiber in self.alive():
                         if fiber.actor is None:
                             self.cancel(fiber)
-                    for child in list(self.guardian.children_cells.values()):
-                        self.stop(child)
+                    # the root guardian stops as asyncio's does, through the kernel: what it
+                    # has queued (a child's failure) first, then its STOP, children first
+                    # (handled in place: no choice is added)
+                    guardian = self.guardian
+                    self.stop(guardian)
+                    while guardian.mailbox.system:
+                        self.system_message(guardian, guardian.mailbox.system.popleft())
                 options = self.enabled()
                 if not options:
                     if self.advance_clock():
@@ -347,7 +351,8 @@ class _World(_Mail):
                 current, cell.current = cell.current, None
                 self.undeliverable(cell, current, DeadLetterReason.UNPROCESSED)
             self.apply(cell, self.kernel.terminate(cell))
-        self.events.append(Stopped(self.guardian.path, self.clock))
+        if self.guardian.phase is not Phase.STOPPED:
+            self.apply(self.guardian, self.kernel.terminate(self.guardian))
 
     def deadlock(self) -> PlaybillError:
         waits = [self.describe_alive()] if self.alive() else []
