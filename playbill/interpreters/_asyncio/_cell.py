@@ -1,0 +1,564 @@
+"""An actor under asyncio: its cell (mailbox, task, instance, children, watchers; also its
+context and its refs' binding), the actor's task that drains the mailbox, and the executor
+of the lifecycle kernel's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, final
+
+from playbill.actors import (
+    DeadLetterReason,
+    MailboxFull,
+    MailboxPolicy,
+    Offer,
+    SupervisionStrategy,
+    Terminated,
+)
+from playbill.actors._cells import (
+    THROUGHPUT,
+    asker_error,
+    guardian_refuses,
+    is_failure,
+    short,
+    stopped_error,
+    undelivered_ask_error,
+)
+from playbill.actors._kernel import (
+    Command,
+    ContinueAfterChildren,
+    DrainMailbox,
+    Escalate,
+    Gone,
+    KernelCell,
+    NotifyWatcher,
+    Phase,
+    PostSystem,
+    PostSystemLater,
+    Publish,
+    Report,
+    RunHook,
+)
+from playbill.effects import (
+    ActorRef,
+    Cancelled,
+    Effect,
+    Program,
+    Suspend,
+)
+
+if TYPE_CHECKING:
+    from playbill.interpreters._asyncio._system import ActorSystem
+
+
+A = TypeVar("A")
+
+_RUNNING, _STOPPING, _STOPPED = Phase.RUNNING, Phase.STOPPING, Phase.STOPPED
+
+logger = logging.getLogger("playbill")
+
+
+@final
+class _Ask:
+    """A user message with a future for its reply."""
+
+    __slots__ = ("future", "message")
+
+    def __init__(self, message: object, future: asyncio.Future[Any]) -> None:
+        self.message = message
+        self.future = future
+
+
+# -- cells ------------------------------------------------------------------------------------
+
+
+class _Cell(KernelCell):
+    """One actor: its mailbox, task, instance, children, watchers — and its context. Its
+    lifecycle fields are the kernel's (`KernelCell`)."""
+
+    __slots__ = (
+        "_terminated",
+        "asking",
+        "current",
+        "in_program",
+        "interrupting",
+        "loop",
+        "system",
+        "task",
+        "waiter",
+    )
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        parent: _Cell | None,
+        path: str,
+        factory: Callable[[], Any],
+        policy: MailboxPolicy | None,
+    ) -> None:
+        super().__init__(parent, path, next(system._uids), factory, policy, system.realm)
+        self.system = system
+        self.loop = system._loop
+        self.current: object = None  # the item being handled, failed if the task is cancelled
+        self.asking: tuple[_Cell, object] | None = None  # what its message's ask waits on
+        self.in_program = False  # whether it is awaiting the program a receive returned
+        self.interrupting = False  # whether its task was cancelled to interrupt that program
+        self.waiter: asyncio.Future[None] | None = None
+        self.blocked: deque[tuple[asyncio.Future[None], object]] = deque()
+        self._terminated: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = self.loop.create_task(self._main())
+
+    def terminated(self) -> asyncio.Future[None]:
+        """A future done once the actor has stopped (made on demand: most are never awaited)."""
+        if self._terminated is None:
+            self._terminated = self.loop.create_future()
+            if self.phase is _STOPPED:
+                self._terminated.set_result(None)
+        return self._terminated
+
+    # -- ActorContext (self_ref, parent and children come from CellContext) ---------------
+
+    def spawn(
+        self,
+        actor: Any,
+        name: str | None = None,
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> ActorRef:
+        return self.system._spawn(self, actor, name, supervision, mailbox).ref
+
+    def watch(self, ref: ActorRef) -> None:
+        target = self.system._resolve(ref)
+        self._apply(self.system._kernel.watch(self, target, Terminated(ref)))
+
+    # -- the binding behind ActorRef's direct methods -------------------------------------
+
+    def tell(self, message: object) -> None:
+        if self.phase >= _STOPPING:
+            self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
+            return
+        box = self.mailbox
+        if box.capacity is None or len(box.user) < box.capacity:
+            box.user.append(message)
+        else:
+            self._overflow(message, waiting_allowed=False)
+            return
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def ask(self, message: object, timeout: float | None) -> Awaitable[Any]:
+        """Send the ask now and return its reply's future: the ask takes its place in the
+        queue at the call or, in a full `Overflow.BLOCK` mailbox, waits for room as this
+        sender's next message (a deadline that passes meanwhile, or a cancelled future,
+        removes it: a dead letter, never handled)."""
+        future: asyncio.Future[Any] = self.loop.create_future()
+        if self.phase >= _STOPPING:
+            self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
+            future.set_exception(stopped_error(self.path, message))
+            return future
+        box = self.mailbox
+        if box.capacity is None or len(box.user) < box.capacity:
+            box.user.append(_Ask(message, future))
+            waiter = self.waiter
+            if waiter is not None:
+                self.waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
+        else:
+            room = self._post_full(_Ask(message, future))
+            if room is not None:  # the ask giving up gives up its place too
+                future.add_done_callback(lambda _: room.cancel())
+            if future.done():
+                return future
+        limit = self.system.ask_timeout if timeout is None else timeout
+        if limit != math.inf:
+            self.system._deadlines.add(limit, future, self, message)
+        return future
+
+    def send(self, message: object) -> Awaitable[None]:
+        """Send ``message`` now; what is returned is done once it is queued (at once, unless
+        a full `Overflow.BLOCK` mailbox makes it wait for room as this sender's next message;
+        cancelling that wait withdraws the message, as a dead letter)."""
+        room = self._post(message)
+        if room is None:
+            room = self.loop.create_future()
+            room.set_result(None)
+        return room
+
+    def _post(self, message: object) -> asyncio.Future[None] | None:
+        """Queue ``message`` now; None when done with it (queued, dropped or dead-lettered),
+        else the future of its wait for room."""
+        if self.phase >= _STOPPING:
+            self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
+            return None
+        box = self.mailbox
+        if box.capacity is None or len(box.user) < box.capacity:
+            box.user.append(message)
+            self._wake()
+            return None
+        return self._post_full(message)
+
+    def _post_full(self, item: object) -> asyncio.Future[None] | None:
+        """The mailbox is full: apply its policy to ``item``; under `Overflow.BLOCK` it waits
+        in line for room (the returned future is done once it is queued)."""
+        if self._overflow(item, waiting_allowed=True):
+            return None
+        room: asyncio.Future[None] = self.loop.create_future()
+        entry = (room, item)
+        self.blocked.append(entry)
+        room.add_done_callback(lambda _: self._gave_up(entry))
+        return room
+
+    def _gave_up(self, entry: tuple[asyncio.Future[None], object]) -> None:
+        """A sender stopped waiting for room (cancelled, or its ask ended): its message leaves
+        the line, a dead letter; it is never handled."""
+        room, item = entry
+        if room.cancelled() and entry in self.blocked:
+            self.blocked.remove(entry)
+            self._undeliverable(item, DeadLetterReason.GAVE_UP)
+
+    def interrupt(self) -> None:
+        """Stop, cancelling the program of the message being handled (``free_stop(ref,
+        interrupt=True)``): its finalisers run, its asker fails with `ActorStopped`. An actor
+        never interrupts itself: from its own task this is a plain stop."""
+        self.stop()
+        task = self.task
+        if (
+            self.in_program
+            and not self.interrupting
+            and task is not None
+            and task is not asyncio.current_task()
+        ):
+            self.interrupting = True
+            task.cancel()
+
+    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None:
+        if ref is not None and ref != self.ref:
+            target = self.system._resolve(ref)
+            if target is not None:
+                target.stop(interrupt=interrupt)
+            return
+        if interrupt:
+            self.interrupt()
+            return
+        if self.phase < _STOPPING:
+            self._apply(self.system._kernel.stop(self))
+
+    # -- mailbox --------------------------------------------------------------------------
+
+    def _overflow(self, item: object, *, waiting_allowed: bool) -> bool:
+        """Apply the bounded policy to ``item``; False when the sender must wait for room."""
+        outcome = self.mailbox.offer(item)
+        if outcome is Offer.QUEUED:  # pragma: no cover - callers checked there is no room
+            self._wake()
+        elif outcome is Offer.DROPPED_OLDEST:
+            self._undeliverable(self.mailbox.last_dropped, DeadLetterReason.DROPPED_OLDEST)
+            self._wake()
+        elif outcome is Offer.DROPPED_NEWEST:
+            self._undeliverable(item, DeadLetterReason.DROPPED_NEWEST)
+        elif outcome is Offer.REFUSED:
+            self._undeliverable(item, DeadLetterReason.MAILBOX_FULL)
+            if type(item) is _Ask:  # its future carries the MailboxFull to the asker
+                return True
+            raise MailboxFull(
+                f"the mailbox of {self.path} is full ({self.mailbox.capacity} messages, "
+                f"overflow=FAIL); the message {short(item)} is a dead letter. Slow the "
+                "sender, raise the capacity, or pick another Overflow"
+            )
+        else:
+            if waiting_allowed:
+                return False
+            self._undeliverable(item, DeadLetterReason.MAILBOX_FULL)
+            raise MailboxFull(
+                f"the mailbox of {self.path} is full ({self.mailbox.capacity} messages, "
+                f"overflow=BLOCK) and ref.tell() never waits; the message {short(item)} is a "
+                "dead letter. Use `await ref.send(message)` or free_tell(...) to wait for room"
+            )
+        return True
+
+    def _undeliverable(self, item: object, reason: DeadLetterReason) -> None:
+        if type(item) is _Ask:
+            if not item.future.done():
+                item.future.set_exception(undelivered_ask_error(self.path, item.message, reason))
+            item = item.message
+        self.system._dead_letter(item, self.path, reason)
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def post_system(self, message: object) -> None:
+        self.mailbox.system.append(message)
+        self._wake()
+
+    def _admit_blocked(self) -> None:
+        box = self.mailbox
+        while self.blocked and len(box.user) < (box.capacity or 0):
+            room, item = self.blocked.popleft()
+            if room.done():  # the sender gave up just now: never handled
+                self._undeliverable(item, DeadLetterReason.GAVE_UP)
+                continue
+            box.user.append(item)
+            room.set_result(None)
+
+    # -- the actor's task -----------------------------------------------------------------
+
+    async def _main(self) -> None:
+        system = self.system
+        try:
+            try:  # on_start, inline: what the kernel's START decides, for every actor spawned
+                started = self.instance.on_start()
+            except BaseException as failure:
+                if not is_failure(failure):
+                    raise
+                await self._perform(system._kernel.started(self, failure))
+            else:
+                if started is None:
+                    commands = system._kernel.started(self, None)
+                    if commands:
+                        self._apply(commands)
+                else:
+                    await self._finish_start(started)
+            box = self.mailbox
+            system_queue = box.system
+            user_queue = box.user
+            while True:
+                if system_queue:
+                    if await self._handle_system(system_queue.popleft()):
+                        return
+                    continue
+                if self.phase is not _RUNNING or not user_queue:
+                    self.waiter = self.loop.create_future()
+                    await self.waiter
+                    continue
+                # The hot loop: up to THROUGHPUT messages, inlined, awaiting only for a
+                # receive that returned a program or an awaitable.
+                receive = self.instance.receive
+                handled = 0
+                while user_queue and not system_queue and self.phase is _RUNNING:
+                    item = self.current = user_queue.popleft()
+                    if self.blocked:
+                        self._admit_blocked()
+                    if type(item) is _Ask:
+                        message = item.message
+                        future: asyncio.Future[Any] | None = item.future
+                    else:
+                        message = item
+                        future = None
+                    try:
+                        result = receive(message)
+                        if result is not None and type(result) not in _PLAIN:
+                            self.in_program = True
+                            try:
+                                result = await self._complete(result)
+                            finally:
+                                self.in_program = False
+                    except BaseException as error:
+                        if not is_failure(error):
+                            raise
+                        if isinstance(error, asyncio.CancelledError) and _being_cancelled():
+                            if not self.interrupting:
+                                raise  # this actor's own task is cancelled (a shutdown timed out)
+                            # free_stop(interrupt=True) cancelled the program: the actor goes on
+                            # to stop, and its asker learns it was stopped
+                            self.interrupting = False
+                            task = asyncio.current_task()
+                            assert task is not None
+                            task.uncancel()
+                            error = stopped_error(self.path, message)
+                        # anything else, an inner cancellation included, is a failure
+                        self.current = None
+                        # a program's own Cancelled arrives as the CancelledError that carried
+                        # it out of the program: the asker gets that, the supervisor the original
+                        own = isinstance(error, asyncio.CancelledError) and isinstance(
+                            error.__cause__, Cancelled
+                        )
+                        if future is not None and not future.done():
+                            future.set_exception(
+                                error if own else asker_error(self.path, message, error)
+                            )
+                        self._fail(error.__cause__ if own else error)  # type: ignore[arg-type]
+                        break
+                    self.current = None
+                    if self.consecutive_restarts:
+                        self.consecutive_restarts = 0
+                    if future is not None:
+                        if future.done():
+                            system._dead_letter(result, self.path, DeadLetterReason.LATE_REPLY)
+                        else:
+                            future.set_result(result)
+                    handled += 1
+                    if handled >= THROUGHPUT:
+                        await asyncio.sleep(0)
+                        handled = 0
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+
+    async def _finish_start(self, started: Any) -> None:
+        """``on_start`` returned a program or an awaitable: finish it, then the kernel goes
+        on."""
+        error: BaseException | None = None
+        try:
+            await self._complete(started)
+        except BaseException as failure:
+            if not is_failure(failure) or (
+                isinstance(failure, asyncio.CancelledError) and _being_cancelled()
+            ):
+                raise
+            error = failure
+        await self._perform(self.system._kernel.started(self, error))
+
+    def _abort(self) -> None:
+        """The task is cancelled (a shutdown ran out of time): what it was handling, what is
+        queued and who waits for room all become dead letters; then it terminates."""
+        if self.phase < _STOPPING:
+            self.phase = _STOPPING
+        current, self.current = self.current, None
+        if current is not None:
+            self._undeliverable(current, DeadLetterReason.UNPROCESSED)
+        self._apply(self.system._kernel.terminate(self))
+
+    def _deliver_first(self, message: object) -> None:
+        """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
+        but only once the actor runs (not while its supervisor decides about a failure)."""
+        self.mailbox.notify(message, _is_notice)
+        self._wake()
+
+    async def _complete(self, result: Any) -> Any:
+        """Finish what a receive or a hook returned: run a program, await a coroutine."""
+        if isinstance(result, Program):
+            return await self.system._perform(result, self)
+        if isinstance(result, Effect):  # an effect stands for the program that performs it
+            return await self.system._perform(Suspend(result), self)
+        if inspect.isawaitable(result):
+            return await result
+        _PLAIN.add(type(result))
+        return result
+
+    def _fail(self, error: BaseException) -> None:
+        """Stop handling messages and let the supervisor decide."""
+        self._apply(self.system._kernel.fail(self, error))
+
+    async def _handle_system(self, message: object) -> bool:
+        """Handle one system message in the actor's own task; True once it has terminated."""
+        kernel = self.system._kernel
+        if type(message) is ContinueAfterChildren:
+            await self._perform(kernel.children_terminated(self))
+        else:
+            await self._perform(kernel.system_message(self, message))
+        return self.phase is _STOPPED
+
+    # -- the executor of the kernel's commands ------------------------------------------------
+
+    async def _perform(self, commands: list[Command]) -> None:
+        """Carry out the kernel's commands in this actor's task: the hooks they run are awaited
+        here, and what the kernel decides once each has run is carried out in turn."""
+        hook = self._apply(commands)
+        while hook is not None:
+            error: BaseException | None = None
+            try:
+                result = getattr(self.instance, hook.name)(*hook.arguments)
+                if result is not None:
+                    await self._complete(result)
+            except BaseException as failure:
+                if not is_failure(failure) or (
+                    isinstance(failure, asyncio.CancelledError) and _being_cancelled()
+                ):
+                    raise  # the process ends, or a shutdown ran out of time and cancels the task
+                error = failure
+            hook = self._apply(self.system._kernel.hook_done(self, error))
+
+    def _apply(self, commands: list[Command]) -> RunHook | None:
+        """Carry out every command but a hook to run, which is returned (the kernel asks for
+        at most one, last, and only of the cell whose input it decided)."""
+        system = self.system
+        hook: RunHook | None = None
+        for command in commands:
+            kind = type(command)
+            if kind is PostSystem:
+                command.cell.post_system(command.message)  # type: ignore[union-attr]
+            elif kind is Publish:
+                if system._subscriptions:
+                    system._publish(command.event)  # type: ignore[union-attr]
+            elif kind is RunHook:
+                hook = command  # type: ignore[assignment]
+            elif kind is DrainMailbox:
+                command.cell._drain(command.reason)  # type: ignore[union-attr]
+            elif kind is NotifyWatcher:
+                command.watcher._deliver_first(command.message)  # type: ignore[union-attr]
+            elif kind is Gone:
+                terminated = command.cell._terminated  # type: ignore[union-attr]
+                if terminated is not None and not terminated.done():
+                    terminated.set_result(None)
+            elif kind is ContinueAfterChildren:  # in the parent's own task
+                command.cell.post_system(command)  # type: ignore[union-attr]
+            elif kind is PostSystemLater:
+                target = command.cell  # type: ignore[union-attr]
+                self.loop.call_later(command.delay, target.post_system, command.message)  # type: ignore[union-attr]
+            elif kind is Escalate:
+                system._escalate(command.error)  # type: ignore[union-attr]
+            elif kind is Report:
+                logger.error("%s", command.text, exc_info=command.error)  # type: ignore[union-attr]
+        return hook
+
+    def _drain(self, reason: DeadLetterReason) -> None:
+        """What is queued, and what waits for room, becomes dead letters; senders go on."""
+        for item in self.mailbox.drain():
+            self._undeliverable(item, reason)
+        while self.blocked:
+            room, item = self.blocked.popleft()
+            if room.cancelled():  # the sender gave up just now
+                self._undeliverable(item, DeadLetterReason.GAVE_UP)
+            elif not room.done():
+                self._undeliverable(item, reason)
+                room.set_result(None)
+
+
+def _is_notice(item: object) -> bool:
+    return type(item) is Terminated
+
+
+@final
+class _GuardianCell(_Cell):
+    """The root guardian's cell: it supervises the top-level actors and takes no messages, so
+    whatever is sent to it is a dead letter (an ask fails), and nothing else is affected."""
+
+    __slots__ = ()
+
+    def tell(self, message: object) -> None:
+        self.system._dead_letter(message, self.path, DeadLetterReason.GUARDIAN)
+
+    def ask(self, message: object, timeout: float | None) -> Awaitable[Any]:
+        self.system._dead_letter(message, self.path, DeadLetterReason.GUARDIAN)
+        future: asyncio.Future[Any] = self.loop.create_future()
+        future.set_exception(guardian_refuses(self.path, message))
+        return future
+
+    def _post(self, message: object) -> asyncio.Future[None] | None:
+        self.tell(message)
+        return None
+
+
+_PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
+
+
+def _being_cancelled() -> bool:
+    """Whether the running task itself has been asked to cancel (not an inner awaitable)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

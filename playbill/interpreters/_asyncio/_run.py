@@ -1,0 +1,371 @@
+"""One performance of one program on the event loop: the effect dispatch, and the concurrency
+combinators (gather, race, timeout, fork, join, cancel) on asyncio tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random as _random
+import time
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar, final
+
+from playbill.actors import (
+    DeadLetterReason,
+    Emitted,
+)
+from playbill.actors._cells import (
+    short,
+)
+from playbill.effects import (
+    ActorNotFound,
+    Ask,
+    CancelFiber,
+    Cancelled,
+    Done,
+    Emit,
+    Fiber,
+    FiberCancelled,
+    Fork,
+    InvalidArgument,
+    Join,
+    Machine,
+    MaybeFault,
+    Next,
+    Now,
+    Parallel,
+    Program,
+    Race,
+    Random,
+    SelfRef,
+    Sleep,
+    Spawn,
+    Stop,
+    Tell,
+    TimedOut,
+    Timeout,
+    UnhandledEffect,
+    Watch,
+)
+from playbill.effects._handlers import program_in_place
+
+if TYPE_CHECKING:
+    from playbill.interpreters._asyncio._system import ActorSystem
+from playbill.interpreters._asyncio._cell import _Cell
+
+A = TypeVar("A")
+
+logger = logging.getLogger("playbill")
+
+
+class _Run:
+    """One performance of one program (and the fibers it forks) on behalf of ``cell``."""
+
+    __slots__ = ("cell", "fibers", "joined", "main", "system")
+
+    def __init__(self, system: ActorSystem, cell: _Cell | None, main: bool = False) -> None:
+        self.system = system
+        self.cell = cell
+        # whether it is the program of the cell's message or hook (not a fork of it): its
+        # asks are what the cell waits on
+        self.main = main and cell is not None
+        self.fibers: dict[int, asyncio.Task[Any]] = {}
+        self.joined: set[int] = set()
+
+    async def perform(self, program: Program[A]) -> A:
+        try:
+            result: A = await self._drive(Machine(program))
+            return result
+        finally:
+            if self.fibers:
+                await self._cancel_fibers()
+
+    async def _drive(self, machine: Machine) -> Any:
+        system = self.system
+        step = machine.start()
+        swallowed_cancel = False
+        waiting: _Cell | None = None  # the cell whose message waits on the ask under way
+        while True:
+            if type(step) is Next:
+                effect: Any = step.effect
+                kind = type(effect)
+                if kind is Tell:
+                    try:
+                        target = system._target(effect.ref, "free_tell()")
+                        if target is None:
+                            system._dead_letter(
+                                effect.message, effect.ref.path, DeadLetterReason.UNKNOWN
+                            )
+                            step = machine.resume(None)
+                            continue
+                        room = target._post(effect.message)
+                    except Exception as error:
+                        step = machine.throw(error)
+                        continue
+                    if room is None:  # queued (or a dead letter) at once: the hot path
+                        step = machine.resume(None)
+                        continue
+                    pending: Awaitable[Any] = room
+                elif kind is Ask:
+                    target = effect.ref.binding
+                    if type(target) is not _Cell or target.system is not system:
+                        target = system._resolve(effect.ref)
+                    if target is None:
+                        system._dead_letter(
+                            effect.message, effect.ref.path, DeadLetterReason.UNKNOWN
+                        )
+                        step = machine.throw(
+                            ActorNotFound(
+                                f"no actor at {effect.ref.path} to ask {short(effect.message)}"
+                            )
+                        )
+                        continue
+                    pending = target.ask(effect.message, effect.timeout)
+                    if self.main:  # the wait-for graph an AskTimeout describes
+                        waiting = self.cell
+                        waiting.asking = (target, effect.message)  # type: ignore[union-attr]
+                else:
+                    try:
+                        outcome = self._perform_effect(effect)
+                    except Exception as error:
+                        step = machine.throw(error)
+                        continue
+                    if type(outcome) is _Awaiting:
+                        pending = outcome.awaitable
+                    elif type(outcome) is _InPlace:
+                        step = machine.resume_with(outcome.program)
+                        continue
+                    else:
+                        step = machine.resume(outcome)
+                        continue
+                try:
+                    value = await pending
+                except asyncio.CancelledError:
+                    if waiting is not None:
+                        waiting.asking = None
+                        waiting = None
+                    if system._abandoning:  # it swallowed its cancellation once already
+                        raise
+                    swallowed_cancel = True
+                    step = machine.throw(Cancelled())
+                except Exception as error:
+                    if waiting is not None:
+                        waiting.asking = None
+                        waiting = None
+                    step = machine.throw(error)
+                else:
+                    if waiting is not None:
+                        waiting.asking = None
+                        waiting = None
+                    step = machine.resume(value)
+            elif type(step) is Done:
+                if swallowed_cancel:  # the program caught Cancelled and went on
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        task.uncancel()
+                return step.value
+            else:
+                failure = step.error
+                if isinstance(failure, Cancelled):
+                    raise asyncio.CancelledError from failure
+                raise failure
+
+    def _perform_effect(self, effect: Any) -> Any:
+        system = self.system
+        cell = self.cell
+        kind = type(effect)
+        handler = system.handlers.find(effect)
+        if handler is not None:
+            result = handler(effect)
+            in_place = program_in_place(result)
+            if in_place is not None:
+                return _InPlace(in_place)
+            if inspect.isawaitable(result):
+                return _Awaiting(result)
+            return result
+        if kind is Spawn:
+            parent = cell if cell is not None else system._running_guardian()
+            return system._spawn(
+                parent, effect.actor, effect.name, effect.supervision, effect.mailbox
+            ).ref
+        if kind is Stop:
+            target = system._target(effect.ref, "free_stop()")
+            if target is not None:
+                if effect.interrupt and target is not cell:  # an actor never interrupts itself
+                    target.interrupt()
+                else:
+                    target.stop()  # (forks of its own program run in tasks of their own)
+            return None
+        if kind is SelfRef:
+            return self._need_actor("self_ref()").ref
+        if kind is Watch:
+            self._need_actor("watch()").watch(effect.ref)
+            return None
+        if kind is Emit:
+            path = cell.path if cell is not None else f"/{system.name}"
+            system._publish(Emitted(path, time.time(), effect.event))
+            return None
+        if kind is MaybeFault:  # fault points are inert outside the simulator
+            return None
+        if kind is Now:
+            return time.time()
+        if kind is Random:
+            return _random.random()
+        if kind is Sleep:
+            return _Awaiting(asyncio.sleep(effect.seconds))
+        if kind is Parallel:
+            return _Awaiting(self._gather(effect.programs))
+        if kind is Race:
+            return _Awaiting(self._race(effect.programs))
+        if kind is Timeout:
+            return _Awaiting(self._timeout(effect.program, effect.seconds))
+        if kind is Fork:
+            fiber_id = next(system._fiber_ids)
+            self.fibers[fiber_id] = system._loop.create_task(self._child(effect.program))
+            return Fiber(fiber_id)
+        if kind is Join:
+            return _Awaiting(self._join(effect.fiber))
+        if kind is CancelFiber:
+            return _Awaiting(self._cancel(effect.fiber))
+        raise UnhandledEffect(
+            effect,
+            "asyncio",
+            f"ActorSystem(handlers={{{kind.__name__}: lambda effect: ...}}) or "
+            f"playbill.run(program, handlers={{{kind.__name__}: ...}})",
+        )
+
+    def _need_actor(self, where: str) -> _Cell:
+        if self.cell is None:
+            raise InvalidArgument(
+                f"{where} needs an actor, but this program runs at the root (system.run); "
+                "run it inside an actor's receive, or spawn an actor to do it"
+            )
+        return self.cell
+
+    async def _child(self, program: Program[Any]) -> Any:
+        return await _Run(self.system, self.cell).perform(program)
+
+    def _task(self, program: Program[Any]) -> asyncio.Task[Any]:
+        return self.system._loop.create_task(self._child(program))
+
+    async def _gather(self, programs: tuple[Program[Any], ...]) -> tuple[Any, ...]:
+        if not programs:
+            return ()
+        tasks = [self._task(member) for member in programs]
+        try:
+            pending: set[asyncio.Task[Any]] = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks:  # in program order, as the stub reports the first failure
+                    if task in done and _failed(task):
+                        raise _error_of(task)
+            return tuple(task.result() for task in tasks)
+        finally:
+            await _cancel_all(tasks)
+
+    async def _race(self, programs: tuple[Program[Any], ...]) -> Any:
+        tasks = [self._task(member) for member in programs]
+        try:
+            pending: set[asyncio.Task[Any]] = set(tasks)
+            last_error: BaseException | None = None
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks:
+                    if task in done:
+                        if not _failed(task):
+                            return task.result()
+                        last_error = _error_of(task)
+            assert last_error is not None
+            raise last_error
+        finally:
+            await _cancel_all(tasks)
+
+    async def _timeout(self, program: Program[Any], seconds: float) -> Any:
+        task = self._task(program)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=seconds)
+            if not done:
+                raise TimedOut(
+                    f"program timed out after {seconds:g}s; raise the timeout or make the "
+                    "program finish sooner"
+                )
+            if _failed(task):
+                raise _error_of(task)
+            return task.result()
+        finally:
+            await _cancel_all([task])
+
+    def _fiber(self, handle: Fiber[Any]) -> asyncio.Task[Any]:
+        task = self.fibers.get(handle.id)
+        if task is None:
+            raise InvalidArgument(
+                f"{handle!r} was not forked in this run; join or cancel only the handles that "
+                "fork() produced in the same program run"
+            )
+        return task
+
+    async def _join(self, handle: Fiber[Any]) -> Any:
+        # a run keeps its fibers until it ends, so a fiber can be joined more than once
+        task = self._fiber(handle)
+        self.joined.add(handle.id)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise FiberCancelled(
+                    f"fiber {handle.id} was cancelled before it finished"
+                ) from None
+            raise
+
+    async def _cancel(self, handle: Fiber[Any]) -> None:
+        await _cancel_all([self._fiber(handle)])
+
+    async def _cancel_fibers(self) -> None:
+        tasks = list(self.fibers.values())
+        await _cancel_all(tasks)
+        for fiber_id, task in self.fibers.items():
+            if fiber_id in self.joined:  # its failure reached whoever joined it
+                continue
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                error = task.exception()
+                logger.error("a forked fiber failed and was never joined", exc_info=error)
+
+
+@final
+class _Awaiting:
+    __slots__ = ("awaitable",)
+
+    def __init__(self, awaitable: Awaitable[Any]) -> None:
+        self.awaitable = awaitable
+
+
+@final
+class _InPlace:
+    __slots__ = ("program",)
+
+    def __init__(self, program: Program[Any]) -> None:
+        self.program = program
+
+
+def _failed(task: asyncio.Task[Any]) -> bool:
+    return task.cancelled() or task.exception() is not None
+
+
+def _error_of(task: asyncio.Task[Any]) -> BaseException:
+    """The failure of a finished member: its exception, or — when something other than this
+    combinator cancelled it — a `FiberCancelled` (an error, not a cancellation of the caller)."""
+    if task.cancelled():
+        return FiberCancelled("a concurrent member was cancelled before it finished")
+    error = task.exception()
+    assert error is not None
+    return error
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel the unfinished tasks and wait until they (and their finalisers) are done."""
+    unfinished = [task for task in tasks if not task.done()]
+    for task in unfinished:
+        task.cancel()
+    if unfinished:
+        await asyncio.wait(unfinished)

@@ -1,0 +1,386 @@
+"""The `ActorSystem`: its lifecycle (start, shutdown that leaves no task behind), its public
+API, dead letters, escalation, spawning and resolving refs; and the synchronous `run`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random as _random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from playbill.actors import (
+    DEFAULT_ASK_TIMEOUT,
+    ActorEvent,
+    DeadLetter,
+    DeadLettered,
+    DeadLetterReason,
+    DeadLetters,
+    Escalated,
+    MailboxPolicy,
+    OneForOne,
+    SupervisionStrategy,
+    check_name,
+    child_path,
+    split_path,
+)
+from playbill.actors._cells import (
+    Guardian,
+    check_spawn,
+    check_supervision,
+    child_name,
+    find_cell,
+    instantiate,
+    new_realm,
+    short,
+    strategy_for,
+    walk_cells,
+)
+from playbill.actors._kernel import (
+    Kernel,
+)
+from playbill.effects import (
+    ActorNotFound,
+    ActorRef,
+    ActorSystemFailed,
+    InvalidArgument,
+    PlaybillError,
+    Program,
+)
+from playbill.effects._handlers import Handlers, HandlerTable
+from playbill.interpreters._asyncio._cell import _STOPPED, _STOPPING, _Cell, _GuardianCell
+from playbill.interpreters._asyncio._deadlines import _Deadlines
+from playbill.interpreters._asyncio._events import EventSubscription
+from playbill.interpreters._asyncio._run import _Run
+
+A = TypeVar("A")
+
+logger = logging.getLogger("playbill")
+
+# -- the system -------------------------------------------------------------------------------
+
+
+class ActorSystem:
+    """A running actor system on the current event loop.
+
+    >>> import asyncio
+    >>> from playbill import Actor, ActorSystem, free_spawn, program
+    >>> class Echo(Actor):
+    ...     def receive(self, message):
+    ...         return message
+    >>> @program
+    ... def main():
+    ...     echo = yield free_spawn(Echo, name="echo")
+    ...     return (yield echo.free_ask("hello"))
+    >>> async def demo():
+    ...     async with ActorSystem("app") as system:
+    ...         first = await system.run(main())
+    ...         second = await system.get_actor("/app/echo").ask("again")
+    ...         return first, second
+    >>> asyncio.run(demo())
+    ('hello', 'again')
+    """
+
+    def __init__(
+        self,
+        name: str = "app",
+        *,
+        handlers: Handlers | None = None,
+        supervision: SupervisionStrategy | None = None,
+        ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+        dead_letter_limit: int = 10_000,
+    ) -> None:
+        self.name = check_name(name, "an actor system name")
+        if not (isinstance(ask_timeout, int | float) and ask_timeout > 0):
+            raise InvalidArgument(
+                f"ask_timeout must be a positive number of seconds, got {ask_timeout!r}"
+            )
+        self.ask_timeout = float(ask_timeout)
+        self.handlers = HandlerTable(handlers, interpreter="asyncio")
+        self.dead_letters = DeadLetters(dead_letter_limit)
+        self.failure: BaseException | None = None
+        check_supervision(supervision)
+        self._supervision = supervision if supervision is not None else OneForOne()
+        self._subscriptions: set[EventSubscription] = set()
+        self._uids = itertools.count(1)
+        self.realm = new_realm()  # carried by every ref of this system's actors
+        self._fiber_ids = itertools.count(1)
+        self._names = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop
+        self._deadlines: _Deadlines
+        self._guardian: _Cell | None = None
+        self._failed: asyncio.Future[None] | None = None
+        self._failure_reported = False
+        self._runs: set[asyncio.Task[Any]] = set()  # the programs system.run() performs
+        # past the shutdown's grace, a program that swallows cancellation is abandoned
+        self._abandoning = False
+        self._kernel = Kernel(self)
+
+    # -- the kernel's Environment ---------------------------------------------------------
+
+    def event_time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        """Restart budgets count on the loop's clock, which a wall-clock jump cannot move."""
+        return self._loop.time()
+
+    def random(self) -> float:
+        return _random.random()
+
+    def publishing(self) -> bool:
+        return bool(self._subscriptions)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ActorSystem:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+        if self.failure is not None and not self._failure_reported:
+            self._failure_reported = True
+            raise ActorSystemFailed(
+                f"a failure escalated to the root guardian of /{self.name} and stopped the "
+                f"system: {self.failure!r}"
+            ) from self.failure
+
+    def start(self) -> None:
+        """Start the root guardian on the running loop (``async with`` does it for you)."""
+        if self._guardian is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._deadlines = _Deadlines(self._loop)
+        self._failed = self._loop.create_future()
+        guardian = _GuardianCell(self, None, f"/{self.name}", Guardian, None)
+        guardian.instance = instantiate(Guardian, guardian)
+        guardian.strategy = self._supervision
+        self._guardian = guardian
+        guardian.start()
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every actor (children first, each one's ``on_stop``), waiting at most
+        ``timeout`` seconds before cancelling what is left."""
+        guardian = self._guardian
+        if guardian is None or guardian.phase is _STOPPED:
+            return
+        deadline = self._loop.time() + timeout
+        # the programs system.run() still performs are cancelled first (their finalisers run)
+        runs = dict.fromkeys(self._runs, "a program started with system.run()")
+        for run in runs:
+            run.cancel()
+        if runs:
+            await asyncio.wait(runs, timeout=timeout)
+        guardian.stop()
+        left = max(0.0, deadline - self._loop.time())
+        try:
+            await asyncio.wait_for(asyncio.shield(guardian.terminated()), left)
+        except TimeoutError:
+            logger.error("shutdown of /%s took over %gs; cancelling actors", self.name, timeout)
+            for cell in reversed(walk_cells(self._guardian)):  # children before parents
+                # what each holds becomes a dead letter, and its asks and senders are released
+                if cell.task is not None and not cell.task.done():
+                    cell.task.cancel()
+                    runs[cell.task] = f"the actor {cell.path}"
+                else:
+                    cell._abort()
+        await self._abandon(runs)
+        for subscription in list(self._subscriptions):
+            subscription.close()
+        self._deadlines.close()
+
+    async def _abandon(self, tasks: dict[asyncio.Task[Any], str], grace: float = 1.0) -> None:
+        """Wait ``grace`` seconds for the cancelled ``tasks``; those still running swallow
+        their cancellation: they are cancelled again, and this time their programs get no
+        chance to catch it (each is named in an error), so no task of the system remains."""
+        pending = [task for task in tasks if not task.done()]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            if still:
+                self._abandoning = True
+                for task in still:
+                    logger.error(
+                        "%s in /%s did not end when cancelled at shutdown (it catches "
+                        "Cancelled and goes on); abandoned without its finalisers. Let "
+                        "Cancelled propagate after cleaning up",
+                        tasks[task],
+                        self.name,
+                    )
+                    task.cancel()
+                await asyncio.wait(still, timeout=grace)
+
+    def _running_guardian(self) -> _Cell:
+        guardian = self._guardian
+        if guardian is None:
+            raise PlaybillError(
+                f"the actor system /{self.name} is not started; use `async with "
+                f"ActorSystem(...) as system:` or call system.start() inside a running loop"
+            )
+        if guardian.phase >= _STOPPING:
+            if self.failure is not None:
+                raise ActorSystemFailed(
+                    f"the actor system /{self.name} was stopped by a failure that escalated to "
+                    f"its root: {self.failure!r}; see system.failure"
+                ) from self.failure
+            raise PlaybillError(
+                f"the actor system /{self.name} is shut down; start a new ActorSystem"
+            )
+        return guardian
+
+    # -- the public API -------------------------------------------------------------------
+
+    async def run(self, program: Program[A]) -> A:
+        """Perform ``program`` as the root: its spawns are top-level actors."""
+        guardian = self._running_guardian()
+        assert self._failed is not None
+        task = self._loop.create_task(self._perform(program, None))
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+        watched: set[asyncio.Future[Any]] = {task, self._failed}
+        try:
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # a cancelled run cancels its program (its finalisers run) and waits for it
+            interrupted = not task.done()
+            if interrupted:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if interrupted and self.failure is not None:
+            self._failure_reported = True
+            raise ActorSystemFailed(
+                f"a failure escalated to the root guardian of {guardian.path} and stopped the "
+                f"system while the program ran: {self.failure!r}"
+            ) from self.failure
+        return task.result()
+
+    def spawn(
+        self,
+        actor: Callable[[], Any],
+        name: str | None = None,
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> ActorRef:
+        """Start a top-level actor now and return its live ref."""
+        return self._spawn(self._running_guardian(), actor, name, supervision, mailbox).ref
+
+    def get_actor(self, path: str) -> ActorRef:
+        """The live ref of the actor at ``path`` (``/app/parent/child``)."""
+        guardian = self._running_guardian()
+        if isinstance(path, str) and path and not path.startswith("/"):
+            path = f"/{self.name}/{path}"  # relative: under the root guardian, as call() reads it
+        segments = split_path(path)
+        if not segments or segments[0] != self.name:
+            raise ActorNotFound(f"{path} is not in the actor system /{self.name}")
+        cell = guardian
+        for segment in segments[1:]:
+            found = cell.children_cells.get(segment)
+            if found is None:
+                raise ActorNotFound(
+                    f"no actor at {path}: {cell.path} has no child named {segment!r} "
+                    f"(children: {sorted(cell.children_cells) or 'none'})"
+                )
+            cell = found
+        return cell.ref
+
+    def events(self, buffer: int = 1000) -> EventSubscription:
+        """Subscribe to the event stream: an async iterator that never blocks actors (past
+        ``buffer`` events the oldest are dropped and counted)."""
+        subscription = EventSubscription(self, buffer)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _publish(self, event: ActorEvent) -> None:
+        for subscription in self._subscriptions:
+            subscription._push(event)
+
+    def _dead_letter(self, message: object, recipient: str, reason: DeadLetterReason) -> None:
+        letter = DeadLetter(message, recipient, reason, time.time())
+        self.dead_letters.record(letter)
+        if self._subscriptions:
+            self._publish(DeadLettered(recipient, letter.time, letter))
+
+    def _escalate(self, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = error
+            self._publish(Escalated(f"/{self.name}", time.time(), error))
+            logger.error("a failure reached the root of /%s", self.name, exc_info=error)
+            assert self._failed is not None
+            if not self._failed.done():
+                self._failed.set_result(None)
+            guardian = self._guardian
+            if guardian is not None:
+                guardian.stop()
+
+    def _spawn(
+        self,
+        parent: _Cell,
+        actor: Callable[[], Any],
+        name: str | None,
+        supervision: SupervisionStrategy | None,
+        mailbox: MailboxPolicy | None,
+    ) -> _Cell:
+        check_spawn(actor, supervision, mailbox)
+        name = child_name(
+            parent.path,
+            parent.phase >= _STOPPING,
+            parent.children_cells,
+            name,
+            lambda: next(self._names),
+        )
+        cell = _Cell(self, parent, child_path(parent.path, name), actor, mailbox)
+        instance = cell.instance = instantiate(actor, cell)
+        cell.strategy = strategy_for(instance, supervision)
+        parent.children_cells[name] = cell
+        cell.start()
+        return cell
+
+    def _resolve(self, ref: ActorRef) -> _Cell | None:
+        binding = ref.binding
+        if type(binding) is _Cell and binding.system is self:
+            return binding
+        if isinstance(binding, _Cell):  # the root guardian's, or another system's
+            return binding if binding.system is self else None
+        if binding is not None or self._guardian is None:
+            return None
+        found: _Cell | None = find_cell(self._guardian, self.name, ref.path, ref.uid, ref.realm)
+        return found
+
+    def _target(self, ref: object, where: str) -> _Cell | None:
+        if not isinstance(ref, ActorRef):
+            raise InvalidArgument(f"{where} takes an ActorRef, got {short(ref)}")
+        return self._resolve(ref)
+
+    # -- performing programs ------------------------------------------------------------------
+
+    async def _perform(self, program: Program[A], cell: _Cell | None) -> A:
+        result: A = await _Run(self, cell, main=True).perform(program)
+        return result
+
+
+def run(
+    program: Program[A],
+    *,
+    handlers: Handlers | None = None,
+    name: str = "app",
+    supervision: SupervisionStrategy | None = None,
+    ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+) -> A:
+    """Perform ``program`` in a fresh `ActorSystem` on a new event loop and return its value.
+
+    >>> from playbill import pure
+    >>> run(pure(41).map(lambda x: x + 1))
+    42
+    """
+
+    async def main() -> A:
+        async with ActorSystem(
+            name, handlers=handlers, supervision=supervision, ask_timeout=ask_timeout
+        ) as system:
+            return await system.run(program)
+
+    return asyncio.run(main())
