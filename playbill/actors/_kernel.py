@@ -302,7 +302,47 @@ class KernelCell(CellContext):
         self.waiting_children: set[Any] = _NO_CHILDREN  # a set of its own once it waits
         self.then: Then | None = None
 
-    # the binding behind ActorRef's direct methods: each interpreter's own
+    # -- the context's spawn and stop, alike in every interpreter ----------------------------
+
+    def spawn(
+        self,
+        actor: Any,
+        name: str | None = None,
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> ActorRef:
+        return self._spawn_child(actor, name, supervision, mailbox).ref
+
+    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None:
+        if ref is not None and ref != self.ref:
+            target = self._resolve_ref(ref)
+            if target is not None:
+                target.stop(interrupt=interrupt)
+            return
+        self._stop_self(interrupt)
+
+    # -- what each interpreter's cell does its own way ----------------------------------------
+
+    @abc.abstractmethod
+    def _spawn_child(
+        self,
+        actor: Any,
+        name: str | None,
+        supervision: SupervisionStrategy | None,
+        mailbox: MailboxPolicy | None,
+    ) -> KernelCell:
+        """Start a child of this cell."""
+
+    @abc.abstractmethod
+    def _resolve_ref(self, ref: ActorRef) -> KernelCell | None:
+        """The live cell ``ref`` names in this cell's system, if any."""
+
+    @abc.abstractmethod
+    def _stop_self(self, interrupt: bool) -> None:
+        """Stop this cell (``interrupt``: cancel the program of its message in progress)."""
+
+    # the binding behind ActorRef's direct methods
     @abc.abstractmethod
     def tell(self, message: object) -> None: ...
 
@@ -311,9 +351,6 @@ class KernelCell(CellContext):
 
     @abc.abstractmethod
     def send(self, message: object) -> Awaitable[None]: ...
-
-    @abc.abstractmethod
-    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None: ...
 
 
 # -- the kernel ---------------------------------------------------------------------------------

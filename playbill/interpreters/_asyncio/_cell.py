@@ -126,15 +126,17 @@ class _Cell(KernelCell):
 
     # -- ActorContext (self_ref, parent and children come from CellContext) ---------------
 
-    def spawn(
+    def _spawn_child(
         self,
         actor: Any,
-        name: str | None = None,
-        *,
-        supervision: SupervisionStrategy | None = None,
-        mailbox: MailboxPolicy | None = None,
-    ) -> ActorRef:
-        return self.system._spawn(self, actor, name, supervision, mailbox).ref
+        name: str | None,
+        supervision: SupervisionStrategy | None,
+        mailbox: MailboxPolicy | None,
+    ) -> _Cell:
+        return self.system._spawn(self, actor, name, supervision, mailbox)
+
+    def _resolve_ref(self, ref: ActorRef) -> _Cell | None:
+        return self.system._resolve(ref)
 
     def watch(self, ref: ActorRef) -> None:
         target = self.system._resolve(ref)
@@ -244,16 +246,10 @@ class _Cell(KernelCell):
             self.interrupting = True
             task.cancel()
 
-    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None:
-        if ref is not None and ref != self.ref:
-            target = self.system._resolve(ref)
-            if target is not None:
-                target.stop(interrupt=interrupt)
-            return
+    def _stop_self(self, interrupt: bool) -> None:
         if interrupt:
             self.interrupt()
-            return
-        if self.phase < _STOPPING:
+        elif self.phase < _STOPPING:
             self._apply(self.system._kernel.stop(self))
 
     # -- mailbox --------------------------------------------------------------------------

@@ -175,23 +175,21 @@ class _SimCell(KernelCell):
             self.choice = tuple(wanted)
         return self.choice
 
-    # ActorContext (self_ref, parent and children come from CellContext)
-    def spawn(
+    # the context (self_ref, parent and children come from CellContext; spawn and stop from
+    # KernelCell)
+    def _spawn_child(
         self,
         actor: Any,
-        name: str | None = None,
-        *,
-        supervision: SupervisionStrategy | None = None,
-        mailbox: MailboxPolicy | None = None,
-    ) -> ActorRef:
-        return self.world.spawn(self, actor, name, supervision, mailbox).ref
+        name: str | None,
+        supervision: SupervisionStrategy | None,
+        mailbox: MailboxPolicy | None,
+    ) -> _SimCell:
+        return self.world.spawn(self, actor, name, supervision, mailbox)
 
-    def stop(self, ref: ActorRef | None = None, *, interrupt: bool = False) -> None:
-        if ref is not None and ref != self.ref:
-            target = self.world.resolve(ref)
-            if target is not None:
-                target.stop(interrupt=interrupt)
-            return
+    def _resolve_ref(self, ref: ActorRef) -> _SimCell | None:
+        return self.world.resolve(ref)
+
+    def _stop_self(self, interrupt: bool) -> None:
         self.world.stop(self)
         if interrupt:
             self.world.interrupt(self, self.world.current_sender())
