@@ -5,6 +5,7 @@ effects are performed."""
 
 from __future__ import annotations
 
+import enum
 import heapq
 import math
 from collections.abc import Callable
@@ -30,11 +31,27 @@ from playbill.effects import (
 )
 from playbill.effects import Program as _Program
 
-__all__ = ["STRUCTURAL", "FiberScheduler"]
+__all__ = ["ERROR", "START", "STEP", "STRUCTURAL", "VALUE", "FiberScheduler", "Resume"]
 
 STRUCTURAL = (Parallel, Race, Timeout, Fork, Join, CancelFiber)
 
 _NEW, _READY, _RUNNING, _SLEEPING, _WAITING, _FINISHED = range(6)
+
+
+class Resume(enum.Enum):
+    """How a fiber goes on at its next turn (with the payload beside it in ``fiber.input``)."""
+
+    START = "start"
+    """From the beginning of its program."""
+    VALUE = "value"
+    """With the result of what it waited for."""
+    ERROR = "error"
+    """With the error raised at the point where it waited."""
+    STEP = "step"
+    """At a step already reached (a handler ran its program on to it)."""
+
+
+START, VALUE, ERROR, STEP = Resume.START, Resume.VALUE, Resume.ERROR, Resume.STEP
 
 
 class _Fiber:
@@ -68,7 +85,7 @@ class _Fiber:
         self.option: Any = None  # its entry among the simulator's choices, made once
         self.machine = Machine(program)
         self.state = _NEW
-        self.input: tuple[str, Any] = ("start", None)
+        self.input: tuple[Resume, Any] = (START, None)
         self.outcome: Result[Any, BaseException] | None = None
         self.on_finish: list[Callable[[_Fiber], None]] = []
         self.wait: _Wait | None = None
@@ -123,11 +140,11 @@ class FiberScheduler:
         kind, payload = fiber.input
         fiber.state = _RUNNING
         machine = fiber.machine
-        if kind == "start":
+        if kind is START:
             return machine.start()
-        if kind == "value":
+        if kind is VALUE:
             return machine.resume(payload)
-        if kind == "step":  # a handler already ran the fiber on to this step
+        if kind is STEP:  # a handler already ran the fiber on to this step
             return payload  # type: ignore[no-any-return]
         return machine.throw(payload)
 
@@ -178,7 +195,9 @@ class FiberScheduler:
             self.sequence += 1
         return timer
 
-    def wake(self, fiber: _Fiber, kind: str, payload: object, *, first: bool) -> None:
+    def wake(self, fiber: _Fiber, kind: Resume, payload: object, *, first: bool = False) -> None:
+        """``fiber`` goes on (``kind`` and ``payload`` say how) at a turn of its own; ``first``:
+        before the others that are ready."""
         fiber.input = (kind, payload)
         fiber.state = _READY
         fiber.wait = None
@@ -195,7 +214,7 @@ class FiberScheduler:
     def sleep(self, fiber: _Fiber, seconds: float) -> None:
         """Park ``fiber`` until the clock has moved ``seconds`` on (forever for ``inf``)."""
         self.block(fiber, _SLEEPING, f"sleep({seconds:g}) until {self.clock + seconds:g}")
-        fiber.timer = self.add_timer(seconds, lambda: self.wake(fiber, "value", None, first=False))
+        fiber.timer = self.add_timer(seconds, lambda: self.wake(fiber, VALUE, None))
 
     def block(self, fiber: _Fiber, state: int, waiting_on: str) -> None:
         fiber.state = state
@@ -276,7 +295,7 @@ class FiberScheduler:
         self.cancel(target)
         if target.state == _FINISHED:  # it had not started: cancelled on the spot
             return machine.resume(None)
-        self.wait_for(fiber, target, lambda _done: ("value", None), f"cancel({target.label})")
+        self.wait_for(fiber, target, lambda _done: (VALUE, None), f"cancel({target.label})")
         return None
 
     def lookup(self, handle: Fiber[Any]) -> _Fiber | None:
@@ -292,7 +311,7 @@ class FiberScheduler:
         self,
         fiber: _Fiber,
         target: _Fiber,
-        answer: Callable[[_Fiber], tuple[str, Any]],
+        answer: Callable[[_Fiber], tuple[Resume, Any]],
         waiting_on: str,
     ) -> None:
         wait = _Wait([])
@@ -330,7 +349,7 @@ class FiberScheduler:
                 remaining[0] -= 1
                 if remaining[0] == 0:
                     if wait.cancelled:
-                        self.wake(fiber, "error", Cancelled(), first=True)
+                        self.wake(fiber, ERROR, Cancelled(), first=True)
                     else:
                         kind, payload = state.result()
                         self.wake(fiber, kind, payload, first=True)
@@ -361,13 +380,13 @@ class FiberScheduler:
             assert done.outcome is not None
             self.note_cancelled_failure(done)
             if wait.cancelled:
-                self.wake(fiber, "error", Cancelled(), first=True)
+                self.wake(fiber, ERROR, Cancelled(), first=True)
             elif expired[0]:
                 error = TimedOut(
                     f"program timed out after {effect.seconds:g}s of virtual time; raise the "
                     "timeout or make the program finish sooner"
                 )
-                self.wake(fiber, "error", error, first=True)
+                self.wake(fiber, ERROR, error, first=True)
             else:
                 kind, payload = _outcome_input(done)
                 self.wake(fiber, kind, payload, first=True)
@@ -401,15 +420,15 @@ class FiberScheduler:
             self.finish(fiber, Failure(Cancelled()))
         elif state == _READY:
             kind, payload = fiber.input
-            if kind == "step" and type(payload) is not Next:
+            if kind is STEP and type(payload) is not Next:
                 fiber.cancelling = False  # its program already ended: too late to cancel it
                 return
             self.unqueue(fiber)
-            self.wake(fiber, "error", Cancelled(), first=True)
+            self.wake(fiber, ERROR, Cancelled(), first=True)
         elif state == _SLEEPING:
             assert fiber.timer is not None
             fiber.timer.active = False
-            self.wake(fiber, "error", Cancelled(), first=True)
+            self.wake(fiber, ERROR, Cancelled(), first=True)
         else:
             wait = fiber.wait
             assert state == _WAITING
@@ -420,7 +439,7 @@ class FiberScheduler:
                 for child in reversed(wait.children):
                     self.cancel(child)
             else:
-                self.wake(fiber, "error", Cancelled(), first=True)
+                self.wake(fiber, ERROR, Cancelled(), first=True)
 
 
 class _Group:
@@ -428,7 +447,7 @@ class _Group:
         """Record a child's outcome; True when the remaining children must be cancelled."""
         raise NotImplementedError
 
-    def result(self) -> tuple[str, Any]:
+    def result(self) -> tuple[Resume, Any]:
         raise NotImplementedError
 
 
@@ -446,10 +465,10 @@ class _GatherState(_Group):
             return True
         return False
 
-    def result(self) -> tuple[str, Any]:
+    def result(self) -> tuple[Resume, Any]:
         if self.error is not None:
-            return ("error", self.error)
-        return ("value", tuple(self.values))
+            return (ERROR, self.error)
+        return (VALUE, tuple(self.values))
 
 
 class _RaceState(_Group):
@@ -466,28 +485,28 @@ class _RaceState(_Group):
         self.last_error = outcome.failure()
         return False
 
-    def result(self) -> tuple[str, Any]:
+    def result(self) -> tuple[Resume, Any]:
         if self.winner is not None:
-            return ("value", self.winner.unwrap())
+            return (VALUE, self.winner.unwrap())
         assert self.last_error is not None
-        return ("error", self.last_error)
+        return (ERROR, self.last_error)
 
 
-def _outcome_input(fiber: _Fiber) -> tuple[str, Any]:
+def _outcome_input(fiber: _Fiber) -> tuple[Resume, Any]:
     outcome = fiber.outcome
     assert outcome is not None
     if isinstance(outcome, Success):
-        return ("value", outcome.unwrap())
+        return (VALUE, outcome.unwrap())
     error = outcome.failure()
     if isinstance(error, Cancelled) and fiber.forked:
         fiber.joined = True
-        return ("error", FiberCancelled(f"fiber {fiber.id} was cancelled before it finished"))
+        return (ERROR, FiberCancelled(f"fiber {fiber.id} was cancelled before it finished"))
     fiber.joined = True
-    return ("error", error)
+    return (ERROR, error)
 
 
 def _resume_with_outcome(machine: Machine, fiber: _Fiber) -> Step:
     kind, payload = _outcome_input(fiber)
-    if kind == "value":
+    if kind is VALUE:
         return machine.resume(payload)
     return machine.throw(payload)

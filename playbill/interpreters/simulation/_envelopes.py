@@ -31,6 +31,7 @@ from playbill.effects import (
 )
 from playbill.interpreters._fibers import (
     _WAITING,
+    ERROR,
     _Fiber,
     _Wait,
 )
@@ -93,7 +94,7 @@ class _AskExpiry:
             if world.tracing:
                 world.log(fiber.label, f"ask of {self.path} timed out")
             error = ask_timeout_error(self.path, self.message, self.limit)
-            world.wake(fiber, "error", error, first=False)
+            world.wake(fiber, ERROR, error)
 
 
 _NO_CHILDREN: list[_Fiber] = []  # shared by waits on no child fiber: never appended to

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from returns.result import Failure, Result, Success
+from returns.result import Success
 
 from playbill.actors import (
     ActorEvent,
@@ -57,6 +57,8 @@ from playbill.effects import (
 )
 from playbill.interpreters._fibers import (
     _WAITING,
+    ERROR,
+    VALUE,
     FiberScheduler,
     _Fiber,
     _Timer,
@@ -108,8 +110,6 @@ class _Mail(FiberScheduler):
         def post_system(self, cell: _SimCell, message: object) -> None: ...
 
         def add_deadline(self, limit: float, action: Callable[[], None]) -> _Timer: ...
-
-        def answer(self, fiber: _Fiber, kind: str, payload: object) -> None: ...
 
         def fault(self, kind: str, where: str, what: str) -> bool: ...
 
@@ -299,43 +299,34 @@ class _Mail(FiberScheduler):
             )
         )
 
-    def reply_value(self, cell: _SimCell, envelope: _Envelope, value: object) -> None:
-        """Answer an ask with ``value`` (what `reply` does for a success, without a Result)."""
+    def reply(
+        self,
+        cell: _SimCell,
+        envelope: _Envelope,
+        value: object = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Answer the ask ``envelope`` carries with ``value`` (or ``error``): its fiber goes
+        on, its timeout off. A value nobody waits for any more (the ask timed out, or its
+        fiber was cancelled) is a late-reply dead letter; so is nothing for a tell."""
         asker = envelope.waiting_asker()
         envelope.asker = None
-        if asker is None:  # the ask timed out, or its fiber was cancelled, before
-            self.dead_letter(value, cell.path, DeadLetterReason.LATE_REPLY)
+        if asker is None:
+            if error is None and envelope.asked:
+                self.dead_letter(value, cell.path, DeadLetterReason.LATE_REPLY)
+            return
+        if asker.timer is not None:
+            asker.timer.active = False
+        if error is not None:
+            self.wake(asker, ERROR, error)
             return
         if self.tracing:
             self.log(cell.path, f"reply {short(value)} to {asker.label}")
-        self.answer_asker(asker, "value", value)
-
-    def answer_asker(self, asker: _Fiber, kind: str, payload: object) -> None:
-        """The asking fiber goes on with the reply (or the error); its timeout is off."""
-        if asker.timer is not None:
-            asker.timer.active = False
-        self.wake(asker, kind, payload, first=False)
-
-    def reply(
-        self, cell: _SimCell, envelope: _Envelope, outcome: Result[Any, BaseException]
-    ) -> None:
-        if not envelope.asked:
-            return
-        if isinstance(outcome, Success):
-            self.reply_value(cell, envelope, outcome.unwrap())
-            return
-        asker = envelope.waiting_asker()
-        envelope.asker = None
-        if asker is not None:  # (else the ask timed out, or its fiber was cancelled, before)
-            self.answer_asker(asker, "error", outcome.failure())
+        self.wake(asker, VALUE, value)
 
     def undeliverable(self, cell: _SimCell, envelope: Any, reason: DeadLetterReason) -> None:
-        asker = envelope.waiting_asker()
-        envelope.asker = None
-        if asker is not None:
-            self.answer_asker(
-                asker, "error", undelivered_ask_error(cell.path, envelope.message, reason)
-            )
+        """``envelope`` cannot be delivered: a dead letter, and its asker fails."""
+        self.reply(cell, envelope, error=undelivered_ask_error(cell.path, envelope.message, reason))
         self.dead_letter(envelope.message, cell.path, reason)
 
     def interrupt(self, cell: _SimCell, by: str) -> None:
@@ -422,7 +413,7 @@ class _Mail(FiberScheduler):
             cell.mailbox.user.append(waiting)
             cell.queued(waiting)
             if fiber is not None:
-                self.answer(fiber, "value", None)
+                self.wake(fiber, VALUE, None)
 
     def still_waiting(self, fiber: _Fiber, cell: _SimCell) -> bool:
         """Whether ``fiber`` still waits for room in ``cell`` (not cancelled meanwhile)."""
@@ -446,7 +437,7 @@ class _Mail(FiberScheduler):
             cell.current = None
             cell.consecutive_restarts = 0
             if envelope is not None and envelope.asked:
-                self.reply_value(cell, envelope, result)
+                self.reply(cell, envelope, result)
             return True
         if inspect.isawaitable(result):
             if inspect.iscoroutine(result):
@@ -467,23 +458,21 @@ class _Mail(FiberScheduler):
                 self.dirty.add(cell)
                 assert finished.outcome is not None
                 if isinstance(finished.outcome, Success):
-                    self.message_done(cell, envelope, finished.outcome)
+                    self.message_done(cell, envelope, finished.outcome.unwrap())
                 else:
                     self.message_failed(cell, envelope, finished.outcome.failure())
 
             fiber.on_finish.append(done)
             self.enqueue(fiber, first=False)
             return False
-        self.message_done(cell, envelope, Success(result))
+        self.message_done(cell, envelope, result)
         return True
 
-    def message_done(
-        self, cell: _SimCell, envelope: _Envelope | None, outcome: Result[Any, BaseException]
-    ) -> None:
+    def message_done(self, cell: _SimCell, envelope: _Envelope | None, value: object) -> None:
         cell.current = None
         cell.consecutive_restarts = 0
         if envelope is not None:
-            self.reply(cell, envelope, outcome)
+            self.reply(cell, envelope, value)
 
     def message_failed(
         self, cell: _SimCell, envelope: _Envelope | None, error: BaseException
@@ -496,5 +485,5 @@ class _Mail(FiberScheduler):
         if self.tracing:
             self.log(cell.path, f"failed {error!r}")
         if envelope is not None and envelope.asker is not None:
-            self.reply(cell, envelope, Failure(asker_error(cell.path, envelope.message, error)))
+            self.reply(cell, envelope, error=asker_error(cell.path, envelope.message, error))
         self.fail(cell, error)

@@ -72,7 +72,10 @@ from playbill.effects import (
 from playbill.effects._handlers import HandlerTable, perform_with
 from playbill.effects._pretty import one_line
 from playbill.interpreters._fibers import (
+    ERROR,
+    STEP,
     STRUCTURAL,
+    VALUE,
     _Fiber,
     _Timer,
 )
@@ -380,7 +383,7 @@ class _World(_Mail):
         while True:
             if type(step) is not Next:
                 if told:  # others may act before it ends: asyncio runs the actors it woke
-                    self.park(fiber, step)
+                    self.wake(fiber, STEP, step)
                 elif type(step) is Done:
                     self.finish(fiber, Success(step.value))
                 else:
@@ -393,7 +396,7 @@ class _World(_Mail):
                 step = step.resume(None)
                 continue
             if told and (kind not in _IMMEDIATE or self.handlers.find(effect) is not None):
-                self.park(fiber, step)
+                self.wake(fiber, STEP, step)
                 return
             if kind in STRUCTURAL:
                 if self.tracing:
@@ -472,9 +475,6 @@ class _World(_Mail):
             self.log(fiber.label, f"emit {effect.event!r}")
         return step.resume(None)
 
-    def answer(self, fiber: _Fiber, kind: str, payload: object) -> None:
-        self.wake(fiber, kind, payload, first=False)
-
     def perform(self, fiber: _Fiber, effect: Any) -> None:
         """Perform one world-touching effect for ``fiber``; it is ready again or waits."""
         handler = self.handlers.find(effect)
@@ -483,7 +483,7 @@ class _World(_Mail):
                 self.log(fiber.label, f"perform {effect!r}")
             step = perform_with(handler, effect, fiber.machine)
             # the handler's answer (or its program) continues the fiber at its next step
-            self.park(fiber, step)
+            self.wake(fiber, STEP, step)
             return
         kind = type(effect)
         sender = fiber.actor.path if fiber.actor is not None else "main"
@@ -496,7 +496,7 @@ class _World(_Mail):
                     self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
                 elif self.tell(sender, target, effect.message, fiber):
                     return  # waits for room in a full BLOCK mailbox
-                self.answer(fiber, "value", None)
+                self.wake(fiber, VALUE, None)
             elif kind is Ask:
                 self.ask(fiber, sender, effect)
             elif kind is Spawn:
@@ -506,7 +506,7 @@ class _World(_Mail):
                 )
                 if self.tracing:
                     self.log(fiber.label, f"spawn {cell.path}")
-                self.answer(fiber, "value", cell.ref)
+                self.wake(fiber, VALUE, cell.ref)
             elif kind is Stop:
                 target = self.target(effect.ref, "free_stop()")
                 if self.tracing:
@@ -515,14 +515,14 @@ class _World(_Mail):
                     self.stop(target)
                     if effect.interrupt:
                         self.interrupt(target, sender)
-                self.answer(fiber, "value", None)
+                self.wake(fiber, VALUE, None)
             elif kind is Watch:
                 if fiber.actor is None:
                     raise _needs_actor("watch()")
                 if self.tracing:
                     self.log(fiber.label, f"watch {effect.ref.path}")
                 self.watch(fiber.actor, effect.ref)
-                self.answer(fiber, "value", None)
+                self.wake(fiber, VALUE, None)
             elif kind is Sleep:
                 if self.tracing:
                     self.log(fiber.label, f"sleep {effect.seconds:g}")
@@ -532,7 +532,7 @@ class _World(_Mail):
                     raise InjectedFault(
                         f"the simulator failed the fault point {effect.name!r} (Faults(points=...))"
                     )
-                self.answer(fiber, "value", None)
+                self.wake(fiber, VALUE, None)
             else:
                 raise UnhandledEffect(
                     effect,
@@ -540,11 +540,7 @@ class _World(_Mail):
                     f"simulate(program, handlers={{{kind.__name__}: lambda effect: ...}})",
                 )
         except Exception as error:
-            self.answer(fiber, "error", error)
-
-    def park(self, fiber: _Fiber, step: Any) -> None:
-        """A handler ran the fiber on to ``step``: the fiber takes it at its next turn."""
-        self.answer(fiber, "step", step)
+            self.wake(fiber, ERROR, error)
 
     def random_value(self) -> float:
         """A float in [0, 1) for ``random()`` and backoff jitter: a recorded choice, so a
@@ -641,7 +637,7 @@ class _World(_Mail):
             fiber, envelope = cell.blocked.popleft()
             self.undeliverable(cell, envelope, reason)
             if fiber is not None and self.still_waiting(fiber, cell):
-                self.answer(fiber, "value", None)
+                self.wake(fiber, VALUE, None)
 
     def run_hook(self, command: RunHook) -> None:
         """Run a lifecycle hook (a plain call, or a fiber for the program it returns); then
