@@ -100,21 +100,23 @@ class _Fiber:
 
 
 class _Timer:
-    __slots__ = ("action", "active")
+    __slots__ = ("action", "active", "sequence")
 
     def __init__(self, action: Callable[[], None]) -> None:
         self.action = action
         self.active = True
+        self.sequence = -1  # its place among the simulator's due timers, once due
 
 
 class _Wait:
     """What a waiting fiber waits for; cancelling the fiber cancels the wait."""
 
-    __slots__ = ("cancelled", "children")
+    __slots__ = ("cancelled", "children", "room")
 
-    def __init__(self, children: list[_Fiber]) -> None:
+    def __init__(self, children: list[_Fiber], room: object = None) -> None:
         self.children = children
         self.cancelled = False
+        self.room = room  # the actor cell whose mailbox it waits for room in, if that
 
 
 class FiberScheduler:

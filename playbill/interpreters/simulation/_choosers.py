@@ -82,7 +82,11 @@ class _PriorityChooser:
         self.lowest = 0.0
 
     def choose(self, options: Sequence[str]) -> int:
-        keys = [_participant(option) for option in options]
+        participant = getattr(options, "participant", None)
+        if participant is None:  # plain names: each its own participant
+            keys = list(options)
+        else:
+            keys = [participant(index) for index in range(len(options))]
         for key in keys:
             if key not in self.priorities:
                 self.priorities[key] = 1.0 + self.source.random()
@@ -99,12 +103,6 @@ class _PriorityChooser:
 
     def draw(self, buckets: int) -> int:
         return int(self.source.random() * buckets)
-
-
-def _participant(option: str) -> str:
-    """The actor or fiber an enabled option belongs to (PCT gives priorities to these); with
-    ``delivery="per_pair"``, an actor's option for each sender is a participant of its own."""
-    return option.split(" ", 1)[1].split("#", 1)[0]
 
 
 def _chooser(

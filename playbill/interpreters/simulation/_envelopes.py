@@ -119,7 +119,8 @@ class _SimCell(KernelCell):
         self.handled = 0
         # its entry among the choices: a restarted parent's new child may share the path of
         # an old one still stopping, so the name carries the ref's id too
-        self.option: _Option = (f"handle {path}@{self.ref.uid}", world.handle, (self, None))
+        actor = f"{path}@{self.ref.uid}"
+        self.option: _Option = (f"handle {actor}", world.handle, (self, None), actor)
         self.listed: tuple[_Option, ...] = ()  # its options among the world's current choices
         # how many queued user messages each sender has: with several senders, which one's
         # next message is handled is a choice (each sender's own messages keep their order)
@@ -167,10 +168,12 @@ class _SimCell(KernelCell):
             for sender in sorted(self.senders):
                 option = options.get(sender)
                 if option is None:
+                    participant = f"{self.path}@{self.ref.uid} from {sender}"
                     option = options[sender] = (
-                        f"handle {self.path}@{self.ref.uid} from {sender}",
+                        f"handle {participant}",
                         self.world.handle,
                         (self, sender),
+                        participant,
                     )
                 wanted.append(option)
             self.choice = tuple(wanted)
@@ -219,7 +222,11 @@ class _SimCell(KernelCell):
 _IMMEDIATE = (Now, Random, SelfRef, Emit)
 
 # one thing that could happen next: its stable name (what choices sort by), what does it
-_Option = tuple[str, Callable[[Any], None], Any]
+_Option = tuple[str, Callable[[Any], None], Any, str]
+"""One thing that could happen next: its stable name (what choices sort by), what does it, its
+argument, and its participant — the actor or fiber it belongs to, to which PCT gives a
+priority (with ``delivery="per_pair"``, an actor's option for each sender is a participant of
+its own)."""
 
 
 class _StepLimit(Exception):
@@ -238,12 +245,16 @@ _PLAIN = frozenset({int, float, str, bytes, bool, tuple, list, dict, set, frozen
 
 
 class _Names(Sequence[str]):
-    """The names of the enabled options, read only by a chooser that needs them (PCT)."""
+    """The names of the enabled options, read only by a chooser that needs them (PCT), and
+    their participants."""
 
     __slots__ = ("options",)
 
-    def __init__(self, options: list[tuple[str, Any, Any]]) -> None:
+    def __init__(self, options: list[_Option]) -> None:
         self.options = options
+
+    def participant(self, index: int) -> str:
+        return self.options[index][3]
 
     def __len__(self) -> int:
         return len(self.options)

@@ -224,7 +224,7 @@ class _Mail(FiberScheduler):
         elif fiber is not None:  # FULL, with a sender able to wait
             cell.blocked.append((fiber, envelope))
             self.block(fiber, _WAITING, "room in the mailbox of " + cell.path)
-            fiber.wait = _Wait([])
+            fiber.wait = _Wait(_NO_CHILDREN, room=cell)
             return True
         elif envelope.asked or envelope.delayed:  # an ask (its fiber waits for the reply)
             cell.blocked.append((None, envelope))  # or a delayed tell: queued for room
@@ -417,7 +417,8 @@ class _Mail(FiberScheduler):
 
     def still_waiting(self, fiber: _Fiber, cell: _SimCell) -> bool:
         """Whether ``fiber`` still waits for room in ``cell`` (not cancelled meanwhile)."""
-        return fiber.state == _WAITING and fiber.waiting_on == "room in the mailbox of " + cell.path
+        wait = fiber.wait
+        return fiber.state == _WAITING and wait is not None and wait.room is cell
 
     def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> bool:
         """Hand ``message`` to ``cell``'s instance; True when ``receive`` returned a plain value

@@ -163,7 +163,15 @@ class _World(_Mail):
         if option is None:
             # labels can repeat (an old and a new incarnation of an actor, both unwinding),
             # so the fiber's creation number, stable run to run, makes the name unique
-            option = fiber.option = (f"run {fiber.label}@{fiber.id}", self.run_fiber, fiber)
+            participant = (
+                fiber.actor.path if fiber.actor is not None else f"{fiber.label}@{fiber.id}"
+            )
+            option = fiber.option = (
+                f"run {fiber.label}@{fiber.id}",
+                self.run_fiber,
+                fiber,
+                participant,
+            )
         if fiber.id not in self.ready:
             self.ready[fiber.id] = option
             bisect.insort(self.options, option)
@@ -222,7 +230,7 @@ class _World(_Mail):
                 self.steps += 1
                 if self.steps > self.max_steps:
                     raise _StepLimit
-                _, action, argument = options[index]
+                _, action, argument, _ = options[index]
                 action(argument)
         except _StepLimit:
             return "step_limit", None
@@ -259,7 +267,7 @@ class _World(_Mail):
             self.dirty.clear()
         if self.due:
             for sequence, option in list(self.due.items()):
-                if not option[2][1].active:
+                if not option[2].active:
                     del self.due[sequence]
                     self.drop_option(option)
         return self.options
@@ -331,13 +339,13 @@ class _World(_Mail):
         return True
 
     def make_due(self, sequence: int, timer: _Timer) -> None:
-        option = (f"timer {sequence:06d}", self.fire, (sequence, timer))
+        timer.sequence = sequence
+        option = (f"timer {sequence:06d}", self.fire, timer, f"{sequence:06d}")
         self.due[sequence] = option
         bisect.insort(self.options, option)
 
-    def fire(self, entry: tuple[int, Any]) -> None:
-        sequence, timer = entry
-        self.drop_option(self.due.pop(sequence))
+    def fire(self, timer: _Timer) -> None:
+        self.drop_option(self.due.pop(timer.sequence))
         timer.active = False
         timer.action()
 
