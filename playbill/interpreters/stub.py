@@ -267,3 +267,9 @@ class _Scheduler(FiberScheduler):
                 )
             )
         return perform_with(handler, effect, step.machine)
+
+
+VOCABULARY = frozenset(STRUCTURAL) | {Sleep, Now, Random, Emit, MaybeFault}
+"""The built-in effects the stub performs by itself: concurrency, time, chance, and the inert
+ones. Actor effects need handlers here (the stub has no actors): a test checks that this and
+the actor effects make up the whole vocabulary."""

@@ -8,7 +8,7 @@ import inspect
 import logging
 import random as _random
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
 from playbill.actors import (
@@ -20,6 +20,7 @@ from playbill.actors._cells import (
 )
 from playbill.effects import (
     ActorNotFound,
+    ActorRef,
     Ask,
     CancelFiber,
     Cancelled,
@@ -173,7 +174,6 @@ class _Run:
 
     def _perform_effect(self, effect: Any) -> Any:
         system = self.system
-        cell = self.cell
         kind = type(effect)
         handler = system.handlers.find(effect)
         if handler is not None:
@@ -184,56 +184,77 @@ class _Run:
             if inspect.isawaitable(result):
                 return _Awaiting(result)
             return result
-        if kind is Spawn:
-            parent = cell if cell is not None else system._running_guardian()
-            return system._spawn(
-                parent, effect.actor, effect.name, effect.supervision, effect.mailbox
-            ).ref
-        if kind is Stop:
-            target = system._target(effect.ref, "free_stop()")
-            if target is not None:
-                if effect.interrupt and target is not cell:  # an actor never interrupts itself
-                    target.interrupt()
-                else:
-                    target.stop()  # (forks of its own program run in tasks of their own)
-            return None
-        if kind is SelfRef:
-            return self._need_actor("self_ref()").ref
-        if kind is Watch:
-            self._need_actor("watch()").watch(effect.ref)
-            return None
-        if kind is Emit:
-            path = cell.path if cell is not None else f"/{system.name}"
-            system._publish(Emitted(path, time.time(), effect.event))
-            return None
-        if kind is MaybeFault:  # fault points are inert outside the simulator
-            return None
-        if kind is Now:
-            return time.time()
-        if kind is Random:
-            return _random.random()
-        if kind is Sleep:
-            return _Awaiting(asyncio.sleep(effect.seconds))
-        if kind is Parallel:
-            return _Awaiting(self._gather(effect.programs))
-        if kind is Race:
-            return _Awaiting(self._race(effect.programs))
-        if kind is Timeout:
-            return _Awaiting(self._timeout(effect.program, effect.seconds))
-        if kind is Fork:
-            fiber_id = next(system._fiber_ids)
-            self.fibers[fiber_id] = system._loop.create_task(self._child(effect.program))
-            return Fiber(fiber_id)
-        if kind is Join:
-            return _Awaiting(self._join(effect.fiber))
-        if kind is CancelFiber:
-            return _Awaiting(self._cancel(effect.fiber))
-        raise UnhandledEffect(
-            effect,
-            "asyncio",
-            f"ActorSystem(handlers={{{kind.__name__}: lambda effect: ...}}) or "
-            f"playbill.run(program, handlers={{{kind.__name__}: ...}})",
-        )
+        performer = _PERFORMERS.get(kind)
+        if performer is None:
+            raise UnhandledEffect(
+                effect,
+                "asyncio",
+                f"ActorSystem(handlers={{{kind.__name__}: lambda effect: ...}}) or "
+                f"playbill.run(program, handlers={{{kind.__name__}: ...}})",
+            )
+        return performer(self, effect)
+
+    # -- the built-in effects, one performer each (tell and ask: inline in `_drive`) -------
+    # A performer returns the effect's value, or an `_Awaiting` to await for it.
+
+    def _spawn(self, effect: Any) -> ActorRef:  # (its options are checked by check_spawn)
+        system = self.system
+        parent = self.cell if self.cell is not None else system._running_guardian()
+        return system._spawn(
+            parent, effect.actor, effect.name, effect.supervision, effect.mailbox
+        ).ref
+
+    def _stop(self, effect: Stop) -> None:
+        target = self.system._target(effect.ref, "free_stop()")
+        if target is not None:
+            if effect.interrupt and target is not self.cell:  # an actor never interrupts itself
+                target.interrupt()
+            else:
+                target.stop()  # (forks of its own program run in tasks of their own)
+
+    def _self_ref(self, effect: SelfRef) -> ActorRef:
+        return self._need_actor("self_ref()").ref
+
+    def _watch(self, effect: Watch) -> None:
+        self._need_actor("watch()").watch(effect.ref)
+
+    def _emit(self, effect: Emit) -> None:
+        cell = self.cell
+        path = cell.path if cell is not None else f"/{self.system.name}"
+        self.system._publish(Emitted(path, time.time(), effect.event))
+
+    def _fault_point(self, effect: MaybeFault) -> None:
+        return None  # fault points are inert outside the simulator
+
+    def _now(self, effect: Now) -> float:
+        return time.time()
+
+    def _random(self, effect: Random) -> float:
+        return _random.random()
+
+    def _sleep(self, effect: Sleep) -> _Awaiting:
+        return _Awaiting(asyncio.sleep(effect.seconds))
+
+    def _parallel(self, effect: Parallel) -> _Awaiting:
+        return _Awaiting(self._gather(effect.programs))
+
+    def _race_of(self, effect: Race) -> _Awaiting:
+        return _Awaiting(self._race(effect.programs))
+
+    def _timeout_of(self, effect: Timeout) -> _Awaiting:
+        return _Awaiting(self._timeout(effect.program, effect.seconds))
+
+    def _fork(self, effect: Fork) -> Fiber[Any]:
+        system = self.system
+        fiber_id = next(system._fiber_ids)
+        self.fibers[fiber_id] = system._loop.create_task(self._child(effect.program))
+        return Fiber(fiber_id)
+
+    def _join_of(self, effect: Join) -> _Awaiting:
+        return _Awaiting(self._join(effect.fiber))
+
+    def _cancel_of(self, effect: CancelFiber) -> _Awaiting:
+        return _Awaiting(self._cancel(effect.fiber))
 
     def _need_actor(self, where: str) -> _Cell:
         if self.cell is None:
@@ -369,3 +390,26 @@ async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
         task.cancel()
     if unfinished:
         await asyncio.wait(unfinished)
+
+
+_PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
+    Spawn: _Run._spawn,
+    Stop: _Run._stop,
+    SelfRef: _Run._self_ref,
+    Watch: _Run._watch,
+    Emit: _Run._emit,
+    MaybeFault: _Run._fault_point,
+    Now: _Run._now,
+    Random: _Run._random,
+    Sleep: _Run._sleep,
+    Parallel: _Run._parallel,
+    Race: _Run._race_of,
+    Timeout: _Run._timeout_of,
+    Fork: _Run._fork,
+    Join: _Run._join_of,
+    CancelFiber: _Run._cancel_of,
+}
+
+VOCABULARY = frozenset(_PERFORMERS) | {Tell, Ask}
+"""Every built-in effect the asyncio interpreter performs (a test checks every interpreter's is
+the whole vocabulary)."""

@@ -100,6 +100,11 @@ from playbill.interpreters.simulation._schedule import NO_FAULTS, Faults, Status
 A = TypeVar("A")
 
 
+def _sender(fiber: _Fiber) -> str:
+    """Who a fiber's messages come from: its actor's path, or ``main``."""
+    return fiber.actor.path if fiber.actor is not None else "main"
+
+
 class _World(_Mail):
     def __init__(
         self,
@@ -493,62 +498,69 @@ class _World(_Mail):
             # the handler's answer (or its program) continues the fiber at its next step
             self.wake(fiber, STEP, step)
             return
-        kind = type(effect)
-        sender = fiber.actor.path if fiber.actor is not None else "main"
+        performer = _PERFORMERS.get(type(effect))
         try:
-            if kind is Tell:
-                target = self.target(effect.ref, "free_tell()")
-                if self.tracing:
-                    self.log(fiber.label, f"tell {effect.ref.path} {short(effect.message)}")
-                if target is None:
-                    self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
-                elif self.tell(sender, target, effect.message, fiber):
-                    return  # waits for room in a full BLOCK mailbox
-                self.wake(fiber, VALUE, None)
-            elif kind is Ask:
-                self.ask(fiber, sender, effect)
-            elif kind is Spawn:
-                parent = fiber.actor if fiber.actor is not None else self.guardian
-                cell = self.spawn(
-                    parent, effect.actor, effect.name, effect.supervision, effect.mailbox
-                )
-                if self.tracing:
-                    self.log(fiber.label, f"spawn {cell.path}")
-                self.wake(fiber, VALUE, cell.ref)
-            elif kind is Stop:
-                target = self.target(effect.ref, "free_stop()")
-                if self.tracing:
-                    self.log(fiber.label, f"stop {effect.ref.path}")
-                if target is not None:
-                    self.stop(target)
-                    if effect.interrupt:
-                        self.interrupt(target, sender)
-                self.wake(fiber, VALUE, None)
-            elif kind is Watch:
-                if fiber.actor is None:
-                    raise _needs_actor("watch()")
-                if self.tracing:
-                    self.log(fiber.label, f"watch {effect.ref.path}")
-                self.watch(fiber.actor, effect.ref)
-                self.wake(fiber, VALUE, None)
-            elif kind is Sleep:
-                if self.tracing:
-                    self.log(fiber.label, f"sleep {effect.seconds:g}")
-                self.sleep(fiber, effect.seconds)
-            elif kind is MaybeFault:
-                if self.fault("points", fiber.label, f"fault point {effect.name!r}"):
-                    raise InjectedFault(
-                        f"the simulator failed the fault point {effect.name!r} (Faults(points=...))"
-                    )
-                self.wake(fiber, VALUE, None)
-            else:
+            if performer is None:
                 raise UnhandledEffect(
                     effect,
                     "simulation",
-                    f"simulate(program, handlers={{{kind.__name__}: lambda effect: ...}})",
+                    f"simulate(program, handlers={{{type(effect).__name__}: lambda effect: ...}})",
                 )
+            performer(self, fiber, effect)
         except Exception as error:
             self.wake(fiber, ERROR, error)
+
+    # -- the built-in effects that touch the world, one performer each ---------------------
+
+    def perform_tell(self, fiber: _Fiber, effect: Tell) -> None:
+        target = self.target(effect.ref, "free_tell()")
+        if self.tracing:
+            self.log(fiber.label, f"tell {effect.ref.path} {short(effect.message)}")
+        if target is None:
+            self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
+        elif self.tell(_sender(fiber), target, effect.message, fiber):
+            return  # waits for room in a full BLOCK mailbox
+        self.wake(fiber, VALUE, None)
+
+    def perform_ask(self, fiber: _Fiber, effect: Ask) -> None:
+        self.ask(fiber, _sender(fiber), effect)
+
+    def perform_spawn(self, fiber: _Fiber, effect: Spawn) -> None:
+        parent = fiber.actor if fiber.actor is not None else self.guardian
+        cell = self.spawn(parent, effect.actor, effect.name, effect.supervision, effect.mailbox)
+        if self.tracing:
+            self.log(fiber.label, f"spawn {cell.path}")
+        self.wake(fiber, VALUE, cell.ref)
+
+    def perform_stop(self, fiber: _Fiber, effect: Stop) -> None:
+        target = self.target(effect.ref, "free_stop()")
+        if self.tracing:
+            self.log(fiber.label, f"stop {effect.ref.path}")
+        if target is not None:
+            self.stop(target)
+            if effect.interrupt:
+                self.interrupt(target, _sender(fiber))
+        self.wake(fiber, VALUE, None)
+
+    def perform_watch(self, fiber: _Fiber, effect: Watch) -> None:
+        if fiber.actor is None:
+            raise _needs_actor("watch()")
+        if self.tracing:
+            self.log(fiber.label, f"watch {effect.ref.path}")
+        self.watch(fiber.actor, effect.ref)
+        self.wake(fiber, VALUE, None)
+
+    def perform_sleep(self, fiber: _Fiber, effect: Sleep) -> None:
+        if self.tracing:
+            self.log(fiber.label, f"sleep {effect.seconds:g}")
+        self.sleep(fiber, effect.seconds)
+
+    def perform_fault_point(self, fiber: _Fiber, effect: MaybeFault) -> None:
+        if self.fault("points", fiber.label, f"fault point {effect.name!r}"):
+            raise InjectedFault(
+                f"the simulator failed the fault point {effect.name!r} (Faults(points=...))"
+            )
+        self.wake(fiber, VALUE, None)
 
     def random_value(self) -> float:
         """A float in [0, 1) for ``random()`` and backoff jitter: a recorded choice, so a
@@ -680,3 +692,20 @@ class _World(_Mail):
             self.enqueue(fiber, first=False)
             return
         self.apply(cell, self.kernel.hook_done(cell, None))
+
+
+# the built-in effects that touch the world, each with its performer (the pure ones are
+# `immediate`'s, the concurrency ones the fiber scheduler's)
+_PERFORMERS: dict[type, Callable[[_World, _Fiber, Any], None]] = {
+    Tell: _World.perform_tell,
+    Ask: _World.perform_ask,
+    Spawn: _World.perform_spawn,
+    Stop: _World.perform_stop,
+    Watch: _World.perform_watch,
+    Sleep: _World.perform_sleep,
+    MaybeFault: _World.perform_fault_point,
+}
+
+VOCABULARY = frozenset(_PERFORMERS) | frozenset(_IMMEDIATE) | frozenset(STRUCTURAL)
+"""Every built-in effect the simulator performs (a test checks every interpreter's is the
+whole vocabulary)."""
