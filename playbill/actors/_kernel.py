@@ -32,17 +32,6 @@ from typing import Any, Protocol, final
 from attrs import frozen
 
 from playbill.actors._actor import Terminated
-from playbill.actors._cells import (
-    DEFAULT_STRATEGY,
-    RESUME,
-    START,
-    STOP,
-    CellContext,
-    ChildFailed,
-    Restart,
-    decide_supervision,
-    instantiate,
-)
 from playbill.actors._events import (
     ActorEvent,
     DeadLetterReason,
@@ -52,7 +41,11 @@ from playbill.actors._events import (
     Stopped,
 )
 from playbill.actors._mailbox import Mailbox, MailboxPolicy
+from playbill.actors._signals import RESUME, START, STOP, ChildFailed, Restart
+from playbill.actors._spawning import instantiate
+from playbill.actors._supervising import DEFAULT_STRATEGY, decide_supervision
 from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
+from playbill.actors._tree import CellContext
 from playbill.effects import ActorRef, ActorStopped
 
 __all__ = [

@@ -16,7 +16,7 @@ from attrs import frozen
 from returns.result import Failure, Result, Success
 
 from playbill.actors import Actor
-from playbill.actors._cells import short
+from playbill.actors._reports import short
 from playbill.effects import (
     ActorRef,
     Cancelled,

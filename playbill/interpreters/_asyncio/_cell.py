@@ -20,15 +20,6 @@ from playbill.actors import (
     SupervisionStrategy,
     Terminated,
 )
-from playbill.actors._cells import (
-    THROUGHPUT,
-    asker_error,
-    guardian_refuses,
-    is_failure,
-    short,
-    stopped_error,
-    undelivered_ask_error,
-)
 from playbill.actors._kernel import (
     Command,
     ContinueAfterChildren,
@@ -44,6 +35,15 @@ from playbill.actors._kernel import (
     Report,
     RunHook,
 )
+from playbill.actors._reports import (
+    asker_error,
+    guardian_refuses,
+    is_failure,
+    short,
+    stopped_error,
+    undelivered_ask_error,
+)
+from playbill.actors._tree import THROUGHPUT
 from playbill.effects import (
     ActorRef,
     Cancelled,

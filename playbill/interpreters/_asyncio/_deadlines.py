@@ -7,10 +7,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from playbill.actors._cells import (
-    ask_timeout_error,
-    describe_waits,
-)
+from playbill.actors._reports import ask_timeout_error, describe_waits
 
 if TYPE_CHECKING:
     from playbill.interpreters._asyncio._cell import _Cell

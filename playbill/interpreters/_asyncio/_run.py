@@ -15,9 +15,7 @@ from playbill.actors import (
     DeadLetterReason,
     Emitted,
 )
-from playbill.actors._cells import (
-    short,
-)
+from playbill.actors._reports import short
 from playbill.effects import (
     ActorNotFound,
     ActorRef,

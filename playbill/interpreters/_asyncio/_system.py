@@ -26,21 +26,13 @@ from playbill.actors import (
     child_path,
     split_path,
 )
-from playbill.actors._cells import (
-    Guardian,
-    check_spawn,
-    check_supervision,
-    child_name,
-    find_cell,
-    instantiate,
-    new_realm,
-    short,
-    strategy_for,
-    walk_cells,
-)
 from playbill.actors._kernel import (
     Kernel,
 )
+from playbill.actors._reports import short
+from playbill.actors._spawning import Guardian, check_spawn, child_name, instantiate, new_realm
+from playbill.actors._supervising import check_supervision, strategy_for
+from playbill.actors._tree import find_cell, walk_cells
 from playbill.effects import (
     ActorNotFound,
     ActorRef,

@@ -11,13 +11,11 @@ from playbill.actors import (
     MailboxPolicy,
     SupervisionStrategy,
 )
-from playbill.actors._cells import (
-    ask_timeout_error,
-)
 from playbill.actors._kernel import (
     KernelCell,
     Phase,
 )
+from playbill.actors._reports import ask_timeout_error
 from playbill.effects import (
     ActorRef,
     Emit,

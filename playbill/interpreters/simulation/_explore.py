@@ -17,9 +17,7 @@ from playbill.actors import (
     SupervisionStrategy,
     check_name,
 )
-from playbill.actors._cells import (
-    check_supervision,
-)
+from playbill.actors._supervising import check_supervision
 from playbill.effects import (
     InvalidArgument,
     NondeterminismError,

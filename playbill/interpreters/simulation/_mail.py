@@ -24,26 +24,23 @@ from playbill.actors import (
     Terminated,
     child_path,
 )
-from playbill.actors._cells import (
-    START,
-    THROUGHPUT,
-    asker_error,
-    check_spawn,
-    child_name,
-    find_cell,
-    guardian_refuses,
-    instantiate,
-    is_failure,
-    short,
-    stopped_error,
-    strategy_for,
-    undelivered_ask_error,
-)
 from playbill.actors._kernel import (
     Command,
     Kernel,
     Phase,
 )
+from playbill.actors._reports import (
+    asker_error,
+    guardian_refuses,
+    is_failure,
+    short,
+    stopped_error,
+    undelivered_ask_error,
+)
+from playbill.actors._signals import START
+from playbill.actors._spawning import check_spawn, child_name, instantiate
+from playbill.actors._supervising import strategy_for
+from playbill.actors._tree import THROUGHPUT, find_cell
 from playbill.effects import (
     ActorNotFound,
     ActorRef,

@@ -24,15 +24,6 @@ from playbill.actors import (
     OneForOne,
     SupervisionStrategy,
 )
-from playbill.actors._cells import (
-    Guardian,
-    Restart,
-    instantiate,
-    is_failure,
-    new_realm,
-    short,
-    walk_cells,
-)
 from playbill.actors._kernel import (
     Command,
     ContinueAfterChildren,
@@ -48,6 +39,10 @@ from playbill.actors._kernel import (
     Publish,
     RunHook,
 )
+from playbill.actors._reports import is_failure, short
+from playbill.actors._signals import Restart
+from playbill.actors._spawning import Guardian, instantiate, new_realm
+from playbill.actors._tree import walk_cells
 from playbill.effects import (
     ActorRef,
     ActorSystemFailed,
