@@ -114,12 +114,17 @@ def main() -> None:
 
     open_then_deposit.main()
 
-    title("8. A workflow as data: an evaluator-optimizer Flow, saved, drawn, run, explored")
+    title("8. A deadlock asyncio reports as a timeout: the simulator names the cycle at once")
+    import ask_cycle
+
+    ask_cycle.main()
+
+    title("9. A workflow as data: an evaluator-optimizer Flow, saved, drawn, run, explored")
     import evaluator_optimizer
 
     evaluator_optimizer.main()
 
-    title("9. Lawful: every Program law on random programs, every Flow law across schedules")
+    title("10. Lawful: every Program law on random programs, every Flow law across schedules")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<30} {law.statement}")

@@ -57,3 +57,16 @@ def test_the_open_then_deposit_bug_appears_only_under_per_pair_delivery():
         "replayed": True,
     }
     assert any("receive ('deposit', 50)" in line for line in lines)
+
+
+def test_the_ask_cycle_example_names_the_cycle_under_both_interpreters():
+    import ask_cycle
+
+    lines: list[str] = []
+    summary = ask_cycle.main(printer=lines.append)
+    assert "a cycle of asks (/app/pricing → /app/inventory → /app/pricing)" in summary["asyncio"]
+    assert summary["status"] == "deadlock"
+    assert summary["error"].startswith(
+        "ask cycle: /app/inventory asks ('price', 'widget') → /app/pricing asks ('stock', "
+        "'widget') → back to /app/inventory."
+    )
