@@ -85,7 +85,7 @@ class Phase(enum.IntEnum):
     """Terminated: gone for good."""
 
 
-_STARTING, _RUNNING = Phase.STARTING, Phase.RUNNING
+_STARTING, _RUNNING, _SUSPENDED, _STOPPING, _STOPPED = Phase  # (a global reads faster)
 _NO_COMMANDS: list[Any] = []  # shared, never appended to: what most transitions return
 
 
@@ -413,15 +413,15 @@ class Kernel:
             self._supervise(cell, message.child, message.error, out)
         elif type(message) is Restart:
             parent = cell.parent_cell
-            if cell.phase < Phase.STOPPING and (parent is None or parent.phase < Phase.STOPPING):
+            if cell.phase < _STOPPING and (parent is None or parent.phase < _STOPPING):
                 cell.restart_error = message.error
                 self._after_children(cell, Then.RETIRE, out)
         elif message is RESUME:
-            if cell.phase == Phase.SUSPENDED:
-                cell.phase = Phase.RUNNING
+            if cell.phase == _SUSPENDED:
+                cell.phase = _RUNNING
                 self._note(out, cell, "resume")
             for child in cell.children_cells.values():  # the children it suspended resume too
-                if child.phase == Phase.SUSPENDED:
+                if child.phase == _SUSPENDED:
                     out.append(PostSystem(child, RESUME))
         else:  # pragma: no cover - the interpreters post only the messages above
             raise AssertionError(f"not a system message: {message!r}")
@@ -475,7 +475,7 @@ class Kernel:
     def watch(self, watcher: Any, target: Any, message: Terminated) -> list[Command]:
         """``watcher`` watches ``target`` (``None``: no such actor): it gets ``message`` once
         the target terminates, or at once when it already has."""
-        if target is None or target.phase == Phase.STOPPED:
+        if target is None or target.phase == _STOPPED:
             return [NotifyWatcher(watcher, message)]
         if watcher not in target.watchers:
             target.watchers.append(watcher)
@@ -489,21 +489,21 @@ class Kernel:
             out.append(Note(cell, text))
 
     def _stop(self, cell: Any, out: list[Command]) -> None:
-        if cell.phase >= Phase.STOPPING:
+        if cell.phase >= _STOPPING:
             return
-        cell.phase = Phase.STOPPING
+        cell.phase = _STOPPING
         out.append(DrainMailbox(cell, DeadLetterReason.UNPROCESSED))
         out.append(PostSystem(cell, STOP))
 
     def _fail(self, cell: Any, error: BaseException, out: list[Command]) -> None:
-        if cell.phase >= Phase.STOPPING:
-            if cell.phase is Phase.STOPPING and not isinstance(error, ActorStopped):
+        if cell.phase >= _STOPPING:
+            if cell.phase is _STOPPING and not isinstance(error, ActorStopped):
                 # failed while stopping (an interrupt's ActorStopped is no news): reported,
                 # and the stop goes on
                 self._report_failure(cell.parent_cell or cell, cell, error, Directive.STOP, out)
                 out.append(Report(f"{cell.path} failed while it stopped", error))
             return
-        cell.phase = Phase.SUSPENDED
+        cell.phase = _SUSPENDED
         parent = cell.parent_cell
         if parent is None:
             out.append(Escalate(cell, error))
@@ -533,7 +533,7 @@ class Kernel:
 
     def _rebuild(self, cell: Any, out: list[Command]) -> None:
         cell.restart_pending = False
-        if cell.phase >= Phase.STOPPING:  # stopped while its children stopped: no new instance
+        if cell.phase >= _STOPPING:  # stopped while its children stopped: no new instance
             return
         cell.consecutive_restarts += 1
         try:
@@ -541,7 +541,7 @@ class Kernel:
         except Exception as failure:
             self._fail(cell, failure, out)
             return
-        cell.phase = Phase.RUNNING
+        cell.phase = _RUNNING
         cell.then = Then.RESTARTED
         out.append(RunHook(cell, "on_restart", (cell.restart_error,)))
 
@@ -553,9 +553,9 @@ class Kernel:
         out.append(Report(f"on_stop of {cell.path} failed", error))
 
     def _terminate(self, cell: Any, out: list[Command]) -> None:
-        if cell.phase == Phase.STOPPED:
+        if cell.phase == _STOPPED:
             return
-        cell.phase = Phase.STOPPED
+        cell.phase = _STOPPED
         out.append(DrainMailbox(cell, DeadLetterReason.UNPROCESSED))
         for target in cell.watching:
             if cell in target.watchers:
@@ -565,7 +565,7 @@ class Kernel:
         if parent is not None and parent.children_cells.get(cell.name) is cell:
             del parent.children_cells[cell.name]
         for watcher in cell.watchers:
-            if watcher.phase < Phase.STOPPING:
+            if watcher.phase < _STOPPING:
                 out.append(NotifyWatcher(watcher, Terminated(cell.ref)))
             if cell in watcher.watching:
                 watcher.watching.remove(cell)
@@ -584,7 +584,7 @@ class Kernel:
             # failure is still reported, once, as a stop
             self._report_failure(parent, child, error, Directive.STOP, out)
             return
-        if child.phase >= Phase.STOPPING or parent.phase >= Phase.STOPPING:
+        if child.phase >= _STOPPING or parent.phase >= _STOPPING:
             # stopping anyway: the failure is reported, and the child goes on stopping
             self._report_failure(parent, child, error, Directive.STOP, out)
             self._stop(child, out)
@@ -621,8 +621,8 @@ class Kernel:
         elif directive is Directive.RESTART:
             for cell, delay in zip(decision.affected, decision.delays, strict=True):
                 cell.restart_pending = True
-                if cell.phase < Phase.SUSPENDED:  # a sibling waits for its restart, idle
-                    cell.phase = Phase.SUSPENDED
+                if cell.phase < _SUSPENDED:  # a sibling waits for its restart, idle
+                    cell.phase = _SUSPENDED
                 if delay > 0:  # the actor stays suspended meanwhile; a stop goes through at once
                     out.append(PostSystemLater(cell, Restart(error), delay))
                 else:

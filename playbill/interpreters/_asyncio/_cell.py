@@ -56,9 +56,10 @@ if TYPE_CHECKING:
     from playbill.interpreters._asyncio._system import ActorSystem
 
 
+_RUNNING, _STOPPED, _STOPPING = Phase.RUNNING, Phase.STOPPED, Phase.STOPPING
 A = TypeVar("A")
 
-_RUNNING, _STOPPING, _STOPPED = Phase.RUNNING, Phase.STOPPING, Phase.STOPPED
+_RUNNING, _STOPPING, _STOPPED = _RUNNING, _STOPPING, _STOPPED
 
 logger = logging.getLogger("playbill")
 

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 # -- actors in the world ----------------------------------------------------------------------
 
 
+_RUNNING = Phase.RUNNING
+
+
 @final
 class _Envelope:
     """A queued message: who sent it and, for an ask, the fiber waiting for the reply (cleared
@@ -156,7 +159,7 @@ class _SimCell(KernelCell):
         box = self.mailbox
         if box.system:
             return (self.option,)
-        if not box.user or self.phase != Phase.RUNNING:
+        if not box.user or self.phase != _RUNNING:
             return ()
         if len(self.senders) == 1 or not self.world.per_pair or box.user[0].sender == "runtime":
             return (self.option,)  # first in, first out (or one sender, or a runtime message)

@@ -79,6 +79,9 @@ if TYPE_CHECKING:
     from playbill.interpreters.simulation._world import _World
 
 
+_RUNNING, _STOPPING = Phase.RUNNING, Phase.STOPPING
+
+
 class _Mail(FiberScheduler):
     """The world's messaging; the rest of the world is `_World`."""
 
@@ -134,7 +137,7 @@ class _Mail(FiberScheduler):
         check_spawn(actor, supervision, mailbox)
         name = child_name(
             parent.path,
-            parent.phase >= Phase.STOPPING,
+            parent.phase >= _STOPPING,
             parent.children_cells,
             name,
             lambda: next(self.names),
@@ -195,7 +198,7 @@ class _Mail(FiberScheduler):
                 self.offer(target, envelope, None)
 
     def offer(self, cell: _SimCell, envelope: _Envelope, fiber: _Fiber | None) -> bool:
-        if cell.phase >= Phase.STOPPING:
+        if cell.phase >= _STOPPING:
             self.undeliverable(cell, envelope, DeadLetterReason.STOPPED)
             return False
         if cell is self.guardian:  # it takes no messages: a dead letter, nothing else happens
@@ -244,7 +247,7 @@ class _Mail(FiberScheduler):
         if target is self.guardian:
             self.dead_letter(effect.message, target.path, DeadLetterReason.GUARDIAN)
             raise guardian_refuses(target.path, effect.message)
-        if target.phase >= Phase.STOPPING:
+        if target.phase >= _STOPPING:
             self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
             raise stopped_error(target.path, effect.message)
         envelope = _Envelope(effect.message, sender, fiber)
@@ -390,7 +393,7 @@ class _Mail(FiberScheduler):
                 handled >= THROUGHPUT
                 or not queue
                 or box.system
-                or cell.phase != Phase.RUNNING
+                or cell.phase != _RUNNING
                 or cell.busy is not None
             ):
                 return

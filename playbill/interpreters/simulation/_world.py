@@ -92,6 +92,12 @@ from playbill.interpreters.simulation._envelopes import (
 from playbill.interpreters.simulation._mail import _Mail
 from playbill.interpreters.simulation._schedule import NO_FAULTS, Faults, Status
 
+_RUNNING, _STOPPED, _STOPPING, _SUSPENDED = (
+    Phase.RUNNING,
+    Phase.STOPPED,
+    Phase.STOPPING,
+    Phase.SUSPENDED,
+)
 A = TypeVar("A")
 
 
@@ -152,7 +158,7 @@ class _World(_Mail):
         guardian = _SimCell(self, None, f"/{name}", Guardian, None)
         guardian.instance = instantiate(Guardian, guardian)
         guardian.strategy = supervision if supervision is not None else OneForOne()
-        guardian.phase = Phase.RUNNING
+        guardian.phase = _RUNNING
         guardian.unbounded = False  # tells to it take the general path, which refuses them
         self.guardian = guardian
 
@@ -353,22 +359,22 @@ class _World(_Mail):
         """The shutdown cannot go on (an actor never finishes its message): as asyncio does
         when a shutdown times out, what each holds becomes a dead letter and it is stopped."""
         for cell in reversed(self.cells()):  # children before parents
-            if cell is self.guardian or cell.phase == Phase.STOPPED:
+            if cell is self.guardian or cell.phase == _STOPPED:
                 continue
             if self.tracing:
                 self.log(cell.path, "never finished; aborted at shutdown")
-            cell.phase = Phase.STOPPING
+            cell.phase = _STOPPING
             if cell.current is not None:
                 current, cell.current = cell.current, None
                 self.undeliverable(cell, current, DeadLetterReason.UNPROCESSED)
             self.apply(cell, self.kernel.terminate(cell))
-        if self.guardian.phase is not Phase.STOPPED:
+        if self.guardian.phase is not _STOPPED:
             self.apply(self.guardian, self.kernel.terminate(self.guardian))
 
     def deadlock(self) -> PlaybillError:
         waits = [self.describe_alive()] if self.alive() else []
         for cell in self.cells():
-            if cell.phase == Phase.SUSPENDED:
+            if cell.phase == _SUSPENDED:
                 waits.append(f"{cell.path} is suspended after a failure")
         return Deadlock(
             "nothing can happen and no timer is pending: "
@@ -457,7 +463,7 @@ class _World(_Mail):
             self.log(fiber.label, f"tell {ref.path} {short(effect.message)}")
         if target is None:
             self.dead_letter(effect.message, ref.path, DeadLetterReason.UNKNOWN)
-        elif self.faults_on or self.channels or target.phase >= Phase.STOPPING:
+        elif self.faults_on or self.channels or target.phase >= _STOPPING:
             self.tell(self.sender_now, target, effect.message, None)
         else:  # the common case, in place: queued in an unbounded mailbox
             envelope = _Envelope(effect.message, self.sender_now, None)
