@@ -104,6 +104,7 @@ class _Mail(FiberScheduler):
         sender_now: str
         kernel: Kernel
         guardian: _SimCell
+        world: _World  # this part's whole: the world it belongs to (itself)
 
         def log(self, actor: str, event: str) -> None: ...
 
@@ -118,11 +119,6 @@ class _Mail(FiberScheduler):
         def system_message(self, cell: _SimCell, message: object) -> None: ...
 
         def apply(self, cell: _SimCell, commands: list[Command]) -> None: ...
-
-    @property
-    def world(self) -> _World:
-        """This part's whole: the world it belongs to."""
-        return self  # type: ignore[return-value]
 
     # -- actors -------------------------------------------------------------------------------
 
@@ -251,9 +247,11 @@ class _Mail(FiberScheduler):
             self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
             raise stopped_error(target.path, effect.message)
         envelope = _Envelope(effect.message, sender, fiber)
-        if self.cycles_deadlock:
-            self.check_ask_cycle(fiber, target, effect.message)
-        fiber.asking = (target, effect.message, envelope)
+        asker = fiber.actor
+        if asker is not None and self.cycles_deadlock:  # (the wait-for graph is actors')
+            if asker.busy is fiber:
+                self.check_ask_cycle(fiber, target, effect.message)
+            fiber.asking = (target, effect.message, envelope)
         fiber.state = _WAITING
         fiber.waiting_on = "a reply from " + target.path
         fiber.wait = envelope.wait = _Wait(_NO_CHILDREN)

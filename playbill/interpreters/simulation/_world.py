@@ -155,6 +155,7 @@ class _World(_Mail):
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
         self.kernel = Kernel(self, notes=tracing)
+        self.world = self  # what `_Mail` (a part of the world) knows it by
         guardian = _SimCell(self, None, f"/{name}", Guardian, None)
         guardian.instance = instantiate(Guardian, guardian)
         guardian.strategy = supervision if supervision is not None else OneForOne()
@@ -499,13 +500,17 @@ class _World(_Mail):
             # the handler's answer (or its program) continues the fiber at its next step
             self.wake(fiber, STEP, step)
             return
-        performer = _PERFORMERS.get(type(effect))
+        kind = type(effect)
         try:
+            if kind is Ask:  # the hot one, without the table's indirection
+                self.ask(fiber, _sender(fiber), effect)
+                return
+            performer = _PERFORMERS.get(kind)
             if performer is None:
                 raise UnhandledEffect(
                     effect,
                     "simulation",
-                    f"simulate(program, handlers={{{type(effect).__name__}: lambda effect: ...}})",
+                    f"simulate(program, handlers={{{kind.__name__}: lambda effect: ...}})",
                 )
             performer(self, fiber, effect)
         except Exception as error:
