@@ -1,0 +1,1001 @@
+"""A Hypothesis state machine that drives the sans-IO lifecycle kernel over a tree of cells.
+
+The machine is its own tiny performer of the kernel's commands: each cell has a queue of
+system messages, at most one hook running and at most one user message being handled; hooks
+and messages succeed or fail as Hypothesis chooses; delayed restarts wait as timers on a fake
+clock. After every step it checks what every performer relies on: a terminated cell is given
+nothing more, an ask is answered once, a drained message is one dead letter, a parent
+terminates after its children, a restart budget is never overrun, a failed actor handles
+nothing until its supervisor decided, and each instance's hooks run in Akka's order. At the
+end it stops the root, runs everything dry (or, at random, aborts what is left as a shutdown
+that ran out of time does), and checks that all of it ended.
+
+The kernel bugs the machine found are listed in KNOWN_BUGS: the machine steps over them (each
+shows in Hypothesis's statistics when it does), and a small run of the kernel at the end of
+this file pins each one as a strict xfail.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+from hypothesis import event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from playbill.actors import (
+    AllForOne,
+    Backoff,
+    Directive,
+    OneForOne,
+    RestForOne,
+    Stopped,
+    SupervisionStrategy,
+    Terminated,
+    child_path,
+)
+from playbill.actors._cells import (
+    RESUME,
+    START,
+    STOP,
+    ChildFailed,
+    Restart,
+    child_name,
+    instantiate,
+)
+from playbill.actors._kernel import (
+    ContinueAfterChildren,
+    DrainMailbox,
+    Escalate,
+    Gone,
+    Kernel,
+    KernelCell,
+    Note,
+    NotifyWatcher,
+    Phase,
+    PostSystem,
+    PostSystemLater,
+    Publish,
+    Report,
+    RunHook,
+    Then,
+)
+from playbill.effects import ActorRef
+
+# -- known kernel bugs -------------------------------------------------------------------------
+
+DOUBLE_ON_STOP = (
+    "on_stop runs a second time on an instance a restart already retired, when the actor is "
+    "stopped while that on_stop runs, or when the new instance fails to build"
+)
+RESUMED_EARLY = (
+    "a parent that resumes passes RESUME to every suspended child, so a child whose own "
+    "failure is still undecided, or whose restart waits out a backoff, runs again"
+)
+RESTARTS_OVERLAP = (
+    "a group decision taken while an earlier restart of a sibling is still under way posts that "
+    "sibling a second Restart: it restarts twice and runs between the two while the second is "
+    "due; a stale one rebuilds a cell whose failed rebuild is undecided; and when the second "
+    "comes while the first waits for the children, the first's ContinueAfterChildren, queued "
+    "as asyncio queues it, finds nothing to continue and fails the kernel's assertion"
+)
+STALE_FAILURE = (
+    "a child's failure that a restart already decided covers (a group restart decided for a "
+    "sibling) is decided again if the child's restart finished before its supervisor read the "
+    "failure: the group restarts a second time and is charged twice, and past the budget it "
+    "is stopped and the supervisor escalates"
+)
+KNOWN_BUGS = {DOUBLE_ON_STOP, RESUMED_EARLY, RESTARTS_OVERLAP, STALE_FAILURE}
+"""What the machine steps over rather than fail on, each pinned by an xfail test below: when
+the kernel is fixed, that test passes (strict xfail fails the run), and its entry goes."""
+
+# -- the world the kernel sees ---------------------------------------------------------------
+
+
+class FakeEnvironment:
+    """A clock the machine moves by hand, and a fixed cycle of "random" draws."""
+
+    DRAWS = (0.0, 0.25, 0.5, 0.75, 0.999)
+
+    def __init__(self) -> None:
+        self.clock = 0.0
+        self.draws = 0
+        self.publish = True
+
+    def event_time(self) -> float:
+        return 1000.0 + self.clock
+
+    def monotonic(self) -> float:
+        return self.clock
+
+    def random(self) -> float:
+        self.draws += 1
+        return self.DRAWS[self.draws % len(self.DRAWS)]
+
+    def publishing(self) -> bool:
+        return self.publish
+
+
+class Cell(KernelCell):
+    """A kernel cell with the machine's bookkeeping: the hook it runs and the message it
+    handles (each in its own turn)."""
+
+    __slots__ = ("busy", "first_instance", "hook")
+
+    def __init__(self, parent: Cell | None, path: str, uid: int, factory: Any) -> None:
+        super().__init__(parent, path, uid, factory, None)
+        self.hook: str | None = None
+        self.busy: Item | None = None
+        self.first_instance: Any = None
+
+    # the ref binding: never used by the kernel
+    def tell(self, message: object) -> None:
+        raise NotImplementedError
+
+    def ask(self, message: object, timeout: float | None) -> Any:
+        raise NotImplementedError
+
+    def send(self, message: object) -> Any:
+        raise NotImplementedError
+
+    def stop(self, ref: Any = None, *, interrupt: bool = False) -> None:
+        raise NotImplementedError
+
+    def spawn(self, actor: Any, name: Any = None, *, supervision: Any = None, mailbox: Any = None):
+        raise NotImplementedError
+
+    def watch(self, ref: Any) -> None:
+        raise NotImplementedError
+
+
+class Probe:
+    """An actor instance that records the hooks run on it."""
+
+    def __init__(self) -> None:
+        self.hooks: list[str] = []
+        self.retired = False  # whether its on_stop ran for a restart
+
+    def receive(self, message: object) -> None:  # pragma: no cover - never called
+        return None
+
+
+class Item:
+    """A user message, an ask, or a `Terminated` notice in a mailbox."""
+
+    __slots__ = ("asked", "notice", "serial")
+
+    def __init__(self, serial: int, *, asked: bool = False, notice: Terminated | None = None):
+        self.serial = serial
+        self.asked = asked
+        self.notice = notice
+
+    def __repr__(self) -> str:
+        return f"Item({self.serial}{', ask' if self.asked else ''})"
+
+
+def is_notice(item: Item) -> bool:
+    return item.notice is not None
+
+
+class Boom(Exception):
+    """A failure whose supervisor's decider answers ``choice``."""
+
+    def __init__(self, choice: object) -> None:
+        super().__init__(f"boom ({choice})")
+        self.choice = choice
+
+
+def decide_by_error(error: BaseException) -> Directive:
+    choice = getattr(error, "choice", Directive.RESTART)
+    if choice == "raise":
+        raise RuntimeError("the decider itself failed")
+    return choice  # "nonsense" is not a Directive: the strategy escalates
+
+
+FAILURES = st.sampled_from(  # what the supervisor's decider answers; mostly a restart
+    [Directive.RESTART] * 4
+    + [Directive.RESUME, Directive.STOP, Directive.ESCALATE, "raise", "nonsense"]
+)
+OUTCOMES = st.one_of(st.none(), FAILURES)  # None: success
+STRATEGIES = st.tuples(
+    st.sampled_from([OneForOne, AllForOne, RestForOne]),
+    st.integers(0, 3),
+    st.sampled_from([None, Backoff(initial=0.5, maximum=4.0, jitter=0.0), Backoff(0.5, 4.0)]),
+)
+PICK = st.integers(0, 15)
+MAX_LIVE = 6
+
+
+def targets(command: Any, by_path: dict[str, Cell]) -> list[Cell]:
+    """The cells a command is about."""
+    kind = type(command)
+    if kind is NotifyWatcher:
+        return [command.watcher]
+    if kind is Publish:
+        cell = by_path.get(command.event.path)
+        return [] if cell is None else [cell]
+    if kind is Report:
+        return []
+    return [command.cell]
+
+
+# -- the machine -------------------------------------------------------------------------------
+
+
+class KernelMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.env = FakeEnvironment()
+        self.kernel = Kernel(self.env)
+        self.within = 2.0
+        self.continue_inline = False  # the simulator's way; else asyncio's (a system message)
+        self.uids = 0
+        self.serials = 0
+        self.failing_builds = 0
+        self.root = self.new_cell(None, "/sys")
+        self.root.phase = Phase.RUNNING
+        self.root.instance = self.root.first_instance = Probe()
+        self.cells: list[Cell] = [self.root]
+        self.by_path = {self.root.path: self.root}
+        self.children_of: dict[Cell, list[Cell]] = defaultdict(list)
+        self.watchers_of: dict[Cell, set[Cell]] = defaultdict(set)
+        self.timers: list[tuple[float, int, Cell, object]] = []
+        self.gone: list[Cell] = []
+        self.items: list[Item] = []
+        self.handled: set[int] = set()
+        self.dead_letters: Counter[int] = Counter()
+        self.answers: dict[int, list[str]] = defaultdict(list)
+        self.restart_times: dict[tuple[str, Cell], list[float]] = defaultdict(list)
+        self.undecided: Counter[Cell] = Counter()  # failures its supervisor has not decided
+        self.restart_due: Counter[Cell] = Counter()  # restarts decided, not yet handled
+        self.highest_phase: dict[Cell, Phase] = {}
+        self.published_stops: set[str] = set()
+        # the known kernel bugs the machine steps over (see KNOWN_BUGS)
+        self.early: dict[Cell, str] = {}  # cells let run too early, by which known bug
+        self.overlapped: set[Cell] = set()  # cells that had two restarts under way at once
+        self.patience: int | None = None  # steps a final shutdown waits before it aborts
+
+    # -- building ------------------------------------------------------------------------
+
+    def new_cell(self, parent: Cell | None, path: str) -> Cell:
+        self.uids += 1
+        cell = Cell(parent, path, self.uids, None)
+        cell.factory = lambda: self.build(cell)
+        return cell
+
+    def build(self, cell: Cell) -> Probe:
+        """The factory of every cell (a restart builds through it)."""
+        if self.failing_builds:
+            self.failing_builds -= 1
+            raise Boom(Directive.RESTART)
+        return Probe()
+
+    def strategy(self, choice: tuple[Any, int, Backoff | None]) -> SupervisionStrategy:
+        kind, max_restarts, backoff = choice
+        return kind(decide_by_error, max_restarts, self.within, backoff)
+
+    def new_item(self, **kwargs: Any) -> Item:
+        self.serials += 1
+        item = Item(self.serials, **kwargs)
+        self.items.append(item)
+        return item
+
+    # -- what may happen -------------------------------------------------------------------
+
+    @staticmethod
+    def in_turn(cell: Cell) -> bool:
+        """Whether ``cell``'s own code may run now (a hook, a message, or an idle actor taking
+        one): only then does it spawn or watch."""
+        if cell.phase is Phase.STOPPED:
+            return False
+        if cell.hook is not None or cell.busy is not None:
+            return True
+        return cell.phase is Phase.RUNNING and not cell.mailbox.system
+
+    def can_spawn(self, cell: Cell) -> bool:
+        if cell.phase >= Phase.STOPPING:
+            return False
+        return cell is self.root or self.in_turn(cell)
+
+    @staticmethod
+    def can_deliver(cell: Cell) -> bool:
+        return (
+            cell.phase is not Phase.STOPPED
+            and bool(cell.mailbox.system)
+            and cell.hook is None
+            and cell.busy is None
+        )
+
+    @staticmethod
+    def can_handle(cell: Cell) -> bool:
+        return (
+            cell.phase is Phase.RUNNING
+            and cell.hook is None
+            and cell.busy is None
+            and not cell.mailbox.system
+            and bool(cell.mailbox.user)
+        )
+
+    def live(self) -> list[Cell]:
+        return [cell for cell in self.cells if cell.phase is not Phase.STOPPED]
+
+    @staticmethod
+    def pick(cells: list[Cell], index: int) -> Cell:
+        return cells[index % len(cells)]
+
+    # -- the executor ----------------------------------------------------------------------
+
+    def call(self, cell: Cell, transition: Any, *arguments: Any, failed: Cell | None = None):
+        """Give the kernel an input about ``cell``, check its commands, carry them out."""
+        stopped = {each for each in self.cells if each.phase is Phase.STOPPED}
+        children = list(cell.children_cells.values())
+        commands = transition(cell, *arguments)
+        self.check_commands(cell, commands, stopped)
+        if failed is not None:
+            self.check_decision(cell, failed, children, commands)
+        self.carry_out(commands)
+
+    def check_commands(self, cell: Cell, commands: list[Any], stopped: set[Cell]) -> None:
+        terminated = set(stopped)
+        hooks = [command for command in commands if type(command) is RunHook]
+        assert len(hooks) <= 1, f"more than one hook at once: {hooks}"
+        for command in commands:
+            kind = type(command)
+            for target in targets(command, self.by_path):
+                assert target not in terminated, (
+                    f"{kind.__name__} for {target.path}, which had terminated: {command}"
+                )
+            if kind is RunHook:
+                assert command.cell is cell, f"a hook of {command.cell.path} for {cell.path}"
+                assert cell.hook is None
+                assert cell.busy is None
+            elif kind is NotifyWatcher:
+                assert command.watcher.phase is not Phase.STOPPED
+            elif kind is Publish and type(command.event) is Stopped:
+                assert command.event.path not in self.published_stops, "Stopped twice"
+                self.published_stops.add(command.event.path)
+            elif kind is Gone:
+                self.check_gone(command.cell, commands)
+                terminated.add(command.cell)
+
+    def check_gone(self, cell: Cell, commands: list[Any]) -> None:
+        assert cell.phase is Phase.STOPPED
+        assert cell not in self.gone, f"{cell.path} terminated twice"
+        for child in self.children_of[cell]:
+            assert child in self.gone, f"{cell.path} terminated before its child {child.path}"
+        expected = sorted(
+            watcher.path for watcher in self.watchers_of[cell] if watcher.phase < Phase.STOPPING
+        )
+        told = sorted(
+            command.watcher.path
+            for command in commands
+            if type(command) is NotifyWatcher and command.message.ref == cell.ref
+        )
+        assert told == expected, f"watchers of {cell.path}: told {told}, expected {expected}"
+        self.gone.append(cell)
+
+    def check_decision(
+        self, parent: Cell, failed: Cell, children: list[Cell], commands: list[Any]
+    ) -> None:
+        """A supervisor's decision: the children its strategy names restart, within budget."""
+        restarts = [
+            command
+            for command in commands
+            if type(command) in (PostSystem, PostSystemLater) and type(command.message) is Restart
+        ]
+        if not restarts:
+            return
+        strategy = parent.strategy
+        if isinstance(strategy, OneForOne):
+            expected, key = [failed], ("one", failed)
+        elif isinstance(strategy, AllForOne):
+            expected, key = children, ("group", parent)
+        else:
+            expected, key = children[children.index(failed) :], ("group", parent)
+        assert [command.cell for command in restarts] == expected
+        now = self.env.clock
+        recent = [moment for moment in self.restart_times[key] if now - moment < self.within]
+        assert len(recent) < strategy.max_restarts, (
+            f"{parent.path} restarts {[c.path for c in expected]} past its budget: "
+            f"{len(recent)} restarts within {self.within}s already, max {strategy.max_restarts}"
+        )
+        self.restart_times[key].append(now)
+        for command in restarts:
+            if strategy.backoff is None:
+                assert type(command) is PostSystem
+            else:
+                assert type(command) is PostSystemLater
+                assert command.delay > 0
+
+    def carry_out(self, commands: list[Any]) -> None:
+        for command in commands:
+            kind = type(command)
+            if kind is PostSystem:
+                self.post(command.cell, command.message)
+            elif kind is PostSystemLater:
+                if type(command.message) is Restart:
+                    self.restart_due_for(command.cell)
+                self.serials += 1
+                when = self.env.clock + command.delay
+                self.timers.append((when, self.serials, command.cell, command.message))
+            elif kind is RunHook:
+                self.run_hook(command)
+            elif kind is DrainMailbox:
+                assert command.cell.phase >= Phase.STOPPING
+                for item in command.cell.mailbox.drain():
+                    self.dead_letter(item, command.reason.name)
+            elif kind is NotifyWatcher:
+                notice = self.new_item(notice=command.message)
+                command.watcher.mailbox.notify(notice, is_notice)
+            elif kind is ContinueAfterChildren:
+                target = command.cell
+                if self.continue_inline:
+                    self.call(target, self.kernel.children_terminated)
+                else:  # in the parent's own turn, as asyncio does
+                    target.mailbox.system.append(command)
+            elif kind is Escalate:  # only the root guardian has nobody to escalate to
+                assert command.cell is self.root
+            else:
+                assert kind in (Publish, Gone, Note, Report), command
+
+    def post(self, cell: Cell, message: object) -> None:
+        if type(message) is ChildFailed:
+            if self.restart_due[message.child]:  # a restart decided already covers it
+                self.early[message.child] = STALE_FAILURE
+            self.undecided[message.child] += 1
+        elif type(message) is Restart:
+            self.restart_due_for(cell)
+        cell.mailbox.system.append(message)
+
+    def restart_due_for(self, cell: Cell) -> None:
+        if self.undecided[cell]:  # its own failure, still unread, is covered by this restart
+            self.early[cell] = STALE_FAILURE
+        elif self.restart_due[cell] or cell.then in (Then.RETIRE, Then.REBUILD):
+            self.early[cell] = RESTARTS_OVERLAP  # a restart is already under way
+            self.overlapped.add(cell)
+        self.restart_due[cell] += 1
+
+    @staticmethod
+    def step_over(bug: str) -> None:
+        """A known kernel bug happened: note it in the statistics and go on."""
+        assert bug in KNOWN_BUGS, bug  # fixed bugs leave KNOWN_BUGS: then this fails
+        event(f"stepped over a known kernel bug: {bug[:60]}…")
+
+    def run_hook(self, command: RunHook) -> None:
+        cell, name = command.cell, command.name
+        instance = cell.instance
+        hooks = instance.hooks
+        if name == "on_stop" and hooks[-1:] == ["on_stop"] and instance.retired:
+            self.step_over(DOUBLE_ON_STOP)
+            cell.hook = name
+            return
+        assert "on_stop" not in hooks, f"{name} of {cell.path} on an instance already stopped"
+        if name == "on_start":
+            assert not hooks, f"on_start after {hooks}"
+            assert instance is cell.first_instance, "on_start of a restarted instance"
+        elif name == "on_restart":
+            assert not hooks, f"on_restart after {hooks}"
+            assert instance is not cell.first_instance, "on_restart of the first instance"
+            assert isinstance(command.arguments[0], BaseException)
+        else:
+            assert name == "on_stop", name
+        hooks.append(name)
+        cell.hook = name
+        if name == "on_stop" and cell.then is Then.REBUILD:  # a restart retires the instance
+            instance.retired = True
+
+    def dead_letter(self, item: Item, reason: str) -> None:
+        assert item.serial not in self.handled, f"{item} was handled, then dead-lettered"
+        assert not self.dead_letters[item.serial], f"{item} dead-lettered twice"
+        self.dead_letters[item.serial] += 1
+        if item.asked:
+            self.answer(item, f"failed: {reason}")
+
+    def answer(self, item: Item, outcome: str) -> None:
+        answers = self.answers[item.serial]
+        answers.append(outcome)
+        assert len(answers) == 1, f"the ask {item} was answered twice: {answers}"
+
+    # -- the steps (each also used to run the machine dry at the end) -----------------------
+
+    def deliver(self, cell: Cell) -> None:
+        message = cell.mailbox.system.popleft()
+        if type(message) is ContinueAfterChildren:
+            if cell.then is None and cell in self.overlapped:
+                self.step_over(RESTARTS_OVERLAP)  # the kernel would fail its assertion
+                return
+            self.call(cell, self.kernel.children_terminated)
+            return
+        failed = None
+        if type(message) is ChildFailed:
+            self.undecided[message.child] -= 1
+            failed = message.child
+        elif type(message) is Restart:
+            self.restart_due[cell] -= 1
+        elif message is RESUME and (self.undecided[cell] or self.restart_due[cell]):
+            # only its parent's own resume, passed on, gets here: no decision resumes a cell
+            # whose failure is undecided or whose restart is due
+            self.early[cell] = RESUMED_EARLY
+        self.call(cell, self.kernel.system_message, message, failed=failed)
+
+    def finish_hook(self, cell: Cell, outcome: object) -> None:
+        cell.hook = None
+        error = None if outcome is None else Boom(outcome)
+        self.call(cell, self.kernel.hook_done, error)
+
+    def finish_message(self, cell: Cell, outcome: object) -> None:
+        item, cell.busy = cell.busy, None
+        assert item is not None
+        self.handled.add(item.serial)
+        if outcome is None:
+            cell.consecutive_restarts = 0  # as both interpreters do after a handled message
+            if item.asked:
+                self.answer(item, "replied")
+            return
+        if item.asked:
+            self.answer(item, "failed")
+        self.call(cell, self.kernel.fail, Boom(outcome))
+
+    def fire(self, timer: tuple[float, int, Cell, object]) -> None:
+        self.timers.remove(timer)
+        when, _, cell, message = timer
+        self.env.clock = max(self.env.clock, when)
+        if cell.phase is Phase.STOPPED:  # its task is gone: nothing handles it
+            self.restart_due[cell] -= 1
+        else:
+            cell.mailbox.system.append(message)
+
+    # -- rules -----------------------------------------------------------------------------
+
+    @initialize(
+        notes=st.booleans(),
+        publishing=st.booleans(),
+        continue_inline=st.booleans(),
+        within=st.sampled_from([1.0, 2.0, 5.0]),
+        strategy=STRATEGIES,
+        patience=st.one_of(st.none(), st.integers(0, 30)),
+    )
+    def configure(self, notes, publishing, continue_inline, within, strategy, patience):
+        self.patience = patience
+        self.kernel = Kernel(self.env, notes=notes)
+        self.env.publish = publishing
+        self.continue_inline = continue_inline
+        self.within = within
+        self.root.strategy = self.strategy(strategy)
+
+    @precondition(  # a small tree keeps each cell busy
+        lambda self: len(self.live()) < MAX_LIVE and any(map(self.can_spawn, self.cells))
+    )
+    @rule(parent=PICK, strategy=STRATEGIES)
+    def spawn(self, parent, strategy):
+        under = self.pick([cell for cell in self.cells if self.can_spawn(cell)], parent)
+        name = child_name(
+            under.path, under.phase >= Phase.STOPPING, under.children_cells, None, self.fresh
+        )
+        cell = self.new_cell(under, child_path(under.path, name))
+        cell.instance = cell.first_instance = instantiate(Probe, cell)
+        cell.strategy = self.strategy(strategy)
+        under.children_cells[name] = cell
+        self.cells.append(cell)
+        self.by_path[cell.path] = cell
+        self.children_of[under].append(cell)
+        self.post(cell, START)
+
+    def fresh(self) -> int:
+        return self.uids + 1
+
+    @precondition(lambda self: len(self.cells) > 1)
+    @rule(to=PICK, asked=st.booleans())
+    def enqueue(self, to, asked):
+        cell = self.pick(self.cells[1:], to)
+        item = self.new_item(asked=asked)
+        if cell.phase >= Phase.STOPPING:  # refused at once, as the interpreters do
+            self.dead_letter(item, "STOPPED")
+        else:
+            cell.mailbox.offer(item)
+
+    @precondition(lambda self: any(self.can_handle(cell) for cell in self.cells))
+    @rule(which=PICK)
+    def begin_message(self, which):
+        cell = self.pick([cell for cell in self.cells if self.can_handle(cell)], which)
+        cell.busy = cell.mailbox.take_user()
+
+    @precondition(lambda self: any(cell.busy is not None for cell in self.cells))
+    @rule(which=PICK, outcome=OUTCOMES)
+    def end_message(self, which, outcome):
+        cell = self.pick([cell for cell in self.cells if cell.busy is not None], which)
+        self.finish_message(cell, outcome)
+
+    @precondition(lambda self: any(self.can_deliver(cell) for cell in self.cells))
+    @rule(which=PICK)
+    def deliver_system_message(self, which):
+        self.deliver(self.pick([cell for cell in self.cells if self.can_deliver(cell)], which))
+
+    @precondition(lambda self: any(cell.hook is not None for cell in self.cells))
+    @rule(which=PICK, outcome=OUTCOMES)
+    def end_hook(self, which, outcome):
+        cell = self.pick([cell for cell in self.cells if cell.hook is not None], which)
+        self.finish_hook(cell, outcome)
+
+    def turns(self) -> list[tuple[str, Cell]]:
+        """What the cells could do next in their own turns."""
+        found = []
+        for cell in self.cells:
+            if cell.hook is not None:
+                found.append(("hook", cell))
+            elif cell.busy is not None:
+                found.append(("message", cell))
+            elif self.can_deliver(cell):
+                found.append(("system", cell))
+            elif self.can_handle(cell):
+                found.append(("take", cell))
+        return found
+
+    @precondition(lambda self: bool(self.turns()))
+    @rule(picks=st.lists(st.tuples(PICK, OUTCOMES), min_size=1, max_size=6))
+    def take_turns(self, picks):
+        """A few turns in a row (each as the rules above would take it), so that a run of 40
+        steps reaches restarts after restarts."""
+        for which, outcome in picks:
+            turns = self.turns()
+            if not turns:
+                return
+            kind, cell = turns[which % len(turns)]
+            if kind == "hook":
+                self.finish_hook(cell, outcome)
+            elif kind == "message":
+                self.finish_message(cell, outcome)
+            elif kind == "system":
+                self.deliver(cell)
+            else:
+                cell.busy = cell.mailbox.take_user()
+
+    @precondition(lambda self: any(cell.phase is not Phase.STOPPED for cell in self.cells[1:]))
+    @rule(which=PICK)
+    def stop(self, which):
+        cell = self.pick([cell for cell in self.live() if cell is not self.root], which)
+        self.call(cell, self.kernel.stop)
+
+    @precondition(lambda self: any(self.in_turn(cell) for cell in self.cells[1:]))
+    @rule(watcher=PICK, whom=st.one_of(st.none(), PICK))
+    def watch(self, watcher, whom):
+        cell = self.pick([cell for cell in self.cells[1:] if self.in_turn(cell)], watcher)
+        if whom is None:  # a ref to no actor: the notice comes at once
+            watched, ref = None, ActorRef("/sys/nobody", 0)
+        else:
+            watched = self.pick(self.cells[1:], whom)
+            ref = watched.ref
+            if watched.phase is not Phase.STOPPED:
+                self.watchers_of[watched].add(cell)
+        self.call(cell, self.kernel.watch, watched, Terminated(ref))
+
+    def supervisors(self) -> list[Cell]:
+        return [cell for cell in self.live() if cell.children_cells]
+
+    @precondition(lambda self: bool(self.supervisors()))
+    @rule(which=PICK, strategy=STRATEGIES)
+    def change_strategy(self, which, strategy):
+        self.pick(self.supervisors(), which).strategy = self.strategy(strategy)
+
+    # the clock matters to restart budgets and backoff timers only
+    @precondition(lambda self: bool(self.timers or self.restart_times))
+    @rule(seconds=st.sampled_from([0.25, 1.0, 3.0]))
+    def advance_clock(self, seconds):
+        self.env.clock += seconds
+        while True:
+            due = [timer for timer in self.timers if timer[0] <= self.env.clock]
+            if not due:
+                return
+            self.fire(min(due))
+
+    @precondition(lambda self: bool(self.timers))
+    @rule()
+    def fire_next_timer(self):
+        self.fire(min(self.timers))
+
+    @precondition(lambda self: not self.failing_builds and any(self.restart_due.values()))
+    @rule()
+    def next_build_fails(self):
+        self.failing_builds = 1
+
+    # -- invariants ------------------------------------------------------------------------
+
+    @invariant()
+    def a_stop_is_for_good(self):
+        for cell in self.cells:
+            before = self.highest_phase.get(cell, cell.phase)
+            if before >= Phase.STOPPING:
+                assert cell.phase >= before, f"{cell.path} went from {before!r} to {cell.phase!r}"
+            self.highest_phase[cell] = max(before, cell.phase)
+
+    @invariant()
+    def a_failed_actor_handles_nothing_until_its_supervisor_decides(self):
+        for cell in self.cells:
+            bug = self.early.get(cell)
+            if bug is not None:
+                if self.undecided[cell] or self.restart_due[cell]:
+                    if cell.phase is Phase.RUNNING:
+                        self.step_over(bug)
+                    continue
+                del self.early[cell]
+            if cell.phase is Phase.RUNNING:
+                assert not self.undecided[cell], f"{cell.path} runs; its failure is undecided"
+                assert not self.restart_due[cell], f"{cell.path} runs; its restart is pending"
+
+    @invariant()
+    def terminated_cells_are_forgotten(self):
+        for cell in self.cells:
+            if cell.phase is Phase.STOPPED:
+                assert cell in self.gone
+                continue
+            for other in (*cell.children_cells.values(), *cell.watchers, *cell.watching):
+                assert other.phase is not Phase.STOPPED, f"{cell.path} keeps {other.path}"
+
+    # -- the end: stop everything and run it dry ---------------------------------------------
+
+    def step_dry(self) -> bool:
+        for cell in self.cells:
+            if cell.hook is not None:
+                self.finish_hook(cell, None)
+                return True
+        for cell in self.cells:
+            if cell.busy is not None:
+                self.finish_message(cell, None)
+                return True
+        for cell in self.cells:
+            if self.can_deliver(cell):
+                self.deliver(cell)
+                return True
+        for cell in self.cells:
+            if self.can_handle(cell):
+                cell.busy = cell.mailbox.take_user()
+                return True
+        if self.timers:
+            self.fire(min(self.timers))
+            return True
+        return False
+
+    def abort(self) -> None:
+        """As a shutdown that ran out of time does: every cell is aborted, children first."""
+        for cell in reversed(self.cells):  # a child comes after its parent in self.cells
+            if cell.phase is Phase.STOPPED:
+                continue
+            cell.phase = Phase.STOPPING
+            cell.hook = None
+            item, cell.busy = cell.busy, None
+            if item is not None:
+                self.dead_letter(item, "UNPROCESSED")
+            self.call(cell, self.kernel.terminate)
+
+    def teardown(self):
+        if sys.exc_info()[1] is not None:  # a step failed: that is the news
+            return
+        self.call(self.root, self.kernel.stop)
+        for _ in range(10_000 if self.patience is None else self.patience):
+            if not self.step_dry():
+                break
+        else:
+            if self.patience is None:
+                raise AssertionError("the system never went quiet after the root was stopped")
+            self.abort()
+        for cell in self.cells:
+            assert cell.phase is Phase.STOPPED, f"{cell.path} never stopped: {cell.phase!r}"
+            assert not cell.mailbox.user, f"{cell.path} kept {list(cell.mailbox.user)}"
+        assert sorted(cell.path for cell in self.gone) == sorted(self.by_path)
+        for item in self.items:
+            outcomes = (item.serial in self.handled) + self.dead_letters[item.serial]
+            assert outcomes == 1, f"{item}: handled or dead-lettered {outcomes} times"
+            if item.asked:
+                assert len(self.answers[item.serial]) == 1, f"the ask {item} was never answered"
+
+
+KernelMachine.TestCase.settings = settings(stateful_step_count=40)
+TestTheKernelKeepsItsInvariantsOverAnyInterleaving = KernelMachine.TestCase
+
+
+# -- the known bugs, each pinned by a small run of the kernel ----------------------------------
+
+
+def family(*, root_decides: Directive = Directive.RESTART) -> tuple[Kernel, Cell, Cell]:
+    """A kernel, a running root whose decider answers ``root_decides``, and one running child."""
+    kernel = Kernel(FakeEnvironment())
+    root = Cell(None, "/sys", 1, Probe)
+    root.instance = Probe()
+    root.phase = Phase.RUNNING
+    root.strategy = OneForOne(always(root_decides))
+    child = adopt(root, "a", 2)
+    return kernel, root, child
+
+
+def adopt(parent: Cell, name: str, uid: int) -> Cell:
+    child = Cell(parent, child_path(parent.path, name), uid, Probe)
+    child.instance = child.first_instance = Probe()
+    child.phase = Phase.RUNNING
+    parent.children_cells[name] = child
+    return child
+
+
+def always(directive: Directive) -> Any:
+    return lambda error: directive
+
+
+def run_hooks(
+    kernel: Kernel, cell: Cell, commands: list[Any], log: list[tuple[str, Any]]
+) -> list[Any]:
+    """Run every hook ``commands`` ask for at once (successfully), logging it with its
+    instance; the other commands, and those the kernel gives after each hook."""
+    others = []
+    for command in commands:
+        if type(command) is RunHook:
+            log.append((command.name, cell.instance))
+            others += run_hooks(kernel, cell, kernel.hook_done(cell, None), log)
+        else:
+            others.append(command)
+    return others
+
+
+def posted(commands: list[Any], cell: Cell) -> list[object]:
+    return [
+        command.message
+        for command in commands
+        if type(command) in (PostSystem, PostSystemLater) and command.cell is cell
+    ]
+
+
+@pytest.mark.xfail(strict=True, reason=f"kernel bug: {DOUBLE_ON_STOP}")
+def test_a_stop_while_a_restart_runs_the_old_instances_on_stop_does_not_run_it_again():
+    kernel, root, child = family()
+    old, error, log = child.instance, Boom(Directive.RESTART), []
+    assert posted(kernel.fail(child, error), root)
+    assert [type(m) for m in posted(kernel.system_message(root, ChildFailed(child, error)), child)]
+    retire = kernel.system_message(child, Restart(error))
+    assert [c.name for c in retire if type(c) is RunHook] == ["on_stop"]  # it runs now...
+    log.append(("on_stop", old))
+    kernel.stop(child)  # ...when the actor is stopped
+    run_hooks(kernel, child, kernel.hook_done(child, None), log)
+    run_hooks(kernel, child, kernel.system_message(child, STOP), log)
+    assert child.phase is Phase.STOPPED
+    assert [name for name, instance in log if instance is old] == ["on_stop"]
+
+
+@pytest.mark.xfail(strict=True, reason=f"kernel bug: {DOUBLE_ON_STOP}")
+def test_a_restart_whose_new_instance_fails_to_build_does_not_stop_the_old_instance_again():
+    kernel, root, child = family()
+    builds = iter([Boom("the factory failed"), Probe(), Probe()])
+
+    def factory() -> Probe:
+        built = next(builds)
+        if isinstance(built, BaseException):
+            raise built
+        return built
+
+    child.factory = factory
+    old, error, log = child.instance, Boom(Directive.RESTART), []
+    [failed] = posted(kernel.fail(child, error), root)
+    [restart] = posted(kernel.system_message(root, failed), child)
+    retired = run_hooks(kernel, child, kernel.system_message(child, restart), log)
+    [build_failed] = posted(retired, root)  # the old instance stopped; no new one was built
+    assert type(build_failed) is ChildFailed
+    [restart] = posted(kernel.system_message(root, build_failed), child)
+    run_hooks(kernel, child, kernel.system_message(child, restart), log)
+    assert child.instance is not old
+    assert [name for name, instance in log if instance is old] == ["on_stop"]
+
+
+def resumed_parent_with_a_failed_child(child_strategy: Any) -> tuple[Kernel, Cell, Cell, Cell]:
+    """A root that resumes, a parent under it, and a child under that parent."""
+    kernel, root, parent = family(root_decides=Directive.RESUME)
+    parent.strategy = child_strategy
+    child = adopt(parent, "b", 3)
+    return kernel, root, parent, child
+
+
+def deliver_all(kernel: Kernel, cell: Cell, messages: list[object]) -> None:
+    for message in messages:
+        kernel.system_message(cell, message)
+
+
+@pytest.mark.xfail(strict=True, reason=f"kernel bug: {RESUMED_EARLY}")
+def test_a_parent_resuming_does_not_resume_a_child_whose_failure_it_has_not_decided():
+    kernel, root, parent, child = resumed_parent_with_a_failed_child(OneForOne())
+    parent_failed = Boom(Directive.RESUME)
+    kernel.fail(parent, parent_failed)
+    [resume] = posted(kernel.system_message(root, ChildFailed(parent, parent_failed)), parent)
+    [child_failed] = posted(kernel.fail(child, Boom(Directive.RESTART)), parent)
+    # the parent's queue: its own RESUME, then its child's failure
+    deliver_all(kernel, child, posted(kernel.system_message(parent, resume), child))
+    assert child.phase is Phase.SUSPENDED  # until the parent decides about child_failed
+    assert type(child_failed) is ChildFailed
+
+
+@pytest.mark.xfail(strict=True, reason=f"kernel bug: {RESUMED_EARLY}")
+def test_a_parent_resuming_does_not_resume_a_child_that_waits_out_its_restart_backoff():
+    backoff = Backoff(initial=5.0, jitter=0.0)
+    kernel, root, parent, child = resumed_parent_with_a_failed_child(OneForOne(backoff=backoff))
+    child_failed = Boom(Directive.RESTART)
+    [decision] = posted(kernel.fail(child, child_failed), parent)
+    [later] = [c for c in kernel.system_message(parent, decision) if type(c) is PostSystemLater]
+    assert later.delay == 5.0
+    parent_failed = Boom(Directive.RESUME)
+    kernel.fail(parent, parent_failed)
+    [resume] = posted(kernel.system_message(root, ChildFailed(parent, parent_failed)), parent)
+    deliver_all(kernel, child, posted(kernel.system_message(parent, resume), child))
+    assert child.phase is Phase.SUSPENDED  # "with a backoff they handle nothing while they wait"
+
+
+@pytest.mark.xfail(strict=True, reason=f"kernel bug: {RESTARTS_OVERLAP}")
+def test_a_sibling_waiting_out_a_group_restart_does_not_run_while_a_second_one_is_due():
+    kernel, root, first = family()
+    root.strategy = AllForOne(backoff=Backoff(initial=1.0, jitter=0.0))
+    second = adopt(root, "b", 3)
+    error, log = Boom(Directive.RESTART), []
+    [failed] = posted(kernel.fail(first, error), root)
+    decided = kernel.system_message(root, failed)  # the group restarts, each after a backoff
+    due = {first: posted(decided, first), second: posted(decided, second)}
+    # the first child's restart comes, and it fails again in its on_restart
+    retire = kernel.system_message(first, due[first].pop())
+    assert [c.name for c in retire if type(c) is RunHook] == ["on_stop"]
+    rebuilt = kernel.hook_done(first, None)
+    assert [c.name for c in rebuilt if type(c) is RunHook] == ["on_restart"]
+    [failed] = posted(kernel.hook_done(first, error), root)
+    due[second] += posted(kernel.system_message(root, failed), second)  # a second group restart
+    # the second child's first restart comes now: it must not run while another is due
+    run_hooks(kernel, second, kernel.system_message(second, due[second].pop(0)), log)
+    assert log == [("on_stop", second.first_instance), ("on_restart", second.instance)]
+    assert not (due[second] and second.phase is Phase.RUNNING)
+
+
+@pytest.mark.xfail(strict=True, reason=f"kernel bug: {RESTARTS_OVERLAP}")
+def test_a_second_restart_queued_behind_the_first_leaves_no_stale_continuation():
+    kernel, root, parent = family()
+    root.strategy = AllForOne()
+    sibling = adopt(root, "s", 3)
+    child = adopt(parent, "c", 4)
+    error, log = Boom(Directive.RESTART), []
+    [failed] = posted(kernel.fail(parent, error), root)
+    first = kernel.system_message(root, failed)  # the group restarts: parent and sibling
+    parent.mailbox.system.extend(posted(first, parent))
+    # the sibling restarts at once and fails again in its on_restart: a second group restart
+    retire = kernel.system_message(sibling, *posted(first, sibling))
+    run_hooks(kernel, sibling, retire, log)  # on_stop, on_restart (no failure yet)
+    [failed] = posted(kernel.fail(sibling, error), root)
+    parent.mailbox.system.extend(posted(kernel.system_message(root, failed), parent))
+    # the parent handles its queue as asyncio does; its child stops in between
+    stop_child = kernel.system_message(parent, parent.mailbox.system.popleft())
+    assert posted(stop_child, child) == [STOP]
+    terminated = run_hooks(kernel, child, kernel.system_message(child, STOP), log)
+    parent.mailbox.system.extend(c for c in terminated if type(c) is ContinueAfterChildren)
+    while parent.mailbox.system:  # the second Restart, then the first one's continuation
+        message = parent.mailbox.system.popleft()
+        if type(message) is ContinueAfterChildren:
+            run_hooks(kernel, parent, kernel.children_terminated(parent), log)
+        else:
+            run_hooks(kernel, parent, kernel.system_message(parent, message), log)
+    assert parent.phase is Phase.RUNNING
+
+
+@pytest.mark.xfail(strict=True, reason=f"kernel bug: {STALE_FAILURE}")
+def test_two_children_failing_together_cost_a_group_one_restart():
+    kernel, root, first = family()
+    root.strategy = AllForOne(max_restarts=1)
+    second = adopt(root, "b", 3)
+    error, log = Boom(Directive.RESTART), []
+    [first_failed] = posted(kernel.fail(first, error), root)
+    [second_failed] = posted(kernel.fail(second, error), root)
+    decided = kernel.system_message(root, first_failed)  # one group restart covers both
+    for child in (first, second):
+        [restart] = posted(decided, child)
+        run_hooks(kernel, child, kernel.system_message(child, restart), log)
+    assert (first.phase, second.phase) == (Phase.RUNNING, Phase.RUNNING)
+    stale = kernel.system_message(root, second_failed)  # read after the restart it caused
+    assert [type(c).__name__ for c in stale if type(c) not in (Publish, Note)] == []
+    assert root.phase is Phase.RUNNING
