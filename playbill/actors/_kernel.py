@@ -259,8 +259,10 @@ class KernelCell(CellContext):
         "restart_error",
         "restart_history",
         "restart_pending",
+        "retired",
         "strategy",
         "then",
+        "undecided",
         "waiting_children",
         "watchers",
         "watching",
@@ -292,6 +294,9 @@ class KernelCell(CellContext):
         self.consecutive_restarts = 0
         self.restart_pending = False
         self.restart_error: BaseException | None = None
+        self.retired = False  # whether its instance's on_stop ran (a restart retired it)
+        # its failure its supervisor has not decided yet (reported at the latest when it stops)
+        self.undecided: BaseException | None = None
         self.waiting_children: set[Any] = _NO_CHILDREN  # a set of its own once it waits
         self.then: Then | None = None
 
@@ -421,7 +426,11 @@ class Kernel:
                 cell.phase = _RUNNING
                 self._note(out, cell, "resume")
             for child in cell.children_cells.values():  # the children it suspended resume too
-                if child.phase == _SUSPENDED:
+                if (
+                    child.phase == _SUSPENDED
+                    and child.undecided is None  # (not one whose own failure waits)
+                    and not child.restart_pending  # (nor one whose restart waits)
+                ):
                     out.append(PostSystem(child, RESUME))
         else:  # pragma: no cover - the interpreters post only the messages above
             raise AssertionError(f"not a system message: {message!r}")
@@ -440,6 +449,7 @@ class Kernel:
         elif then is Then.REBUILD:
             if error is not None:
                 self._stop_hook_failed(cell, error, out)
+            cell.retired = True  # its on_stop ran: never again on this instance
             self._rebuild(cell, out)
         elif then is Then.RESTARTED:
             if error is not None:
@@ -508,6 +518,7 @@ class Kernel:
         if parent is None:
             out.append(Escalate(cell, error))
         else:
+            cell.undecided = error
             out.append(PostSystem(parent, ChildFailed(cell, error)))
 
     def _after_children(self, cell: Any, then: Then, out: list[Command]) -> None:
@@ -522,7 +533,9 @@ class Kernel:
             self._stop(child, out)
 
     def _continue(self, cell: Any, then: Then, out: list[Command]) -> None:
-        if then is Then.STOP_HOOK:
+        if then is Then.STOP_HOOK and cell.retired:  # a restart already ran its on_stop
+            self._terminate(cell, out)
+        elif then is Then.STOP_HOOK:
             cell.then = Then.TERMINATE
             out.append(RunHook(cell, "on_stop"))
         elif then is Then.RETIRE:  # Akka's pre-restart: the old instance stops first
@@ -536,11 +549,13 @@ class Kernel:
         if cell.phase >= _STOPPING:  # stopped while its children stopped: no new instance
             return
         cell.consecutive_restarts += 1
+        cell.undecided = None  # a failure not decided yet is covered by this restart
         try:
             cell.instance = instantiate(cell.factory, cell)
         except Exception as failure:
             self._fail(cell, failure, out)
             return
+        cell.retired = False
         cell.phase = _RUNNING
         cell.then = Then.RESTARTED
         out.append(RunHook(cell, "on_restart", (cell.restart_error,)))
@@ -570,6 +585,9 @@ class Kernel:
             if cell in watcher.watching:
                 watcher.watching.remove(cell)
         cell.watchers.clear()
+        if cell.undecided is not None:  # it failed, and stopped before its supervisor decided
+            error, cell.undecided = cell.undecided, None
+            self._report_failure(parent or cell, cell, error, Directive.STOP, out)
         out.append(Publish(Stopped(cell.path, self.environment.event_time())))
         out.append(Gone(cell))
         if parent is not None and cell in parent.waiting_children:
@@ -578,12 +596,15 @@ class Kernel:
                 out.append(ContinueAfterChildren(parent))
 
     def _supervise(self, parent: Any, child: Any, error: BaseException, out: list[Command]) -> None:
-        environment = self.environment
-        if parent.children_cells.get(child.name) is not child:
-            # it terminated before its supervisor could decide (a shutdown stopped it): the
-            # failure is still reported, once, as a stop
-            self._report_failure(parent, child, error, Directive.STOP, out)
+        if child.undecided is not error:
+            # decided already: it terminated (its failure reported then), or a restart that a
+            # group decision made covered it (reported as that restart, once)
+            if child.phase is not _STOPPED:
+                self._report_failure(parent, child, error, Directive.RESTART, out)
             return
+        child.undecided = None
+        if parent.children_cells.get(child.name) is not child:  # pragma: no cover - reported
+            return  # (an incarnation gone: its termination reported the failure)
         if child.phase >= _STOPPING or parent.phase >= _STOPPING:
             # stopping anyway: the failure is reported, and the child goes on stopping
             self._report_failure(parent, child, error, Directive.STOP, out)
@@ -592,6 +613,7 @@ class Kernel:
         if child.restart_pending:  # a decision already restarts it (AllForOne, RestForOne)
             self._report_failure(parent, child, error, Directive.RESTART, out)
             return
+        environment = self.environment
         strategy = parent.strategy
         grouped = not isinstance(strategy, OneForOne)
         try:
@@ -620,6 +642,8 @@ class Kernel:
             out.append(PostSystem(child, RESUME))
         elif directive is Directive.RESTART:
             for cell, delay in zip(decision.affected, decision.delays, strict=True):
+                if cell.restart_pending:  # a restart of it is under way already: that one
+                    continue
                 cell.restart_pending = True
                 if cell.phase < _SUSPENDED:  # a sibling waits for its restart, idle
                     cell.phase = _SUSPENDED

@@ -1,5 +1,6 @@
-"""The decisions and checks every interpreter's cells share (playbill/actors/_cells.py), and the
-mailbox's runtime notices: unit tests, and properties where one exists."""
+"""The decisions and checks every interpreter's cells share (playbill/actors/: _signals,
+_supervising, _spawning, _tree, _reports), and the mailbox's runtime notices: unit tests, and
+properties where one exists."""
 
 from __future__ import annotations
 
@@ -21,16 +22,10 @@ from playbill.actors import (
     Overflow,
     RestForOne,
 )
-from playbill.actors._cells import (
-    asker_error,
-    check_supervision,
-    child_name,
-    decide_supervision,
-    find_cell,
-    guardian_refuses,
-    is_failure,
-    walk_cells,
-)
+from playbill.actors._reports import asker_error, guardian_refuses, is_failure
+from playbill.actors._spawning import child_name
+from playbill.actors._supervising import check_supervision, decide_supervision
+from playbill.actors._tree import find_cell, walk_cells
 from playbill.effects import ActorRef, ActorStopped, Cancelled, InvalidArgument, MessageFailed
 
 # -- helpers ---------------------------------------------------------------------------------

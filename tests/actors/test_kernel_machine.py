@@ -43,15 +43,6 @@ from playbill.actors import (
     Terminated,
     child_path,
 )
-from playbill.actors._cells import (
-    RESUME,
-    START,
-    STOP,
-    ChildFailed,
-    Restart,
-    child_name,
-    instantiate,
-)
 from playbill.actors._kernel import (
     ContinueAfterChildren,
     DrainMailbox,
@@ -69,6 +60,8 @@ from playbill.actors._kernel import (
     RunHook,
     Then,
 )
+from playbill.actors._signals import RESUME, START, STOP, ChildFailed, Restart
+from playbill.actors._spawning import child_name, instantiate
 from playbill.effects import ActorRef
 
 # -- known kernel bugs -------------------------------------------------------------------------
@@ -147,10 +140,13 @@ class Cell(KernelCell):
     def send(self, message: object) -> Any:
         raise NotImplementedError
 
-    def stop(self, ref: Any = None, *, interrupt: bool = False) -> None:
+    def _spawn_child(self, actor: Any, name: Any, supervision: Any, mailbox: Any) -> Any:
         raise NotImplementedError
 
-    def spawn(self, actor: Any, name: Any = None, *, supervision: Any = None, mailbox: Any = None):
+    def _resolve_ref(self, ref: Any) -> Any:
+        raise NotImplementedError
+
+    def _stop_self(self, interrupt: bool) -> None:
         raise NotImplementedError
 
     def watch(self, ref: Any) -> None:
