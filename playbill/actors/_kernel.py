@@ -41,9 +41,10 @@ from playbill.actors._events import (
     Stopped,
 )
 from playbill.actors._mailbox import Mailbox, MailboxPolicy
+from playbill.actors._paths import child_path
 from playbill.actors._signals import RESUME, START, STOP, ChildFailed, Restart
-from playbill.actors._spawning import instantiate
-from playbill.actors._supervising import DEFAULT_STRATEGY, decide_supervision
+from playbill.actors._spawning import check_spawn, child_name, instantiate
+from playbill.actors._supervising import DEFAULT_STRATEGY, decide_supervision, strategy_for
 from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
 from playbill.actors._tree import CellContext
 from playbill.effects import ActorRef, ActorStopped
@@ -372,6 +373,29 @@ class Kernel:
     def __init__(self, environment: Environment, *, notes: bool = False) -> None:
         self.environment = environment
         self.notes = notes  # whether to make `Note`s (only a tracing performer reads them)
+
+    def spawn(
+        self,
+        parent: Any,
+        actor: Any,
+        name: str | None,
+        supervision: Any,
+        mailbox: Any,
+        fresh: Callable[[], int],
+        new_cell: Callable[[Any, str, Callable[[], Any], MailboxPolicy | None], Any],
+    ) -> Any:
+        """A new child of ``parent``: the arguments checked, its name (``fresh`` numbers
+        unnamed ones), its cell (``new_cell(parent, path, factory, policy)``, the performer's),
+        its instance and strategy. The performer then starts it (``on_start`` first)."""
+        check_spawn(actor, supervision, mailbox)
+        name = child_name(
+            parent.path, parent.phase >= _STOPPING, parent.children_cells, name, fresh
+        )
+        cell = new_cell(parent, child_path(parent.path, name), actor, mailbox)
+        cell.instance = instantiate(actor, cell)
+        cell.strategy = strategy_for(cell.instance, supervision)
+        parent.children_cells[name] = cell
+        return cell
 
     def started(self, cell: Any, error: BaseException | None) -> list[Command]:
         """``cell``'s ``on_start`` finished (``error`` if it failed). A performer that runs

@@ -9,6 +9,7 @@ import logging
 import random as _random
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from playbill.actors import (
@@ -23,15 +24,14 @@ from playbill.actors import (
     OneForOne,
     SupervisionStrategy,
     check_name,
-    child_path,
     split_path,
 )
 from playbill.actors._kernel import (
     Kernel,
 )
 from playbill.actors._reports import short
-from playbill.actors._spawning import Guardian, check_spawn, child_name, instantiate, new_realm
-from playbill.actors._supervising import check_supervision, strategy_for
+from playbill.actors._spawning import Guardian, instantiate, new_realm
+from playbill.actors._supervising import check_supervision
 from playbill.actors._tree import find_cell, walk_cells
 from playbill.effects import (
     ActorNotFound,
@@ -109,6 +109,8 @@ class ActorSystem:
         # past the shutdown's grace, a program that swallows cancellation is abandoned
         self._abandoning = False
         self._kernel = Kernel(self)
+        self._fresh = self._names.__next__  # numbers the children spawned without a name
+        self._new_cell = partial(_Cell, self)
 
     # -- the kernel's Environment ---------------------------------------------------------
 
@@ -316,18 +318,9 @@ class ActorSystem:
         supervision: SupervisionStrategy | None,
         mailbox: MailboxPolicy | None,
     ) -> _Cell:
-        check_spawn(actor, supervision, mailbox)
-        name = child_name(
-            parent.path,
-            parent.phase >= _STOPPING,
-            parent.children_cells,
-            name,
-            lambda: next(self._names),
+        cell: _Cell = self._kernel.spawn(
+            parent, actor, name, supervision, mailbox, self._fresh, self._new_cell
         )
-        cell = _Cell(self, parent, child_path(parent.path, name), actor, mailbox)
-        instance = cell.instance = instantiate(actor, cell)
-        cell.strategy = strategy_for(instance, supervision)
-        parent.children_cells[name] = cell
         cell.start()
         return cell
 

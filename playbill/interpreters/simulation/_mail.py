@@ -22,7 +22,6 @@ from playbill.actors import (
     MailboxFull,
     Offer,
     Terminated,
-    child_path,
 )
 from playbill.actors._kernel import (
     Command,
@@ -38,8 +37,6 @@ from playbill.actors._reports import (
     undelivered_ask_error,
 )
 from playbill.actors._signals import START
-from playbill.actors._spawning import check_spawn, child_name, instantiate
-from playbill.actors._supervising import strategy_for
 from playbill.actors._tree import THROUGHPUT, find_cell
 from playbill.effects import (
     ActorNotFound,
@@ -130,20 +127,16 @@ class _Mail(FiberScheduler):
         supervision: Any,
         mailbox: Any,
     ) -> _SimCell:
-        check_spawn(actor, supervision, mailbox)
-        name = child_name(
-            parent.path,
-            parent.phase >= _STOPPING,
-            parent.children_cells,
-            name,
-            lambda: next(self.names),
+        cell: _SimCell = self.kernel.spawn(
+            parent, actor, name, supervision, mailbox, self.names.__next__, self.new_cell
         )
-        cell = _SimCell(self.world, parent, child_path(parent.path, name), actor, mailbox)
-        cell.instance = instantiate(actor, cell)
-        cell.strategy = strategy_for(cell.instance, supervision)
-        parent.children_cells[name] = cell
         self.post_system(cell, START)
         return cell
+
+    def new_cell(
+        self, parent: _SimCell, path: str, factory: Callable[[], Any], policy: Any
+    ) -> _SimCell:
+        return _SimCell(self.world, parent, path, factory, policy)
 
     def resolve(self, ref: ActorRef) -> _SimCell | None:
         binding = ref.binding
