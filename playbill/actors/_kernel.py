@@ -446,12 +446,9 @@ class Kernel:
                 cell.restart_error = message.error
                 self._after_children(cell, Then.RETIRE, out)
         elif message is RESUME:
-            if cell.phase == _SUSPENDED and cell.undecided is None and not cell.restart_pending:
-                if cell.retired:  # its instance's on_stop ran (a rebuild failed): a new one
-                    self._rebuild(cell, out)
-                else:
-                    cell.phase = _RUNNING
-                    self._note(out, cell, "resume")
+            if cell.phase == _SUSPENDED:
+                cell.phase = _RUNNING
+                self._note(out, cell, "resume")
             for child in cell.children_cells.values():  # the children it suspended resume too
                 if (
                     child.phase == _SUSPENDED
@@ -540,12 +537,6 @@ class Kernel:
                 self._report_failure(cell.parent_cell or cell, cell, error, Directive.STOP, out)
                 out.append(Report(f"{cell.path} failed while it stopped", error))
             return
-        if cell.undecided is not None:
-            # it failed again (escalating a child's failure) before its supervisor decided
-            # the first: as in Akka, only the first is decided; this one is logged
-            self._note(out, cell, f"failed again before a decision {error!r}")
-            out.append(Report(f"{cell.path} failed again before its supervisor decided", error))
-            return
         cell.phase = _SUSPENDED
         parent = cell.parent_cell
         if parent is None:
@@ -571,8 +562,6 @@ class Kernel:
         elif then is Then.STOP_HOOK:
             cell.then = Then.TERMINATE
             out.append(RunHook(cell, "on_stop"))
-        elif then is Then.RETIRE and cell.retired:  # its on_stop ran (a rebuild failed)
-            self._rebuild(cell, out)
         elif then is Then.RETIRE:  # Akka's pre-restart: the old instance stops first
             cell.then = Then.REBUILD
             out.append(RunHook(cell, "on_stop"))
@@ -584,9 +573,7 @@ class Kernel:
         if cell.phase >= _STOPPING:  # stopped while its children stopped: no new instance
             return
         cell.consecutive_restarts += 1
-        covered, cell.undecided = cell.undecided, None
-        if covered is not None:  # a failure not decided yet: this restart covers it
-            self._report_failure(cell.parent_cell or cell, cell, covered, Directive.RESTART, out)
+        cell.undecided = None  # a failure not decided yet is covered by this restart
         try:
             cell.instance = instantiate(cell.factory, cell)
         except Exception as failure:
@@ -634,8 +621,10 @@ class Kernel:
 
     def _supervise(self, parent: Any, child: Any, error: BaseException, out: list[Command]) -> None:
         if child.undecided is not error:
-            # decided already, and reported then: it terminated, or a restart a group decision
-            # made covered it
+            # decided already: it terminated (its failure reported then), or a restart that a
+            # group decision made covered it (reported as that restart, once)
+            if child.phase is not _STOPPED:
+                self._report_failure(parent, child, error, Directive.RESTART, out)
             return
         child.undecided = None
         if parent.children_cells.get(child.name) is not child:  # pragma: no cover - reported
