@@ -487,12 +487,14 @@ class KernelMachine(RuleBasedStateMachine):
         else:
             named, key = children[children.index(failed) :], ("group", parent)
         assert failed not in restarting  # (a failure while its restart waits is not decided)
-        expected = [cell for cell in named if cell not in restarting]
-        assert [command.cell for command in restarts] == expected
+        expected = [cell.path for cell in named if cell not in restarting]
+        assert [command.cell.path for command in restarts] == expected, (
+            f"{parent.path} restarts these, but for those whose restart is under way already"
+        )
         now = self.env.clock
         recent = [moment for moment in self.restart_times[key] if now - moment < self.within]
         assert len(recent) < strategy.max_restarts, (
-            f"{parent.path} restarts {[c.path for c in expected]} past its budget: "
+            f"{parent.path} restarts {expected} past its budget: "
             f"{len(recent)} restarts within {self.within}s already, max {strategy.max_restarts}"
         )
         self.restart_times[key].append(now)
