@@ -446,7 +446,7 @@ class Kernel:
                 cell.restart_error = message.error
                 self._after_children(cell, Then.RETIRE, out)
         elif message is RESUME:
-            if cell.phase == _SUSPENDED and not cell.retired:  # (a stopped instance: no)
+            if cell.phase == _SUSPENDED:
                 cell.phase = _RUNNING
                 self._note(out, cell, "resume")
             for child in cell.children_cells.values():  # the children it suspended resume too
@@ -562,8 +562,6 @@ class Kernel:
         elif then is Then.STOP_HOOK:
             cell.then = Then.TERMINATE
             out.append(RunHook(cell, "on_stop"))
-        elif then is Then.RETIRE and cell.retired:  # its on_stop ran (a rebuild failed)
-            self._rebuild(cell, out)
         elif then is Then.RETIRE:  # Akka's pre-restart: the old instance stops first
             cell.then = Then.REBUILD
             out.append(RunHook(cell, "on_stop"))

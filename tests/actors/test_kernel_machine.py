@@ -94,7 +94,7 @@ COVERED_FAILURE_LOST = (
     "reported only when its supervisor reads it; if the child has terminated by then, it is "
     "never reported"
 )
-KNOWN_BUGS = {SUPERSEDED_FAILURE, RESUMED_LATE, COVERED_FAILURE_LOST}
+KNOWN_BUGS = {RETIRED_INSTANCE_KEPT, SUPERSEDED_FAILURE, RESUMED_LATE, COVERED_FAILURE_LOST}
 """What the machine steps over rather than fail on, each pinned by an xfail test below: when
 the kernel is fixed, that test passes (strict xfail fails the run), its entry goes, and so
 does the machine's step over it."""
@@ -1069,6 +1069,7 @@ def test_a_stop_after_a_failed_rebuild_does_not_stop_the_old_instance_again():
     assert events(kernel.system_message(root, build_failed)) == []  # read late: not again
 
 
+@pytest.mark.xfail(strict=True, reason=f"kernel bug: {RETIRED_INSTANCE_KEPT}")
 def test_a_restart_whose_new_instance_fails_to_build_does_not_stop_the_old_instance_again():
     kernel, root, child = family()
     child.factory = failing_builds(Boom("the factory failed"), Probe(), Probe())
@@ -1084,6 +1085,7 @@ def test_a_restart_whose_new_instance_fails_to_build_does_not_stop_the_old_insta
     assert [name for name, instance in log if instance is old] == ["on_stop"]
 
 
+@pytest.mark.xfail(strict=True, reason=f"kernel bug: {RETIRED_INSTANCE_KEPT}")
 def test_a_resume_after_a_failed_rebuild_does_not_run_the_old_instance_again():
     kernel, root, child = family(root_decides=Directive.RESUME)
     child.factory = failing_builds(Boom("the factory failed"), Probe())
