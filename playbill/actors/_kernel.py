@@ -626,9 +626,7 @@ class Kernel:
             if child.phase is not _STOPPED:
                 self._report_failure(parent, child, error, Directive.RESTART, out)
             return
-        child.undecided = None
-        if parent.children_cells.get(child.name) is not child:  # pragma: no cover - reported
-            return  # (an incarnation gone: its termination reported the failure)
+        child.undecided = None  # (still undecided: so not terminated, still its parent's child)
         if child.phase >= _STOPPING or parent.phase >= _STOPPING:
             # stopping anyway: the failure is reported, and the child goes on stopping
             self._report_failure(parent, child, error, Directive.STOP, out)
