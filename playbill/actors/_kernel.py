@@ -238,6 +238,7 @@ class Environment(Protocol):
 
 
 _NO_CHILDREN: Any = frozenset()
+_NO_ONE: Any = ()  # watchers/watching until the first watch: most actors are never watched
 
 
 class KernelCell(CellContext):
@@ -280,7 +281,7 @@ class KernelCell(CellContext):
     ) -> None:
         self.parent_cell = parent
         self.path = path
-        self.name = path.rsplit("/", 1)[-1]
+        self.name = path[path.rfind("/") + 1 :]
         self.ref = ActorRef(path, uid, self, realm)
         self.factory = factory
         self.mailbox = Mailbox(policy)
@@ -288,8 +289,8 @@ class KernelCell(CellContext):
         self.instance: Any = None
         self.phase = _STARTING
         self.children_cells: dict[str, Any] = {}
-        self.watchers: list[Any] = []
-        self.watching: list[Any] = []
+        self.watchers: list[Any] = _NO_ONE  # a list of its own once watched
+        self.watching: list[Any] = _NO_ONE  # a list of its own once it watches
         self.restart_history: tuple[float, ...] = ()  # its own restarts (OneForOne's budget)
         self.group_restarts: tuple[float, ...] = ()  # those it decided for groups of children
         self.consecutive_restarts = 0
@@ -512,7 +513,11 @@ class Kernel:
         if target is None or target.phase == _STOPPED:
             return [NotifyWatcher(watcher, message)]
         if watcher not in target.watchers:
+            if target.watchers is _NO_ONE:
+                target.watchers = []
             target.watchers.append(watcher)
+            if watcher.watching is _NO_ONE:
+                watcher.watching = []
             watcher.watching.append(target)
         return []
 
@@ -599,7 +604,7 @@ class Kernel:
         for target in cell.watching:
             if cell in target.watchers:
                 target.watchers.remove(cell)
-        cell.watching.clear()
+        cell.watching = _NO_ONE
         parent = cell.parent_cell
         if parent is not None and parent.children_cells.get(cell.name) is cell:
             del parent.children_cells[cell.name]
@@ -608,7 +613,7 @@ class Kernel:
                 out.append(NotifyWatcher(watcher, Terminated(cell.ref)))
             if cell in watcher.watching:
                 watcher.watching.remove(cell)
-        cell.watchers.clear()
+        cell.watchers = _NO_ONE
         if cell.undecided is not None:  # it failed, and stopped before its supervisor decided
             error, cell.undecided = cell.undecided, None
             self._report_failure(parent or cell, cell, error, Directive.STOP, out)

@@ -91,6 +91,9 @@ class Offer(enum.Enum):
     """Only for `Overflow.BLOCK`: nothing was queued; the sender should wait for room."""
 
 
+_NO_SYSTEM: Any = ()
+
+
 class Mailbox:
     """System and user messages of one actor: system messages overtake user messages.
 
@@ -105,7 +108,9 @@ class Mailbox:
 
     def __init__(self, policy: MailboxPolicy | None = None) -> None:
         self.user: deque[Any] = deque()
-        self.system: deque[Any] = deque()
+        # system messages: a deque of its own from the first (`post_system`); most actors get
+        # one only when they stop
+        self.system: deque[Any] = _NO_SYSTEM
         self.last_dropped: object = None
         # which queued items are runtime notices (Terminated), kept at the head of the user
         # queue: handled before user messages, in the order they came, never dropped (set by
@@ -171,6 +176,13 @@ class Mailbox:
         while count < len(user) and is_notice(user[count]):
             count += 1
         return count
+
+    def post_system(self, message: object) -> None:
+        """Queue a system message (it overtakes every user message)."""
+        system = self.system
+        if system is _NO_SYSTEM:
+            system = self.system = deque()
+        system.append(message)
 
     def has_room(self) -> bool:
         return self.capacity is None or len(self.user) < self.capacity

@@ -530,7 +530,7 @@ class KernelMachine(RuleBasedStateMachine):
                 if self.continue_inline:
                     self.call(target, self.kernel.children_terminated)
                 else:  # in the parent's own turn, as asyncio does
-                    target.mailbox.system.append(command)
+                    target.mailbox.post_system(command)
             else:
                 assert kind in (Publish, Escalate, Gone, Note, Report), command
 
@@ -547,7 +547,7 @@ class KernelMachine(RuleBasedStateMachine):
             failure.fate, failure.queued = "undecided", True
         elif type(message) is Restart:
             self.restart_due_for(cell)
-        cell.mailbox.system.append(message)
+        cell.mailbox.post_system(message)
 
     def restart_due_for(self, cell: Cell) -> None:
         assert cell not in self.restarting, f"a second restart of {cell.path} while one is due"
@@ -695,7 +695,7 @@ class KernelMachine(RuleBasedStateMachine):
             self.restart_due[cell] -= 1
             self.restarting.discard(cell)
         else:
-            cell.mailbox.system.append(message)
+            cell.mailbox.post_system(message)
 
     # -- rules -----------------------------------------------------------------------------
 
@@ -1170,7 +1170,8 @@ def test_a_second_restart_queued_behind_the_first_leaves_no_stale_continuation()
     error, log = Boom(Directive.RESTART), []
     [failed] = posted(kernel.fail(parent, error), root)
     first = kernel.system_message(root, failed)  # the group restarts: parent and sibling
-    parent.mailbox.system.extend(posted(first, parent))
+    for message in posted(first, parent):
+        parent.mailbox.post_system(message)
     # the sibling restarts at once and fails again in its on_restart: a second group restart
     retire = kernel.system_message(sibling, *posted(first, sibling))
     run_hooks(kernel, sibling, retire, log)  # on_stop, on_restart (no failure yet)
@@ -1182,7 +1183,9 @@ def test_a_second_restart_queued_behind_the_first_leaves_no_stale_continuation()
     stop_child = kernel.system_message(parent, parent.mailbox.system.popleft())
     assert posted(stop_child, child) == [STOP]
     terminated = run_hooks(kernel, child, kernel.system_message(child, STOP), log)
-    parent.mailbox.system.extend(c for c in terminated if type(c) is ContinueAfterChildren)
+    for command in terminated:
+        if type(command) is ContinueAfterChildren:
+            parent.mailbox.post_system(command)
     while parent.mailbox.system:  # the first one's continuation
         message = parent.mailbox.system.popleft()
         if type(message) is ContinueAfterChildren:

@@ -58,8 +58,7 @@ if TYPE_CHECKING:
 
 _RUNNING, _STOPPED, _STOPPING = Phase.RUNNING, Phase.STOPPED, Phase.STOPPING
 A = TypeVar("A")
-
-_RUNNING, _STOPPING, _STOPPED = _RUNNING, _STOPPING, _STOPPED
+_NOBODY: Any = ()  # no sender waits for room
 
 logger = logging.getLogger("playbill")
 
@@ -110,7 +109,8 @@ class _Cell(KernelCell):
         self.in_program = False  # whether it is awaiting the program a receive returned
         self.interrupting = False  # whether its task was cancelled to interrupt that program
         self.waiter: asyncio.Future[None] | None = None
-        self.blocked: deque[tuple[asyncio.Future[None], object]] = deque()
+        # senders waiting for room (a deque of its own once one waits: most never do)
+        self.blocked: deque[tuple[asyncio.Future[None], object]] = _NOBODY
         self._terminated: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -220,6 +220,8 @@ class _Cell(KernelCell):
             return None
         room: asyncio.Future[None] = self.loop.create_future()
         entry = (room, item)
+        if self.blocked is _NOBODY:
+            self.blocked = deque()
         self.blocked.append(entry)
         room.add_done_callback(lambda _: self._gave_up(entry))
         return room
@@ -300,7 +302,7 @@ class _Cell(KernelCell):
                 waiter.set_result(None)
 
     def post_system(self, message: object) -> None:
-        self.mailbox.system.append(message)
+        self.mailbox.post_system(message)
         self._wake()
 
     def _admit_blocked(self) -> None:
@@ -332,11 +334,10 @@ class _Cell(KernelCell):
                 else:
                     await self._finish_start(started)
             box = self.mailbox
-            system_queue = box.system
             user_queue = box.user
             while True:
-                if system_queue:
-                    if await self._handle_system(system_queue.popleft()):
+                if box.system:  # read each time: the mailbox makes its queue on the first
+                    if await self._handle_system(box.system.popleft()):
                         return
                     continue
                 if self.phase is not _RUNNING or not user_queue:
@@ -347,7 +348,7 @@ class _Cell(KernelCell):
                 # receive that returned a program or an awaitable.
                 receive = self.instance.receive
                 handled = 0
-                while user_queue and not system_queue and self.phase is _RUNNING:
+                while user_queue and not box.system and self.phase is _RUNNING:
                     item = self.current = user_queue.popleft()
                     if self.blocked:
                         self._admit_blocked()

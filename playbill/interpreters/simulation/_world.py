@@ -280,7 +280,7 @@ class _World(_Mail):
         return self.options
 
     def post_system(self, cell: _SimCell, message: object) -> None:
-        cell.mailbox.system.append(message)
+        cell.mailbox.post_system(message)
         self.dirty.add(cell)
 
     def deliver_first(self, cell: _SimCell, message: object) -> None:
