@@ -124,7 +124,9 @@ class _SimCell(KernelCell):
         self.option: _Option = (f"handle {actor}", world.handle, (self, None), actor)
         self.listed: tuple[_Option, ...] = ()  # its options among the world's current choices
         # how many queued user messages each sender has: with several senders, which one's
-        # next message is handled is a choice (each sender's own messages keep their order)
+        # next message is handled is a choice (each sender's own messages keep their order);
+        # counted only with delivery="per_pair" (causal delivery is first in, first out)
+        self.counting = world.per_pair
         self.senders: dict[str, int] = {}
         self.sender_options: dict[str, _Option] = {}
         self.choice: tuple[_Option, ...] | None = None  # the options of several senders
@@ -133,6 +135,8 @@ class _SimCell(KernelCell):
         self.unbounded = self.mailbox.capacity is None
 
     def queued(self, envelope: _Envelope) -> None:
+        if not self.counting:
+            return
         senders = self.senders
         count = senders.get(envelope.sender, 0)
         senders[envelope.sender] = count + 1
@@ -140,6 +144,8 @@ class _SimCell(KernelCell):
             self.choice = None
 
     def removed(self, envelope: _Envelope) -> None:
+        if not self.counting:
+            return
         senders = self.senders
         left = senders[envelope.sender] - 1
         if left:

@@ -357,6 +357,7 @@ class _Mail(FiberScheduler):
         if sender is not None and queue[0].sender != sender:
             index = next(i for i, queued in enumerate(queue) if queued.sender == sender)
         handled = 0
+        per_pair = self.per_pair
         while True:
             if self.faults_on and self.fault("crash", cell.path, "crash before its next message"):
                 # the message stays queued: a restarted instance handles it, a stop
@@ -374,10 +375,11 @@ class _Mail(FiberScheduler):
                 del queue[index]
             else:
                 envelope = queue.popleft()
-            cell.removed(envelope)
+            if per_pair:
+                cell.removed(envelope)
             if cell.blocked:
                 self.admit_blocked(cell)
-            if not self.deliver(cell, envelope.message, envelope) or self.per_pair:
+            if not self.deliver(cell, envelope.message, envelope) or per_pair:
                 return
             handled += 1
             if (
