@@ -44,7 +44,8 @@ def check_spawn(actor: object, supervision: object, mailbox: object) -> None:
         raise InvalidArgument(
             f"mailbox must be Unbounded() or Bounded(capacity, overflow), got {mailbox!r}"
         )
-    check_supervision(supervision)
+    if supervision is not None:
+        check_supervision(supervision)
 
 
 def child_name(
