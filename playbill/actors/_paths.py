@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from playbill.effects import InvalidArgument
+from playbill.effects._checks import check_path
 
 __all__ = ["check_name", "child_path", "split_path"]
 
@@ -36,6 +37,4 @@ def split_path(path: str) -> tuple[str, ...]:
     >>> split_path("/app/parent/child")
     ('app', 'parent', 'child')
     """
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise InvalidArgument(f"an actor path is absolute, like '/app/parent/child', got {path!r}")
-    return tuple(segment for segment in path.split("/") if segment)
+    return tuple(check_path("an actor path", path)[1:].split("/"))

@@ -14,6 +14,7 @@ from typing import Any, Protocol, final
 
 from attrs import field, frozen
 
+from playbill.effects._checks import check_flag, check_path, is_number
 from playbill.effects._errors import InvalidArgument, PlaybillError
 from playbill.effects._program import Effect, Program, Suspend, _slot_setter
 
@@ -74,6 +75,8 @@ class ActorRef:
     free_ask(/app/counter, 'get')
     >>> ref.name
     'counter'
+
+    The path is absolute, its segments non-empty: ``ActorRef("app/x")`` is refused.
     """
 
     path: str
@@ -84,7 +87,7 @@ class ActorRef:
     def __init__(
         self, path: str, uid: int = 0, binding: RefBinding | None = None, realm: int = 0
     ) -> None:
-        _set_ref_path(self, path)
+        _set_ref_path(self, check_path("ActorRef path", path))
         _set_ref_uid(self, uid)
         _set_ref_binding(self, binding)
         _set_ref_realm(self, realm)
@@ -122,7 +125,7 @@ class ActorRef:
             stop = self.binding.stop  # type: ignore[union-attr]
         except AttributeError:
             raise self._not_live("stop") from None
-        stop(interrupt=interrupt)
+        stop(interrupt=check_flag("ref.stop() interrupt", interrupt))
 
     def _not_live(self, verb: str) -> PlaybillError:
         return PlaybillError(
@@ -150,7 +153,7 @@ class ActorRef:
     def free_stop(self, *, interrupt: bool = False) -> Program[None]:
         """A program that stops this actor (after its current message, children first; with
         ``interrupt``, cancelling the message it is handling as a program)."""
-        return Suspend(Stop(self, interrupt))
+        return Suspend(Stop(self, check_flag("ref.free_stop() interrupt", interrupt)))
 
     def __str__(self) -> str:
         return self.path
@@ -163,6 +166,22 @@ _set_ref_path = _slot_setter(ActorRef, "path")
 _set_ref_uid = _slot_setter(ActorRef, "uid")
 _set_ref_binding = _slot_setter(ActorRef, "binding")
 _set_ref_realm = _slot_setter(ActorRef, "realm")
+
+
+def relative_ref(path: str) -> ActorRef:
+    """A ref to the actor at ``path`` relative to the root guardian of whichever system
+    performs it (``"worker"`` is ``/app/worker`` under a system named ``app``): what
+    ``call("worker")`` asks. Only the runtimes' lookup (`find_cell`) reads such a path.
+
+    >>> relative_ref("worker/cache")
+    ActorRef('worker/cache', uid=0)
+    """
+    ref: ActorRef = object.__new__(ActorRef)
+    _set_ref_path(ref, check_path("a relative actor path", path, relative=True))
+    _set_ref_uid(ref, 0)
+    _set_ref_binding(ref, None)
+    _set_ref_realm(ref, 0)
+    return ref
 
 
 @final
@@ -225,7 +244,9 @@ class Stop(Effect[None]):
     `ActorStopped`)."""
 
     ref: ActorRef
-    interrupt: bool = False
+    interrupt: bool = field(
+        default=False, validator=lambda _, __, value: check_flag("Stop interrupt", value)
+    )
 
 
 @final
@@ -280,10 +301,6 @@ class Watch(Effect[None]):
     ref: ActorRef
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _check_ref(where: str, ref: object) -> ActorRef:
     if not isinstance(ref, ActorRef):
         raise InvalidArgument(
@@ -296,7 +313,7 @@ def _check_ref(where: str, ref: object) -> ActorRef:
 def _check_timeout(where: str, timeout: float | None) -> float | None:
     if timeout is None:
         return None
-    if not _is_number(timeout) or timeout <= 0 or math.isnan(timeout):
+    if not is_number(timeout) or timeout <= 0 or math.isnan(timeout):
         raise InvalidArgument(
             f"{where} takes a positive timeout in seconds or None for the default, "
             f"got {timeout!r}; use math.inf to wait forever"
@@ -353,9 +370,9 @@ def free_stop(ref: ActorRef, *, interrupt: bool = False) -> Program[None]:
     >>> free_stop(ActorRef("/app/worker", 3), interrupt=True)
     free_stop(/app/worker, interrupt=True)
     """
-    if not isinstance(interrupt, bool):
-        raise InvalidArgument(f"free_stop() interrupt must be True or False, got {interrupt!r}")
-    return Suspend(Stop(_check_ref("free_stop()", ref), interrupt))
+    return Suspend(
+        Stop(_check_ref("free_stop()", ref), check_flag("free_stop() interrupt", interrupt))
+    )
 
 
 def emit(event: object) -> Program[None]:
@@ -380,7 +397,7 @@ def now() -> Program[float]:
 
 def sleep(seconds: float) -> Program[None]:
     """A program that waits ``seconds`` on the interpreter's clock."""
-    if not _is_number(seconds) or seconds < 0 or math.isnan(seconds):
+    if not is_number(seconds) or seconds < 0 or math.isnan(seconds):
         raise InvalidArgument(
             f"sleep() takes a number of seconds >= 0, got {seconds!r} ({type(seconds).__name__})"
         )

@@ -35,6 +35,7 @@ from playbill.effects import (
 )
 from playbill.effects import race as core_race
 from playbill.effects import timeout as core_timeout
+from playbill.effects._vocabulary import relative_ref
 from playbill.flow._errors import (
     FilteredOut,
     LoopLimitExceeded,
@@ -273,7 +274,7 @@ def _spawned(flow: Spawned, value: Any, run: _Run, path: str, span: str) -> _Bod
 
 
 def _call(flow: Call, value: Any, run: _Run, path: str, span: str) -> _Body:
-    target = flow.target if isinstance(flow.target, ActorRef) else ActorRef(flow.target)
+    target = flow.target if isinstance(flow.target, ActorRef) else relative_ref(flow.target)
     return (yield target.free_ask(value, flow.ask_timeout))
 
 

@@ -15,6 +15,7 @@ from attrs import field, frozen
 
 from playbill.actors import Backoff
 from playbill.effects import ActorRef, InvalidArgument, Program
+from playbill.effects._checks import check_path
 
 if TYPE_CHECKING:
     from playbill.flow._registry import Registry
@@ -350,12 +351,13 @@ class Call(Flow[Any, Any]):
     ask_timeout: float | None = field(default=None, validator=_check_timeout)
 
     def __attrs_post_init__(self) -> None:
-        if not (
-            isinstance(self.target, ActorRef) or (isinstance(self.target, str) and self.target)
-        ):
+        if not isinstance(self.target, ActorRef | str):
             raise InvalidArgument(
-                f"call() takes an ActorRef or a non-empty actor path, got {self.target!r}"
+                f"call() target must be an ActorRef or an actor path, got {self.target!r} "
+                f"({type(self.target).__name__})"
             )
+        if isinstance(self.target, str):
+            check_path("call() target", self.target, relative=True)
 
 
 # -- combinators ------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_chains_stay_flat_whichever_way_they_nest() -> None:
         (lambda: branch({}), "at least one (type, flow) case"),
         (lambda: branch({"int": identity()}), "must be a (type, Flow) pair"),  # type: ignore[dict-item]
         (lambda: branch_on(inc, identity(), 3), "on_false takes a Flow"),  # type: ignore[arg-type]
-        (lambda: call(""), "non-empty actor path"),
+        (lambda: call(""), "call() target must be an actor path"),
         (lambda: actor("Echo"), "takes a function"),  # type: ignore[arg-type]
         (lambda: actor(dict, ask_timeout=-1), "ask_timeout must be positive"),
     ],

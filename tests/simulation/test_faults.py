@@ -131,14 +131,14 @@ def test_a_fault_point_fails_under_the_simulator_when_points_are_on():
     result = simulate(guarded_write(), faults=Faults(points=1.0))
     assert isinstance(result.error, InjectedFault)
     assert "before the write" in str(result.error)
-    clean = replay(guarded_write(), "v3:0", faults=Faults(points=1.0))
+    clean = replay(guarded_write(), "v4[faults.points=1]:0")
     assert clean.value == "written"
 
 
 def test_bad_fault_settings_are_refused():
     import pytest
 
-    with pytest.raises(ValueError, match="crash is a probability"):
+    with pytest.raises(ValueError, match="crash must be a probability"):
         Faults(crash=2)
-    with pytest.raises(ValueError, match="delay_for must be positive"):
+    with pytest.raises(ValueError, match="delay_for must be a positive"):
         Faults(delay_for=0)

@@ -51,6 +51,7 @@ from playbill.effects import (
     Program,
     Suspend,
 )
+from playbill.effects._checks import check_flag
 
 if TYPE_CHECKING:
     from playbill.interpreters._asyncio._system import ActorSystem
@@ -250,7 +251,7 @@ class _Cell(KernelCell):
             task.cancel()
 
     def _stop_self(self, interrupt: bool) -> None:
-        if interrupt:
+        if check_flag("stop() interrupt", interrupt):
             self.interrupt()
         elif self.phase < _STOPPING:
             self._apply(self.system._kernel.stop(self))

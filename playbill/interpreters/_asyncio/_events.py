@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 from playbill.actors import (
     ActorEvent,
 )
-from playbill.effects import (
-    InvalidArgument,
-)
+from playbill.effects._checks import check_count
 
 if TYPE_CHECKING:
     from playbill.interpreters._asyncio._system import ActorSystem
@@ -34,8 +32,7 @@ class EventSubscription:
     """
 
     def __init__(self, system: ActorSystem, buffer: int) -> None:
-        if not isinstance(buffer, int) or buffer < 1:
-            raise InvalidArgument(f"events(buffer=...) must be an int >= 1, got {buffer!r}")
+        check_count("ActorSystem.events() buffer", buffer, minimum=1)
         self._system = system
         self._events: deque[ActorEvent] = deque()
         self._buffer = buffer

@@ -41,6 +41,7 @@ from playbill.effects import (
     PlaybillError,
     Program,
 )
+from playbill.effects._checks import check_count, check_path, check_seconds
 from playbill.effects._handlers import Handlers, HandlerTable
 from playbill.interpreters._asyncio._cell import _STOPPED, _STOPPING, _Cell, _GuardianCell
 from playbill.interpreters._asyncio._deadlines import _Deadlines
@@ -85,13 +86,11 @@ class ActorSystem:
         dead_letter_limit: int = 10_000,
     ) -> None:
         self.name = check_name(name, "an actor system name")
-        if not (isinstance(ask_timeout, int | float) and ask_timeout > 0):
-            raise InvalidArgument(
-                f"ask_timeout must be a positive number of seconds, got {ask_timeout!r}"
-            )
-        self.ask_timeout = float(ask_timeout)
+        self.ask_timeout = check_seconds("ActorSystem ask_timeout", ask_timeout)
         self.handlers = HandlerTable(handlers, interpreter="asyncio")
-        self.dead_letters = DeadLetters(dead_letter_limit)
+        self.dead_letters = DeadLetters(
+            check_count("ActorSystem dead_letter_limit", dead_letter_limit)
+        )
         self.failure: BaseException | None = None
         check_supervision(supervision)
         self._supervision = supervision if supervision is not None else OneForOne()
@@ -158,6 +157,7 @@ class ActorSystem:
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every actor (children first, each one's ``on_stop``), waiting at most
         ``timeout`` seconds before cancelling what is left."""
+        check_seconds("ActorSystem.shutdown() timeout", timeout, infinite=False)
         guardian = self._guardian
         if guardian is None or guardian.phase is _STOPPED:
             return
@@ -262,8 +262,9 @@ class ActorSystem:
 
     def get_actor(self, path: str) -> ActorRef:
         """The live ref of the actor at ``path`` (``/app/parent/child``)."""
+        check_path("get_actor() path", path, relative=True)
         guardian = self._running_guardian()
-        if isinstance(path, str) and path and not path.startswith("/"):
+        if not path.startswith("/"):
             path = f"/{self.name}/{path}"  # relative: under the root guardian, as call() reads it
         segments = split_path(path)
         if not segments or segments[0] != self.name:

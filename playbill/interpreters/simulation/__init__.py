@@ -37,6 +37,7 @@ from playbill.interpreters.simulation._explore import (
 from playbill.interpreters.simulation._schedule import (
     Faults,
     Schedule,
+    SimulationOptions,
     SimulationResult,
     TraceLine,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Exploration",
     "Faults",
     "Schedule",
+    "SimulationOptions",
     "SimulationResult",
     "TraceLine",
     "check_determinism",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Sequence
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from playbill.effects import (
     InvalidArgument,
@@ -105,20 +105,23 @@ class _PriorityChooser:
         return int(self.source.random() * buckets)
 
 
-def _chooser(
-    strategy: str | Chooser, seed: int | None, schedule: Schedule | Sequence[int] | str | None
-) -> Chooser:
+def _chooser(strategy: str | Chooser, seed: int | None, schedule: Schedule | None) -> Chooser:
+    if isinstance(strategy, str):
+        if strategy not in ("random", "pct"):
+            strategy = _refuse_strategy(strategy)
+    elif not all(callable(getattr(strategy, verb, None)) for verb in ("choose", "decide", "draw")):
+        strategy = _refuse_strategy(strategy)
     if schedule is not None:
-        if isinstance(schedule, str):
-            schedule = Schedule.parse(schedule)
-        choices = schedule.choices if isinstance(schedule, Schedule) else tuple(schedule)
-        return _ReplayChooser(choices)
-    if not isinstance(strategy, str):
-        return strategy
+        return _ReplayChooser(schedule.choices)
     if strategy == "random":
         return _RandomChooser(seed)
     if strategy == "pct":
         return _PriorityChooser(seed)
+    return strategy  # type: ignore[return-value]
+
+
+def _refuse_strategy(strategy: object) -> NoReturn:
     raise InvalidArgument(
-        f"strategy must be 'random' or 'pct' (or a chooser object), got {strategy!r}"
+        f"strategy must be 'random' or 'pct' (or a chooser object with choose, decide and "
+        f"draw methods), got {strategy!r} ({type(strategy).__name__})"
     )

@@ -27,6 +27,7 @@ from playbill.effects import (
     Random,
     SelfRef,
 )
+from playbill.effects._checks import check_flag
 from playbill.interpreters._fibers import (
     _WAITING,
     ERROR,
@@ -201,6 +202,7 @@ class _SimCell(KernelCell):
         return self.world.resolve(ref)
 
     def _stop_self(self, interrupt: bool) -> None:
+        check_flag("stop() interrupt", interrupt)
         self.world.stop(self)
         if interrupt:
             self.world.interrupt(self, self.world.current_sender())

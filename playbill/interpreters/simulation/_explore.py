@@ -4,19 +4,16 @@ shrink a failing schedule), `check_determinism`."""
 from __future__ import annotations
 
 import contextlib
+import enum
 import random as _random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, Literal, TypeVar, final
+from typing import Any, Generic, TypeVar, final
 
 import attrs
 from attrs import field, frozen
 from returns.result import Success
 
-from playbill.actors import (
-    DEFAULT_ASK_TIMEOUT,
-    SupervisionStrategy,
-    check_name,
-)
+from playbill.actors import SupervisionStrategy
 from playbill.actors._supervising import check_supervision
 from playbill.effects import (
     InvalidArgument,
@@ -24,13 +21,15 @@ from playbill.effects import (
     Program,
     ProgramError,
 )
+from playbill.effects._checks import check_flag
 from playbill.effects._handlers import Handlers, HandlerTable
 from playbill.interpreters.simulation._choosers import Chooser, _chooser
 from playbill.interpreters.simulation._schedule import (
-    NO_FAULTS,
+    AskCycles,
     Delivery,
     Faults,
     Schedule,
+    SimulationOptions,
     SimulationResult,
     TraceLine,
 )
@@ -42,6 +41,18 @@ from playbill.interpreters.simulation._world import _World
 A = TypeVar("A")
 
 
+class _Unset(enum.Enum):
+    """An option left out: the schedule's value, else the default."""
+
+    UNSET = "unset"
+
+    def __repr__(self) -> str:
+        return "<from the schedule, else the default>"
+
+
+_UNSET = _Unset.UNSET
+
+
 def simulate(
     program: Program[A],
     *,
@@ -49,24 +60,31 @@ def simulate(
     schedule: Schedule | Sequence[int] | str | None = None,
     strategy: str | Chooser = "random",
     handlers: Handlers | None = None,
-    max_steps: int = 100_000,
-    name: str = "app",
-    ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+    max_steps: int | _Unset = _UNSET,
+    name: str | _Unset = _UNSET,
+    ask_timeout: float | _Unset = _UNSET,
     supervision: SupervisionStrategy | None = None,
-    faults: Faults = NO_FAULTS,
+    faults: Faults | _Unset = _UNSET,
     trace: bool = True,
-    delivery: Delivery = "causal",
-    ask_cycles: Literal["deadlock", "wait"] = "deadlock",
+    delivery: Delivery | _Unset = _UNSET,
+    ask_cycles: AskCycles | _Unset = _UNSET,
 ) -> SimulationResult[A]:
     """Run ``program`` once in a simulated world; the same seed (or schedule) gives the same
     run, every time, on every machine.
 
-    ``schedule`` replays recorded choices (a `Schedule`, its string, or a list of numbers —
-    any list is valid: values are taken modulo the options, and past its end the first option
-    is taken). Otherwise ``strategy`` chooses: ``"random"`` (from ``seed``) or ``"pct"``
+    ``schedule`` replays recorded choices: a `Schedule`, its string, or a list of ints >= 0
+    (any such list is valid: values are taken modulo the options, and past its end the first
+    option is taken). Otherwise ``strategy`` chooses: ``"random"`` (from ``seed``) or ``"pct"``
     (priority-change scheduling). The actor semantics are those of the asyncio interpreter.
     ``faults`` switches on injected faults (see `Faults`), each a recorded choice.
     ``trace=False`` skips recording the trace (faster; `explore` searches that way).
+
+    The options that give a schedule its meaning — ``delivery``, ``faults``, ``ask_timeout``,
+    ``ask_cycles``, ``max_steps`` and ``name``, the `SimulationOptions` — are recorded in the
+    result's schedule, and a schedule string (or `Schedule`) replays with its own: leave them
+    out (one given with another value than the schedule's is refused). Left out with no
+    schedule to take them from, they are ``delivery="causal"``, no faults,
+    ``ask_timeout=30.0``, ``ask_cycles="deadlock"``, ``max_steps=100_000``, ``name="app"``.
 
     ``delivery`` says which message orders are possible. ``"causal"`` (the default) is the
     asyncio runtime's: each actor's mailbox is first in, first out, and a fiber's consecutive
@@ -74,8 +92,7 @@ def simulate(
     chooses who runs, not how the mailboxes are ordered. ``"per_pair"`` allows every order the
     documented guarantee allows — only each sender's own messages to one receiver keep their
     order — as a deployment across processes may deliver them: which sender's message an actor
-    handles next is a choice too. Replay a schedule with the ``delivery`` (and ``faults``) it
-    was recorded with.
+    handles next is a choice too.
 
     ``ask_cycles``: when a cycle of asks forms (A's message waits on B's reply while B's waits
     on A's, or an actor asks itself from its own message), the run ends at once with status
@@ -83,26 +100,56 @@ def simulate(
     ``"wait"`` lets the ask timeouts play out instead, for a program that relies on them.
 
     >>> from playbill import sleep, now
-    >>> result = simulate(sleep(3600).then(now()))
-    >>> result.value, result.clock
-    (3600.0, 3600.0)
+    >>> result = simulate(sleep(3600).then(now()), delivery="per_pair")
+    >>> result.value, result.clock, str(result.schedule)
+    (3600.0, 3600.0, 'v4[delivery=per_pair]:')
+    >>> replay(sleep(3600).then(now()), "v4[delivery=per_pair]:").clock
+    3600.0
     """
+    given: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("delivery", delivery),
+            ("faults", faults),
+            ("ask_timeout", ask_timeout),
+            ("ask_cycles", ask_cycles),
+            ("max_steps", max_steps),
+            ("name", name),
+        )
+        if value is not _UNSET
+    }
+    explicit = SimulationOptions(**given)  # each option checked
+    recorded = _as_schedule(schedule)
+    carried = recorded.options if recorded is not None else None
+    if carried is None:
+        options = explicit
+    else:
+        for key in given:
+            if getattr(explicit, key) != getattr(carried, key):
+                raise InvalidArgument(
+                    f"simulate() {key}={getattr(explicit, key)!r} contradicts the schedule, "
+                    f"which was recorded with {key}={getattr(carried, key)!r}; leave {key} out "
+                    "to replay it as recorded (a schedule carries its options), or pass the "
+                    "bare choices (list(schedule.choices)) to run them under other options"
+                )
+        options = carried
     check_supervision(supervision)
-    if ask_cycles not in ("deadlock", "wait"):
-        raise InvalidArgument(f"ask_cycles must be 'deadlock' or 'wait', got {ask_cycles!r}")
-    if delivery not in ("causal", "per_pair"):
-        raise InvalidArgument(f"delivery must be 'causal' or 'per_pair', got {delivery!r}")
+    check_flag("simulate() trace", trace)
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise InvalidArgument(
+            f"simulate() seed must be an int or None, got {seed!r} ({type(seed).__name__})"
+        )
     world = _World(
-        _chooser(strategy, seed, schedule),
+        _chooser(strategy, seed, recorded),
         HandlerTable(handlers, interpreter="simulation"),
-        check_name(name, "an actor system name"),
-        max_steps,
-        ask_timeout,
+        options.name,
+        options.max_steps,
+        options.ask_timeout,
         supervision,
-        faults,
+        options.faults,
         trace,
-        delivery == "per_pair",
-        ask_cycles == "deadlock",
+        options.delivery == "per_pair",
+        options.ask_cycles == "deadlock",
     )
     status, outcome = world.run(program)
     value: Any = None
@@ -114,15 +161,15 @@ def simulate(
             error = outcome.failure()
     elif status == "step_limit":
         error = ProgramError(
-            f"the simulation stopped after {max_steps} steps without the program finishing: "
-            "a livelock (actors or fibers that keep each other busy), or work larger than "
-            "max_steps"
+            f"the simulation stopped after {options.max_steps} steps without the program "
+            "finishing: a livelock (actors or fibers that keep each other busy), or work "
+            "larger than max_steps"
         )
     return SimulationResult(
         status,
         value,
         error,
-        Schedule(tuple(world.choices)),
+        Schedule(tuple(world.choices), options),
         tuple(world.trace),
         world.finished_at if status in ("completed", "failed") else world.clock,
         world.dead_letters.count,
@@ -132,17 +179,38 @@ def simulate(
     )
 
 
+def _as_schedule(schedule: object) -> Schedule | None:
+    if schedule is None or isinstance(schedule, Schedule):
+        return schedule
+    if isinstance(schedule, str):
+        return Schedule.parse(schedule)
+    return Schedule(schedule)  # its choices are checked
+
+
 def replay(
     program: Program[A],
     schedule: Schedule | Sequence[int] | str,
     **options: Any,
 ) -> SimulationResult[A]:
-    """Run ``program`` again along ``schedule`` (what a result printed): the same trace.
+    """Run ``program`` again along ``schedule`` (what a result printed): the same trace. The
+    schedule carries the options it was recorded with (see `simulate`); handlers and
+    ``supervision`` are code, which no string carries: pass them again.
 
     >>> from playbill import pure
-    >>> replay(pure(1), "v3:").value
+    >>> replay(pure(1), "v4:").value
     1
     """
+    if schedule is None:
+        raise InvalidArgument(
+            "replay() needs the schedule to replay: a schedule string such as 'v4:0102', a "
+            "Schedule, or a list of choices"
+        )
+    for refused in ("seed", "strategy", "schedule"):
+        if refused in options:
+            raise InvalidArgument(
+                f"replay() takes no {refused}=: the schedule decides every choice; use "
+                "simulate() to draw a new run"
+            )
     return simulate(program, schedule=schedule, **options)
 
 
@@ -401,4 +469,4 @@ def _shrink(
             if attempt(best_choices[:position] + best_choices[position + 1 :]):
                 improved = True
             position = min(position, len(best_choices)) - 1
-    return attrs.evolve(best, schedule=Schedule(tuple(best_choices)))
+    return attrs.evolve(best, schedule=attrs.evolve(best.schedule, choices=tuple(best_choices)))

@@ -1,19 +1,24 @@
-"""What a simulated run records and what it may inject: the `Schedule` of its choices, its
-`TraceLine`s, the `SimulationResult`, and the `Faults` it is allowed."""
+"""What a simulated run records and what it may inject: the `Schedule` of its choices and the
+`SimulationOptions` that give them their meaning, its `TraceLine`s, the `SimulationResult`,
+and the `Faults` it is allowed."""
 
 from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, Literal, TypeVar, final
+from typing import Any, ClassVar, Generic, Literal, TypeVar, final
+from urllib.parse import quote, unquote
 
+import attrs
 from attrs import field, frozen
 
-from playbill.actors import (
-    ActorEvent,
-)
-from playbill.effects import (
-    InvalidArgument,
+from playbill.actors import DEFAULT_ASK_TIMEOUT, ActorEvent, check_name
+from playbill.effects import InvalidArgument
+from playbill.effects._checks import (
+    check_count,
+    check_one_of,
+    check_probability,
+    check_seconds,
 )
 
 A = TypeVar("A")
@@ -22,71 +27,319 @@ Status = Literal["completed", "failed", "deadlock", "step_limit"]
 
 _DIGITS = string.digits + string.ascii_lowercase + string.ascii_uppercase
 
+Delivery = Literal["causal", "per_pair"]
+AskCycles = Literal["deadlock", "wait"]
+DELIVERIES: tuple[Delivery, ...] = ("causal", "per_pair")
+ASK_CYCLES: tuple[AskCycles, ...] = ("deadlock", "wait")
+
+
+# -- faults ---------------------------------------------------------------------------------
+
+
+def _probability(name: str) -> Any:
+    return field(default=0.0, validator=lambda _, __, value: check_probability(name, value))
+
+
+@final
+@frozen
+class Faults:
+    """Which faults the simulator may inject, each a probability per opportunity (for the
+    random and PCT strategies; a replayed schedule says exactly where). Off by default.
+
+    - ``crash``: an actor fails with `InjectedFault` before it handles its next message (its
+      supervisor decides, as for any failure; the message stays queued, so a restarted
+      instance handles it and a stop makes it a dead letter);
+    - ``delay``: a told message arrives ``delay_for`` seconds later (later messages of the
+      same sender to the same actor wait behind it: per-pair order is kept);
+    - ``ask_timeout``: an ask fails with `AskTimeout` at once (its reply becomes a late-reply
+      dead letter);
+    - ``points``: a `maybe_fault(name)` point fails with `InjectedFault`.
+
+    Every decision is a recorded choice (0: no fault, 1: fault), so a found fault replays,
+    and shrinking removes the faults a failure does not need. A probability is a number in
+    [0, 1] (not a bool); ``delay_for`` is positive, finite seconds.
+
+    >>> Faults(crash=0.1).crash
+    0.1
+    """
+
+    crash: float = _probability("Faults crash")
+    delay: float = _probability("Faults delay")
+    ask_timeout: float = _probability("Faults ask_timeout")
+    points: float = _probability("Faults points")
+    delay_for: float = field(
+        default=0.1,
+        validator=lambda _, __, value: check_seconds("Faults delay_for", value, infinite=False),
+    )
+
+
+NO_FAULTS = Faults()
+
+
+# -- what a schedule carries ------------------------------------------------------------------
+
+
+def _choice_of(name: str, accepted: tuple[str, ...]) -> Any:
+    return lambda _, __, value: check_one_of(name, value, accepted)
+
+
+def _is_faults(_: object, __: object, value: object) -> None:
+    if not isinstance(value, Faults):
+        raise InvalidArgument(
+            f"faults must be a Faults value, such as Faults(crash=0.1), got {value!r} "
+            f"({type(value).__name__}); leave it out for no faults"
+        )
+
+
+@final
+@frozen
+class SimulationOptions:
+    """The options that give a schedule its meaning: the same choices under another delivery,
+    other faults, another ask timeout ... are another run. `simulate` records them in every
+    schedule it returns, so that the schedule's string alone replays the run.
+
+    Each is the `simulate` argument of the same name (``name`` is the actor system's name).
+    Handlers and ``supervision`` are code, which no string carries: pass them again.
+
+    >>> SimulationOptions(delivery="per_pair").delivery
+    'per_pair'
+    """
+
+    delivery: Delivery = field(default="causal", validator=_choice_of("delivery", DELIVERIES))
+    faults: Faults = field(default=NO_FAULTS, validator=_is_faults)
+    ask_timeout: float = field(
+        default=DEFAULT_ASK_TIMEOUT,
+        validator=lambda _, __, value: check_seconds("ask_timeout", value),
+    )
+    ask_cycles: AskCycles = field(
+        default="deadlock", validator=_choice_of("ask_cycles", ASK_CYCLES)
+    )
+    max_steps: int = field(
+        default=100_000, validator=lambda _, __, value: check_count("max_steps", value, minimum=1)
+    )
+    name: str = field(
+        default="app", validator=lambda _, __, value: check_name(value, "an actor system name")
+    )
+
+    def header(self) -> str:
+        """The options that differ from the defaults, as a schedule string writes them
+        (``delivery=per_pair,faults.crash=0.1``; empty for the defaults)."""
+        items = []
+        for key, value, default in self._items():
+            if value != default:
+                items.append(f"{key}={_format_value(value)}")
+        return ",".join(items)
+
+    def _items(self) -> list[tuple[str, object, object]]:
+        items: list[tuple[str, object, object]] = []
+        for attribute in attrs.fields(SimulationOptions):
+            if attribute.name == "faults":
+                for fault in attrs.fields(Faults):
+                    items.append(
+                        (
+                            f"faults.{fault.name}",
+                            getattr(self.faults, fault.name),
+                            getattr(NO_FAULTS, fault.name),
+                        )
+                    )
+            else:
+                items.append((attribute.name, getattr(self, attribute.name), attribute.default))
+        return items
+
+
+DEFAULT_OPTIONS = SimulationOptions()
+_OPTION_KEYS = tuple(key for key, _, _ in DEFAULT_OPTIONS._items())
+
+
+def _format_value(value: object) -> str:
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    if isinstance(value, int):
+        return str(value)
+    return quote(str(value), safe="-_.~$")
+
+
+def _read_options(text: str, header: str, offset: int) -> SimulationOptions:
+    """The options of a schedule's header (``header`` starts at index ``offset`` of
+    ``text``)."""
+    fields = attrs.fields_dict(SimulationOptions)
+    options: dict[str, Any] = {}
+    faults: dict[str, Any] = {}
+    position = offset
+    for item in header.split(","):
+        key, equals, value = item.partition("=")
+        if not equals or key not in _OPTION_KEYS:
+            raise InvalidArgument(
+                f"{text!r} at index {position}: {item!r} is not an option of a schedule; "
+                f"its header holds key=value items with keys {', '.join(_OPTION_KEYS)}"
+            )
+        fault = key.startswith("faults.")
+        into, name = (faults, key[7:]) if fault else (options, key)
+        if name in into:
+            raise InvalidArgument(f"{text!r} at index {position}: {key} is given twice")
+        default = getattr(NO_FAULTS, name) if fault else fields[name].default
+        into[name] = _read_value(text, position + len(key) + 1, key, value, default)
+        position += len(item) + 1
+    try:
+        if faults:
+            options["faults"] = Faults(**faults)
+        return SimulationOptions(**options)
+    except InvalidArgument as error:
+        raise InvalidArgument(f"{text!r}: its header holds a bad option: {error}") from None
+
+
+def _read_value(text: str, position: int, key: str, value: str, default: object) -> object:
+    try:
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, int):
+            return int(value)
+    except ValueError:
+        raise InvalidArgument(
+            f"{text!r} at index {position}: {key}={value!r} is not a number, as {key} must be"
+        ) from None
+    return unquote(value)
+
 
 # -- schedules and results --------------------------------------------------------------------
 
 
-def _as_choices(choices: Sequence[int]) -> tuple[int, ...]:
-    return tuple(int(choice) for choice in choices)
+def _as_choices(choices: object) -> tuple[int, ...]:
+    if isinstance(choices, str) or not isinstance(choices, Sequence):
+        raise InvalidArgument(
+            f"a schedule's choices are a sequence of ints >= 0, got {choices!r} "
+            f"({type(choices).__name__}); read a printed schedule with Schedule.parse(text)"
+        )
+    for index, choice in enumerate(choices):
+        if not isinstance(choice, int) or isinstance(choice, bool) or choice < 0:
+            raise InvalidArgument(
+                f"a schedule's choices are ints >= 0, got {choice!r} "
+                f"({type(choice).__name__}) at index {index} of {choices!r}"
+            )
+    return tuple(choices)
+
+
+def _as_options(options: object) -> SimulationOptions | None:
+    if options is not None and not isinstance(options, SimulationOptions):
+        raise InvalidArgument(
+            f"a schedule's options are a SimulationOptions value or None, got {options!r}"
+        )
+    return options
 
 
 @final
 @frozen
 class Schedule:
-    """The choices of one run: at each choice point, an index into the enabled set sorted by
-    stable names. Printed as a short string (``v3:`` then one character a choice, base 62;
-    larger values in parentheses) that `Schedule.parse` reads back. The version names the
-    simulator's choice points: a schedule replays only under the version that recorded it.
+    """The choices of one run — at each choice point, an index into the enabled set sorted by
+    stable names — and the `SimulationOptions` it ran with.
 
-    >>> schedule = Schedule((0, 2, 1, 70))
+    Printed as a short string: ``v4``, the options that differ from the defaults in brackets,
+    ``:``, then one character a choice (base 62; larger values in parentheses). `Schedule.parse`
+    reads it back, and ``replay(program, text)`` replays the run from it alone. The version
+    names the simulator's choice points and the format: a schedule replays only under the
+    version that recorded it.
+
+    >>> schedule = Schedule((0, 2, 1, 70), SimulationOptions(delivery="per_pair"))
     >>> str(schedule)
-    'v3:021(70)'
-    >>> Schedule.parse("v3:021(70)") == schedule
+    'v4[delivery=per_pair]:021(70)'
+    >>> Schedule.parse("v4[delivery=per_pair]:021(70)") == schedule
     True
+
+    A schedule built from numbers alone (``options=None``, as Hypothesis draws them) carries
+    no options: `simulate` takes them from its arguments. Printed, it reads back as one
+    recorded with the defaults (``v4:021(70)``).
     """
 
     choices: tuple[int, ...] = field(converter=_as_choices)
-    version: int = 3
+    options: SimulationOptions | None = field(default=None, converter=_as_options)
+    version: ClassVar[int] = 4
 
     def __str__(self) -> str:
         encoded = "".join(
             _DIGITS[choice] if choice < len(_DIGITS) else f"({choice})" for choice in self.choices
         )
-        return f"v{self.version}:{encoded}"
+        header = self.options.header() if self.options is not None else ""
+        return f"v{self.version}[{header}]:{encoded}" if header else f"v{self.version}:{encoded}"
 
     @classmethod
     def parse(cls, text: str) -> Schedule:
-        """Read a schedule printed by ``str(schedule)``."""
-        if isinstance(text, str) and text[:3] in ("v1:", "v2:"):
+        """Read a schedule printed by ``str(schedule)``: its choices and its options (the
+        defaults for those its header leaves out)."""
+        if not isinstance(text, str):
+            raise InvalidArgument(
+                f"a schedule string is a str such as 'v4:0102', got {text!r} "
+                f"({type(text).__name__})"
+            )
+        if text[:3] in ("v1:", "v2:"):
             raise InvalidArgument(
                 f"{text!r} was recorded by an earlier simulator ({text[:2]}), whose choice "
                 "points were different, so it cannot replay here; run explore() again for a "
-                "v3 schedule"
+                f"v{cls.version} schedule"
             )
-        if not isinstance(text, str) or not text.startswith("v3:"):
+        if text[:3] == "v3:":
+            choices = list(_read_choices(text, 3).choices)
             raise InvalidArgument(
-                f"a schedule string starts with 'v3:', got {text!r}; pass the string a "
-                "simulation printed (str(result.schedule))"
+                f"{text!r} is a v3 schedule, which did not say which options (delivery, "
+                "faults, ask_timeout ...) it was recorded with, so it cannot replay on its own; "
+                "its choice points are those of v4: pass its choices with the options it ran "
+                f"with, as in replay(program, {choices!r}, delivery=..., faults=...), or run "
+                f"explore() again for a v{cls.version} schedule, which carries them"
             )
-        choices: list[int] = []
-        body = text[3:]
-        position = 0
-        while position < len(body):
-            character = body[position]
-            if character == "(":
-                end = body.index(")", position)
-                choices.append(int(body[position + 1 : end]))
-                position = end + 1
-                continue
-            index = _DIGITS.find(character)
-            if index < 0:
-                raise InvalidArgument(f"{character!r} cannot appear in a schedule ({text!r})")
-            choices.append(index)
-            position += 1
-        return cls(tuple(choices))
+        prefix = f"v{cls.version}"
+        if not text.startswith(prefix) or text[len(prefix) : len(prefix) + 1] not in ("[", ":"):
+            raise InvalidArgument(
+                f"a schedule string starts with '{prefix}:' (or '{prefix}[options]:'), got "
+                f"{text!r}; pass the string a simulation printed (str(result.schedule))"
+            )
+        start = len(prefix)
+        options = DEFAULT_OPTIONS
+        if text[start] == "[":
+            end = text.find("]:", start)
+            if end < 0:
+                raise InvalidArgument(
+                    f"{text!r} at index {start}: the '[' of the options is not closed by ']:'"
+                )
+            if end > start + 1:
+                options = _read_options(text, text[start + 1 : end], start + 1)
+            start = end + 1
+        return _read_choices(text, start + 1, options)
 
     def __len__(self) -> int:
         return len(self.choices)
+
+
+def _read_choices(text: str, start: int, options: SimulationOptions = DEFAULT_OPTIONS) -> Schedule:
+    """The choices written from index ``start`` of ``text``."""
+    choices: list[int] = []
+    position = start
+    while position < len(text):
+        character = text[position]
+        if character == "(":
+            end = text.find(")", position)
+            if end < 0:
+                raise InvalidArgument(
+                    f"{text!r} at index {position}: '(' is not closed by ')'; a choice of 62 "
+                    "or more is written in decimal between parentheses, as in '(70)'"
+                )
+            digits = text[position + 1 : end]
+            if not digits or not all(digit in string.digits for digit in digits):
+                raise InvalidArgument(
+                    f"{text!r} at index {position + 1}: {digits!r} is not a choice; between "
+                    "parentheses a choice is written in decimal digits, as in '(70)'"
+                )
+            choices.append(int(digits))
+            position = end + 1
+            continue
+        index = _DIGITS.find(character)
+        if index < 0:
+            raise InvalidArgument(
+                f"{text!r} at index {position}: {character!r} cannot appear in a schedule's "
+                "choices (0-9, a-z, A-Z, or a decimal number in parentheses)"
+            )
+        choices.append(index)
+        position += 1
+    return Schedule(tuple(choices), options)
 
 
 @final
@@ -148,62 +401,18 @@ class SimulationResult(Generic[A]):
     def replay_hint(
         self, program_expression: str = "main()", options: Mapping[str, Any] | None = None
     ) -> str:
-        """The call that replays this run, with the ``options`` it ran with (a schedule replays
-        only with the same ``delivery``, ``faults``, handlers ...).
+        """The call that replays this run. The schedule carries its `SimulationOptions`; of
+        the other ``options`` it ran with, those no string can carry are named (handlers and
+        ``supervision`` are code: pass them again).
 
         >>> from playbill import pure, simulate
-        >>> simulate(pure(1)).replay_hint("main()", {"delivery": "per_pair"})
-        "replay(main(), 'v3:', delivery='per_pair')"
+        >>> simulate(pure(1), delivery="per_pair").replay_hint("main()", {"delivery": "per_pair"})
+        "replay(main(), 'v4[delivery=per_pair]:')"
         """
+        carried = attrs.fields_dict(SimulationOptions) if self.schedule.options else {}
         given = "".join(
             f", {key}=..." if key == "handlers" else f", {key}={value!r}"
             for key, value in (options or {}).items()
-            if key != "trace"
+            if key != "trace" and key not in carried
         )
         return f"replay({program_expression}, {str(self.schedule)!r}{given})"
-
-
-# -- faults ---------------------------------------------------------------------------------
-
-
-@final
-@frozen
-class Faults:
-    """Which faults the simulator may inject, each a probability per opportunity (for the
-    random and PCT strategies; a replayed schedule says exactly where). Off by default.
-
-    - ``crash``: an actor fails with `InjectedFault` before it handles its next message (its
-      supervisor decides, as for any failure; the message stays queued, so a restarted
-      instance handles it and a stop makes it a dead letter);
-    - ``delay``: a told message arrives ``delay_for`` seconds later (later messages of the
-      same sender to the same actor wait behind it: per-pair order is kept);
-    - ``ask_timeout``: an ask fails with `AskTimeout` at once (its reply becomes a late-reply
-      dead letter);
-    - ``points``: a `maybe_fault(name)` point fails with `InjectedFault`.
-
-    Every decision is a recorded choice (0: no fault, 1: fault), so a found fault replays,
-    and shrinking removes the faults a failure does not need.
-
-    >>> Faults(crash=0.1).crash
-    0.1
-    """
-
-    crash: float = 0.0
-    delay: float = 0.0
-    ask_timeout: float = 0.0
-    points: float = 0.0
-    delay_for: float = 0.1
-
-    def __attrs_post_init__(self) -> None:
-        for name in ("crash", "delay", "ask_timeout", "points"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 <= value <= 1):
-                raise InvalidArgument(f"Faults {name} is a probability in [0, 1], got {value!r}")
-        if not (isinstance(self.delay_for, int | float) and self.delay_for > 0):
-            raise InvalidArgument(f"Faults delay_for must be positive, got {self.delay_for!r}")
-
-
-NO_FAULTS = Faults()
-
-
-Delivery = Literal["causal", "per_pair"]

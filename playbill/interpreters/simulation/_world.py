@@ -151,7 +151,7 @@ class _World(_Mail):
         self.steps = 0
         self.sender_now = "main"
         self.root_id = -1
-        self.tell_handled = handlers.find(Tell(ActorRef("/"), None)) is not None
+        self.tell_handled = handlers.find(Tell(ActorRef(f"/{name}"), None)) is not None
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
         self.kernel = Kernel(self, notes=tracing)

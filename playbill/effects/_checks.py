@@ -1,0 +1,128 @@
+"""Argument checks shared by every public entry point: each refuses a bad value up front with
+`InvalidArgument` naming the option, the value received and what is accepted — never a
+``TypeError`` from deep inside a run.
+
+``where`` names the option as a user wrote it (``"simulate() ask_timeout"``). ``bool`` is an
+``int`` to Python but never a number here: ``ask_timeout=True`` is a mistake, not one second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from typing import TypeVar
+
+from playbill.effects._errors import InvalidArgument
+
+S = TypeVar("S", bound=str)
+
+
+def is_number(value: object) -> bool:
+    """An ``int`` or ``float`` that is not a ``bool``.
+
+    >>> is_number(1.5), is_number(True), is_number("1")
+    (True, False, False)
+    """
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _received(value: object) -> str:
+    return f"got {value!r} ({type(value).__name__})"
+
+
+def check_seconds(where: str, value: object, *, infinite: bool = True) -> float:
+    """``value`` as positive seconds (``math.inf``, waiting forever, only if ``infinite``).
+
+    >>> check_seconds("ask_timeout", 2)
+    2.0
+    >>> try:
+    ...     check_seconds("ask_timeout", float("nan"))
+    ... except InvalidArgument as error:
+    ...     print(error)
+    ask_timeout must be a positive number of seconds (math.inf to wait forever), got nan (float)
+    """
+    # value == value: not NaN (math.isnan would overflow on a huge int)
+    if (
+        not is_number(value)
+        or not value > 0  # type: ignore[operator]
+        or value != value
+        or (not infinite and value == math.inf)
+    ):
+        accepted = (
+            "a positive number of seconds (math.inf to wait forever)"
+            if infinite
+            else "a positive, finite number of seconds"
+        )
+        raise InvalidArgument(f"{where} must be {accepted}, {_received(value)}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def check_count(where: str, value: object, *, minimum: int = 0) -> int:
+    """``value`` as an ``int`` of at least ``minimum``.
+
+    >>> check_count("max_steps", 10, minimum=1)
+    10
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidArgument(f"{where} must be an int >= {minimum}, {_received(value)}")
+    return value
+
+
+def check_probability(where: str, value: object) -> float:
+    """``value`` as a probability: a number in [0, 1].
+
+    >>> check_probability("Faults crash", 0.25)
+    0.25
+    """
+    if not is_number(value) or not 0 <= value <= 1:  # type: ignore[operator]
+        raise InvalidArgument(f"{where} must be a probability in [0, 1], {_received(value)}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def check_flag(where: str, value: object) -> bool:
+    """``value`` if it is ``True`` or ``False`` (not ``1``, not ``"yes"``).
+
+    >>> check_flag("interrupt", True)
+    True
+    """
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{where} must be True or False, {_received(value)}")
+    return value
+
+
+def check_one_of(where: str, value: S, accepted: Collection[str]) -> S:
+    """``value`` if it is one of the ``accepted`` strings.
+
+    >>> check_one_of("delivery", "causal", ("causal", "per_pair"))
+    'causal'
+    """
+    if not isinstance(value, str) or value not in accepted:
+        names = " or ".join(repr(name) for name in accepted)
+        raise InvalidArgument(f"{where} must be {names}, {_received(value)}")
+    return value
+
+
+def check_path(where: str, path: object, *, relative: bool = False) -> str:
+    """``path`` if it names an actor: ``/system/parent/child``, segments non-empty; with
+    ``relative``, also ``parent/child`` (a path under the root guardian).
+
+    >>> check_path("ActorRef path", "/app/worker")
+    '/app/worker'
+    >>> try:
+    ...     check_path("ActorRef path", "app/worker")
+    ... except InvalidArgument as error:
+    ...     print(error)
+    ActorRef path must be an absolute actor path like '/app/parent/child', got 'app/worker' (str)
+    """
+    absolute = isinstance(path, str) and path.startswith("/")
+    body = path[1:] if absolute else path  # type: ignore[index]
+    if (
+        not isinstance(path, str) or not (absolute or relative) or not body or "" in body.split("/")  # type: ignore[union-attr]
+    ):
+        accepted = (
+            "an actor path like '/app/parent/child' or, relative to the root, 'parent/child'"
+            if relative
+            else "an absolute actor path like '/app/parent/child'"
+        )
+        raise InvalidArgument(f"{where} must be {accepted}, {_received(path)}")
+    return path
