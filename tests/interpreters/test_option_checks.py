@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from returns.result import Failure
 
 from playbill import (
     Actor,
@@ -121,7 +122,7 @@ def stop_with_an_int(how: str) -> Any:
     boss = yield free_spawn(StopsWithAnInt, name="boss")
     yield boss.free_ask("spawn")
     outcome = yield boss.free_ask(how).attempt()
-    return outcome.failure() if hasattr(outcome, "failure") else outcome
+    return outcome.failure() if isinstance(outcome, Failure) else outcome.unwrap()
 
 
 def _refused_interrupt(error: BaseException | None) -> bool:
