@@ -15,10 +15,40 @@ from playbill.effects._errors import Cancelled, InvalidArgument
 from playbill.effects._machine import Machine, Step
 from playbill.effects._program import Effect, Program, Suspend
 
-__all__ = ["Handler", "HandlerTable", "Handlers", "perform_with"]
+__all__ = [
+    "Handler",
+    "HandlerFactory",
+    "HandlerTable",
+    "Handlers",
+    "fresh_handlers",
+    "perform_with",
+]
 
 Handler: TypeAlias = Callable[[Any], Any]
 Handlers: TypeAlias = Mapping[type[Any], Handler]
+HandlerFactory: TypeAlias = Callable[[], Handlers]
+
+
+def fresh_handlers(handlers: Handlers | HandlerFactory | None) -> Handlers | None:
+    """The handler map to use for one run: ``handlers`` itself, or what calling it gives when
+    it is a factory (a function of no arguments), so stateful fakes start anew on each run.
+
+    >>> from playbill.effects import Now
+    >>> def fakes():
+    ...     return {Now: lambda effect: 5.0}
+    >>> list(fresh_handlers(fakes)) == [Now]
+    True
+    """
+    if handlers is None or isinstance(handlers, Mapping) or not callable(handlers):
+        return handlers  # a map, or a mistake that HandlerTable names
+    made = handlers()
+    if not isinstance(made, Mapping):
+        raise InvalidArgument(
+            f"the handler factory {getattr(handlers, '__qualname__', handlers)!r} returned "
+            f"{made!r}; a factory given as handlers= must return a mapping from effect type to "
+            "function, such as {Fetch: lambda effect: ...}"
+        )
+    return made
 
 
 class HandlerTable:

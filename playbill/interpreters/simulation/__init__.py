@@ -28,6 +28,8 @@ True
 """
 
 from playbill.interpreters.simulation._explore import (
+    CheckFailure,
+    CheckFailureKind,
     Exploration,
     check_determinism,
     explore,
@@ -43,6 +45,8 @@ from playbill.interpreters.simulation._schedule import (
 )
 
 __all__ = [
+    "CheckFailure",
+    "CheckFailureKind",
     "Exploration",
     "Faults",
     "Schedule",

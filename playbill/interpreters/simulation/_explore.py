@@ -22,8 +22,10 @@ from playbill.effects import (
     ProgramError,
 )
 from playbill.effects._checks import check_flag
-from playbill.effects._handlers import Handlers, HandlerTable
+from playbill.effects._handlers import HandlerFactory, Handlers, HandlerTable, fresh_handlers
+from playbill.effects._program import Generate
 from playbill.interpreters.simulation._choosers import Chooser, _chooser
+from playbill.interpreters.simulation._progress import Progress
 from playbill.interpreters.simulation._schedule import (
     AskCycles,
     Delivery,
@@ -59,7 +61,7 @@ def simulate(
     seed: int | None = None,
     schedule: Schedule | Sequence[int] | str | None = None,
     strategy: str | Chooser = "random",
-    handlers: Handlers | None = None,
+    handlers: Handlers | HandlerFactory | None = None,
     max_steps: int | _Unset = _UNSET,
     name: str | _Unset = _UNSET,
     ask_timeout: float | _Unset = _UNSET,
@@ -78,6 +80,8 @@ def simulate(
     (priority-change scheduling). The actor semantics are those of the asyncio interpreter.
     ``faults`` switches on injected faults (see `Faults`), each a recorded choice.
     ``trace=False`` skips recording the trace (faster; `explore` searches that way).
+    ``handlers`` is a handler map, or a function of no arguments that returns a fresh one: it
+    is called once per run, so a stateful fake starts anew on every run `explore` makes.
 
     The options that give a schedule its meaning — ``delivery``, ``faults``, ``ask_timeout``,
     ``ask_cycles``, ``max_steps`` and ``name``, the `SimulationOptions` — are recorded in the
@@ -141,7 +145,7 @@ def simulate(
         )
     world = _World(
         _chooser(strategy, seed, recorded),
-        HandlerTable(handlers, interpreter="simulation"),
+        HandlerTable(fresh_handlers(handlers), interpreter="simulation"),
         options.name,
         options.max_steps,
         options.ask_timeout,
@@ -214,11 +218,40 @@ def replay(
     return simulate(program, schedule=schedule, **options)
 
 
+class CheckFailureKind(enum.Enum):
+    """How a run broke `explore`'s check."""
+
+    DEADLOCK = "the run deadlocked"
+    STEP_LIMIT = "the run hit the step limit"
+    RETURNED_FALSE = "the check returned a false value"
+    ASSERTION = "an assertion of the check failed"
+    CHECK_RAISED = "the check raised an exception"
+
+
+@final
+@frozen
+class CheckFailure:
+    """Why a run broke `explore`'s check: the run deadlocked or hit the step limit, the check
+    returned a false value, or it raised (an ``AssertionError`` of an ``assert``, or any other
+    exception of a buggy check) — ``error`` is what it raised, or the run's error."""
+
+    kind: CheckFailureKind
+    reason: str
+    """One line for a person: ``"AssertionError: o0 charged twice"``."""
+    error: BaseException | None = None
+
+    @property
+    def signature(self) -> tuple[CheckFailureKind, type[BaseException] | None]:
+        """What shrinking keeps: a smaller schedule must fail the same way."""
+        return (self.kind, type(self.error) if self.error is not None else None)
+
+
 @final
 @frozen
 class Exploration(Generic[A]):
     """What `explore` found: how many runs it made, the first failing run, and the minimal
-    failing run it shrank that to (``None`` for both when every run passed)."""
+    failing run it shrank that to (``None`` for both when every run passed), with why the
+    minimal run broke the check (``failure``) and the program's name for a replay line."""
 
     runs: int
     failing: SimulationResult[A] | None
@@ -227,27 +260,97 @@ class Exploration(Generic[A]):
     """True when the ``dfs`` strategy tried every schedule (within the step bound)."""
     options: Mapping[str, Any] = field(factory=dict, repr=False)
     """The options the runs were simulated with, which a replay needs too."""
+    failure: CheckFailure | None = None
+    """Why the minimal run broke the check."""
+    program_expression: str = "main()"
+    """What builds the program, for the replay line (``world()``)."""
 
     @property
     def found(self) -> bool:
         return self.failing is not None
 
-    def assert_passed(self, program_expression: str = "main()") -> None:
-        """Raise ``AssertionError`` if a schedule failed, with the call that replays it, the
-        minimal schedule and its trace — what a test wants to print.
+    def replay_call(self, program_expression: str | None = None) -> str | None:
+        """The call that replays the minimal failing run, ready to paste (``None`` when every
+        run passed)."""
+        if self.minimal is None:
+            return None
+        return _replay_call(
+            self.minimal, program_expression or self.program_expression, self.options
+        )
+
+    def report(self, program_expression: str | None = None) -> str:
+        """What a failing exploration says: the program, why the check failed, the minimal
+        schedule, the call that replays it and the shrunk trace (``""`` when all passed)."""
+        minimal, failure = self.minimal, self.failure
+        if minimal is None or failure is None:
+            return ""
+        expression = program_expression or self.program_expression
+        assert self.failing is not None
+        shrunk = (
+            f" (shrunk from {len(self.failing.schedule)} choices)"
+            if self.failing.schedule != minimal.schedule
+            else ""
+        )
+        outcome = f"{minimal.status}: {minimal.error!r}" if minimal.error else repr(minimal.value)
+        return (
+            f"explore({expression}) found a schedule that breaks the check after {self.runs} "
+            f"runs\n"
+            f"  check:            {failure.reason}\n"
+            f"  run:              {outcome}\n"
+            f"  minimal schedule: {str(minimal.schedule)!r}{shrunk}\n"
+            f"replay it with\n"
+            f"    {self.replay_call(expression)}\n"
+            f"the minimal run, step by step:\n"
+            f"{minimal.format_trace()}"
+        )
+
+    def assert_passed(self, program_expression: str | None = None) -> None:
+        """Raise ``AssertionError`` if a schedule failed, with `report`: the program, the
+        check's own message, the minimal schedule, the call that replays it and its trace.
+        The program's name comes from the ``@program`` function (or the factory) given to
+        `explore`; pass ``program_expression`` to write it another way.
 
         >>> from playbill import pure
         >>> explore(pure(1), lambda result: result.value == 1, runs=3).assert_passed()
         """
         if self.minimal is None:
             return
-        minimal = self.minimal
-        outcome = f"{minimal.status}: {minimal.error!r}" if minimal.error else repr(minimal.value)
-        raise AssertionError(
-            f"a schedule broke the check after {self.runs} runs ({outcome}); replay it with\n"
-            f"    {minimal.replay_hint(program_expression, self.options)}\n"
-            f"{minimal.format_trace()}"
-        )
+        error = AssertionError(self.report(program_expression))
+        if self.failure is not None and self.failure.error is not None:
+            raise error from self.failure.error
+        raise error
+
+
+def _replay_call(result: SimulationResult[Any], expression: str, options: Mapping[str, Any]) -> str:
+    """``result.replay_hint``, naming a handler factory instead of eliding it."""
+    handlers = options.get("handlers")
+    others = {key: value for key, value in options.items() if key != "handlers"}
+    call = result.replay_hint(expression, others)
+    if handlers is None:
+        return call
+    name = getattr(handlers, "__qualname__", None)
+    if isinstance(handlers, Mapping) or not name or "<" in name:
+        name = "..."
+    return f"{call[:-1]}, handlers={name})"
+
+
+def program_name(program: object) -> str:
+    """How a person writes ``program``: ``world()`` for a ``@program`` function's value or
+    a factory ``world``, else its repr when short, else ``program``."""
+    if isinstance(program, Generate):
+        function = program.function
+        arguments = [repr(argument) for argument in program.args]
+        arguments += [f"{key}={value!r}" for key, value in program.kwargs]
+        return f"{_short_qualname(function)}({', '.join(arguments)})"
+    if not isinstance(program, Program) and callable(program):
+        return f"{_short_qualname(program)}()"
+    text = repr(program)
+    return text if len(text) <= 60 and "\n" not in text and "<" not in text else "program"
+
+
+def _short_qualname(function: object) -> str:
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", "program")
+    return str(name).rsplit("<locals>.", 1)[-1]
 
 
 def check_determinism(program: Program[A], *, seed: int = 0, **options: Any) -> None:
@@ -339,19 +442,53 @@ def _watching_direct_calls() -> Any:
             setattr(module, name, original)
 
 
-def _passes(
+def _judge(
     check: Callable[[SimulationResult[Any]], object], result: SimulationResult[Any]
-) -> bool:
-    if result.status in ("deadlock", "step_limit"):
-        return False
+) -> CheckFailure | None:
+    """``None`` when ``result`` passes ``check``; else why not. A check passes by returning a
+    true value or ``None`` (the pytest way: ``assert`` inside, nothing returned)."""
+    if result.status == "deadlock":
+        return CheckFailure(CheckFailureKind.DEADLOCK, f"deadlock: {result.error}", result.error)
+    if result.status == "step_limit":
+        return CheckFailure(
+            CheckFailureKind.STEP_LIMIT, f"step limit: {result.error}", result.error
+        )
     try:
-        return bool(check(result))
-    except AssertionError:
-        return False
+        verdict = check(result)
+    except AssertionError as error:
+        message = _first_line(error)
+        reason = f"AssertionError: {message}" if message else "AssertionError (no message)"
+        return CheckFailure(CheckFailureKind.ASSERTION, reason, error)
+    except Exception as error:
+        return CheckFailure(
+            CheckFailureKind.CHECK_RAISED,
+            f"the check raised {type(error).__name__}: {_first_line(error)}",
+            error,
+        )
+    if verdict is None or verdict:
+        return None
+    return CheckFailure(CheckFailureKind.RETURNED_FALSE, f"the check returned {verdict!r}", None)
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message: pytest's assertion rewriting appends a long
+    explanation (with the whole result's repr) after the line a person wrote."""
+    return str(error).strip().split("\n", 1)[0]
+
+
+def _check_count(name: str, value: object, *, least: int | None) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (least is not None and value < least)
+    ):
+        accepted = {None: "an int", 0: "an int >= 0", 1: "a positive int"}[least]
+        raise InvalidArgument(f"explore's {name} must be {accepted}, got {value!r}")
+    return value
 
 
 def explore(
-    program: Program[A],
+    program: Program[A] | Callable[[], Program[A]],
     check: Callable[[SimulationResult[A]], object],
     *,
     runs: int = 1000,
@@ -359,55 +496,119 @@ def explore(
     seed: int = 0,
     shrink: bool = True,
     max_shrinks: int = 2000,
+    progress: bool | None = None,
     **options: Any,
 ) -> Exploration[A]:
-    """Run ``program`` under up to ``runs`` schedules until ``check(result)`` is false (or
-    raises ``AssertionError``, or the run deadlocks or hits the step limit); then shrink that
-    schedule to a minimal one that still fails. The search runs without traces (``check``
-    sees the status, value, error and events); the failing and minimal runs are traced.
+    """Run ``program`` under up to ``runs`` schedules until a run breaks ``check``; then
+    shrink that schedule to a minimal one that breaks it the same way.
 
+    ``check(result)`` passes by returning a true value, or ``None`` (``assert`` inside, the
+    pytest way). A run breaks it when the check returns a false value, raises (its
+    ``AssertionError`` message, or any other exception of a buggy check, is kept in the
+    report), or the run deadlocks or hits the step limit. The search runs without traces
+    (``check`` sees the status, value, error and events); the failing and minimal runs are
+    traced. `Exploration.assert_passed` raises with the report.
+
+    ``program`` is a program, or a function of no arguments that builds one (called once per
+    run); ``handlers=`` may likewise be a function returning a fresh handler map.
     ``strategy`` is ``"random"``, ``"pct"``, or ``"dfs"``: every schedule in turn, depth
     first (for small programs; ``Exploration.exhausted`` says when all passed).
+    ``progress`` shows a line of runs done, runs a second and failures found: ``None`` (the
+    default) shows it on a terminal, but not when ``CI`` is set or under pytest.
 
     >>> from playbill import pure
     >>> explore(pure(1), lambda result: result.value == 1, runs=5).found
     False
     """
+    runs = _check_count("runs", runs, least=1)
+    seed = _check_count("seed", seed, least=None)
+    max_shrinks = _check_count("max_shrinks", max_shrinks, least=0)
+    if strategy not in ("random", "pct", "dfs"):
+        raise InvalidArgument(
+            f"explore's strategy must be 'random', 'pct' or 'dfs', got {strategy!r}"
+        )
+    if progress not in (None, True, False):
+        raise InvalidArgument(f"explore's progress must be True, False or None, got {progress!r}")
+    if not (isinstance(program, Program) or callable(program)):
+        raise InvalidArgument(
+            f"explore takes a Program or a function of no arguments that builds one, got "
+            f"{program!r}"
+        )
+    build = _builder(program)
+    expression = program_name(program)
     quiet = {**options, "trace": False}
-    schedules = _depth_first(program, quiet) if strategy == "dfs" else None
-    for run in range(runs):
-        if schedules is None:
-            result = simulate(program, seed=seed + run, strategy=strategy, **quiet)
-        else:
-            next_result = next(schedules, None)
-            if next_result is None:
-                return Exploration(run, None, None, exhausted=True, options=options)
-            result = next_result
-        if not _passes(check, result):
-            failing = simulate(program, schedule=result.schedule, **options)
+    meter = Progress.start(runs, progress)
+    try:
+        schedules = _depth_first(build, quiet) if strategy == "dfs" else None
+        for run in range(runs):
+            if schedules is None:
+                result = simulate(build(), seed=seed + run, strategy=strategy, **quiet)
+            else:
+                next_result = next(schedules, None)
+                if next_result is None:
+                    return Exploration(
+                        run,
+                        None,
+                        None,
+                        exhausted=True,
+                        options=options,
+                        program_expression=expression,
+                    )
+                result = next_result
+            meter.ran(run + 1)
+            failure = _judge(check, result)
+            if failure is None:
+                continue
+            meter.found()
+            failing = simulate(build(), schedule=result.schedule, **options)
             if shrink:
-                shrunk = _shrink(program, check, result, max_shrinks, quiet).schedule
+                shrunk, failure = _shrink(build, check, result, failure, max_shrinks, quiet, meter)
             else:
                 shrunk = result.schedule
-            minimal = simulate(program, schedule=shrunk, **options)
+            minimal = simulate(build(), schedule=shrunk, **options)
             minimal = attrs.evolve(minimal, schedule=shrunk)
-            again = simulate(program, schedule=shrunk, **options)
+            again = simulate(build(), schedule=shrunk, **options)
             if again.rows != minimal.rows:  # the self-check: a schedule must replay exactly
-                check_determinism(program, seed=seed + run, **options)
+                check_determinism(build(), seed=seed + run, **options)
                 raise NondeterminismError(
                     f"the schedule {minimal.schedule} did not replay the same run; the program "
                     "depends on something outside its effects (shared state, a clock, I/O)"
                 )
-            return Exploration(run + 1, failing, minimal, options=options)
-    return Exploration(runs, None, None, options=options)
+            return Exploration(
+                run + 1,
+                failing,
+                minimal,
+                options=options,
+                failure=failure,
+                program_expression=expression,
+            )
+        return Exploration(runs, None, None, options=options, program_expression=expression)
+    finally:
+        meter.close()
 
 
-def _depth_first(program: Program[A], options: dict[str, Any]) -> Any:
-    """Every schedule of ``program``, one after the other: an odometer over the choices of the
+def _builder(program: Program[A] | Callable[[], Program[A]]) -> Callable[[], Program[A]]:
+    if isinstance(program, Program):
+        return lambda: program
+    factory = program
+
+    def build() -> Program[A]:
+        built = factory()
+        if not isinstance(built, Program):
+            raise InvalidArgument(
+                f"the program factory {program_name(factory)} returned {built!r}, not a Program"
+            )
+        return built
+
+    return build
+
+
+def _depth_first(build: Callable[[], Program[A]], options: dict[str, Any]) -> Any:
+    """Every schedule of the program, one after the other: an odometer over the choices of the
     last run, whose digits each count up to the number of options that choice had."""
     prefix: list[int] = []
     while True:
-        result = simulate(program, schedule=prefix, **options)
+        result = simulate(build(), schedule=prefix, **options)
         yield result
         choices = list(result.schedule.choices)
         position = len(choices) - 1
@@ -419,16 +620,19 @@ def _depth_first(program: Program[A], options: dict[str, Any]) -> Any:
 
 
 def _shrink(
-    program: Program[A],
+    build: Callable[[], Program[A]],
     check: Callable[[SimulationResult[A]], object],
     failing: SimulationResult[A],
+    failure: CheckFailure,
     budget: int,
     options: dict[str, Any],
-) -> SimulationResult[A]:
+    meter: Progress,
+) -> tuple[Schedule, CheckFailure]:
     """Shrink a failing schedule: shorter, then smaller choices — each candidate replayed and
-    kept when it still fails. Past its end a schedule takes the first option, so zeroing the
-    tail shortens it, and a prefix is a complete schedule."""
-    best = failing
+    kept when it still fails the same way (a smaller schedule that fails otherwise is another
+    bug). Past its end a schedule takes the first option, so zeroing the tail shortens it,
+    and a prefix is a complete schedule."""
+    best_failure = failure
     attempts = 0
 
     def canonical(result: SimulationResult[A]) -> list[int]:
@@ -438,18 +642,21 @@ def _shrink(
         return choices
 
     def attempt(choices: list[int]) -> bool:
-        nonlocal best, attempts
+        nonlocal best_failure, attempts
         attempts += 1
-        candidate = simulate(program, schedule=choices, **options)
-        if _passes(check, candidate):
+        meter.shrinking(attempts)
+        candidate = simulate(build(), schedule=choices, **options)
+        candidate_failure = _judge(check, candidate)
+        if candidate_failure is None or candidate_failure.signature != failure.signature:
             return False
         shorter = canonical(candidate)
         if (len(shorter), shorter) < (len(best_choices), best_choices):
-            best, best_choices[:] = candidate, shorter
+            best_choices[:] = shorter
+            best_failure = candidate_failure
             return True
         return False
 
-    best_choices = canonical(best)
+    best_choices = canonical(failing)
     improved = True
     while improved and attempts < budget:
         improved = False
@@ -469,4 +676,5 @@ def _shrink(
             if attempt(best_choices[:position] + best_choices[position + 1 :]):
                 improved = True
             position = min(position, len(best_choices)) - 1
-    return attrs.evolve(best, schedule=attrs.evolve(best.schedule, choices=tuple(best_choices)))
+    # the minimal schedule keeps the options the failing run carried
+    return attrs.evolve(failing.schedule, choices=tuple(best_choices)), best_failure
