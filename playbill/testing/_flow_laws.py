@@ -15,7 +15,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbill.effects import Program, now
+from playbill.effects import InvalidArgument, Program, now
+from playbill.effects._handlers import HandlerFactory, Handlers
 from playbill.flow import (
     Continue,
     Done,
@@ -34,6 +35,7 @@ from playbill.flow._nodes import FallbackTo, Then
 from playbill.interpreters.simulation import Schedule, simulate
 from playbill.testing._flows import (
     INT_FUNCTIONS,
+    LAW_HANDLERS,
     TOTAL_FUNCTIONS,
     decide,
     flow_outcome,
@@ -72,16 +74,21 @@ def flow_strategies() -> dict[str, st.SearchStrategy[Any]]:
 
 
 def assert_flows_equivalent(
-    left: Flow[Any, Any], right: Flow[Any, Any], value: Any, schedule: Schedule | None = None
+    left: Flow[Any, Any],
+    right: Flow[Any, Any],
+    value: Any,
+    schedule: Schedule | None = None,
+    handlers: Handlers | HandlerFactory | None = None,
 ) -> None:
     """Raise ``AssertionError`` unless both flows, run on ``value`` in the simulator under
-    ``schedule``, give the same outcome at the same virtual time.
+    ``schedule``, give the same outcome at the same virtual time. ``handlers`` may be a
+    factory: each side gets a fresh map.
 
     >>> from playbill.flow import identity, step
     >>> assert_flows_equivalent(identity() >> step(abs), step(abs), -3)
     """
-    seen_left = flow_outcome(left, value, schedule)
-    seen_right = flow_outcome(right, value, schedule)
+    seen_left = flow_outcome(left, value, schedule, handlers)
+    seen_right = flow_outcome(right, value, schedule, handlers)
     if seen_left != seen_right:
         raise AssertionError(
             f"the flows are not equivalent on {value!r} under schedule {schedule}\n"
@@ -114,25 +121,61 @@ def _equation(name: str, statement: str, arguments: tuple[str, ...], sides: Any)
 def check_flow_law(
     law: FlowLaw,
     *,
+    handlers: Handlers | HandlerFactory | None = None,
     strategies: Mapping[str, st.SearchStrategy[Any]] | None = None,
     hypothesis_settings: settings | None = None,
 ) -> None:
     """Check ``law`` on many drawn flows, inputs and schedules (as many examples as the
     loaded Hypothesis profile says).
 
+    ``strategies`` overrides the strategy of a role (`flow_strategies` lists them, with
+    ``"input"`` and ``"schedule"``); ``handlers`` answer the flows' own effects in every run
+    of the law — a function of no arguments that returns a map is called once per side, so
+    stateful fakes start anew.
+
     >>> check_flow_law(FLOW_LAWS[0], hypothesis_settings=settings(max_examples=5))
     """
-    chosen = flow_strategies()
-    chosen.update(strategies or {})
     roles = ("input", "schedule", *law.arguments)
+    chosen = chosen_strategies("check_flow_law", law, flow_strategies(), strategies, roles)
 
     @given(st.tuples(*(chosen[role] for role in roles)))
     def check(drawn: tuple[Any, ...]) -> None:
-        law.verify(*drawn)
+        token = LAW_HANDLERS.set(handlers)
+        try:
+            law.verify(*drawn)
+        finally:
+            LAW_HANDLERS.reset(token)
 
     if hypothesis_settings is not None:
         check = hypothesis_settings(check)
     check()
+
+
+def chosen_strategies(
+    checker: str,
+    law: object,
+    defaults: dict[str, st.SearchStrategy[Any]],
+    strategies: Mapping[str, st.SearchStrategy[Any]] | None,
+    roles: tuple[str, ...],
+) -> dict[str, st.SearchStrategy[Any]]:
+    """The defaults overridden by ``strategies``, refusing a role that no law knows (a typo
+    would otherwise be ignored) and a role of ``law`` that has no strategy."""
+    given_roles = dict(strategies or {})
+    valid = sorted({*defaults, *roles})
+    unknown = sorted(role for role in given_roles if role not in valid)
+    if unknown:
+        raise InvalidArgument(
+            f"{checker}'s strategies= names the unknown role(s) {unknown} for {law!r}; the "
+            f"valid roles are {valid}"
+        )
+    chosen = {**defaults, **given_roles}
+    missing = [role for role in roles if role not in chosen]
+    if missing:
+        raise InvalidArgument(
+            f"{checker} has no strategy for the argument role(s) {missing} of {law!r}; give "
+            f"one in strategies={{{missing[0]!r}: ...}}"
+        )
+    return chosen
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -209,7 +252,9 @@ def _alone(flow: Flow[Any, Any], value: Any) -> tuple[bool, Any, float]:
     """Whether ``flow`` succeeds on ``value`` run alone, its value, and when it finished (not
     when the run ended: a diverted side flow may run on)."""
     stamped = (flow >> step(_stamp)).recover(lambda error: now().map(lambda when: (_FAILED, when)))
-    result = simulate(stamped.to_program(value, events=False), max_steps=20_000)
+    result = simulate(
+        stamped.to_program(value, events=False), max_steps=20_000, handlers=LAW_HANDLERS.get()
+    )
     assert result.status == "completed", result.status
     outcome, when = result.value  # type: ignore[misc]
     return (outcome is not _FAILED, outcome, when)
@@ -230,7 +275,11 @@ def _race_outcomes(
     else:
         allowed = {("error", None)}
     for racers in ((flow, other), (other, flow)):
-        result = simulate(race_flow(*racers).to_program(value, events=False), schedule=schedule)
+        result = simulate(
+            race_flow(*racers).to_program(value, events=False),
+            schedule=schedule,
+            handlers=LAW_HANDLERS.get(),
+        )
         seen = ("value", repr(result.value)) if result.status == "completed" else ("error", None)
         assert seen in allowed, (
             f"race{racers!r} on {value!r} gave {seen}; the earliest success wins, so only "
@@ -241,7 +290,11 @@ def _race_outcomes(
 def _quorum(value: Any, schedule: Schedule, some_flows: list[Flow[Any, Any]], k: int) -> None:
     k = min(k, len(some_flows))
     parts = [_alone(flow, value) for flow in some_flows]
-    result = simulate(at_least(k, *some_flows).to_program(value, events=False), schedule=schedule)
+    result = simulate(
+        at_least(k, *some_flows).to_program(value, events=False),
+        schedule=schedule,
+        handlers=LAW_HANDLERS.get(),
+    )
     wins = [i for i, (ok, _, _) in enumerate(parts) if ok]
     if len(wins) < k:
         assert result.status == "failed", f"at_least({k}) of {parts} should fail: {result.status}"

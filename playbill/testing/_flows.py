@@ -3,12 +3,14 @@ the Flow laws compare: a flow's outcome and finishing time under the simulator."
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from hypothesis import strategies as st
 
 from playbill.actors import Actor, Backoff
 from playbill.effects import Program, pure, sleep
+from playbill.effects._handlers import HandlerFactory, Handlers
 from playbill.flow import (
     Continue,
     Done,
@@ -222,16 +224,28 @@ def flows(
     )
 
 
+LAW_HANDLERS: ContextVar[Handlers | HandlerFactory | None] = ContextVar(
+    "playbill_law_handlers", default=None
+)
+"""The handlers ``check_flow_law(..., handlers=...)`` gives the runs of the law it checks."""
+
+
 def flow_outcome(
-    flow: Flow[Any, Any], value: Any, schedule: Schedule | None = None
+    flow: Flow[Any, Any],
+    value: Any,
+    schedule: Schedule | None = None,
+    handlers: Handlers | HandlerFactory | None = None,
 ) -> tuple[Any, ...]:
     """What a law compares: ``("value", v, clock)`` or ``("error", clock)`` — the time the
     flow itself ended (its side flows are not waited for) — every failure
     is the same (when two parallel parts fail at one virtual instant, which error wins is the
     schedule's choice) — of running ``flow`` on ``value`` in the simulator under
-    ``schedule``; a deadlock or step limit is an outcome of its own."""
+    ``schedule``; a deadlock or step limit is an outcome of its own. ``handlers`` (a map, or
+    a factory called for this run) default to those `check_flow_law` was given."""
     program = flow.to_program(value, events=False, wait_for_side_flows=False)
-    result = simulate(program, schedule=schedule, max_steps=20_000)
+    if handlers is None:
+        handlers = LAW_HANDLERS.get()
+    result = simulate(program, schedule=schedule, max_steps=20_000, handlers=handlers)
     if result.status == "completed":
         return ("value", result.value, result.clock)
     if result.status == "failed":

@@ -27,13 +27,14 @@ from hypothesis import strategies as st
 from returns.result import Failure, Result, Success
 
 from playbill.effects import Program, fail, gather, pure
-from playbill.effects._handlers import Handlers
+from playbill.effects._handlers import HandlerFactory, Handlers, fresh_handlers
 from playbill.interpreters import stub
 from playbill.testing._flow_laws import (
     FLOW_LAWS,
     FlowLaw,
     assert_flows_equivalent,
     check_flow_law,
+    chosen_strategies,
     flow_strategies,
 )
 from playbill.testing._strategies import (
@@ -94,8 +95,8 @@ def default_strategies() -> dict[str, st.SearchStrategy[Any]]:
     }
 
 
-def _observe(program: Program[Any], handlers: Handlers) -> tuple[object, ...]:
-    result = stub.execute(program, handlers)
+def _observe(program: Program[Any], handlers: Handlers | HandlerFactory) -> tuple[object, ...]:
+    result = stub.execute(program, fresh_handlers(handlers))
     return (_normalise(result.outcome), result.effects, result.clock)
 
 
@@ -107,10 +108,14 @@ def _normalise(outcome: Result[Any, BaseException]) -> object:
 
 
 def assert_equivalent(
-    left: Program[Any], right: Program[Any], handlers: Handlers | None = None
+    left: Program[Any],
+    right: Program[Any],
+    handlers: Handlers | HandlerFactory | None = None,
 ) -> None:
     """Raise ``AssertionError`` unless both programs, run under the stub interpreter with
     ``handlers``, give the same outcome, perform the same effects and take the same time.
+    ``handlers`` may be a function of no arguments returning a map: each side gets a fresh
+    one, so a stateful fake does not carry the left side's calls into the right.
 
     >>> from playbill import pure
     >>> assert_equivalent(pure(1).map(lambda x: x + 1), pure(2))
@@ -142,9 +147,20 @@ def equation(
     arguments: tuple[str, ...],
     sides: Callable[..., tuple[Program[Any], Program[Any]]],
 ) -> Law:
-    """A law saying two programs built from the arguments are observationally equivalent."""
+    """A law saying two programs built from the arguments are observationally equivalent:
+    ``sides`` takes one drawn value per role in ``arguments`` and returns the two programs.
 
-    def verify(handlers: Handlers | None, *drawn: Any) -> None:
+    >>> from hypothesis import settings
+    >>> twice = equation(
+    ...     "map twice",
+    ...     "p.map(f).map(f) == p.map(f . f)",
+    ...     ("program", "function"),
+    ...     lambda p, f: (p.map(f).map(f), p.map(lambda x: f(f(x)))),
+    ... )
+    >>> check_law(twice, hypothesis_settings=settings(max_examples=10))
+    """
+
+    def verify(handlers: Handlers | HandlerFactory | None, *drawn: Any) -> None:
         left, right = sides(*drawn)
         assert_equivalent(left, right, handlers)
 
@@ -154,22 +170,20 @@ def equation(
 def check_law(
     law: Law,
     *,
-    handlers: Handlers | None = None,
+    handlers: Handlers | HandlerFactory | None = None,
     strategies: Mapping[str, st.SearchStrategy[Any]] | None = None,
     hypothesis_settings: settings | None = None,
 ) -> None:
     """Check ``law`` on many drawn instances (as many as the loaded Hypothesis profile says).
 
-    ``strategies`` overrides the default strategy of an argument role — give your own
-    ``"program"`` strategy and its ``handlers`` to check your programs.
+    ``strategies`` overrides the default strategy of an argument role (`default_strategies`
+    lists them; a role no law knows is an `InvalidArgument`) — give your own ``"program"``
+    strategy and its ``handlers`` to check your programs. ``handlers`` may be a function of
+    no arguments returning a map: it is called once per side of each instance.
 
     >>> check_law(MONAD_LAWS[0], hypothesis_settings=settings(max_examples=20))
     """
-    chosen = default_strategies()
-    chosen.update(strategies or {})
-    missing = [role for role in law.arguments if role not in chosen]
-    if missing:
-        raise KeyError(f"no strategy for the argument roles {missing} of {law!r}")
+    chosen = chosen_strategies("check_law", law, default_strategies(), strategies, law.arguments)
 
     @given(st.tuples(*(chosen[role] for role in law.arguments)))
     def check(drawn: tuple[Any, ...]) -> None:
@@ -196,8 +210,9 @@ def _flatten_right(nested: tuple[Any, tuple[Any, Any]]) -> tuple[Any, Any, Any]:
     return (nested[0], nested[1][0], nested[1][1])
 
 
-def _never_fails(handlers: Handlers | None, program: Program[Any]) -> None:
-    result = stub.execute(program.attempt(), handlers if handlers is not None else tick_handlers())
+def _never_fails(handlers: Handlers | HandlerFactory | None, program: Program[Any]) -> None:
+    answers = fresh_handlers(handlers) if handlers is not None else tick_handlers()
+    result = stub.execute(program.attempt(), answers)
     if not isinstance(result.outcome, Success):
         raise AssertionError(f"{program!r}.attempt() failed with {result.outcome.failure()!r}")
 
@@ -335,3 +350,9 @@ RECOVERY_LAWS = (
 )
 
 ALL_LAWS = MONAD_LAWS + FUNCTOR_LAWS + APPLICATIVE_LAWS + RECOVERY_LAWS
+
+
+def __dir__() -> list[str]:
+    """The public names only: the imports this module uses (``st``, ``given``, ``Any``)
+    are not part of it."""
+    return sorted(__all__)
