@@ -274,7 +274,7 @@ class Exploration(Generic[A]):
         run passed)."""
         if self.minimal is None:
             return None
-        return _replay_call(
+        return replay_line(
             self.minimal, program_expression or self.program_expression, self.options
         )
 
@@ -321,8 +321,9 @@ class Exploration(Generic[A]):
         raise error
 
 
-def _replay_call(result: SimulationResult[Any], expression: str, options: Mapping[str, Any]) -> str:
-    """``result.replay_hint``, naming a handler factory instead of eliding it."""
+def replay_line(result: SimulationResult[Any], expression: str, options: Mapping[str, Any]) -> str:
+    """``result.replay_hint(expression, options)``, naming a handler factory (``handlers=
+    make_fakes``) where the hint elides a map (``handlers=...``)."""
     handlers = options.get("handlers")
     others = {key: value for key, value in options.items() if key != "handlers"}
     call = result.replay_hint(expression, others)
