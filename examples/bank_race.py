@@ -63,14 +63,20 @@ def two_deposits() -> Any:
     return (yield balance.free_ask("read"))
 
 
-def main() -> None:
+def both_deposits_count(result: Any) -> bool:
+    """The check: after two deposits of 50, the balance is 100."""
+    return bool(result.value == 100)
+
+
+def main() -> str | None:
+    """Find, shrink and replay the race; returns the minimal schedule's string."""
     from playbill import explore, replay, run
 
     print("under asyncio, five runs:", [run(two_deposits()) for _ in range(5)])
-    found = explore(two_deposits(), check=lambda result: result.value == 100, runs=1000)
+    found = explore(two_deposits(), check=both_deposits_count, runs=1000)
     if found.minimal is None:
         print("no failing schedule found")
-        return
+        return None
     minimal = found.minimal
     assert found.failing is not None
     print(f"the simulator broke it in run {found.runs}: balance {found.failing.value}")
@@ -81,6 +87,7 @@ def main() -> None:
     again = replay(two_deposits(), str(minimal.schedule))
     same = again.trace == minimal.trace
     print(f"replayed from the string: balance {again.value}, same trace: {same}")
+    return str(minimal.schedule)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ real until an interpreter does.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 from collections.abc import Generator
@@ -106,8 +107,23 @@ def main() -> None:
     import bank_race
 
     began = time.perf_counter()
-    bank_race.main()
+    schedule = bank_race.main()
     print(f"   (found, shrunk and replayed in {time.perf_counter() - began:.2f}s)")
+    if schedule is not None:  # the string is all a colleague needs: the command line replays it
+        command = [
+            "replay", "examples/bank_race.py:two_deposits", schedule,
+            "--actor", "/app/balance", "--kind", "receive",
+        ]  # fmt: skip
+        print(f"   $ playbill {' '.join(command[:2])} '{schedule}' {' '.join(command[3:])}")
+        shown = subprocess.run(
+            [sys.executable, "-m", "playbill", *command],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for line in shown.stdout.splitlines():
+            print(f"   {line}")
 
     title("7. A bug that waits for distribution: no asyncio order has it, per_pair finds it")
     import open_then_deposit

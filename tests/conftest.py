@@ -1,3 +1,3 @@
-from playbill.testing import load_profile
-
-load_profile()
+"""The suite's Hypothesis profile (`dev`, or `ci` when CI is set, or HYPOTHESIS_PROFILE) is
+loaded by playbill's own pytest plugin, which installing playbill registers (the `pytest11`
+entry point): the suite uses it as users do."""

@@ -225,7 +225,7 @@ class Simulator:
     >>> simulator.simulate(pure(1)).value
     1
     >>> simulator.replays
-    ["replay(pure(1), 'v3:')"]
+    ["replay(pure(1), 'v4:')"]
     """
 
     def __init__(self) -> None:

@@ -1,0 +1,339 @@
+"""The ``playbill`` command line: replay a schedule, explore a program, draw or run a saved flow.
+
+    playbill replay MODULE:PROGRAM SCHEDULE [--actor PATH] [--kind KIND]...
+    playbill explore MODULE:PROGRAM --check MODULE:FUNCTION [--runs N] [--strategy S]
+                     [--delivery D] [--seed N]
+    playbill draw FLOW.yaml --registry MODULE:NAME
+    playbill run FLOW.yaml --registry MODULE:NAME --input JSON
+    playbill demo
+
+``MODULE`` is an importable module (``examples.bank_race``) or a Python file
+(``examples/bank_race.py``); the current directory is searched first, as ``python -m`` does.
+``PROGRAM`` names a `Program`, or a function of no arguments that builds one (an ``@program``
+function). The exit code is 0 when all went well, 1 when a check failed (``explore`` found a
+failing schedule), and 2 for a usage error (a bad option, a module or name that is not there).
+
+Install it with ``pip install 'playbill[cli]'`` (click and rich); ``python -m playbill`` is the
+same command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, NoReturn
+
+try:
+    import click
+except ImportError as missing:  # pragma: no cover - depends on the extras installed
+    raise ImportError(
+        "the playbill command line needs click and rich: pip install 'playbill[cli]'"
+    ) from missing
+
+from playbill.effects import Program
+
+__all__ = ["TRACE_KINDS", "main"]
+
+TRACE_KINDS = (
+    "receive",
+    "tell",
+    "ask",
+    "reply",
+    "spawn",
+    "stop",
+    "emit",
+    "dead letter",
+    "failed",
+    "restart",
+)
+"""The kinds of trace line ``replay --kind`` selects: a line is of a kind when its event starts
+with it (``receive``, ``tell /app/x ...``) or, for ``failed``/``restart``, mentions it."""
+
+
+# -- loading what the user names ------------------------------------------------------------
+
+
+def _usage(message: str) -> NoReturn:
+    raise click.UsageError(message)
+
+
+def _module(name: str) -> Any:
+    """The module ``name`` names: a dotted module, or a ``.py`` file."""
+    if name.endswith(".py") or "/" in name or "\\" in name:
+        path = Path(name)
+        if not path.is_file():
+            _usage(f"no Python file {name!r} (give MODULE:NAME, e.g. examples/bank_race.py:main)")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:  # pragma: no cover - a .py file always loads
+            _usage(f"cannot load {name!r} as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        sys.path.insert(0, str(path.resolve().parent))  # its own imports of its neighbours
+        spec.loader.exec_module(module)
+        return module
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")  # the current directory first, as `python -m` has it
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and name.startswith(error.name):
+            _usage(f"no module named {name!r} (run from the directory it is importable from)")
+        raise
+
+
+def _attribute(target: str, what: str) -> Any:
+    """``MODULE:NAME`` loaded."""
+    module_name, colon, attribute = target.rpartition(":")
+    if not colon or not module_name or not attribute:
+        _usage(f"{what} is MODULE:NAME (e.g. examples/bank_race.py:two_deposits), got {target!r}")
+    module = _module(module_name)
+    found: Any = module
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            public = sorted(n for n in vars(module) if not n.startswith("_"))
+            _usage(f"{module_name} has no {attribute!r} (it has: {', '.join(public) or 'nothing'})")
+        found = getattr(found, part)
+    return found
+
+
+def _program_factory(target: str) -> tuple[Callable[[], Program[Any]], str]:
+    """A function building the program ``target`` names, and how a replay call writes it."""
+    found = _attribute(target, "PROGRAM")
+    name = target.rpartition(":")[2]
+    if isinstance(found, Program):
+        return (lambda: found), name
+    if callable(found):
+        try:
+            built = found()
+        except TypeError as error:
+            _usage(f"{name} must take no arguments to be run from the command line: {error}")
+        if isinstance(built, Program):
+            return found, f"{name}()"
+        _usage(f"{name}() gave {type(built).__name__}, not a Program")
+    _usage(f"{name} is a {type(found).__name__}, not a Program or a function building one")
+
+
+def _registry(target: str) -> Any:
+    from playbill.flow import Registry
+
+    found = _attribute(target, "--registry")
+    if callable(found) and not isinstance(found, Registry):
+        found = found()
+    if not isinstance(found, Registry):
+        _usage(f"--registry {target} is a {type(found).__name__}, not a playbill.flow.Registry")
+    return found
+
+
+def _flow(path: str, registry: str) -> tuple[Any, Any]:
+    from playbill.flow import FlowSpecError, from_yaml
+
+    names = _registry(registry)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        _usage(f"cannot read the flow {path!r}: {error.strerror}")
+    try:
+        return from_yaml(text, names), names
+    except FlowSpecError as error:
+        _usage(f"{path} is not a flow: {error}")
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _selected(lines: Iterable[Any], actor: str | None, kinds: tuple[str, ...]) -> list[Any]:
+    chosen = []
+    for line in lines:
+        if actor is not None and not (line.actor == actor or line.actor.startswith(actor + "/")):
+            continue
+        if kinds and not any(_of_kind(line.event, kind) for kind in kinds):
+            continue
+        chosen.append(line)
+    return chosen
+
+
+def _of_kind(event: str, kind: str) -> bool:
+    if kind in ("failed", "restart"):
+        return kind in event
+    return event.startswith(kind)
+
+
+def _print_trace(lines: list[Any], total: int) -> None:
+    console = _console()
+    for line in lines:
+        console.print(str(line), markup=False)
+    if len(lines) != total:
+        console.print(f"({len(lines)} of {total} steps shown)", style="dim")
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="playbill")
+def main() -> None:
+    """playbill: actor programs as values — replay, explore, draw and run them."""
+
+
+@main.command()
+@click.argument("program")
+@click.argument("schedule")
+@click.option("--actor", help="Only the steps of this actor path (and its children).")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(TRACE_KINDS),
+    help="Only steps of this kind (repeat for several).",
+)
+def replay(program: str, schedule: str, actor: str | None, kinds: tuple[str, ...]) -> None:
+    """Replay PROGRAM along SCHEDULE (the string a run or an exploration printed) and print
+    its trace. The schedule carries the options it ran with."""
+    from playbill.effects import InvalidArgument
+    from playbill.interpreters.simulation import replay as replay_run
+
+    build, _ = _program_factory(program)
+    try:
+        result = replay_run(build(), schedule)
+    except InvalidArgument as error:
+        _usage(f"SCHEDULE {schedule!r}: {error}")
+    trace = result.trace
+    _print_trace(_selected(trace, actor, kinds), len(trace))
+    outcome = result.value if result.status == "completed" else result.error
+    _console().print(f"{result.status}: {outcome!r}", markup=False)
+
+
+@main.command()
+@click.argument("program")
+@click.option("--check", "check_target", required=True, help="MODULE:FUNCTION judging a run.")
+@click.option("--runs", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--strategy", default="random", show_default=True, type=click.Choice(["random", "pct", "dfs"])
+)
+@click.option(
+    "--delivery", default="causal", show_default=True, type=click.Choice(["causal", "per_pair"])
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--progress/--no-progress", default=None, help="The progress line (default: tty).")
+def explore(
+    program: str,
+    check_target: str,
+    runs: int,
+    strategy: str,
+    delivery: str,
+    seed: int,
+    progress: bool | None,
+) -> None:
+    """Explore PROGRAM's schedules until a run breaks the check; print the minimal schedule,
+    its trace and the replay call. Exit code 1 when a run broke the check."""
+    from playbill.interpreters.simulation import explore as explore_runs
+
+    build, expression = _program_factory(program)
+    check = _attribute(check_target, "--check")
+    if not callable(check):
+        _usage(f"--check {check_target} is a {type(check).__name__}, not a function")
+    found = explore_runs(
+        build,
+        check,
+        runs=runs,
+        strategy=strategy,
+        seed=seed,
+        delivery=delivery,
+        progress=progress,
+    )
+    console = _console()
+    if found.minimal is None:
+        every = " (every schedule)" if found.exhausted else ""
+        console.print(f"passed: {found.runs} runs{every}, no schedule broke the check")
+        return
+    console.print(found.report(expression), markup=False)
+    sys.exit(1)
+
+
+@main.command()
+@click.argument("flow", type=click.Path(dir_okay=False))
+@click.option("--registry", required=True, help="MODULE:NAME of the flow's Registry.")
+def draw(flow: str, registry: str) -> None:
+    """Print FLOW (a YAML document) as a Mermaid flowchart."""
+    loaded, names = _flow(flow, registry)
+    click.echo(loaded.to_mermaid(names))
+
+
+@main.command()
+@click.argument("flow", type=click.Path(dir_okay=False))
+@click.option("--registry", required=True, help="MODULE:NAME of the flow's Registry.")
+@click.option("--input", "given", required=True, help="The flow's input, as JSON.")
+@click.option("--name", default="app", show_default=True, help="The actor system's name.")
+def run(flow: str, registry: str, given: str, name: str) -> None:
+    """Run FLOW on the JSON input under asyncio, printing its events as they happen, then its
+    output (as JSON when it can be)."""
+    try:
+        value = json.loads(given)
+    except json.JSONDecodeError as error:
+        _usage(f"--input is not JSON: {error}")
+    loaded, _ = _flow(flow, registry)
+    output = asyncio.run(_run_live(loaded, value, name, _console()))
+    try:
+        click.echo(json.dumps(output))
+    except TypeError:
+        click.echo(repr(output))
+
+
+async def _run_live(flow: Any, value: Any, name: str, console: Any) -> Any:
+    from playbill import ActorSystem
+    from playbill.actors import Emitted
+    from playbill.flow import FlowEvent
+
+    depths: dict[str, int] = {}
+
+    def show(event: object) -> None:
+        if isinstance(event, Emitted) and isinstance(event.event, FlowEvent):
+            flow_event = event.event
+            depth = depths.setdefault(
+                flow_event.span,
+                depths.get(flow_event.parent, -1) + 1 if flow_event.parent else 0,
+            )
+            where = flow_event.path or "flow"
+            detail = f"  {flow_event.error!r}" if flow_event.error is not None else ""
+            console.print(
+                f"{'  ' * depth}{flow_event.kind:<9} {flow_event.label} [{where}]{detail}",
+                markup=False,
+            )
+
+    async with ActorSystem(name) as system:
+        events = system.events()
+
+        async def watch() -> None:
+            async for event in events:
+                show(event)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            return await system.run(flow.to_program(value))
+        finally:
+            watcher.cancel()
+            for event in events.drain():  # those the watcher had no turn to show
+                show(event)
+
+
+@main.command()
+def demo() -> None:
+    """Run playbill's demo (what ``make demo`` shows)."""
+    root = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
+    if not root.is_file():
+        _usage("the demo ships with playbill's source (examples/demo.py), not with the wheel")
+    import runpy
+
+    sys.path.insert(0, str(root.parent))
+    runpy.run_path(str(root), run_name="__main__")

@@ -1,0 +1,155 @@
+"""The `playbill` command line, end to end: each command run in a subprocess as a user runs it
+(``python -m playbill``, the same entry point as the ``playbill`` console script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from playbill import explore
+
+ROOT = Path(__file__).resolve().parent.parent
+BANK = "examples/bank_race.py"
+FLOW = "examples/word_stats.yaml"
+REGISTRY = "examples/word_stats.py:registry"
+
+sys.path.insert(0, str(ROOT / "examples"))
+import bank_race  # noqa: E402
+
+
+def playbill(*arguments: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    environment.pop("PYTEST_CURRENT_TEST", None)
+    return subprocess.run(
+        [sys.executable, "-m", "playbill", *arguments],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+
+
+@pytest.fixture(scope="module")
+def minimal_schedule() -> str:
+    found = explore(bank_race.two_deposits(), check=bank_race.both_deposits_count, runs=1000)
+    assert found.minimal is not None
+    return str(found.minimal.schedule)
+
+
+def test_replay_prints_the_trace_of_the_schedule_and_the_outcome(minimal_schedule: str) -> None:
+    done = playbill("replay", f"{BANK}:two_deposits", minimal_schedule)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any("/app/balance" in line and "receive ('write', 50)" in line for line in lines)
+    assert lines[-1] == "completed: 50"  # the lost deposit, replayed from the string alone
+
+
+def test_replay_filters_by_actor_and_kind(minimal_schedule: str) -> None:
+    done = playbill(
+        "replay", f"{BANK}:two_deposits", minimal_schedule, "--actor", "/app/balance", "--kind",
+        "receive",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    steps = [line for line in done.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert steps
+    assert all("/app/balance " in line and "receive " in line for line in steps)
+    assert "steps shown)" in done.stdout
+
+
+def test_replay_takes_a_module_name_as_well_as_a_file(minimal_schedule: str) -> None:
+    done = playbill("replay", "examples.bank_race:two_deposits", minimal_schedule)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "completed: 50"
+
+
+def test_explore_finds_the_race_and_exits_1_with_the_replay_call() -> None:
+    done = playbill("explore", f"{BANK}:two_deposits", "--check", f"{BANK}:both_deposits_count")
+    assert done.returncode == 1, done.stderr
+    assert "explore(two_deposits()) found a schedule that breaks the check" in done.stdout
+    assert "replay(two_deposits(), 'v4:" in done.stdout
+    assert "the minimal run, step by step:" in done.stdout
+
+
+def test_explore_that_passes_exits_0(tmp_path: Path) -> None:
+    (tmp_path / "checks.py").write_text(
+        "def anything(result):\n    return result.status == 'completed'\n", encoding="utf-8"
+    )
+    done = playbill(
+        "explore", f"{ROOT / BANK}:two_deposits", "--check", "checks:anything", "--runs", "20",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "passed: 20 runs" in done.stdout
+
+
+def test_draw_prints_the_saved_flow_as_mermaid() -> None:
+    done = playbill("draw", FLOW, "--registry", REGISTRY)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("flowchart TD")
+    assert '["step: longest_word"]' in done.stdout
+
+
+def test_run_shows_the_events_live_then_the_output_as_json() -> None:
+    done = playbill("run", FLOW, "--registry", REGISTRY, "--input", '"Actors are values here"')
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert json.loads(lines[-1]) == {"words": 4, "longest": "actors"}
+    assert "    started   count_words [steps[2].flows[0]]" in lines  # nested under the zip
+    assert lines[0].startswith("started ")
+    assert lines[-2].startswith("completed ")
+
+
+def test_demo_runs() -> None:
+    done = playbill("demo")
+    assert done.returncode == 0, done.stderr
+    assert "replay" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (("replay", f"{BANK}:nope", "v4:"), "has no 'nope'"),
+        (("replay", "two_deposits", "v4:"), "PROGRAM is MODULE:NAME"),
+        (("replay", "no_such_module:main", "v4:"), "no module named 'no_such_module'"),
+        (("replay", "missing.py:main", "v4:"), "no Python file"),
+        (("replay", f"{BANK}:Balance", "v4:"), "Balance() gave Balance, not a Program"),
+        (("replay", f"{BANK}:two_deposits", "v4:("), "SCHEDULE 'v4:('"),
+        (("replay", f"{BANK}:two_deposits", "v4:", "--kind", "sneeze"), "'sneeze'"),
+        (("explore", f"{BANK}:two_deposits"), "Missing option '--check'"),
+        (
+            (
+                "explore",
+                f"{BANK}:two_deposits",
+                "--check",
+                f"{BANK}:both_deposits_count",
+                "--runs",
+                "0",
+            ),
+            "--runs",
+        ),
+        (("explore", f"{BANK}:two_deposits", "--check", f"{BANK}:BAR"), "has no 'BAR'"),
+        (("draw", FLOW, "--registry", f"{BANK}:two_deposits"), "not a playbill.flow.Registry"),
+        (("draw", "nowhere.yaml", "--registry", REGISTRY), "cannot read the flow"),
+        (("draw", f"{BANK}", "--registry", REGISTRY), "is not a flow"),
+        (("run", FLOW, "--registry", REGISTRY, "--input", "nope"), "--input is not JSON"),
+        (("sneeze",), "No such command 'sneeze'"),
+    ],
+)
+def test_usage_errors_exit_2_saying_what_was_wrong(arguments: tuple[str, ...], says: str) -> None:
+    done = playbill(*arguments)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert says in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_console_script_and_the_cli_extra_are_declared() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["scripts"] == {"playbill": "playbill.cli:main"}
+    assert {"click>=8.1", "rich>=13"} <= set(project["optional-dependencies"]["cli"])
