@@ -70,3 +70,12 @@ def test_the_ask_cycle_example_names_the_cycle_under_both_interpreters():
         "ask cycle: /app/inventory asks ('price', 'widget') → /app/pricing asks ('stock', "
         "'widget') → back to /app/inventory."
     )
+
+
+def test_the_saved_word_stats_flow_is_the_one_the_module_builds(capsys):
+    import word_stats
+
+    saved = word_stats.SAVED.read_text(encoding="utf-8")
+    assert saved == word_stats.word_stats().to_yaml(word_stats.registry())
+    word_stats.main()
+    assert capsys.readouterr().out == "{'words': 4, 'longest': 'actors'}\n"
