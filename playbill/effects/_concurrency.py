@@ -14,6 +14,7 @@ from attrs import frozen
 
 from playbill.effects._errors import InvalidArgument
 from playbill.effects._program import Effect, Program, Suspend, as_program
+from playbill.effects._structure import walk_class
 
 __all__ = [
     "CancelFiber",
@@ -106,6 +107,11 @@ class CancelFiber(Effect[None]):
     """Cancel a forked fiber and wait until it finished."""
 
     fiber: Fiber[Any]
+
+
+# gather(gather(...)) and timeout(timeout(...)) nest programs through these effects: equality
+# and hashing of a program walk into them rather than recurse.
+walk_class(Parallel, Race, Timeout, Fork)
 
 
 def _members(where: str, programs: tuple[object, ...]) -> tuple[Program[Any], ...]:

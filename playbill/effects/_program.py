@@ -16,6 +16,12 @@ from attrs import field, frozen
 from returns.result import Failure, Result, Success
 
 from playbill.effects._errors import InvalidArgument, ProgramError
+from playbill.effects._structure import (
+    structural_hash,
+    structurally_equal,
+    walk_class,
+    walk_family,
+)
 
 if TYPE_CHECKING:
     from playbill.effects._concurrency import Fiber
@@ -205,12 +211,23 @@ class Program(Generic[A_co]):
 
         return one_line(self)
 
+    # Equal structure, equal programs (functions by identity): attrs' generated methods would
+    # recurse once per node, these walk a chain of a million binds on an explicit stack.
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return structurally_equal(self, other)
+
+    def __hash__(self) -> int:
+        return structural_hash(self)
+
 
 # The three nodes built on every bind get a hand-written ``__init__`` that stores through the
 # slot descriptors: a third faster than attrs' frozen ``__init__``, and the bind loop is mostly
-# node construction. attrs still provides eq, hash, and the frozen ``__setattr__``.
+# node construction. attrs still provides the frozen ``__setattr__``; eq and hash are
+# `Program`'s (``eq=False`` keeps attrs from generating recursive ones).
 @final
-@frozen(repr=False, init=False)
+@frozen(repr=False, init=False, eq=False)
 class Pure(Program[A_co]):
     """A program that produces ``value`` at once."""
 
@@ -222,7 +239,7 @@ class Pure(Program[A_co]):
 
 
 @final
-@frozen(repr=False)
+@frozen(repr=False, eq=False)
 class Fail(Program[Never]):
     """A program that fails with ``error``. A ``reusable`` failure (one built by `fail`) has
     its traceback reset on every run, so that running it again does not grow it."""
@@ -232,7 +249,7 @@ class Fail(Program[Never]):
 
 
 @final
-@frozen(repr=False, init=False)
+@frozen(repr=False, init=False, eq=False)
 class Suspend(Program[A_co]):
     """A program that performs one effect; its result is the effect's result."""
 
@@ -243,7 +260,7 @@ class Suspend(Program[A_co]):
 
 
 @final
-@frozen(repr=False, init=False)
+@frozen(repr=False, init=False, eq=False)
 class FlatMap(Program[B], Generic[A, B]):
     """Run ``source``, then the program ``continuation`` builds from its result."""
 
@@ -256,7 +273,7 @@ class FlatMap(Program[B], Generic[A, B]):
 
 
 @final
-@frozen(repr=False, init=False)
+@frozen(repr=False, init=False, eq=False)
 class Map(Program[B], Generic[A, B]):
     """Run ``source``, then apply the plain ``function`` to its result."""
 
@@ -283,7 +300,7 @@ _set_map_function = _slot_setter(Map, "function")
 
 
 @final
-@frozen(repr=False)
+@frozen(repr=False, eq=False)
 class Catch(Program[A_co]):
     """Run ``source``; if it fails with one of ``catching``, continue with ``handler(error)``."""
 
@@ -293,7 +310,7 @@ class Catch(Program[A_co]):
 
 
 @final
-@frozen(repr=False)
+@frozen(repr=False, eq=False)
 class Ensuring(Program[A_co]):
     """Run ``source``, then ``finalizer`` on every outcome; the outcome of ``source`` stands
     unless the finaliser fails."""
@@ -303,7 +320,7 @@ class Ensuring(Program[A_co]):
 
 
 @final
-@frozen(repr=False)
+@frozen(repr=False, eq=False)
 class Generate(Program[A_co]):
     """The body of an ``@program`` generator function, called anew on every run."""
 
@@ -405,6 +422,10 @@ class _Recovered(Generic[B]):
 
     def __call__(self, error: Exception) -> Program[B]:
         return Pure(self.function(error))
+
+
+walk_family(Program)
+walk_class(_Constant, _Recovered)
 
 
 def _attempt_failure(error: Exception) -> Program[Result[Any, Exception]]:
