@@ -16,6 +16,12 @@ from attrs import field, frozen
 from playbill.actors import Backoff
 from playbill.effects import ActorRef, InvalidArgument, Program
 from playbill.effects._checks import check_path
+from playbill.effects._structure import (
+    repr_by_fields,
+    structural_hash,
+    structurally_equal,
+    walk_family,
+)
 
 if TYPE_CHECKING:
     from playbill.flow._registry import Registry
@@ -86,6 +92,19 @@ class Flow(Generic[I_contra, O_co]):
 
     __slots__ = ()
     kind: ClassVar[str]
+
+    # Equal structure, equal flows (functions by identity), with attrs' repr text: attrs'
+    # generated methods would recurse once per node, these walk on an explicit stack, so a
+    # flow nested a hundred thousand deep compares, hashes and prints.
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return structurally_equal(self, other)
+
+    def __hash__(self) -> int:
+        return structural_hash(self)
+
+    __repr__ = repr_by_fields
 
     # -- composition --------------------------------------------------------------------------
 
@@ -289,7 +308,7 @@ class QuorumResult:
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Step(Flow[Any, Any]):
     """``function(input)``: a plain value, or a Program (or effect) that is then run."""
 
@@ -298,7 +317,7 @@ class Step(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Pure(Flow[Any, Any]):
     """Always ``value``, whatever the input."""
 
@@ -307,7 +326,7 @@ class Pure(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Identity(Flow[Any, Any]):
     """The input, unchanged."""
 
@@ -331,7 +350,7 @@ def _check_timeout(instance: object, attribute: Any, value: Any) -> None:
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Spawned(Flow[Any, Any]):
     """Spawn an ephemeral child actor from ``factory``, ask it with the input, stop it."""
 
@@ -341,7 +360,7 @@ class Spawned(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Call(Flow[Any, Any]):
     """Ask an existing actor (by ref, or by path: ``"worker"`` is a top-level actor of
     whichever system runs the flow) with the input."""
@@ -364,7 +383,7 @@ class Call(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Then(Flow[Any, Any]):
     """Each flow of ``steps`` on the output of the one before."""
 
@@ -376,7 +395,7 @@ class Then(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Mapped(Flow[Any, Any]):
     kind: ClassVar[str] = "map"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -384,7 +403,7 @@ class Mapped(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class FlatMapped(Flow[Any, Any]):
     kind: ClassVar[str] = "flat_map"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -392,7 +411,7 @@ class FlatMapped(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Zip(Flow[Any, Any]):
     kind: ClassVar[str] = "zip"
     left: Flow[Any, Any] = field(validator=_is_flow)
@@ -400,7 +419,7 @@ class Zip(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class ZipAll(Flow[Any, Any]):
     """Flow ``i`` runs on input ``i``; the input must have exactly one item per flow."""
 
@@ -412,7 +431,7 @@ class ZipAll(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Race(Flow[Any, Any]):
     """All flows on the same input; the first to succeed wins and the others are cancelled;
     if every one fails, the race fails with the error of the last to fail (the rule of the
@@ -441,7 +460,7 @@ def _check_cases(instance: object, attribute: Any, value: tuple[Any, ...]) -> No
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Branch(Flow[Any, Any]):
     """The flow of the first case whose type the input is an instance of (else ``otherwise``,
     else `NoBranchMatched`)."""
@@ -460,7 +479,7 @@ class Branch(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class BranchOn(Flow[Any, Any]):
     kind: ClassVar[str] = "branch_on"
     predicate: Callable[[Any], bool] = field(validator=_is_callable)
@@ -469,7 +488,7 @@ class BranchOn(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Recover(Flow[Any, Any]):
     kind: ClassVar[str] = "recover"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -477,7 +496,7 @@ class Recover(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class RecoverWith(Flow[Any, Any]):
     kind: ClassVar[str] = "recover_with"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -485,7 +504,7 @@ class RecoverWith(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class FallbackTo(Flow[Any, Any]):
     kind: ClassVar[str] = "fallback_to"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -493,7 +512,7 @@ class FallbackTo(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Diverted(Flow[Any, Any]):
     kind: ClassVar[str] = "divert_to"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -506,7 +525,7 @@ def _check_on_limit(instance: object, attribute: Any, value: object) -> None:
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Loop(Flow[Any, Any]):
     """Run ``body`` on the input, then on each `Continue` value, until it returns `Done`."""
 
@@ -519,7 +538,7 @@ class Loop(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class LoopWithState(Flow[Any, Any]):
     """Run ``body`` on ``(input, state)`` from ``initial`` until it returns `Done`; each
     `Continue` carries the next state."""
@@ -534,7 +553,7 @@ class LoopWithState(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Filter(Flow[Any, Any]):
     kind: ClassVar[str] = "filter"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -542,7 +561,7 @@ class Filter(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Tap(Flow[Any, Any]):
     kind: ClassVar[str] = "tap"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -550,7 +569,7 @@ class Tap(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class AndThen(Flow[Any, Any]):
     kind: ClassVar[str] = "and_then"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -558,7 +577,7 @@ class AndThen(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Timeout(Flow[Any, Any]):
     kind: ClassVar[str] = "timeout"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -566,7 +585,7 @@ class Timeout(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class Retry(Flow[Any, Any]):
     kind: ClassVar[str] = "retry"
     flow: Flow[Any, Any] = field(validator=_is_flow)
@@ -586,7 +605,7 @@ class Retry(Flow[Any, Any]):
 
 
 @final
-@frozen
+@frozen(eq=False, repr=False)
 class AtLeast(Flow[Any, Any]):
     """All flows on the same input; succeeds with a `QuorumResult` as soon as ``k`` have
     succeeded (the rest are cancelled), fails with `QuorumNotReached` as soon as ``k``
@@ -607,6 +626,9 @@ class AtLeast(Flow[Any, Any]):
                 f"at_least() k={self.k} is more than the {len(self.flows)} flow(s) given; "
                 "a quorum can never be reached"
             )
+
+
+walk_family(Flow)
 
 
 def _trusted_then(steps: tuple[Flow[Any, Any], ...]) -> Flow[Any, Any]:
