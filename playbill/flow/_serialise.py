@@ -12,13 +12,14 @@ from __future__ import annotations
 import copy
 import json
 import math
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from playbill.actors import Backoff
-from playbill.effects import ActorRef
+from playbill.effects import ActorRef, InvalidArgument
 from playbill.flow._errors import FlowSpecError
 from playbill.flow._nodes import (
     KINDS,
@@ -54,6 +55,7 @@ from playbill.flow._registry import Registry
 __all__ = ["FORMAT", "from_dict", "from_json", "from_yaml", "to_dict", "to_json", "to_yaml"]
 
 FORMAT = "playbill.flow/1"
+MAX_NODES = 100_000  # a YAML anchor used twice counts twice: no document may expand forever
 
 _WRAPPERS: dict[type, str] = {  # a flow and one function
     Mapped: "function",
@@ -118,23 +120,54 @@ def _name(registry: Registry, thing: object, path: str, what: str) -> str:
     return name
 
 
-def _is_data(value: object, depth: int = 0) -> bool:
+_MAX_DATA_DEPTH = 50
+
+
+class _TooManyNodes(Exception):
+    """A value holds more nodes than the loader may still read."""
+
+
+def _data_nodes(value: object, limit: int | None = None) -> int | None:
+    """How many values ``value`` holds, itself included, if it survives JSON and YAML unchanged
+    (so it can be written as itself); ``None`` if it does not.
+
+    Each list item and mapping value counts, and a list or mapping reached twice (a YAML alias)
+    counts twice: past ``limit`` nodes, `_TooManyNodes`, so that a document of a few hundred
+    bytes cannot make the walk expand a billion of them.
+    """
+    count = 1
+    if limit is not None and count > limit:
+        raise _TooManyNodes
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > _MAX_DATA_DEPTH:
+            return None
+        if item is None or isinstance(item, bool | str | int):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return None
+            continue
+        if isinstance(item, list | dict):
+            count += len(item)
+            if limit is not None and count > limit:
+                raise _TooManyNodes
+            if isinstance(item, list):
+                stack.extend((member, depth + 1) for member in item)
+                continue
+            for key, member in item.items():
+                if not isinstance(key, str):
+                    return None
+                stack.append((member, depth + 1))
+            continue
+        return None
+    return count
+
+
+def _is_data(value: object) -> bool:
     """Whether ``value`` survives JSON and YAML unchanged (so it can be written as itself)."""
-    if depth > 50:
-        return False
-    if value is None or isinstance(value, bool | str):
-        return True
-    if isinstance(value, int):
-        return True
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_is_data(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(
-            isinstance(key, str) and _is_data(item, depth + 1) for key, item in value.items()
-        )
-    return False
+    return _data_nodes(value) is not None
 
 
 def _save_value(
@@ -229,8 +262,14 @@ def _save(flow: Flow[Any, Any], registry: Registry, path: str) -> dict[str, Any]
 # -- loading ----------------------------------------------------------------------------------
 
 
-def from_dict(document: object, registry: Registry) -> Flow[Any, Any]:
+def from_dict(
+    document: object, registry: Registry, *, max_nodes: int = MAX_NODES
+) -> Flow[Any, Any]:
     """The flow a document describes, its names resolved through ``registry``.
+
+    ``max_nodes`` bounds the work a document can ask for: each flow node counts, and so does
+    each item of a value (a ``pure`` value, a ``loop_with_state`` initial state), a YAML alias
+    as many times as it is used. A document past it is a `FlowSpecError`.
 
     >>> from playbill.flow import Registry, step
     >>> registry = Registry()
@@ -240,6 +279,11 @@ def from_dict(document: object, registry: Registry) -> Flow[Any, Any]:
     """
     if not isinstance(registry, Registry):
         raise TypeError(f"from_dict(document, registry) takes a Registry, got {registry!r:.60}")
+    if not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1:
+        raise InvalidArgument(
+            f"max_nodes must be a positive integer (the most nodes a document may expand to), "
+            f"got {max_nodes!r}"
+        )
     if not isinstance(document, dict):
         raise FlowSpecError("", f"a flow document is a mapping, got {_kind_of(document)}")
     version = document.get("format")
@@ -251,19 +295,35 @@ def from_dict(document: object, registry: Registry) -> Flow[Any, Any]:
         )
     body = {key: value for key, value in document.items() if key != "format"}
     try:
-        return _Loader(registry).load(body, "")
+        return _Loader(registry, max_nodes).load(body, "")
     except RecursionError:
         raise FlowSpecError("", "the document is nested too deeply to be a flow") from None
 
 
-def from_json(text: str | bytes, registry: Registry) -> Flow[Any, Any]:
-    """The flow a JSON document describes."""
-    return from_dict(_parse(json.loads, text, "JSON"), registry)
+def from_json(
+    text: str | bytes, registry: Registry, *, max_nodes: int = MAX_NODES
+) -> Flow[Any, Any]:
+    """The flow a JSON document describes (``max_nodes`` as in `from_dict`)."""
+    return from_dict(_parse(json.loads, text, "JSON"), registry, max_nodes=max_nodes)
 
 
-def from_yaml(text: str | bytes, registry: Registry) -> Flow[Any, Any]:
-    """The flow a YAML document describes (read with ``yaml.safe_load`` only)."""
-    return from_dict(_parse(yaml.safe_load, text, "YAML"), registry)
+def from_yaml(
+    text: str | bytes, registry: Registry, *, max_nodes: int = MAX_NODES
+) -> Flow[Any, Any]:
+    """The flow a YAML document describes (read with ``yaml.safe_load`` only; ``max_nodes`` as
+    in `from_dict`: each use of an alias counts its nodes again).
+
+    >>> from playbill.flow import FlowSpecError, Registry
+    >>> text = "{format: playbill.flow/1, kind: pure, value: {a: &a [1, 2], b: *a}}"
+    >>> from_yaml(text, Registry())
+    Pure(value={'a': [1, 2], 'b': [1, 2]})
+    >>> try:
+    ...     from_yaml(text, Registry(), max_nodes=5)
+    ... except FlowSpecError as error:
+    ...     print(str(error)[:52])
+    value: the document holds more than 5 nodes (each fl
+    """
+    return from_dict(_parse(yaml.safe_load, text, "YAML"), registry, max_nodes=max_nodes)
 
 
 def _parse(parser: Callable[[Any], Any], text: object, what: str) -> Any:
@@ -278,8 +338,15 @@ def _parse(parser: Callable[[Any], Any], text: object, what: str) -> Any:
         raise FlowSpecError("", f"not a {what} document: {error}") from None
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 40, 40
+
+
 def _kind_of(value: object) -> str:
-    return f"{type(value).__name__} {value!r:.40}"
+    # A list or mapping is shown through reprlib, which looks at a few items of a few levels:
+    # a plain repr would expand every use of a YAML alias before being cut to 40 characters.
+    shown = _SHORT.repr(value) if isinstance(value, list | dict | set | tuple) else repr(value)
+    return f"{type(value).__name__} {shown:.40}"
 
 
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind: (required, optional)
@@ -312,22 +379,25 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind: (requir
 assert set(_FIELDS) == set(KINDS)
 
 
-MAX_NODES = 100_000  # a YAML anchor used twice counts twice: no document may expand forever
-
-
 class _Loader:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, max_nodes: int) -> None:
         self.registry = registry
+        self.max_nodes = max_nodes
         self.nodes = 0
+
+    def too_many(self, path: str) -> FlowSpecError:
+        return FlowSpecError(
+            path,
+            f"the document holds more than {self.max_nodes:,} nodes (each flow node and each "
+            "item of a value counts, each use of a YAML alias again); split the flow, write "
+            "the repeated part once, or pass a larger max_nodes= to from_dict, from_json or "
+            "from_yaml",
+        )
 
     def load(self, document: object, path: str) -> Flow[Any, Any]:
         self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise FlowSpecError(
-                path,
-                f"the document holds more than {MAX_NODES:,} nodes (each use of a YAML alias "
-                "counts); split the flow, or write the repeated part once",
-            )
+        if self.nodes > self.max_nodes:
+            raise self.too_many(path)
         if not isinstance(document, dict):
             raise FlowSpecError(
                 path, f"a flow node is a mapping with a kind, got {_kind_of(document)}"
@@ -402,8 +472,13 @@ class _Loader:
                 raise FlowSpecError(path, f"give {key!r} or {key + '_ref'!r}, not both")
             return self.named(document[f"{key}_ref"], _child(path, f"{key}_ref"), "value", _any)
         value = document.get(key)
-        if not _is_data(value):
+        try:
+            nodes = _data_nodes(value, self.max_nodes - self.nodes)
+        except _TooManyNodes:
+            raise self.too_many(_child(path, key)) from None
+        if nodes is None:
             raise FlowSpecError(_child(path, key), f"plain data, got {_kind_of(value)}")
+        self.nodes += nodes
         return copy.deepcopy(value)  # the flow never shares the document's lists
 
     def build(self, kind: str, document: dict[str, Any], path: str) -> Flow[Any, Any]:

@@ -2,6 +2,7 @@
 documents fail with a FlowSpecError naming the path of the bad node."""
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -325,6 +326,118 @@ def test_a_yaml_alias_bomb_is_refused_quickly() -> None:
     with pytest.raises(FlowSpecError, match="more than 100,000 nodes"):
         from_yaml("\n".join(parts), REGISTRY)
     assert time.perf_counter() - began < 5
+
+
+def _laughs(leaf: str, *, in_a_list: bool = False) -> list[str]:
+    """A billion laughs: nine levels, each a list of nine uses of the level below (the levels
+    are the values of a mapping, or the items of a list)."""
+    levels = [f"&a [{', '.join([leaf] * 9)}]"]
+    for below, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"&{name} [{', '.join([f'*{below}'] * 9)}]")
+    if in_a_list:
+        return [f"  - {level}" for level in levels]
+    return [f"  {key}: {level}" for key, level in zip("abcdefghi", levels, strict=True)]
+
+
+BOMBS = {
+    "pure value": [f"format: {FORMAT}", "kind: pure", "value:", *_laughs("x")],
+    "loop_with_state initial": [
+        f"format: {FORMAT}",
+        "kind: loop_with_state",
+        "body: {kind: identity}",
+        "max_iter: 3",
+        "initial:",
+        *_laughs("x"),
+    ],
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("where", list(BOMBS))
+def test_an_alias_bomb_in_a_value_is_refused_within_a_second(where: str) -> None:
+    import time
+
+    text = "\n".join(BOMBS[where])
+    assert len(text) < 600  # a few hundred bytes that expand to 9**9 values
+    began = time.perf_counter()
+    with pytest.raises(FlowSpecError, match=r"more than 100,000 nodes .* max_nodes=") as caught:
+        from_yaml(text, REGISTRY)
+    assert time.perf_counter() - began < 1
+    assert caught.value.path in ("value", "initial")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("leaf", "field", "message"),
+    [
+        ("2001-01-01", "value", "plain data, got dict"),  # the date is found, not shown whole
+        ("x", "flow", "a flow node is a mapping with a kind, got list"),
+        ("x", "backoff", "a mapping of initial, maximum, multiplier and jitter, got list"),
+    ],
+)
+def test_an_alias_bomb_in_an_error_message_is_shown_in_part(
+    leaf: str, field: str, message: str
+) -> None:
+    import time
+
+    node = {
+        "value": ["kind: pure", "value:"],
+        "flow": ["kind: timeout", "seconds: 1", "flow:"],
+        "backoff": ["kind: retry", "attempts: 2", "flow: {kind: identity}", "backoff:"],
+    }[field]
+    text = "\n".join([f"format: {FORMAT}", *node, *_laughs(leaf, in_a_list=field != "value")])
+    began = time.perf_counter()
+    with pytest.raises(FlowSpecError, match=message):
+        from_yaml(text, REGISTRY)
+    assert time.perf_counter() - began < 1
+
+
+def test_documents_with_a_few_aliases_still_load() -> None:
+    text = "\n".join(
+        [
+            f"format: {FORMAT}",
+            "kind: then",
+            "steps:",
+            "  - &shared {kind: pure, value: &data {limits: &pair [1, 2], again: *pair}}",
+            "  - *shared",
+            "  - kind: loop_with_state",
+            "    body: {kind: identity}",
+            "    max_iter: 3",
+            "    initial: [*data, *data, *pair]",
+        ]
+    )
+    data = {"limits": [1, 2], "again": [1, 2]}
+    loaded = from_yaml(text, REGISTRY)
+    assert loaded == pure(data) >> pure(data) >> loop_with_state(
+        identity(), [data, data, [1, 2]], max_iter=3
+    )
+
+
+def test_values_count_against_the_node_limit_which_max_nodes_raises() -> None:
+    document = {"format": FORMAT, "kind": "pure", "value": list(range(150_000))}
+    with pytest.raises(FlowSpecError, match="more than 100,000 nodes"):
+        from_dict(document, REGISTRY)
+    assert from_dict(document, REGISTRY, max_nodes=150_002) == pure(list(range(150_000)))
+    with pytest.raises(FlowSpecError, match="more than 150,001 nodes"):
+        from_dict(document, REGISTRY, max_nodes=150_001)  # the flow node and the list count
+    text = json.dumps(document)
+    assert from_json(text, REGISTRY, max_nodes=200_000) == pure(list(range(150_000)))
+    with pytest.raises(FlowSpecError, match="more than 10 nodes"):
+        from_yaml(
+            "{format: playbill.flow/1, kind: pure, value: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}",
+            REGISTRY,
+            max_nodes=10,
+        )
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "10", None])
+def test_max_nodes_must_be_a_positive_integer(bad: Any) -> None:
+    from playbill import InvalidArgument
+
+    with pytest.raises(
+        InvalidArgument, match=rf"max_nodes must be a positive integer .*got {re.escape(repr(bad))}"
+    ):
+        from_dict({"format": FORMAT, "kind": "identity"}, REGISTRY, max_nodes=bad)
 
 
 def test_values_are_copied_in_and_out_of_documents() -> None:
