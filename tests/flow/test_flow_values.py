@@ -93,3 +93,16 @@ def test_flows_compare_by_fields_and_functions_by_identity() -> None:
     assert pure(1).__eq__(1) is NotImplemented
     assert identity().zip(identity()) == identity().zip(identity())
     assert hash(identity().zip(step(inc))) == hash(identity().zip(step(inc)))
+
+
+def test_a_flow_class_that_is_not_attrs_is_a_value_by_identity() -> None:
+    class Opaque(Flow[Any, Any]):
+        kind = "opaque"
+
+    first, second = Opaque(), Opaque()
+    assert first == first
+    assert first != second
+    assert hash(first) == object.__hash__(first)
+    assert re.fullmatch(r"<[\w.<>]+\.Opaque object at 0x[0-9a-f]+>", repr(first))
+    assert identity().zip(first) != identity().zip(second)
+    assert hash(identity().zip(first)) == hash(identity().zip(first))
