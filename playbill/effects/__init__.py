@@ -56,6 +56,7 @@ from playbill.effects._program import (
 from playbill.effects._vocabulary import (
     ActorRef,
     Ask,
+    Await,
     Emit,
     MaybeFault,
     Now,
@@ -87,6 +88,7 @@ __all__ = [
     "ActorSystemFailed",
     "Ask",
     "AskTimeout",
+    "Await",
     "CancelFiber",
     "Cancelled",
     "Catch",

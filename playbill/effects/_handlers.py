@@ -4,14 +4,19 @@ A handler map is a mapping from an effect type to a function of the effect. The 
 returns the effect's result, or a `Program` that the interpreter runs in place (so handlers
 compose: a retrying handler returns a program that wraps another). A handler registered for a
 base class also serves its subclasses; the most specific registration wins.
+
+An awaitable result (an ``async def`` handler's coroutine) is awaited under asyncio only; the
+stub and the simulator have no event loop and refuse it with `refuse_awaitable`'s error, the
+one message every interpreter gives for an ``async def`` where they need a value or a Program.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
-from playbill.effects._errors import Cancelled, InvalidArgument
+from playbill.effects._errors import Cancelled, InvalidArgument, ProgramError
 from playbill.effects._machine import Machine, Step
 from playbill.effects._program import Effect, Program, Suspend
 
@@ -22,6 +27,7 @@ __all__ = [
     "Handlers",
     "fresh_handlers",
     "perform_with",
+    "refuse_awaitable",
 ]
 
 Handler: TypeAlias = Callable[[Any], Any]
@@ -105,10 +111,11 @@ class HandlerTable:
         return kind in self._handlers
 
 
-def perform_with(handler: Handler, effect: object, machine: Machine) -> Step:
+def perform_with(handler: Handler, effect: object, machine: Machine, *, interpreter: str) -> Step:
     """Call ``handler`` on ``effect`` and continue ``machine`` with what it gave: a value, a
     `Program` or an `Effect` (run in place), or its exception (raised into the program at the
-    effect)."""
+    effect). An awaitable is refused (`refuse_awaitable`): ``interpreter`` (``"the stub"``)
+    has no event loop."""
     try:
         result = handler(effect)
     except (Exception, Cancelled) as error:
@@ -116,7 +123,35 @@ def perform_with(handler: Handler, effect: object, machine: Machine) -> Step:
     in_place = program_in_place(result)
     if in_place is not None:
         return machine.resume_with(in_place)
+    if inspect.isawaitable(result):
+        return machine.throw(
+            refuse_awaitable(result, f"the handler for {type(effect).__name__}", interpreter)
+        )
     return machine.resume(result)
+
+
+def refuse_awaitable(awaitable: object, what: str, interpreter: str) -> ProgramError:
+    """The error for an awaitable that ``what`` gave an ``interpreter`` with no event loop
+    (``"the stub"``, ``"the simulator"``): it says how to write the code instead. A coroutine
+    is closed first, so that Python does not also warn that it was never awaited.
+
+    >>> async def fetch(effect):
+    ...     return 1
+    >>> error = refuse_awaitable(fetch(None), "the handler for Fetch", "the stub")
+    >>> print(error)  # doctest: +NORMALIZE_WHITESPACE
+    the handler for Fetch returned an awaitable (a coroutine), and the stub has no event loop
+    to await it (only asyncio awaits); write it as a plain `def` that returns the value, or a
+    Program (a generator decorated with @program) that turns each awaited call into an effect
+    with a handler
+    """
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
+    return ProgramError(
+        f"{what} returned an awaitable (a {type(awaitable).__name__}), and {interpreter} "
+        "has no event loop to await it (only asyncio awaits); write it as a plain "
+        "`def` that returns the value, or a Program (a generator decorated with @program) "
+        "that turns each awaited call into an effect with a handler"
+    )
 
 
 def program_in_place(result: object) -> Program[Any] | None:

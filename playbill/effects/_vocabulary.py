@@ -21,6 +21,7 @@ from playbill.effects._program import Effect, Program, Suspend, _slot_setter
 __all__ = [
     "ActorRef",
     "Ask",
+    "Await",
     "Emit",
     "MaybeFault",
     "Now",
@@ -299,6 +300,19 @@ class Watch(Effect[None]):
     """Death-watch ``ref``: a ``Terminated`` message arrives when it stops."""
 
     ref: ActorRef
+
+
+@final
+@frozen
+class Await(Effect[Any]):
+    """Await ``awaitable``, which ``origin`` returned (``"the flow step parse"``): how a
+    program carries a coroutine that a flow step or other user code gave it. Only asyncio
+    performs it; the stub and the simulator have no event loop and fail it with a
+    `ProgramError` that says how to write the code instead (the coroutine is closed, so Python
+    does not warn that it was never awaited)."""
+
+    awaitable: Awaitable[Any] = field(repr=lambda value: f"<{type(value).__name__}>")
+    origin: str
 
 
 def _check_ref(where: str, ref: object) -> ActorRef:

@@ -8,6 +8,7 @@ explores their interleavings like any other program's.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Generator
 from typing import Any, Literal, final
@@ -19,6 +20,7 @@ from playbill.actors import Actor
 from playbill.actors._reports import short
 from playbill.effects import (
     ActorRef,
+    Await,
     Cancelled,
     Effect,
     Generate,
@@ -172,6 +174,8 @@ def _observed(
             result = flow.function(value)
             if isinstance(result, _DEFERRED):
                 result = yield result
+            elif _awaitable(result):
+                result = yield _await(result, flow.function)
         else:
             result = yield _body(flow, value, run, path, span)
     except Exception as error:
@@ -226,13 +230,22 @@ def _body(flow: Flow[Any, Any], value: Any, run: _Run, path: str, span: str) -> 
 
 
 _DEFERRED = (Program, Effect)  # what a step may return to be run rather than passed on
+_awaitable = inspect.isawaitable  # (an ``async def`` step's coroutine: awaited, not passed on)
 
 
-def _as_program(result: object) -> Program[Any]:
+def _await(result: Any, function: Callable[..., Any], role: str = "step") -> Await:
+    """A coroutine a step (or callback) gave: asyncio awaits it; the stub and the simulator
+    refuse it."""
+    return Await(result, f"the flow {role} {_name(function)}")
+
+
+def _as_program(result: object, function: Callable[..., Any]) -> Program[Any]:
     if isinstance(result, Program):
         return result
     if isinstance(result, Effect):
         return Suspend(result)
+    if _awaitable(result):
+        return Suspend(_await(result, function, "callback"))
     return pure(result)
 
 
@@ -251,6 +264,8 @@ def _then(flow: Then, value: Any, run: _Run, path: str, span: str) -> _Body:
             value = each.function(value)
             if isinstance(value, _DEFERRED):
                 value = yield value
+            elif _awaitable(value):
+                value = yield _await(value, each.function)
         else:
             segment = f"steps[{index}]"
             value = yield _body(each, value, run, _child(path, segment), f"{span}/{segment}")
@@ -263,6 +278,8 @@ def _step(flow: Step, value: Any, run: _Run, path: str, span: str) -> _Body:
     result = flow.function(value)
     if isinstance(result, _DEFERRED):
         result = yield result
+    elif _awaitable(result):
+        result = yield _await(result, flow.function)
     return result
 
 
@@ -365,7 +382,7 @@ def _recover(flow: Recover, value: Any, run: _Run, path: str, span: str) -> _Bod
     try:
         return (yield _under(flow.flow, value, run, path, span, "flow"))
     except Exception as error:
-        return (yield _as_program(flow.function(error)))
+        return (yield _as_program(flow.function(error), flow.function))
 
 
 def _recover_with(flow: RecoverWith, value: Any, run: _Run, path: str, span: str) -> _Body:
@@ -479,7 +496,7 @@ def _filter(flow: Filter, value: Any, run: _Run, path: str, span: str) -> _Body:
 
 def _tap(flow: Tap, value: Any, run: _Run, path: str, span: str) -> _Body:
     result = yield _under(flow.flow, value, run, path, span, "flow")
-    yield _as_program(flow.function(result))
+    yield _as_program(flow.function(result), flow.function)
     return result
 
 
@@ -488,7 +505,7 @@ def _and_then(flow: AndThen, value: Any, run: _Run, path: str, span: str) -> _Bo
         flow.flow, value, run, path, span, "flow"
     ).attempt()
     try:
-        callback = yield _as_program(flow.function(outcome)).attempt()
+        callback = yield _as_program(flow.function(outcome), flow.function).attempt()
     except Exception as error:  # the callback itself raised before giving a program
         callback = Failure(error)
     if isinstance(callback, Failure):

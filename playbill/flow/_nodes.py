@@ -8,7 +8,7 @@ put flows together. Building a flow performs nothing: `Flow.to_program` compiles
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, final, overload
 
 from attrs import field, frozen
@@ -647,11 +647,19 @@ def step(function: Callable[[I], Program[O]]) -> Flow[I, O]: ...
 
 
 @overload
+def step(function: Callable[[I], Coroutine[Any, Any, O]]) -> Flow[I, O]: ...
+
+
+@overload
 def step(function: Callable[[I], O]) -> Flow[I, O]: ...
 
 
 def step(function: Callable[[I], Any]) -> Flow[I, Any]:
     """A leaf: ``function(input)``, a plain value or a Program to run.
+
+    An ``async def`` step's coroutine is awaited under asyncio; the stub and the simulator,
+    which have no event loop, fail the flow with a `ProgramError` saying to return the value
+    or a Program instead.
 
     >>> from playbill.interpreters import stub
     >>> stub.run(step(str.upper).to_program("hi", events=False))

@@ -4,7 +4,9 @@ logic with plain functions as handlers, in the style of ``effect.testing``.
 Semantics, all deterministic:
 
 * **User effects** (and the actor effects — spawn, tell, ask, stop, watch, self_ref) are
-  answered by the handler map; an effect with no handler fails with `UnhandledEffect`.
+  answered by the handler map; an effect with no handler fails with `UnhandledEffect`. A
+  handler returns a value or a Program; an ``async def`` handler (an awaitable) fails with
+  `ProgramError`, as does a flow step's coroutine (`Await`): the stub has no event loop.
   ``emit`` is recorded (in `StubResult.effects`) and answered with ``None``.
 * **Time** is virtual: `now()` reads a clock that starts at ``start_time`` (0.0) and moves only
   when every fiber waits; ``sleep(3600)`` costs nothing. **Chance**: `random()` draws from a
@@ -57,6 +59,7 @@ from attrs import frozen
 from returns.result import Failure, Result, Success
 
 from playbill.effects import (
+    Await,
     Deadlock,
     Done,
     Effect,
@@ -72,7 +75,13 @@ from playbill.effects import (
     UnhandledEffect,
 )
 from playbill.effects import Program as _Program
-from playbill.effects._handlers import Handler, Handlers, HandlerTable, perform_with
+from playbill.effects._handlers import (
+    Handler,
+    Handlers,
+    HandlerTable,
+    perform_with,
+    refuse_awaitable,
+)
 from playbill.interpreters._fibers import STRUCTURAL, FiberScheduler, _Fiber
 
 __all__ = ["StubResult", "execute", "run"]
@@ -158,7 +167,7 @@ def execute(
     >>> result.outcome, result.effects, result.clock
     (<Failure: 'k'>, (Sleep(seconds=2.0),), 2.0)
     """
-    table = HandlerTable(handlers, interpreter="stub")
+    table = HandlerTable(handlers, interpreter="the stub")
     scheduler = _Scheduler(table, fallback, _random.Random(seed), float(start_time), max_steps)
     outcome, finished_at = scheduler.run(program)
     return StubResult(
@@ -258,6 +267,8 @@ class _Scheduler(FiberScheduler):
             return step.resume(self.source.random())
         if handler is None and (kind is Emit or kind is MaybeFault):  # recorded, inert
             return step.resume(None)
+        if handler is None and isinstance(effect, Await):  # no event loop here
+            return step.throw(refuse_awaitable(effect.awaitable, effect.origin, "the stub"))
         if handler is None:
             return step.throw(
                 UnhandledEffect(
@@ -266,10 +277,10 @@ class _Scheduler(FiberScheduler):
                     f"stub.run(program, handlers={{{kind.__name__}: lambda effect: ...}})",
                 )
             )
-        return perform_with(handler, effect, step.machine)
+        return perform_with(handler, effect, step.machine, interpreter="the stub")
 
 
-VOCABULARY = frozenset(STRUCTURAL) | {Sleep, Now, Random, Emit, MaybeFault}
-"""The built-in effects the stub performs by itself: concurrency, time, chance, and the inert
-ones. Actor effects need handlers here (the stub has no actors): a test checks that this and
-the actor effects make up the whole vocabulary."""
+VOCABULARY = frozenset(STRUCTURAL) | {Sleep, Now, Random, Emit, MaybeFault, Await}
+"""The built-in effects the stub performs by itself: concurrency, time, chance, the inert
+ones, and `Await`, which it refuses. Actor effects need handlers here (the stub has no
+actors): a test checks that this and the actor effects make up the whole vocabulary."""

@@ -26,7 +26,7 @@ def names(kinds: set[type] | frozenset[type]) -> list[str]:
 def test_the_vocabulary_is_what_the_design_lists() -> None:
     assert names(built_in_effects()) == sorted(
         [
-            "Ask", "CancelFiber", "Emit", "Fork", "Join", "MaybeFault", "Now", "Parallel",
+            "Ask", "Await", "CancelFiber", "Emit", "Fork", "Join", "MaybeFault", "Now", "Parallel",
             "Race", "Random", "SelfRef", "Sleep", "Spawn", "Stop", "Tell", "Timeout", "Watch",
         ]
     )  # fmt: skip

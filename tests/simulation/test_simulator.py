@@ -172,7 +172,7 @@ def test_an_async_receive_is_refused_with_how_to_express_the_await_as_an_effect(
 
     result = simulate(free_spawn(Awaiting, name="a").flat_map(lambda ref: ref.free_ask("x")))
     assert result.status == "failed"
-    assert "receive is async" in str(result.error)
+    assert "Awaiting.receive returned an awaitable" in str(result.error)
     assert "effect with a handler" in str(result.error)
 
 

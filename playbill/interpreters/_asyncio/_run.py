@@ -20,6 +20,7 @@ from playbill.effects import (
     ActorNotFound,
     ActorRef,
     Ask,
+    Await,
     CancelFiber,
     Cancelled,
     Done,
@@ -230,6 +231,9 @@ class _Run:
     def _random(self, effect: Random) -> float:
         return _random.random()
 
+    def _await(self, effect: Await) -> _Awaiting:
+        return _Awaiting(effect.awaitable)
+
     def _sleep(self, effect: Sleep) -> _Awaiting:
         return _Awaiting(asyncio.sleep(effect.seconds))
 
@@ -400,6 +404,7 @@ _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     Now: _Run._now,
     Random: _Run._random,
     Sleep: _Run._sleep,
+    Await: _Run._await,
     Parallel: _Run._parallel,
     Race: _Run._race_of,
     Timeout: _Run._timeout_of,

@@ -28,6 +28,7 @@ from playbill.effects import (
     SelfRef,
 )
 from playbill.effects._checks import check_flag
+from playbill.effects._handlers import refuse_awaitable
 from playbill.interpreters._fibers import (
     _WAITING,
     ERROR,
@@ -288,12 +289,10 @@ def _is_notice(envelope: _Envelope) -> bool:
     return envelope.sender == "runtime"
 
 
-def _refuse_async(cell: _SimCell, method: str) -> ProgramError:
-    return ProgramError(
-        f"{type(cell.instance).__name__}.{method} is async, and the simulator has no event loop "
-        "to await it; return a program instead (decorate a generator with @program) and turn "
-        "each awaited call into an effect with a handler"
-    )
+def _refuse_async(cell: _SimCell, method: str, awaitable: object) -> ProgramError:
+    """An ``async def receive`` (or hook): refused as a handler's awaitable is, in the same
+    words (the coroutine is closed, so Python does not warn it was never awaited)."""
+    return refuse_awaitable(awaitable, f"{type(cell.instance).__name__}.{method}", "the simulator")
 
 
 def _needs_actor(where: str) -> InvalidArgument:

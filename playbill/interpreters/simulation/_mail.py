@@ -434,9 +434,7 @@ class _Mail(FiberScheduler):
                 self.reply(cell, envelope, result)
             return True
         if inspect.isawaitable(result):
-            if inspect.iscoroutine(result):
-                result.close()
-            self.message_failed(cell, envelope, _refuse_async(cell, "receive"))
+            self.message_failed(cell, envelope, _refuse_async(cell, "receive", result))
             return False
         if isinstance(result, Program | Effect):
             fiber = self.new_fiber(

@@ -47,6 +47,7 @@ from playbill.effects import (
     ActorRef,
     ActorSystemFailed,
     Ask,
+    Await,
     Deadlock,
     Done,
     InjectedFault,
@@ -64,7 +65,7 @@ from playbill.effects import (
     UnhandledEffect,
     Watch,
 )
-from playbill.effects._handlers import HandlerTable, perform_with
+from playbill.effects._handlers import HandlerTable, perform_with, refuse_awaitable
 from playbill.effects._pretty import one_line
 from playbill.interpreters._fibers import (
     ERROR,
@@ -519,7 +520,7 @@ class _World(_Mail):
         if handler is not None:
             if self.tracing:
                 self.log(fiber.label, f"perform {effect!r}")
-            step = perform_with(handler, effect, fiber.machine)
+            step = perform_with(handler, effect, fiber.machine, interpreter="the simulator")
             # the handler's answer (or its program) continues the fiber at its next step
             self.wake(fiber, STEP, step)
             return
@@ -550,6 +551,9 @@ class _World(_Mail):
         elif self.tell(_sender(fiber), target, effect.message, fiber):
             return  # waits for room in a full BLOCK mailbox
         self.wake(fiber, VALUE, None)
+
+    def perform_await(self, fiber: _Fiber, effect: Await) -> None:
+        self.wake(fiber, ERROR, refuse_awaitable(effect.awaitable, effect.origin, "the simulator"))
 
     def perform_ask(self, fiber: _Fiber, effect: Ask) -> None:
         self.ask(fiber, _sender(fiber), effect)
@@ -700,9 +704,7 @@ class _World(_Mail):
             self.apply(cell, self.kernel.hook_done(cell, error))
             return
         if inspect.isawaitable(result):
-            if inspect.iscoroutine(result):
-                result.close()
-            refused = _refuse_async(cell, command.name)
+            refused = _refuse_async(cell, command.name, result)
             self.apply(cell, self.kernel.hook_done(cell, refused))
             return
         if isinstance(result, Program):
@@ -733,6 +735,7 @@ _PERFORMERS: dict[type, Callable[[_World, _Fiber, Any], None]] = {
     Watch: _World.perform_watch,
     Sleep: _World.perform_sleep,
     MaybeFault: _World.perform_fault_point,
+    Await: _World.perform_await,
 }
 
 VOCABULARY = frozenset(_PERFORMERS) | frozenset(_IMMEDIATE) | frozenset(STRUCTURAL)
