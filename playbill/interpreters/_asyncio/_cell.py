@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, final
 
 from playbill.actors import (
     DeadLetterReason,
+    Failed,
     MailboxFull,
     MailboxPolicy,
     Offer,
@@ -326,6 +327,7 @@ class _Cell(KernelCell):
             except BaseException as failure:
                 if not is_failure(failure):
                     raise
+                system._failure_log.failing(self.path, failure, hook="on_start")
                 await self._perform(system._kernel.started(self, failure))
             else:
                 if started is None:
@@ -391,7 +393,9 @@ class _Cell(KernelCell):
                             future.set_exception(
                                 error if own else asker_error(self.path, message, error)
                             )
-                        self._fail(error.__cause__ if own else error)  # type: ignore[arg-type]
+                        cause: BaseException = error.__cause__ if own else error  # type: ignore[assignment]
+                        system._failure_log.failing(self.path, cause, message=message)
+                        self._fail(cause)
                         break
                     self.current = None
                     if self.consecutive_restarts:
@@ -421,6 +425,7 @@ class _Cell(KernelCell):
             ):
                 raise
             error = failure
+            self.system._failure_log.failing(self.path, failure, hook="on_start")
         await self._perform(self.system._kernel.started(self, error))
 
     def _abort(self) -> None:
@@ -481,6 +486,7 @@ class _Cell(KernelCell):
                 ):
                     raise  # the process ends, or a shutdown ran out of time and cancels the task
                 error = failure
+                self.system._failure_log.failing(self.path, failure, hook=hook.name)
             hook = self._apply(self.system._kernel.hook_done(self, error))
 
     def _apply(self, commands: list[Command]) -> RunHook | None:
@@ -488,13 +494,18 @@ class _Cell(KernelCell):
         at most one, last, and only of the cell whose input it decided)."""
         system = self.system
         hook: RunHook | None = None
+        logged: BaseException | None = None  # the failure a Failed event just logged
         for command in commands:
             kind = type(command)
             if kind is PostSystem:
                 command.cell.post_system(command.message)  # type: ignore[union-attr]
             elif kind is Publish:
+                event = command.event  # type: ignore[union-attr]
+                if type(event) is Failed:
+                    system._failure_log.failed(event)
+                    logged = event.error
                 if system._subscriptions:
-                    system._publish(command.event)  # type: ignore[union-attr]
+                    system._publish(event)
             elif kind is RunHook:
                 hook = command  # type: ignore[assignment]
             elif kind is DrainMailbox:
@@ -502,6 +513,7 @@ class _Cell(KernelCell):
             elif kind is NotifyWatcher:
                 command.watcher._deliver_first(command.message)  # type: ignore[union-attr]
             elif kind is Gone:
+                system._failure_log.forget(command.cell.path)  # type: ignore[union-attr]
                 terminated = command.cell._terminated  # type: ignore[union-attr]
                 if terminated is not None and not terminated.done():
                     terminated.set_result(None)
@@ -513,7 +525,9 @@ class _Cell(KernelCell):
             elif kind is Escalate:
                 system._escalate(command.error)  # type: ignore[union-attr]
             elif kind is Report:
-                logger.error("%s", command.text, exc_info=command.error)  # type: ignore[union-attr]
+                error = command.error  # type: ignore[union-attr]
+                # its traceback is in the Failed line just logged, when it is the same failure
+                logger.error("%s", command.text, exc_info=None if error is logged else error)  # type: ignore[union-attr]
         return hook
 
     def _drain(self, reason: DeadLetterReason) -> None:

@@ -26,6 +26,7 @@ from playbill.actors import (
     check_name,
     split_path,
 )
+from playbill.actors._failure_log import FailureLog
 from playbill.actors._kernel import (
     Kernel,
 )
@@ -92,6 +93,7 @@ class ActorSystem:
             check_count("ActorSystem dead_letter_limit", dead_letter_limit)
         )
         self.failure: BaseException | None = None
+        self._failure_log = FailureLog()  # every actor failure, on the "playbill" logger
         check_supervision(supervision)
         self._supervision = supervision if supervision is not None else OneForOne()
         self._subscriptions: set[EventSubscription] = set()

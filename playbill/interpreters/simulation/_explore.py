@@ -70,6 +70,7 @@ def simulate(
     trace: bool = True,
     delivery: Delivery | _Unset = _UNSET,
     ask_cycles: AskCycles | _Unset = _UNSET,
+    log_failures: bool = False,
 ) -> SimulationResult[A]:
     """Run ``program`` once in a simulated world; the same seed (or schedule) gives the same
     run, every time, on every machine.
@@ -82,6 +83,10 @@ def simulate(
     ``trace=False`` skips recording the trace (faster; `explore` searches that way).
     ``handlers`` is a handler map, or a function of no arguments that returns a fresh one: it
     is called once per run, so a stateful fake starts anew on every run `explore` makes.
+
+    ``log_failures=True`` logs each actor failure on the ``playbill`` logger as the asyncio
+    runtime always does (off by default, so that exploring thousands of runs stays quiet;
+    the failures are in ``events`` either way).
 
     The options that give a schedule its meaning — ``delivery``, ``faults``, ``ask_timeout``,
     ``ask_cycles``, ``max_steps`` and ``name``, the `SimulationOptions` — are recorded in the
@@ -139,6 +144,7 @@ def simulate(
         options = carried
     check_supervision(supervision)
     check_flag("simulate() trace", trace)
+    check_flag("simulate() log_failures", log_failures)
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise InvalidArgument(
             f"simulate() seed must be an int or None, got {seed!r} ({type(seed).__name__})"
@@ -154,6 +160,7 @@ def simulate(
         trace,
         options.delivery == "per_pair",
         options.ask_cycles == "deadlock",
+        log_failures=log_failures,
     )
     status, outcome = world.run(program)
     value: Any = None

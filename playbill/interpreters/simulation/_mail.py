@@ -23,6 +23,7 @@ from playbill.actors import (
     Offer,
     Terminated,
 )
+from playbill.actors._failure_log import FailureLog
 from playbill.actors._kernel import (
     Command,
     Kernel,
@@ -89,6 +90,7 @@ class _Mail(FiberScheduler):
         faults: Faults
         faults_on: bool
         tracing: bool
+        failure_log: FailureLog | None
         channels: dict[tuple[str, int], deque[_Envelope]]
         name: str
         max_steps: int
@@ -478,4 +480,6 @@ class _Mail(FiberScheduler):
             self.log(cell.path, f"failed {error!r}")
         if envelope is not None and envelope.asker is not None:
             self.reply(cell, envelope, error=asker_error(cell.path, envelope.message, error))
+        if envelope is not None and self.failure_log is not None:
+            self.failure_log.failing(cell.path, error, message=envelope.message)
         self.fail(cell, error)

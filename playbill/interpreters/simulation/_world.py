@@ -21,9 +21,11 @@ from playbill.actors import (
     DeadLetters,
     Emitted,
     Escalated,
+    Failed,
     OneForOne,
     SupervisionStrategy,
 )
+from playbill.actors._failure_log import FailureLog, logger
 from playbill.actors._kernel import (
     Command,
     ContinueAfterChildren,
@@ -37,6 +39,7 @@ from playbill.actors._kernel import (
     PostSystem,
     PostSystemLater,
     Publish,
+    Report,
     RunHook,
 )
 from playbill.actors._reports import is_failure, short
@@ -120,8 +123,11 @@ class _World(_Mail):
         tracing: bool,
         per_pair: bool = False,
         cycles_deadlock: bool = True,
+        log_failures: bool = False,
     ) -> None:
         super().__init__(0.0)
+        # actor failures on the "playbill" logger, when asked (exploration stays quiet)
+        self.failure_log = FailureLog() if log_failures else None
         self.per_pair = per_pair
         self.cycles_deadlock = cycles_deadlock
         self.faults = faults
@@ -648,6 +654,7 @@ class _World(_Mail):
     def apply(self, cell: _SimCell, commands: list[Command]) -> None:
         """Carry out what the lifecycle kernel decided about ``cell``, depth first."""
         self.dirty.add(cell)
+        logged: BaseException | None = None  # the failure a Failed event just logged
         for command in commands:
             kind = type(command)
             if kind is PostSystem:
@@ -656,7 +663,11 @@ class _World(_Mail):
                 if self.tracing:
                     self.log(command.cell.path, command.text)  # type: ignore[union-attr]
             elif kind is Publish:
-                self.events.append(command.event)  # type: ignore[union-attr]
+                event = command.event  # type: ignore[union-attr]
+                self.events.append(event)
+                if self.failure_log is not None and type(event) is Failed:
+                    self.failure_log.failed(event)
+                    logged = event.error
             elif kind is RunHook:
                 self.run_hook(command)  # type: ignore[arg-type]
             elif kind is DrainMailbox:
@@ -664,6 +675,8 @@ class _World(_Mail):
             elif kind is NotifyWatcher:
                 self.deliver_first(command.watcher, command.message)  # type: ignore[union-attr]
             elif kind is Gone:
+                if self.failure_log is not None:
+                    self.failure_log.forget(command.cell.path)  # type: ignore[union-attr]
                 if self.tracing:
                     self.log(command.cell.path, "stopped")  # type: ignore[union-attr]
             elif kind is ContinueAfterChildren:
@@ -678,7 +691,11 @@ class _World(_Mail):
                 self.events.append(Escalated(command.cell.path, self.clock, error))  # type: ignore[union-attr]
                 if self.tracing:
                     self.log(command.cell.path, f"failure reached the root: {error!r}")  # type: ignore[union-attr]
-            # a Report is for an operator's log: the trace has the failure already
+            elif kind is Report and self.failure_log is not None:
+                # for an operator's log (the trace has the failure already); its traceback
+                # is in the Failed line just logged, when it is the same failure
+                error = command.error  # type: ignore[union-attr]
+                logger.error("%s", command.text, exc_info=None if error is logged else error)  # type: ignore[union-attr]
 
     def drain(self, cell: _SimCell, reason: DeadLetterReason) -> None:
         """What is queued for ``cell``, and what waits for room in it, becomes dead letters."""
@@ -701,10 +718,14 @@ class _World(_Mail):
         except BaseException as error:
             if not is_failure(error):
                 raise
+            if self.failure_log is not None:
+                self.failure_log.failing(cell.path, error, hook=command.name)
             self.apply(cell, self.kernel.hook_done(cell, error))
             return
         if inspect.isawaitable(result):
             refused = _refuse_async(cell, command.name, result)
+            if self.failure_log is not None:
+                self.failure_log.failing(cell.path, refused, hook=command.name)
             self.apply(cell, self.kernel.hook_done(cell, refused))
             return
         if isinstance(result, Program):
@@ -717,6 +738,8 @@ class _World(_Mail):
                 cell.busy = None
                 outcome = finished.outcome
                 error = outcome.failure() if isinstance(outcome, Failure) else None
+                if error is not None and self.failure_log is not None:
+                    self.failure_log.failing(cell.path, error, hook=command.name)
                 self.apply(cell, self.kernel.hook_done(cell, error))
 
             fiber.on_finish.append(done)
