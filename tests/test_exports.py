@@ -77,3 +77,25 @@ def test_effects_imports_nothing_else_from_playbill():
             stripped = line.strip()
             if stripped.startswith(("from playbill", "import playbill")):
                 assert stripped.startswith("from playbill.effects"), f"{path.name}: {stripped}"
+
+
+# Names that `playbill.flow` shares with the core for a different object; each is documented
+# side by side, with the reason, in docs/flow.md ("Names shared with `playbill`").
+SHARED_WITH_FLOW = {"pure", "race", "Done"}
+
+
+def test_the_names_flow_shares_with_the_core_are_exactly_the_documented_ones():
+    import pathlib
+
+    flow = importlib.import_module("playbill.flow")
+    shared = set()
+    for module_name in ("playbill", "playbill.effects", "playbill.interpreters"):
+        core = importlib.import_module(module_name)
+        for name in set(core.__all__) & set(flow.__all__):
+            if getattr(core, name) is not getattr(flow, name):
+                shared.add(name)
+    assert shared == SHARED_WITH_FLOW
+    page = (pathlib.Path(playbill.__file__).parent.parent / "docs" / "flow.md").read_text()
+    section = page.split("## Names shared with `playbill`")[1].split("\n## ")[0]
+    for name in SHARED_WITH_FLOW:
+        assert f"| `{name}` |" in section, f"{name} is not in docs/flow.md's table"
