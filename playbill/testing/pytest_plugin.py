@@ -116,8 +116,9 @@ class _ErrorRecords(logging.Handler):
 
 def _describe(record: logging.LogRecord) -> str:
     text = record.getMessage()
-    if record.exc_info and record.exc_info[1] is not None:
-        text += f": {record.exc_info[1]!r}"
+    error = record.exc_info[1] if record.exc_info else None
+    if error is not None and repr(error) not in text:  # the failure log names it already
+        text += f": {error!r}"
     return text
 
 

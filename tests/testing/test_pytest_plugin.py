@@ -162,7 +162,7 @@ def test_the_actor_system_fixture_runs_async_tests_and_fails_leaks_and_unobserve
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_an_unobserved_error*",
-            "*errors went unobserved*on_stop of /test/fragile failed*on_stop broke*",
+            "*errors went unobserved*/test/fragile failed in on_stop*on_stop broke*",
             "*mark the test @pytest.mark.playbill_allow_errors*",
         ]
     )
