@@ -447,7 +447,10 @@ class Kernel:
                 cell.restart_error = message.error
                 self._after_children(cell, Then.RETIRE, out)
         elif message is RESUME:
-            if cell.phase == _SUSPENDED:
+            # a RESUME answers the failure decided when it was posted; should the cell have
+            # failed again since (escalating a child's failure), or a restart of it have been
+            # decided, it waits for that decision or that restart
+            if cell.phase == _SUSPENDED and cell.undecided is None and not cell.restart_pending:
                 cell.phase = _RUNNING
                 self._note(out, cell, "resume")
             for child in cell.children_cells.values():  # the children it suspended resume too

@@ -84,17 +84,12 @@ SUPERSEDED_FAILURE = (
     "as restarted when its supervisor reads it, though no restart covered it (or, if the cell "
     "has terminated by then, never reported)"
 )
-RESUMED_LATE = (
-    "a RESUME is applied without a look at the cell: one posted before the cell failed again "
-    "(escalating a child's failure while suspended), or before a restart of it was decided, "
-    "has it run while its new failure is undecided or its restart due"
-)
 COVERED_FAILURE_LOST = (
     "a failure a restart covered (a group restart decided for a sibling came first) is "
     "reported only when its supervisor reads it; if the child has terminated by then, it is "
     "never reported"
 )
-KNOWN_BUGS = {RETIRED_INSTANCE_KEPT, SUPERSEDED_FAILURE, RESUMED_LATE, COVERED_FAILURE_LOST}
+KNOWN_BUGS = {RETIRED_INSTANCE_KEPT, SUPERSEDED_FAILURE, COVERED_FAILURE_LOST}
 """What the machine steps over rather than fail on, each pinned by an xfail test below: when
 the kernel is fixed, that test passes (strict xfail fails the run), its entry goes, and so
 does the machine's step over it."""
@@ -288,7 +283,6 @@ class KernelMachine(RuleBasedStateMachine):
         self.highest_phase: dict[Cell, Phase] = {}
         self.published_stops: set[str] = set()
         self.aborted = False
-        self.early: set[Cell] = set()  # cells a RESUME let run too early (RESUMED_LATE)
         self.patience: int | None = None  # steps a final shutdown waits before it aborts
 
     # -- building ------------------------------------------------------------------------
@@ -607,8 +601,6 @@ class KernelMachine(RuleBasedStateMachine):
             return
         if type(message) is Restart:
             self.restart_due[cell] -= 1
-        elif message is RESUME and (cell in self.undecided or cell in self.restarting):
-            self.early.add(cell)  # (it was neither when the RESUME was posted)
         self.call(cell, self.kernel.system_message, message)
 
     def supervise(self, cell: Cell, message: ChildFailed) -> None:
@@ -862,12 +854,6 @@ class KernelMachine(RuleBasedStateMachine):
     @invariant()
     def a_failed_actor_handles_nothing_until_its_supervisor_decides(self):
         for cell in self.cells:
-            if cell in self.early:
-                if cell in self.undecided or cell in self.restarting:
-                    if cell.phase is Phase.RUNNING:
-                        self.step_over(RESUMED_LATE)
-                    continue
-                self.early.discard(cell)
             if cell.phase is Phase.RUNNING:
                 failure = self.undecided.get(cell)
                 assert failure is None, f"{cell.path} runs; its failure is undecided: {failure}"
@@ -1250,7 +1236,6 @@ def test_a_failure_replaced_by_an_escalation_is_not_reported_as_restarted():
     assert "RESTART" not in failed  # it is never restarted
 
 
-@pytest.mark.xfail(strict=True, reason=f"kernel bug: {RESUMED_LATE}")
 def test_a_resume_decided_before_the_actor_failed_again_does_not_let_it_run():
     kernel, root, parent = family(root_decides=Directive.RESUME)
     parent.strategy = OneForOne(always(Directive.ESCALATE))
@@ -1263,3 +1248,20 @@ def test_a_resume_decided_before_the_actor_failed_again_does_not_let_it_run():
     kernel.system_message(parent, resume)
     assert type(escalated) is ChildFailed
     assert parent.phase is Phase.SUSPENDED  # until the root decides about the escalation
+
+
+def test_a_resume_posted_before_a_restart_was_decided_does_not_let_it_run():
+    kernel, root, first = family()
+    root.strategy = AllForOne(decide_by_error)
+    second = adopt(root, "b", 3)
+    [first_failed] = posted(kernel.fail(first, Boom(Directive.RESUME)), root)
+    [resume] = posted(kernel.system_message(root, first_failed), first)
+    [second_failed] = posted(kernel.fail(second, Boom(Directive.RESTART)), root)
+    decided = kernel.system_message(root, second_failed)  # the group restarts
+    [restart] = posted(decided, first)  # queued behind the RESUME
+    assert type(restart) is Restart
+    kernel.system_message(first, resume)
+    assert first.phase is Phase.SUSPENDED  # until its restart
+    run_hooks(kernel, first, kernel.system_message(first, restart), [])
+    assert first.phase is Phase.RUNNING
+    assert first.instance is not first.first_instance
