@@ -451,8 +451,14 @@ class Kernel:
             # failed again since (escalating a child's failure), or a restart of it have been
             # decided, it waits for that decision or that restart
             if cell.phase == _SUSPENDED and cell.undecided is None and not cell.restart_pending:
-                cell.phase = _RUNNING
-                self._note(out, cell, "resume")
+                if cell.retired:
+                    # a failed rebuild left it no live instance (its old one's on_stop ran):
+                    # as Akka turns Resume into Create, it resumes with a new one
+                    self._note(out, cell, "resume with a new instance")
+                    self._rebuild(cell, out)
+                else:
+                    cell.phase = _RUNNING
+                    self._note(out, cell, "resume")
             for child in cell.children_cells.values():  # the children it suspended resume too
                 if (
                     child.phase == _SUSPENDED
@@ -570,6 +576,8 @@ class Kernel:
         elif then is Then.STOP_HOOK:
             cell.then = Then.TERMINATE
             out.append(RunHook(cell, "on_stop"))
+        elif then is Then.RETIRE and cell.retired:  # its on_stop ran (a rebuild failed)
+            self._rebuild(cell, out)
         elif then is Then.RETIRE:  # Akka's pre-restart: the old instance stops first
             cell.then = Then.REBUILD
             out.append(RunHook(cell, "on_stop"))

@@ -73,11 +73,6 @@ from playbill.effects import ActorRef
 
 # -- known kernel bugs -------------------------------------------------------------------------
 
-RETIRED_INSTANCE_KEPT = (
-    "a restart whose new instance fails to build leaves the cell holding the old instance, "
-    "whose on_stop already ran, as if it were live: the next restart runs that on_stop again, "
-    "and a resume has it handle messages"
-)
 SUPERSEDED_FAILURE = (
     "a cell that fails again before its supervisor decided its failure (it escalates a "
     "child's failure while suspended) replaces its undecided failure: the first is reported "
@@ -89,7 +84,7 @@ COVERED_FAILURE_LOST = (
     "reported only when its supervisor reads it; if the child has terminated by then, it is "
     "never reported"
 )
-KNOWN_BUGS = {RETIRED_INSTANCE_KEPT, SUPERSEDED_FAILURE, COVERED_FAILURE_LOST}
+KNOWN_BUGS = {SUPERSEDED_FAILURE, COVERED_FAILURE_LOST}
 """What the machine steps over rather than fail on, each pinned by an xfail test below: when
 the kernel is fixed, that test passes (strict xfail fails the run), its entry goes, and so
 does the machine's step over it."""
@@ -279,6 +274,7 @@ class KernelMachine(RuleBasedStateMachine):
         self.undecided: dict[Cell, Failure] = {}  # the failure its supervisor has not decided
         self.restart_due: Counter[Cell] = Counter()  # Restarts posted (or timed), not handled
         self.restarting: set[Cell] = set()  # a restart decided, its new instance not built yet
+        self.unbuilt: set[Cell] = set()  # cells whose last build failed
         self.deciding: tuple[Cell, BaseException] | None = None  # a supervisor, a child's error
         self.highest_phase: dict[Cell, Phase] = {}
         self.published_stops: set[str] = set()
@@ -294,11 +290,24 @@ class KernelMachine(RuleBasedStateMachine):
         return cell
 
     def build(self, cell: Cell) -> Probe:
-        """The factory of every cell (a restart builds through it)."""
+        """The factory of every cell: the kernel builds through it when it restarts the cell
+        (or resumes one a failed rebuild left with no live instance). The restart due, if any,
+        has come; a failure no decision has read yet is covered by it."""
+        restart = cell in self.restarting
+        self.restarting.discard(cell)
+        covered = self.undecided.pop(cell, None)
+        if covered is not None:
+            covered.fate = "covered"
+        if cell in self.unbuilt:  # (its old instance's on_stop ran before that failed build)
+            event(
+                f"a new instance after a failed rebuild, at a {'restart' if restart else 'resume'}"
+            )
         if self.failing_build is not None:
             error, self.failing_build = Boom(self.failing_build), None
             self.failure(cell, error)
+            self.unbuilt.add(cell)
             raise error
+        self.unbuilt.discard(cell)
         return Probe()
 
     def failure(self, cell: Cell, error: BaseException) -> Failure:
@@ -522,7 +531,7 @@ class KernelMachine(RuleBasedStateMachine):
             elif kind is ContinueAfterChildren:
                 target = command.cell
                 if self.continue_inline:
-                    self.call(target, self.kernel.children_terminated)
+                    self.continue_after_children(target)
                 else:  # in the parent's own turn, as asyncio does
                     target.mailbox.post_system(command)
             else:
@@ -558,10 +567,6 @@ class KernelMachine(RuleBasedStateMachine):
         cell, name = command.cell, command.name
         instance = cell.instance
         hooks = instance.hooks
-        if name == "on_stop" and cell.then is Then.REBUILD and instance.retired:
-            self.step_over(RETIRED_INSTANCE_KEPT)
-            cell.hook = name
-            return
         assert "on_stop" not in hooks, f"{name} of {cell.path} on an instance already stopped"
         if name == "on_start":
             assert not hooks, f"on_start after {hooks}"
@@ -594,7 +599,7 @@ class KernelMachine(RuleBasedStateMachine):
     def deliver(self, cell: Cell) -> None:
         message = cell.mailbox.system.popleft()
         if type(message) is ContinueAfterChildren:
-            self.call(cell, self.kernel.children_terminated)
+            self.continue_after_children(cell)
             return
         if type(message) is ChildFailed:
             self.supervise(cell, message)
@@ -602,6 +607,14 @@ class KernelMachine(RuleBasedStateMachine):
         if type(message) is Restart:
             self.restart_due[cell] -= 1
         self.call(cell, self.kernel.system_message, message)
+
+    def continue_after_children(self, cell: Cell) -> None:
+        if cell.then is Then.RETIRE and cell.instance.retired:
+            # a restart after a failed rebuild: the old instance stopped already, so it builds
+            # a new one at once (see build), or, stopped meanwhile, none; either way no restart
+            # is due any more
+            self.restarting.discard(cell)
+        self.call(cell, self.kernel.children_terminated)
 
     def supervise(self, cell: Cell, message: ChildFailed) -> None:
         """``cell`` reads its child's failure: it decides it, or (a restart covered it, or the
@@ -645,21 +658,14 @@ class KernelMachine(RuleBasedStateMachine):
         if outcome is not None:
             error = Boom(outcome)
             self.failure(cell, error)
-        if cell.then is Then.REBUILD:  # its restart builds a new instance (if not stopping)
-            self.restarting.discard(cell)
-            if cell.phase < Phase.STOPPING:
-                covered = self.undecided.pop(cell, None)
-                if covered is not None:  # its failure no decision has read is covered by it
-                    covered.fate = "covered"
+        if cell.then is Then.REBUILD:  # its restart builds a new instance (see build), or,
+            self.restarting.discard(cell)  # stopped meanwhile, none: no restart is due any more
         self.call(cell, self.kernel.hook_done, error)
 
     def take(self, cell: Cell) -> None:
         """``cell`` takes a user message: only an instance that started and has not stopped
         handles one."""
         hooks = cell.instance.hooks
-        if cell.instance.retired and hooks[-1:] == ["on_stop"] and cell is not self.root:
-            self.step_over(RETIRED_INSTANCE_KEPT)  # resumed after its failed rebuild
-            hooks = hooks[:-1]
         assert hooks, f"{cell.path} handles a message before its instance started"
         assert "on_stop" not in hooks, f"{cell.path} handles a message after {hooks}"
         cell.busy = cell.mailbox.take_user()
@@ -1055,7 +1061,6 @@ def test_a_stop_after_a_failed_rebuild_does_not_stop_the_old_instance_again():
     assert events(kernel.system_message(root, build_failed)) == []  # read late: not again
 
 
-@pytest.mark.xfail(strict=True, reason=f"kernel bug: {RETIRED_INSTANCE_KEPT}")
 def test_a_restart_whose_new_instance_fails_to_build_does_not_stop_the_old_instance_again():
     kernel, root, child = family()
     child.factory = failing_builds(Boom("the factory failed"), Probe(), Probe())
@@ -1071,7 +1076,6 @@ def test_a_restart_whose_new_instance_fails_to_build_does_not_stop_the_old_insta
     assert [name for name, instance in log if instance is old] == ["on_stop"]
 
 
-@pytest.mark.xfail(strict=True, reason=f"kernel bug: {RETIRED_INSTANCE_KEPT}")
 def test_a_resume_after_a_failed_rebuild_does_not_run_the_old_instance_again():
     kernel, root, child = family(root_decides=Directive.RESUME)
     child.factory = failing_builds(Boom("the factory failed"), Probe())
@@ -1084,9 +1088,11 @@ def test_a_resume_after_a_failed_rebuild_does_not_run_the_old_instance_again():
     root.strategy = OneForOne(always(Directive.RESUME))
     [resume] = posted(kernel.system_message(root, build_failed), child)
     run_hooks(kernel, child, kernel.system_message(child, resume), log)
-    assert log == [("on_stop", old)]
-    # whatever it does (Akka builds a new instance), the one it stopped handles nothing more
-    assert not (child.phase is Phase.RUNNING and child.instance is old)
+    # the one it stopped handles nothing more: as Akka turns Resume into Create, it resumes
+    # with a new instance
+    assert child.phase is Phase.RUNNING
+    assert child.instance is not old
+    assert log == [("on_stop", old), ("on_restart", child.instance)]
 
 
 def resumed_parent_with_a_failed_child(child_strategy: Any) -> tuple[Kernel, Cell, Cell, Cell]:
