@@ -249,6 +249,7 @@ class KernelCell(CellContext):
         "blocked",
         "children_cells",
         "consecutive_restarts",
+        "covered",
         "factory",
         "group_restarts",
         "instance",
@@ -297,8 +298,13 @@ class KernelCell(CellContext):
         self.restart_pending = False
         self.restart_error: BaseException | None = None
         self.retired = False  # whether its instance's on_stop ran (a restart retired it)
-        # its failure its supervisor has not decided yet (reported at the latest when it stops)
-        self.undecided: BaseException | None = None
+        # its failures its supervisor has not decided yet, oldest first (a suspended cell fails
+        # again when it escalates a child's failure); each is decided when its supervisor reads
+        # it, or reported as a stop when the cell terminates first
+        self.undecided: tuple[BaseException, ...] = ()
+        # those a restart covered before its supervisor read them: reported as that restart
+        # when it reads them, or when the cell terminates first
+        self.covered: tuple[BaseException, ...] = ()
         self.waiting_children: set[Any] = _NO_CHILDREN  # a set of its own once it waits
         self.then: Then | None = None
 
@@ -450,7 +456,7 @@ class Kernel:
             # a RESUME answers the failure decided when it was posted; should the cell have
             # failed again since (escalating a child's failure), or a restart of it have been
             # decided, it waits for that decision or that restart
-            if cell.phase == _SUSPENDED and cell.undecided is None and not cell.restart_pending:
+            if cell.phase == _SUSPENDED and not cell.undecided and not cell.restart_pending:
                 if cell.retired:
                     # a failed rebuild left it no live instance (its old one's on_stop ran):
                     # as Akka turns Resume into Create, it resumes with a new one
@@ -462,7 +468,7 @@ class Kernel:
             for child in cell.children_cells.values():  # the children it suspended resume too
                 if (
                     child.phase == _SUSPENDED
-                    and child.undecided is None  # (not one whose own failure waits)
+                    and not child.undecided  # (not one whose own failure waits)
                     and not child.restart_pending  # (nor one whose restart waits)
                 ):
                     out.append(PostSystem(child, RESUME))
@@ -556,7 +562,7 @@ class Kernel:
         if parent is None:
             out.append(Escalate(cell, error))
         else:
-            cell.undecided = error
+            cell.undecided += (error,)
             out.append(PostSystem(parent, ChildFailed(cell, error)))
 
     def _after_children(self, cell: Any, then: Then, out: list[Command]) -> None:
@@ -589,7 +595,9 @@ class Kernel:
         if cell.phase >= _STOPPING:  # stopped while its children stopped: no new instance
             return
         cell.consecutive_restarts += 1
-        cell.undecided = None  # a failure not decided yet is covered by this restart
+        if cell.undecided:  # the failures not decided yet are covered by this restart
+            cell.covered += cell.undecided
+            cell.undecided = ()
         try:
             cell.instance = instantiate(cell.factory, cell)
         except Exception as failure:
@@ -625,8 +633,13 @@ class Kernel:
             if cell in watcher.watching:
                 watcher.watching.remove(cell)
         cell.watchers = _NO_ONE
-        if cell.undecided is not None:  # it failed, and stopped before its supervisor decided
-            error, cell.undecided = cell.undecided, None
+        # its failures its supervisor has not read yet are reported now, before its Stopped:
+        # those a restart covered as that restart, those it failed with since as this stop
+        covered, cell.covered = cell.covered, ()
+        for error in covered:
+            self._report_failure(parent or cell, cell, error, Directive.RESTART, out)
+        undecided, cell.undecided = cell.undecided, ()
+        for error in undecided:
             self._report_failure(parent or cell, cell, error, Directive.STOP, out)
         out.append(Publish(Stopped(cell.path, self.environment.event_time())))
         out.append(Gone(cell))
@@ -636,13 +649,15 @@ class Kernel:
                 out.append(ContinueAfterChildren(parent))
 
     def _supervise(self, parent: Any, child: Any, error: BaseException, out: list[Command]) -> None:
-        if child.undecided is not error:
-            # decided already: it terminated (its failure reported then), or a restart that a
-            # group decision made covered it (reported as that restart, once)
-            if child.phase is not _STOPPED:
+        if not _holds(child.undecided, error):
+            # decided already: a restart that a group decision made covered it (reported as
+            # that restart, now), or it terminated (its failure reported then)
+            if _holds(child.covered, error):
+                child.covered = _without(child.covered, error)
                 self._report_failure(parent, child, error, Directive.RESTART, out)
             return
-        child.undecided = None  # (still undecided: so not terminated, still its parent's child)
+        # (still undecided: so not terminated, still its parent's child)
+        child.undecided = _without(child.undecided, error)
         if child.phase >= _STOPPING or parent.phase >= _STOPPING:
             # stopping anyway: the failure is reported, and the child goes on stopping
             self._report_failure(parent, child, error, Directive.STOP, out)
@@ -677,7 +692,8 @@ class Kernel:
         directive, escalate = decision.directive, decision.escalate
         self._report_failure(parent, child, error, directive, out)
         if directive is Directive.RESUME:
-            out.append(PostSystem(child, RESUME))
+            if not child.undecided:  # (else it resumes once its later failures are decided)
+                out.append(PostSystem(child, RESUME))
         elif directive is Directive.RESTART:
             for cell, delay in zip(decision.affected, decision.delays, strict=True):
                 if cell.restart_pending:  # a restart of it is under way already: that one
@@ -716,3 +732,11 @@ class Kernel:
         time = self.environment.event_time()
         out.append(Publish(Failed(child.path, time, error, directive.name)))
         self._note(out, parent, f"decides {directive.name} for {child.path} after {error!r}")
+
+
+def _holds(errors: tuple[BaseException, ...], error: BaseException) -> bool:
+    return any(each is error for each in errors)
+
+
+def _without(errors: tuple[BaseException, ...], error: BaseException) -> tuple[BaseException, ...]:
+    return tuple(each for each in errors if each is not error)

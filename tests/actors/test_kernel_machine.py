@@ -13,21 +13,23 @@ handles messages, and each instance's hooks run in Akka's order. At the end it s
 runs everything dry (or, at random, aborts what is left as a shutdown that ran out of time
 does), and checks that all of it ended.
 
-The kernel bugs the machine still finds are listed in KNOWN_BUGS: the machine steps over them
-(each shows in Hypothesis's statistics when it does), and a small run of the kernel at the end
-of this file pins each one as a strict xfail. The bugs it found before and that are fixed
-(on_stop twice on a retired instance, a resume reaching a child whose failure or restart
-waits, two restarts of one cell under way at once, a covered failure decided again) are
-asserted like everything else, and pinned by the regression tests at the end.
+Every kernel bug the machine has found is fixed, asserted like everything else, and pinned by
+a small run of the kernel at the end of this file: on_stop twice on a retired instance, a
+resume reaching a child whose failure or restart waits, two restarts of one cell under way at
+once, a covered failure decided again; and since, an instance a failed rebuild retired kept
+as if live, a failure superseded by a second one before its supervisor decided, a RESUME
+applied after the cell failed again or a restart of it was decided, and a covered failure of
+a child that terminated before its supervisor read it never reported. (A bug found and not
+fixed yet is best pinned the same way, as a strict xfail, with the machine stepping over it.)
 """
 
 from __future__ import annotations
 
+import operator
 import sys
 from collections import Counter, defaultdict
 from typing import Any
 
-import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -70,24 +72,6 @@ from playbill.actors._kernel import (
 from playbill.actors._signals import RESUME, START, STOP, ChildFailed, Restart
 from playbill.actors._spawning import child_name, instantiate
 from playbill.effects import ActorRef
-
-# -- known kernel bugs -------------------------------------------------------------------------
-
-SUPERSEDED_FAILURE = (
-    "a cell that fails again before its supervisor decided its failure (it escalates a "
-    "child's failure while suspended) replaces its undecided failure: the first is reported "
-    "as restarted when its supervisor reads it, though no restart covered it (or, if the cell "
-    "has terminated by then, never reported)"
-)
-COVERED_FAILURE_LOST = (
-    "a failure a restart covered (a group restart decided for a sibling came first) is "
-    "reported only when its supervisor reads it; if the child has terminated by then, it is "
-    "never reported"
-)
-KNOWN_BUGS = {SUPERSEDED_FAILURE, COVERED_FAILURE_LOST}
-"""What the machine steps over rather than fail on, each pinned by an xfail test below: when
-the kernel is fixed, that test passes (strict xfail fails the run), its entry goes, and so
-does the machine's step over it."""
 
 # -- the world the kernel sees ---------------------------------------------------------------
 
@@ -183,8 +167,8 @@ def is_notice(item: Item) -> bool:
 class Failure:
     """One failure of one cell (an error it raised, or one it escalated), and what became of
     it: ``fate`` is "undecided" while its supervisor has not decided it (its `ChildFailed` is
-    on its way), "decided", "covered" (a restart of the cell came first), "superseded" (the
-    cell failed again before its supervisor decided), or "terminated" (the cell terminated
+    on its way; a suspended cell that escalates a child's failure has several), "decided",
+    "covered" (a restart of the cell came first), or "terminated" (the cell terminated
     first); ``reports`` are the directives of its `Failed` events ("ESCALATE": it reached the
     root guardian)."""
 
@@ -271,14 +255,16 @@ class KernelMachine(RuleBasedStateMachine):
         self.answers: dict[int, list[str]] = defaultdict(list)
         self.restart_times: dict[tuple[str, Cell], list[float]] = defaultdict(list)
         self.failures: dict[tuple[Cell, int], Failure] = {}  # by its cell and id(error)
-        self.undecided: dict[Cell, Failure] = {}  # the failure its supervisor has not decided
+        # the failures its supervisor has not decided, oldest first
+        self.undecided: defaultdict[Cell, list[Failure]] = defaultdict(list)
+        # the failures a restart covered before its supervisor read them
+        self.covered: defaultdict[Cell, list[Failure]] = defaultdict(list)
         self.restart_due: Counter[Cell] = Counter()  # Restarts posted (or timed), not handled
         self.restarting: set[Cell] = set()  # a restart decided, its new instance not built yet
         self.unbuilt: set[Cell] = set()  # cells whose last build failed
         self.deciding: tuple[Cell, BaseException] | None = None  # a supervisor, a child's error
         self.highest_phase: dict[Cell, Phase] = {}
         self.published_stops: set[str] = set()
-        self.aborted = False
         self.patience: int | None = None  # steps a final shutdown waits before it aborts
 
     # -- building ------------------------------------------------------------------------
@@ -295,9 +281,10 @@ class KernelMachine(RuleBasedStateMachine):
         has come; a failure no decision has read yet is covered by it."""
         restart = cell in self.restarting
         self.restarting.discard(cell)
-        covered = self.undecided.pop(cell, None)
-        if covered is not None:
-            covered.fate = "covered"
+        covered = self.undecided.pop(cell, [])
+        for failure in covered:
+            failure.fate = "covered"
+        self.covered[cell] += covered
         if cell in self.unbuilt:  # (its old instance's on_stop ran before that failed build)
             event(
                 f"a new instance after a failed rebuild, at a {'restart' if restart else 'resume'}"
@@ -424,7 +411,7 @@ class KernelMachine(RuleBasedStateMachine):
                 # a decision resumes the child it decided about; a parent resuming passes it on
                 # to its children suspended for no reason of their own
                 resumed = command.cell
-                assert resumed not in self.undecided, f"{resumed.path} resumed, undecided"
+                assert not self.undecided[resumed], f"{resumed.path} resumed, undecided"
                 assert resumed not in self.restarting, f"{resumed.path} resumed, restart due"
             elif kind is Gone:
                 self.check_gone(command.cell, commands)
@@ -435,12 +422,18 @@ class KernelMachine(RuleBasedStateMachine):
         kind = type(event)
         if kind is Stopped:
             self.published_stops.add(event.path)
-            failure = self.undecided.pop(self.by_path[event.path], None)
-            if failure is not None:  # it terminated before its supervisor decided
+            cell = self.by_path[event.path]
+            for failure in self.undecided.pop(cell, []):  # it terminated before the decision
                 failure.fate = "terminated"
                 assert failure.reports == ["STOP"], (
                     f"{event.path} terminated; its undecided failure was not reported as a "
                     f"stop before its Stopped: {failure}"
+                )
+            for failure in self.covered.pop(cell, []):  # its supervisor has not read it yet
+                event("a covered failure reported as its cell terminated")
+                assert failure.reports == ["RESTART"], (
+                    f"{event.path} terminated; its failure a restart covered was not reported "
+                    f"as that restart before its Stopped: {failure}"
                 )
         elif kind is Failed:
             cell = self.by_path[event.path]
@@ -543,10 +536,9 @@ class KernelMachine(RuleBasedStateMachine):
             failure = self.failures[failed, id(message.error)]
             assert failure.fate == "reported at once", f"{failure} on its way twice"
             assert not failure.queued
-            earlier = self.undecided.get(failed)
-            if earlier is not None:  # it failed again before its supervisor decided
-                earlier.fate = "superseded"
-            self.undecided[failed] = failure
+            if self.undecided[failed]:
+                event("a failure before an earlier one of its cell is decided")
+            self.undecided[failed].append(failure)
             failure.fate, failure.queued = "undecided", True
         elif type(message) is Restart:
             self.restart_due_for(cell)
@@ -556,12 +548,6 @@ class KernelMachine(RuleBasedStateMachine):
         assert cell not in self.restarting, f"a second restart of {cell.path} while one is due"
         self.restarting.add(cell)
         self.restart_due[cell] += 1
-
-    @staticmethod
-    def step_over(bug: str) -> None:
-        """A known kernel bug happened: note it in the statistics and go on."""
-        assert bug in KNOWN_BUGS, bug  # fixed bugs leave KNOWN_BUGS: then this fails
-        event(f"stepped over a known kernel bug: {bug[:60]}…")
 
     def run_hook(self, command: RunHook) -> None:
         cell, name = command.cell, command.name
@@ -623,10 +609,12 @@ class KernelMachine(RuleBasedStateMachine):
         failed = message.child
         failure = self.failures[failed, id(message.error)]
         failure.queued = False
-        undecided = self.undecided.get(failed) is failure
+        undecided = failure in self.undecided[failed]
         if undecided:
-            del self.undecided[failed]
+            self.undecided[failed].remove(failure)
             failure.fate = "decided"
+        elif failure in self.covered[failed]:
+            self.covered[failed].remove(failure)
         reported = len(failure.reports)
         self.deciding = (cell, message.error)
         try:
@@ -635,22 +623,17 @@ class KernelMachine(RuleBasedStateMachine):
             )
         finally:
             self.deciding = None
-        bug = None
-        if failure.fate == "superseded":
-            bug = SUPERSEDED_FAILURE
-        elif failure.fate == "covered" and not failure.reports and failed.phase is Phase.STOPPED:
-            bug = COVERED_FAILURE_LOST
-        if bug is not None:
-            self.step_over(bug)
-            if not failure.reports:  # (reported nowhere: the machine counts it as reported)
-                failure.reports.append("none: stepped over")
-            return
         assert len(failure.reports) == 1, f"{cell.path} read {failure}: reported once, not so"
         if not undecided and not reported:  # reported now, not decided: a restart covered it
             assert failure.fate == "covered", (
                 f"{cell.path} reported {failure}, undecided: no restart covered it"
             )
             assert failure.reports == ["RESTART"], f"a restart covered {failure}"
+        if undecided:  # the directive reported is the one that happens
+            if failure.reports == ["RESTART"]:
+                assert failed in self.restarting, f"{failure}: no restart of it is due"
+            elif failure.reports == ["STOP"]:
+                assert failed.phase >= Phase.STOPPING, f"{failure}: it does not stop"
 
     def finish_hook(self, cell: Cell, outcome: object) -> None:
         cell.hook = None
@@ -861,8 +844,8 @@ class KernelMachine(RuleBasedStateMachine):
     def a_failed_actor_handles_nothing_until_its_supervisor_decides(self):
         for cell in self.cells:
             if cell.phase is Phase.RUNNING:
-                failure = self.undecided.get(cell)
-                assert failure is None, f"{cell.path} runs; its failure is undecided: {failure}"
+                failures = self.undecided[cell]
+                assert not failures, f"{cell.path} runs; its failures are undecided: {failures}"
                 assert cell not in self.restarting, f"{cell.path} runs; its restart is due"
                 assert not self.restart_due[cell]
 
@@ -875,8 +858,12 @@ class KernelMachine(RuleBasedStateMachine):
     def the_kernel_keeps_the_undecided_failures_and_the_restarts_due(self):
         for cell in self.cells:
             if cell.phase is not Phase.STOPPED:
-                failure = self.undecided.get(cell)
-                assert cell.undecided is (None if failure is None else failure.error), cell.path
+                failures = self.undecided[cell]
+                assert len(cell.undecided) == len(failures), cell.path
+                assert all(map(operator.is_, cell.undecided, (f.error for f in failures)))
+                covered = self.covered[cell]
+                assert len(cell.covered) == len(covered), cell.path
+                assert all(map(operator.is_, cell.covered, (f.error for f in covered)))
                 assert cell.restart_pending is (cell in self.restarting), cell.path
 
     @invariant()
@@ -914,7 +901,6 @@ class KernelMachine(RuleBasedStateMachine):
 
     def abort(self) -> None:
         """As a shutdown that ran out of time does: every cell is aborted, children first."""
-        self.aborted = True
         for cell in reversed(self.cells):  # a child comes after its parent in self.cells
             if cell.phase is Phase.STOPPED:
                 continue
@@ -940,9 +926,7 @@ class KernelMachine(RuleBasedStateMachine):
             assert cell.phase is Phase.STOPPED, f"{cell.path} never stopped: {cell.phase!r}"
             assert not cell.mailbox.user, f"{cell.path} kept {list(cell.mailbox.user)}"
         assert sorted(cell.path for cell in self.gone) == sorted(self.by_path)
-        for failure in self.failures.values():
-            if self.aborted and failure.queued and failure.fate != "terminated":
-                continue  # its report, due when its supervisor read it, went with the abort
+        for failure in self.failures.values():  # (an abort too reports what nobody read yet)
             assert len(failure.reports) == 1, f"{failure}: reported once, not so"
         for item in self.items:
             outcomes = (item.serial in self.handled) + self.dead_letters[item.serial]
@@ -955,9 +939,7 @@ KernelMachine.TestCase.settings = settings(stateful_step_count=40)
 TestTheKernelKeepsItsInvariantsOverAnyInterleaving = KernelMachine.TestCase
 
 
-# -- the kernel bugs, each pinned by a small run of the kernel ----------------------------------
-#
-# The fixed ones are regression tests; those still in KNOWN_BUGS are strict xfails.
+# -- the kernel bugs the machine found, each pinned by a small run of the kernel ----------------
 
 
 def family(*, root_decides: Directive = Directive.RESTART) -> tuple[Kernel, Cell, Cell]:
@@ -1207,7 +1189,6 @@ def test_two_children_failing_together_cost_a_group_one_restart():
     assert len(root.group_restarts) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=f"kernel bug: {COVERED_FAILURE_LOST}")
 def test_a_failure_a_restart_covered_is_reported_even_when_the_child_stopped_since():
     kernel, root, first = family()
     root.strategy = AllForOne()
@@ -1227,7 +1208,6 @@ def test_a_failure_a_restart_covered_is_reported_even_when_the_child_stopped_sin
     assert (second.path, "RESTART") in failed  # its failure, like every failure, is reported
 
 
-@pytest.mark.xfail(strict=True, reason=f"kernel bug: {SUPERSEDED_FAILURE}")
 def test_a_failure_replaced_by_an_escalation_is_not_reported_as_restarted():
     kernel, root, parent = family(root_decides=Directive.STOP)
     parent.strategy = OneForOne(always(Directive.ESCALATE))
@@ -1271,3 +1251,21 @@ def test_a_resume_posted_before_a_restart_was_decided_does_not_let_it_run():
     run_hooks(kernel, first, kernel.system_message(first, restart), [])
     assert first.phase is Phase.RUNNING
     assert first.instance is not first.first_instance
+
+
+def test_a_cell_that_failed_twice_before_a_decision_has_each_failure_decided():
+    kernel, root, parent = family(root_decides=Directive.RESUME)
+    parent.strategy = OneForOne(always(Directive.ESCALATE))
+    child = adopt(parent, "c", 3)
+    [parent_failed] = posted(kernel.fail(parent, Boom("its own")), root)
+    [child_failed] = posted(kernel.fail(child, Boom("its child's")), parent)
+    [escalated] = posted(kernel.system_message(parent, child_failed), root)  # it fails again
+    first = kernel.system_message(root, parent_failed)
+    assert events(first) == [("Failed", parent.path, "RESUME")]
+    assert posted(first, parent) == []  # no resume while its second failure waits
+    second = kernel.system_message(root, escalated)
+    assert events(second) == [("Failed", parent.path, "RESUME")]
+    [resume] = posted(second, parent)
+    resumed = kernel.system_message(parent, resume)
+    assert parent.phase is Phase.RUNNING
+    assert posted(resumed, child) == [RESUME]  # the child whose failure it escalated resumes
