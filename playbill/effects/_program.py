@@ -16,12 +16,7 @@ from attrs import field, frozen
 from returns.result import Failure, Result, Success
 
 from playbill.effects._errors import InvalidArgument, ProgramError
-from playbill.effects._structure import (
-    structural_hash,
-    structurally_equal,
-    walk_class,
-    walk_family,
-)
+from playbill.effects._structure import Structural, walk_class, walk_family
 
 if TYPE_CHECKING:
     from playbill.effects._concurrency import Fiber
@@ -68,7 +63,7 @@ class Effect(Generic[A_co]):
     __slots__ = ()
 
 
-class Program(Generic[A_co]):
+class Program(Structural, Generic[A_co]):
     """A value describing a computation that produces an ``A`` by performing effects.
 
     Programs are immutable; running one never changes it, and running the same program twice
@@ -210,16 +205,6 @@ class Program(Generic[A_co]):
         from playbill.effects._pretty import one_line
 
         return one_line(self)
-
-    # Equal structure, equal programs (functions by identity): attrs' generated methods would
-    # recurse once per node, these walk a chain of a million binds on an explicit stack.
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return structurally_equal(self, other)
-
-    def __hash__(self) -> int:
-        return structural_hash(self)
 
 
 # The three nodes built on every bind get a hand-written ``__init__`` that stores through the

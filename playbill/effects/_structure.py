@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "Structural",
     "repr_by_fields",
     "structural_hash",
     "structural_repr",
@@ -244,3 +245,20 @@ def repr_by_fields(self: object) -> str:
     if not attrs.has(type(self)):
         return object.__repr__(self)
     return structural_repr(self)
+
+
+class Structural:
+    """The base of the deep values (`Program`, `Flow`): equal structure, equal values
+    (functions by identity), compared and hashed on an explicit stack, so a chain of a million
+    binds or a flow nested a hundred thousand deep compares and hashes (attrs' generated
+    methods would recurse once per node)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return structurally_equal(self, other)
+
+    def __hash__(self) -> int:
+        return structural_hash(self)

@@ -16,12 +16,7 @@ from attrs import field, frozen
 from playbill.actors import Backoff
 from playbill.effects import ActorRef, InvalidArgument, Program
 from playbill.effects._checks import check_path
-from playbill.effects._structure import (
-    repr_by_fields,
-    structural_hash,
-    structurally_equal,
-    walk_family,
-)
+from playbill.effects._structure import Structural, repr_by_fields, walk_family
 
 if TYPE_CHECKING:
     from playbill.flow._registry import Registry
@@ -80,7 +75,7 @@ O_co = TypeVar("O_co", covariant=True)
 OnLimit = Literal["fail", "last"]
 
 
-class Flow(Generic[I_contra, O_co]):
+class Flow(Structural, Generic[I_contra, O_co]):
     """A workflow from an ``I`` to an ``O``, as a value.
 
     >>> from playbill.flow import step
@@ -93,17 +88,8 @@ class Flow(Generic[I_contra, O_co]):
     __slots__ = ()
     kind: ClassVar[str]
 
-    # Equal structure, equal flows (functions by identity), with attrs' repr text: attrs'
-    # generated methods would recurse once per node, these walk on an explicit stack, so a
-    # flow nested a hundred thousand deep compares, hashes and prints.
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return structurally_equal(self, other)
-
-    def __hash__(self) -> int:
-        return structural_hash(self)
-
+    # attrs' repr text, walked on an explicit stack (a flow nested a hundred thousand deep
+    # prints); equality and hashing come from Structural
     __repr__ = repr_by_fields
 
     # -- composition --------------------------------------------------------------------------
