@@ -396,7 +396,7 @@ class Kernel:
         its instance and strategy. The performer then starts it (``on_start`` first)."""
         check_spawn(actor, supervision, mailbox)
         name = child_name(
-            parent.path, parent.phase >= _STOPPING, parent.children_cells, name, fresh
+            parent.path, parent.phase >= _STOPPING, parent.children_cells, name, fresh, actor
         )
         cell = new_cell(parent, child_path(parent.path, name), actor, mailbox)
         cell.instance = instantiate(actor, cell)

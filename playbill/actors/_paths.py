@@ -14,10 +14,10 @@ def check_name(name: object, where: str = "an actor name") -> str:
     >>> check_name("worker-1")
     'worker-1'
     """
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("$"):
+    if not isinstance(name, str) or not name or "/" in name or "$" in name:
         raise InvalidArgument(
-            f"{where} must be a non-empty string without '/' and not starting with '$', "
-            f"got {name!r}"
+            f"{where} must be a non-empty string without '/' or '$' ('$' marks the names "
+            f"given to unnamed actors, such as 'Worker$1'), got {name!r}"
         )
     return name
 

@@ -15,6 +15,7 @@ from playbill.effects import (
     MessageFailed,
     PlaybillError,
 )
+from playbill.effects._pretty import bounded_repr
 
 __all__ = [
     "ask_timeout_error",
@@ -29,9 +30,9 @@ __all__ = [
 
 
 def short(value: object) -> str:
-    """A repr short enough for a message or a trace line."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:79] + "…"
+    """A repr short enough for a message or a trace line: bounded while it is built, with no
+    memory address, never raising (see `bounded_repr`)."""
+    return bounded_repr(value, 80)
 
 
 def is_failure(error: BaseException) -> bool:
@@ -48,7 +49,7 @@ def asker_error(path: str, message: object, error: BaseException) -> BaseExcepti
     if isinstance(error, Exception | Cancelled):
         return error
     wrapped = MessageFailed(
-        f"{path} failed on {short(message)} with {error!r}, which is not an Exception; raise "
+        f"{path} failed on {short(message)} with {short(error)}, which is not an Exception; raise "
         "an Exception for a failure (a cancellation is the runtime's to raise)"
     )
     wrapped.__cause__ = error

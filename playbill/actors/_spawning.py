@@ -3,6 +3,7 @@ the realm a new system's refs carry."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import secrets
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from playbill.effects import (
     InvalidArgument,
 )
 
-__all__ = ["Guardian", "check_spawn", "child_name", "instantiate", "new_realm"]
+__all__ = ["Guardian", "actor_label", "check_spawn", "child_name", "instantiate", "new_realm"]
 
 
 class Guardian(Actor):
@@ -49,14 +50,25 @@ def check_spawn(actor: object, supervision: object, mailbox: object) -> None:
 
 
 def child_name(
-    parent_path: str, stopping: bool, siblings: Any, name: str | None, fresh: Callable[[], int]
+    parent_path: str,
+    stopping: bool,
+    siblings: Any,
+    name: str | None,
+    fresh: Callable[[], int],
+    actor: object = None,
 ) -> str:
-    """The name of a new child: checked and unique among its ``siblings``, or a fresh
-    ``$n`` when none is given."""
+    """The name of a new child: checked and unique among its ``siblings``, or, when none is
+    given, a fresh one that says what it is: the actor's name, ``$`` and a number
+    (``Worker$3``; ``$3`` for a factory with no name, such as a lambda). ``$`` is never in a
+    name a user gives, so the two never collide.
+
+    >>> child_name("/app", False, {}, None, lambda: 3, actor=Guardian)
+    'Guardian$3'
+    """
     if stopping:
         raise ActorStopped(f"{parent_path} is stopping, so it cannot spawn children")
     if name is None:
-        return f"${fresh()}"
+        return f"{actor_label(actor)}${fresh()}"
     check_name(name)
     if name in siblings:
         raise InvalidArgument(
@@ -64,6 +76,22 @@ def child_name(
             "that child and wait for it to terminate first"
         )
     return name
+
+
+def actor_label(actor: object) -> str:
+    """What an unnamed child of ``actor`` (a class or a factory) is called before its number:
+    the class's name, a named factory's name (through `functools.partial`), without leading
+    underscores, else nothing.
+
+    >>> actor_label(Guardian), actor_label(lambda: Guardian())
+    ('Guardian', '')
+    """
+    while isinstance(actor, functools.partial):
+        actor = actor.func
+    name = getattr(actor, "__name__", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        return ""  # a lambda (``<lambda>``), or a callable object with no name
+    return name.lstrip("_")
 
 
 def instantiate(factory: Callable[[], Any], context: object) -> Any:

@@ -7,7 +7,10 @@ a million binds prints in a moment.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import itertools
+import types
+from typing import Any, cast
 
 from returns.result import Success
 
@@ -39,7 +42,7 @@ from playbill.effects._vocabulary import (
     Watch,
 )
 
-__all__ = ["function_name", "one_line", "tree"]
+__all__ = ["bounded_repr", "function_name", "one_line", "tree"]
 
 _MAX_NESTING = 12
 _MAX_CHAIN = 40
@@ -58,9 +61,159 @@ def function_name(function: object) -> str:
     return str(name)
 
 
+_FUNCTIONS = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.MethodWrapperType,
+    types.WrapperDescriptorType,
+    types.MethodDescriptorType,
+)
+_PLAIN = frozenset({int, float, bool, type(None), complex})
+_ITEMS = 8  # items shown of a container, fields of an instance
+_LEVELS = 4  # containers shown inside containers
+
+
+def _failed_repr(value: object, error: BaseException) -> str:
+    return f"<{type(value).__qualname__} object (repr failed: {type(error).__name__})>"
+
+
+# per class: the (name, how) of the fields its library-written repr shows, with the class's
+# printed name, or None when the class writes its own repr
+_Fields = tuple[str, tuple[tuple[str, Any], ...]]
+_FIELDS: dict[type, _Fields | None] = {}
+
+
+def _fields_of(kind: type) -> _Fields | None:
+    """The fields an attrs or dataclass repr shows, when ``kind``'s repr is the one that
+    library wrote (so each field can be shown bounded); else None."""
+    if kind in _FIELDS:
+        return _FIELDS[kind]
+    found: _Fields | None = None
+    code = getattr(kind.__repr__, "__code__", None)
+    if code is not None:
+        if code.co_filename.startswith("<attrs generated") and hasattr(kind, "__attrs_attrs__"):
+            found = (
+                kind.__qualname__.rsplit(">.", 1)[-1],
+                tuple(
+                    (attribute.name, attribute.repr)
+                    for attribute in kind.__attrs_attrs__
+                    if attribute.repr is not False
+                ),
+            )
+        elif dataclasses.is_dataclass(kind) and code.co_filename == dataclasses.__file__:
+            found = (
+                kind.__qualname__,
+                tuple((item.name, True) for item in dataclasses.fields(kind) if item.repr),
+            )
+    _FIELDS[kind] = found
+    return found
+
+
+_BRACKETS: dict[type, tuple[str, str]] = {
+    list: ("[", "]"),
+    tuple: ("(", ")"),
+    set: ("{", "}"),
+    frozenset: ("frozenset({", "})"),
+}
+
+
+def _render(value: object, width: int, level: int) -> str:
+    kind = type(value)
+    try:
+        if kind in _PLAIN:
+            return repr(value)
+        if kind is str:
+            text = cast(str, value)
+            return repr(text) if len(text) <= width else repr(text[:width]) + "…"
+        brackets = _BRACKETS.get(kind)
+        if brackets is not None:
+            items: Any = value
+            if not items:
+                return (
+                    "set()" if kind is set else "frozenset()" if kind is frozenset else repr(value)
+                )
+            if level <= 0:
+                return f"{brackets[0]}...{brackets[1]}"
+            shown = [_render(item, width, level - 1) for item in itertools.islice(items, _ITEMS)]
+            if len(items) > _ITEMS:
+                shown.append("...")
+            elif kind is tuple and len(items) == 1:
+                return f"({shown[0]},)"
+            return brackets[0] + ", ".join(shown) + brackets[1]
+        if kind is dict:
+            mapping: Any = value
+            if level <= 0:
+                return "{...}" if mapping else "{}"
+            pairs = [
+                f"{_render(key, width, level - 1)}: {_render(item, width, level - 1)}"
+                for key, item in itertools.islice(mapping.items(), _ITEMS)
+            ]
+            if len(mapping) > _ITEMS:
+                pairs.append("...")
+            return "{" + ", ".join(pairs) + "}"
+        fields = _fields_of(kind)
+        if fields is not None:
+            return _render_fields(value, fields, width, level)
+        if isinstance(value, type):
+            return f"<class '{value.__qualname__}'>"
+        if isinstance(value, _FUNCTIONS):
+            return f"<function {function_name(value)}>"
+        if kind.__repr__ is object.__repr__:
+            return f"<{kind.__qualname__} object>"
+        if isinstance(value, BaseException) and kind.__repr__ is BaseException.__repr__:
+            arguments = value.args
+            if level <= 0 and arguments:
+                return f"{kind.__name__}(...)"
+            inner = [_render(argument, width, level - 1) for argument in arguments[:_ITEMS]]
+            return f"{kind.__name__}({', '.join(inner)})"
+        return repr(value)  # a repr of the class's own: its size is its author's
+    except Exception as error:
+        return _failed_repr(value, error)
+
+
+def _render_fields(value: object, fields: _Fields, width: int, level: int) -> str:
+    name, shown = fields
+    if level <= 0:
+        return f"{name}(...)"
+    parts = []
+    for index, (field_name, how) in enumerate(shown):
+        if index == _ITEMS:
+            parts.append("...")
+            break
+        item = getattr(value, field_name, None)
+        if how is True:
+            text = _render(item, width, level - 1)
+        else:
+            try:
+                text = str(how(item))
+            except Exception as error:
+                text = _failed_repr(item, error)
+        parts.append(f"{field_name}={text}")
+    return f"{name}({', '.join(parts)})"
+
+
+def bounded_repr(value: object, width: int = 80) -> str:
+    """A repr of ``value`` at most ``width`` characters long, bounded while it is built (a
+    list of a million items costs what a list of eight does; attrs and dataclass instances
+    and exceptions are shown field by field), with no memory address (an object with the
+    default repr is ``<Foo object>``, a function ``<function name>``), and never raising: a
+    repr that fails is shown as ``<Foo object (repr failed: ValueError)>``.
+
+    >>> bounded_repr(list(range(1_000_000)))
+    '[0, 1, 2, 3, 4, 5, 6, 7, ...]'
+    >>> class Broken:
+    ...     def __repr__(self):
+    ...         raise ValueError("no")
+    >>> bounded_repr(Broken())
+    '<Broken object (repr failed: ValueError)>'
+    """
+    text = _render(value, width, _LEVELS)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _value(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
+    return bounded_repr(value, _MAX_VALUE)
 
 
 def _step(node: Program[Any]) -> tuple[str, list[Program[Any]], Program[Any] | None]:

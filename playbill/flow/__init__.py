@@ -52,6 +52,7 @@ from playbill.flow._serialise import (
     to_json,
     to_yaml,
 )
+from playbill.flow._spans import span_tree
 
 __all__ = [
     "FORMAT",
@@ -83,6 +84,7 @@ __all__ = [
     "pure",
     "race",
     "run_flow",
+    "span_tree",
     "step",
     "to_dict",
     "to_json",

@@ -8,6 +8,7 @@ explores their interleavings like any other program's.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Generator
@@ -114,6 +115,10 @@ class _Run:
         self.events = events
         self.wait = wait  # whether the run waits for its side flows before it ends
         self.sides: list[ActorRef] = []  # the actors running side flows, when it waits
+
+    def __repr__(self) -> str:
+        # stable from run to run (no address), so a traced run replays line for line
+        return f"<flow run: events={self.events}, side flows={len(self.sides)}>"
 
 
 def compile_flow(
@@ -443,8 +448,8 @@ def _side(run: _Run, side: Flow[Any, Any], value: Any, path: str, span: str) -> 
 
 def _diverted(flow: Diverted, value: Any, run: _Run, path: str, span: str) -> _Body:
     result = yield _under(flow.flow, value, run, path, span, "flow")
-    side = _SideFlow(run, flow.side, path, span)
-    ref = yield free_spawn(lambda: side)
+    # a named factory, so the actor is named after it (``SideFlow$3``)
+    ref = yield free_spawn(functools.partial(_SideFlow, run, flow.side, path, span))
     if run.wait:
         run.sides.append(ref)
     yield ref.free_tell(result)
@@ -558,6 +563,14 @@ class _Tally:
         self.succeeded: list[Any] = []
         self.indices: list[int] = []
         self.failed: list[BaseException] = []
+
+    def __repr__(self) -> str:
+        # stable from run to run (no address), so a traced run replays line for line
+        where = self.path or "(root)"
+        return (
+            f"<at_least {self.k} of {self.n} at {where}: {len(self.succeeded)} succeeded, "
+            f"{len(self.failed)} failed>"
+        )
 
 
 def _at_least(flow: AtLeast, value: Any, run: _Run, path: str, span: str) -> _Body:

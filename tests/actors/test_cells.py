@@ -5,12 +5,14 @@ properties where one exists."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from playbill import Actor
 from playbill.actors import (
     AllForOne,
     Backoff,
@@ -310,7 +312,26 @@ def test_an_unnamed_child_gets_a_fresh_dollar_name(number, siblings):
     assert calls == [number]
 
 
-@given(st.text(min_size=1).filter(lambda s: "/" not in s and not s.startswith("$")))
+def test_an_unnamed_child_is_named_after_its_actor_class_or_named_factory():
+    class Worker(Actor):
+        def receive(self, message: object) -> None:
+            return None
+
+    def make_worker() -> Worker:
+        return Worker()
+
+    def fresh() -> int:
+        return 3
+
+    assert child_name("/app", False, {}, None, fresh, Worker) == "Worker$3"
+    assert child_name("/app", False, {}, None, fresh, make_worker) == "make_worker$3"
+    assert child_name("/app", False, {}, None, fresh, functools.partial(make_worker)) == (
+        "make_worker$3"
+    )
+    assert child_name("/app", False, {}, None, fresh, lambda: Worker()) == "$3"
+
+
+@given(st.text(min_size=1).filter(lambda s: "/" not in s and "$" not in s))
 def test_a_valid_new_name_is_kept_as_given(name):
     assert child_name("/app/parent", False, {"other"}, name, never_fresh) == name
 
@@ -330,7 +351,7 @@ def test_a_stopping_parent_refuses_any_child_with_actor_stopped(name):
         child_name("/app/parent", True, {}, name, never_fresh)
 
 
-@pytest.mark.parametrize("name", ["", "a/b", "/a", "$1", "$worker", 7, b"worker"])
+@pytest.mark.parametrize("name", ["", "a/b", "/a", "$1", "$worker", "Worker$1", 7, b"worker"])
 def test_an_invalid_name_is_refused(name):
     with pytest.raises(InvalidArgument, match="actor name"):
         child_name("/app/parent", False, {}, name, never_fresh)

@@ -41,6 +41,7 @@ from playbill.interpreters.simulation._schedule import (
     Schedule,
     SimulationOptions,
     SimulationResult,
+    StepKind,
     TraceLine,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "Schedule",
     "SimulationOptions",
     "SimulationResult",
+    "StepKind",
     "TraceLine",
     "check_determinism",
     "explore",

@@ -35,6 +35,7 @@ from playbill.interpreters._fibers import (
     _Fiber,
     _Wait,
 )
+from playbill.interpreters.simulation._schedule import StepKind
 
 if TYPE_CHECKING:
     from playbill.interpreters.simulation._world import _World
@@ -94,9 +95,9 @@ class _AskExpiry:
         fiber, envelope, world = self.fiber, self.envelope, self.world
         if envelope.waiting_asker() is fiber:
             envelope.asker = None
-            if world.tracing:
-                world.log(fiber.label, f"ask of {self.path} timed out")
             error = ask_timeout_error(self.path, self.message, self.limit)
+            if world.tracing:
+                world.log(fiber.label, f"ask of {self.path} timed out", StepKind.TIMEOUT, error)
             world.wake(fiber, ERROR, error)
 
 

@@ -187,6 +187,8 @@ def simulate(
         tuple(world.events),
         world.unobserved_failures(),
         tuple(world.widths),
+        tuple(world.kinds),
+        world.failure_index(error) if status != "completed" else None,
     )
 
 

@@ -50,6 +50,7 @@ from playbill.effects import (
     InvalidArgument,
     Program,
 )
+from playbill.effects._pretty import bounded_repr
 from playbill.interpreters._fibers import (
     _WAITING,
     ERROR,
@@ -71,7 +72,7 @@ from playbill.interpreters.simulation._envelopes import (
     _StepLimit,
     _suspend,
 )
-from playbill.interpreters.simulation._schedule import Faults
+from playbill.interpreters.simulation._schedule import Faults, StepKind
 
 if TYPE_CHECKING:
     from playbill.interpreters.simulation._world import _World
@@ -105,7 +106,9 @@ class _Mail(FiberScheduler):
         guardian: _SimCell
         world: _World  # this part's whole: the world it belongs to (itself)
 
-        def log(self, actor: str, event: str) -> None: ...
+        def log(
+            self, actor: str, event: str, kind: StepKind, error: BaseException | None = None
+        ) -> None: ...
 
         def post_system(self, cell: _SimCell, message: object) -> None: ...
 
@@ -184,7 +187,9 @@ class _Mail(FiberScheduler):
         while channel:
             envelope = channel.popleft()
             if self.tracing:
-                self.log(target.path, f"delayed {short(envelope.message)} arrives")
+                self.log(
+                    target.path, f"delayed {short(envelope.message)} arrives", StepKind.DELIVERY
+                )
             with contextlib.suppress(MailboxFull):  # a refused tell: a dead letter already
                 self.offer(target, envelope, None)
 
@@ -231,7 +236,7 @@ class _Mail(FiberScheduler):
     def ask(self, fiber: _Fiber, sender: str, effect: Ask) -> None:
         target = self.target(effect.ref, "free_ask()")
         if self.tracing:
-            self.log(fiber.label, f"ask {effect.ref.path} {short(effect.message)}")
+            self.log(fiber.label, f"ask {effect.ref.path} {short(effect.message)}", StepKind.ASK)
         if target is None:
             self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
             raise ActorNotFound(f"no actor at {effect.ref.path} to ask {short(effect.message)}")
@@ -314,7 +319,7 @@ class _Mail(FiberScheduler):
             self.wake(asker, ERROR, error)
             return
         if self.tracing:
-            self.log(cell.path, f"reply {short(value)} to {asker.label}")
+            self.log(cell.path, f"reply {short(value)} to {asker.label}", StepKind.REPLY)
         self.wake(asker, VALUE, value)
 
     def undeliverable(self, cell: _SimCell, envelope: Any, reason: DeadLetterReason) -> None:
@@ -335,7 +340,9 @@ class _Mail(FiberScheduler):
         self.dead_letters.record(letter)
         self.events.append(DeadLettered(recipient, self.clock, letter))
         if self.tracing:
-            self.log(recipient, f"dead letter {short(message)} ({reason.name})")
+            self.log(
+                recipient, f"dead letter {short(message)} ({reason.name})", StepKind.DEAD_LETTER
+            )
 
     def watch(self, watcher: _SimCell, ref: ActorRef) -> None:
         self.apply(watcher, self.kernel.watch(watcher, self.resolve(ref), Terminated(ref)))
@@ -421,7 +428,7 @@ class _Mail(FiberScheduler):
         cell.handled += 1
         cell.current = envelope
         if self.tracing:
-            self.log(cell.path, f"receive {short(message)}")
+            self.log(cell.path, f"receive {short(message)}", StepKind.RECEIVE)
         try:
             result = cell.instance.receive(message)
         except BaseException as error:
@@ -477,7 +484,7 @@ class _Mail(FiberScheduler):
             if isinstance(error, Cancelled) and envelope is not None:
                 error = stopped_error(cell.path, envelope.message)
         if self.tracing:
-            self.log(cell.path, f"failed {error!r}")
+            self.log(cell.path, f"failed {bounded_repr(error, 240)}", StepKind.FAILURE, error)
         if envelope is not None and envelope.asker is not None:
             self.reply(cell, envelope, error=asker_error(cell.path, envelope.message, error))
         if envelope is not None and self.failure_log is not None:

@@ -4,13 +4,15 @@ and the `Faults` it is allowed."""
 
 from __future__ import annotations
 
+import enum
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, TypeVar, final
 from urllib.parse import quote, unquote
 
 import attrs
 from attrs import field, frozen
+from returns.result import Failure, Result, Success
 
 from playbill.actors import DEFAULT_ASK_TIMEOUT, ActorEvent, check_name
 from playbill.effects import InvalidArgument
@@ -342,18 +344,93 @@ def _read_choices(text: str, start: int, options: SimulationOptions = DEFAULT_OP
     return Schedule(tuple(choices), options)
 
 
+class StepKind(enum.Enum):
+    """What kind of step a trace line records, to filter a trace by
+    (`SimulationResult.trace_lines`). Each effect a program performs is one line of its kind
+    (``tell`` ... ``concurrency``); the others say what the world did in answer."""
+
+    # one line per effect performed
+    TELL = "tell"
+    ASK = "ask"
+    SPAWN = "spawn"
+    STOP = "stop"
+    WATCH = "watch"
+    SLEEP = "sleep"
+    EMIT = "emit"
+    NOW = "now"
+    RANDOM = "random"
+    SELF_REF = "self_ref"
+    FAULT_POINT = "fault_point"
+    PERFORM = "perform"
+    """a user effect, answered by its handler (or a built-in one a handler overrides)"""
+    CONCURRENCY = "concurrency"
+    """gather, race, timeout, fork, join, cancel"""
+    # what the world did
+    RECEIVE = "receive"
+    """an actor takes a message"""
+    REPLY = "reply"
+    DELIVERY = "delivery"
+    """a delayed message arrives"""
+    DEAD_LETTER = "dead_letter"
+    FAILURE = "failure"
+    """a message, a fiber or an actor failed; a failure reached the root"""
+    TIMEOUT = "timeout"
+    """an ask timed out"""
+    FAULT = "fault"
+    """the simulator injected a fault"""
+    LIFECYCLE = "lifecycle"
+    """start, stop, restart, supervision decisions, hooks, stopped"""
+    RUN = "run"
+    """the run itself: finished, deadlock, aborted at shutdown"""
+
+
+def _as_kinds(kinds: Iterable[StepKind | str]) -> frozenset[StepKind]:
+    if isinstance(kinds, str | StepKind):
+        kinds = (kinds,)
+    chosen = set()
+    for kind in kinds:
+        if isinstance(kind, StepKind):
+            chosen.add(kind)
+            continue
+        try:
+            chosen.add(StepKind(kind))
+        except ValueError:
+            raise InvalidArgument(
+                f"kinds takes StepKind values or their names, got {kind!r}; the kinds are "
+                + ", ".join(repr(each.value) for each in StepKind)
+            ) from None
+    return frozenset(chosen)
+
+
+def _by_actor(prefix: str) -> Any:
+    """Whether a trace line's actor is ``prefix`` or under it: its children (``/``), and its
+    fibers (``#``: ``/app/bank#3``, ``/app/bank#3/fork1``); ``main`` takes ``main/...``."""
+    if not isinstance(prefix, str) or not prefix or prefix.endswith("/"):
+        raise InvalidArgument(
+            f"actor takes an actor path such as '/app/bank' (or 'main' for the main "
+            f"program), got {prefix!r}"
+        )
+    under, fibers = prefix + "/", prefix + "#"
+    return lambda actor: actor == prefix or actor.startswith((under, fibers))
+
+
 @final
 @frozen
 class TraceLine:
-    """One step of a run: its number, the virtual time, who acted, and what happened."""
+    """One step of a run: its number, the virtual time, who acted, what happened, and the
+    `StepKind` of it (``None`` for a line built by hand)."""
 
     step: int
     time: float
     actor: str
     event: str
+    kind: StepKind | None = None
 
     def __str__(self) -> str:
         return f"{self.step:>4}  t={self.time:<8g} {self.actor:<24} {self.event}"
+
+
+_FAILURE_MARK = "   <-- the failure started here"
 
 
 @final
@@ -361,13 +438,23 @@ class TraceLine:
 class SimulationResult(Generic[A]):
     """What one simulated run did.
 
-    ``rows`` holds the trace compactly; ``trace`` gives it as `TraceLine` values; ``widths``
-    says how many options each choice of the schedule had.
+    ``rows`` holds the trace compactly; ``trace`` gives it as `TraceLine` values,
+    `trace_lines` filtered by actor and `StepKind`; ``widths`` says how many options each
+    choice of the schedule had; ``failure_index`` is the index in ``rows`` of the line where
+    the failure of a failed run first appeared (``failure_line`` gives it).
 
     ``status`` is ``completed`` (the main program returned ``value``), ``failed`` (it raised
     ``error``), ``deadlock`` (nothing could happen, no timer was pending, and the program had
     not finished: ``error`` says who waits for what) or ``step_limit`` (more steps than allowed:
     a livelock, or raise ``max_steps``). ``schedule`` replays the run; ``trace`` tells it.
+
+    As `StubResult` does, a result has its ``outcome`` as a `returns` ``Result`` and
+    `unwrap` gives the value (typed ``A``) or raises: ``value`` is ``None`` unless the run
+    completed, so typed code reads ``result.unwrap()`` rather than ``result.value``.
+
+    >>> from playbill import pure, simulate
+    >>> simulate(pure(1)).unwrap() + 1
+    2
     """
 
     status: Status
@@ -380,23 +467,114 @@ class SimulationResult(Generic[A]):
     events: tuple[ActorEvent, ...]
     unobserved_failures: tuple[BaseException, ...] = ()
     widths: tuple[int, ...] = field(default=(), repr=False)
+    kinds: tuple[StepKind, ...] = field(default=(), repr=False)
+    """The `StepKind` of each row (empty when the run was not traced)."""
+    failure_index: int | None = field(default=None, repr=False)
 
     @property
     def trace(self) -> tuple[TraceLine, ...]:
-        """The readable steps: time, actor or fiber, event."""
-        return tuple(TraceLine(*row) for row in self.rows)
+        """The readable steps: time, actor or fiber, event, kind."""
+        return self.trace_lines()
+
+    def trace_lines(
+        self,
+        *,
+        actor: str | None = None,
+        kinds: Iterable[StepKind | str] | None = None,
+    ) -> tuple[TraceLine, ...]:
+        """The trace lines of ``actor`` (an actor path: that actor, its children and its
+        fibers; ``"main"``: the main program and its fibers) whose kind is one of ``kinds``
+        (`StepKind` values or their names); all of them when left out.
+
+        >>> from playbill import Actor, free_spawn, program, simulate
+        >>> class Echo(Actor):
+        ...     def receive(self, message):
+        ...         return message
+        >>> @program
+        ... def main():
+        ...     echo = yield free_spawn(Echo, name="echo")
+        ...     return (yield echo.free_ask("hi"))
+        >>> result = simulate(main())
+        >>> [line.event for line in result.trace_lines(actor="/app/echo", kinds={"receive"})]
+        ["receive 'hi'"]
+        """
+        return tuple(line for _, line in self._select(actor, kinds))
+
+    def _select(
+        self, actor: str | None, kinds: Iterable[StepKind | str] | None
+    ) -> list[tuple[int, TraceLine]]:
+        """The lines `trace_lines` keeps, each with its index in ``rows``."""
+        wanted = _as_kinds(kinds) if kinds is not None else None
+        matches = _by_actor(actor) if actor is not None else None
+        kinds_of = self.kinds if len(self.kinds) == len(self.rows) else (None,) * len(self.rows)
+        lines = []
+        for index, (row, kind) in enumerate(zip(self.rows, kinds_of, strict=True)):
+            if wanted is not None and kind not in wanted:
+                continue
+            if matches is not None and not matches(row[2]):
+                continue
+            lines.append((index, TraceLine(*row, kind)))
+        return lines
+
+    @property
+    def failure_line(self) -> TraceLine | None:
+        """The trace line where the failure of a failed (or deadlocked) run first appeared:
+        the receive that raised, the fiber that failed, the ask that timed out, the deadlock.
+        ``None`` when the run did not fail or was not traced."""
+        if self.failure_index is None:
+            return None
+        kind = self.kinds[self.failure_index] if self.kinds else None
+        return TraceLine(*self.rows[self.failure_index], kind)
 
     @property
     def ok(self) -> bool:
         """True when the main program completed."""
         return self.status == "completed"
 
-    def format_trace(self, limit: int = 200) -> str:
-        """The trace, one line a step (the last ``limit`` lines)."""
-        lines = [str(TraceLine(*row)) for row in self.rows[-limit:]]
-        if len(self.rows) > limit:
-            lines.insert(0, f"  … {len(self.rows) - limit} earlier steps")
-        return "\n".join(lines)
+    @property
+    def outcome(self) -> Result[A, BaseException]:
+        """``Success(value)`` when the run completed, else ``Failure(error)``: the program's
+        failure, the `Deadlock`, or the step limit's `ProgramError`."""
+        if self.status == "completed":
+            return Success(self.value)  # type: ignore[arg-type]
+        assert self.error is not None
+        return Failure(self.error)
+
+    def unwrap(self) -> A:
+        """The value the main program returned, or raise why it did not: its failure, the
+        `Deadlock` (saying who waits for what) or the step limit's `ProgramError`.
+
+        >>> from playbill import fail, simulate
+        >>> simulate(fail(ValueError("no"))).unwrap()
+        Traceback (most recent call last):
+        ...
+        ValueError: no
+        """
+        if self.status == "completed":
+            return self.value  # type: ignore[return-value]
+        assert self.error is not None
+        raise self.error
+
+    def format_trace(
+        self,
+        limit: int = 200,
+        *,
+        actor: str | None = None,
+        kinds: Iterable[StepKind | str] | None = None,
+    ) -> str:
+        """The trace, one line a step (the last ``limit`` lines; with ``actor`` or ``kinds``,
+        those `trace_lines` keeps). The line where a failure started is marked, and shown even
+        when it is older than the last ``limit``."""
+        marked = self.failure_index
+        lines = self._select(actor, kinds)
+        shown = lines[-limit:] if limit > 0 else []
+        text = [str(line) + (_FAILURE_MARK if index == marked else "") for index, line in shown]
+        if len(lines) > len(shown):
+            text.insert(0, f"  … {len(lines) - len(shown)} earlier steps")
+            earlier = [line for index, line in lines[: len(lines) - len(shown)] if index == marked]
+            if earlier:
+                text.insert(0, str(earlier[0]) + _FAILURE_MARK)
+        return "\n".join(text)
 
     def replay_hint(
         self, program_expression: str = "main()", options: Mapping[str, Any] | None = None

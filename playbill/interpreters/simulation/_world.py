@@ -51,6 +51,7 @@ from playbill.effects import (
     ActorSystemFailed,
     Ask,
     Await,
+    Cancelled,
     Deadlock,
     Done,
     InjectedFault,
@@ -69,7 +70,7 @@ from playbill.effects import (
     Watch,
 )
 from playbill.effects._handlers import HandlerTable, perform_with, refuse_awaitable
-from playbill.effects._pretty import one_line
+from playbill.effects._pretty import bounded_repr, one_line
 from playbill.interpreters._fibers import (
     ERROR,
     STEP,
@@ -94,7 +95,7 @@ from playbill.interpreters.simulation._envelopes import (
     _suspend,
 )
 from playbill.interpreters.simulation._mail import _Mail
-from playbill.interpreters.simulation._schedule import NO_FAULTS, Faults, Status
+from playbill.interpreters.simulation._schedule import NO_FAULTS, Faults, Status, StepKind
 
 _RUNNING, _STOPPED, _STOPPING, _SUSPENDED = (
     Phase.RUNNING,
@@ -103,6 +104,7 @@ _RUNNING, _STOPPED, _STOPPING, _SUSPENDED = (
     Phase.SUSPENDED,
 )
 A = TypeVar("A")
+_RUN, _FAILURE, _LIFECYCLE = StepKind.RUN, StepKind.FAILURE, StepKind.LIFECYCLE
 
 
 def _sender(fiber: _Fiber) -> str:
@@ -150,6 +152,9 @@ class _World(_Mail):
         self.choices: list[int] = []
         self.widths: list[int] = []  # how many options each choice had
         self.trace: list[tuple[int, float, str, str]] = []
+        self.kinds: list[StepKind] = []  # of each trace line
+        # the errors trace lines showed, by id, with the index of the first line of each
+        self.failures: dict[int, tuple[BaseException, int]] = {}
         self.events: list[ActorEvent] = []
         self.dead_letters = DeadLetters()
         self.uids = itertools.count(1)
@@ -201,8 +206,45 @@ class _World(_Mail):
 
     # -- the run ------------------------------------------------------------------------------
 
-    def log(self, actor: str, event: str) -> None:
+    def log(
+        self, actor: str, event: str, kind: StepKind, error: BaseException | None = None
+    ) -> None:
+        """Add a trace line; ``error`` is the failure it shows, whose first line it may be."""
+        if error is not None and id(error) not in self.failures:
+            self.failures[id(error)] = (error, len(self.trace))
         self.trace.append((self.steps, self.clock, actor, event))
+        self.kinds.append(kind)
+
+    def failure_index(self, error: BaseException | None) -> int | None:
+        """The index of the trace line where ``error`` (or an error that caused it) first
+        appeared, if a line showed it."""
+        found: int | None = None
+        pending = [error]
+        seen: set[int] = set()
+        while pending:
+            each = pending.pop()
+            if each is None or id(each) in seen:
+                continue
+            seen.add(id(each))
+            recorded = self.failures.get(id(each))
+            if recorded is not None and (found is None or recorded[1] < found):
+                found = recorded[1]
+            pending += [each.__cause__, each.__context__]
+        return found
+
+    def finish(self, fiber: _Fiber, outcome: Result[Any, BaseException]) -> None:
+        if self.tracing and isinstance(outcome, Failure):
+            # where a failure first shows: a fiber that fails with an error no line showed
+            # yet (an actor's failed message is shown by `message_failed`)
+            error = outcome.failure()
+            cell = fiber.actor
+            if (
+                id(error) not in self.failures
+                and not isinstance(error, Cancelled)
+                and (cell is None or cell.busy is not fiber)
+            ):
+                self.log(fiber.label, f"failed {bounded_repr(error, 240)}", _FAILURE, error)
+        super().finish(fiber, outcome)
 
     def run(self, program: Program[A]) -> tuple[Status, Result[A, BaseException] | None]:
         root = self.new_fiber(program, "main")
@@ -217,7 +259,7 @@ class _World(_Mail):
                     shutting_down = True
                     self.finished_at = self.clock
                     if self.tracing:
-                        self.log("main", "finished; shutting down")
+                        self.log("main", "finished; shutting down", _RUN)
                     for fiber in self.alive():
                         if fiber.actor is None:
                             self.cancel(fiber)
@@ -235,7 +277,10 @@ class _World(_Mail):
                     if shutting_down:
                         self.abort_stuck()
                         break
-                    return "deadlock", Failure(self.deadlock())
+                    deadlock = self.deadlock()
+                    if self.tracing:
+                        self.log("main", "deadlock: nothing can happen", _RUN, deadlock)
+                    return "deadlock", Failure(deadlock)
                 index = 0
                 if len(options) > 1:
                     index = self.chooser.choose(_Names(options))
@@ -247,10 +292,12 @@ class _World(_Mail):
                 _, action, argument, _ = options[index]
                 action(argument)
         except _StepLimit:
+            if self.tracing:
+                self.log("main", f"step limit: more than {self.max_steps} steps", _RUN)
             return "step_limit", None
         except _Deadlocked as found:
             if self.tracing:
-                self.log("main", "deadlock: an ask cycle formed")
+                self.log("main", "deadlock: an ask cycle formed", _RUN, found.error)
             return "deadlock", Failure(found.error)
         if self.escalated is not None:
             failure = ActorSystemFailed(
@@ -370,7 +417,7 @@ class _World(_Mail):
             if cell is self.guardian or cell.phase == _STOPPED:
                 continue
             if self.tracing:
-                self.log(cell.path, "never finished; aborted at shutdown")
+                self.log(cell.path, "never finished; aborted at shutdown", _RUN)
             cell.phase = _STOPPING
             if cell.current is not None:
                 current, cell.current = cell.current, None
@@ -445,7 +492,7 @@ class _World(_Mail):
                 return
             if kind in STRUCTURAL:
                 if self.tracing:
-                    self.log(fiber.label, one_line(_suspend(effect)))
+                    self.log(fiber.label, one_line(_suspend(effect)), StepKind.CONCURRENCY)
                 next_step = self.structural(fiber, effect)
                 if next_step is None:
                     return
@@ -491,7 +538,7 @@ class _World(_Mail):
         if self.steps > self.max_steps:
             raise _StepLimit
         if self.tracing:
-            self.log(fiber.label, f"tell {ref.path} {short(effect.message)}")
+            self.log(fiber.label, f"tell {ref.path} {short(effect.message)}", StepKind.TELL)
         if target is None:
             self.dead_letter(effect.message, ref.path, DeadLetterReason.UNKNOWN)
         elif self.faults_on or self.channels or target.phase >= _STOPPING:
@@ -506,18 +553,28 @@ class _World(_Mail):
     def immediate(self, fiber: _Fiber, effect: Any, step: Next) -> Any:
         kind = type(effect)
         if kind is Now:
+            if self.tracing:
+                self.log(fiber.label, f"now {self.clock:g}", StepKind.NOW)
             return step.resume(self.clock)
         if kind is Random:
-            return step.resume(self.random_value())
+            value = self.random_value()
+            if self.tracing:
+                self.log(fiber.label, f"random {value!r}", StepKind.RANDOM)
+            return step.resume(value)
         if kind is SelfRef:
             if fiber.actor is None:
-                return step.throw(_needs_actor("self_ref()"))
+                error = _needs_actor("self_ref()")
+                if self.tracing:
+                    self.log(fiber.label, f"self_ref failed: {short(error)}", StepKind.SELF_REF)
+                return step.throw(error)
+            if self.tracing:
+                self.log(fiber.label, f"self_ref {fiber.actor.path}", StepKind.SELF_REF)
             return step.resume(fiber.actor.ref)
         path = fiber.actor.path if fiber.actor is not None else f"/{self.name}"
         event = Emitted(path, self.clock, effect.event)
         self.events.append(event)
         if self.tracing:
-            self.log(fiber.label, f"emit {effect.event!r}")
+            self.log(fiber.label, f"emit {bounded_repr(effect.event, 240)}", StepKind.EMIT)
         return step.resume(None)
 
     def perform(self, fiber: _Fiber, effect: Any) -> None:
@@ -525,12 +582,13 @@ class _World(_Mail):
         handler = self.handlers.find(effect)
         if handler is not None:
             if self.tracing:
-                self.log(fiber.label, f"perform {effect!r}")
+                self.log(fiber.label, f"perform {short(effect)}", StepKind.PERFORM)
             step = perform_with(handler, effect, fiber.machine, interpreter="the simulator")
             # the handler's answer (or its program) continues the fiber at its next step
             self.wake(fiber, STEP, step)
             return
         kind = type(effect)
+        lines = len(self.trace)
         try:
             if kind is Ask:  # the hot one, without the table's indirection
                 self.ask(fiber, _sender(fiber), effect)
@@ -544,6 +602,13 @@ class _World(_Mail):
                 )
             performer(self, fiber, effect)
         except Exception as error:
+            if self.tracing and len(self.trace) == lines:
+                # refused before its line (a bad ref, a taken name, no handler): one still
+                self.log(
+                    fiber.label,
+                    f"{one_line(_suspend(effect))} failed: {short(error)}",
+                    _EFFECT_KINDS.get(kind, StepKind.PERFORM),
+                )
             self.wake(fiber, ERROR, error)
 
     # -- the built-in effects that touch the world, one performer each ---------------------
@@ -551,7 +616,7 @@ class _World(_Mail):
     def perform_tell(self, fiber: _Fiber, effect: Tell) -> None:
         target = self.target(effect.ref, "free_tell()")
         if self.tracing:
-            self.log(fiber.label, f"tell {effect.ref.path} {short(effect.message)}")
+            self.log(fiber.label, f"tell {effect.ref.path} {short(effect.message)}", StepKind.TELL)
         if target is None:
             self.dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
         elif self.tell(_sender(fiber), target, effect.message, fiber):
@@ -568,13 +633,13 @@ class _World(_Mail):
         parent = fiber.actor if fiber.actor is not None else self.guardian
         cell = self.spawn(parent, effect.actor, effect.name, effect.supervision, effect.mailbox)
         if self.tracing:
-            self.log(fiber.label, f"spawn {cell.path}")
+            self.log(fiber.label, f"spawn {cell.path}", StepKind.SPAWN)
         self.wake(fiber, VALUE, cell.ref)
 
     def perform_stop(self, fiber: _Fiber, effect: Stop) -> None:
         target = self.target(effect.ref, "free_stop()")
         if self.tracing:
-            self.log(fiber.label, f"stop {effect.ref.path}")
+            self.log(fiber.label, f"stop {effect.ref.path}", StepKind.STOP)
         if target is not None:
             self.stop(target)
             if effect.interrupt:
@@ -585,16 +650,18 @@ class _World(_Mail):
         if fiber.actor is None:
             raise _needs_actor("watch()")
         if self.tracing:
-            self.log(fiber.label, f"watch {effect.ref.path}")
+            self.log(fiber.label, f"watch {effect.ref.path}", StepKind.WATCH)
         self.watch(fiber.actor, effect.ref)
         self.wake(fiber, VALUE, None)
 
     def perform_sleep(self, fiber: _Fiber, effect: Sleep) -> None:
         if self.tracing:
-            self.log(fiber.label, f"sleep {effect.seconds:g}")
+            self.log(fiber.label, f"sleep {effect.seconds:g}", StepKind.SLEEP)
         self.sleep(fiber, effect.seconds)
 
     def perform_fault_point(self, fiber: _Fiber, effect: MaybeFault) -> None:
+        if self.tracing:
+            self.log(fiber.label, f"fault point {effect.name!r}", StepKind.FAULT_POINT)
         if self.fault("points", fiber.label, f"fault point {effect.name!r}"):
             raise InjectedFault(
                 f"the simulator failed the fault point {effect.name!r} (Faults(points=...))"
@@ -621,7 +688,7 @@ class _World(_Mail):
         self.choices.append(1 if hit else 0)
         self.widths.append(2)
         if hit and self.tracing:
-            self.log(where, f"fault: {what}")
+            self.log(where, f"fault: {what}", StepKind.FAULT)
         return hit
 
     # the kernel's Environment: one virtual clock, and chance as recorded choices
@@ -661,7 +728,7 @@ class _World(_Mail):
                 self.post_system(command.cell, command.message)  # type: ignore[union-attr]
             elif kind is Note:
                 if self.tracing:
-                    self.log(command.cell.path, command.text)  # type: ignore[union-attr]
+                    self.log(command.cell.path, command.text, _LIFECYCLE)  # type: ignore[union-attr]
             elif kind is Publish:
                 event = command.event  # type: ignore[union-attr]
                 self.events.append(event)
@@ -678,7 +745,7 @@ class _World(_Mail):
                 if self.failure_log is not None:
                     self.failure_log.forget(command.cell.path)  # type: ignore[union-attr]
                 if self.tracing:
-                    self.log(command.cell.path, "stopped")  # type: ignore[union-attr]
+                    self.log(command.cell.path, "stopped", _LIFECYCLE)  # type: ignore[union-attr]
             elif kind is ContinueAfterChildren:
                 target = command.cell  # type: ignore[union-attr]
                 self.apply(target, self.kernel.children_terminated(target))
@@ -690,7 +757,12 @@ class _World(_Mail):
                 self.escalated = error
                 self.events.append(Escalated(command.cell.path, self.clock, error))  # type: ignore[union-attr]
                 if self.tracing:
-                    self.log(command.cell.path, f"failure reached the root: {error!r}")  # type: ignore[union-attr]
+                    self.log(
+                        command.cell.path,  # type: ignore[union-attr]
+                        f"failure reached the root: {bounded_repr(error, 240)}",
+                        _FAILURE,
+                        error,
+                    )
             elif kind is Report and self.failure_log is not None:
                 # for an operator's log (the trace has the failure already); its traceback
                 # is in the Failed line just logged, when it is the same failure
@@ -759,6 +831,17 @@ _PERFORMERS: dict[type, Callable[[_World, _Fiber, Any], None]] = {
     Sleep: _World.perform_sleep,
     MaybeFault: _World.perform_fault_point,
     Await: _World.perform_await,
+}
+
+# the kind of the trace line of each built-in effect a performer performs
+_EFFECT_KINDS: dict[type, StepKind] = {
+    Tell: StepKind.TELL,
+    Ask: StepKind.ASK,
+    Spawn: StepKind.SPAWN,
+    Stop: StepKind.STOP,
+    Watch: StepKind.WATCH,
+    Sleep: StepKind.SLEEP,
+    MaybeFault: StepKind.FAULT_POINT,
 }
 
 VOCABULARY = frozenset(_PERFORMERS) | frozenset(_IMMEDIATE) | frozenset(STRUCTURAL)
