@@ -6,7 +6,9 @@ import enum
 from collections import Counter, deque
 from typing import final
 
-from attrs import frozen
+from attrs import field, frozen
+
+from playbill.effects._pretty import bounded_repr
 
 __all__ = [
     "ActorEvent",
@@ -40,9 +42,11 @@ class DeadLetterReason(enum.Enum):
 @final
 @frozen
 class DeadLetter:
-    """A message that could not be delivered: to whom, why, and when."""
+    """A message that could not be delivered: to whom, why, and when. Its repr shows the
+    message bounded, and never fails (a message whose repr raises is shown as a placeholder).
+    """
 
-    message: object
+    message: object = field(repr=bounded_repr)
     recipient: str
     reason: DeadLetterReason
     time: float
@@ -134,6 +138,7 @@ class DeadLettered(ActorEvent):
 @final
 @frozen
 class Emitted(ActorEvent):
-    """A program emitted ``event`` (``emit(event)``)."""
+    """A program emitted ``event`` (``emit(event)``). Its repr shows the event bounded, and
+    never fails."""
 
-    event: object
+    event: object = field(repr=lambda event: bounded_repr(event, 240))

@@ -41,6 +41,7 @@ from playbill import (
     sleep,
     watch,
 )
+from playbill.actors import DeadLetter, DeadLettered, DeadLetterReason, Emitted
 from playbill.effects._pretty import bounded_repr
 from playbill.flow import (
     Continue,
@@ -157,6 +158,26 @@ def test_an_error_message_about_an_unprintable_message_names_a_placeholder_under
 
     text = asyncio.run(main())
     assert "<Unprintable object (repr failed: ValueError)>" in text
+
+
+def test_dead_letters_and_emitted_events_print_an_unprintable_message_safely() -> None:
+    @program
+    def main() -> Any:
+        sink = yield free_spawn(Sink, name="sink")
+        yield sink.free_stop()
+        yield sleep(1)
+        yield sink.free_tell(Unprintable())
+        yield emit(Unprintable())
+
+    result = simulate(main(), seed=0)
+    placeholder = "<Unprintable object (repr failed: ValueError)>"
+    shown = [repr(event) for event in result.events if isinstance(event, DeadLettered | Emitted)]
+    assert len(shown) == 2
+    assert all(placeholder in text for text in shown)
+    assert repr(DeadLetter(Unprintable(), "/app/x", DeadLetterReason.STOPPED, 0.0)) == (
+        f"DeadLetter(message={placeholder}, recipient='/app/x', "
+        "reason=<DeadLetterReason.STOPPED: 'the recipient is stopped'>, time=0.0)"
+    )
 
 
 # -- 3. filters, span tree, one line per effect ----------------------------------------------
