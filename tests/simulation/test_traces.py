@@ -22,9 +22,11 @@ from playbill import (
     Actor,
     ActorSystem,
     Deadlock,
+    Directive,
     Effect,
     Faults,
     InvalidArgument,
+    OneForOne,
     emit,
     explore,
     fail,
@@ -397,6 +399,31 @@ def test_a_failure_of_the_main_program_or_a_deadlock_is_pointed_at() -> None:
     assert deadlock.failure_line is not None
     assert deadlock.failure_line.event == "deadlock: an ask cycle formed"
     assert simulate(banking()).failure_line is None
+
+
+class CannotStart(Actor):
+    def on_start(self) -> None:
+        raise RuntimeError("cannot start")
+
+    def receive(self, message: Any) -> Any:
+        return message
+
+
+def test_a_failed_hook_is_where_the_failure_started() -> None:
+    @program
+    def main() -> Any:
+        actor_ref = yield free_spawn(CannotStart, name="bad")
+        yield sleep(1)
+        return (yield actor_ref.free_ask("x"))
+
+    escalate = OneForOne(decider=lambda error: Directive.ESCALATE)
+    result = simulate(main(), seed=0, supervision=escalate)
+    assert result.status == "failed"
+    assert result.failure_line is not None
+    assert (result.failure_line.actor, result.failure_line.event) == (
+        "/app/bad",
+        "on_start failed RuntimeError('cannot start')",
+    )
 
 
 def test_the_exploration_report_marks_the_failing_step() -> None:

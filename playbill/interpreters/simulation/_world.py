@@ -155,6 +155,7 @@ class _World(_Mail):
         self.kinds: list[StepKind] = []  # of each trace line
         # the errors trace lines showed, by id, with the index of the first line of each
         self.failures: dict[int, tuple[BaseException, int]] = {}
+        self.hook_error: BaseException | None = None  # the failure of the hook just finished
         self.events: list[ActorEvent] = []
         self.dead_letters = DeadLetters()
         self.uids = itertools.count(1)
@@ -728,7 +729,7 @@ class _World(_Mail):
                 self.post_system(command.cell, command.message)  # type: ignore[union-attr]
             elif kind is Note:
                 if self.tracing:
-                    self.log(command.cell.path, command.text, _LIFECYCLE)  # type: ignore[union-attr]
+                    self.log(command.cell.path, command.text, _LIFECYCLE, self.hook_error)  # type: ignore[union-attr]
             elif kind is Publish:
                 event = command.event  # type: ignore[union-attr]
                 self.events.append(event)
@@ -781,6 +782,17 @@ class _World(_Mail):
             if fiber is not None and self.still_waiting(fiber, cell):
                 self.wake(fiber, VALUE, None)
 
+    def hook_finished(self, cell: _SimCell, error: BaseException | None, hook: str) -> None:
+        """The kernel goes on after the hook ``hook`` of ``cell`` finished; the trace line of
+        its failure (the kernel's note) is where ``error`` first appeared."""
+        if error is not None and self.failure_log is not None:
+            self.failure_log.failing(cell.path, error, hook=hook)
+        self.hook_error = error
+        try:
+            self.apply(cell, self.kernel.hook_done(cell, error))
+        finally:
+            self.hook_error = None
+
     def run_hook(self, command: RunHook) -> None:
         """Run a lifecycle hook (a plain call, or a fiber for the program it returns); then
         the kernel goes on."""
@@ -790,15 +802,11 @@ class _World(_Mail):
         except BaseException as error:
             if not is_failure(error):
                 raise
-            if self.failure_log is not None:
-                self.failure_log.failing(cell.path, error, hook=command.name)
-            self.apply(cell, self.kernel.hook_done(cell, error))
+            self.hook_finished(cell, error, command.name)
             return
         if inspect.isawaitable(result):
             refused = _refuse_async(cell, command.name, result)
-            if self.failure_log is not None:
-                self.failure_log.failing(cell.path, refused, hook=command.name)
-            self.apply(cell, self.kernel.hook_done(cell, refused))
+            self.hook_finished(cell, refused, command.name)
             return
         if isinstance(result, Program):
             fiber = self.new_fiber(result, f"{cell.path}#{command.name}{cell.handled}")
@@ -810,9 +818,7 @@ class _World(_Mail):
                 cell.busy = None
                 outcome = finished.outcome
                 error = outcome.failure() if isinstance(outcome, Failure) else None
-                if error is not None and self.failure_log is not None:
-                    self.failure_log.failing(cell.path, error, hook=command.name)
-                self.apply(cell, self.kernel.hook_done(cell, error))
+                self.hook_finished(cell, error, command.name)
 
             fiber.on_finish.append(done)
             self.enqueue(fiber, first=False)
