@@ -24,7 +24,7 @@ import importlib
 import importlib.util
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,24 +36,9 @@ except ImportError as missing:  # pragma: no cover - depends on the extras insta
     ) from missing
 
 from playbill.effects import Program
+from playbill.interpreters.simulation import StepKind
 
-__all__ = ["TRACE_KINDS", "main"]
-
-TRACE_KINDS = (
-    "receive",
-    "tell",
-    "ask",
-    "reply",
-    "spawn",
-    "stop",
-    "emit",
-    "dead letter",
-    "failed",
-    "restart",
-)
-"""The kinds of trace line ``replay --kind`` selects: a line is of a kind when its event starts
-with it (``receive``, ``tell /app/x ...``) or, for ``failed``/``restart``, mentions it."""
-
+__all__ = ["main"]
 
 # -- loading what the user names ------------------------------------------------------------
 
@@ -152,31 +137,6 @@ def _console() -> Any:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _selected(lines: Iterable[Any], actor: str | None, kinds: tuple[str, ...]) -> list[Any]:
-    chosen = []
-    for line in lines:
-        if actor is not None and not (line.actor == actor or line.actor.startswith(actor + "/")):
-            continue
-        if kinds and not any(_of_kind(line.event, kind) for kind in kinds):
-            continue
-        chosen.append(line)
-    return chosen
-
-
-def _of_kind(event: str, kind: str) -> bool:
-    if kind in ("failed", "restart"):
-        return kind in event
-    return event.startswith(kind)
-
-
-def _print_trace(lines: list[Any], total: int) -> None:
-    console = _console()
-    for line in lines:
-        console.print(str(line), markup=False)
-    if len(lines) != total:
-        console.print(f"({len(lines)} of {total} steps shown)", style="dim")
-
-
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -194,12 +154,13 @@ def main() -> None:
     "--kind",
     "kinds",
     multiple=True,
-    type=click.Choice(TRACE_KINDS),
+    type=click.Choice([kind.value for kind in StepKind]),
     help="Only steps of this kind (repeat for several).",
 )
 def replay(program: str, schedule: str, actor: str | None, kinds: tuple[str, ...]) -> None:
     """Replay PROGRAM along SCHEDULE (the string a run or an exploration printed) and print
-    its trace. The schedule carries the options it ran with."""
+    its trace, the step where a failure started marked. The schedule carries the options it
+    ran with."""
     from playbill.effects import InvalidArgument
     from playbill.interpreters.simulation import replay as replay_run
 
@@ -208,10 +169,19 @@ def replay(program: str, schedule: str, actor: str | None, kinds: tuple[str, ...
         result = replay_run(build(), schedule)
     except InvalidArgument as error:
         _usage(f"SCHEDULE {schedule!r}: {error}")
-    trace = result.trace
-    _print_trace(_selected(trace, actor, kinds), len(trace))
+    try:
+        shown = len(result.trace_lines(actor=actor, kinds=kinds or None))
+    except InvalidArgument as error:
+        _usage(f"--actor {actor!r}: {error}")
+    console = _console()
+    if shown:
+        every = max(len(result.rows), 1)
+        text = result.format_trace(every, actor=actor, kinds=kinds or None)
+        console.print(text, markup=False)
+    if shown != len(result.rows):
+        console.print(f"({shown} of {len(result.rows)} steps shown)", style="dim")
     outcome = result.value if result.status == "completed" else result.error
-    _console().print(f"{result.status}: {outcome!r}", markup=False)
+    console.print(f"{result.status}: {outcome!r}", markup=False)
 
 
 @main.command()

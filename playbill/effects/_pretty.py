@@ -29,6 +29,7 @@ from playbill.effects._program import (
     _Constant,
     _Recovered,
 )
+from playbill.effects._structure import repr_by_fields
 from playbill.effects._vocabulary import (
     Ask,
     Emit,
@@ -92,7 +93,10 @@ def _fields_of(kind: type) -> _Fields | None:
     found: _Fields | None = None
     code = getattr(kind.__repr__, "__code__", None)
     if code is not None:
-        if code.co_filename.startswith("<attrs generated") and hasattr(kind, "__attrs_attrs__"):
+        by_attrs = (
+            code.co_filename.startswith("<attrs generated") or kind.__repr__ is repr_by_fields
+        )
+        if by_attrs and hasattr(kind, "__attrs_attrs__"):
             found = (
                 kind.__qualname__.rsplit(">.", 1)[-1],
                 tuple(
