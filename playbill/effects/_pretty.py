@@ -93,9 +93,8 @@ def _fields_of(kind: type) -> _Fields | None:
     found: _Fields | None = None
     code = getattr(kind.__repr__, "__code__", None)
     if code is not None:
-        by_attrs = (
-            code.co_filename.startswith("<attrs generated") or kind.__repr__ is repr_by_fields
-        )
+        walked: object = kind.__repr__  # Program's and Flow's field walk reads as attrs' repr
+        by_attrs = code.co_filename.startswith("<attrs generated") or walked is repr_by_fields
         if by_attrs and hasattr(kind, "__attrs_attrs__"):
             found = (
                 kind.__qualname__.rsplit(">.", 1)[-1],
