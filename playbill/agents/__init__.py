@@ -1,1 +1,47 @@
-"""The agent layer on actors: tasks, streaming, progress events, span links (not yet built)."""
+"""The agent layer on actors: tasks with a lifecycle, streaming, progress events, span links,
+runs you can watch and abort, and orchestration as Programs."""
+
+from playbill.agents._agent import AgentActor, is_agent
+from playbill.agents._orchestration import (
+    ask_agent,
+    race_agents,
+    sequence_agents,
+    stream_agent,
+    traverse_agents,
+    zip_agents,
+)
+from playbill.agents._values import (
+    StreamEvent,
+    StreamResult,
+    Task,
+    TaskEvent,
+    TaskEventKind,
+    TaskLink,
+    TaskResult,
+    TaskSpan,
+    TaskStatus,
+    span_tree,
+    task_events,
+)
+
+__all__ = [
+    "AgentActor",
+    "StreamEvent",
+    "StreamResult",
+    "Task",
+    "TaskEvent",
+    "TaskEventKind",
+    "TaskLink",
+    "TaskResult",
+    "TaskSpan",
+    "TaskStatus",
+    "ask_agent",
+    "is_agent",
+    "race_agents",
+    "sequence_agents",
+    "span_tree",
+    "stream_agent",
+    "task_events",
+    "traverse_agents",
+    "zip_agents",
+]

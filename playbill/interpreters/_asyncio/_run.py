@@ -217,10 +217,18 @@ class _Run:
     def _watch(self, effect: Watch) -> None:
         self._need_actor("watch()").watch(effect.ref)
 
-    def _emit(self, effect: Emit) -> None:
-        cell = self.cell
-        path = cell.path if cell is not None else f"/{self.system.name}"
-        self.system._publish(Emitted(path, time.time(), effect.event))
+    def _emit(self, effect: Emit) -> _Awaiting | None:
+        system = self.system
+        if system._subscriptions:
+            cell = self.cell
+            path = cell.path if cell is not None else f"/{system.name}"
+            system._publish(Emitted(path, time.time(), effect.event))
+        gate = system._event_gate
+        if gate is not None:  # a consumer that pushes back (the agent layer's runs)
+            waiting = gate(effect.event)
+            if waiting is not None:
+                return _Awaiting(waiting)
+        return None
 
     def _fault_point(self, effect: MaybeFault) -> None:
         return None  # fault points are inert outside the simulator

@@ -8,7 +8,7 @@ import itertools
 import logging
 import random as _random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -97,6 +97,9 @@ class ActorSystem:
         check_supervision(supervision)
         self._supervision = supervision if supervision is not None else OneForOne()
         self._subscriptions: set[EventSubscription] = set()
+        # what an emitted event is also given to: None, or an awaitable when the emitting
+        # program must wait (the agent layer's bounded run streams push back this way)
+        self._event_gate: Callable[[object], Awaitable[None] | None] | None = None
         self._uids = itertools.count(1)
         self.realm = new_realm()  # carried by every ref of this system's actors
         self._fiber_ids = itertools.count(1)
@@ -281,6 +284,15 @@ class ActorSystem:
                 )
             cell = found
         return cell.ref
+
+    @property
+    def children(self) -> tuple[ActorRef, ...]:
+        """The live refs of the top-level actors (the root guardian's children), in start
+        order; empty once the system is shut down."""
+        guardian = self._guardian
+        if guardian is None:
+            return ()
+        return tuple(cell.ref for cell in guardian.children_cells.values())
 
     def events(self, buffer: int = 1000) -> EventSubscription:
         """Subscribe to the event stream: an async iterator that never blocks actors (past

@@ -1,0 +1,462 @@
+"""`AgentActor`: an actor whose framework-owned ``receive`` runs one `Task` at a time through
+``execute``, publishing its lifecycle as `TaskEvent`s; and the progressive API that turns a
+function or a plain class into an agent."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import typing
+import weakref
+from collections.abc import AsyncIterator, Callable, Generator
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+import attrs
+
+from playbill.actors import Actor
+from playbill.actors._reports import short
+from playbill.agents._values import (
+    Task,
+    TaskEvent,
+    TaskEventKind,
+    TaskLink,
+    TaskResult,
+    TaskStatus,
+)
+from playbill.effects import (
+    Ask,
+    Await,
+    Cancelled,
+    Done,
+    Effect,
+    Emit,
+    Fork,
+    InvalidArgument,
+    Machine,
+    Next,
+    Now,
+    Parallel,
+    Program,
+    ProgramError,
+    Race,
+    Random,
+    SelfRef,
+    Suspend,
+    Timeout,
+    program,
+)
+
+__all__ = ["AgentActor", "agent_class", "is_agent"]
+
+I = TypeVar("I")  # noqa: E741
+O = TypeVar("O")  # noqa: E741
+A = TypeVar("A")
+
+
+class _Running:
+    """The task an agent is performing: who it is, where its events go, how its children are
+    numbered."""
+
+    __slots__ = ("agent_path", "children", "forward", "link", "parent", "run_id", "task_id")
+
+    def __init__(self, task: Task[Any], task_id: str, agent_path: str) -> None:
+        self.task_id = task_id
+        self.agent_path = agent_path
+        self.parent = task.parent
+        self.run_id = task.run_id if task.run_id is not None else task_id
+        self.forward = task.parent if task.forward_chunks else None
+        parent = task.parent
+        self.link = TaskLink(
+            task_id,
+            agent_path,
+            parent.task_id if parent is not None else None,
+            parent.agent_path if parent is not None else None,
+        )
+        self.children = 0
+
+    def event(self, kind: TaskEventKind, time: float, data: object) -> TaskEvent:
+        parent = self.parent
+        return TaskEvent(
+            kind,
+            self.task_id,
+            self.agent_path,
+            parent.task_id if parent is not None else None,
+            parent.agent_path if parent is not None else None,
+            self.run_id,
+            time,
+            data,
+        )
+
+    def link_task(self, task: Task[Any]) -> Task[Any]:
+        """``task`` as a child of this one: its parent, run and id filled in."""
+        self.children += 1
+        return attrs.evolve(
+            task,
+            id=task.id if task.id is not None else f"{self.task_id}.{self.children}",
+            run_id=task.run_id if task.run_id is not None else self.run_id,
+            parent=self.link,
+        )
+
+
+def _publish(running: _Running, kind: TaskEventKind, data: object) -> Program[None]:
+    def stamped(time: float) -> Program[None]:
+        return Suspend(Emit(running.event(kind, time, data)))
+
+    return Suspend(Now()).flat_map(stamped)
+
+
+@program
+def _chunk(running: _Running, data: object) -> Generator[Any, Any, None]:
+    time = yield Now()
+    yield Emit(running.event(TaskEventKind.CHUNK, time, data))
+    forward = running.forward
+    if forward is not None:  # on the parent's behalf too (stream_agent)
+        yield Emit(
+            TaskEvent(
+                TaskEventKind.CHUNK,
+                forward.task_id,
+                forward.agent_path,
+                forward.parent_task_id,
+                forward.parent_agent_path,
+                running.run_id,
+                time,
+                data,
+            )
+        )
+
+
+def _link_effect(effect: Effect[Any], running: _Running) -> Effect[Any]:
+    kind = type(effect)
+    if kind is Ask:
+        ask = cast(Ask, effect)
+        message = ask.message
+        if type(message) is Task and message.parent is None:
+            return Ask(ask.ref, running.link_task(message), ask.timeout)
+    elif kind is Parallel:
+        return Parallel(tuple(_linked(member, running) for member in effect.programs))  # type: ignore[attr-defined]
+    elif kind is Race:
+        return Race(tuple(_linked(member, running) for member in effect.programs))  # type: ignore[attr-defined]
+    elif kind is Timeout:
+        return Timeout(_linked(effect.program, running), effect.seconds)  # type: ignore[attr-defined]
+    elif kind is Fork:
+        return Fork(_linked(effect.program, running))  # type: ignore[attr-defined]
+    return effect
+
+
+@program
+def _linked(body: Program[A], running: _Running) -> Generator[Any, Any, A]:
+    """``body`` with every `Task` it asks for (``ask_agent`` and friends) linked to the
+    running task: a handler of asks, written as a program, so it runs on every interpreter.
+    Concurrent members (gather, race, timeout, fork) are linked the same way."""
+    step = Machine(body).start()
+    while True:
+        if type(step) is Next:
+            try:
+                value = yield _link_effect(step.effect, running)
+            except GeneratorExit:
+                raise
+            except BaseException as error:  # a failure or a cancellation, for the body
+                step = step.throw(error)
+            else:
+                step = step.resume(value)
+        elif type(step) is Done:
+            return cast(A, step.value)
+        else:
+            raise step.error
+
+
+async def _next_chunk(chunks: AsyncIterator[Any]) -> tuple[bool, Any]:
+    try:
+        return True, await chunks.__anext__()
+    except StopAsyncIteration:
+        return False, None
+
+
+@program
+def _drain(
+    chunks: AsyncIterator[Any], running: _Running, origin: str
+) -> Generator[Any, Any, list[Any]]:
+    """An async generator's ``execute``: each yield a chunk; the output is the list of them."""
+    collected: list[Any] = []
+    try:
+        while True:
+            more, chunk = yield Await(_next_chunk(chunks), origin)
+            if not more:
+                return collected
+            yield _chunk(running, chunk)
+            collected.append(chunk)
+    except GeneratorExit:
+        raise
+    except BaseException:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            yield Await(aclose(), origin)
+        raise
+
+
+_OUTPUT_TYPES: weakref.WeakKeyDictionary[type, type | None] = weakref.WeakKeyDictionary()
+
+
+def _declared_output(cls: type) -> type | None:
+    """The class ``O`` of ``AgentActor[I, O]`` that ``cls`` declares, when it is one that
+    ``isinstance`` can check (``list[str]`` checks ``list``; ``Any`` or a type variable
+    nothing)."""
+    try:
+        return _OUTPUT_TYPES[cls]
+    except KeyError:
+        pass
+    found: type | None = None
+    for klass in cls.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            if typing.get_origin(base) is AgentActor:
+                arguments = typing.get_args(base)
+                declared = arguments[1] if len(arguments) == 2 else None
+                origin = typing.get_origin(declared)
+                if isinstance(origin, type):
+                    declared = origin
+                if isinstance(declared, type) and declared not in (object, Any):
+                    found = declared
+                break
+        else:
+            continue
+        break
+    _OUTPUT_TYPES[cls] = found
+    return found
+
+
+class AgentActor(Actor, Generic[I, O]):
+    """An actor that performs `Task`\\ s: override ``execute(self, input)``; the framework
+    owns ``receive``, which publishes each task's lifecycle (``started``, then any
+    ``progress`` and ``chunk`` events, then exactly one of ``completed``, ``failed``,
+    ``cancelled``), links tasks it sends to other agents to its own, and replies with a
+    `TaskResult`.
+
+    ``execute`` may return a `Program` (an ``@program`` generator: runs under every
+    interpreter, the simulator included), a plain value, a coroutine (``async def``: asyncio
+    only) or an async generator (asyncio only: each ``yield`` is a chunk and the output is
+    the list of them). Inside it, ``yield self.progress(data)`` and ``yield self.chunk(data)``
+    publish events; they are effects, so streaming is deterministic under the simulator.
+
+    A failure of ``execute`` is published (``failed``) and raised, so the agent's supervisor
+    decides and the asker gets the error. When ``O`` is a class (``AgentActor[str, int]``),
+    an output of another type is such a failure.
+
+    >>> from playbill import program, simulate
+    >>> from playbill.agents import ask_agent
+    >>> class Shout(AgentActor[str, str]):
+    ...     @program
+    ...     def execute(self, text):
+    ...         yield self.progress("shouting")
+    ...         return text.upper()
+    >>> simulate(ask_agent(Shout, "hi")).value
+    'HI'
+    """
+
+    _running: _Running | None = None
+    _agent_name: ClassVar[str | None] = None  # the class or function a wrapper stands for
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "receive" in cls.__dict__:
+            raise ProgramError(
+                f"{cls.__qualname__} overrides receive(), which an AgentActor's framework "
+                "owns (it runs the task's lifecycle and publishes its events); override "
+                "execute(self, input) instead, or subclass playbill.Actor for a plain actor"
+            )
+
+    def execute(self, input: I) -> Any:
+        """Perform one task's ``input``: return the output, or a `Program` producing it."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must override execute(self, input), returning the output "
+            "or a Program (an @program generator) producing it"
+        )
+
+    def progress(self, data: object = None) -> Program[None]:
+        """A program that publishes a ``progress`` event of the running task."""
+        return _publish(self._need_running("progress"), TaskEventKind.PROGRESS, data)
+
+    def chunk(self, data: object) -> Program[None]:
+        """A program that publishes a ``chunk`` of the running task's streamed output (and,
+        under `stream_agent`, the same chunk on the calling task's behalf)."""
+        return _chunk(self._need_running("chunk"), data)
+
+    @property
+    def task(self) -> TaskLink:
+        """The running task: its id and agent path, and its parent's."""
+        return self._need_running("task").link
+
+    def _need_running(self, where: str) -> _Running:
+        running = self._running
+        if running is None:
+            raise InvalidArgument(
+                f"{type(self).__name__}.{where}() was called outside execute(); it publishes "
+                "an event of the running task, so call it while execute() runs (yield "
+                f"self.{where}(...) inside an @program execute)"
+            )
+        return running
+
+    def receive(self, message: Any) -> Any:  # the framework's: see __init_subclass__
+        if type(message) is not Task:
+            raise InvalidArgument(
+                f"{self._name()} takes Task messages, got {short(message)}; send "
+                "Task(input), or use ask_agent(agent, input) or system.run(agent, input), "
+                "which wrap the input for you"
+            )
+        return _perform(self, message)
+
+    def _name(self) -> str:
+        return self._agent_name or type(self).__qualname__
+
+    def _check_output(self, output: object) -> None:
+        declared = _declared_output(type(self))
+        if declared is not None and not isinstance(output, declared):
+            raise ProgramError(
+                f"{self._name()}.execute produced {short(output)}, but the agent declares "
+                f"its output as {declared.__name__} (AgentActor[..., {declared.__name__}]); "
+                "return a value of that type, or change the declared output type"
+            )
+
+
+def _new_task_id(draw: float) -> str:
+    return f"t{int(draw * 2**48):012x}"
+
+
+@program
+def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any, TaskResult[Any]]:
+    me = yield SelfRef()
+    task_id = task.id if task.id is not None else _new_task_id((yield Random()))
+    running = _Running(task, task_id, me.path)
+    agent._running = running
+    try:
+        yield _publish(running, TaskEventKind.STARTED, None)
+        try:
+            produced = agent.execute(task.input)
+            if isinstance(produced, Program):
+                output = yield _linked(produced, running)
+            elif inspect.isasyncgen(produced):
+                output = yield _drain(produced, running, f"{agent._name()}.execute")
+            elif inspect.isawaitable(produced):
+                output = yield Await(produced, f"{agent._name()}.execute")
+            else:
+                output = produced
+            agent._check_output(output)
+        except Cancelled:
+            yield _publish(running, TaskEventKind.CANCELLED, None)
+            raise
+        except Exception as error:
+            yield _publish(running, TaskEventKind.FAILED, error)
+            raise
+        yield _publish(running, TaskEventKind.COMPLETED, output)
+    finally:
+        if agent._running is running:
+            agent._running = None
+    return TaskResult(task_id, TaskStatus.COMPLETED, output)
+
+
+# -- the progressive API: a function, a plain class, an AgentActor -----------------------------
+
+_WRAPPERS: weakref.WeakKeyDictionary[Any, type[AgentActor[Any, Any]]] = weakref.WeakKeyDictionary()
+
+
+class _FunctionAgent(AgentActor[Any, Any]):
+    _function: ClassVar[Callable[[Any], Any]]
+
+    def execute(self, input: Any) -> Any:
+        return type(self)._function(input)
+
+
+class _ClassAgent(AgentActor[Any, Any]):
+    _plain: ClassVar[type]
+
+    def __init__(self) -> None:
+        plain = type(self)._plain
+        try:
+            self._instance = plain()
+        except Exception as error:
+            raise ProgramError(
+                f"the agent class {plain.__qualname__} could not be constructed: {error!r}; "
+                "an agent's __init__ takes no arguments and must succeed (pass what a task "
+                "needs in its input)"
+            ) from error
+
+    def execute(self, input: Any) -> Any:
+        return self._instance.execute(input)
+
+
+def is_agent(candidate: object) -> bool:
+    """Whether ``candidate`` can be run as an agent: an `AgentActor` subclass, a plain class
+    with an ``execute(self, input)`` method, or a function of the input."""
+    try:
+        agent_class(candidate, "is_agent()")
+    except InvalidArgument:
+        return False
+    return True
+
+
+def agent_class(candidate: object, where: str) -> type[AgentActor[Any, Any]]:
+    """The `AgentActor` class that runs ``candidate`` (the progressive API):
+
+    - an `AgentActor` subclass, as it is;
+    - a plain class with an ``execute(self, input)`` method: an agent that builds one
+      instance per actor and calls its ``execute``;
+    - a function of the input (a plain, ``@program``, ``async def`` or async generator
+      function): an agent whose ``execute`` it is.
+
+    Anything else is refused with `InvalidArgument`, naming ``where``.
+    """
+    if isinstance(candidate, type):
+        _check_constructible(candidate, where)
+        if issubclass(candidate, AgentActor):
+            return candidate
+        if issubclass(candidate, Actor):
+            raise InvalidArgument(
+                f"{where} takes an agent, got the actor class {candidate.__qualname__}, which "
+                "is not one; subclass AgentActor and override execute(self, input), or ask a "
+                "plain actor with free_ask"
+            )
+        if callable(getattr(candidate, "execute", None)):
+            return _wrapper(candidate, _ClassAgent, "_plain", candidate)
+    elif callable(candidate):
+        return _wrapper(candidate, _FunctionAgent, "_function", staticmethod(candidate))
+    raise InvalidArgument(
+        f"{where} takes an agent — an AgentActor subclass, a class with an execute(self, "
+        f"input) method, or a function of the input — got {short(candidate)} "
+        f"({type(candidate).__name__})"
+    )
+
+
+def _check_constructible(cls: type, where: str) -> None:
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # a builtin without one: let construction tell
+        return
+    required = [
+        parameter.name
+        for parameter in signature.parameters.values()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if required:
+        raise InvalidArgument(
+            f"{where} cannot construct the agent class {cls.__qualname__}: its __init__ "
+            f"requires {', '.join(required)}, and an agent is built with no arguments (one "
+            "instance per actor, again on a restart); give them defaults, or pass them in "
+            "the task's input"
+        )
+
+
+def _wrapper(
+    candidate: Any, base: type[AgentActor[Any, Any]], slot: str, value: object
+) -> type[AgentActor[Any, Any]]:
+    try:
+        return _WRAPPERS[candidate]
+    except (KeyError, TypeError):
+        pass
+    name = getattr(candidate, "__qualname__", type(candidate).__name__)
+    made = cast(
+        type[AgentActor[Any, Any]],
+        type(name, (base,), {slot: value, "_agent_name": name, "__module__": base.__module__}),
+    )
+    with contextlib.suppress(TypeError):  # not weakly referenceable: made anew each time
+        _WRAPPERS[candidate] = made
+    return made

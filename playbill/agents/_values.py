@@ -1,0 +1,277 @@
+"""The agent layer's values: a `Task`, its `TaskResult` and `TaskStatus`, the `TaskEvent`s a
+task publishes, the items of `ask_stream`, and the span tree a flat stream of events rebuilds."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import Any, Generic, TypeVar, final
+
+from attrs import field, frozen
+
+from playbill.actors import Emitted
+from playbill.effects import InvalidArgument
+
+__all__ = [
+    "StreamEvent",
+    "StreamResult",
+    "Task",
+    "TaskEvent",
+    "TaskEventKind",
+    "TaskLink",
+    "TaskResult",
+    "TaskSpan",
+    "TaskStatus",
+    "span_tree",
+    "task_events",
+]
+
+I = TypeVar("I")  # noqa: E741 (the issue's name for an agent's input type)
+O = TypeVar("O")  # noqa: E741
+
+
+class TaskStatus(enum.Enum):
+    """Where a task stands: ``PENDING`` (sent, not started), ``RUNNING`` (started),
+    then exactly one of ``COMPLETED``, ``FAILED`` or ``CANCELLED``."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the task has ended (completed, failed or cancelled)."""
+        return self in _FINISHED
+
+
+_FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class TaskEventKind(enum.Enum):
+    """What a `TaskEvent` says: a task ``STARTED``; it reported ``PROGRESS`` or streamed a
+    ``CHUNK`` (zero or more of each); it ended ``COMPLETED``, ``FAILED`` or ``CANCELLED``
+    (exactly one of the three)."""
+
+    STARTED = "started"
+    PROGRESS = "progress"
+    CHUNK = "chunk"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether this kind ends its task."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({TaskEventKind.COMPLETED, TaskEventKind.FAILED, TaskEventKind.CANCELLED})
+_STATUS_OF = {
+    TaskEventKind.STARTED: TaskStatus.RUNNING,
+    TaskEventKind.PROGRESS: TaskStatus.RUNNING,
+    TaskEventKind.CHUNK: TaskStatus.RUNNING,
+    TaskEventKind.COMPLETED: TaskStatus.COMPLETED,
+    TaskEventKind.FAILED: TaskStatus.FAILED,
+    TaskEventKind.CANCELLED: TaskStatus.CANCELLED,
+}
+
+
+@final
+@frozen
+class TaskLink:
+    """The task that sent a nested task: its id and agent path, and its own parent's (so a
+    child can stream chunks on its parent's behalf, see `stream_agent`)."""
+
+    task_id: str
+    agent_path: str
+    parent_task_id: str | None = None
+    parent_agent_path: str | None = None
+
+
+def _check_id(where: str) -> Any:
+    def check(_: object, __: object, value: object) -> None:
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidArgument(f"{where} must be a non-empty string or None, got {value!r}")
+
+    return check
+
+
+@final
+@frozen
+class Task(Generic[I]):
+    """A unit of work for an agent: its ``input`` and, once sent, its identity.
+
+    Write ``Task(input)``; the agent layer fills the rest. ``id`` names the task (drawn when
+    it starts if left out), ``run_id`` the run it belongs to, ``parent`` the task that sent it
+    (filled in when an agent asks another from inside its ``execute``), and
+    ``forward_chunks`` asks the agent to stream each chunk on its parent's behalf too.
+
+    >>> Task("summarise this")
+    Task(input='summarise this', id=None, run_id=None, parent=None, forward_chunks=False)
+    """
+
+    input: I
+    id: str | None = field(default=None, validator=_check_id("Task id"))
+    run_id: str | None = field(default=None, validator=_check_id("Task run_id"))
+    parent: TaskLink | None = None
+    forward_chunks: bool = False
+
+
+@final
+@frozen
+class TaskResult(Generic[O]):
+    """How a task ended: its ``status``, the ``output`` of a completed task, the ``error`` of
+    a failed one.
+
+    >>> TaskResult("t1", TaskStatus.COMPLETED, output=42).ok
+    True
+    """
+
+    task_id: str
+    status: TaskStatus
+    output: O | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the task completed."""
+        return self.status is TaskStatus.COMPLETED
+
+
+@final
+@frozen
+class TaskEvent:
+    """One step of one task's lifecycle, as published on the event stream.
+
+    ``kind`` says what happened; ``task_id`` and ``agent_path`` say to which task of which
+    agent; ``parent_task_id`` and ``parent_agent_path`` link it to the task that sent it
+    (``None`` for a root task), so a flat stream rebuilds the call tree (`span_tree`);
+    ``run_id`` scopes it to one run; ``time`` is the interpreter's clock; ``data`` is the
+    progress report, the chunk, the output (completed) or the error (failed).
+    """
+
+    kind: TaskEventKind
+    task_id: str
+    agent_path: str
+    parent_task_id: str | None
+    parent_agent_path: str | None
+    run_id: str | None
+    time: float
+    data: object = None
+
+
+@final
+@frozen
+class StreamEvent:
+    """An item of `AgentSystem.ask_stream`: one event of the task (or of a task it sent)."""
+
+    event: TaskEvent
+
+
+@final
+@frozen
+class StreamResult(Generic[O]):
+    """The last item of `AgentSystem.ask_stream`: how the task ended."""
+
+    result: TaskResult[O]
+
+
+@final
+@frozen
+class TaskSpan:
+    """One task of a call tree: its events in order, its status, and the tasks it sent."""
+
+    task_id: str
+    agent_path: str
+    status: TaskStatus
+    events: tuple[TaskEvent, ...]
+    children: tuple[TaskSpan, ...] = ()
+
+    def walk(self) -> tuple[TaskSpan, ...]:
+        """This span and every span under it, parents before children."""
+        spans: list[TaskSpan] = []
+        stack = [self]
+        while stack:
+            span = stack.pop()
+            spans.append(span)
+            stack.extend(reversed(span.children))
+        return tuple(spans)
+
+
+def task_events(events: Iterable[object]) -> tuple[TaskEvent, ...]:
+    """The `TaskEvent`s of ``events``, which may hold them as they are (an `AgentSystem` run)
+    or inside `Emitted` events (a simulation's ``result.events``, a system's event stream).
+
+    >>> from playbill.actors import Emitted, Spawned
+    >>> event = TaskEvent(TaskEventKind.STARTED, "t", "/app/a", None, None, "r", 0.0)
+    >>> task_events([Spawned("/app/a", 0.0), Emitted("/app/a", 0.0, event)]) == (event,)
+    True
+    """
+    found: list[TaskEvent] = []
+    for event in events:
+        if type(event) is Emitted:
+            event = event.event
+        if type(event) is TaskEvent:
+            found.append(event)
+    return tuple(found)
+
+
+def span_tree(events: Iterable[object], *, run_id: str | None = None) -> tuple[TaskSpan, ...]:
+    """Rebuild the call tree from a flat stream of events: the root spans, in the order they
+    started, each holding the spans of the tasks it sent. ``run_id`` keeps one run's events.
+
+    The lifecycle is checked as the tree is built: each task's first event is ``started`` and
+    nothing follows its one ``completed``, ``failed`` or ``cancelled``; a broken one raises
+    `InvalidArgument` naming the event. A task whose parent is not among the events is a root.
+
+    >>> def event(kind, task, parent=None):
+    ...     return TaskEvent(TaskEventKind(kind), task, f"/app/{task}", parent, None, "r", 0.0)
+    >>> [root] = span_tree([event("started", "a"), event("started", "b", "a"),
+    ...                     event("completed", "b", "a"), event("completed", "a")])
+    >>> root.task_id, root.status.value, [child.task_id for child in root.children]
+    ('a', 'completed', ['b'])
+    """
+    order: list[str] = []
+    by_task: dict[str, list[TaskEvent]] = {}
+    for event in task_events(events):
+        if run_id is not None and event.run_id != run_id:
+            continue
+        seen = by_task.get(event.task_id)
+        if seen is None:
+            if event.kind is not TaskEventKind.STARTED:
+                raise InvalidArgument(
+                    f"task {event.task_id} of {event.agent_path} has {event.kind.value!r} "
+                    f"before 'started': {event!r}; pass every event of the run, in order"
+                )
+            by_task[event.task_id] = [event]
+            order.append(event.task_id)
+            continue
+        if seen[-1].kind.terminal:
+            raise InvalidArgument(
+                f"task {event.task_id} of {event.agent_path} has {event.kind.value!r} after "
+                f"it ended with {seen[-1].kind.value!r}: {event!r}; a task ends exactly once"
+            )
+        if event.kind is TaskEventKind.STARTED:
+            raise InvalidArgument(
+                f"task {event.task_id} of {event.agent_path} started twice: {event!r}; task "
+                "ids must be unique within a run"
+            )
+        seen.append(event)
+    children: dict[str | None, list[str]] = {}
+    for task_id in order:
+        parent = by_task[task_id][0].parent_task_id
+        children.setdefault(parent if parent in by_task else None, []).append(task_id)
+
+    def build(task_id: str) -> TaskSpan:
+        seen = by_task[task_id]
+        return TaskSpan(
+            task_id,
+            seen[0].agent_path,
+            _STATUS_OF[seen[-1].kind],
+            tuple(seen),
+            tuple(build(child) for child in children.get(task_id, ())),
+        )
+
+    return tuple(build(task_id) for task_id in children.get(None, ()))

@@ -1,0 +1,90 @@
+"""Task values, and the span tree a flat event stream rebuilds (lifecycle checked)."""
+
+import attrs
+import pytest
+
+from playbill import InvalidArgument
+from playbill.actors import Emitted, Spawned
+from playbill.agents import (
+    Task,
+    TaskEvent,
+    TaskEventKind,
+    TaskResult,
+    TaskStatus,
+    span_tree,
+    task_events,
+)
+
+
+def event(kind, task, parent=None, run="r", data=None):
+    return TaskEvent(TaskEventKind(kind), task, f"/app/{task}", parent, None, run, 0.0, data)
+
+
+def test_values_are_frozen_and_compare_by_value():
+    assert Task("x") == Task("x")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        Task("x").input = "y"  # type: ignore[misc]
+    assert TaskResult("t", TaskStatus.COMPLETED, 1).ok
+    assert not TaskResult("t", TaskStatus.FAILED, error=ValueError()).ok
+
+
+def test_a_task_id_must_be_a_non_empty_string():
+    with pytest.raises(InvalidArgument, match="Task id must be a non-empty string"):
+        Task("x", id="")
+
+
+def test_terminal_kinds_and_finished_statuses():
+    assert {kind for kind in TaskEventKind if kind.terminal} == {
+        TaskEventKind.COMPLETED,
+        TaskEventKind.FAILED,
+        TaskEventKind.CANCELLED,
+    }
+    assert not TaskStatus.RUNNING.finished
+    assert TaskStatus.CANCELLED.finished
+
+
+def test_span_tree_rebuilds_nesting_from_a_flat_interleaved_stream():
+    events = [
+        event("started", "a"),
+        event("started", "b", "a"),
+        event("started", "c", "a"),
+        event("chunk", "c", "a", data="x"),
+        event("started", "d", "b"),
+        event("completed", "d", "b"),
+        event("failed", "c", "a"),
+        event("completed", "b", "a"),
+        event("cancelled", "a"),
+    ]
+    [root] = span_tree(events)
+    assert [span.task_id for span in root.walk()] == ["a", "b", "d", "c"]
+    assert [child.status for child in root.children] == [TaskStatus.COMPLETED, TaskStatus.FAILED]
+    assert root.status is TaskStatus.CANCELLED
+    assert [e.kind.value for e in root.children[1].events] == ["started", "chunk", "failed"]
+
+
+def test_span_tree_reads_emitted_wrappers_and_keeps_one_run():
+    events = [
+        Spawned("/app/a", 0.0),
+        Emitted("/app/a", 0.0, event("started", "a", run="r1")),
+        Emitted("/app/x", 0.0, event("started", "x", run="r2")),
+    ]
+    assert [span.task_id for span in span_tree(events, run_id="r1")] == ["a"]
+    assert len(task_events(events)) == 2
+
+
+def test_a_running_task_is_a_running_span():
+    [root] = span_tree([event("started", "a"), event("progress", "a")])
+    assert root.status is TaskStatus.RUNNING
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        ([event("progress", "a")], "'progress' before 'started'"),
+        ([event("started", "a"), event("completed", "a"), event("chunk", "a")], "after it ended"),
+        ([event("started", "a"), event("started", "a")], "started twice"),
+    ],
+)
+def test_span_tree_refuses_a_broken_lifecycle(events, message):
+    with pytest.raises(InvalidArgument, match=message):
+        span_tree(events)
