@@ -18,6 +18,7 @@ EVERYDAY = {
 PACKAGES = [
     "playbill",
     "playbill.effects",
+    "playbill.agents",
     "playbill.flow",
     "playbill.interpreters",
     "playbill.interpreters.stub",
@@ -99,3 +100,10 @@ def test_the_names_flow_shares_with_the_core_are_exactly_the_documented_ones():
     section = page.split("## Names shared with `playbill`")[1].split("\n## ")[0]
     for name in SHARED_WITH_FLOW:
         assert f"| `{name}` |" in section, f"{name} is not in docs/flow.md's table"
+
+
+def test_the_agent_layer_shares_no_name_with_the_core():
+    agents = importlib.import_module("playbill.agents")
+    for module_name in ("playbill", "playbill.effects", "playbill.interpreters", "playbill.flow"):
+        core = importlib.import_module(module_name)
+        assert not set(core.__all__) & set(agents.__all__), module_name

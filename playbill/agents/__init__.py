@@ -10,6 +10,7 @@ from playbill.agents._orchestration import (
     traverse_agents,
     zip_agents,
 )
+from playbill.agents._system import AgentRun, AgentSystem, TaskStream
 from playbill.agents._values import (
     StreamEvent,
     StreamResult,
@@ -26,6 +27,8 @@ from playbill.agents._values import (
 
 __all__ = [
     "AgentActor",
+    "AgentRun",
+    "AgentSystem",
     "StreamEvent",
     "StreamResult",
     "Task",
@@ -35,6 +38,7 @@ __all__ = [
     "TaskResult",
     "TaskSpan",
     "TaskStatus",
+    "TaskStream",
     "ask_agent",
     "is_agent",
     "race_agents",

@@ -1,0 +1,449 @@
+"""`AgentSystem`: runs of agents on asyncio that you watch as a bounded stream of events,
+abort, or stream one task of; each run scoped by its run id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any, Generic, TypeVar, final
+
+from playbill.actors import DEFAULT_ASK_TIMEOUT, SupervisionStrategy, check_name
+from playbill.agents._agent import agent_class
+from playbill.agents._values import (
+    StreamEvent,
+    StreamResult,
+    Task,
+    TaskEvent,
+    TaskResult,
+    TaskStatus,
+)
+from playbill.effects import ActorRef, ActorStopped, InvalidArgument
+from playbill.effects._checks import check_count
+from playbill.effects._handlers import Handlers
+from playbill.effects._vocabulary import _check_timeout
+from playbill.interpreters import ActorSystem
+
+__all__ = ["AgentRun", "AgentSystem", "TaskStream"]
+
+O = TypeVar("O")  # noqa: E741
+
+
+class _Channel:
+    """One run's events between the agents that publish them and the one consumer: bounded,
+    pushing back on the publishers, never dropping an event while the consumer reads."""
+
+    __slots__ = ("ended", "events", "left", "limit", "loop", "reader", "unbounded", "writers")
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.events: deque[TaskEvent] = deque()
+        self.limit = limit
+        self.loop = loop
+        self.reader: asyncio.Future[None] | None = None
+        self.writers: deque[asyncio.Future[None]] = deque()
+        self.ended = False  # no event comes any more: the run is over
+        self.left = False  # the consumer left: what comes is not kept
+        self.unbounded = False  # the run is being cancelled: its last events never wait
+
+    def offer(self, event: TaskEvent) -> asyncio.Future[None] | None:
+        """Keep ``event``; a future to wait on while the buffer is over its limit."""
+        if self.left:
+            return None
+        self.events.append(event)
+        reader = self.reader
+        if reader is not None:
+            self.reader = None
+            if not reader.done():
+                reader.set_result(None)
+        if len(self.events) > self.limit and not self.unbounded:
+            room = self.loop.create_future()
+            self.writers.append(room)
+            return room
+        return None
+
+    def release(self, everyone: bool = False) -> None:
+        writers = self.writers
+        while writers and (everyone or len(self.events) <= self.limit):
+            room = writers.popleft()
+            if not room.done():
+                room.set_result(None)
+
+    def end(self) -> None:
+        self.ended = True
+        self.release(everyone=True)
+        reader = self.reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+
+    def leave(self) -> None:
+        self.left = True
+        self.events.clear()
+        self.release(everyone=True)
+
+    async def next(self) -> TaskEvent | None:
+        """The next event, or ``None`` once the run is over and every event was read."""
+        while not self.events:
+            if self.ended or self.left:
+                return None
+            self.reader = self.loop.create_future()
+            await self.reader
+        event = self.events.popleft()
+        if self.writers:
+            self.release()
+        return event
+
+
+class _Run:
+    """One run: its channel, the task that drives it, and how it ended."""
+
+    def __init__(
+        self,
+        system: AgentSystem,
+        run_id: str,
+        task: Task[Any],
+        buffer: int,
+        timeout: float,
+        agent: type | None,
+        target: ActorRef | None,
+    ) -> None:
+        self.system = system
+        self.run_id = run_id
+        self.task = task
+        self.timeout = timeout
+        self.channel = _Channel(buffer, system.actors._loop)
+        self.status = TaskStatus.PENDING
+        self.result: TaskResult[Any] | None = None
+        self.root: ActorRef | None = None
+        self.cancelling = False
+        if agent is not None:  # an ephemeral root: spawned now, so a bad agent fails here
+            self.root = system.actors.spawn(agent, f"run-{run_id}")
+            self.ephemeral = True
+        else:
+            self.root = target
+            self.ephemeral = False
+        self.driver = system.actors._loop.create_task(self._drive())
+
+    def offer(self, event: TaskEvent) -> asyncio.Future[None] | None:
+        if event.task_id == self.task.id and self.status is TaskStatus.PENDING:
+            self.status = TaskStatus.RUNNING
+        return self.channel.offer(event)
+
+    async def _drive(self) -> None:
+        root = self.root
+        assert root is not None
+        task_id = self.task.id
+        assert task_id is not None
+        try:
+            result = await root.ask(self.task, timeout=self.timeout)
+            self.result = result
+            self.status = TaskStatus.COMPLETED
+        except (asyncio.CancelledError, ActorStopped) as error:
+            if not self.cancelling and isinstance(error, ActorStopped):
+                self.result = TaskResult(task_id, TaskStatus.FAILED, error=error)
+                self.status = TaskStatus.FAILED
+            else:
+                self.result = TaskResult(task_id, TaskStatus.CANCELLED)
+                self.status = TaskStatus.CANCELLED
+        except Exception as error:
+            self.result = TaskResult(task_id, TaskStatus.FAILED, error=error)
+            self.status = TaskStatus.FAILED
+        finally:
+            if self.ephemeral:  # the root and its whole tree are gone before the stream ends
+                root.stop(interrupt=True)
+                cell = self.system.actors._resolve(root)
+                if cell is not None:
+                    await asyncio.shield(cell.terminated())
+            self.system._runs.pop(self.run_id, None)
+            self.channel.end()
+
+    def cancel(self) -> None:
+        """Cancel the work in flight now: the root's ``execute`` is interrupted (its children
+        with it); the events this publishes never wait for the consumer."""
+        if self.driver.done() or self.cancelling:
+            return
+        self.cancelling = True
+        self.channel.unbounded = True
+        self.channel.release(everyone=True)
+        root = self.root
+        if root is not None:
+            if self.ephemeral:
+                root.stop(interrupt=True)
+            else:  # a long-lived agent keeps its task; the run stops waiting for it
+                self.driver.cancel()
+
+    def leave(self) -> None:
+        """The consumer is gone: cancel, and keep nothing more."""
+        self.channel.leave()
+        self.cancel()
+
+
+class _Stream:
+    """What `AgentRun` and `TaskStream` share: iteration, closing, cleanup."""
+
+    _run: _Run
+
+    @property
+    def run_id(self) -> str:
+        """The id that scopes this run's events."""
+        return self._run.run_id
+
+    @property
+    def status(self) -> TaskStatus:
+        """The root task's status: pending, running, then completed, failed or cancelled."""
+        return self._run.status
+
+    @property
+    def result(self) -> TaskResult[Any] | None:
+        """How the root task ended (``None`` while it runs)."""
+        return self._run.result
+
+    async def aclose(self) -> None:
+        """Stop reading: cancel the run if it is still going and wait until its actors are
+        gone (what it still publishes is not kept)."""
+        run = self._run
+        run.leave()
+        await asyncio.shield(run.driver)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        run = getattr(self, "_run", None)
+        if run is not None and not run.driver.done():
+            # the consumer dropped the stream (an early break): cancel the run, unless the
+            # loop is already closed
+            with contextlib.suppress(RuntimeError):
+                run.leave()
+
+
+@final
+class AgentRun(_Stream):
+    """A run of an agent, as an async iterator over every `TaskEvent` of its tree (see
+    `AgentSystem.run`). The root's ``completed`` event, the last, carries the output;
+    ``result`` holds the `TaskResult`. A failed root's error is raised after its events."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+
+    def __aiter__(self) -> AsyncIterator[TaskEvent]:
+        return self
+
+    async def __anext__(self) -> TaskEvent:
+        run = self._run
+        event = await run.channel.next()
+        if event is not None:
+            return event
+        await asyncio.shield(run.driver)
+        result = run.result
+        if result is not None and result.status is TaskStatus.FAILED and not run.channel.left:
+            run.channel.left = True  # raised once
+            assert result.error is not None
+            raise result.error
+        raise StopAsyncIteration
+
+    async def __aenter__(self) -> AgentRun:
+        return self
+
+
+@final
+class TaskStream(_Stream, Generic[O]):
+    """One task as an async iterator: a `StreamEvent` per event of it and of the tasks it
+    sends, then one `StreamResult` (see `AgentSystem.ask_stream`)."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self._done = False
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent | StreamResult[O]]:
+        return self
+
+    async def __anext__(self) -> StreamEvent | StreamResult[O]:
+        if self._done:
+            raise StopAsyncIteration
+        run = self._run
+        event = await run.channel.next()
+        if event is not None:
+            return StreamEvent(event)
+        await asyncio.shield(run.driver)
+        self._done = True
+        if run.channel.left:
+            raise StopAsyncIteration
+        assert run.result is not None
+        return StreamResult(run.result)
+
+    async def __aenter__(self) -> TaskStream[O]:
+        return self
+
+
+class AgentSystem:
+    """An actor system for agents: start runs you watch as streams of events, and abort.
+
+    ``buffer`` bounds each run's stream: past it, the agents publishing events wait for the
+    consumer (backpressure), so nothing is dropped and nothing grows without bound. Every other
+    option is the `ActorSystem`'s, which ``actors`` is.
+
+    >>> import asyncio
+    >>> from playbill import program
+    >>> from playbill.agents import AgentActor, AgentSystem
+    >>> class Writer(AgentActor[str, list]):
+    ...     @program
+    ...     def execute(self, prompt):
+    ...         for word in prompt.split():
+    ...             yield self.chunk(word)
+    ...         return prompt.split()
+    >>> async def main():
+    ...     async with AgentSystem("app") as system:
+    ...         return [event.kind.value async for event in system.run(Writer, "a b")]
+    >>> asyncio.run(main())
+    ['started', 'chunk', 'chunk', 'completed']
+    """
+
+    def __init__(
+        self,
+        name: str = "app",
+        *,
+        buffer: int = 1000,
+        handlers: Handlers | None = None,
+        supervision: SupervisionStrategy | None = None,
+        ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+    ) -> None:
+        self.buffer = check_count("AgentSystem buffer", buffer, minimum=1)
+        self.actors = ActorSystem(
+            name, handlers=handlers, supervision=supervision, ask_timeout=ask_timeout
+        )
+        self._runs: dict[str, _Run] = {}
+
+    async def __aenter__(self) -> AgentSystem:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+        await self.actors.__aexit__(*exc_info)
+
+    def start(self) -> None:
+        """Start the actor system on the running loop (``async with`` does it for you)."""
+        self.actors.start()
+        self.actors._event_gate = self._route
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel every run still going, then stop every actor."""
+        runs = list(self._runs.values())
+        for run in runs:
+            run.cancel()
+        if runs:
+            await asyncio.wait([run.driver for run in runs], timeout=timeout)
+        await self.actors.shutdown(timeout)
+
+    @property
+    def running(self) -> tuple[str, ...]:
+        """The ids of the runs still going."""
+        return tuple(self._runs)
+
+    def run(
+        self,
+        agent: object,
+        input: object,
+        *,
+        run_id: str | None = None,
+        buffer: int | None = None,
+        timeout: float = math.inf,
+    ) -> AgentRun:
+        """Start a run of ``agent`` on ``input`` now: an ephemeral top-level actor
+        ``run-<run_id>`` performs the root task, and the `AgentRun` yields every event of the
+        tree, in the order they were published, ending with the root's last.
+
+        A completed run ends the iteration (``run.result`` holds the output); a failed one
+        raises the root's error after its events; a cancelled one (`abort`, `shutdown`) ends
+        after its ``cancelled`` events. When the stream ends, every actor of the run is gone.
+        Leaving early — ``break``, ``aclose()``, or ``async with`` — cancels the run.
+
+        ``buffer`` (the system's by default) bounds the events waiting for the consumer;
+        past it the agents wait for it to read. ``timeout`` bounds the root task.
+        """
+        factory = agent_class(agent, "AgentSystem.run()")
+        run_id = self._new_run_id(run_id, "AgentSystem.run()")
+        task = Task(input, id=run_id, run_id=run_id)
+        run = _Run(self, run_id, task, self._buffer(buffer), _timeout(timeout), factory, None)
+        self._runs[run_id] = run
+        return AgentRun(run)
+
+    def ask_stream(
+        self,
+        target: object,
+        task: object,
+        *,
+        buffer: int | None = None,
+        timeout: float = math.inf,
+    ) -> TaskStream[Any]:
+        """Send ``task`` (a `Task`, or an input to wrap in one) to ``target`` and stream it: a
+        `StreamEvent` for each event of the task and of the tasks it sends, then a
+        `StreamResult` whose status is completed, failed (with the error) or cancelled.
+
+        ``target`` is the `ActorRef` of a live agent, or an agent (class or function) to run
+        as an ephemeral actor, stopped when the stream ends. Leaving early cancels: an
+        ephemeral agent is stopped; a live agent finishes its task unobserved.
+        """
+        if not isinstance(task, Task):
+            task = Task(task)
+        run_id = self._new_run_id(task.run_id, "ask_stream()")
+        task_id = task.id if task.id is not None else run_id
+        task = Task(task.input, task_id, run_id, task.parent, task.forward_chunks)
+        if isinstance(target, ActorRef):
+            run = _Run(self, run_id, task, self._buffer(buffer), _timeout(timeout), None, target)
+        else:
+            factory = agent_class(target, "ask_stream()")
+            run = _Run(self, run_id, task, self._buffer(buffer), _timeout(timeout), factory, None)
+        self._runs[run_id] = run
+        return TaskStream(run)
+
+    async def abort(self, run_id: str) -> bool:
+        """Cancel the run ``run_id`` now — the ``execute`` in flight is interrupted, and with
+        it every task it sent — and wait until its actors are gone; its stream then ends
+        after the ``cancelled`` events. False if no such run is going."""
+        run = self._runs.get(run_id)
+        if run is None:
+            return False
+        run.cancel()
+        await asyncio.shield(run.driver)
+        return True
+
+    def spawn(self, agent: object, name: str | None = None) -> ActorRef:
+        """Start a long-lived top-level agent now (to `ask_stream` or ask ``Task``\\ s)."""
+        return self.actors.spawn(agent_class(agent, "AgentSystem.spawn()"), name)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _route(self, event: object) -> asyncio.Future[None] | None:
+        if type(event) is TaskEvent:
+            run_id = event.run_id
+            if run_id is not None:
+                run = self._runs.get(run_id)
+                if run is not None:
+                    return run.offer(event)
+        return None
+
+    def _buffer(self, buffer: int | None) -> int:
+        if buffer is None:
+            return self.buffer
+        return check_count("buffer", buffer, minimum=1)
+
+    def _new_run_id(self, run_id: str | None, where: str) -> str:
+        self.actors._running_guardian()  # started and not shut down, or a clear error
+        if run_id is None:
+            return uuid.uuid4().hex[:12]
+        check_name(run_id, f"{where} run_id")
+        if run_id in self._runs:
+            raise InvalidArgument(
+                f"{where} run_id {run_id!r} names a run still going; give a unique run_id or "
+                "wait for that run to end"
+            )
+        return run_id
+
+
+def _timeout(timeout: float) -> float:
+    checked = _check_timeout("timeout", timeout)
+    return math.inf if checked is None else checked
