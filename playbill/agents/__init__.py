@@ -21,8 +21,8 @@ from playbill.agents._values import (
     TaskResult,
     TaskSpan,
     TaskStatus,
-    span_tree,
     task_events,
+    task_tree,
 )
 
 __all__ = [
@@ -43,9 +43,9 @@ __all__ = [
     "is_agent",
     "race_agents",
     "sequence_agents",
-    "span_tree",
     "stream_agent",
     "task_events",
+    "task_tree",
     "traverse_agents",
     "zip_agents",
 ]

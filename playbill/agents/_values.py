@@ -22,8 +22,8 @@ __all__ = [
     "TaskResult",
     "TaskSpan",
     "TaskStatus",
-    "span_tree",
     "task_events",
+    "task_tree",
 ]
 
 I = TypeVar("I")  # noqa: E741 (the issue's name for an agent's input type)
@@ -147,7 +147,7 @@ class TaskEvent:
 
     ``kind`` says what happened; ``task_id`` and ``agent_path`` say to which task of which
     agent; ``parent_task_id`` and ``parent_agent_path`` link it to the task that sent it
-    (``None`` for a root task), so a flat stream rebuilds the call tree (`span_tree`);
+    (``None`` for a root task), so a flat stream rebuilds the call tree (`task_tree`);
     ``run_id`` scopes it to one run; ``time`` is the interpreter's clock; ``data`` is the
     progress report, the chunk, the output (completed) or the error (failed).
     """
@@ -218,7 +218,7 @@ def task_events(events: Iterable[object]) -> tuple[TaskEvent, ...]:
     return tuple(found)
 
 
-def span_tree(events: Iterable[object], *, run_id: str | None = None) -> tuple[TaskSpan, ...]:
+def task_tree(events: Iterable[object], *, run_id: str | None = None) -> tuple[TaskSpan, ...]:
     """Rebuild the call tree from a flat stream of events: the root spans, in the order they
     started, each holding the spans of the tasks it sent. ``run_id`` keeps one run's events.
 
@@ -228,7 +228,7 @@ def span_tree(events: Iterable[object], *, run_id: str | None = None) -> tuple[T
 
     >>> def event(kind, task, parent=None):
     ...     return TaskEvent(TaskEventKind(kind), task, f"/app/{task}", parent, None, "r", 0.0)
-    >>> [root] = span_tree([event("started", "a"), event("started", "b", "a"),
+    >>> [root] = task_tree([event("started", "a"), event("started", "b", "a"),
     ...                     event("completed", "b", "a"), event("completed", "a")])
     >>> root.task_id, root.status.value, [child.task_id for child in root.children]
     ('a', 'completed', ['b'])

@@ -10,8 +10,8 @@ from playbill.agents import (
     ask_agent,
     race_agents,
     sequence_agents,
-    span_tree,
     stream_agent,
+    task_tree,
     traverse_agents,
     zip_agents,
 )
@@ -62,7 +62,7 @@ def test_nested_agents_link_to_their_parent_task_and_keep_the_lifecycle(interpre
     outcome = perform(ask_agent(Researcher, "actors"), interpreter)
     assert outcome.value == "notes on actors; notes on x, notes on y"
     check_lifecycle(outcome.events)
-    [root] = span_tree(outcome.events)
+    [root] = task_tree(outcome.events)
     assert root.agent_path.count("/") == 2
     assert [child.status for child in root.children] == [TaskStatus.COMPLETED] * 3
     for child in root.children:
@@ -86,7 +86,7 @@ def test_the_lifecycle_holds_under_injected_faults(seed):
 
     events = task_events(result.events)
     check_lifecycle(tuple(event for event in events if _ended(events, event.task_id)))
-    span_tree(result.events)  # refuses an event after a task ended, or a double start
+    task_tree(result.events)  # refuses an event after a task ended, or a double start
 
 
 def _ended(events, task_id):
@@ -103,7 +103,7 @@ def test_fail_fast_cancels_the_siblings_and_leaves_no_child(interpreter):
     outcome = perform(ask_agent(Lead, "boom"), interpreter)
     assert isinstance(outcome.error, ValueError)
     check_lifecycle(outcome.events)
-    [root] = span_tree(outcome.events)
+    [root] = task_tree(outcome.events)
     assert sorted(child.status.value for child in root.children) == ["cancelled", "failed"]
     assert outcome.left == ()
 
@@ -126,7 +126,7 @@ def test_race_first_success_wins_and_the_loser_is_cancelled(interpreter):
         race_agents([ask_agent(Slow, "slow"), ask_agent(Summarizer, "x")]), interpreter
     )
     assert outcome.value == "notes on x"
-    statuses = {span.agent_path: span.status for span in span_tree(outcome.events)}
+    statuses = {span.agent_path: span.status for span in task_tree(outcome.events)}
     assert sorted(status.value for status in statuses.values()) == ["cancelled", "completed"]
     assert outcome.left == ()
 
@@ -163,7 +163,7 @@ def test_stream_agent_forwards_the_childs_chunks_on_the_callers_behalf(interpret
 
     outcome = perform(ask_agent(Lead, "a b"), interpreter)
     assert outcome.value == ["a", "b"]
-    [root] = span_tree(outcome.events)
+    [root] = task_tree(outcome.events)
     assert [event.data for event in root.events if event.kind.value == "chunk"] == ["a", "b"]
     [child] = root.children
     assert [event.data for event in child.events if event.kind.value == "chunk"] == ["a", "b"]

@@ -15,7 +15,7 @@ from playbill.agents import (
     TaskResult,
     TaskStatus,
     ask_agent,
-    span_tree,
+    task_tree,
 )
 from tests.agents.support import check_lifecycle
 
@@ -128,7 +128,7 @@ def test_abort_cancels_mid_execute_now_and_leaves_no_actor(arun):
     assert took < 1
     assert run.status is TaskStatus.CANCELLED
     check_lifecycle(tuple(seen))
-    [root] = span_tree(seen)
+    [root] = task_tree(seen)
     assert [span.status for span in root.walk()] == [TaskStatus.CANCELLED] * 2
 
 

@@ -11,8 +11,8 @@ from playbill.agents import (
     TaskEventKind,
     TaskResult,
     TaskStatus,
-    span_tree,
     task_events,
+    task_tree,
 )
 
 
@@ -43,7 +43,7 @@ def test_terminal_kinds_and_finished_statuses():
     assert TaskStatus.CANCELLED.finished
 
 
-def test_span_tree_rebuilds_nesting_from_a_flat_interleaved_stream():
+def test_task_tree_rebuilds_nesting_from_a_flat_interleaved_stream():
     events = [
         event("started", "a"),
         event("started", "b", "a"),
@@ -55,25 +55,25 @@ def test_span_tree_rebuilds_nesting_from_a_flat_interleaved_stream():
         event("completed", "b", "a"),
         event("cancelled", "a"),
     ]
-    [root] = span_tree(events)
+    [root] = task_tree(events)
     assert [span.task_id for span in root.walk()] == ["a", "b", "d", "c"]
     assert [child.status for child in root.children] == [TaskStatus.COMPLETED, TaskStatus.FAILED]
     assert root.status is TaskStatus.CANCELLED
     assert [e.kind.value for e in root.children[1].events] == ["started", "chunk", "failed"]
 
 
-def test_span_tree_reads_emitted_wrappers_and_keeps_one_run():
+def test_task_tree_reads_emitted_wrappers_and_keeps_one_run():
     events = [
         Spawned("/app/a", 0.0),
         Emitted("/app/a", 0.0, event("started", "a", run="r1")),
         Emitted("/app/x", 0.0, event("started", "x", run="r2")),
     ]
-    assert [span.task_id for span in span_tree(events, run_id="r1")] == ["a"]
+    assert [span.task_id for span in task_tree(events, run_id="r1")] == ["a"]
     assert len(task_events(events)) == 2
 
 
 def test_a_running_task_is_a_running_span():
-    [root] = span_tree([event("started", "a"), event("progress", "a")])
+    [root] = task_tree([event("started", "a"), event("progress", "a")])
     assert root.status is TaskStatus.RUNNING
 
 
@@ -85,6 +85,6 @@ def test_a_running_task_is_a_running_span():
         ([event("started", "a"), event("started", "a")], "started twice"),
     ],
 )
-def test_span_tree_refuses_a_broken_lifecycle(events, message):
+def test_task_tree_refuses_a_broken_lifecycle(events, message):
     with pytest.raises(InvalidArgument, match=message):
-        span_tree(events)
+        task_tree(events)
