@@ -11,6 +11,21 @@ This package depends on `playbill.effects` only, so the agent layer builds on it
 ('Paris', 'small')
 """
 
+from playbill.models._calling import Model, call_model, model_handlers
+from playbill.models._combinators import (
+    MemoryCache,
+    Price,
+    ResponseCache,
+    UsageMeter,
+    is_retryable,
+    request_key,
+    with_cache,
+    with_fallback,
+    with_logging,
+    with_rate_limit,
+    with_retry,
+    with_usage,
+)
 from playbill.models._effects import (
     Complete,
     ModelRequest,
@@ -29,6 +44,7 @@ from playbill.models._errors import (
     RateLimited,
     StreamInterrupted,
 )
+from playbill.models._testing import Chunks, FunctionModel, ScriptedModel, ScriptExhausted
 from playbill.models._values import (
     AssistantMessage,
     Completion,
@@ -52,20 +68,28 @@ __all__ = [
     "AssistantMessage",
     "AuthenticationFailed",
     "BadRequest",
+    "Chunks",
     "Complete",
     "Completion",
     "ConnectionFailed",
     "FinishReason",
+    "FunctionModel",
     "JsonObject",
     "JsonSchema",
+    "MemoryCache",
     "Message",
+    "Model",
     "ModelError",
     "ModelRequest",
     "ModelTimedOut",
     "Overloaded",
+    "Price",
     "RateLimited",
+    "ResponseCache",
     "ResponseFormat",
     "Role",
+    "ScriptExhausted",
+    "ScriptedModel",
     "StreamComplete",
     "StreamInterrupted",
     "SystemMessage",
@@ -74,7 +98,18 @@ __all__ = [
     "ToolResult",
     "ToolSpec",
     "Usage",
+    "UsageMeter",
     "UserMessage",
+    "call_model",
     "complete",
+    "is_retryable",
+    "model_handlers",
+    "request_key",
     "stream_complete",
+    "with_cache",
+    "with_fallback",
+    "with_logging",
+    "with_rate_limit",
+    "with_retry",
+    "with_usage",
 ]
