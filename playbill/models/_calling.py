@@ -17,6 +17,7 @@ from playbill.effects import (
     Pure,
     Suspend,
     fail,
+    program,
 )
 from playbill.models._effects import ModelRequest
 from playbill.models._values import AssistantMessage, Completion, TokenChunk, Usage
@@ -108,8 +109,12 @@ def usage_of(request: ModelRequest, text: str, arguments: Iterable[str] = ()) ->
 
 def publish(chunks: Iterable[str], model: str, then: Program[Completion]) -> Program[Completion]:
     """A program that emits one `TokenChunk` per piece of ``chunks``, then runs ``then``."""
-    pieces = list(chunks)
-    result = then
-    for index in range(len(pieces) - 1, -1, -1):
-        result = Suspend(Emit(TokenChunk(pieces[index], index, model))).then(result)
-    return result
+    return _publish(chunks, model, then)
+
+
+@program
+def _publish(chunks: Iterable[str], model: str, then: Program[Completion]) -> Any:
+    # yields the Emit effects themselves: no Program node is built per token
+    for index, piece in enumerate(chunks):
+        yield Emit(TokenChunk(piece, index, model))
+    return (yield then)

@@ -18,6 +18,7 @@ from attrs import field, frozen
 
 from playbill.effects import InvalidArgument
 from playbill.effects._checks import is_number
+from playbill.effects._program import _slot_setter
 
 __all__ = [
     "AssistantMessage",
@@ -281,14 +282,29 @@ class Completion:
 
 
 @final
-@frozen
+@frozen(init=False)
 class TokenChunk:
     """One piece of a streamed reply, published (``Emit``) as it arrives, before the
-    `Completion`: ``index`` counts the chunks of one call from 0."""
+    `Completion`: ``index`` counts the chunks of one call from 0.
+
+    >>> TokenChunk("Hel", 0, "small")
+    TokenChunk(text='Hel', index=0, model='small')
+    """
 
     text: str
     index: int
-    model: str = ""
+    model: str
+
+    # one per token of every stream: a fast ``__init__``, as for the hot Program nodes
+    def __init__(self, text: str, index: int, model: str = "") -> None:
+        _set_chunk_text(self, text)
+        _set_chunk_index(self, index)
+        _set_chunk_model(self, model)
+
+
+_set_chunk_text = _slot_setter(TokenChunk, "text")
+_set_chunk_index = _slot_setter(TokenChunk, "index")
+_set_chunk_model = _slot_setter(TokenChunk, "model")
 
 
 def check_temperature(where: str, value: object) -> float | None:
