@@ -26,6 +26,7 @@ from playbill.effects._checks import check_count
 from playbill.effects._handlers import Handlers
 from playbill.effects._vocabulary import _check_timeout
 from playbill.interpreters import ActorSystem
+from playbill.interpreters._asyncio._system import DEFAULT_BLOCKING_THREADS
 
 __all__ = ["AgentRun", "AgentSystem", "TaskStream"]
 
@@ -283,7 +284,8 @@ class AgentSystem:
 
     ``buffer`` bounds each run's stream: past it, the agents publishing events wait for the
     consumer (backpressure), so nothing is dropped and nothing grows without bound. Every other
-    option is the `ActorSystem`'s, which ``actors`` is.
+    option is the `ActorSystem`'s, which ``actors`` is: ``blocking_threads`` bounds the thread
+    pool that agents' `playbill.blocking` calls run on.
 
     >>> import asyncio
     >>> from playbill import program
@@ -309,10 +311,17 @@ class AgentSystem:
         handlers: Handlers | None = None,
         supervision: SupervisionStrategy | None = None,
         ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+        blocking_threads: int = DEFAULT_BLOCKING_THREADS,
     ) -> None:
         self.buffer = check_count("AgentSystem buffer", buffer, minimum=1)
         self.actors = ActorSystem(
-            name, handlers=handlers, supervision=supervision, ask_timeout=ask_timeout
+            name,
+            handlers=handlers,
+            supervision=supervision,
+            ask_timeout=ask_timeout,
+            blocking_threads=check_count(
+                "AgentSystem blocking_threads", blocking_threads, minimum=1
+            ),
         )
         self._runs: dict[str, _Run] = {}
 

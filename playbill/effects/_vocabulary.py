@@ -8,6 +8,7 @@ Naming rule: a verb that also has a performing twin on a live `ActorRef` (``ref.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, final
@@ -22,6 +23,7 @@ __all__ = [
     "ActorRef",
     "Ask",
     "Await",
+    "Blocking",
     "Emit",
     "MaybeFault",
     "Now",
@@ -33,6 +35,7 @@ __all__ = [
     "Stop",
     "Tell",
     "Watch",
+    "blocking",
     "emit",
     "free_ask",
     "free_spawn",
@@ -315,6 +318,21 @@ class Await(Effect[Any]):
     origin: str
 
 
+@final
+@frozen
+class Blocking(Effect[Any]):
+    """Call ``function(*args, **kwargs)``, a blocking or CPU-bound call (a synchronous client,
+    a parser, a model): asyncio runs it on the system's bounded thread pool
+    (``ActorSystem(blocking_threads=...)``), so the event loop and every other actor keep
+    running; the stub and the simulator call it inline, in the program's turn, so a run stays
+    deterministic. ``kwargs`` is a tuple of ``(name, value)`` pairs, so the effect stays a
+    hashable value."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
 def _check_ref(where: str, ref: object) -> ActorRef:
     if not isinstance(ref, ActorRef):
         raise InvalidArgument(
@@ -439,6 +457,35 @@ def maybe_fault(name: str) -> Program[None]:
     if not isinstance(name, str) or not name:
         raise InvalidArgument(f"maybe_fault() takes a non-empty name, got {name!r}")
     return Suspend(MaybeFault(name))
+
+
+def blocking(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Program[Any]:
+    """A program that calls ``function(*args, **kwargs)`` — blocking I/O or CPU-bound work —
+    without stalling the event loop, and produces its return value (or raises what it raised).
+
+    Under asyncio the call runs on the system's bounded thread pool
+    (``ActorSystem(blocking_threads=...)``); the program waits for it while the other actors
+    run. If the waiting program is cancelled, a call not yet started never starts, and one
+    already running finishes in its thread with its result dropped (a thread cannot be
+    interrupted). Under the stub and the simulator the call runs inline, deterministically.
+
+    >>> from playbill.interpreters import stub
+    >>> stub.run(blocking(sum, [1, 2, 3], start=10))
+    16
+    """
+    if not callable(function):
+        raise InvalidArgument(
+            f"blocking() takes a function to call, got {function!r:.60} "
+            f"({type(function).__name__}); pass the function and its arguments separately: "
+            "blocking(fn, *args, **kwargs)"
+        )
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise InvalidArgument(
+            f"blocking() takes a plain (synchronous) function, got the async function "
+            f"{getattr(function, '__qualname__', function)!r}; a thread cannot await it — "
+            "return its coroutine from an async def step or receive instead"
+        )
+    return Suspend(Blocking(function, args, tuple(kwargs.items())))
 
 
 def watch(ref: ActorRef) -> Program[None]:

@@ -21,6 +21,7 @@ from playbill.effects import (
     ActorRef,
     Ask,
     Await,
+    Blocking,
     CancelFiber,
     Cancelled,
     Done,
@@ -242,6 +243,9 @@ class _Run:
     def _await(self, effect: Await) -> _Awaiting:
         return _Awaiting(effect.awaitable)
 
+    def _blocking(self, effect: Blocking) -> _Awaiting:
+        return _Awaiting(self.system._call_blocking(effect))
+
     def _sleep(self, effect: Sleep) -> _Awaiting:
         return _Awaiting(asyncio.sleep(effect.seconds))
 
@@ -413,6 +417,7 @@ _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     Random: _Run._random,
     Sleep: _Run._sleep,
     Await: _Run._await,
+    Blocking: _Run._blocking,
     Parallel: _Run._parallel,
     Race: _Run._race_of,
     Timeout: _Run._timeout_of,

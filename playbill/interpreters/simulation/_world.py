@@ -51,6 +51,7 @@ from playbill.effects import (
     ActorSystemFailed,
     Ask,
     Await,
+    Blocking,
     Cancelled,
     Deadlock,
     Done,
@@ -627,6 +628,20 @@ class _World(_Mail):
     def perform_await(self, fiber: _Fiber, effect: Await) -> None:
         self.wake(fiber, ERROR, refuse_awaitable(effect.awaitable, effect.origin, "the simulator"))
 
+    def perform_blocking(self, fiber: _Fiber, effect: Blocking) -> None:
+        # inline, in the fiber's turn: deterministic; the fiber is then ready again, so the
+        # scheduler may run others before it goes on, as the loop does under asyncio
+        function = effect.function
+        if self.tracing:
+            name = getattr(function, "__qualname__", None) or short(function)
+            self.log(fiber.label, f"blocking {name}", StepKind.PERFORM)
+        try:
+            value = function(*effect.args, **dict(effect.kwargs))
+        except Exception as error:
+            self.wake(fiber, ERROR, error)
+        else:
+            self.wake(fiber, VALUE, value)
+
     def perform_ask(self, fiber: _Fiber, effect: Ask) -> None:
         self.ask(fiber, _sender(fiber), effect)
 
@@ -837,6 +852,7 @@ _PERFORMERS: dict[type, Callable[[_World, _Fiber, Any], None]] = {
     Sleep: _World.perform_sleep,
     MaybeFault: _World.perform_fault_point,
     Await: _World.perform_await,
+    Blocking: _World.perform_blocking,
 }
 
 # the kind of the trace line of each built-in effect a performer performs
