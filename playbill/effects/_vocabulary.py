@@ -25,6 +25,8 @@ __all__ = [
     "Await",
     "Blocking",
     "Emit",
+    "LiveActor",
+    "LiveActors",
     "MaybeFault",
     "Now",
     "Random",
@@ -41,6 +43,7 @@ __all__ = [
     "free_spawn",
     "free_stop",
     "free_tell",
+    "live_actors",
     "maybe_fault",
     "now",
     "random",
@@ -320,6 +323,23 @@ class Await(Effect[Any]):
 
 @final
 @frozen
+class LiveActor:
+    """One actor of a running system, as `live_actors` lists it: its ``ref`` and the class of
+    its instance (``actor_class``), from which the agent layer reads its card."""
+
+    ref: ActorRef
+    actor_class: type
+
+
+@final
+@frozen
+class LiveActors(Effect[tuple[LiveActor, ...]]):
+    """Every live actor of the system (started, not stopping; the guardians left out), in
+    tree order: each parent before its children, siblings in start order."""
+
+
+@final
+@frozen
 class Blocking(Effect[Any]):
     """Call ``function(*args, **kwargs)``, a blocking or CPU-bound call (a synchronous client,
     a parser, a model): asyncio runs it on the system's bounded thread pool
@@ -486,6 +506,23 @@ def blocking(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Prog
             "return its coroutine from an async def step or receive instead"
         )
     return Suspend(Blocking(function, args, tuple(kwargs.items())))
+
+
+def live_actors() -> Program[tuple[LiveActor, ...]]:
+    """A program that lists every live actor of the system running it — its ref and its
+    class — in tree order (parents first, siblings in start order): discovery over the live
+    tree, under asyncio and the simulator alike (the agent layer's ``find_agents`` reads
+    skills from it).
+
+    >>> from playbill import Actor, free_spawn, simulate
+    >>> class Echo(Actor):
+    ...     def receive(self, message):
+    ...         return message
+    >>> listed = simulate(free_spawn(Echo, name="echo").then(live_actors())).value
+    >>> [(each.ref.path, each.actor_class.__name__) for each in listed]
+    [('/app/echo', 'Echo')]
+    """
+    return Suspend(LiveActors())
 
 
 def watch(ref: ActorRef) -> Program[None]:

@@ -3,7 +3,8 @@ logic with plain functions as handlers, in the style of ``effect.testing``.
 
 Semantics, all deterministic:
 
-* **User effects** (and the actor effects — spawn, tell, ask, stop, watch, self_ref) are
+* **User effects** (and the actor effects — spawn, tell, ask, stop, watch, self_ref,
+  live_actors) are
   answered by the handler map; an effect with no handler fails with `UnhandledEffect`. A
   handler returns a value or a Program; an ``async def`` handler (an awaitable) fails with
   `ProgramError`, as does a flow step's coroutine (`Await`): the stub has no event loop.

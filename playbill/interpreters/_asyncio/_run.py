@@ -16,6 +16,7 @@ from playbill.actors import (
     Emitted,
 )
 from playbill.actors._reports import short
+from playbill.actors._tree import list_live
 from playbill.effects import (
     ActorNotFound,
     ActorRef,
@@ -31,6 +32,8 @@ from playbill.effects import (
     Fork,
     InvalidArgument,
     Join,
+    LiveActor,
+    LiveActors,
     Machine,
     MaybeFault,
     Next,
@@ -217,6 +220,9 @@ class _Run:
 
     def _watch(self, effect: Watch) -> None:
         self._need_actor("watch()").watch(effect.ref)
+
+    def _live_actors(self, effect: LiveActors) -> tuple[LiveActor, ...]:
+        return list_live(self.system._running_guardian())
 
     def _emit(self, effect: Emit) -> _Awaiting | None:
         system = self.system
@@ -411,6 +417,7 @@ _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     Stop: _Run._stop,
     SelfRef: _Run._self_ref,
     Watch: _Run._watch,
+    LiveActors: _Run._live_actors,
     Emit: _Run._emit,
     MaybeFault: _Run._fault_point,
     Now: _Run._now,

@@ -45,7 +45,7 @@ from playbill.actors._kernel import (
 from playbill.actors._reports import is_failure, short
 from playbill.actors._signals import Restart
 from playbill.actors._spawning import Guardian, instantiate, new_realm
-from playbill.actors._tree import walk_cells
+from playbill.actors._tree import list_live, walk_cells
 from playbill.effects import (
     ActorRef,
     ActorSystemFailed,
@@ -56,6 +56,7 @@ from playbill.effects import (
     Deadlock,
     Done,
     InjectedFault,
+    LiveActors,
     MaybeFault,
     Next,
     Now,
@@ -642,6 +643,12 @@ class _World(_Mail):
         else:
             self.wake(fiber, VALUE, value)
 
+    def perform_live_actors(self, fiber: _Fiber, effect: LiveActors) -> None:
+        listed = list_live(self.guardian)
+        if self.tracing:
+            self.log(fiber.label, f"live_actors: {len(listed)}", StepKind.PERFORM)
+        self.wake(fiber, VALUE, listed)
+
     def perform_ask(self, fiber: _Fiber, effect: Ask) -> None:
         self.ask(fiber, _sender(fiber), effect)
 
@@ -853,6 +860,7 @@ _PERFORMERS: dict[type, Callable[[_World, _Fiber, Any], None]] = {
     MaybeFault: _World.perform_fault_point,
     Await: _World.perform_await,
     Blocking: _World.perform_blocking,
+    LiveActors: _World.perform_live_actors,
 }
 
 # the kind of the trace line of each built-in effect a performer performs
