@@ -46,7 +46,7 @@ from playbill.effects import (
     program,
 )
 
-__all__ = ["AgentActor", "agent_class", "is_agent"]
+__all__ = ["AgentActor", "agent_class", "check_skills", "is_agent"]
 
 I = TypeVar("I")  # noqa: E741
 O = TypeVar("O")  # noqa: E741
@@ -224,6 +224,20 @@ def _declared_output(cls: type) -> type | None:
     return found
 
 
+def check_skills(skills: object, name: str) -> tuple[str, ...]:
+    """An agent's ``skills`` as a tuple of non-empty strings, or `InvalidArgument` naming the
+    agent and what it got."""
+    if not isinstance(skills, tuple | list) or not all(
+        isinstance(skill, str) and skill for skill in skills
+    ):
+        hint = f"; for one skill write ({skills!r},)" if isinstance(skills, str) else ""
+        raise InvalidArgument(
+            f"the agent {name}'s skills must be a tuple of non-empty strings, got "
+            f"{short(skills)} ({type(skills).__name__}){hint}"
+        )
+    return tuple(skills)
+
+
 class AgentActor(Actor, Generic[I, O]):
     """An actor that performs `Task`\\ s: override ``execute(self, input)``; the framework
     owns ``receive``, which publishes each task's lifecycle (``started``, then any
@@ -254,9 +268,15 @@ class AgentActor(Actor, Generic[I, O]):
 
     _running: _Running | None = None
     _agent_name: ClassVar[str | None] = None  # the class or function a wrapper stands for
+    skills: ClassVar[tuple[str, ...]] = ()
+    """What the agent can do, for discovery (`find_agents`) and its `AgentCard`."""
+    description: ClassVar[str | None] = None
+    """Its card's description (``None``: the first paragraph of the class's docstring)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "skills" in cls.__dict__:
+            check_skills(cls.__dict__["skills"], cls.__qualname__)
         if "receive" in cls.__dict__:
             raise ProgramError(
                 f"{cls.__qualname__} overrides receive(), which an AgentActor's framework "

@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar, final
 
 from playbill.actors import DEFAULT_ASK_TIMEOUT, SupervisionStrategy, check_name
+from playbill.actors._tree import list_live
 from playbill.agents._agent import agent_class
+from playbill.agents._cards import AgentListing, _check_skill, listings
 from playbill.agents._values import (
     StreamEvent,
     StreamResult,
@@ -419,6 +421,14 @@ class AgentSystem:
         run.cancel()
         await asyncio.shield(run.driver)
         return True
+
+    def find_agents(self, skill: str | None = None) -> tuple[AgentListing, ...]:
+        """The live agents offering ``skill`` (every live agent when ``None``), in tree order
+        (parents first, siblings in start order), each with its ref and `AgentCard`: the
+        long-lived ones `spawn` started and those running tasks now. Inside a program, the
+        `find_agents` program does the same under any interpreter."""
+        wanted = _check_skill("AgentSystem.find_agents()", skill)
+        return listings(list_live(self.actors._running_guardian()), wanted)
 
     def spawn(self, agent: object, name: str | None = None) -> ActorRef:
         """Start a long-lived top-level agent now (to `ask_stream` or ask ``Task``\\ s)."""
