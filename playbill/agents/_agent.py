@@ -24,6 +24,7 @@ from playbill.agents._values import (
     TaskStatus,
 )
 from playbill.effects import (
+    ActorRef,
     Ask,
     Await,
     Cancelled,
@@ -130,8 +131,11 @@ def _link_effect(effect: Effect[Any], running: _Running) -> Effect[Any]:
     if kind is Ask:
         ask = cast(Ask, effect)
         message = ask.message
-        if type(message) is Task and message.parent is None:
-            return Ask(ask.ref, running.link_task(message), ask.timeout)
+        if type(message) is Task:
+            if message.parent is None:
+                return Ask(ask.ref, running.link_task(message), ask.timeout)
+            if message.run_id is None:  # linked elsewhere (a flow's span): in this run still
+                return Ask(ask.ref, attrs.evolve(message, run_id=running.run_id), ask.timeout)
     elif kind is Parallel:
         return Parallel(tuple(_linked(member, running) for member in effect.programs))  # type: ignore[attr-defined]
     elif kind is Race:
@@ -291,6 +295,17 @@ class AgentActor(Actor, Generic[I, O]):
             "or a Program (an @program generator) producing it"
         )
 
+    @classmethod
+    def flow_ask(
+        cls, ref: ActorRef, input: object, span: str, timeout: float | None
+    ) -> Program[Any]:
+        """How a flow's ``actor(cls)`` leaf asks this agent (``playbill.flow.actor``): a
+        `Task` of ``input`` whose parent is the flow node's ``span`` (and the actor running
+        the flow), so the task's events nest under it; the output, or the task's failure."""
+        parent_path = ref.path.rsplit("/", 1)[0] or "/"
+        task = Task(input, parent=TaskLink(span, parent_path, None, None))
+        return Suspend(Ask(ref, task, timeout)).map(_task_output)
+
     def progress(self, data: object = None) -> Program[None]:
         """A program that publishes a ``progress`` event of the running task."""
         return _publish(self._need_running("progress"), TaskEventKind.PROGRESS, data)
@@ -335,6 +350,10 @@ class AgentActor(Actor, Generic[I, O]):
                 f"its output as {declared.__name__} (AgentActor[..., {declared.__name__}]); "
                 "return a value of that type, or change the declared output type"
             )
+
+
+def _task_output(result: TaskResult[Any]) -> Any:
+    return result.output
 
 
 def _new_task_id(draw: float) -> str:
