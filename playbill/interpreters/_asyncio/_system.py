@@ -399,7 +399,9 @@ class ActorSystem:
         pool = self._blocking_pool
         if pool is None:
             return
-        running = [asyncio.wrap_future(call, loop=self._loop) for call in self._blocking_calls]
+        # (copied at once: a finished call removes itself from its worker thread)
+        calls = tuple(self._blocking_calls)
+        running = [asyncio.wrap_future(call, loop=self._loop) for call in calls]
         pool.shutdown(wait=False, cancel_futures=True)
         if running:
             _, still = await asyncio.wait(running, timeout=timeout)
