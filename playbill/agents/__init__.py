@@ -3,6 +3,7 @@ runs you can watch and abort, and orchestration as Programs."""
 
 from playbill.agents._agent import AgentActor, is_agent
 from playbill.agents._cards import AgentCard, AgentListing, agent_card, find_agents
+from playbill.agents._chat import ChatAgent
 from playbill.agents._orchestration import (
     ask_agent,
     race_agents,
@@ -32,6 +33,7 @@ __all__ = [
     "AgentListing",
     "AgentRun",
     "AgentSystem",
+    "ChatAgent",
     "StreamEvent",
     "StreamResult",
     "Task",

@@ -462,3 +462,31 @@ def test_keys_come_from_the_environment_or_an_api_key_and_never_show(
     assert "<redacted>" in str(error)
     assert "<redacted>" in str(other)
     assert "gpt-test" in caplog.text  # the call was logged, without the key
+
+
+# -- a ChatAgent on a provider -------------------------------------------------------------------
+
+
+def test_a_chat_agent_on_a_provider_streams_its_tokens_as_chunk_events(arun, wire):
+    from playbill.agents import AgentSystem, ChatAgent, TaskEventKind
+
+    provider = openai_model(wire)
+    wire.script(Reply(events=openai_stream("Actors", " pass", " messages.")))
+
+    class Assistant(ChatAgent):
+        model = with_retry(provider)
+        model_name = "gpt-test"
+        system_prompt = "Be brief."
+
+    async def main():
+        async with AgentSystem("chat") as system:
+            run = system.run(Assistant, "What are actors?")
+            events = [event async for event in run]
+        await provider.aclose()
+        return events, run.result.output
+
+    events, output = arun(main())
+    assert output == "Actors pass messages."
+    chunks = [event.data for event in events if event.kind is TaskEventKind.CHUNK]
+    assert chunks == ["Actors", " pass", " messages."]
+    assert wire.requests[0].body["messages"][0] == {"role": "system", "content": "Be brief."}
