@@ -79,3 +79,17 @@ def test_the_saved_word_stats_flow_is_the_one_the_module_builds(capsys):
     assert saved == word_stats.word_stats().to_yaml(word_stats.registry())
     word_stats.main()
     assert capsys.readouterr().out == "{'words': 4, 'longest': 'actors'}\n"
+
+
+def test_the_research_agent_answers_offline_with_tools_and_streams_its_reply():
+    import research_agent
+
+    lines: list[str] = []
+    summary = research_agent.main(printer=lines.append, offline=True)
+    assert summary == {
+        "answer": research_agent.ANSWER,
+        "chunks": len(research_agent.ANSWER.split()),
+        "explored": 50,
+        "failed": False,
+    }
+    assert lines[2] == "   " + research_agent.ANSWER  # the streamed pieces, joined
