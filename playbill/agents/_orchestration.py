@@ -22,6 +22,7 @@ from playbill.effects import (
     pure,
     race,
 )
+from playbill.effects._checks import check_iterable
 from playbill.effects._vocabulary import _check_timeout
 
 __all__ = [
@@ -96,7 +97,7 @@ def _members(where: str, programs: Iterable[Program[A]]) -> tuple[Program[A], ..
             f"{where} takes an iterable of programs, got the single program {programs!r}; "
             "wrap it in a list"
         )
-    members = tuple(programs)
+    members = tuple(check_iterable(f"{where} programs", programs))
     for member in members:
         if not isinstance(member, Program):
             raise InvalidArgument(
@@ -130,7 +131,8 @@ def traverse_agents(agent: object, inputs: Iterable[object]) -> Program[tuple[An
     ('A', 'B')
     """
     agent_class(agent, "traverse_agents()")
-    return sequence_agents([ask_agent(agent, item) for item in inputs])
+    items = check_iterable("traverse_agents() inputs", inputs)
+    return sequence_agents([ask_agent(agent, item) for item in items])
 
 
 def race_agents(programs: Iterable[Program[A]]) -> Program[A]:

@@ -11,6 +11,7 @@ from attrs import field, frozen
 
 from playbill.actors import Emitted
 from playbill.effects import InvalidArgument
+from playbill.effects._checks import check_iterable
 
 __all__ = [
     "StreamEvent",
@@ -210,7 +211,7 @@ def task_events(events: Iterable[object]) -> tuple[TaskEvent, ...]:
     True
     """
     found: list[TaskEvent] = []
-    for event in events:
+    for event in check_iterable("task_events() events", events):
         if type(event) is Emitted:
             event = event.event
         if type(event) is TaskEvent:
@@ -235,7 +236,7 @@ def task_tree(events: Iterable[object], *, run_id: str | None = None) -> tuple[T
     """
     order: list[str] = []
     by_task: dict[str, list[TaskEvent]] = {}
-    for event in task_events(events):
+    for event in task_events(check_iterable("task_tree() events", events)):
         if run_id is not None and event.run_id != run_id:
             continue
         seen = by_task.get(event.task_id)
@@ -254,6 +255,11 @@ def task_tree(events: Iterable[object], *, run_id: str | None = None) -> tuple[T
                 f"it ended with {seen[-1].kind.value!r}: {event!r}; a task ends exactly once"
             )
         if event.kind is TaskEventKind.STARTED:
+            if event.run_id != seen[0].run_id:
+                raise InvalidArgument(
+                    f"task {event.task_id} is in two runs, {seen[0].run_id!r} and "
+                    f"{event.run_id!r}: pass run_id= to build the tree of one run"
+                )
             raise InvalidArgument(
                 f"task {event.task_id} of {event.agent_path} started twice: {event!r}; task "
                 "ids must be unique within a run"
@@ -264,14 +270,28 @@ def task_tree(events: Iterable[object], *, run_id: str | None = None) -> tuple[T
         parent = by_task[task_id][0].parent_task_id
         children.setdefault(parent if parent in by_task else None, []).append(task_id)
 
-    def build(task_id: str) -> TaskSpan:
+    # built bottom-up on an explicit stack (a tree of any depth); a task never reached from a
+    # root is in a cycle of parents, which no run makes
+    built: dict[str, TaskSpan] = {}
+    pending: list[tuple[str, bool]] = [(task_id, False) for task_id in children.get(None, ())]
+    while pending:
+        task_id, expanded = pending.pop()
+        if not expanded:
+            pending.append((task_id, True))
+            pending.extend((child, False) for child in children.get(task_id, ()))
+            continue
         seen = by_task[task_id]
-        return TaskSpan(
+        built[task_id] = TaskSpan(
             task_id,
             seen[0].agent_path,
             _STATUS_OF[seen[-1].kind],
             tuple(seen),
-            tuple(build(child) for child in children.get(task_id, ())),
+            tuple(built[child] for child in children.get(task_id, ())),
         )
-
-    return tuple(build(task_id) for task_id in children.get(None, ()))
+    unreached = [task_id for task_id in order if task_id not in built]
+    if unreached:
+        raise InvalidArgument(
+            f"tasks {', '.join(unreached)} are each other's parents (or their own): a cycle no "
+            "run makes; pass the events of real runs"
+        )
+    return tuple(built[task_id] for task_id in children.get(None, ()))

@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
-from typing import TypeVar
+from collections.abc import Collection, Iterable
+from typing import Any, TypeVar
 
 from playbill.effects._errors import InvalidArgument
 
@@ -126,3 +126,22 @@ def check_path(where: str, path: object, *, relative: bool = False) -> str:
         )
         raise InvalidArgument(f"{where} must be {accepted}, {_received(path)}")
     return path
+
+
+def check_iterable(where: str, value: object) -> Iterable[Any]:
+    """``value`` as an iterable of items (a list, a tuple, a generator); a ``str`` or ``bytes``,
+    iterable as characters, is refused too, as it is never meant as a list of items.
+
+    >>> check_iterable("task_events() events", [1, 2])
+    [1, 2]
+    >>> check_iterable("task_events() events", None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    playbill.effects._errors.InvalidArgument: task_events() events takes an iterable ...
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        hint = "; wrap a single item in a list" if isinstance(value, str | bytes) else ""
+        raise InvalidArgument(
+            f"{where} takes an iterable (a list, a tuple, a generator), {_received(value)}{hint}"
+        )
+    return value

@@ -1,6 +1,8 @@
 """Orchestration as Programs: nested tasks link to their parent, the lifecycle holds for every
 task, fail-fast cancels siblings and leaves no child, race/zip/traverse/stream."""
 
+import re
+
 import pytest
 
 from playbill import Faults, InvalidArgument, explore, program, replay, simulate, sleep
@@ -206,3 +208,17 @@ def test_explore_finds_a_lost_update_between_two_agents_sharing_notes():
     assert found.minimal is not None
     assert found.minimal.value == 1
     assert replay(main(), found.minimal.schedule).value == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda: traverse_agents(len, None), "traverse_agents() inputs"),
+        (lambda: traverse_agents(len, 5), "traverse_agents() inputs"),
+        (lambda: sequence_agents(None), "sequence_agents() programs"),
+        (lambda: race_agents(7), "race_agents() programs"),
+    ],
+)
+def test_orchestration_refuses_what_is_not_an_iterable_naming_the_option(call, names):
+    with pytest.raises(InvalidArgument, match=re.escape(names)):
+        call()

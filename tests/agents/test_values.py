@@ -1,5 +1,7 @@
 """Task values, and the span tree a flat event stream rebuilds (lifecycle checked)."""
 
+import re
+
 import attrs
 import pytest
 
@@ -88,3 +90,47 @@ def test_a_running_task_is_a_running_span():
 def test_task_tree_refuses_a_broken_lifecycle(events, message):
     with pytest.raises(InvalidArgument, match=message):
         task_tree(events)
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda: task_tree(None), "task_tree() events"),
+        (lambda: task_events(5), "task_events() events"),
+        (lambda: task_events("abc"), "task_events() events"),
+    ],
+)
+def test_event_streams_that_are_not_iterables_are_refused(call, names):
+    with pytest.raises(InvalidArgument, match=re.escape(names)):
+        call()
+
+
+def _started(task, parent=None, run="r"):
+    return TaskEvent(TaskEventKind.STARTED, task, f"/app/{task}", parent, None, run, 0.0)
+
+
+@pytest.mark.parametrize(
+    "events",
+    [[_started("a", "a")], [_started("a", "b"), _started("b", "a")]],
+    ids=["its own parent", "each other's parents"],
+)
+def test_task_tree_refuses_a_cycle_of_parents_rather_than_dropping_it(events):
+    with pytest.raises(InvalidArgument, match="a cycle no run makes"):
+        task_tree(events)
+
+
+def test_task_tree_of_two_runs_sharing_a_task_id_says_to_pick_a_run():
+    events = [_started("a", run="r1"), _started("a", run="r2")]
+    with pytest.raises(InvalidArgument, match=r"in two runs, 'r1' and 'r2': pass run_id="):
+        task_tree(events)
+    assert [root.task_id for root in task_tree(events, run_id="r2")] == ["a"]
+
+
+def test_task_tree_builds_a_chain_deeper_than_the_recursion_limit():
+    events = [_started("t0")] + [_started(f"t{n}", f"t{n - 1}") for n in range(1, 5000)]
+    [root] = task_tree(events)
+    depth = 0
+    while root.children:
+        [root] = root.children
+        depth += 1
+    assert depth == 4999
