@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Collection, Iterable
 from typing import Any, TypeVar
@@ -145,3 +146,40 @@ def check_iterable(where: str, value: object) -> Iterable[Any]:
             f"{where} takes an iterable (a list, a tuple, a generator), {_received(value)}{hint}"
         )
     return value
+
+
+def callable_with(function: object, arguments: int) -> bool:
+    """Whether ``function`` is callable with ``arguments`` positional arguments (``True`` when
+    its signature cannot be read, as for some builtins: the call will tell).
+
+    >>> callable_with(lambda: 1, 0), callable_with(lambda result: 1, 0), callable_with(5, 0)
+    (True, False, False)
+    """
+    if not callable(function):
+        return False
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return True
+    try:
+        signature.bind(*([None] * arguments))
+    except TypeError:
+        return False
+    return True
+
+
+def describe_callable(function: object) -> str:
+    """How a message names ``function``: ``charge(effect)``, ``<lambda>(x)``, else its repr.
+
+    >>> def charge(effect): ...
+    >>> describe_callable(charge)
+    'charge(effect)'
+    """
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None)
+    if name is None:
+        return repr(function)
+    name = str(name).rsplit("<locals>.", 1)[-1]
+    try:
+        return f"{name}{inspect.signature(function)}"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return name

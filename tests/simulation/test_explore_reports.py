@@ -236,3 +236,73 @@ def test_the_progress_line_is_quiet_under_pytest_and_in_ci_unless_asked(capsys, 
     assert "explore: 5/5 runs" in capsys.readouterr().err
     explore(world(), lambda result: True, runs=5, progress=False)
     assert capsys.readouterr().err == ""
+
+
+# -- review fixes (issue 11): what explore refuses up front, and what its report says ----------
+
+
+def test_a_schedule_is_refused_since_one_fixed_schedule_would_hide_the_bug():
+    with pytest.raises(InvalidArgument, match=r"takes no schedule= \(got 'v4:'\).*use replay"):
+        explore(world(), lost_a_deposit, runs=200, schedule="v4:")
+
+
+@pytest.mark.parametrize("check", [None, 5, "lost_a_deposit", lambda first, second: True])
+def test_a_check_that_is_not_a_function_of_one_argument_is_refused(check):
+    with pytest.raises(InvalidArgument, match=r"explore's check must be a function of one"):
+        explore(world(), check, runs=2)
+
+
+def test_a_program_factory_that_takes_arguments_is_refused():
+    with pytest.raises(InvalidArgument, match=r"got <lambda>\(x\), which takes arguments"):
+        explore(lambda x: two_deposits(), lost_a_deposit, runs=2)
+
+
+def test_an_unknown_option_is_refused_with_the_options_explore_takes():
+    with pytest.raises(InvalidArgument, match=r"unknown option bogus=1; .* delivery, ask_timeout"):
+        explore(world(), lost_a_deposit, runs=2, bogus=1)
+
+
+def test_a_verdict_whose_truth_raises_fails_that_schedule_like_any_exception_of_the_check():
+    class Undecided:
+        def __bool__(self) -> bool:
+            raise ValueError("no truth value")
+
+    found = explore(world(), lambda result: Undecided(), runs=3)
+    assert found.failure.reason == "the check raised ValueError: no truth value"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "accepted"),
+    [
+        ("progress", 0, "True, False or None"),
+        ("progress", 1, "True, False or None"),
+        ("progress", 1.0, "True, False or None"),
+        ("shrink", "no", "True or False"),
+        ("shrink", 0, "True or False"),
+    ],
+)
+def test_flags_take_bools_not_numbers_or_strings(option, value, accepted):
+    with pytest.raises(
+        InvalidArgument, match=re.escape(f"{option} must be {accepted}, got {value!r}")
+    ):
+        explore(world(), lost_a_deposit, runs=2, **{option: value})
+
+
+def test_the_report_of_an_untraced_exploration_says_the_trace_was_off_and_how_to_see_it():
+    report = explore(world(), lost_a_deposit, runs=500, trace=False).report()
+    assert "step by step" not in report
+    assert "not recorded (explore ran with trace=False): leave trace out" in report
+
+
+def test_a_lambda_factory_replays_as_main_with_a_note_to_name_it():
+    found = explore(lambda: two_deposits(), lost_a_deposit, runs=500)
+    assert found.replay_call().startswith("replay(main(), 'v4:")
+    report = found.report()
+    assert "explore(main())" in report
+    assert "main() stands for the program: the lambda given to explore has no name" in report
+    assert "stands for" not in found.report("two_deposits()")
+
+
+def test_the_report_counts_one_run_in_the_singular():
+    report = explore(world(), lambda result: False, runs=5).report()
+    assert "breaks the check after 1 run\n" in report

@@ -21,7 +21,7 @@ from playbill.effects import (
     Program,
     ProgramError,
 )
-from playbill.effects._checks import check_flag
+from playbill.effects._checks import callable_with, check_flag, describe_callable
 from playbill.effects._handlers import HandlerFactory, Handlers, HandlerTable, fresh_handlers
 from playbill.effects._program import Generate
 from playbill.interpreters.simulation._choosers import Chooser, _chooser
@@ -273,6 +273,9 @@ class Exploration(Generic[A]):
     """Why the minimal run broke the check."""
     program_expression: str = "main()"
     """What builds the program, for the replay line (``world()``)."""
+    program_named: bool = True
+    """False when the program came from a lambda, which has no name to paste: the replay
+    line says ``main()`` in its place, and the report says so."""
 
     @property
     def found(self) -> bool:
@@ -301,16 +304,31 @@ class Exploration(Generic[A]):
             else ""
         )
         outcome = f"{minimal.status}: {minimal.error!r}" if minimal.error else repr(minimal.value)
+        runs = "1 run" if self.runs == 1 else f"{self.runs} runs"
+        placeholder = (
+            f"    ({expression} stands for the program: the lambda given to explore has no "
+            "name to paste; build the program in a def, or pass program_expression=)\n"
+            if program_expression is None and not self.program_named
+            else ""
+        )
+        if minimal.rows:
+            trace = f"the minimal run, step by step:\n{minimal.format_trace()}"
+        elif self.options.get("trace") is False:
+            trace = (
+                "the minimal run's trace was not recorded (explore ran with trace=False): "
+                "leave trace out to see it here, or print the replay's format_trace()"
+            )
+        else:
+            trace = "the minimal run took no step"
         return (
-            f"explore({expression}) found a schedule that breaks the check after {self.runs} "
-            f"runs\n"
+            f"explore({expression}) found a schedule that breaks the check after {runs}\n"
             f"  check:            {failure.reason}\n"
             f"  run:              {outcome}\n"
             f"  minimal schedule: {str(minimal.schedule)!r}{shrunk}\n"
             f"replay it with\n"
             f"    {self.replay_call(expression)}\n"
-            f"the minimal run, step by step:\n"
-            f"{minimal.format_trace()}"
+            f"{placeholder}"
+            f"{trace}"
         )
 
     def assert_passed(self, program_expression: str | None = None) -> None:
@@ -353,7 +371,8 @@ def program_name(program: object) -> str:
         arguments += [f"{key}={value!r}" for key, value in program.kwargs]
         return f"{_short_qualname(function)}({', '.join(arguments)})"
     if not isinstance(program, Program) and callable(program):
-        return f"{_short_qualname(program)}()"
+        name = _short_qualname(program)
+        return "main()" if "<" in name else f"{name}()"  # a lambda has no name to paste
     text = repr(program)
     return text if len(text) <= 60 and "\n" not in text and "<" not in text else "program"
 
@@ -465,6 +484,7 @@ def _judge(
         )
     try:
         verdict = check(result)
+        passed = verdict is None or bool(verdict)
     except AssertionError as error:
         message = _first_line(error)
         reason = f"AssertionError: {message}" if message else "AssertionError (no message)"
@@ -475,7 +495,7 @@ def _judge(
             f"the check raised {type(error).__name__}: {_first_line(error)}",
             error,
         )
-    if verdict is None or verdict:
+    if passed:
         return None
     return CheckFailure(CheckFailureKind.RETURNED_FALSE, f"the check returned {verdict!r}", None)
 
@@ -537,15 +557,18 @@ def explore(
         raise InvalidArgument(
             f"explore's strategy must be 'random', 'pct' or 'dfs', got {strategy!r}"
         )
-    if progress not in (None, True, False):
-        raise InvalidArgument(f"explore's progress must be True, False or None, got {progress!r}")
-    if not (isinstance(program, Program) or callable(program)):
+    if progress is not None and not isinstance(progress, bool):
         raise InvalidArgument(
-            f"explore takes a Program or a function of no arguments that builds one, got "
-            f"{program!r}"
+            f"explore's progress must be True, False or None, got {progress!r} "
+            f"({type(progress).__name__})"
         )
+    check_flag("explore's shrink", shrink)
+    _check_program(program)
+    _check_check(check)
+    _check_options(options)
     build = _builder(program)
     expression = program_name(program)
+    named = isinstance(program, Program) or "<" not in _short_qualname(program)
     quiet = {**options, "trace": False}
     meter = Progress.start(runs, progress)
     try:
@@ -563,6 +586,7 @@ def explore(
                         exhausted=True,
                         options=options,
                         program_expression=expression,
+                        program_named=named,
                     )
                 result = next_result
             meter.ran(run + 1)
@@ -591,10 +615,77 @@ def explore(
                 options=options,
                 failure=failure,
                 program_expression=expression,
+                program_named=named,
             )
-        return Exploration(runs, None, None, options=options, program_expression=expression)
+        return Exploration(
+            runs,
+            None,
+            None,
+            options=options,
+            program_expression=expression,
+            program_named=named,
+        )
     finally:
         meter.close()
+
+
+_SIMULATE_OPTIONS = (
+    "handlers",
+    "supervision",
+    "faults",
+    "delivery",
+    "ask_timeout",
+    "ask_cycles",
+    "max_steps",
+    "name",
+    "trace",
+    "log_failures",
+)
+
+
+def _check_program(program: object) -> None:
+    if isinstance(program, Program):
+        return
+    if not callable(program):
+        raise InvalidArgument(
+            f"explore takes a Program or a function of no arguments that builds one, got "
+            f"{program!r} ({type(program).__name__})"
+        )
+    if not callable_with(program, 0):
+        raise InvalidArgument(
+            f"explore's program must be a Program or a function of no arguments that builds "
+            f"one (it is called once per run), got {describe_callable(program)}, which takes "
+            "arguments; wrap it: explore(lambda: ..., check)"
+        )
+
+
+def _check_check(check: object) -> None:
+    if not callable_with(check, 1):
+        what = (
+            f"{describe_callable(check)}, which cannot take one argument"
+            if callable(check)
+            else f"{check!r} ({type(check).__name__})"
+        )
+        raise InvalidArgument(
+            f"explore's check must be a function of one argument, the SimulationResult of a "
+            f"run, that returns a true value or None to pass (or asserts), got {what}"
+        )
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    if "schedule" in options:
+        raise InvalidArgument(
+            f"explore() takes no schedule= (got {options['schedule']!r}): every run explores a "
+            "schedule of its own, and one fixed schedule would replay the same run every time; "
+            "to run one schedule, use replay(program, schedule)"
+        )
+    unknown = sorted(key for key in options if key not in _SIMULATE_OPTIONS)
+    if unknown:
+        raise InvalidArgument(
+            f"explore() got the unknown option {unknown[0]}={options[unknown[0]]!r}; besides "
+            "runs, strategy, seed, shrink, max_shrinks and progress, it takes the options of "
+            f"simulate(): {', '.join(_SIMULATE_OPTIONS)}"
+        )
 
 
 def _builder(program: Program[A] | Callable[[], Program[A]]) -> Callable[[], Program[A]]:
