@@ -8,8 +8,10 @@
 - ``simulator``: runs `simulate`, `replay` and `explore`; a failing test gets the
   ready-to-paste ``replay(...)`` call of each run in its report, and ``simulator.explore``
   fails with the exploration's report.
-- The Hypothesis profiles ``dev`` and ``ci`` are registered and one is loaded (``ci`` when
-  ``CI`` is set, else ``dev``, or ``HYPOTHESIS_PROFILE``); ``--hypothesis-profile NAME`` wins.
+- The Hypothesis profiles ``dev`` and ``ci`` are registered (unless the project registered
+  its own of those names) and one is loaded (``ci`` when ``CI`` is set, else ``dev``) unless
+  the project's ``conftest.py`` loaded a profile already; ``HYPOTHESIS_PROFILE`` and
+  ``--hypothesis-profile NAME`` win over both.
 
 Async tests run under anyio's pytest plugin (``@pytest.mark.anyio``); this plugin's
 ``anyio_backend`` fixture says ``"asyncio"``, the backend the actor runtime runs on.
@@ -26,7 +28,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from playbill.effects import Program
+from playbill.effects import InvalidArgument, Program
 from playbill.interpreters._asyncio import ActorSystem
 from playbill.interpreters.simulation import (
     Exploration,
@@ -52,20 +54,32 @@ _REPLAYS = pytest.StashKey[list[str]]()
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers and the Hypothesis profiles; load one unless the command line
-    names one (Hypothesis's own plugin loads that, after this)."""
+    names one (Hypothesis's own plugin loads that, after this) or a conftest.py loaded one."""
     config.addinivalue_line(
         "markers",
         f"{ALLOW_ERRORS}: the actor_system fixture does not fail the test for escalated or "
         "logged errors of the actors (a test that breaks things on purpose)",
     )
     try:
-        from playbill.testing._profiles import load_profile, register_profiles
+        from playbill.testing._profiles import (
+            current_profile_is_hypothesis_own,
+            load_profile,
+            register_profiles,
+        )
     except ImportError:  # Hypothesis absent: nothing to load
         pass
     else:
-        register_profiles()
-        if not config.getoption("hypothesis_profile", default=None):
-            load_profile()
+        # the conftest.py files at the root of the tests are imported by now: a profile one
+        # of them loaded (or registered as dev or ci) is the project's choice, kept; a
+        # conftest.py further down is imported later and wins anyway
+        register_profiles(keep_registered=True)
+        if not config.getoption("hypothesis_profile", default=None) and (
+            os.environ.get("HYPOTHESIS_PROFILE") or current_profile_is_hypothesis_own()
+        ):
+            try:
+                load_profile(keep_registered=True)
+            except InvalidArgument as error:
+                raise pytest.UsageError(str(error)) from None
     # registered now, after every entry-point plugin: this anyio_backend overrides anyio's
     # default (which runs each async test once per installed backend); a conftest's wins
     if not config.pluginmanager.has_plugin(_BACKEND_PLUGIN):

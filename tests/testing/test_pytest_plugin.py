@@ -51,6 +51,68 @@ def test_the_hypothesis_profiles_load_and_the_command_line_overrides(pytester, m
     chosen.stdout.fnmatch_lines(["*profile: ci", "examples: 1000"])
 
 
+PROFILE_TEST = """
+from hypothesis import settings
+
+def test_profile():
+    print("profile:", settings.get_current_profile_name())
+    print("examples:", settings().max_examples)
+"""
+
+
+def test_a_profile_the_projects_conftest_loads_is_kept_even_in_ci(pytester, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
+    pytester.makeconftest(
+        """
+        from hypothesis import settings
+
+        settings.register_profile("mine", max_examples=7)
+        settings.load_profile("mine")
+        """
+    )
+    pytester.makepyfile(PROFILE_TEST)
+    kept = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    kept.stdout.fnmatch_lines(["*profile: mine", "examples: 7"])
+    monkeypatch.setenv("CI", "true")
+    in_ci = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    in_ci.stdout.fnmatch_lines(["*profile: mine", "examples: 7"])
+    monkeypatch.setenv("HYPOTHESIS_PROFILE", "dev")  # the environment still wins
+    chosen = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    chosen.stdout.fnmatch_lines(["*profile: dev", "examples: 50"])
+
+
+def test_a_dev_profile_the_project_registers_is_not_replaced(pytester, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
+    pytester.makeconftest(
+        """
+        from hypothesis import settings
+
+        settings.register_profile("dev", max_examples=3)
+        """
+    )
+    pytester.makepyfile(PROFILE_TEST)
+    result = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    result.stdout.fnmatch_lines(["*profile: dev", "examples: 3"])
+
+
+def test_an_unknown_hypothesis_profile_is_a_usage_error_naming_the_registered_ones(
+    pytester, monkeypatch
+):
+    monkeypatch.setenv("HYPOTHESIS_PROFILE", "nope")
+    pytester.makepyfile(PROFILE_TEST)
+    result = pytester.runpytest_subprocess("-p", PLUGIN)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*HYPOTHESIS_PROFILE='nope' names no registered Hypothesis profile; the registered "
+            "ones are ci, default, dev*"
+        ]
+    )
+    assert "INTERNALERROR" not in result.stderr.str() + result.stdout.str()
+
+
 def test_a_failing_test_reports_the_replay_call_of_its_simulated_runs(pytester):
     pytester.makepyfile(
         """
