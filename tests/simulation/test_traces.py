@@ -226,6 +226,42 @@ def test_a_bad_actor_filter_is_refused(bad: Any) -> None:
         simulate(banking()).trace_lines(actor=bad)
 
 
+@pytest.mark.parametrize("bad", ["app/bank", "/app//bank", "bank", "main/x"])
+def test_an_actor_filter_that_is_no_absolute_path_is_refused_not_matched_against_nothing(
+    bad: str,
+) -> None:
+    with pytest.raises(
+        InvalidArgument,
+        match=re.escape(
+            f"actor must be an absolute actor path like '/app/parent/child', got "
+            f"{bad!r} (str); or 'main' for the main program"
+        ),
+    ):
+        simulate(banking()).trace_lines(actor=bad)
+
+
+@pytest.mark.parametrize("bad", [None, "3", 2.5, float("inf"), -1, True])
+def test_a_limit_of_format_trace_that_is_no_count_is_refused_naming_it(bad: Any) -> None:
+    with pytest.raises(
+        InvalidArgument,
+        match=re.escape("format_trace() limit must be an int >= 0") + ".*" + re.escape(repr(bad)),
+    ):
+        simulate(banking()).format_trace(limit=bad)
+
+
+@pytest.mark.parametrize("bad", [5, b"receive", {"receive": True}])
+def test_kinds_that_are_no_collection_of_kinds_are_refused_naming_the_option(bad: Any) -> None:
+    with pytest.raises(InvalidArgument, match=r"kinds must be a StepKind, a kind's name, or a"):
+        simulate(banking()).trace_lines(kinds=bad)
+
+
+def test_the_lines_format_trace_leaves_out_are_counted_as_lines() -> None:
+    result = simulate(banking(), seed=0)
+    text = result.format_trace(limit=len(result.rows) - 1)
+    assert text.startswith("  … 1 earlier line\n")
+    assert result.format_trace(limit=0) == f"  … {len(result.rows)} earlier lines"
+
+
 @frozen
 class Lookup(Effect[int]):
     key: str

@@ -19,6 +19,7 @@ from playbill.effects import InvalidArgument
 from playbill.effects._checks import (
     check_count,
     check_one_of,
+    check_path,
     check_probability,
     check_seconds,
 )
@@ -387,6 +388,11 @@ class StepKind(enum.Enum):
 def _as_kinds(kinds: Iterable[StepKind | str]) -> frozenset[StepKind]:
     if isinstance(kinds, str | StepKind):
         kinds = (kinds,)
+    if not isinstance(kinds, Iterable) or isinstance(kinds, bytes | Mapping):
+        raise InvalidArgument(
+            f"kinds must be a StepKind, a kind's name, or a collection of them (such as "
+            f"{{'receive', 'reply'}}), got {kinds!r} ({type(kinds).__name__})"
+        )
     chosen = set()
     for kind in kinds:
         if isinstance(kind, StepKind):
@@ -405,11 +411,11 @@ def _as_kinds(kinds: Iterable[StepKind | str]) -> frozenset[StepKind]:
 def _by_actor(prefix: str) -> Any:
     """Whether a trace line's actor is ``prefix`` or under it: its children (``/``), and its
     fibers (``#``: ``/app/bank#3``, ``/app/bank#3/fork1``); ``main`` takes ``main/...``."""
-    if not isinstance(prefix, str) or not prefix or prefix.endswith("/"):
-        raise InvalidArgument(
-            f"actor takes an actor path such as '/app/bank' (or 'main' for the main "
-            f"program), got {prefix!r}"
-        )
+    if prefix != "main":
+        try:
+            check_path("actor", prefix)
+        except InvalidArgument as error:
+            raise InvalidArgument(f"{error}; or 'main' for the main program") from None
     under, fibers = prefix + "/", prefix + "#"
     return lambda actor: actor == prefix or actor.startswith((under, fibers))
 
@@ -565,15 +571,21 @@ class SimulationResult(Generic[A]):
         """The trace, one line a step (the last ``limit`` lines; with ``actor`` or ``kinds``,
         those `trace_lines` keeps). The line where a failure started is marked, and shown even
         when it is older than the last ``limit``."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise InvalidArgument(
+                f"format_trace() limit must be an int >= 0 (how many of the last lines to "
+                f"show; len(result.rows) shows them all), got {limit!r} ({type(limit).__name__})"
+            )
         marked = self.failure_index
         lines = self._select(actor, kinds)
         shown = lines[-limit:] if limit > 0 else []
         text = [str(line) + (_FAILURE_MARK if index == marked else "") for index, line in shown]
         if len(lines) > len(shown):
-            text.insert(0, f"  … {len(lines) - len(shown)} earlier steps")
-            earlier = [line for index, line in lines[: len(lines) - len(shown)] if index == marked]
-            if earlier:
-                text.insert(0, str(earlier[0]) + _FAILURE_MARK)
+            earlier = len(lines) - len(shown)
+            text.insert(0, f"  … {earlier} earlier line{'' if earlier == 1 else 's'}")
+            first = [line for index, line in lines[: len(lines) - len(shown)] if index == marked]
+            if first:
+                text.insert(0, str(first[0]) + _FAILURE_MARK)
         return "\n".join(text)
 
     def replay_hint(
