@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
+from playbill.effects._checks import callable_with, describe_callable
 from playbill.effects._errors import Cancelled, InvalidArgument, ProgramError
 from playbill.effects._machine import Machine, Step
 from playbill.effects._program import Effect, Program, Suspend
@@ -47,6 +48,13 @@ def fresh_handlers(handlers: Handlers | HandlerFactory | None) -> Handlers | Non
     """
     if handlers is None or isinstance(handlers, Mapping) or not callable(handlers):
         return handlers  # a map, or a mistake that HandlerTable names
+    if not callable_with(handlers, 0):  # a handler itself, given where its map belongs
+        raise InvalidArgument(
+            f"handlers= takes a map {{EffectType: handler}} or a function of no arguments "
+            f"that returns one (called once per run), got {describe_callable(handlers)}, "
+            "which takes arguments: a handler given without its map? Write "
+            "handlers={YourEffect: handler}"
+        )
     made = handlers()
     if not isinstance(made, Mapping):
         raise InvalidArgument(

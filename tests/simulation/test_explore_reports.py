@@ -159,6 +159,18 @@ def test_a_handler_factory_that_returns_no_map_is_refused():
         simulate(charge_once(), handlers=lambda: 3)
 
 
+def test_a_handler_given_where_its_map_belongs_is_refused_saying_what_handlers_takes():
+    def charge(effect: Charge) -> int:
+        return 1
+
+    with pytest.raises(
+        InvalidArgument,
+        match=r"handlers= takes a map \{EffectType: handler\} or a function of no arguments "
+        r"that returns one .*got charge\(effect: .*Charge\) -> int, which takes arguments",
+    ):
+        simulate(charge_once(), handlers=charge)
+
+
 @pytest.mark.parametrize(
     ("option", "value", "accepted"),
     [

@@ -240,3 +240,21 @@ def test_an_exploration_reports_a_minimal_schedule_that_replays_alone() -> None:
     again = replay(five_asks(), text)
     assert again.rows == found.minimal.rows
     assert again.value == found.minimal.value
+
+
+def test_a_choice_with_more_digits_than_python_converts_is_refused_naming_its_position() -> None:
+    text = "v4:0(" + "9" * 5000 + ")"
+    with pytest.raises(
+        InvalidArgument, match=r"at index 5: a choice of 5000 digits is too large to be a choice"
+    ):
+        replay(pure(1), text)
+
+
+@pytest.mark.parametrize("data", [b"v4:", bytearray(b"v4:0")])
+def test_a_schedule_given_as_bytes_is_refused_with_a_hint_to_decode_it(data: Any) -> None:
+    with pytest.raises(
+        InvalidArgument, match=r"decode it first: replay\(program, data.decode\(\)\)"
+    ):
+        replay(pure(1), data)
+    with pytest.raises(InvalidArgument, match=r"whose bytes would be read as choices"):
+        Schedule(data)

@@ -209,6 +209,12 @@ def _read_value(text: str, position: int, key: str, value: str, default: object)
 
 
 def _as_choices(choices: object) -> tuple[int, ...]:
+    if isinstance(choices, bytes | bytearray | memoryview):
+        raise InvalidArgument(
+            f"a schedule is a str such as 'v4:0102', a Schedule or a list of ints >= 0, got "
+            f"{bytes(choices)!r} ({type(choices).__name__}), whose bytes would be read as "
+            "choices; decode it first: replay(program, data.decode())"
+        )
     if isinstance(choices, str) or not isinstance(choices, Sequence):
         raise InvalidArgument(
             f"a schedule's choices are a sequence of ints >= 0, got {choices!r} "
@@ -312,6 +318,13 @@ class Schedule:
         return len(self.choices)
 
 
+def _shortened(text: str, keep: int = 60) -> str:
+    """``text``'s repr, its middle elided when long."""
+    if len(text) <= keep:
+        return repr(text)
+    return f"{text[: keep // 2]!r}…{text[-keep // 2 :]!r} ({len(text)} characters)"
+
+
 def _read_choices(text: str, start: int, options: SimulationOptions = DEFAULT_OPTIONS) -> Schedule:
     """The choices written from index ``start`` of ``text``."""
     choices: list[int] = []
@@ -331,7 +344,13 @@ def _read_choices(text: str, start: int, options: SimulationOptions = DEFAULT_OP
                     f"{text!r} at index {position + 1}: {digits!r} is not a choice; between "
                     "parentheses a choice is written in decimal digits, as in '(70)'"
                 )
-            choices.append(int(digits))
+            try:
+                choices.append(int(digits))
+            except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+                raise InvalidArgument(
+                    f"{_shortened(text)} at index {position + 1}: a choice of {len(digits)} "
+                    "digits is too large to be a choice; pass the string a simulation printed"
+                ) from None
             position = end + 1
             continue
         index = _DIGITS.find(character)
