@@ -11,7 +11,8 @@
 (``examples/bank_race.py``); the current directory is searched first, as ``python -m`` does.
 ``PROGRAM`` names a `Program`, or a function of no arguments that builds one (an ``@program``
 function). The exit code is 0 when all went well, 1 when a check failed (``explore`` found a
-failing schedule), and 2 for a usage error (a bad option, a module or name that is not there).
+failing schedule) or a flow failed (``run``), and 2 for a usage error (a bad option, a module
+or name that is not there, a module that does not import), said in one line.
 
 Install it with ``pip install 'playbill[cli]'`` (click and rich); ``python -m playbill`` is the
 same command.
@@ -36,6 +37,7 @@ except ImportError as missing:  # pragma: no cover - depends on the extras insta
     ) from missing
 
 from playbill.effects import Program
+from playbill.effects._checks import a_type, callable_with, describe_callable
 from playbill.interpreters.simulation import StepKind
 
 __all__ = ["main"]
@@ -59,7 +61,11 @@ def _module(name: str) -> Any:
         module = importlib.util.module_from_spec(spec)
         sys.modules[path.stem] = module
         sys.path.insert(0, str(path.resolve().parent))  # its own imports of its neighbours
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            del sys.modules[path.stem]
+            _usage(f"cannot import {name}: {_one_line(error)}")
         return module
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # the current directory first, as `python -m` has it
@@ -68,7 +74,15 @@ def _module(name: str) -> Any:
     except ModuleNotFoundError as error:
         if error.name is not None and name.startswith(error.name):
             _usage(f"no module named {name!r} (run from the directory it is importable from)")
-        raise
+        _usage(f"cannot import {name}: {_one_line(error)}")
+    except Exception as error:
+        _usage(f"cannot import {name}: {_one_line(error)}")
+
+
+def _one_line(error: BaseException) -> str:
+    """``error`` as one line: its type and the first line of its message."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _attribute(target: str, what: str) -> Any:
@@ -93,14 +107,19 @@ def _program_factory(target: str) -> tuple[Callable[[], Program[Any]], str]:
     if isinstance(found, Program):
         return (lambda: found), name
     if callable(found):
+        if not callable_with(found, 0):
+            _usage(
+                f"{name} must take no arguments to be run from the command line, but it is "
+                f"{describe_callable(found)}"
+            )
         try:
             built = found()
-        except TypeError as error:
-            _usage(f"{name} must take no arguments to be run from the command line: {error}")
+        except Exception as error:
+            _usage(f"{name}() raised {_one_line(error)}")
         if isinstance(built, Program):
             return found, f"{name}()"
-        _usage(f"{name}() gave {type(built).__name__}, not a Program")
-    _usage(f"{name} is a {type(found).__name__}, not a Program or a function building one")
+        _usage(f"{name}() gave {a_type(built)}, not a Program")
+    _usage(f"{name} is {a_type(found)}, not a Program or a function building one")
 
 
 def _registry(target: str) -> Any:
@@ -108,9 +127,12 @@ def _registry(target: str) -> Any:
 
     found = _attribute(target, "--registry")
     if callable(found) and not isinstance(found, Registry):
-        found = found()
+        try:
+            found = found()
+        except Exception as error:
+            _usage(f"--registry {target}: calling it raised {_one_line(error)}")
     if not isinstance(found, Registry):
-        _usage(f"--registry {target} is a {type(found).__name__}, not a playbill.flow.Registry")
+        _usage(f"--registry {target} is {a_type(found)}, not a playbill.flow.Registry")
     return found
 
 
@@ -125,7 +147,7 @@ def _flow(path: str, registry: str) -> tuple[Any, Any]:
     try:
         return from_yaml(text, names), names
     except FlowSpecError as error:
-        _usage(f"{path} is not a flow: {error}")
+        _usage(f"{path} is not a flow: {' '.join(str(error).split())}")
 
 
 # -- output ---------------------------------------------------------------------------------
@@ -179,7 +201,7 @@ def replay(program: str, schedule: str, actor: str | None, kinds: tuple[str, ...
         text = result.format_trace(every, actor=actor, kinds=kinds or None)
         console.print(text, markup=False)
     if shown != len(result.rows):
-        console.print(f"({shown} of {len(result.rows)} steps shown)", style="dim")
+        console.print(f"({shown} of {len(result.rows)} trace lines shown)", style="dim")
     outcome = result.value if result.status == "completed" else result.error
     console.print(f"{result.status}: {outcome!r}", markup=False)
 
@@ -207,21 +229,25 @@ def explore(
 ) -> None:
     """Explore PROGRAM's schedules until a run breaks the check; print the minimal schedule,
     its trace and the replay call. Exit code 1 when a run broke the check."""
+    from playbill.effects import InvalidArgument
     from playbill.interpreters.simulation import explore as explore_runs
 
     build, expression = _program_factory(program)
     check = _attribute(check_target, "--check")
     if not callable(check):
-        _usage(f"--check {check_target} is a {type(check).__name__}, not a function")
-    found = explore_runs(
-        build,
-        check,
-        runs=runs,
-        strategy=strategy,
-        seed=seed,
-        delivery=delivery,
-        progress=progress,
-    )
+        _usage(f"--check {check_target} is {a_type(check)}, not a function")
+    try:
+        found = explore_runs(
+            build,
+            check,
+            runs=runs,
+            strategy=strategy,
+            seed=seed,
+            delivery=delivery,
+            progress=progress,
+        )
+    except InvalidArgument as error:
+        _usage(str(error))
     console = _console()
     if found.minimal is None:
         every = " (every schedule)" if found.exhausted else ""
@@ -247,13 +273,25 @@ def draw(flow: str, registry: str) -> None:
 @click.option("--name", default="app", show_default=True, help="The actor system's name.")
 def run(flow: str, registry: str, given: str, name: str) -> None:
     """Run FLOW on the JSON input under asyncio, printing its events as they happen, then its
-    output (as JSON when it can be)."""
+    output (as JSON when it can be). Exit code 1 when the flow failed (its error in one
+    line)."""
+    from playbill.actors import check_name
+    from playbill.effects import InvalidArgument
+
     try:
         value = json.loads(given)
     except json.JSONDecodeError as error:
         _usage(f"--input is not JSON: {error}")
+    try:
+        check_name(name, "an actor system name")
+    except InvalidArgument as error:
+        _usage(f"--name: {error}")
     loaded, _ = _flow(flow, registry)
-    output = asyncio.run(_run_live(loaded, value, name, _console()))
+    try:
+        output = asyncio.run(_run_live(loaded, value, name, _console()))
+    except Exception as error:  # the flow failed: its events are shown, its error in one line
+        click.echo(f"failed: {_one_line(error)}", err=True)
+        sys.exit(1)
     try:
         click.echo(json.dumps(output))
     except TypeError:

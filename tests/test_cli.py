@@ -60,7 +60,13 @@ def test_replay_filters_by_actor_and_kind(minimal_schedule: str) -> None:
     steps = [line for line in done.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert steps
     assert all("/app/balance " in line and "receive " in line for line in steps)
-    assert "steps shown)" in done.stdout
+    assert f" of {len(bank_race_rows(minimal_schedule))} trace lines shown)" in done.stdout
+
+
+def bank_race_rows(schedule: str) -> tuple[object, ...]:
+    from playbill import replay
+
+    return replay(bank_race.two_deposits(), schedule).rows
 
 
 def test_replay_takes_a_module_name_as_well_as_a_file(minimal_schedule: str) -> None:
@@ -121,7 +127,7 @@ def test_demo_runs() -> None:
         (("replay", "two_deposits", "v4:"), "PROGRAM is MODULE:NAME"),
         (("replay", "no_such_module:main", "v4:"), "no module named 'no_such_module'"),
         (("replay", "missing.py:main", "v4:"), "no Python file"),
-        (("replay", f"{BANK}:Balance", "v4:"), "Balance() gave Balance, not a Program"),
+        (("replay", f"{BANK}:Balance", "v4:"), "Balance() gave a Balance, not a Program"),
         (("replay", f"{BANK}:two_deposits", "v4:("), "SCHEDULE 'v4:('"),
         (("replay", f"{BANK}:two_deposits", "v4:", "--kind", "sneeze"), "'sneeze'"),
         (("explore", f"{BANK}:two_deposits"), "Missing option '--check'"),
@@ -149,6 +155,89 @@ def test_usage_errors_exit_2_saying_what_was_wrong(arguments: tuple[str, ...], s
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert says in done.stderr
     assert "Traceback" not in done.stderr
+
+
+BROKEN_MODULES = {
+    "syntax_slip.py": "x = (\n",
+    "missing_import.py": "import no_such_module_anywhere\n",
+    "factories.py": (
+        "from playbill import pure\n"
+        "def boom():\n    raise RuntimeError('the factory broke')\n"
+        "def needs(x):\n    return pure(x)\n"
+        "def registry():\n    raise LookupError('no registry today')\n"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (
+            ("replay", "syntax_slip.py:main", "v4:"),
+            "Error: cannot import syntax_slip.py: SyntaxError: '(' was never closed",
+        ),
+        (
+            ("replay", "syntax_slip:main", "v4:"),
+            "Error: cannot import syntax_slip: SyntaxError: '(' was never closed",
+        ),
+        (
+            ("replay", "missing_import.py:main", "v4:"),
+            "Error: cannot import missing_import.py: ModuleNotFoundError: No module named "
+            "'no_such_module_anywhere'",
+        ),
+        (
+            ("replay", "missing_import:main", "v4:"),
+            "Error: cannot import missing_import: ModuleNotFoundError",
+        ),
+        (
+            ("replay", "factories.py:boom", "v4:"),
+            "Error: boom() raised RuntimeError: the factory broke",
+        ),
+        (
+            ("replay", "factories.py:needs", "v4:"),
+            "Error: needs must take no arguments to be run from the command line, but it is "
+            "needs(x)",
+        ),
+        (
+            ("draw", str(ROOT / FLOW), "--registry", "factories.py:registry"),
+            "Error: --registry factories.py:registry: calling it raised LookupError: no "
+            "registry today",
+        ),
+        (
+            ("run", str(ROOT / FLOW), "--registry", str(ROOT / REGISTRY), "--input", '"a"',
+             "--name", "a/b"),
+            "Error: --name: an actor system name must be a non-empty string without '/'",
+        ),
+        (
+            ("draw", str(ROOT / "README.md"), "--registry", str(ROOT / REGISTRY)),
+            "is not a flow: (root): not a YAML document: ",
+        ),
+        (
+            ("replay", str(ROOT / f"{BANK}:two_deposits"), "v4:", "--actor", "app/balance"),
+            "Error: --actor 'app/balance': actor must be an absolute actor path",
+        ),
+    ],
+)  # fmt: skip
+def test_a_module_or_factory_that_breaks_is_a_usage_error_in_one_line(
+    tmp_path: Path, arguments: tuple[str, ...], says: str
+) -> None:
+    for name, text in BROKEN_MODULES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    done = playbill(*arguments, cwd=tmp_path)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1, done.stderr
+    assert done.stderr.rstrip().endswith(error[0]), done.stderr  # one line, and the last
+    assert says in error[0]
+
+
+def test_a_flow_that_fails_at_run_time_prints_its_events_then_the_failure_in_one_line() -> None:
+    done = playbill("run", FLOW, "--registry", REGISTRY, "--input", "5")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert done.stderr == "failed: AttributeError: 'int' object has no attribute 'lower'\n"
+    assert done.stdout.splitlines()[-1].startswith("failed ")
 
 
 def test_the_console_script_and_the_cli_extra_are_declared() -> None:

@@ -183,3 +183,13 @@ def describe_callable(function: object) -> str:
         return f"{name}{inspect.signature(function)}"  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return name
+
+
+def a_type(value: object) -> str:
+    """``value``'s type name with its article: ``an int``, ``a str``.
+
+    >>> a_type(5), a_type("x"), a_type(None)
+    ('an int', 'a str', 'a NoneType')
+    """
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

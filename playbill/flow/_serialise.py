@@ -335,7 +335,16 @@ def _parse(parser: Callable[[Any], Any], text: object, what: str) -> Any:
     except RecursionError:
         raise FlowSpecError("", "the document is nested too deeply to be a flow") from None
     except Exception as error:  # a bad date or a huge integer raises ValueError, and so on
-        raise FlowSpecError("", f"not a {what} document: {error}") from None
+        raise FlowSpecError("", f"not a {what} document: {_one_line(error)}") from None
+
+
+def _one_line(error: Exception) -> str:
+    """A parser's error in one line: a YAML error's problem and where (its message quotes the
+    document over several lines)."""
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if isinstance(problem, str) and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(error).split())
 
 
 _SHORT = reprlib.Repr()
