@@ -37,7 +37,7 @@ except ImportError as missing:  # pragma: no cover - depends on the extras insta
     ) from missing
 
 from playbill.effects import Program
-from playbill.effects._checks import a_type, callable_with, describe_callable
+from playbill.effects._checks import a_type, callable_with, describe_callable, plural
 from playbill.interpreters.simulation import StepKind
 
 __all__ = ["main"]
@@ -251,7 +251,7 @@ def explore(
     console = _console()
     if found.minimal is None:
         every = " (every schedule)" if found.exhausted else ""
-        console.print(f"passed: {found.runs} runs{every}, no schedule broke the check")
+        console.print(f"passed: {plural(found.runs, 'run')}{every}, no schedule broke the check")
         return
     console.print(found.report(expression), markup=False)
     sys.exit(1)

@@ -165,6 +165,7 @@ BROKEN_MODULES = {
         "def boom():\n    raise RuntimeError('the factory broke')\n"
         "def needs(x):\n    return pure(x)\n"
         "def registry():\n    raise LookupError('no registry today')\n"
+        "NUMBER = 5\n"
     ),
 }
 
@@ -192,6 +193,10 @@ BROKEN_MODULES = {
         (
             ("replay", "factories.py:boom", "v4:"),
             "Error: boom() raised RuntimeError: the factory broke",
+        ),
+        (
+            ("replay", "factories.py:NUMBER", "v4:"),
+            "Error: NUMBER is an int, not a Program or a function building one",
         ),
         (
             ("replay", "factories.py:needs", "v4:"),

@@ -193,3 +193,12 @@ def a_type(value: object) -> str:
     """
     name = type(value).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def plural(count: object, noun: str) -> str:
+    """``count`` and ``noun``, the noun in the plural unless the count is one.
+
+    >>> plural(1, "run"), plural(3, "run")
+    ('1 run', '3 runs')
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -38,6 +38,7 @@ from playbill.effects import (
 )
 from playbill.effects import race as core_race
 from playbill.effects import timeout as core_timeout
+from playbill.effects._checks import plural
 from playbill.effects._vocabulary import relative_ref
 from playbill.flow._errors import (
     FilteredOut,
@@ -481,9 +482,9 @@ def _loop(flow: Loop | LoopWithState, value: Any, run: _Run, path: str, span: st
         return carried
     what = "state" if stateful else "value"
     raise LoopLimitExceeded(
-        f"{flow.kind} at {path or '(root)'} went round {flow.max_iter} times without Done "
-        f"(last {what} {short(carried)}); raise max_iter, or on_limit='last' to keep the last "
-        f"{what}",
+        f"{flow.kind} at {path or '(root)'} went round {plural(flow.max_iter, 'time')} "
+        f"without Done (last {what} {short(carried)}); raise max_iter, or on_limit='last' to "
+        f"keep the last {what}",
         path,
         carried,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from playbill.effects import InvalidArgument
+from playbill.effects._checks import plural
 from playbill.flow._compile import label_of
 from playbill.flow._nodes import (
     AndThen,
@@ -216,5 +217,5 @@ class _Drawing:
             box, entry, exit_ = self.group(f"timeout {flow.seconds:g}s", flow.flow)
             return entry, exit_
         assert isinstance(flow, Retry)
-        box, entry, exit_ = self.group(f"retry up to {flow.attempts} times", flow.flow)
+        box, entry, exit_ = self.group(f"retry up to {plural(flow.attempts, 'time')}", flow.flow)
         return entry, exit_

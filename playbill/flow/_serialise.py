@@ -20,6 +20,7 @@ import yaml
 
 from playbill.actors import Backoff
 from playbill.effects import ActorRef, InvalidArgument
+from playbill.effects._checks import a_type
 from playbill.flow._errors import FlowSpecError
 from playbill.flow._nodes import (
     KINDS,
@@ -255,7 +256,7 @@ def _save(flow: Flow[Any, Any], registry: Registry, path: str) -> dict[str, Any]
             "jitter": backoff.jitter,
         }
     else:  # pragma: no cover - every kind is handled above
-        raise FlowSpecError(path, f"cannot save a {type(flow).__name__}")
+        raise FlowSpecError(path, f"cannot save {a_type(flow)}")
     return document
 
 

@@ -168,3 +168,9 @@ def find(strategy: Any, condition: Any, count: int) -> list[Any]:
 
     collect()
     return found
+
+
+def test_a_retry_of_one_attempt_is_titled_in_the_singular() -> None:
+    from playbill.flow import identity
+
+    assert '["retry up to 1 time"]' in to_mermaid(identity().retry(1))

@@ -179,3 +179,17 @@ def test_a_bad_mailbox_policy_is_refused():
 async def _spawn_with_bad_mailbox() -> None:
     async with ActorSystem() as system:
         system.spawn(Gate, mailbox="big")  # type: ignore[arg-type]
+
+
+def test_a_full_mailbox_of_one_says_one_message_in_the_singular(arun):
+    async def main() -> Any:
+        async with ActorSystem("app") as system:
+            ref = system.spawn(Gate, "gate", mailbox=Bounded(1, Overflow.FAIL))
+            ref.tell("hold")
+            await asyncio.sleep(0.01)  # "hold" is being handled; the mailbox is empty
+            ref.tell(1)
+            with pytest.raises(MailboxFull, match=r"is full \(1 message, overflow=FAIL\)"):
+                ref.tell(2)
+            release(ref)
+
+    arun(main())

@@ -318,3 +318,10 @@ def test_a_lambda_factory_replays_as_main_with_a_note_to_name_it():
 def test_the_report_counts_one_run_in_the_singular():
     report = explore(world(), lambda result: False, runs=5).report()
     assert "breaks the check after 1 run\n" in report
+
+
+def test_a_step_limit_of_one_says_one_step_in_the_singular():
+    result = simulate(world(), max_steps=1)
+    assert result.status == "step_limit"
+    assert str(result.error).startswith("the simulation stopped after 1 step without")
+    assert any(line.event == "step limit: more than 1 step" for line in result.trace)

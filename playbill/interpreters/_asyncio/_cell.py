@@ -52,7 +52,7 @@ from playbill.effects import (
     Program,
     Suspend,
 )
-from playbill.effects._checks import check_flag
+from playbill.effects._checks import check_flag, plural
 
 if TYPE_CHECKING:
     from playbill.interpreters._asyncio._system import ActorSystem
@@ -274,7 +274,7 @@ class _Cell(KernelCell):
             if type(item) is _Ask:  # its future carries the MailboxFull to the asker
                 return True
             raise MailboxFull(
-                f"the mailbox of {self.path} is full ({self.mailbox.capacity} messages, "
+                f"the mailbox of {self.path} is full ({plural(self.mailbox.capacity, 'message')}, "
                 f"overflow=FAIL); the message {short(item)} is a dead letter. Slow the "
                 "sender, raise the capacity, or pick another Overflow"
             )
@@ -283,7 +283,7 @@ class _Cell(KernelCell):
                 return False
             self._undeliverable(item, DeadLetterReason.MAILBOX_FULL)
             raise MailboxFull(
-                f"the mailbox of {self.path} is full ({self.mailbox.capacity} messages, "
+                f"the mailbox of {self.path} is full ({plural(self.mailbox.capacity, 'message')}, "
                 f"overflow=BLOCK) and ref.tell() never waits; the message {short(item)} is a "
                 "dead letter. Use `await ref.send(message)` or free_tell(...) to wait for room"
             )

@@ -21,7 +21,7 @@ from playbill.effects import (
     Program,
     ProgramError,
 )
-from playbill.effects._checks import callable_with, check_flag, describe_callable
+from playbill.effects._checks import callable_with, check_flag, describe_callable, plural
 from playbill.effects._handlers import HandlerFactory, Handlers, HandlerTable, fresh_handlers
 from playbill.effects._program import Generate
 from playbill.interpreters.simulation._choosers import Chooser, _chooser
@@ -172,7 +172,7 @@ def simulate(
             error = outcome.failure()
     elif status == "step_limit":
         error = ProgramError(
-            f"the simulation stopped after {options.max_steps} steps without the program "
+            f"the simulation stopped after {plural(options.max_steps, 'step')} without the program "
             "finishing: a livelock (actors or fibers that keep each other busy), or work "
             "larger than max_steps"
         )
@@ -299,12 +299,12 @@ class Exploration(Generic[A]):
         expression = program_expression or self.program_expression
         assert self.failing is not None
         shrunk = (
-            f" (shrunk from {len(self.failing.schedule)} choices)"
+            f" (shrunk from {plural(len(self.failing.schedule), 'choice')})"
             if self.failing.schedule != minimal.schedule
             else ""
         )
         outcome = f"{minimal.status}: {minimal.error!r}" if minimal.error else repr(minimal.value)
-        runs = "1 run" if self.runs == 1 else f"{self.runs} runs"
+        runs = plural(self.runs, "run")
         placeholder = (
             f"    ({expression} stands for the program: the lambda given to explore has no "
             "name to paste; build the program in a def, or pass program_expression=)\n"

@@ -50,6 +50,7 @@ from playbill.effects import (
     InvalidArgument,
     Program,
 )
+from playbill.effects._checks import plural
 from playbill.effects._pretty import bounded_repr
 from playbill.interpreters._fibers import (
     _WAITING,
@@ -214,7 +215,7 @@ class _Mail(FiberScheduler):
         elif outcome is Offer.REFUSED:
             self.undeliverable(cell, envelope, DeadLetterReason.MAILBOX_FULL)
             raise MailboxFull(
-                f"the mailbox of {cell.path} is full ({cell.mailbox.capacity} messages, "
+                f"the mailbox of {cell.path} is full ({plural(cell.mailbox.capacity, 'message')}, "
                 f"overflow=FAIL); the message {short(envelope.message)} is a dead letter"
             )
         elif fiber is not None:  # FULL, with a sender able to wait

@@ -71,6 +71,7 @@ from playbill.effects import (
     UnhandledEffect,
     Watch,
 )
+from playbill.effects._checks import plural
 from playbill.effects._handlers import HandlerTable, perform_with, refuse_awaitable
 from playbill.effects._pretty import bounded_repr, one_line
 from playbill.interpreters._fibers import (
@@ -296,7 +297,7 @@ class _World(_Mail):
                 action(argument)
         except _StepLimit:
             if self.tracing:
-                self.log("main", f"step limit: more than {self.max_steps} steps", _RUN)
+                self.log("main", f"step limit: more than {plural(self.max_steps, 'step')}", _RUN)
             return "step_limit", None
         except _Deadlocked as found:
             if self.tracing:
