@@ -103,6 +103,11 @@ SCHEDULE_DEPENDENT_LIFECYCLE = {
     # RESTART (Failed(ValueError, RESTART), Restarted(ValueError)), as under asyncio; decided
     # once the counter is stopping, STOP (Failed(ValueError, STOP)), as in causal seed 1.
     "ask_fails_with_the_target_exception",
+    # An ephemeral agent that fails is stopped by its ask_agent at once, which races its
+    # supervisor's decision on the failure in the same way (RESTART, or STOP once stopping).
+    "agents_sequence_fails_fast_and_stops_the_siblings",
+    "agents_race_the_first_success_wins_and_the_losers_stop",
+    "agents_race_of_failures_raises_one",
 }
 
 # Where the interpreters disagree on what is not the schedule's: xfail, strict (a fix makes the
