@@ -140,7 +140,12 @@ def main() -> None:
 
     evaluator_optimizer.main()
 
-    title("10. Lawful: every Program law on random programs, every Flow law across schedules")
+    title("10. A team of agents: a live event tree under asyncio, a lost note found and replayed")
+    import research_team
+
+    research_team.main()
+
+    title("11. Lawful: every Program law on random programs, every Flow law across schedules")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<30} {law.statement}")
