@@ -127,7 +127,10 @@ class _Running:
         return effect
 
 
+# the effects the lifecycle performs, built once (a Suspend yielded is the machine's fast path)
 _NOW: Program[float] = Suspend(Now())
+_RANDOM: Program[float] = Suspend(Random())
+_SELF: Program[Any] = Suspend(SelfRef())
 
 
 @final
@@ -345,8 +348,8 @@ def _new_task_id(draw: float) -> str:
 def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any, TaskResult[Any]]:
     path = agent._path
     if path is None:  # the first task of this instance: its path, once
-        path = agent._path = (yield SelfRef()).path
-    task_id = task.id if task.id is not None else _new_task_id((yield Random()))
+        path = agent._path = (yield _SELF).path
+    task_id = task.id if task.id is not None else _new_task_id((yield _RANDOM))
     running = _Running(task, task_id, path)
     agent._running = running
     try:

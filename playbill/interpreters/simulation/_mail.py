@@ -442,9 +442,8 @@ class _Mail(FiberScheduler):
             if envelope is not None and envelope.asked:
                 self.reply(cell, envelope, result)
             return True
-        if inspect.isawaitable(result):
-            self.message_failed(cell, envelope, _refuse_async(cell, "receive", result))
-            return False
+        # a program first: the common case, and isawaitable's check against an abstract class
+        # costs more than the rest of a message
         if isinstance(result, Program | Effect):
             fiber = self.new_fiber(
                 result if isinstance(result, Program) else _suspend(result),
@@ -465,6 +464,9 @@ class _Mail(FiberScheduler):
 
             fiber.on_finish.append(done)
             self.enqueue(fiber, first=False)
+            return False
+        if inspect.isawaitable(result):
+            self.message_failed(cell, envelope, _refuse_async(cell, "receive", result))
             return False
         self.message_done(cell, envelope, result)
         return True
