@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from playbill import Program, free_ask, free_spawn, program, pure, simulate
+from playbill import Actor, ActorSystem, Program, free_ask, free_spawn, program, pure, simulate
 from playbill.agents import AgentActor, AgentSystem, StreamResult, Task, traverse_agents
 
 try:  # the peer, for side-by-side runs only
@@ -75,6 +75,26 @@ async def playbill_ask(n: int, agent: type[AgentActor[Any, Any]] = Echo) -> list
         for i in range(n):
             start = clock()
             await ref.ask(Task(i))
+            latencies.append(clock() - start)
+        return latencies
+
+
+class PlainActor(Actor):
+    """No agent layer at all: the floor an agent's ask stands on."""
+
+    def receive(self, message: Any) -> Any:
+        return message
+
+
+async def actor_ask(n: int) -> list[float]:
+    async with ActorSystem("bench") as system:
+        ref = system.spawn(PlainActor, "echo")
+        await ref.ask(0)
+        latencies = []
+        clock = time.perf_counter
+        for i in range(n):
+            start = clock()
+            await ref.ask(i)
             latencies.append(clock() - start)
         return latencies
 
@@ -135,6 +155,21 @@ def simulated_tasks(n: int) -> float:
     return elapsed
 
 
+def simulated_actor_asks(n: int) -> float:
+    @program
+    def asks() -> Any:
+        ref = yield free_spawn(PlainActor, name="echo")
+        for i in range(n):
+            yield free_ask(ref, i)
+        return n
+
+    start = time.perf_counter()
+    result = simulate(asks(), max_steps=10**8, trace=False)
+    elapsed = time.perf_counter() - start
+    assert result.value == n, result.error
+    return elapsed
+
+
 def simulated_fanout(width: int, rounds: int) -> float:
     @program
     def fan() -> Any:
@@ -144,7 +179,7 @@ def simulated_fanout(width: int, rounds: int) -> float:
         return rounds
 
     start = time.perf_counter()
-    result = simulate(fan(), max_steps=10**8)
+    result = simulate(fan(), max_steps=10**8, trace=False)
     elapsed = time.perf_counter() - start
     assert result.value == rounds, result.error
     return elapsed
@@ -322,6 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         lambda: playbill_ask(asks), (lambda: peer_ask(asks)) if have_peer else None, repeats
     )
     ours_plain, _ = measure(lambda: playbill_plain_ask(asks), None, repeats)
+    floor_a, _ = measure(lambda: actor_ask(asks), None, repeats)
     best_a = min(ours_a, key=sum)
     best_plain = min(ours_plain, key=sum)
     best_peer_a = min(peer_a, key=sum) if peer_a else None
@@ -343,6 +379,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "AgentActor ask p50",
         min(median(run) for run in ours_a),
         min(median(run) for run in peer_a) if peer_a else None,
+    )
+    best_floor = min(floor_a, key=sum)
+    figures["Actor ask (floor)"] = asks / sum(best_floor)
+    rows.append(
+        (
+            "  floor: playbill Actor ask, no agents",
+            f"{asks / sum(best_floor) / 1e3:,.1f}K asks/s, p50 "
+            f"{min(median(run) for run in floor_a) * 1e6:.1f} µs",
+            "",
+            f"{sum(best_peer_a) / sum(best_floor):.2f}x" if best_peer_a else "n/a",
+            "(what an agent's ask stands on)",
+        )
     )
 
     ours_f, peer_f = measure(
@@ -381,6 +429,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
     sim, _ = measure(lambda: simulated_tasks(simulated), None, repeats)
+    sim_floor, _ = measure(lambda: simulated_actor_asks(simulated), None, repeats)
     sim_fan, _ = measure(lambda: simulated_fanout(width, fan_rounds), None, repeats)
     tasks_per_second = simulated / min(sim)
     figures["simulator tasks"] = tasks_per_second
@@ -392,6 +441,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             "(no simulator)",
             "",
             "target >= 50K/s",
+        )
+    )
+    rows.append(
+        (
+            "  floor: simulator, plain Actor asks",
+            f"{simulated / min(sim_floor) / 1e3:,.1f}K asks/s",
+            "",
+            "",
+            "(what an agent's task stands on)",
         )
     )
     rows.append(

@@ -56,11 +56,11 @@ class _Running:
     numbered."""
 
     __slots__ = (
+        "_link",
         "agent_path",
         "children",
         "forward",
         "intercept",
-        "link",
         "parent",
         "run_id",
         "task_id",
@@ -72,15 +72,23 @@ class _Running:
         self.parent = task.parent
         self.run_id = task.run_id if task.run_id is not None else task_id
         self.forward = task.parent if task.forward_chunks else None
-        parent = task.parent
-        self.link = TaskLink(
-            task_id,
-            agent_path,
-            parent.task_id if parent is not None else None,
-            parent.agent_path if parent is not None else None,
-        )
+        self._link: TaskLink | None = None
         self.children = 0
         self.intercept = self.link_effect  # bound once: the transform of every Intercept
+
+    @property
+    def link(self) -> TaskLink:
+        """This task as the parent of the tasks it sends (made when one is sent)."""
+        link = self._link
+        if link is None:
+            parent = self.parent
+            link = self._link = TaskLink(
+                self.task_id,
+                self.agent_path,
+                parent.task_id if parent is not None else None,
+                parent.agent_path if parent is not None else None,
+            )
+        return link
 
     def event(self, kind: TaskEventKind, time: float, data: object) -> TaskEvent:
         parent = self.parent
