@@ -1,3 +1,24 @@
-"""The suite's Hypothesis profile (`dev`, or `ci` when CI is set, or HYPOTHESIS_PROFILE) is
-loaded by playbill's own pytest plugin, which installing playbill registers (the `pytest11`
-entry point): the suite uses it as users do."""
+"""The suite's shared fixtures. Its Hypothesis profile (`dev`, or `ci` when CI is set, or
+HYPOTHESIS_PROFILE) is loaded by playbill's own pytest plugin, which installing playbill
+registers (the `pytest11` entry point): the suite uses it as users do."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def arun() -> Callable[[Awaitable[Any]], Any]:
+    """Run a coroutine on a fresh event loop, failing the test after 20 s."""
+
+    def runner(awaitable: Awaitable[Any]) -> Any:
+        async def bounded() -> Any:
+            return await asyncio.wait_for(awaitable, 20)
+
+        return asyncio.run(bounded())
+
+    return runner

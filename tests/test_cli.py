@@ -109,7 +109,9 @@ def test_run_shows_the_events_live_then_the_output_as_json() -> None:
 def test_demo_runs() -> None:
     done = playbill("demo")
     assert done.returncode == 0, done.stderr
-    assert "replay" in done.stdout
+    assert "$ playbill replay examples/bank_race.py:two_deposits 'v4:" in done.stdout
+    assert "completed: 50" in done.stdout  # the command line replayed the lost deposit
+    assert "\ndone in " in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -21,26 +21,5 @@ def test_the_snippets_of_a_page_run(page, capsys):
         exec(code, namespace)
 
 
-def test_the_demo_runs():
-    import runpy
-
-    runpy.run_path(str(ROOT / "examples" / "demo.py"), run_name="__main__")
-
-
-def test_the_effect_fields_table_lists_every_built_in_effect_with_its_fields():
-    import attrs
-
-    import playbill.effects as effects
-
-    rows = re.findall(
-        r"^\| `([A-Z]\w*)\(([^)]*)\)` \|", (ROOT / "docs" / "effects.md").read_text(), re.M
-    )
-    documented = {name: tuple(filter(None, fields.split(", "))) for name, fields in rows}
-    built_in = {
-        name: tuple(field.name for field in attrs.fields(value))
-        for name, value in vars(effects).items()
-        if isinstance(value, type)
-        and issubclass(value, effects.Effect)
-        and value is not effects.Effect
-    }
-    assert documented == built_in
+# The demo runs end to end as users start it, through the command line: tests/test_cli.py
+# (test_demo_runs), once per suite.

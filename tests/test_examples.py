@@ -96,3 +96,17 @@ def test_the_research_team_runs_live_and_the_simulator_finds_and_replays_a_lost_
     assert "\n      statistician failed ConnectionError" in text  # nested one level down
     assert "\n   run-r1 completed" in text
     assert "fault: delay ('write'" in text
+
+
+def test_the_research_agent_answers_offline_with_tools_and_streams_its_reply():
+    import research_agent
+
+    lines: list[str] = []
+    summary = research_agent.main(printer=lines.append, offline=True)
+    assert summary == {
+        "answer": research_agent.ANSWER,
+        "chunks": len(research_agent.ANSWER.split()),
+        "explored": 50,
+        "failed": False,
+    }
+    assert lines[2] == "   " + research_agent.ANSWER  # the streamed pieces, joined

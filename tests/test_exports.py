@@ -19,6 +19,7 @@ PACKAGES = [
     "playbill",
     "playbill.effects",
     "playbill.agents",
+    "playbill.models",
     "playbill.flow",
     "playbill.interpreters",
     "playbill.interpreters.stub",

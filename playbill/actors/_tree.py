@@ -8,9 +8,10 @@ from typing import Any
 from playbill.actors._actor import ActorContext
 from playbill.effects import (
     ActorRef,
+    LiveActor,
 )
 
-__all__ = ["THROUGHPUT", "CellContext", "find_cell", "walk_cells"]
+__all__ = ["THROUGHPUT", "CellContext", "find_cell", "list_live", "walk_cells"]
 
 
 class CellContext(ActorContext):
@@ -69,3 +70,24 @@ def walk_cells(root: Any) -> list[Any]:
         found.append(cell)
         pending.extend(cell.children_cells.values())
     return found
+
+
+def list_live(root: Any) -> tuple[LiveActor, ...]:
+    """The live actors under the root guardian ``root`` (started, neither stopping nor
+    stopped, with an instance), parents before children and siblings in start order: what
+    the `LiveActors` effect gives on every interpreter. A stopping actor's subtree is being
+    stopped, so none of it is listed."""
+    from playbill.actors._kernel import Phase  # (the kernel imports this module)
+
+    stopping = Phase.STOPPING
+    found: list[LiveActor] = []
+    pending = list(reversed(root.children_cells.values())) if root is not None else []
+    while pending:
+        cell = pending.pop()
+        if cell.phase >= stopping:
+            continue
+        instance = cell.instance
+        if instance is not None:
+            found.append(LiveActor(cell.ref, type(instance)))
+        pending.extend(reversed(cell.children_cells.values()))
+    return tuple(found)

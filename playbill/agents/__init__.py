@@ -2,6 +2,8 @@
 runs you can watch and abort, and orchestration as Programs."""
 
 from playbill.agents._agent import AgentActor, is_agent
+from playbill.agents._cards import AgentCard, AgentListing, agent_card, find_agents
+from playbill.agents._chat import ChatAgent
 from playbill.agents._orchestration import (
     ask_agent,
     race_agents,
@@ -27,8 +29,11 @@ from playbill.agents._values import (
 
 __all__ = [
     "AgentActor",
+    "AgentCard",
+    "AgentListing",
     "AgentRun",
     "AgentSystem",
+    "ChatAgent",
     "StreamEvent",
     "StreamResult",
     "Task",
@@ -39,7 +44,9 @@ __all__ = [
     "TaskSpan",
     "TaskStatus",
     "TaskStream",
+    "agent_card",
     "ask_agent",
+    "find_agents",
     "is_agent",
     "race_agents",
     "sequence_agents",

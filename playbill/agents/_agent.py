@@ -11,6 +11,8 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any, ClassVar, Generic, TypeVar, cast, final
 
+import attrs
+
 from playbill.actors import Actor
 from playbill.actors._reports import short
 from playbill.agents._values import (
@@ -22,6 +24,7 @@ from playbill.agents._values import (
     TaskStatus,
 )
 from playbill.effects import (
+    ActorRef,
     Ask,
     Await,
     Cancelled,
@@ -44,7 +47,7 @@ from playbill.effects import (
     program,
 )
 
-__all__ = ["AgentActor", "agent_class", "is_agent"]
+__all__ = ["AgentActor", "agent_class", "check_skills", "is_agent"]
 
 I = TypeVar("I")  # noqa: E741
 O = TypeVar("O")  # noqa: E741
@@ -122,8 +125,11 @@ class _Running:
         if kind is Ask:
             ask = cast(Ask, effect)
             message = ask.message
-            if type(message) is Task and message.parent is None:
-                return Ask(ask.ref, self.link_task(message), ask.timeout)
+            if type(message) is Task:
+                if message.parent is None:
+                    return Ask(ask.ref, self.link_task(message), ask.timeout)
+                if message.run_id is None:  # linked elsewhere (a flow's span): in this run still
+                    return Ask(ask.ref, attrs.evolve(message, run_id=self.run_id), ask.timeout)
         elif kind is Parallel:
             return Parallel(tuple(_linked(member, self) for member in effect.programs))  # type: ignore[attr-defined]
         elif kind is Race:
@@ -254,6 +260,20 @@ def _declared_output(cls: type) -> type | None:
     return found
 
 
+def check_skills(skills: object, name: str) -> tuple[str, ...]:
+    """An agent's ``skills`` as a tuple of non-empty strings, or `InvalidArgument` naming the
+    agent and what it got."""
+    if not isinstance(skills, tuple | list) or not all(
+        isinstance(skill, str) and skill for skill in skills
+    ):
+        hint = f"; for one skill write ({skills!r},)" if isinstance(skills, str) else ""
+        raise InvalidArgument(
+            f"the agent {name}'s skills must be a tuple of non-empty strings, got "
+            f"{short(skills)} ({type(skills).__name__}){hint}"
+        )
+    return tuple(skills)
+
+
 class AgentActor(Actor, Generic[I, O]):
     """An actor that performs `Task`\\ s: override ``execute(self, input)``; the framework
     owns ``receive``, which publishes each task's lifecycle (``started``, then any
@@ -285,9 +305,15 @@ class AgentActor(Actor, Generic[I, O]):
     _running: _Running | None = None
     _path: str | None = None  # this instance's actor path, read at its first task
     _agent_name: ClassVar[str | None] = None  # the class or function a wrapper stands for
+    skills: ClassVar[tuple[str, ...]] = ()
+    """What the agent can do, for discovery (`find_agents`) and its `AgentCard`."""
+    description: ClassVar[str | None] = None
+    """Its card's description (``None``: the first paragraph of the class's docstring)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "skills" in cls.__dict__:
+            check_skills(cls.__dict__["skills"], cls.__qualname__)
         if "receive" in cls.__dict__:
             raise ProgramError(
                 f"{cls.__qualname__} overrides receive(), which an AgentActor's framework "
@@ -301,6 +327,17 @@ class AgentActor(Actor, Generic[I, O]):
             f"{type(self).__name__} must override execute(self, input), returning the output "
             "or a Program (an @program generator) producing it"
         )
+
+    @classmethod
+    def flow_ask(
+        cls, ref: ActorRef, input: object, span: str, timeout: float | None
+    ) -> Program[Any]:
+        """How a flow's ``actor(cls)`` leaf asks this agent (``playbill.flow.actor``): a
+        `Task` of ``input`` whose parent is the flow node's ``span`` (and the actor running
+        the flow), so the task's events nest under it; the output, or the task's failure."""
+        parent_path = ref.path.rsplit("/", 1)[0] or "/"
+        task = Task(input, parent=TaskLink(span, parent_path, None, None))
+        return Suspend(Ask(ref, task, timeout)).map(_task_output)
 
     def progress(self, data: object = None) -> Program[None]:
         """A program that publishes a ``progress`` event of the running task."""
@@ -346,6 +383,10 @@ class AgentActor(Actor, Generic[I, O]):
                 f"its output as {declared.__name__} (AgentActor[..., {declared.__name__}]); "
                 "return a value of that type, or change the declared output type"
             )
+
+
+def _task_output(result: TaskResult[Any]) -> Any:
+    return result.output
 
 
 def _new_task_id(draw: float) -> str:

@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Generic, TypeVar, final
 
 from playbill.actors import DEFAULT_ASK_TIMEOUT, SupervisionStrategy, check_name
+from playbill.actors._tree import list_live
 from playbill.agents._agent import agent_class
+from playbill.agents._cards import AgentListing, _check_skill, listings
 from playbill.agents._values import (
     StreamEvent,
     StreamResult,
@@ -26,6 +28,7 @@ from playbill.effects._checks import check_count
 from playbill.effects._handlers import Handlers
 from playbill.effects._vocabulary import _check_timeout
 from playbill.interpreters import ActorSystem
+from playbill.interpreters._asyncio._system import DEFAULT_BLOCKING_THREADS
 
 __all__ = ["AgentRun", "AgentSystem", "TaskStream"]
 
@@ -294,7 +297,8 @@ class AgentSystem:
 
     ``buffer`` bounds each run's stream: past it, the agents publishing events wait for the
     consumer (backpressure), so nothing is dropped and nothing grows without bound. Every other
-    option is the `ActorSystem`'s, which ``actors`` is.
+    option is the `ActorSystem`'s, which ``actors`` is: ``blocking_threads`` bounds the thread
+    pool that agents' `playbill.blocking` calls run on.
 
     >>> import asyncio
     >>> from playbill import program
@@ -320,10 +324,17 @@ class AgentSystem:
         handlers: Handlers | None = None,
         supervision: SupervisionStrategy | None = None,
         ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+        blocking_threads: int = DEFAULT_BLOCKING_THREADS,
     ) -> None:
         self.buffer = check_count("AgentSystem buffer", buffer, minimum=1)
         self.actors = ActorSystem(
-            name, handlers=handlers, supervision=supervision, ask_timeout=ask_timeout
+            name,
+            handlers=handlers,
+            supervision=supervision,
+            ask_timeout=ask_timeout,
+            blocking_threads=check_count(
+                "AgentSystem blocking_threads", blocking_threads, minimum=1
+            ),
         )
         self._runs: dict[str, _Run] = {}
 
@@ -421,6 +432,14 @@ class AgentSystem:
         run.cancel()
         await asyncio.shield(run.driver)
         return True
+
+    def find_agents(self, skill: str | None = None) -> tuple[AgentListing, ...]:
+        """The live agents offering ``skill`` (every live agent when ``None``), in tree order
+        (parents first, siblings in start order), each with its ref and `AgentCard`: the
+        long-lived ones `spawn` started and those running tasks now. Inside a program, the
+        `find_agents` program does the same under any interpreter."""
+        wanted = _check_skill("AgentSystem.find_agents()", skill)
+        return listings(list_live(self.actors._running_guardian()), wanted)
 
     def spawn(self, agent: object, name: str | None = None) -> ActorRef:
         """Start a long-lived top-level agent now (to `ask_stream` or ask ``Task``\\ s)."""

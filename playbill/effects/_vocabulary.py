@@ -8,6 +8,7 @@ Naming rule: a verb that also has a performing twin on a live `ActorRef` (``ref.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, final
@@ -22,7 +23,10 @@ __all__ = [
     "ActorRef",
     "Ask",
     "Await",
+    "Blocking",
     "Emit",
+    "LiveActor",
+    "LiveActors",
     "MaybeFault",
     "Now",
     "Random",
@@ -33,11 +37,13 @@ __all__ = [
     "Stop",
     "Tell",
     "Watch",
+    "blocking",
     "emit",
     "free_ask",
     "free_spawn",
     "free_stop",
     "free_tell",
+    "live_actors",
     "maybe_fault",
     "now",
     "random",
@@ -315,6 +321,38 @@ class Await(Effect[Any]):
     origin: str
 
 
+@final
+@frozen
+class LiveActor:
+    """One actor of a running system, as `live_actors` lists it: its ``ref`` and the class of
+    its instance (``actor_class``), from which the agent layer reads its card."""
+
+    ref: ActorRef
+    actor_class: type
+
+
+@final
+@frozen
+class LiveActors(Effect[tuple[LiveActor, ...]]):
+    """Every live actor of the system (started, not stopping; the guardians left out), in
+    tree order: each parent before its children, siblings in start order."""
+
+
+@final
+@frozen
+class Blocking(Effect[Any]):
+    """Call ``function(*args, **kwargs)``, a blocking or CPU-bound call (a synchronous client,
+    a parser, a model): asyncio runs it on the system's bounded thread pool
+    (``ActorSystem(blocking_threads=...)``), so the event loop and every other actor keep
+    running; the stub and the simulator call it inline, in the program's turn, so a run stays
+    deterministic. ``kwargs`` is a tuple of ``(name, value)`` pairs, so the effect stays a
+    hashable value."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
 def _check_ref(where: str, ref: object) -> ActorRef:
     if not isinstance(ref, ActorRef):
         raise InvalidArgument(
@@ -439,6 +477,52 @@ def maybe_fault(name: str) -> Program[None]:
     if not isinstance(name, str) or not name:
         raise InvalidArgument(f"maybe_fault() takes a non-empty name, got {name!r}")
     return Suspend(MaybeFault(name))
+
+
+def blocking(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Program[Any]:
+    """A program that calls ``function(*args, **kwargs)`` — blocking I/O or CPU-bound work —
+    without stalling the event loop, and produces its return value (or raises what it raised).
+
+    Under asyncio the call runs on the system's bounded thread pool
+    (``ActorSystem(blocking_threads=...)``); the program waits for it while the other actors
+    run. If the waiting program is cancelled, a call not yet started never starts, and one
+    already running finishes in its thread with its result dropped (a thread cannot be
+    interrupted). Under the stub and the simulator the call runs inline, deterministically.
+
+    >>> from playbill.interpreters import stub
+    >>> stub.run(blocking(sum, [1, 2, 3], start=10))
+    16
+    """
+    if not callable(function):
+        raise InvalidArgument(
+            f"blocking() takes a function to call, got {function!r:.60} "
+            f"({type(function).__name__}); pass the function and its arguments separately: "
+            "blocking(fn, *args, **kwargs)"
+        )
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise InvalidArgument(
+            f"blocking() takes a plain (synchronous) function, got the async function "
+            f"{getattr(function, '__qualname__', function)!r}; a thread cannot await it — "
+            "return its coroutine from an async def step or receive instead"
+        )
+    return Suspend(Blocking(function, args, tuple(kwargs.items())))
+
+
+def live_actors() -> Program[tuple[LiveActor, ...]]:
+    """A program that lists every live actor of the system running it — its ref and its
+    class — in tree order (parents first, siblings in start order): discovery over the live
+    tree, under asyncio and the simulator alike (the agent layer's ``find_agents`` reads
+    skills from it).
+
+    >>> from playbill import Actor, free_spawn, simulate
+    >>> class Echo(Actor):
+    ...     def receive(self, message):
+    ...         return message
+    >>> listed = simulate(free_spawn(Echo, name="echo").then(live_actors())).value
+    >>> [(each.ref.path, each.actor_class.__name__) for each in listed]
+    [('/app/echo', 'Echo')]
+    """
+    return Suspend(LiveActors())
 
 
 def watch(ref: ActorRef) -> Program[None]:

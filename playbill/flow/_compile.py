@@ -290,9 +290,17 @@ def _step(flow: Step, value: Any, run: _Run, path: str, span: str) -> _Body:
 
 def _spawned(flow: Spawned, value: Any, run: _Run, path: str, span: str) -> _Body:
     ref = yield free_spawn(flow.factory)
+    # an actor class may say how a flow asks it (the agent layer's agents take a Task linked
+    # to this node's span, and answer a TaskResult): ``flow_ask(ref, value, span, timeout)``
+    flow_ask = getattr(flow.factory, "flow_ask", None)
+    asking = (
+        flow_ask(ref, value, span, flow.ask_timeout)
+        if flow_ask is not None
+        else ref.free_ask(value, flow.ask_timeout)
+    )
     # whatever happens — an answer, a failure, the flow cancelled around it — the child is
     # stopped, and work the flow no longer needs is interrupted rather than finished
-    return (yield ref.free_ask(value, flow.ask_timeout).ensuring(free_stop(ref, interrupt=True)))
+    return (yield asking.ensuring(free_stop(ref, interrupt=True)))
 
 
 def _call(flow: Call, value: Any, run: _Run, path: str, span: str) -> _Body:

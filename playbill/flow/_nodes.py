@@ -667,7 +667,11 @@ def identity() -> Flow[I, I]:
 def actor(factory: Callable[[], Any], *, ask_timeout: float | None = None) -> Flow[Any, Any]:
     """A leaf: spawn an ephemeral child actor from ``factory`` (an `Actor` class or a
     function making one), ask it with the input, and stop it, whatever happens. Its name is
-    fresh, so two runs never collide, and it is a child of the actor running the flow."""
+    fresh, so two runs never collide, and it is a child of the actor running the flow.
+
+    A factory with a ``flow_ask(ref, input, span, timeout)`` method says how a flow asks it,
+    as a Program producing the output: an agent class (``playbill.agents.AgentActor``) is
+    asked a ``Task`` whose parent is this node's span, and gives the task's output."""
     return Spawned(factory, ask_timeout)
 
 

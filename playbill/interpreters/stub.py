@@ -3,11 +3,13 @@ logic with plain functions as handlers, in the style of ``effect.testing``.
 
 Semantics, all deterministic:
 
-* **User effects** (and the actor effects — spawn, tell, ask, stop, watch, self_ref) are
+* **User effects** (and the actor effects — spawn, tell, ask, stop, watch, self_ref,
+  live_actors) are
   answered by the handler map; an effect with no handler fails with `UnhandledEffect`. A
   handler returns a value or a Program; an ``async def`` handler (an awaitable) fails with
   `ProgramError`, as does a flow step's coroutine (`Await`): the stub has no event loop.
-  ``emit`` is recorded (in `StubResult.effects`) and answered with ``None``.
+  ``emit`` is recorded (in `StubResult.effects`) and answered with ``None``; ``blocking``
+  calls its function inline.
 * **Time** is virtual: `now()` reads a clock that starts at ``start_time`` (0.0) and moves only
   when every fiber waits; ``sleep(3600)`` costs nothing. **Chance**: `random()` draws from a
   ``random.Random(seed)``. A handler map may override ``Now``, ``Sleep`` and ``Random``.
@@ -60,6 +62,7 @@ from returns.result import Failure, Result, Success
 
 from playbill.effects import (
     Await,
+    Blocking,
     Deadlock,
     Done,
     Effect,
@@ -267,6 +270,12 @@ class _Scheduler(FiberScheduler):
             return step.resume(self.source.random())
         if handler is None and (kind is Emit or kind is MaybeFault):  # recorded, inert
             return step.resume(None)
+        if handler is None and kind is Blocking:  # inline: the stub has no threads
+            try:
+                value = effect.function(*effect.args, **dict(effect.kwargs))  # type: ignore[attr-defined]
+            except Exception as error:
+                return step.throw(error)
+            return step.resume(value)
         if handler is None and isinstance(effect, Await):  # no event loop here
             return step.throw(refuse_awaitable(effect.awaitable, effect.origin, "the stub"))
         if handler is None:
@@ -280,7 +289,7 @@ class _Scheduler(FiberScheduler):
         return perform_with(handler, effect, step.machine, interpreter="the stub")
 
 
-VOCABULARY = frozenset(STRUCTURAL) | {Sleep, Now, Random, Emit, MaybeFault, Await}
+VOCABULARY = frozenset(STRUCTURAL) | {Sleep, Now, Random, Emit, MaybeFault, Await, Blocking}
 """The built-in effects the stub performs by itself: concurrency, time, chance, the inert
 ones, and `Await`, which it refuses. Actor effects need handlers here (the stub has no
 actors): a test checks that this and the actor effects make up the whole vocabulary."""

@@ -7,38 +7,17 @@ from typing import Any
 import pytest
 
 from playbill import (
-    Actor,
     Faults,
     InvalidArgument,
     Schedule,
     explore,
-    free_spawn,
-    program,
     pure,
     replay,
     simulate,
 )
 from playbill.interpreters.simulation import SimulationOptions
+from tests.simulation.test_faults import five_asks
 from tests.simulation.test_properties import three_senders
-
-
-class Counter(Actor):
-    def __init__(self) -> None:
-        self.count = 0
-
-    def receive(self, message: Any) -> Any:
-        self.count += 1
-        return self.count
-
-
-@program
-def five_asks() -> Any:
-    counter = yield free_spawn(Counter, name="counter")
-    replies = []
-    for n in range(5):
-        replies.append((yield counter.free_ask(n).attempt()))
-    return replies
-
 
 RECORDED_WITH = [
     {"delivery": "per_pair"},

@@ -16,11 +16,13 @@ from playbill.actors import (
     Emitted,
 )
 from playbill.actors._reports import short
+from playbill.actors._tree import list_live
 from playbill.effects import (
     ActorNotFound,
     ActorRef,
     Ask,
     Await,
+    Blocking,
     CancelFiber,
     Cancelled,
     Done,
@@ -30,6 +32,8 @@ from playbill.effects import (
     Fork,
     InvalidArgument,
     Join,
+    LiveActor,
+    LiveActors,
     Machine,
     MaybeFault,
     Next,
@@ -217,6 +221,9 @@ class _Run:
     def _watch(self, effect: Watch) -> None:
         self._need_actor("watch()").watch(effect.ref)
 
+    def _live_actors(self, effect: LiveActors) -> tuple[LiveActor, ...]:
+        return list_live(self.system._running_guardian())
+
     def _emit(self, effect: Emit) -> _Awaiting | None:
         system = self.system
         if system._subscriptions:
@@ -241,6 +248,9 @@ class _Run:
 
     def _await(self, effect: Await) -> _Awaiting:
         return _Awaiting(effect.awaitable)
+
+    def _blocking(self, effect: Blocking) -> _Awaiting:
+        return _Awaiting(self.system._call_blocking(effect))
 
     def _sleep(self, effect: Sleep) -> _Awaiting:
         return _Awaiting(asyncio.sleep(effect.seconds))
@@ -407,12 +417,14 @@ _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     Stop: _Run._stop,
     SelfRef: _Run._self_ref,
     Watch: _Run._watch,
+    LiveActors: _Run._live_actors,
     Emit: _Run._emit,
     MaybeFault: _Run._fault_point,
     Now: _Run._now,
     Random: _Run._random,
     Sleep: _Run._sleep,
     Await: _Run._await,
+    Blocking: _Run._blocking,
     Parallel: _Run._parallel,
     Race: _Run._race_of,
     Timeout: _Run._timeout_of,

@@ -4,8 +4,11 @@ API, dead letters, escalation, spawning and resolving refs; and the synchronous 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import itertools
 import logging
+import os
 import random as _random
 import time
 from collections.abc import Awaitable, Callable
@@ -38,6 +41,7 @@ from playbill.effects import (
     ActorNotFound,
     ActorRef,
     ActorSystemFailed,
+    Blocking,
     InvalidArgument,
     PlaybillError,
     Program,
@@ -54,6 +58,10 @@ A = TypeVar("A")
 logger = logging.getLogger("playbill")
 
 # -- the system -------------------------------------------------------------------------------
+
+DEFAULT_BLOCKING_THREADS = min(32, (os.cpu_count() or 1) + 4)
+"""The default size of a system's thread pool for `blocking` calls: the standard library's
+``ThreadPoolExecutor`` default."""
 
 
 class ActorSystem:
@@ -85,8 +93,16 @@ class ActorSystem:
         supervision: SupervisionStrategy | None = None,
         ask_timeout: float = DEFAULT_ASK_TIMEOUT,
         dead_letter_limit: int = 10_000,
+        blocking_threads: int = DEFAULT_BLOCKING_THREADS,
     ) -> None:
         self.name = check_name(name, "an actor system name")
+        # the bounded pool `blocking` calls run on: made on the first one, shut down with
+        # the system
+        self.blocking_threads = check_count(
+            "ActorSystem blocking_threads", blocking_threads, minimum=1
+        )
+        self._blocking_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._blocking_calls: set[concurrent.futures.Future[Any]] = set()
         self.ask_timeout = check_seconds("ActorSystem ask_timeout", ask_timeout)
         self.handlers = HandlerTable(handlers, interpreter="asyncio")
         self.dead_letters = DeadLetters(
@@ -165,6 +181,7 @@ class ActorSystem:
         check_seconds("ActorSystem.shutdown() timeout", timeout, infinite=False)
         guardian = self._guardian
         if guardian is None or guardian.phase is _STOPPED:
+            await self._close_blocking_pool(timeout)  # (a system a failure stopped)
             return
         deadline = self._loop.time() + timeout
         # the programs system.run() still performs are cancelled first (their finalisers run)
@@ -187,6 +204,7 @@ class ActorSystem:
                 else:
                     cell._abort()
         await self._abandon(runs)
+        await self._close_blocking_pool(max(0.0, deadline - self._loop.time()))
         for subscription in list(self._subscriptions):
             subscription.close()
         self._deadlines.close()
@@ -355,6 +373,49 @@ class ActorSystem:
             raise InvalidArgument(f"{where} takes an ActorRef, got {short(ref)}")
         return self._resolve(ref)
 
+    # -- blocking calls, on the thread pool ---------------------------------------------------
+
+    def _call_blocking(self, effect: Blocking) -> asyncio.Future[Any]:
+        """Run ``effect``'s call on the pool; the future the program waits on. Cancelling it
+        (the program was cancelled) drops a call not yet started; a running one finishes in
+        its thread and its result is dropped."""
+        pool = self._blocking_pool
+        if pool is None:
+            self._running_guardian()  # a shut-down system takes no new calls
+            pool = self._blocking_pool = concurrent.futures.ThreadPoolExecutor(
+                self.blocking_threads, thread_name_prefix=f"playbill-{self.name}-blocking"
+            )
+        function, args, kwargs = effect.function, effect.args, dict(effect.kwargs)
+        context = contextvars.copy_context()  # as asyncio.to_thread does
+        call = pool.submit(context.run, function, *args, **kwargs)
+        calls = self._blocking_calls
+        calls.add(call)
+        call.add_done_callback(calls.discard)
+        return asyncio.wrap_future(call, loop=self._loop)
+
+    async def _close_blocking_pool(self, timeout: float) -> None:
+        """Shut the pool down: calls not started are dropped; those running get what is
+        left of the shutdown's timeout to finish, then are left to end in their threads."""
+        pool = self._blocking_pool
+        if pool is None:
+            return
+        # (copied at once: a finished call removes itself from its worker thread)
+        calls = tuple(self._blocking_calls)
+        running = [asyncio.wrap_future(call, loop=self._loop) for call in calls]
+        pool.shutdown(wait=False, cancel_futures=True)
+        if running:
+            _, still = await asyncio.wait(running, timeout=timeout)
+            if still:
+                logger.error(
+                    "%d blocking call(s) of /%s still ran at shutdown; their threads finish "
+                    "in the background and their results are dropped",
+                    len(still),
+                    self.name,
+                )
+            for waiter in running:  # nobody reads their outcome any more
+                if waiter.done() and not waiter.cancelled():
+                    waiter.exception()
+
     # -- performing programs ------------------------------------------------------------------
 
     async def _perform(self, program: Program[A], cell: _Cell | None) -> A:
@@ -369,6 +430,7 @@ def run(
     name: str = "app",
     supervision: SupervisionStrategy | None = None,
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+    blocking_threads: int = DEFAULT_BLOCKING_THREADS,
 ) -> A:
     """Perform ``program`` in a fresh `ActorSystem` on a new event loop and return its value.
 
@@ -379,7 +441,11 @@ def run(
 
     async def main() -> A:
         async with ActorSystem(
-            name, handlers=handlers, supervision=supervision, ask_timeout=ask_timeout
+            name,
+            handlers=handlers,
+            supervision=supervision,
+            ask_timeout=ask_timeout,
+            blocking_threads=blocking_threads,
         ) as system:
             return await system.run(program)
 

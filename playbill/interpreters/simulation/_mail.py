@@ -366,7 +366,7 @@ class _Mail(FiberScheduler):
         if sender is not None and queue[0].sender != sender:
             index = next(i for i, queued in enumerate(queue) if queued.sender == sender)
         handled = 0
-        per_pair = self.per_pair
+        per_pair, tracing = self.per_pair, self.tracing
         while True:
             if self.faults_on and self.fault("crash", cell.path, "crash before its next message"):
                 # the message stays queued: a restarted instance handles it, a stop
@@ -388,7 +388,28 @@ class _Mail(FiberScheduler):
                 cell.removed(envelope)
             if cell.blocked:
                 self.admit_blocked(cell)
-            if not self.deliver(cell, envelope.message, envelope) or per_pair:
+            # the message to the instance: a plain value returned is the message done (the
+            # common case, here); a program returned runs as a fiber (`received`)
+            cell.handled += 1
+            cell.current = envelope
+            message = envelope.message
+            if tracing:
+                self.log(cell.path, f"receive {short(message)}", StepKind.RECEIVE)
+            try:
+                result = cell.instance.receive(message)
+            except BaseException as error:
+                if not is_failure(error):
+                    raise
+                self.message_failed(cell, envelope, error)
+                return
+            if result is None or type(result) in _PLAIN:
+                cell.current = None
+                cell.consecutive_restarts = 0
+                if envelope.asked:
+                    self.reply(cell, envelope, result)
+            elif not self.received(cell, envelope, result):
+                return
+            if per_pair:
                 return
             handled += 1
             if (
@@ -422,28 +443,10 @@ class _Mail(FiberScheduler):
         wait = fiber.wait
         return fiber.state == _WAITING and wait is not None and wait.room is cell
 
-    def deliver(self, cell: _SimCell, message: object, envelope: _Envelope | None) -> bool:
-        """Hand ``message`` to ``cell``'s instance; True when ``receive`` returned a plain value
-        (the message is done), False when it failed or returned a program to run."""
-        cell.handled += 1
-        cell.current = envelope
-        if self.tracing:
-            self.log(cell.path, f"receive {short(message)}", StepKind.RECEIVE)
-        try:
-            result = cell.instance.receive(message)
-        except BaseException as error:
-            if not is_failure(error):
-                raise
-            self.message_failed(cell, envelope, error)
-            return False
-        if result is None or type(result) in _PLAIN:
-            cell.current = None
-            cell.consecutive_restarts = 0
-            if envelope is not None and envelope.asked:
-                self.reply(cell, envelope, result)
-            return True
-        # a program first: the common case, and isawaitable's check against an abstract class
-        # costs more than the rest of a message
+    def received(self, cell: _SimCell, envelope: _Envelope, result: object) -> bool:
+        """``cell``'s ``receive`` returned ``result``, not a plain value: a program (or an
+        effect) runs as the message's fiber (False: the message is not done yet); an awaitable
+        is refused (False); anything else is the message's result (True)."""
         if isinstance(result, Program | Effect):
             fiber = self.new_fiber(
                 result if isinstance(result, Program) else _suspend(result),

@@ -45,16 +45,18 @@ from playbill.actors._kernel import (
 from playbill.actors._reports import is_failure, short
 from playbill.actors._signals import Restart
 from playbill.actors._spawning import Guardian, instantiate, new_realm
-from playbill.actors._tree import walk_cells
+from playbill.actors._tree import list_live, walk_cells
 from playbill.effects import (
     ActorRef,
     ActorSystemFailed,
     Ask,
     Await,
+    Blocking,
     Cancelled,
     Deadlock,
     Done,
     InjectedFault,
+    LiveActors,
     MaybeFault,
     Next,
     Now,
@@ -627,6 +629,26 @@ class _World(_Mail):
     def perform_await(self, fiber: _Fiber, effect: Await) -> None:
         self.wake(fiber, ERROR, refuse_awaitable(effect.awaitable, effect.origin, "the simulator"))
 
+    def perform_blocking(self, fiber: _Fiber, effect: Blocking) -> None:
+        # inline, in the fiber's turn: deterministic; the fiber is then ready again, so the
+        # scheduler may run others before it goes on, as the loop does under asyncio
+        function = effect.function
+        if self.tracing:
+            name = getattr(function, "__qualname__", None) or short(function)
+            self.log(fiber.label, f"blocking {name}", StepKind.PERFORM)
+        try:
+            value = function(*effect.args, **dict(effect.kwargs))
+        except Exception as error:
+            self.wake(fiber, ERROR, error)
+        else:
+            self.wake(fiber, VALUE, value)
+
+    def perform_live_actors(self, fiber: _Fiber, effect: LiveActors) -> None:
+        listed = list_live(self.guardian)
+        if self.tracing:
+            self.log(fiber.label, f"live_actors: {len(listed)}", StepKind.PERFORM)
+        self.wake(fiber, VALUE, listed)
+
     def perform_ask(self, fiber: _Fiber, effect: Ask) -> None:
         self.ask(fiber, _sender(fiber), effect)
 
@@ -837,6 +859,8 @@ _PERFORMERS: dict[type, Callable[[_World, _Fiber, Any], None]] = {
     Sleep: _World.perform_sleep,
     MaybeFault: _World.perform_fault_point,
     Await: _World.perform_await,
+    Blocking: _World.perform_blocking,
+    LiveActors: _World.perform_live_actors,
 }
 
 # the kind of the trace line of each built-in effect a performer performs
