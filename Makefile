@@ -53,6 +53,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/actors_side_by_side.py
 	$(BIN)/python benchmarks/simulation_side_by_side.py
 	$(BIN)/python benchmarks/flow_side_by_side.py
+	$(BIN)/python benchmarks/agents_side_by_side.py
 	@$(MAKE) --no-print-directory bench-peer
 
 bench-peer:
@@ -64,7 +65,11 @@ bench-peer:
 	  echo "== side by side on $$($(BENCH_VENV)/bin/python --version), asyncio ==" && \
 	  $(BENCH_VENV)/bin/python benchmarks/actors_side_by_side.py && \
 	  echo "== side by side on $$($(BENCH_VENV)/bin/python --version), uvloop ==" && \
-	  $(BENCH_VENV)/bin/python benchmarks/actors_side_by_side.py --uvloop; \
+	  $(BENCH_VENV)/bin/python benchmarks/actors_side_by_side.py --uvloop && \
+	  echo "== agents side by side on $$($(BENCH_VENV)/bin/python --version), asyncio ==" && \
+	  $(BENCH_VENV)/bin/python benchmarks/agents_side_by_side.py && \
+	  echo "== agents side by side on $$($(BENCH_VENV)/bin/python --version), uvloop ==" && \
+	  $(BENCH_VENV)/bin/python benchmarks/agents_side_by_side.py --uvloop; \
 	fi
 
 clean:

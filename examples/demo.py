@@ -145,7 +145,12 @@ def main() -> None:
 
     research_agent.main(lambda line: print(f"   {line}"))
 
-    title("11. Lawful: every Program law on random programs, every Flow law across schedules")
+    title("11. A team of agents: a live event tree under asyncio, a lost note found and replayed")
+    import research_team
+
+    research_team.main()
+
+    title("12. Lawful: every Program law on random programs, every Flow law across schedules")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<30} {law.statement}")

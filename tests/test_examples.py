@@ -81,6 +81,23 @@ def test_the_saved_word_stats_flow_is_the_one_the_module_builds(capsys):
     assert capsys.readouterr().out == "{'words': 4, 'longest': 'actors'}\n"
 
 
+def test_the_research_team_runs_live_and_the_simulator_finds_and_replays_a_lost_note():
+    import research_team
+
+    lines: list[str] = []
+    summary = research_team.main(printer=lines.append)
+    live = summary["asyncio"]
+    assert live["output"]["notes kept"] == 3  # under asyncio the writes never overlap
+    assert len(live["output"]["findings"]) == 3
+    # the lead's tasks: two workers, and the flaky statistician failed once, then completed
+    assert sorted(live["statuses"]) == ["completed", "completed", "completed", "failed"]
+    assert summary["simulator"] == {"found": True, "kept": 2, "replayed": 2, "same trace": True}
+    text = "\n".join(lines)
+    assert "\n      statistician failed ConnectionError" in text  # nested one level down
+    assert "\n   run-r1 completed" in text
+    assert "fault: delay ('write'" in text
+
+
 def test_the_research_agent_answers_offline_with_tools_and_streams_its_reply():
     import research_agent
 

@@ -9,7 +9,7 @@ import inspect
 import typing
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypeVar, cast, final
 
 import attrs
 
@@ -28,17 +28,17 @@ from playbill.effects import (
     Ask,
     Await,
     Cancelled,
-    Done,
     Effect,
     Emit,
+    FlatMap,
     Fork,
+    Intercept,
     InvalidArgument,
-    Machine,
-    Next,
     Now,
     Parallel,
     Program,
     ProgramError,
+    Pure,
     Race,
     Random,
     SelfRef,
@@ -58,7 +58,16 @@ class _Running:
     """The task an agent is performing: who it is, where its events go, how its children are
     numbered."""
 
-    __slots__ = ("agent_path", "children", "forward", "link", "parent", "run_id", "task_id")
+    __slots__ = (
+        "_link",
+        "agent_path",
+        "children",
+        "forward",
+        "intercept",
+        "parent",
+        "run_id",
+        "task_id",
+    )
 
     def __init__(self, task: Task[Any], task_id: str, agent_path: str) -> None:
         self.task_id = task_id
@@ -66,14 +75,23 @@ class _Running:
         self.parent = task.parent
         self.run_id = task.run_id if task.run_id is not None else task_id
         self.forward = task.parent if task.forward_chunks else None
-        parent = task.parent
-        self.link = TaskLink(
-            task_id,
-            agent_path,
-            parent.task_id if parent is not None else None,
-            parent.agent_path if parent is not None else None,
-        )
+        self._link: TaskLink | None = None
         self.children = 0
+        self.intercept = self.link_effect  # bound once: the transform of every Intercept
+
+    @property
+    def link(self) -> TaskLink:
+        """This task as the parent of the tasks it sends (made when one is sent)."""
+        link = self._link
+        if link is None:
+            parent = self.parent
+            link = self._link = TaskLink(
+                self.task_id,
+                self.agent_path,
+                parent.task_id if parent is not None else None,
+                parent.agent_path if parent is not None else None,
+            )
+        return link
 
     def event(self, kind: TaskEventKind, time: float, data: object) -> TaskEvent:
         parent = self.parent
@@ -91,82 +109,96 @@ class _Running:
     def link_task(self, task: Task[Any]) -> Task[Any]:
         """``task`` as a child of this one: its parent, run and id filled in."""
         self.children += 1
-        return attrs.evolve(
-            task,
-            id=task.id if task.id is not None else f"{self.task_id}.{self.children}",
-            run_id=task.run_id if task.run_id is not None else self.run_id,
-            parent=self.link,
+        return Task(
+            task.input,
+            task.id if task.id is not None else f"{self.task_id}.{self.children}",
+            task.run_id if task.run_id is not None else self.run_id,
+            self.link,
+            task.forward_chunks,
         )
+
+    def link_effect(self, effect: Effect[Any]) -> Effect[Any]:
+        """``effect`` of ``execute``, with a `Task` it asks for linked to this one; the members
+        of a concurrent effect (gather, race, timeout, fork) run on their own, so they are
+        wrapped to be linked the same way."""
+        kind = type(effect)
+        if kind is Ask:
+            ask = cast(Ask, effect)
+            message = ask.message
+            if type(message) is Task:
+                if message.parent is None:
+                    return Ask(ask.ref, self.link_task(message), ask.timeout)
+                if message.run_id is None:  # linked elsewhere (a flow's span): in this run still
+                    return Ask(ask.ref, attrs.evolve(message, run_id=self.run_id), ask.timeout)
+        elif kind is Parallel:
+            return Parallel(tuple(_linked(member, self) for member in effect.programs))  # type: ignore[attr-defined]
+        elif kind is Race:
+            return Race(tuple(_linked(member, self) for member in effect.programs))  # type: ignore[attr-defined]
+        elif kind is Timeout:
+            return Timeout(_linked(effect.program, self), effect.seconds)  # type: ignore[attr-defined]
+        elif kind is Fork:
+            return Fork(_linked(effect.program, self))  # type: ignore[attr-defined]
+        return effect
+
+
+# the effects the lifecycle performs, built once (a Suspend yielded is the machine's fast path)
+_NOW: Program[float] = Suspend(Now())
+_RANDOM: Program[float] = Suspend(Random())
+_SELF: Program[Any] = Suspend(SelfRef())
+
+
+@final
+class _Stamped:
+    """Publish one event of the running task, stamped with the time it is given."""
+
+    __slots__ = ("data", "kind", "running")
+
+    def __init__(self, running: _Running, kind: TaskEventKind, data: object) -> None:
+        self.running = running
+        self.kind = kind
+        self.data = data
+
+    def __call__(self, time: float) -> Program[None]:
+        running = self.running
+        event: Program[None] = Suspend(Emit(running.event(self.kind, time, self.data)))
+        forward = running.forward
+        if forward is not None and self.kind is TaskEventKind.CHUNK:
+            # on the parent's behalf too (stream_agent)
+            event = event.then(
+                Suspend(
+                    Emit(
+                        TaskEvent(
+                            TaskEventKind.CHUNK,
+                            forward.task_id,
+                            forward.agent_path,
+                            forward.parent_task_id,
+                            forward.parent_agent_path,
+                            running.run_id,
+                            time,
+                            self.data,
+                        )
+                    )
+                )
+            )
+        return event
 
 
 def _publish(running: _Running, kind: TaskEventKind, data: object) -> Program[None]:
-    def stamped(time: float) -> Program[None]:
-        return Suspend(Emit(running.event(kind, time, data)))
-
-    return Suspend(Now()).flat_map(stamped)
-
-
-@program
-def _chunk(running: _Running, data: object) -> Generator[Any, Any, None]:
-    time = yield Now()
-    yield Emit(running.event(TaskEventKind.CHUNK, time, data))
-    forward = running.forward
-    if forward is not None:  # on the parent's behalf too (stream_agent)
-        yield Emit(
-            TaskEvent(
-                TaskEventKind.CHUNK,
-                forward.task_id,
-                forward.agent_path,
-                forward.parent_task_id,
-                forward.parent_agent_path,
-                running.run_id,
-                time,
-                data,
-            )
-        )
+    """A program publishing one event (a chunk, under `stream_agent`, the parent's too): the
+    interpreter's time, then the event — two effects, no generator."""
+    return FlatMap(_NOW, _Stamped(running, kind, data))
 
 
-def _link_effect(effect: Effect[Any], running: _Running) -> Effect[Any]:
-    kind = type(effect)
-    if kind is Ask:
-        ask = cast(Ask, effect)
-        message = ask.message
-        if type(message) is Task:
-            if message.parent is None:
-                return Ask(ask.ref, running.link_task(message), ask.timeout)
-            if message.run_id is None:  # linked elsewhere (a flow's span): in this run still
-                return Ask(ask.ref, attrs.evolve(message, run_id=running.run_id), ask.timeout)
-    elif kind is Parallel:
-        return Parallel(tuple(_linked(member, running) for member in effect.programs))  # type: ignore[attr-defined]
-    elif kind is Race:
-        return Race(tuple(_linked(member, running) for member in effect.programs))  # type: ignore[attr-defined]
-    elif kind is Timeout:
-        return Timeout(_linked(effect.program, running), effect.seconds)  # type: ignore[attr-defined]
-    elif kind is Fork:
-        return Fork(_linked(effect.program, running))  # type: ignore[attr-defined]
-    return effect
+def _chunk(running: _Running, data: object) -> Program[None]:
+    return _publish(running, TaskEventKind.CHUNK, data)
 
 
-@program
-def _linked(body: Program[A], running: _Running) -> Generator[Any, Any, A]:
+def _linked(body: Program[A], running: _Running) -> Program[A]:
     """``body`` with every `Task` it asks for (``ask_agent`` and friends) linked to the
-    running task: a handler of asks, written as a program, so it runs on every interpreter.
-    Concurrent members (gather, race, timeout, fork) are linked the same way."""
-    step = Machine(body).start()
-    while True:
-        if type(step) is Next:
-            try:
-                value = yield _link_effect(step.effect, running)
-            except GeneratorExit:
-                raise
-            except BaseException as error:  # a failure or a cancellation, for the body
-                step = step.throw(error)
-            else:
-                step = step.resume(value)
-        elif type(step) is Done:
-            return cast(A, step.value)
-        else:
-            raise step.error
+    running task: each of its effects passes through `_Running.link_effect` on its way to the
+    interpreter (an `Intercept`, so it runs on every interpreter, and costs one call per
+    effect). Concurrent members (gather, race, timeout, fork) are linked the same way."""
+    return Intercept(body, running.intercept)
 
 
 async def _next_chunk(chunks: AsyncIterator[Any]) -> tuple[bool, Any]:
@@ -271,6 +303,7 @@ class AgentActor(Actor, Generic[I, O]):
     """
 
     _running: _Running | None = None
+    _path: str | None = None  # this instance's actor path, read at its first task
     _agent_name: ClassVar[str | None] = None  # the class or function a wrapper stands for
     skills: ClassVar[tuple[str, ...]] = ()
     """What the agent can do, for discovery (`find_agents`) and its `AgentCard`."""
@@ -362,16 +395,22 @@ def _new_task_id(draw: float) -> str:
 
 @program
 def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any, TaskResult[Any]]:
-    me = yield SelfRef()
-    task_id = task.id if task.id is not None else _new_task_id((yield Random()))
-    running = _Running(task, task_id, me.path)
+    path = agent._path
+    if path is None:  # the first task of this instance: its path, once
+        path = agent._path = (yield _SELF).path
+    task_id = task.id if task.id is not None else _new_task_id((yield _RANDOM))
+    running = _Running(task, task_id, path)
     agent._running = running
     try:
-        yield _publish(running, TaskEventKind.STARTED, None)
+        time = yield _NOW
+        yield Suspend(Emit(running.event(TaskEventKind.STARTED, time, None)))
         try:
             produced = agent.execute(task.input)
             if isinstance(produced, Program):
-                output = yield _linked(produced, running)
+                if type(produced) is Pure:  # nothing to perform, so nothing to link
+                    output = produced.value
+                else:
+                    output = yield Intercept(produced, running.intercept)
             elif inspect.isasyncgen(produced):
                 output = yield _drain(produced, running, f"{agent._name()}.execute")
             elif inspect.isawaitable(produced):
@@ -380,12 +419,15 @@ def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any
                 output = produced
             agent._check_output(output)
         except Cancelled:
-            yield _publish(running, TaskEventKind.CANCELLED, None)
+            time = yield _NOW
+            yield Suspend(Emit(running.event(TaskEventKind.CANCELLED, time, None)))
             raise
         except Exception as error:
-            yield _publish(running, TaskEventKind.FAILED, error)
+            time = yield _NOW
+            yield Suspend(Emit(running.event(TaskEventKind.FAILED, time, error)))
             raise
-        yield _publish(running, TaskEventKind.COMPLETED, output)
+        time = yield _NOW  # execute may have taken time, even a plain function's
+        yield Suspend(Emit(running.event(TaskEventKind.COMPLETED, time, output)))
     finally:
         if agent._running is running:
             agent._running = None
@@ -395,6 +437,8 @@ def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any
 # -- the progressive API: a function, a plain class, an AgentActor -----------------------------
 
 _WRAPPERS: weakref.WeakKeyDictionary[Any, type[AgentActor[Any, Any]]] = weakref.WeakKeyDictionary()
+# the classes `agent_class` accepted, and the agent class each stands for
+_CLASSES: weakref.WeakKeyDictionary[type, type[AgentActor[Any, Any]]] = weakref.WeakKeyDictionary()
 
 
 class _FunctionAgent(AgentActor[Any, Any]):
@@ -444,8 +488,12 @@ def agent_class(candidate: object, where: str) -> type[AgentActor[Any, Any]]:
     Anything else is refused with `InvalidArgument`, naming ``where``.
     """
     if isinstance(candidate, type):
+        with contextlib.suppress(KeyError, TypeError):
+            return _CLASSES[candidate]  # checked before: a signature costs more than a task
         _check_constructible(candidate, where)
         if issubclass(candidate, AgentActor):
+            with contextlib.suppress(TypeError):
+                _CLASSES[candidate] = candidate
             return candidate
         if issubclass(candidate, Actor):
             raise InvalidArgument(
@@ -454,7 +502,10 @@ def agent_class(candidate: object, where: str) -> type[AgentActor[Any, Any]]:
                 "plain actor with free_ask"
             )
         if callable(getattr(candidate, "execute", None)):
-            return _wrapper(candidate, _ClassAgent, "_plain", candidate)
+            made = _wrapper(candidate, _ClassAgent, "_plain", candidate)
+            with contextlib.suppress(TypeError):
+                _CLASSES[candidate] = made
+            return made
     elif callable(candidate):
         return _wrapper(candidate, _FunctionAgent, "_function", staticmethod(candidate))
     raise InvalidArgument(

@@ -8,7 +8,7 @@ import contextlib
 import math
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Generic, TypeVar, final
 
 from playbill.actors import DEFAULT_ASK_TIMEOUT, SupervisionStrategy, check_name
@@ -127,6 +127,17 @@ class _Run:
         else:
             self.root = target
             self.ephemeral = False
+        root = self.root
+        assert root is not None
+        # the task is sent now, so the root takes it on the loop's next turn; a refusal (a
+        # ref that is not live) is the run's failure, as any other
+        self.reply: Awaitable[Any]
+        try:
+            self.reply = root.ask(task, self.timeout)
+        except Exception as error:
+            refused = system.actors._loop.create_future()
+            refused.set_exception(error)
+            self.reply = refused
         self.driver = system.actors._loop.create_task(self._drive())
 
     def offer(self, event: TaskEvent) -> asyncio.Future[None] | None:
@@ -140,7 +151,7 @@ class _Run:
         task_id = self.task.id
         assert task_id is not None
         try:
-            result = await root.ask(self.task, timeout=self.timeout)
+            result = await self.reply
             self.result = result
             self.status = TaskStatus.COMPLETED
         except (asyncio.CancelledError, ActorStopped) as error:

@@ -13,6 +13,7 @@ right-nested, runs in constant Python stack. It does no I/O and knows no clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import GeneratorType
 from typing import Any, Generic, TypeVar, final
 
@@ -26,6 +27,7 @@ from playbill.effects._program import (
     Fail,
     FlatMap,
     Generate,
+    Intercept,
     Map,
     Program,
     Pure,
@@ -101,7 +103,7 @@ class Machine:
     Done(value=42.0)
     """
 
-    __slots__ = ("_program", "_stack", "_waiting")
+    __slots__ = ("_program", "_stack", "_transforms", "_waiting")
 
     def __init__(self, program: Program[Any]) -> None:
         if not isinstance(program, Program):
@@ -112,6 +114,9 @@ class Machine:
         self._program: Program[Any] | None = program
         self._stack: list[Any] = []
         self._waiting: Next | None = None
+        # the transforms of the `Intercept` frames on the stack, innermost last (None: none
+        # yet, so a machine that never meets one pays nothing for it)
+        self._transforms: list[Callable[[Effect[Any]], Effect[Any]]] | None = None
 
     def start(self) -> Step:
         """Run until the first effect, or to the end."""
@@ -187,18 +192,26 @@ class Machine:
                                     continue
                                 stack.append(frame)
                                 if type(yielded) is Suspend:  # the common yield: an effect
-                                    waiting = self._waiting = Next(yielded.effect, self)
+                                    effect = yielded.effect
+                                    if self._transforms:
+                                        effect = self._intercepted(effect)
+                                    waiting = self._waiting = Next(effect, self)
                                     return waiting
                                 current = _lift(yielded, frame)
                                 break
                             elif frame_kind is Ensuring:
                                 current = FlatMap(frame.finalizer, _Restore(Pure(value)))
                                 break
+                            elif frame_kind is Intercept:
+                                self._transforms.pop()  # type: ignore[union-attr]
                             # a Catch frame on the success path is passed over
                         else:
                             return Done(value)
                     elif kind is Suspend:
-                        waiting = self._waiting = Next(current.effect, self)
+                        effect = current.effect
+                        if self._transforms:
+                            effect = self._intercepted(effect)
+                        waiting = self._waiting = Next(effect, self)
                         return waiting
                     elif kind is Generate:
                         generator = current.function(*current.args, **dict(current.kwargs))
@@ -238,11 +251,20 @@ class Machine:
                                 finalizer = Catch(frame.finalizer, _Chain(error), _EVERYTHING)
                                 current = FlatMap(finalizer, _Restore(Fail(error)))
                                 break
+                            elif frame_kind is Intercept:
+                                self._transforms.pop()  # type: ignore[union-attr]
                             # FlatMap and Map frames on the failure path are passed over
                         else:
                             return Failed(error)
                     elif kind is Catch or kind is Ensuring:
                         stack.append(current)
+                        current = current.source
+                    elif kind is Intercept:
+                        stack.append(current)
+                        transforms = self._transforms
+                        if transforms is None:
+                            transforms = self._transforms = []
+                        transforms.append(current.transform)
                         current = current.source
                     elif isinstance(current, Effect):
                         current = Suspend(current)  # an effect stands for perform(effect)
@@ -252,6 +274,12 @@ class Machine:
                 raise  # the process is asked to end: not a failure of this program
             except BaseException as error:  # user code raised: fail at that point
                 current = Fail(error)
+
+    def _intercepted(self, effect: Effect[Any]) -> Effect[Any]:
+        # the innermost intercept sees the effect first, as a handler nearest the effect would
+        for transform in reversed(self._transforms):  # type: ignore[arg-type]
+            effect = transform(effect)
+        return effect
 
 
 _EVERYTHING = (BaseException,)

@@ -21,6 +21,7 @@ from playbill.effects._program import (
     Fail,
     FlatMap,
     Generate,
+    Intercept,
     Map,
     Program,
     Pure,
@@ -243,10 +244,12 @@ def _step(node: Program[Any]) -> tuple[str, list[Program[Any]], Program[Any] | N
         return f"recover_with({function_name(node.handler)}{catching})", [], node.source
     if isinstance(node, Ensuring):
         return "ensuring", [node.finalizer], node.source
+    if isinstance(node, Intercept):
+        return f"intercept({function_name(node.transform)})", [], node.source
     raise AssertionError(node)  # pragma: no cover - callers check the node kinds
 
 
-_CHAIN = (Map, FlatMap, Catch, Ensuring)
+_CHAIN = (Map, FlatMap, Catch, Ensuring, Intercept)
 
 
 def _leaf(node: Program[Any]) -> tuple[str, list[Program[Any]], str]:

@@ -3,8 +3,9 @@
 The three shapes that matter are `Pure` (a value), `Suspend` (an effect to perform) and
 `FlatMap` (a program followed by a continuation). The other nodes are specialisations of
 `FlatMap` that the stepper runs without allocating: `Map` (a plain function), `Fail`, `Catch`
-(a continuation for the failure path), `Ensuring` (a finaliser on both paths) and `Generate`
-(the body of an ``@program`` generator). Building a program performs nothing.
+(a continuation for the failure path), `Ensuring` (a finaliser on both paths), `Generate`
+(the body of an ``@program`` generator) and `Intercept` (a program whose effects pass
+through a function first). Building a program performs nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "Fail",
     "FlatMap",
     "Generate",
+    "Intercept",
     "Map",
     "Program",
     "Pure",
@@ -312,6 +314,31 @@ class Generate(Program[A_co]):
     function: Callable[..., Generator[Any, Any, A_co]]
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = field(default=())
+
+
+@final
+@frozen(repr=False, eq=False)
+class Intercept(Program[A_co]):
+    """Run ``source`` with each effect it performs first passed through ``transform``,
+    which returns the effect to perform instead (or the same one).
+
+    It reaches every effect ``source`` performs in its own run — nested programs, ``@program``
+    generators it yields, a handler's program run in place — but not the members of a
+    concurrent effect (``gather``, ``race``, ``timeout``, ``fork``), which run on their own:
+    a transform that should reach them wraps them in an `Intercept` of their own. It is how
+    the agent layer links the tasks an agent sends to the one it runs, at the cost of one call
+    per effect.
+
+    >>> from playbill import now
+    >>> from playbill.effects import Now, Random
+    >>> from playbill.interpreters import stub
+    >>> as_random = lambda effect: Random() if type(effect) is Now else effect
+    >>> 0.0 <= stub.run(Intercept(now(), as_random)) < 1.0
+    True
+    """
+
+    source: Program[A_co]
+    transform: Callable[[Effect[Any]], Effect[Any]]
 
 
 def pure(value: A) -> Program[A]:

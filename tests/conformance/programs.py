@@ -1033,3 +1033,130 @@ def hook_order_of_a_watch_of_a_stopped_actor() -> Any:
         return list(log)
 
     return body()
+
+
+# -- agents (issue 12): nested tasks, fail-fast, races, streamed chunks ------------------------
+
+# imported here, with the cases that use them, so the earlier cases read as before
+from playbill.agents import (  # noqa: E402
+    AgentActor,
+    ask_agent,
+    race_agents,
+    sequence_agents,
+    stream_agent,
+)
+
+
+class _Shout(AgentActor[str, tuple[Any, ...]]):
+    """Reports its output with how its task links to the one that sent it."""
+
+    def execute(self, text: str) -> Any:
+        task = self.task
+        suffix = task.task_id.removeprefix(task.parent_task_id or "")
+        return (text.upper(), suffix, task.parent_agent_path is not None)
+
+
+class _Lead(AgentActor[str, tuple[Any, ...]]):
+    @program
+    def execute(self, topic: str) -> Any:
+        yield self.progress("delegating")
+        first = yield ask_agent(_Shout, topic)
+        both = yield sequence_agents(
+            [
+                ask_agent(_Shout, f"{topic}-x", name="x"),
+                ask_agent(_Shout, f"{topic}-y", name="y"),
+            ]
+        )
+        # concurrent children are numbered in the order their asks go out: the schedule's
+        outputs = tuple(shout[0] for shout in both)
+        suffixes = tuple(sorted(shout[1] for shout in both))
+        return first, outputs, suffixes, all(shout[2] for shout in both)
+
+
+@case(("value", (("A", ".1", True), ("A-X", "A-Y"), (".2", ".3"), True)), dead_letters=0)
+def agents_nested_tasks_link_to_the_task_that_sent_them() -> Any:
+    return ask_agent(_Lead, "a")
+
+
+def _noting_agents(notes: list[str]) -> tuple[type, type, type]:
+    class Slow(AgentActor[str, str]):
+        def execute(self, text: str) -> Any:
+            return (
+                sleep(100)
+                .then(pure(text))
+                .ensuring(pure(None).map(lambda _: notes.append(f"{text} stopped")))
+            )
+
+    class Fast(AgentActor[str, str]):
+        def execute(self, text: str) -> Any:
+            return sleep(0.001).then(pure(text))
+
+    class Broken(AgentActor[str, str]):
+        def execute(self, text: str) -> Any:
+            raise ValueError(text)
+
+    return Slow, Fast, Broken
+
+
+@case(("value", ("ValueError", ["slow stopped"], True)), dead_letters=0)
+def agents_sequence_fails_fast_and_stops_the_siblings() -> Any:
+    notes: list[str] = []
+    slow, _, broken = _noting_agents(notes)
+
+    @program
+    def body() -> Any:
+        started = yield now()
+        outcome = yield sequence_agents(
+            [ask_agent(slow, "slow", name="slow"), ask_agent(broken, "broken", name="broken")]
+        ).attempt()
+        ended = yield now()
+        yield sleep(0.01)  # the interrupted sibling's finaliser has run by now
+        return type(outcome.failure()).__name__, notes, ended - started < 50
+
+    return body()
+
+
+@case(("value", ("fast", ["slow stopped"])), dead_letters=0)
+def agents_race_the_first_success_wins_and_the_losers_stop() -> Any:
+    notes: list[str] = []
+    slow, fast, broken = _noting_agents(notes)
+
+    @program
+    def body() -> Any:
+        won = yield race_agents(
+            [
+                ask_agent(slow, "slow", name="slow"),
+                ask_agent(broken, "broken", name="broken"),
+                ask_agent(fast, "fast", name="fast"),
+            ]
+        )
+        yield sleep(0.01)
+        return won, notes
+
+    return body()
+
+
+@case(("error", "ValueError"), dead_letters=0)
+def agents_race_of_failures_raises_one() -> Any:
+    _, _, broken = _noting_agents([])
+    return race_agents([ask_agent(broken, "a", name="a"), ask_agent(broken, "b", name="b")])
+
+
+class _Writer(AgentActor[str, list]):  # type: ignore[type-arg]
+    @program
+    def execute(self, prompt: str) -> Any:
+        words = prompt.split()
+        for word in words:
+            yield self.chunk(word)
+        return words
+
+
+class _Relay(AgentActor[str, list]):  # type: ignore[type-arg]
+    @program
+    def execute(self, prompt: str) -> Any:
+        return (yield stream_agent(_Writer, prompt))
+
+
+@case(("value", ["a", "b", "c"]), dead_letters=0)
+def agents_stream_chunks_up_through_a_relay() -> Any:
+    return ask_agent(_Relay, "a b c")

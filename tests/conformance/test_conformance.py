@@ -103,6 +103,11 @@ SCHEDULE_DEPENDENT_LIFECYCLE = {
     # RESTART (Failed(ValueError, RESTART), Restarted(ValueError)), as under asyncio; decided
     # once the counter is stopping, STOP (Failed(ValueError, STOP)), as in causal seed 1.
     "ask_fails_with_the_target_exception",
+    # An ephemeral agent that fails is stopped by its ask_agent at once, which races its
+    # supervisor's decision on the failure in the same way (RESTART, or STOP once stopping).
+    "agents_sequence_fails_fast_and_stops_the_siblings",
+    "agents_race_the_first_success_wins_and_the_losers_stop",
+    "agents_race_of_failures_raises_one",
 }
 
 # Where the interpreters disagree on what is not the schedule's: xfail, strict (a fix makes the
@@ -199,3 +204,46 @@ def test_dead_letters_by_reason_agree(case: Case, delivery: str, seed: int) -> N
     if case.dead_letters is not None:
         assert expected.dead_letter_total == case.dead_letters
     assert simulated.dead_letters == expected.dead_letters
+
+
+# -- agents: the same tree of task events under asyncio and the simulator -----------------------
+
+
+def _shape(spans: Any) -> list[Any]:
+    """Each span's kinds (with the chunks' data), then its children's, in a canonical order:
+    paths and ids are each interpreter's, and concurrent siblings start in the schedule's."""
+    from playbill.agents import TaskEventKind
+
+    return sorted(
+        (
+            tuple(
+                (event.kind.value, event.data if event.kind is TaskEventKind.CHUNK else None)
+                for event in span.events
+            ),
+            _shape(span.children),
+        )
+        for span in spans
+    )
+
+
+@pytest.mark.parametrize("agent", ["_Lead", "_Relay"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_agent_event_trees_agree(agent: str, seed: int) -> None:
+    from playbill.agents import AgentSystem, ask_agent, task_tree
+    from tests.conformance import programs
+
+    root, given = {"_Lead": (programs._Lead, "a"), "_Relay": (programs._Relay, "a b c")}[agent]
+
+    async def under_asyncio() -> list[Any]:
+        async with AgentSystem("app") as system:
+            return [event async for event in system.run(root, given)]
+
+    expected = _shape(task_tree(asyncio.run(under_asyncio())))
+    simulated = simulate(ask_agent(root, given), seed=seed)
+    assert simulated.ok, simulated.error
+    assert _shape(task_tree(simulated.events)) == expected
+    # the relay publishes its writer's chunks as its own (stream_agent)
+    if agent == "_Relay":
+        [(relay_events, [(writer_events, [])])] = expected
+        assert [data for kind, data in relay_events if kind == "chunk"] == ["a", "b", "c"]
+        assert [data for kind, data in writer_events if kind == "chunk"] == ["a", "b", "c"]

@@ -1,7 +1,7 @@
 import pytest
 
-from playbill import ProgramError, now, pure
-from playbill.effects import Done, Failed, Machine, Next, Now
+from playbill import ProgramError, now, program, pure
+from playbill.effects import Done, Failed, Intercept, Machine, Next, Now, Random
 
 
 def test_the_stepper_stops_at_each_effect_and_resumes_with_its_result():
@@ -108,3 +108,62 @@ def test_running_a_reusable_failure_many_times_does_not_grow_its_traceback():
         depth += 1
         trace = trace.tb_next
     assert depth < 10
+
+
+def _now_as_random(effect):
+    return Random() if type(effect) is Now else effect
+
+
+def test_intercept_transforms_every_effect_of_its_source_nested_programs_included():
+    @program
+    def inner():
+        return (yield now())
+
+    body = now().flat_map(lambda first: inner().map(lambda second: (first, second)))
+    machine = Machine(Intercept(body, _now_as_random))
+    step = machine.start()
+    assert step.effect == Random()
+    step = step.resume(0.25)
+    assert step.effect == Random()
+    assert step.resume(0.5) == Done((0.25, 0.5))
+
+
+def test_intercept_ends_with_its_source_on_success_and_on_failure():
+    succeeded = Intercept(now(), _now_as_random).then(now())
+    step = Machine(succeeded).start()
+    assert step.effect == Random()
+    assert step.resume(0.1).effect == Now()  # after the intercept: untouched
+    failed = Intercept(now(), _now_as_random).recover(lambda error: 0.0).then(now())
+    step = Machine(failed).start()
+    assert step.effect == Random()
+    assert step.throw(ValueError("x")).effect == Now()
+
+
+def test_nested_intercepts_apply_innermost_first():
+    seen = []
+
+    def outer(effect):
+        seen.append(("outer", effect))
+        return effect
+
+    def inner(effect):
+        seen.append(("inner", effect))
+        return Random()
+
+    step = Machine(Intercept(Intercept(now(), inner), outer)).start()
+    assert step.effect == Random()
+    assert seen == [("inner", Now()), ("outer", Random())]
+
+
+def test_a_transform_that_raises_fails_the_program_at_the_effect():
+    def broken(effect):
+        raise KeyError("no")
+
+    @program
+    def body():
+        try:
+            yield now()
+        except KeyError:
+            return "caught"
+
+    assert Machine(Intercept(body(), broken)).start() == Done("caught")
