@@ -21,6 +21,7 @@ PACKAGES = [
     "playbill.agents",
     "playbill.models",
     "playbill.flow",
+    "playbill.moa",
     "playbill.interpreters",
     "playbill.interpreters.stub",
     "playbill.testing",

@@ -1,1 +1,28 @@
-"""Mixture-of-Agents and team patterns, built on flows (not yet built)."""
+"""Mixture-of-Agents and team patterns, as flows.
+
+`moa_layer` runs proposers concurrently to a quorum and an aggregator on their `Proposals`;
+`moa_tree` chains layers, each aggregator's `LayerOutput` directive reaching the next layer's
+proposers only. Every one is a `Flow`: it runs on every interpreter, saves to YAML through a
+`Registry` (`moa_registry` names the library's own functions) and draws as Mermaid.
+
+>>> from playbill import simulate
+>>> from playbill.flow import step
+>>> layer = moa_layer([step(lambda given: given.value.upper())], step(lambda p: p.outputs))
+>>> simulate(layer.to_program("hi")).value
+('HI',)
+"""
+
+from playbill.moa._layers import moa_layer, moa_tree
+from playbill.moa._registry import moa_registry
+from playbill.moa._values import LayerInput, LayerOutput, Proposal, Proposals, format_proposals
+
+__all__ = [
+    "LayerInput",
+    "LayerOutput",
+    "Proposal",
+    "Proposals",
+    "format_proposals",
+    "moa_layer",
+    "moa_registry",
+    "moa_tree",
+]

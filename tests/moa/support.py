@@ -1,0 +1,115 @@
+"""Agents for the MoA and team tests, and a runner under asyncio and the simulator (both
+delivery modes) that says what a flow produced and which actors it left behind."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from attrs import frozen
+
+from playbill import ActorSystem, Program, program, simulate, sleep
+from playbill.actors import Spawned, Stopped
+from playbill.agents import AgentActor, TaskEvent, task_events
+from playbill.moa import LayerInput, LayerOutput, Proposals
+
+INTERPRETERS = ["asyncio", "causal", "per_pair"]
+SLOW = 60.0  # a straggler: never waited for when the tests pass
+
+
+@frozen
+class Outcome:
+    value: Any
+    error: BaseException | None
+    events: tuple[TaskEvent, ...]
+    left: tuple[str, ...]  # actors still alive (or never stopped) when the program ended
+    clock: float | None = None  # the simulator's virtual clock at the end
+
+
+def orphans(events: tuple[object, ...]) -> tuple[str, ...]:
+    """The actors a simulation spawned and never stopped."""
+    alive: dict[str, bool] = {}
+    for event in events:
+        if type(event) is Spawned:
+            alive[event.path] = True
+        elif type(event) is Stopped:
+            alive[event.path] = False
+    return tuple(path for path, living in alive.items() if living)
+
+
+def perform(program_: Program[Any], interpreter: str, **options: Any) -> Outcome:
+    if interpreter == "asyncio":
+        return asyncio.run(asyncio.wait_for(_perform_asyncio(program_), 20))
+    result = simulate(program_, delivery=interpreter, seed=options.pop("seed", 7), **options)
+    assert result.status in ("completed", "failed"), result
+    return Outcome(
+        result.value,
+        result.error,
+        task_events(result.events),
+        orphans(result.events),
+        result.clock,
+    )
+
+
+async def _perform_asyncio(program_: Program[Any]) -> Outcome:
+    async with ActorSystem("app") as system:
+        subscription = system.events(buffer=1_000_000)
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            value = await system.run(program_)
+        except Exception as failure:
+            error = failure
+        for _ in range(500):  # let the stops under way finish
+            if not system.children:
+                break
+            await asyncio.sleep(0.001)
+        left = tuple(ref.path for ref in system.children)
+        events = subscription.drain()
+    return Outcome(value, error, task_events(events), left)
+
+
+def proposer(name: str, delay: float, *, fails: bool = False) -> type[AgentActor[Any, Any]]:
+    """An agent class answering ``name:value`` (and the directive it saw) after ``delay``."""
+
+    class Proposer(AgentActor[LayerInput, str]):
+        @program
+        def execute(self, given: LayerInput[Any]) -> Any:
+            yield sleep(delay)
+            if fails:
+                raise ValueError(f"{name} is down")
+            seen = "" if given.directive is None else f"[{given.directive}]"
+            return f"{name}:{given.value}{seen}"
+
+    Proposer.__name__ = Proposer.__qualname__ = name
+    return Proposer
+
+
+Fast = proposer("Fast", 0.01)
+Steady = proposer("Steady", 0.02)
+Late = proposer("Late", 0.03)
+Straggler = proposer("Straggler", SLOW)
+Broken = proposer("Broken", 0.005, fails=True)
+AlsoBroken = proposer("AlsoBroken", 0.006, fails=True)
+
+
+class Joiner(AgentActor[Proposals, str]):
+    """Joins the proposals, counting the failures."""
+
+    def execute(self, proposals: Proposals[Any]) -> str:
+        assert isinstance(proposals, Proposals)
+        return " | ".join(proposals.outputs) + f" ({len(proposals.failures)} failed)"
+
+
+class Directing(AgentActor[Proposals, LayerOutput]):
+    """Joins the proposals and tells the next layer to be brief."""
+
+    def execute(self, proposals: Proposals[Any]) -> LayerOutput[str]:
+        return LayerOutput(" | ".join(proposals.outputs), directive="brief")
+
+
+class SlowAggregator(AgentActor[Proposals, str]):
+    @program
+    def execute(self, proposals: Proposals[Any]) -> Any:
+        yield sleep(SLOW)
+        return "too late"
