@@ -14,15 +14,49 @@ proposers only. Every one is a `Flow`: it runs on every interpreter, saves to YA
 
 from playbill.moa._layers import moa_layer, moa_tree
 from playbill.moa._registry import moa_registry
+from playbill.moa._teams import (
+    Attempt,
+    Debate,
+    DebateTurn,
+    Delegate,
+    Draft,
+    Evaluation,
+    Final,
+    SupervisorTurn,
+    UnknownRoute,
+    broadcast,
+    debate,
+    evaluator_optimizer,
+    hierarchy,
+    pipeline,
+    router,
+    unanimous,
+)
 from playbill.moa._values import LayerInput, LayerOutput, Proposal, Proposals, format_proposals
 
 __all__ = [
+    "Attempt",
+    "Debate",
+    "DebateTurn",
+    "Delegate",
+    "Draft",
+    "Evaluation",
+    "Final",
     "LayerInput",
     "LayerOutput",
     "Proposal",
     "Proposals",
+    "SupervisorTurn",
+    "UnknownRoute",
+    "broadcast",
+    "debate",
+    "evaluator_optimizer",
     "format_proposals",
+    "hierarchy",
     "moa_layer",
     "moa_registry",
     "moa_tree",
+    "pipeline",
+    "router",
+    "unanimous",
 ]

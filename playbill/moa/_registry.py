@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from playbill.flow import Registry
 from playbill.moa import _layers
+from playbill.moa._teams import TEAM_NAMES
 
 __all__ = ["moa_registry"]
 
-_NAMES = {
+_NAMES: dict[str, object] = {
     "moa.layer_input": _layers.layer_input,
     "moa.proposals_of": _layers.proposals_of,
     "moa.layer_result": _layers.layer_result,
+    **TEAM_NAMES,
 }
 
 
@@ -22,6 +24,6 @@ def moa_registry(registry: Registry | None = None) -> Registry:
     True
     """
     registry = Registry() if registry is None else registry
-    for name, function in _NAMES.items():
-        registry.register(function, name=name)
+    for name, thing in _NAMES.items():
+        registry.register(thing, name=name)
     return registry

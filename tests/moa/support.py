@@ -113,3 +113,57 @@ class SlowAggregator(AgentActor[Proposals, str]):
     def execute(self, proposals: Proposals[Any]) -> Any:
         yield sleep(SLOW)
         return "too late"
+
+
+class Upper(AgentActor[str, str]):
+    @program
+    def execute(self, text: str) -> Any:
+        yield sleep(0.01)
+        return text.upper()
+
+
+class Exclaim(AgentActor[str, str]):
+    def execute(self, text: str) -> str:
+        return text + "!"
+
+
+class Supervisor(AgentActor[Any, Any]):
+    """Splits a sentence between two workers, then joins their answers."""
+
+    def execute(self, turn: Any) -> Any:
+        from playbill.moa import Delegate, Final
+
+        if turn.results is None:
+            first, _, rest = turn.task.partition(" ")
+            return Delegate((first, rest))
+        return Final(" ".join(turn.results))
+
+
+class Stubborn(AgentActor[Any, int]):
+    """Answers one more than the highest answer it saw."""
+
+    def execute(self, turn: Any) -> int:
+        return max(turn.answers, default=0) + 1
+
+
+class Judge(AgentActor[Any, Any]):
+    def execute(self, held: Any) -> Any:
+        return (held.answers, held.agreed)
+
+
+class Writer(AgentActor[Any, str]):
+    def execute(self, attempt: Any) -> str:
+        return f"{attempt.task} v{attempt.round}" + (
+            f" +{attempt.feedback}" if attempt.feedback else ""
+        )
+
+
+class Critic(AgentActor[Any, Any]):
+    def execute(self, draft: Any) -> Any:
+        from playbill.moa import Evaluation
+
+        return Evaluation(draft.round >= 2, "examples")
+
+
+def short_or_long(text: str) -> str:
+    return "short" if len(text) < 5 else "long"
