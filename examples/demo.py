@@ -150,7 +150,12 @@ def main() -> None:
 
     research_team.main()
 
-    title("12. Lawful: every Program law on random programs, every Flow law across schedules")
+    title("12. Mixture-of-Agents as a Flow: saved, drawn, live, explored with crashes")
+    import moa_research
+
+    moa_research.main(lambda line: print(f"   {line}"))
+
+    title("13. Lawful: every Program law on random programs, every Flow law across schedules")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<30} {law.statement}")

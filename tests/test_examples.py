@@ -110,3 +110,17 @@ def test_the_research_agent_answers_offline_with_tools_and_streams_its_reply():
         "failed": False,
     }
     assert lines[2] == "   " + research_agent.ANSWER  # the streamed pieces, joined
+
+
+def test_the_moa_research_example_streams_live_cancels_the_straggler_and_holds_its_quorum():
+    import moa_research
+
+    lines: list[str] = []
+    summary = moa_research.main(lines.append)
+    assert summary["held"]
+    assert "   Injector$3 cancelled" in lines  # the slow proposer, once two made the quorum
+    answer = summary["answer"].splitlines()
+    proposals = [line.split(":")[0] for line in answer[1:]]
+    assert proposals == ["Proposal 1 (proposer 0)", "Proposal 2 (proposer 1)"]
+    assert all("briefly," in line for line in answer[1:])  # the first layer's directive
+    assert summary["events"]["completed"] > 0
