@@ -86,11 +86,19 @@ class _Channel:
         self.events.clear()
         self.release(everyone=True)
 
-    async def next(self) -> TaskEvent | None:
-        """The next event, or ``None`` once the run is over and every event was read."""
+    async def next(self, run_id: str) -> TaskEvent | None:
+        """The next event, or ``None`` once the run is over and every event was read. A run
+        has one consumer: a second one waiting at the same time is refused."""
         while not self.events:
             if self.ended or self.left:
                 return None
+            waiting = self.reader
+            if waiting is not None and not waiting.done():
+                raise InvalidArgument(
+                    f"the run {run_id!r} already has a consumer waiting for its next event; "
+                    "a run's events go to one consumer (each event is read once), so read it "
+                    "from one task and hand the events on from there"
+                )
             self.reader = self.loop.create_future()
             await self.reader
         event = self.events.popleft()
@@ -247,7 +255,7 @@ class AgentRun(_Stream):
 
     async def __anext__(self) -> TaskEvent:
         run = self._run
-        event = await run.channel.next()
+        event = await run.channel.next(run.run_id)
         if event is not None:
             return event
         await asyncio.shield(run.driver)
@@ -278,7 +286,7 @@ class TaskStream(_Stream, Generic[O]):
         if self._done:
             raise StopAsyncIteration
         run = self._run
-        event = await run.channel.next()
+        event = await run.channel.next(run.run_id)
         if event is not None:
             return StreamEvent(event)
         await asyncio.shield(run.driver)

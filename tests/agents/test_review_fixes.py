@@ -1,0 +1,45 @@
+"""Regression tests for the adversarial review of the agent layer (issue 12): one consumer per
+run, ask_stream to what is not an agent, abort of a live agent's stream, backpressure through
+a shared agent, a root that times out, async generators under the simulator, an AgentActor
+whose __init__ raises, and bad input."""
+
+import asyncio
+
+import pytest
+
+from playbill import InvalidArgument, program, sleep
+from playbill.agents import AgentActor, AgentSystem, TaskStatus
+
+
+class Slow(AgentActor[str, str]):
+    @program
+    def execute(self, text):
+        yield self.progress("working")
+        yield sleep(0.3)
+        return text
+
+
+def kinds(events):
+    return [event.kind.value for event in events]
+
+
+# -- 1: one consumer per run ------------------------------------------------------------------
+
+
+def test_a_second_concurrent_consumer_of_a_run_is_refused_not_left_hanging(arun):
+    async def consume(run):
+        return [event async for event in run]
+
+    async def main():
+        async with AgentSystem() as system:
+            run = system.run(Slow, "x")
+            first = asyncio.ensure_future(consume(run))
+            await asyncio.sleep(0.05)  # the first consumer waits for the next event
+            with pytest.raises(InvalidArgument, match="one consumer"):
+                await asyncio.wait_for(consume(run), 2)
+            events = await asyncio.wait_for(first, 2)  # the first goes on to the end
+            return run, events
+
+    run, events = arun(main())
+    assert kinds(events) == ["started", "progress", "completed"]
+    assert run.status is TaskStatus.COMPLETED
