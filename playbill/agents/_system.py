@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Generic, TypeVar, final
 
 from playbill.actors import DEFAULT_ASK_TIMEOUT, SupervisionStrategy, check_name
+from playbill.actors._reports import short
 from playbill.actors._tree import list_live
-from playbill.agents._agent import agent_class
+from playbill.agents._agent import AgentActor, agent_class
 from playbill.agents._cards import AgentListing, _check_skill, listings
 from playbill.agents._values import (
     StreamEvent,
@@ -23,7 +24,7 @@ from playbill.agents._values import (
     TaskResult,
     TaskStatus,
 )
-from playbill.effects import ActorRef, ActorStopped, InvalidArgument
+from playbill.effects import ActorRef, ActorStopped, InvalidArgument, ProgramError
 from playbill.effects._checks import check_count
 from playbill.effects._handlers import Handlers
 from playbill.effects._vocabulary import _check_timeout
@@ -160,6 +161,11 @@ class _Run:
         assert task_id is not None
         try:
             result = await self.reply
+            if type(result) is not TaskResult:  # not an agent's answer
+                raise ProgramError(
+                    f"the target {root.path} of the run {self.run_id!r} is not an agent: it "
+                    f"answered the Task with {short(result)} rather than a TaskResult"
+                )
             self.result = result
             self.status = TaskStatus.COMPLETED
         except (asyncio.CancelledError, ActorStopped) as error:
@@ -423,6 +429,7 @@ class AgentSystem:
         task_id = task.id if task.id is not None else run_id
         task = Task(task.input, task_id, run_id, task.parent, task.forward_chunks)
         if isinstance(target, ActorRef):
+            self._check_agent_ref(target)
             run = _Run(self, run_id, task, self._buffer(buffer), _timeout(timeout), None, target)
         else:
             factory = agent_class(target, "ask_stream()")
@@ -454,6 +461,22 @@ class AgentSystem:
         return self.actors.spawn(agent_class(agent, "AgentSystem.spawn()"), name)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _check_agent_ref(self, target: ActorRef) -> None:
+        """Refuse a live actor that is not an agent: it would not answer a `Task` with a
+        `TaskResult` nor publish its events (one that is gone fails the stream as a refusal)."""
+        cell = self.actors._resolve(target)
+        if cell is None:
+            return
+        instance = cell.instance
+        if instance is None or isinstance(instance, AgentActor):
+            return
+        raise InvalidArgument(
+            f"ask_stream() target {target.path} is not an agent: it is a "
+            f"{type(instance).__qualname__}, a plain actor, which neither performs Tasks nor "
+            "publishes their events; ask it with ref.ask(message), or spawn an agent (an "
+            "AgentActor subclass, a class with execute(self, input), or a function)"
+        )
 
     def _route(self, event: object) -> asyncio.Future[None] | None:
         if type(event) is TaskEvent:

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from playbill import InvalidArgument, program, sleep
-from playbill.agents import AgentActor, AgentSystem, TaskStatus
+from playbill import Actor, InvalidArgument, ProgramError, program, sleep
+from playbill.agents import AgentActor, AgentSystem, StreamResult, TaskStatus
 
 
 class Slow(AgentActor[str, str]):
@@ -43,3 +43,38 @@ def test_a_second_concurrent_consumer_of_a_run_is_refused_not_left_hanging(arun)
     run, events = arun(main())
     assert kinds(events) == ["started", "progress", "completed"]
     assert run.status is TaskStatus.COMPLETED
+
+
+# -- 5: ask_stream to a plain actor ------------------------------------------------------------
+
+
+class Echo(Actor):
+    def receive(self, message):
+        return message
+
+
+def test_ask_stream_to_a_plain_actor_is_refused_as_not_an_agent(arun):
+    async def main():
+        async with AgentSystem() as system:
+            echo = system.actors.spawn(Echo, "echo")
+            with pytest.raises(InvalidArgument, match="/app/echo is not an agent"):
+                system.ask_stream(echo, "hi")
+            assert system.running == ()
+
+    arun(main())
+
+
+def test_a_reply_that_is_not_a_task_result_fails_the_stream(arun, monkeypatch):
+    # the up-front check cannot see every actor (one restarting, say): the reply is checked too
+    monkeypatch.setattr(AgentSystem, "_check_agent_ref", lambda self, target: None)
+
+    async def main():
+        async with AgentSystem() as system:
+            echo = system.actors.spawn(Echo, "echo")
+            return [item async for item in system.ask_stream(echo, "hi")]
+
+    [last] = arun(main())
+    assert isinstance(last, StreamResult)
+    assert last.result.status is TaskStatus.FAILED
+    assert isinstance(last.result.error, ProgramError)
+    assert "is not an agent" in str(last.result.error)
