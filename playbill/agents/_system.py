@@ -149,6 +149,10 @@ class _Run:
             self.reply = refused
         self.driver = system.actors._loop.create_task(self._drive())
 
+    def task_path(self) -> str:
+        root = self.root
+        return root.path if root is not None else "?"
+
     def offer(self, event: TaskEvent) -> asyncio.Future[None] | None:
         if event.task_id == self.task.id and self.status is TaskStatus.PENDING:
             self.status = TaskStatus.RUNNING
@@ -189,7 +193,9 @@ class _Run:
 
     def cancel(self) -> None:
         """Cancel the work in flight now: the root's ``execute`` is interrupted (its children
-        with it); the events this publishes never wait for the consumer."""
+        with it); the events this publishes never wait for the consumer. A live agent's task
+        is not interrupted (that would stop the agent): only `shutdown` cancels such a run,
+        as it stops every agent."""
         if self.driver.done() or self.cancelling:
             return
         self.cancelling = True
@@ -203,9 +209,11 @@ class _Run:
                 self.driver.cancel()
 
     def leave(self) -> None:
-        """The consumer is gone: cancel, and keep nothing more."""
+        """The consumer is gone: keep nothing more, and cancel an ephemeral root. A live
+        agent finishes its task unobserved, and the run's status then says how it ended."""
         self.channel.leave()
-        self.cancel()
+        if self.ephemeral:
+            self.cancel()
 
 
 class _Stream:
@@ -230,10 +238,12 @@ class _Stream:
 
     async def aclose(self) -> None:
         """Stop reading: cancel the run if it is still going and wait until its actors are
-        gone (what it still publishes is not kept)."""
+        gone (what it still publishes is not kept). An `ask_stream` of a live agent is not
+        cancelled: the agent finishes the task unobserved, and ``status`` then says how."""
         run = self._run
         run.leave()
-        await asyncio.shield(run.driver)
+        if run.ephemeral:
+            await asyncio.shield(run.driver)
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -440,10 +450,22 @@ class AgentSystem:
     async def abort(self, run_id: str) -> bool:
         """Cancel the run ``run_id`` now — the ``execute`` in flight is interrupted, and with
         it every task it sent — and wait until its actors are gone; its stream then ends
-        after the ``cancelled`` events. False if no such run is going."""
+        after the ``cancelled`` events. False if no such run is going.
+
+        An `ask_stream` of a live agent (a ref) is refused with `InvalidArgument`: its task
+        cannot be interrupted without stopping the agent, so abort would claim a cancellation
+        that did not happen. Leave such a stream instead (``aclose()``)."""
         run = self._runs.get(run_id)
         if run is None:
             return False
+        if not run.ephemeral:
+            raise InvalidArgument(
+                f"abort() cannot cancel the run {run_id!r}: it streams a task of the live "
+                f"agent {run.task_path()}, whose execute abort cannot interrupt without "
+                "stopping the agent; leave the stream (aclose(), or break) to stop watching "
+                "it, or stream an ephemeral agent (ask_stream(AgentClass, task)), which abort "
+                "cancels"
+            )
         run.cancel()
         await asyncio.shield(run.driver)
         return True

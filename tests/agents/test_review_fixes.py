@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from playbill import Actor, InvalidArgument, ProgramError, program, sleep
-from playbill.agents import AgentActor, AgentSystem, StreamResult, TaskStatus
+from playbill.agents import AgentActor, AgentSystem, StreamResult, Task, TaskStatus
 
 
 class Slow(AgentActor[str, str]):
@@ -78,3 +78,39 @@ def test_a_reply_that_is_not_a_task_result_fails_the_stream(arun, monkeypatch):
     assert last.result.status is TaskStatus.FAILED
     assert isinstance(last.result.error, ProgramError)
     assert "is not an agent" in str(last.result.error)
+
+
+# -- 6: abort of a live agent's stream ---------------------------------------------------------
+
+
+def test_abort_of_a_live_agents_stream_is_refused_and_never_claims_cancelled(arun):
+    async def main():
+        async with AgentSystem() as system:
+            slow = system.spawn(Slow, "slow")
+            stream = system.ask_stream(slow, Task("x"))
+            await anext(stream)  # started
+            with pytest.raises(InvalidArgument, match="live agent /app/slow"):
+                await system.abort(stream.run_id)
+            await stream.aclose()  # stops watching; the agent works on
+            assert stream.status is TaskStatus.RUNNING
+            await asyncio.sleep(0.5)
+            return stream, system.actors.children
+
+    stream, children = arun(main())
+    assert stream.status is TaskStatus.COMPLETED  # how the task really ended
+    assert stream.result.output == "x"
+    assert [ref.path for ref in children] == ["/app/slow"]
+
+
+def test_abort_of_an_ephemeral_agents_stream_still_cancels_it(arun):
+    async def main():
+        async with AgentSystem() as system:
+            stream = system.ask_stream(Slow, "x")
+            await anext(stream)
+            assert await system.abort(stream.run_id)
+            items = [item async for item in stream]
+            return stream, items
+
+    stream, items = arun(main())
+    assert stream.status is TaskStatus.CANCELLED
+    assert items[-1].result.status is TaskStatus.CANCELLED
