@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from playbill import Actor, InvalidArgument, ProgramError, program, sleep
+from playbill import Actor, InvalidArgument, ProgramError, free_ask, program, sleep
 from playbill.agents import AgentActor, AgentSystem, StreamResult, Task, TaskStatus
 
 
@@ -114,3 +114,51 @@ def test_abort_of_an_ephemeral_agents_stream_still_cancels_it(arun):
     stream, items = arun(main())
     assert stream.status is TaskStatus.CANCELLED
     assert items[-1].result.status is TaskStatus.CANCELLED
+
+
+# -- 2: backpressure through a shared long-lived agent ------------------------------------------
+
+
+class Shared(AgentActor[int, int]):
+    @program
+    def execute(self, count):
+        for n in range(count):
+            yield self.chunk(n)
+        return count
+
+
+class Asker(AgentActor[tuple, int]):
+    @program
+    def execute(self, job):
+        shared, count = job
+        return (yield free_ask(shared, Task(count))).output
+
+
+def test_a_stalled_run_holds_a_shared_agent_until_its_consumer_reads_or_leaves(arun):
+    # documented in docs/agents.md ("A shared agent is shared backpressure"): the shared agent
+    # performs one task at a time, and it is stuck publishing run A's events, so run B's task
+    # waits in its mailbox; it goes on once A's consumer reads again, or leaves
+    async def finish(run):
+        return [event async for event in run]
+
+    async def main(release):
+        async with AgentSystem(buffer=2) as system:
+            shared = system.spawn(Shared, "shared")
+            a = system.run(Asker, (shared, 10), run_id="a")  # its consumer never reads
+            await asyncio.sleep(0.05)
+            b = asyncio.ensure_future(finish(system.run(Asker, (shared, 1), run_id="b")))
+            await asyncio.sleep(0.2)
+            assert not b.done()  # held behind A's task in the shared agent
+            if release == "read":
+                assert len([event async for event in a]) == 14  # 2 started, 10 chunks, 2 completed
+            else:
+                await a.aclose()
+            events = await asyncio.wait_for(b, 2)
+            return a.status, events
+
+    for release in ("read", "leave"):
+        status, events = arun(main(release))
+        assert status is (TaskStatus.COMPLETED if release == "read" else TaskStatus.CANCELLED)
+        assert events[-1].kind.value == "completed"
+        assert events[-1].data == 1
+        assert {event.run_id for event in events} == {"b"}
