@@ -11,6 +11,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Generic, TypeVar, final
 
+import attrs
+
 from playbill.actors import DEFAULT_ASK_TIMEOUT, SupervisionStrategy, check_name
 from playbill.actors._reports import short
 from playbill.actors._tree import list_live
@@ -21,10 +23,11 @@ from playbill.agents._values import (
     StreamResult,
     Task,
     TaskEvent,
+    TaskEventKind,
     TaskResult,
     TaskStatus,
 )
-from playbill.effects import ActorRef, ActorStopped, InvalidArgument, ProgramError
+from playbill.effects import ActorRef, ActorStopped, AskTimeout, InvalidArgument, ProgramError
 from playbill.effects._checks import check_count
 from playbill.effects._handlers import Handlers
 from playbill.effects._vocabulary import _check_timeout
@@ -130,6 +133,9 @@ class _Run:
         self.result: TaskResult[Any] | None = None
         self.root: ActorRef | None = None
         self.cancelling = False
+        self.root_ended = False  # the root published its terminal event
+        self.timed_out: BaseException | None = None  # the root's deadline passed mid-task
+        self.held: TaskEvent | None = None  # the root's 'cancelled', once it timed out
         if agent is not None:  # an ephemeral root: spawned now, so a bad agent fails here
             self.root = system.actors.spawn(agent, f"run-{run_id}")
             self.ephemeral = True
@@ -154,8 +160,16 @@ class _Run:
         return root.path if root is not None else "?"
 
     def offer(self, event: TaskEvent) -> asyncio.Future[None] | None:
-        if event.task_id == self.task.id and self.status is TaskStatus.PENDING:
-            self.status = TaskStatus.RUNNING
+        if event.task_id == self.task.id:
+            if self.status is TaskStatus.PENDING:
+                self.status = TaskStatus.RUNNING
+            if event.kind.terminal:
+                if self.timed_out is not None and event.agent_path == self.task_path():
+                    # the root timed out: its 'cancelled' becomes a 'failed' carrying the
+                    # timeout, published once its children's last events are
+                    self.held = event
+                    return None
+                self.root_ended = True
         return self.channel.offer(event)
 
     async def _drive(self) -> None:
@@ -180,6 +194,12 @@ class _Run:
                 self.result = TaskResult(task_id, TaskStatus.CANCELLED)
                 self.status = TaskStatus.CANCELLED
         except Exception as error:
+            if isinstance(error, AskTimeout) and self.ephemeral and not self.root_ended:
+                # the root's deadline passed while it worked: it is stopped below, and the
+                # run's last events never wait for room
+                self.timed_out = error
+                self.channel.unbounded = True
+                self.channel.release(everyone=True)
             self.result = TaskResult(task_id, TaskStatus.FAILED, error=error)
             self.status = TaskStatus.FAILED
         finally:
@@ -188,6 +208,12 @@ class _Run:
                 cell = self.system.actors._resolve(root)
                 if cell is not None:
                     await asyncio.shield(cell.terminated())
+            held = self.held
+            if held is not None:  # a root that timed out failed with the timeout, last
+                self.held = None
+                self.channel.offer(
+                    attrs.evolve(held, kind=TaskEventKind.FAILED, data=self.timed_out)
+                )
             self.system._runs.pop(self.run_id, None)
             self.channel.end()
 

@@ -7,8 +7,17 @@ import asyncio
 
 import pytest
 
-from playbill import Actor, InvalidArgument, ProgramError, free_ask, program, sleep
-from playbill.agents import AgentActor, AgentSystem, StreamResult, Task, TaskStatus
+from playbill import Actor, AskTimeout, InvalidArgument, ProgramError, free_ask, program, sleep
+from playbill.agents import (
+    AgentActor,
+    AgentSystem,
+    StreamResult,
+    Task,
+    TaskStatus,
+    ask_agent,
+    task_tree,
+)
+from tests.agents.support import check_lifecycle
 
 
 class Slow(AgentActor[str, str]):
@@ -162,3 +171,43 @@ def test_a_stalled_run_holds_a_shared_agent_until_its_consumer_reads_or_leaves(a
         assert events[-1].kind.value == "completed"
         assert events[-1].data == 1
         assert {event.run_id for event in events} == {"b"}
+
+
+# -- 8: a root that times out ------------------------------------------------------------------
+
+
+class Parent(AgentActor[str, str]):
+    @program
+    def execute(self, text):
+        return (yield ask_agent(Slow, text))
+
+
+async def read(run, seen):
+    async for event in run:
+        seen.append(event)
+
+
+def test_a_root_that_times_out_fails_with_the_timeout_after_its_cancelled_children(arun):
+    async def main():
+        async with AgentSystem() as system:
+            run = system.run(Parent, "x", run_id="r", timeout=0.1)
+            seen = []
+            with pytest.raises(AskTimeout):
+                await read(run, seen)
+            return run, seen, system.actors.children
+
+    run, seen, children = arun(main())
+    assert [(event.kind.value, event.task_id) for event in seen] == [
+        ("started", "r"),
+        ("started", "r.1"),
+        ("progress", "r.1"),
+        ("cancelled", "r.1"),
+        ("failed", "r"),
+    ]
+    assert isinstance(seen[-1].data, AskTimeout)
+    assert seen[-1].data is run.result.error
+    assert run.status is TaskStatus.FAILED
+    check_lifecycle(tuple(seen))
+    [root] = task_tree(seen)
+    assert [span.status for span in root.walk()] == [TaskStatus.FAILED, TaskStatus.CANCELLED]
+    assert children == ()
