@@ -201,7 +201,8 @@ def _linked(body: Program[A], running: _Running) -> Program[A]:
     return Intercept(body, running.intercept)
 
 
-async def _next_chunk(chunks: AsyncIterator[Any]) -> tuple[bool, Any]:
+async def _next_chunk(chunks: AsyncIterator[Any], ran: list[bool]) -> tuple[bool, Any]:
+    ran[0] = True  # an interpreter awaited it: the generator may have started
     try:
         return True, await chunks.__anext__()
     except StopAsyncIteration:
@@ -214,9 +215,22 @@ def _drain(
 ) -> Generator[Any, Any, list[Any]]:
     """An async generator's ``execute``: each yield a chunk; the output is the list of them."""
     collected: list[Any] = []
+    ran = [False]
     try:
         while True:
-            more, chunk = yield Await(_next_chunk(chunks), origin)
+            try:
+                more, chunk = yield Await(_next_chunk(chunks, ran), origin)
+            except ProgramError as refused:
+                if ran[0]:
+                    raise
+                # an interpreter with no event loop (the simulator, the stub) refused it
+                raise ProgramError(
+                    f"{origin} is an async generator, which only asyncio can run: this "
+                    "interpreter has no event loop to iterate it. To stream under every "
+                    "interpreter, the simulator included, write execute as an @program "
+                    "generator that publishes each item with `yield self.chunk(item)` and "
+                    "returns the output (the list of the items, say)"
+                ) from refused
             if not more:
                 return collected
             yield _chunk(running, chunk)
@@ -225,7 +239,7 @@ def _drain(
         raise
     except BaseException:
         aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
+        if aclose is not None and ran[0]:  # never started: nothing to close
             yield Await(aclose(), origin)
         raise
 

@@ -7,7 +7,16 @@ import asyncio
 
 import pytest
 
-from playbill import Actor, AskTimeout, InvalidArgument, ProgramError, free_ask, program, sleep
+from playbill import (
+    Actor,
+    AskTimeout,
+    InvalidArgument,
+    ProgramError,
+    free_ask,
+    program,
+    simulate,
+    sleep,
+)
 from playbill.agents import (
     AgentActor,
     AgentSystem,
@@ -15,6 +24,7 @@ from playbill.agents import (
     Task,
     TaskStatus,
     ask_agent,
+    task_events,
     task_tree,
 )
 from tests.agents.support import check_lifecycle
@@ -211,3 +221,46 @@ def test_a_root_that_times_out_fails_with_the_timeout_after_its_cancelled_childr
     [root] = task_tree(seen)
     assert [span.status for span in root.walk()] == [TaskStatus.FAILED, TaskStatus.CANCELLED]
     assert children == ()
+
+
+# -- 14: an async generator execute under the simulator ----------------------------------------
+
+
+class Tokens(AgentActor[str, list]):
+    async def execute(self, text):
+        for token in text.split():
+            yield token
+
+
+@pytest.mark.parametrize("delivery", ["causal", "per_pair"])
+def test_an_async_generator_under_the_simulator_says_to_yield_chunks(delivery):
+    result = simulate(ask_agent(Tokens, "a b"), delivery=delivery, seed=1)
+    error = result.error
+    assert isinstance(error, ProgramError)
+    message = str(error)
+    assert "Tokens.execute is an async generator" in message
+    assert "yield self.chunk(item)" in message
+    assert "athrow" not in message  # the close of a generator never started is not refused
+    assert isinstance(error.__cause__, ProgramError)  # the interpreter's refusal, kept
+    [failed] = [event for event in task_events(result.events) if event.kind.value == "failed"]
+    assert failed.data is error
+
+
+def test_an_async_generator_that_fails_under_asyncio_is_still_closed(arun):
+    closed = []
+
+    class Fails(AgentActor[str, list]):
+        async def execute(self, text):
+            try:
+                yield text
+                raise ValueError(text)
+            finally:
+                closed.append(text)
+
+    async def main():
+        async with AgentSystem() as system:
+            return [item async for item in system.ask_stream(Fails, "x")]
+
+    items = arun(main())
+    assert isinstance(items[-1].result.error, ValueError)
+    assert closed == ["x"]
