@@ -5,6 +5,7 @@ function or a plain class into an agent."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import typing
 import weakref
@@ -328,6 +329,8 @@ class AgentActor(Actor, Generic[I, O]):
         super().__init_subclass__(**kwargs)
         if "skills" in cls.__dict__:
             check_skills(cls.__dict__["skills"], cls.__qualname__)
+        if "__init__" in cls.__dict__:  # its failure is a ProgramError, as a plain class's
+            cls.__init__ = _guarded_init(cls.__dict__["__init__"])  # type: ignore[method-assign]
         if "receive" in cls.__dict__:
             raise ProgramError(
                 f"{cls.__qualname__} overrides receive(), which an AgentActor's framework "
@@ -397,6 +400,32 @@ class AgentActor(Actor, Generic[I, O]):
                 f"its output as {declared.__name__} (AgentActor[..., {declared.__name__}]); "
                 "return a value of that type, or change the declared output type"
             )
+
+
+def _init_failed(name: str, error: Exception) -> ProgramError:
+    failed = ProgramError(
+        f"the agent class {name} could not be constructed: {error!r}; an agent's __init__ "
+        "takes no arguments and must succeed (pass what a task needs in its input)"
+    )
+    failed._agent_init = True  # type: ignore[attr-defined]  # made once, not wrapped again
+    return failed
+
+
+def _guarded_init(init: Callable[..., None]) -> Callable[..., None]:
+    """``init``, with what it raises turned into a `ProgramError` naming the class."""
+
+    @functools.wraps(init)
+    def guarded(self: AgentActor[Any, Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except InvalidArgument:
+            raise  # a refusal of the agent's own configuration says what to fix already
+        except Exception as error:
+            if getattr(error, "_agent_init", False):
+                raise
+            raise _init_failed(self._name(), error) from error
+
+    return guarded
 
 
 def _task_output(result: TaskResult[Any]) -> Any:
@@ -469,12 +498,10 @@ class _ClassAgent(AgentActor[Any, Any]):
         plain = type(self)._plain
         try:
             self._instance = plain()
+        except InvalidArgument:
+            raise  # as an AgentActor's (see _guarded_init)
         except Exception as error:
-            raise ProgramError(
-                f"the agent class {plain.__qualname__} could not be constructed: {error!r}; "
-                "an agent's __init__ takes no arguments and must succeed (pass what a task "
-                "needs in its input)"
-            ) from error
+            raise _init_failed(plain.__qualname__, error) from error
 
     def execute(self, input: Any) -> Any:
         return self._instance.execute(input)

@@ -27,7 +27,7 @@ from playbill.agents import (
     task_events,
     task_tree,
 )
-from tests.agents.support import check_lifecycle
+from tests.agents.support import INTERPRETERS, check_lifecycle, perform
 
 
 class Slow(AgentActor[str, str]):
@@ -264,3 +264,49 @@ def test_an_async_generator_that_fails_under_asyncio_is_still_closed(arun):
     items = arun(main())
     assert isinstance(items[-1].result.error, ValueError)
     assert closed == ["x"]
+
+
+# -- 15: an AgentActor whose __init__ raises ---------------------------------------------------
+
+
+class InitRaises(AgentActor[int, int]):
+    def __init__(self):
+        raise RuntimeError("no model")
+
+    def execute(self, number):
+        return number
+
+
+class PlainInitRaises:
+    def __init__(self):
+        raise RuntimeError("no model")
+
+    def execute(self, number):
+        return number
+
+
+class InitRaisesToo(InitRaises):
+    def __init__(self):
+        super().__init__()
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+@pytest.mark.parametrize("agent", [InitRaises, PlainInitRaises, InitRaisesToo])
+def test_an_agent_whose_init_raises_fails_with_a_program_error_naming_it(agent, interpreter):
+    outcome = perform(ask_agent(agent, 1), interpreter)
+    error = outcome.error
+    assert isinstance(error, ProgramError)
+    assert f"the agent class {agent.__qualname__} could not be constructed" in str(error)
+    assert isinstance(error.__cause__, RuntimeError)  # once, not wrapped again
+    assert outcome.left == ()
+
+
+def test_agent_system_run_of_an_agent_whose_init_raises_gives_the_program_error(arun):
+    async def main():
+        async with AgentSystem() as system:
+            for agent in (InitRaises, PlainInitRaises):
+                with pytest.raises(ProgramError, match=f"{agent.__qualname__} could not be"):
+                    system.run(agent, 1)
+            assert system.running == ()
+
+    arun(main())
