@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from playbill.actors import check_name
 from playbill.actors._reports import short
 from playbill.agents._agent import agent_class
 from playbill.agents._values import Task, TaskResult
@@ -51,6 +52,8 @@ def _ask_once(
 ) -> Program[Any]:
     factory = agent_class(agent, where)
     timeout = _check_timeout(where, timeout)
+    if name is not None:  # up front, with every rule a name follows ('$' included)
+        check_name(name, f"{where} name")
 
     def ask(child: ActorRef) -> Program[Any]:
         # the child is stopped whatever happens — its work interrupted if the ask failed or

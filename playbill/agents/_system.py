@@ -439,7 +439,8 @@ class AgentSystem:
         factory = agent_class(agent, "AgentSystem.run()")
         run_id = self._new_run_id(run_id, "AgentSystem.run()")
         task = Task(input, id=run_id, run_id=run_id)
-        run = _Run(self, run_id, task, self._buffer(buffer), _timeout(timeout), factory, None)
+        limit = _timeout("AgentSystem.run()", timeout)
+        run = _Run(self, run_id, task, self._buffer(buffer), limit, factory, None)
         self._runs[run_id] = run
         return AgentRun(run)
 
@@ -464,12 +465,13 @@ class AgentSystem:
         run_id = self._new_run_id(task.run_id, "ask_stream()")
         task_id = task.id if task.id is not None else run_id
         task = Task(task.input, task_id, run_id, task.parent, task.forward_chunks)
+        limit = _timeout("AgentSystem.ask_stream()", timeout)
         if isinstance(target, ActorRef):
             self._check_agent_ref(target)
-            run = _Run(self, run_id, task, self._buffer(buffer), _timeout(timeout), None, target)
+            run = _Run(self, run_id, task, self._buffer(buffer), limit, None, target)
         else:
             factory = agent_class(target, "ask_stream()")
-            run = _Run(self, run_id, task, self._buffer(buffer), _timeout(timeout), factory, None)
+            run = _Run(self, run_id, task, self._buffer(buffer), limit, factory, None)
         self._runs[run_id] = run
         return TaskStream(run)
 
@@ -481,6 +483,7 @@ class AgentSystem:
         An `ask_stream` of a live agent (a ref) is refused with `InvalidArgument`: its task
         cannot be interrupted without stopping the agent, so abort would claim a cancellation
         that did not happen. Leave such a stream instead (``aclose()``)."""
+        check_name(run_id, "AgentSystem.abort() run_id")
         run = self._runs.get(run_id)
         if run is None:
             return False
@@ -553,6 +556,6 @@ class AgentSystem:
         return run_id
 
 
-def _timeout(timeout: float) -> float:
-    checked = _check_timeout("timeout", timeout)
+def _timeout(where: str, timeout: float) -> float:
+    checked = _check_timeout(where, timeout)
     return math.inf if checked is None else checked

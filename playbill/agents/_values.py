@@ -11,7 +11,7 @@ from attrs import field, frozen
 
 from playbill.actors import Emitted
 from playbill.effects import InvalidArgument
-from playbill.effects._checks import check_iterable
+from playbill.effects._checks import check_flag, check_iterable
 
 __all__ = [
     "StreamEvent",
@@ -99,6 +99,18 @@ def _check_id(where: str) -> Any:
     return check
 
 
+def _check_parent(_: object, __: object, value: TaskLink | None) -> None:
+    if value is not None and type(value) is not TaskLink:
+        raise InvalidArgument(
+            f"Task parent must be a TaskLink (the task that sent it) or None, got "
+            f"{value!r} ({type(value).__name__}); leave it out: the agent layer fills it in"
+        )
+
+
+def _check_forward(_: object, __: object, value: bool) -> None:
+    check_flag("Task forward_chunks", value)
+
+
 @final
 @frozen
 class Task(Generic[I]):
@@ -116,8 +128,8 @@ class Task(Generic[I]):
     input: I
     id: str | None = field(default=None, validator=_check_id("Task id"))
     run_id: str | None = field(default=None, validator=_check_id("Task run_id"))
-    parent: TaskLink | None = None
-    forward_chunks: bool = False
+    parent: TaskLink | None = field(default=None, validator=_check_parent)
+    forward_chunks: bool = field(default=False, validator=_check_forward)
 
 
 @final

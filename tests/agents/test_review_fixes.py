@@ -22,8 +22,10 @@ from playbill.agents import (
     AgentSystem,
     StreamResult,
     Task,
+    TaskLink,
     TaskStatus,
     ask_agent,
+    stream_agent,
     task_events,
     task_tree,
 )
@@ -307,6 +309,38 @@ def test_agent_system_run_of_an_agent_whose_init_raises_gives_the_program_error(
             for agent in (InitRaises, PlainInitRaises):
                 with pytest.raises(ProgramError, match=f"{agent.__qualname__} could not be"):
                     system.run(agent, 1)
+            assert system.running == ()
+
+    arun(main())
+
+
+# -- 22: bad input, refused up front naming the option ----------------------------------------
+
+
+@pytest.mark.parametrize("ask", [ask_agent, stream_agent])
+def test_an_ephemeral_agents_name_is_checked_up_front_dollar_included(ask):
+    with pytest.raises(InvalidArgument, match=r"\(\) name must be .*'\$'.*got '\$x'"):
+        ask(len, "x", name="$x")
+
+
+def test_a_task_refuses_a_parent_that_is_not_a_task_link_and_a_flag_that_is_not_a_bool():
+    with pytest.raises(InvalidArgument, match=r"Task parent must be a TaskLink.*got 5"):
+        Task(1, parent=5)
+    with pytest.raises(InvalidArgument, match="Task forward_chunks must be True or False"):
+        Task(1, forward_chunks="y")
+    assert Task(1, parent=TaskLink("t", "/app/a"), forward_chunks=True).forward_chunks
+
+
+def test_abort_refuses_a_run_id_that_is_not_one_and_run_names_itself_for_a_bad_timeout(arun):
+    async def main():
+        async with AgentSystem() as system:
+            with pytest.raises(InvalidArgument, match=r"AgentSystem.abort\(\) run_id"):
+                await system.abort(None)
+            assert not await system.abort("no-such-run")
+            with pytest.raises(InvalidArgument, match=r"AgentSystem.run\(\) takes a positive"):
+                system.run(len, "x", timeout=-1)
+            with pytest.raises(InvalidArgument, match=r"ask_stream\(\) takes a positive"):
+                system.ask_stream(len, "x", timeout=0)
             assert system.running == ()
 
     arun(main())
