@@ -438,6 +438,7 @@ class AgentSystem:
         """
         factory = agent_class(agent, "AgentSystem.run()")
         run_id = self._new_run_id(run_id, "AgentSystem.run()")
+        self._check_root_name(run_id, "AgentSystem.run()")
         task = Task(input, id=run_id, run_id=run_id)
         limit = _timeout("AgentSystem.run()", timeout)
         run = _Run(self, run_id, task, self._buffer(buffer), limit, factory, None)
@@ -471,6 +472,7 @@ class AgentSystem:
             run = _Run(self, run_id, task, self._buffer(buffer), limit, None, target)
         else:
             factory = agent_class(target, "ask_stream()")
+            self._check_root_name(run_id, "ask_stream()")
             run = _Run(self, run_id, task, self._buffer(buffer), limit, factory, None)
         self._runs[run_id] = run
         return TaskStream(run)
@@ -512,6 +514,18 @@ class AgentSystem:
         return self.actors.spawn(agent_class(agent, "AgentSystem.spawn()"), name)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _check_root_name(self, run_id: str, where: str) -> None:
+        """Refuse a run id whose root actor's name, ``run-<run_id>``, a live top-level actor
+        already has (one the user spawned)."""
+        name = f"run-{run_id}"
+        for child in self.actors.children:
+            if child.path.rsplit("/", 1)[-1] == name:
+                raise InvalidArgument(
+                    f"{where} run_id {run_id!r} would name the run's root actor {name!r}, "
+                    f"but {child.path} is already a live actor of that name; give another "
+                    "run_id (or leave it out for a fresh one)"
+                )
 
     def _check_agent_ref(self, target: ActorRef) -> None:
         """Refuse a live actor that is not an agent: it would not answer a `Task` with a

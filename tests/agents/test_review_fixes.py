@@ -344,3 +344,20 @@ def test_abort_refuses_a_run_id_that_is_not_one_and_run_names_itself_for_a_bad_t
             assert system.running == ()
 
     arun(main())
+
+
+# -- 23: a run_id whose root name a user's actor has --------------------------------------------
+
+
+def test_a_run_id_whose_root_name_is_taken_is_refused_naming_run_id(arun):
+    async def main():
+        async with AgentSystem() as system:
+            system.actors.spawn(Echo, "run-x")
+            with pytest.raises(InvalidArgument, match=r"run\(\) run_id 'x' would name .*run-x"):
+                system.run(len, "abc", run_id="x")
+            with pytest.raises(InvalidArgument, match=r"ask_stream\(\) run_id 'x'"):
+                system.ask_stream(len, Task("abc", run_id="x"))
+            assert system.running == ()
+            return [event.kind.value async for event in system.run(len, "abc", run_id="y")]
+
+    assert arun(main()) == ["started", "completed"]
