@@ -331,10 +331,11 @@ class TaskStream(_Stream, Generic[O]):
         event = await run.channel.next(run.run_id)
         if event is not None:
             return StreamEvent(event)
+        if run.channel.left:  # left early: nothing more, even while a live agent works on
+            self._done = True
+            raise StopAsyncIteration
         await asyncio.shield(run.driver)
         self._done = True
-        if run.channel.left:
-            raise StopAsyncIteration
         assert run.result is not None
         return StreamResult(run.result)
 

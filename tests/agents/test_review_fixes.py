@@ -114,6 +114,8 @@ def test_abort_of_a_live_agents_stream_is_refused_and_never_claims_cancelled(aru
                 await system.abort(stream.run_id)
             await stream.aclose()  # stops watching; the agent works on
             assert stream.status is TaskStatus.RUNNING
+            assert [item async for item in stream] == []  # at once, not when the agent ends
+            assert stream.status is TaskStatus.RUNNING
             await asyncio.sleep(0.5)
             return stream, system.actors.children
 
