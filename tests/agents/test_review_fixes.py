@@ -116,7 +116,10 @@ def test_abort_of_a_live_agents_stream_is_refused_and_never_claims_cancelled(aru
             assert stream.status is TaskStatus.RUNNING
             assert [item async for item in stream] == []  # at once, not when the agent ends
             assert stream.status is TaskStatus.RUNNING
-            await asyncio.sleep(0.5)
+            for _ in range(300):  # the agent's sleep(0.3), however loaded the machine
+                if stream.status is not TaskStatus.RUNNING:
+                    break
+                await asyncio.sleep(0.01)
             return stream, system.actors.children
 
     stream, children = arun(main())
