@@ -315,11 +315,12 @@ def _falling_back(
 
 class ResponseCache(Protocol):
     """Where `with_cache` keeps replies: ``get`` a reply by key (``None`` if absent) and
-    ``put`` one."""
+    ``put`` one — at once (`MemoryCache`), or as a Program, such as a `blocking` call to a
+    database (`SQLiteCache`)."""
 
-    def get(self, key: str) -> Completion | None: ...
+    def get(self, key: str) -> Completion | Program[Completion | None] | None: ...
 
-    def put(self, key: str, completion: Completion) -> None: ...
+    def put(self, key: str, completion: Completion) -> Program[None] | None: ...
 
 
 def _message_form(message: object) -> list[Any]:
@@ -397,8 +398,9 @@ class MemoryCache:
 
 def with_cache(model: Model, cache: ResponseCache | None = None) -> Model:
     """``model``, asked only for requests whose reply is not in ``cache`` yet (a fresh
-    `MemoryCache` if ``None``), keyed by `request_key`. A cached reply to a streamed request
-    is published again in word-sized chunks. Failures are not cached.
+    `MemoryCache` if ``None``; a `SQLiteCache` survives a restart), keyed by `request_key`.
+    A cached reply to a streamed request is published again in word-sized chunks. Failures
+    are not cached.
 
     >>> from playbill.interpreters import stub
     >>> from playbill.models import FunctionModel, complete, model_handlers
@@ -417,19 +419,31 @@ def with_cache(model: Model, cache: ResponseCache | None = None) -> Model:
 
     def caching(request: ModelRequest) -> Program[Completion] | Completion:
         key = request_key(request)
-        hit = store.get(key)
-        if hit is not None:
-            if isinstance(request, StreamComplete):
-                return publish(split_tokens(hit.text), hit.model or request.model, Pure(hit))
-            return hit
-
-        def keep(completion: Completion) -> Completion:
-            store.put(key, completion)
-            return completion
-
-        return call_model(model, request).map(keep)
+        found = store.get(key)
+        if isinstance(found, Program):
+            return found.flat_map(lambda hit: _program_of(_answer(model, request, store, key, hit)))
+        return _answer(model, request, store, key, found)
 
     return caching
+
+
+def _program_of(answer: Program[Completion] | Completion) -> Program[Completion]:
+    return answer if isinstance(answer, Program) else Pure(answer)
+
+
+def _answer(
+    model: Model, request: ModelRequest, store: ResponseCache, key: str, hit: Completion | None
+) -> Program[Completion] | Completion:
+    if hit is not None:
+        if isinstance(request, StreamComplete):
+            return publish(split_tokens(hit.text), hit.model or request.model, Pure(hit))
+        return hit
+
+    def keep(completion: Completion) -> Program[Completion]:
+        kept = store.put(key, completion)
+        return kept.map(lambda _: completion) if isinstance(kept, Program) else Pure(completion)
+
+    return call_model(model, request).flat_map(keep)
 
 
 # -- usage and cost ---------------------------------------------------------------------------
