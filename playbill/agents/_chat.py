@@ -13,6 +13,7 @@ from playbill.models import (
     Model,
     ModelRequest,
     RingBufferMemory,
+    SQLiteMemory,
     SystemMessage,
     TokenChunk,
     Tool,
@@ -47,7 +48,8 @@ class ChatAgent(AgentActor[str, str]):
     override ``make_model(self)`` to build one per actor; ``model_name`` the model it asks
     for; ``system_prompt``; ``tools`` (functions or `Tool`\\ s, which may be Programs that
     ask other agents); ``memory_size`` the messages a `RingBufferMemory` keeps (override
-    ``make_memory(self)`` for another memory); ``max_rounds``, ``temperature`` and
+    ``make_memory(self)`` for another memory, such as a `SQLiteMemory` that survives a
+    restart); ``max_rounds``, ``temperature`` and
     ``max_tokens`` as for `run_tools`.
 
     >>> from playbill import simulate
@@ -88,9 +90,10 @@ class ChatAgent(AgentActor[str, str]):
         actor (a fresh `ScriptedModel` per simulated run)."""
         return cast(Model, _setting(type(self), "model"))
 
-    def make_memory(self) -> RingBufferMemory:
+    def make_memory(self) -> RingBufferMemory | SQLiteMemory:
         """The memory of this actor's conversation: a `RingBufferMemory` of ``memory_size``
-        messages after the system prompt."""
+        messages after the system prompt. Override to keep it elsewhere: a `SQLiteMemory`
+        survives a restart (read and written through `blocking`)."""
         prompt = self.system_prompt
         return RingBufferMemory(
             self.memory_size, system=SystemMessage(prompt) if prompt is not None else None
@@ -103,7 +106,7 @@ class ChatAgent(AgentActor[str, str]):
                 f"{type(self).__qualname__} takes what the user says as a str, got {input!r} "
                 f"({type(input).__name__})"
             )
-        before = (*self.memory.messages, UserMessage(input))
+        before = (*(yield self.memory.recall()), UserMessage(input))
         talk = run_tools(
             before,
             self.model_name,
@@ -114,7 +117,7 @@ class ChatAgent(AgentActor[str, str]):
             max_tokens=self.max_tokens,
         )
         result = yield _answered(talk, self)
-        self.memory.add(UserMessage(input), *result.messages[len(before) :])
+        yield self.memory.remember(UserMessage(input), *result.messages[len(before) :])
         return cast(str, result.text)
 
 

@@ -45,7 +45,7 @@ from playbill.models._errors import (
     StreamInterrupted,
 )
 from playbill.models._memory import RingBufferMemory
-from playbill.models._sqlite import SQLiteCache
+from playbill.models._sqlite import SQLiteCache, SQLiteMemory
 from playbill.models._structured import OutputValidationFailed, complete_structured
 from playbill.models._testing import Chunks, FunctionModel, ScriptedModel, ScriptExhausted
 from playbill.models._tools import (
@@ -104,6 +104,7 @@ __all__ = [
     "RingBufferMemory",
     "Role",
     "SQLiteCache",
+    "SQLiteMemory",
     "ScriptExhausted",
     "ScriptedModel",
     "StreamComplete",

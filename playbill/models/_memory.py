@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from playbill.effects import InvalidArgument
+from playbill.effects import InvalidArgument, Program, Pure
 from playbill.effects._checks import check_count
 from playbill.models._values import MESSAGE_TYPES, Message, SystemMessage, ToolResult
 
@@ -14,8 +14,9 @@ __all__ = ["RingBufferMemory"]
 
 class RingBufferMemory:
     """The last ``max_messages`` messages of a conversation, after a pinned ``system``
-    message that is never dropped. A tool result whose call was dropped is dropped with it,
-    so the window never starts with an answer to a question it no longer holds.
+    message that is never dropped (`SQLiteMemory` keeps the same window in a file). A tool
+    result whose call was dropped is dropped with it, so the window never starts with an
+    answer to a question it no longer holds.
 
     >>> from playbill.models import AssistantMessage, UserMessage
     >>> memory = RingBufferMemory(2, system=SystemMessage("Be brief."))
@@ -46,6 +47,16 @@ class RingBufferMemory:
             self._window.popleft()
         while self._window and isinstance(self._window[0], ToolResult):
             self._window.popleft()
+
+    def recall(self) -> Program[tuple[Message, ...]]:
+        """`messages` as a program, the form a chat reads a memory in (`SQLiteMemory`
+        reads its file)."""
+        return Pure(self.messages)
+
+    def remember(self, *messages: Message) -> Program[None]:
+        """`add` ``messages`` (now), as a program, the form a chat writes a memory in."""
+        self.add(*messages)
+        return Pure(None)
 
     def extend(self, messages: Iterable[Message]) -> None:
         """`add` each of ``messages``."""

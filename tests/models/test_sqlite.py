@@ -6,16 +6,24 @@ import threading
 import pytest
 
 from playbill import InvalidArgument, program, simulate
+from playbill.agents import AgentSystem, ChatAgent, ask_agent
 from playbill.effects import Blocking
 from playbill.interpreters import run as run_asyncio
 from playbill.interpreters import stub
 from playbill.models import (
+    AssistantMessage,
     Completion,
     FinishReason,
     FunctionModel,
+    RingBufferMemory,
+    ScriptedModel,
     SQLiteCache,
+    SQLiteMemory,
+    SystemMessage,
     ToolCall,
+    ToolResult,
     Usage,
+    UserMessage,
     complete,
     model_handlers,
     stream_complete,
@@ -112,3 +120,101 @@ def test_the_sqlite_cache_runs_off_the_event_loop_under_asyncio(tmp_path):
 def test_a_sqlite_cache_refuses_a_path_that_is_not_a_file(path):
     with pytest.raises(InvalidArgument, match=r"SQLiteCache path must be .* got"):
         SQLiteCache(path)
+
+
+# -- memory -----------------------------------------------------------------------------------
+
+
+def test_sqlite_memory_keeps_the_ring_buffer_window_in_the_file_across_restarts(tmp_path):
+    path = tmp_path / "chat.db"
+    system = SystemMessage("Be brief.")
+    ring = RingBufferMemory(3, system=system)
+    stored = SQLiteMemory(path, 3, system=system)
+    turns = [
+        UserMessage("one"),
+        AssistantMessage("", (ToolCall("c1", "search", {"q": "x"}),)),
+        ToolResult("c1", "found", is_error=False),
+        AssistantMessage("two"),
+        UserMessage("three"),
+    ]
+    for message in turns:
+        ring.add(message)
+        run = stub.execute(stored.remember(message))
+        assert any(isinstance(effect, Blocking) for effect in run.effects)
+        # the same window as the ring buffer, read back by a fresh memory on the same file
+        reopened = SQLiteMemory(path, 3, system=system)
+        assert stub.run(reopened.recall()) == ring.messages
+    assert len(stored) == len(ring) == 2  # the tool result went with its call
+    assert SQLiteMemory(path, 3, conversation="other").messages == ()
+
+
+def test_sqlite_memory_clear_and_refusals(tmp_path):
+    memory = SQLiteMemory(tmp_path / "m.db", 5)
+    memory.add(UserMessage("hi"))
+    memory.extend([AssistantMessage("hello")])
+    assert [message.content for message in memory.messages] == ["hi", "hello"]
+    memory.clear()
+    assert memory.messages == ()
+    with pytest.raises(InvalidArgument, match="SQLiteMemory max_messages"):
+        SQLiteMemory(tmp_path / "m.db", 0)
+    with pytest.raises(InvalidArgument, match="SQLiteMemory conversation"):
+        SQLiteMemory(tmp_path / "m.db", 5, conversation="")
+    with pytest.raises(InvalidArgument, match=r"SQLiteMemory\.add takes messages"):
+        memory.remember("not a message")
+
+
+def chat_agent_on(path, replies, seen):
+    class Remembering(ChatAgent):
+        model_name = "small"
+        system_prompt = "Remember."
+
+        def make_model(self):
+            seen["script"] = ScriptedModel(replies)
+            return seen["script"]
+
+        def make_memory(self):
+            return SQLiteMemory(path, 20, system=SystemMessage(self.system_prompt))
+
+    return Remembering
+
+
+def test_a_chat_agent_remembers_across_two_systems_on_the_same_file(tmp_path):
+    path = tmp_path / "agent.db"
+    first, second = {}, {}
+    result = simulate(ask_agent(chat_agent_on(path, ["Hello Ada."], first), "I am Ada."))
+    assert result.value == "Hello Ada."
+    # a new system, a new actor: its memory is the file's
+    again = simulate(ask_agent(chat_agent_on(path, ["You are Ada."], second), "Who am I?"))
+    assert again.value == "You are Ada."
+    assert second["script"].requests[0].messages == (
+        SystemMessage("Remember."),
+        UserMessage("I am Ada."),
+        AssistantMessage("Hello Ada."),
+        UserMessage("Who am I?"),
+    )
+
+
+def test_a_chat_agent_reads_its_sqlite_memory_off_the_event_loop_under_asyncio(tmp_path, arun):
+    path = tmp_path / "live.db"
+    threads = []
+
+    class Recording(SQLiteMemory):
+        def _messages(self):
+            threads.append(threading.get_ident())
+            return super()._messages()
+
+    class Live(chat_agent_on(path, ["first", "second"], {})):
+        def make_memory(self):
+            return Recording(path, 20)
+
+    async def main():
+        async with AgentSystem("live") as system:
+            run = system.run(Live, "a")
+            _ = [event async for event in run]
+            return run.result.output, threading.get_ident()
+
+    output, loop_thread = arun(main())
+    assert output == "first"
+    assert threads
+    assert loop_thread not in threads
+    assert [message.content for message in SQLiteMemory(path, 20).messages] == ["a", "first"]
