@@ -14,6 +14,7 @@ proposers only. Every one is a `Flow`: it runs on every interpreter, saves to YA
 
 from playbill.moa._layers import moa_layer, moa_tree
 from playbill.moa._registry import moa_registry
+from playbill.moa._system import MoASystem
 from playbill.moa._teams import (
     Attempt,
     Debate,
@@ -44,6 +45,7 @@ __all__ = [
     "Final",
     "LayerInput",
     "LayerOutput",
+    "MoASystem",
     "Proposal",
     "Proposals",
     "SupervisorTurn",

@@ -3,6 +3,7 @@ they run on every interpreter, save to YAML through a `Registry` and draw as Mer
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,26 @@ from playbill.effects import InvalidArgument
 from playbill.flow import Flow, QuorumResult, actor, at_least, identity, step
 from playbill.moa._values import LayerInput, LayerOutput, Proposal, Proposals
 
-__all__ = ["as_flow", "layer_input", "layer_result", "moa_layer", "moa_tree", "proposals_of"]
+__all__ = [
+    "as_flow",
+    "layer_input",
+    "layer_result",
+    "layers_of",
+    "moa_layer",
+    "moa_tree",
+    "proposals_of",
+]
+
+# the layers each tree `moa_tree` made was built from, so that `MoASystem` runs each layer as
+# a task of its own (a flow's `>>` flattens the layers into one chain)
+_TREE_LAYERS: weakref.WeakKeyDictionary[Flow[Any, Any], tuple[Flow[Any, Any], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def layers_of(tree: Flow[Any, Any]) -> tuple[Flow[Any, Any], ...] | None:
+    """The layers of a tree `moa_tree` made in this process (``None`` for any other flow)."""
+    return _TREE_LAYERS.get(tree)
 
 
 def as_flow(where: str, agent: object) -> Flow[Any, Any]:
@@ -131,7 +151,10 @@ def moa_tree(layers: Sequence[Flow[Any, Any]]) -> Flow[Any, Any]:
         raise InvalidArgument(
             "moa_tree() layers must not be empty, got []; give at least one moa_layer(...)"
         )
-    tree: Flow[Any, Any] = as_flow("moa_tree() layer 0", layers[0])
-    for index, each in enumerate(layers[1:], start=1):
-        tree = tree >> as_flow(f"moa_tree() layer {index}", each)
-    return tree >> step(layer_result)
+    flows = tuple(as_flow(f"moa_tree() layer {index}", each) for index, each in enumerate(layers))
+    tree: Flow[Any, Any] = flows[0]
+    for each in flows[1:]:
+        tree = tree >> each
+    tree = tree >> step(layer_result)
+    _TREE_LAYERS[tree] = flows
+    return tree

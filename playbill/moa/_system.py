@@ -1,0 +1,189 @@
+"""`MoASystem`: run a Mixture-of-Agents (or any team flow) under asyncio with no boilerplate,
+as a live stream of the agent layer's task events, nested per layer and per proposer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from playbill.agents import AgentActor, AgentRun, AgentSystem, TaskStatus
+from playbill.effects import InvalidArgument, Program
+from playbill.flow import Flow, actor, step
+from playbill.interpreters import ActorSystem
+from playbill.moa._layers import as_flow, layer_result, layers_of
+
+__all__ = ["MoASystem"]
+
+
+def _layer_agent(index: int, layer: Flow[Any, Any]) -> type[AgentActor[Any, Any]]:
+    """An agent running ``layer`` as its task, so the layer's agents' tasks nest under it."""
+
+    class Layer(AgentActor[Any, Any]):
+        def execute(self, given: Any) -> Program[Any]:
+            return layer.to_program(given)
+
+    Layer.__name__ = Layer.__qualname__ = f"Layer{index}"
+    return Layer
+
+
+def _root_agent(flow: Flow[Any, Any]) -> type[AgentActor[Any, Any]]:
+    class MoA(AgentActor[Any, Any]):
+        def execute(self, question: Any) -> Program[Any]:
+            return flow.to_program(question)
+
+    return MoA
+
+
+class MoASystem:
+    """Runs Mixture-of-Agents trees (and any team flow) under asyncio as live streams of
+    `TaskEvent` s: the run's root task ``MoA``, under it one task per layer (``Layer0``,
+    ``Layer1``, ...), and under each layer the tasks of its proposers and aggregator that are
+    agent classes. A tree `moa_tree` made, or a list of layers, reports per layer; any other
+    flow runs as the root task alone, its agents' tasks under it.
+
+    ``system`` is the `AgentSystem` or `ActorSystem` to run on (started on entry if it is
+    not yet, and left running on exit: only this MoASystem's runs are cancelled); without
+    one, the MoASystem makes its own ``AgentSystem(name)`` and shuts it down on exit.
+
+    >>> import asyncio
+    >>> from playbill.agents import AgentActor
+    >>> from playbill.moa import MoASystem, moa_layer, moa_tree
+    >>> class Echo(AgentActor):
+    ...     def execute(self, given):
+    ...         return given.value
+    >>> class Join(AgentActor):
+    ...     def execute(self, proposals):
+    ...         return "+".join(proposals.outputs)
+    >>> tree = moa_tree([moa_layer([Echo, Echo], Join, min_success=2)])
+    >>> async def main():
+    ...     async with MoASystem() as moa:
+    ...         done = [e.agent_path.split("/")[3:] async for e in moa.run(tree, "hi")
+    ...                 if e.kind.value == "completed"]
+    ...         return done[-1], len(done), await moa.ask(tree, "hi")
+    >>> asyncio.run(main())
+    ([], 5, 'hi+hi')
+    """
+
+    def __init__(
+        self,
+        system: AgentSystem | ActorSystem | None = None,
+        *,
+        name: str = "moa",
+        buffer: int = 1000,
+    ) -> None:
+        self._owned = system is None
+        self._gate_restore: tuple[ActorSystem, Any] | None = None
+        if system is None:
+            self.agents = AgentSystem(name, buffer=buffer)
+        elif isinstance(system, AgentSystem):
+            self.agents = system
+        elif isinstance(system, ActorSystem):
+            agents = AgentSystem(system.name, buffer=buffer)
+            agents.actors = system  # the agent layer on the given actors
+            self.agents = agents
+        else:
+            raise InvalidArgument(
+                f"MoASystem() system must be an AgentSystem, an ActorSystem or None, got "
+                f"{system!r:.80} ({type(system).__name__})"
+            )
+        self._run_ids: set[str] = set()
+
+    @property
+    def actors(self) -> ActorSystem:
+        """The actor system the runs are on."""
+        return self.agents.actors
+
+    async def __aenter__(self) -> MoASystem:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._owned:
+            await self.agents.__aexit__(*exc_info)
+            return
+        for run_id in list(self._run_ids):
+            await self.agents.abort(run_id)
+        self._run_ids.clear()
+        restore = self._gate_restore
+        if restore is not None:
+            restore[0]._event_gate = restore[1]
+            self._gate_restore = None
+
+    def start(self) -> None:
+        """Start the system on the running loop (``async with`` does it for you)."""
+        actors = self.agents.actors
+        gate = actors._event_gate
+        if gate is not None and gate != self.agents._route:
+            raise InvalidArgument(
+                f"MoASystem() system: the ActorSystem {actors.name!r} already carries another "
+                "AgentSystem's events; give MoASystem that AgentSystem instead"
+            )
+        if not self._owned and gate is None:
+            self._gate_restore = (actors, gate)
+        self.agents.start()
+
+    def run(
+        self,
+        tree: Flow[Any, Any] | Sequence[Flow[Any, Any]],
+        question: object,
+        *,
+        run_id: str | None = None,
+        timeout: float = math.inf,
+    ) -> AgentRun:
+        """Start ``tree`` (a `Flow`, or a list of layers) on ``question`` now, and stream
+        every task event of the run (see `AgentSystem.run`): a completed run ends the
+        iteration with ``run.result.output`` the answer; a failed one raises its error after
+        its events; leaving early (``break``, ``aclose()``), `abort` or ``timeout`` cancels
+        it. When the stream ends, every actor of the run is gone."""
+        root = _root_agent(self._flow(tree, "MoASystem.run()"))
+        run = self.agents.run(root, question, run_id=run_id, timeout=timeout)
+        self._run_ids.add(run.run_id)
+        return run
+
+    async def ask(
+        self,
+        tree: Flow[Any, Any] | Sequence[Flow[Any, Any]],
+        question: object,
+        *,
+        timeout: float = math.inf,
+    ) -> Any:
+        """The answer of ``tree`` on ``question`` (its failure raised), once the run is over
+        and its actors gone."""
+        run = self.run(tree, question, timeout=timeout)
+        try:
+            async for _ in run:
+                pass
+        finally:
+            await run.aclose()
+            self._run_ids.discard(run.run_id)
+        result = run.result
+        assert result is not None
+        if result.status is not TaskStatus.COMPLETED:
+            from playbill.effects import ActorStopped
+
+            raise result.error if result.error is not None else ActorStopped("cancelled")
+        return result.output
+
+    async def abort(self, run_id: str) -> bool:
+        """Cancel the run ``run_id`` and wait until its actors are gone (`AgentSystem.abort`)."""
+        self._run_ids.discard(run_id)
+        return await self.agents.abort(run_id)
+
+    @staticmethod
+    def _flow(tree: object, where: str) -> Flow[Any, Any]:
+        if isinstance(tree, Flow):
+            layers = layers_of(tree)
+            if layers is None:
+                return tree
+        elif isinstance(tree, Sequence) and not isinstance(tree, str) and tree:
+            layers = tuple(as_flow(f"{where} layer {i}", each) for i, each in enumerate(tree))
+        else:
+            raise InvalidArgument(
+                f"{where} tree must be a Flow (moa_tree(...), moa_layer(...) or a team) or a "
+                f"non-empty list of layers, got {tree!r:.80} ({type(tree).__name__})"
+            )
+        chain: Flow[Any, Any] = actor(_layer_agent(0, layers[0]))
+        for index, layer in enumerate(layers[1:], start=1):
+            chain = chain >> actor(_layer_agent(index, layer))
+        return chain >> step(layer_result)
