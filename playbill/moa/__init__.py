@@ -31,6 +31,7 @@ from playbill.moa._teams import (
     hierarchy,
     pipeline,
     router,
+    stateful_router,
     unanimous,
 )
 from playbill.moa._values import LayerInput, LayerOutput, Proposal, Proposals, format_proposals
@@ -60,5 +61,6 @@ __all__ = [
     "moa_tree",
     "pipeline",
     "router",
+    "stateful_router",
     "unanimous",
 ]

@@ -43,6 +43,7 @@ __all__ = [
     "hierarchy",
     "pipeline",
     "router",
+    "stateful_router",
     "unanimous",
 ]
 
@@ -163,22 +164,133 @@ def router(
     """
     if not callable(choose):
         raise InvalidArgument(f"router() choose must be a function, got {choose!r:.80}")
+    names = _routes("router()", routes)
+    unchanged: Flow[Any, Any] = identity()
+    return (
+        unchanged.zip(step(choose)).zip(pure(names))
+        >> step(route_of)
+        >> _dispatch("router()", routes)
+    )
+
+
+def _routes(where: str, routes: object) -> list[str]:
     if not isinstance(routes, Mapping) or not routes:
         raise InvalidArgument(
-            f"router() routes must be a non-empty mapping of names to agents, got {routes!r:.80}"
+            f"{where} routes must be a non-empty mapping of names to agents, got {routes!r:.80}"
         )
     names = list(routes)
     for name in names:
         if not isinstance(name, str):
-            raise InvalidArgument(f"router() route names must be strings, got {name!r}")
-    flows = [as_flow(f"router() route {name!r}", routes[name]) for name in names]
+            raise InvalidArgument(f"{where} route names must be strings, got {name!r}")
+    return names
+
+
+def _dispatch(where: str, routes: Mapping[str, Flow[Any, Any] | type]) -> Flow[Any, Any]:
+    """From a `Routed`, the route it names run on its value (a chain of ``branch_on``)."""
+    flows = [as_flow(f"{where} route {name!r}", routes[name]) for name in routes]
     dispatch: Flow[Any, Any] = step(routed_value) >> flows[-1]
     for each in reversed(flows[:-1]):
         dispatch = branch_on(
             is_first_route, step(routed_value) >> each, step(next_route) >> dispatch
         )
-    unchanged: Flow[Any, Any] = identity()
-    return unchanged.zip(step(choose)).zip(pure(names)) >> step(route_of) >> dispatch
+    return dispatch
+
+
+# -- stateful router --------------------------------------------------------------------------
+
+
+@final
+@frozen
+class RouterTurn:
+    """A `stateful_router` between two inputs: the ``inputs``, the ``index`` of the next one,
+    the choosing function's ``state`` and the ``outputs`` so far."""
+
+    inputs: tuple[Any, ...]
+    index: int
+    state: Any
+    outputs: tuple[Any, ...]
+
+
+def router_turn(pair: tuple[Any, Any]) -> RouterTurn:
+    inputs, (index, state, outputs) = pair
+    return RouterTurn(tuple(inputs), index, state, tuple(outputs))
+
+
+def turn_finished(turn: RouterTurn) -> bool:
+    return turn.index >= len(turn.inputs)
+
+
+def turn_outputs(turn: RouterTurn) -> Done[tuple[Any, ...]]:
+    return Done(turn.outputs)
+
+
+def turn_choice(turn: RouterTurn) -> tuple[Any, Any]:
+    return (turn.inputs[turn.index], turn.state)
+
+
+def stateful_route_of(chosen: tuple[tuple[RouterTurn, Any], list[str]]) -> tuple[Any, Routed]:
+    """The route and the new state the choosing function answered for the next input."""
+    (turn, answer), names = chosen
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        raise InvalidArgument(
+            f"a stateful_router() choose must return (route name, new state), got "
+            f"{answer!r:.80} ({type(answer).__name__})"
+        )
+    name, state = answer
+    routed = route_of(((turn.inputs[turn.index], name), names))
+    return (RouterTurn(turn.inputs, turn.index, state, turn.outputs), routed)
+
+
+def next_turn(pair: tuple[RouterTurn, Any]) -> Continue[list[Any]]:
+    turn, output = pair
+    return Continue([turn.index + 1, turn.state, [*turn.outputs, output]])
+
+
+def stateful_router(
+    choose: Callable[[tuple[Any, Any]], tuple[str, Any]],
+    routes: Mapping[str, Flow[Any, Any] | type],
+    initial: Any = None,
+    *,
+    max_inputs: int = 10_000,
+) -> Flow[Any, Any]:
+    """A router that remembers: on a sequence of inputs, for each in order,
+    ``choose((input, state))`` answers ``(route name, new state)`` and that route's agent runs
+    on the input; the state goes on to the next choice, from ``initial``. The output is the
+    tuple of the routes' outputs, in input order. The routes run one input at a time (each
+    choice may depend on what came before, as a round-robin or a budget does).
+
+    It is a `loop_with_state` whose state ``[index, state, outputs]`` starts as data, so the
+    flow saves to YAML with ``initial`` in it (plain data, or a registered value). More than
+    ``max_inputs`` inputs fail with `LoopLimitExceeded`; a name that is no route with
+    `UnknownRoute`.
+
+    >>> from playbill import simulate
+    >>> def round_robin(pair):
+    ...     text, turn = pair
+    ...     return ("upper" if turn % 2 == 0 else "title"), turn + 1
+    >>> spread = stateful_router(round_robin, {"upper": step(str.upper),
+    ...                                         "title": step(str.title)}, 0)
+    >>> simulate(spread.to_program(["ab", "cd", "ef"])).value
+    ('AB', 'Cd', 'EF')
+    """
+    if not callable(choose):
+        raise InvalidArgument(f"stateful_router() choose must be a function, got {choose!r:.80}")
+    names = _routes("stateful_router()", routes)
+    if not isinstance(max_inputs, int) or isinstance(max_inputs, bool) or max_inputs < 0:
+        raise InvalidArgument(
+            f"stateful_router() max_inputs must be an integer >= 0, got {max_inputs!r}"
+        )
+    turns: Flow[Any, Any] = identity()
+    carried: Flow[Any, Any] = identity()
+    body = step(router_turn) >> branch_on(
+        turn_finished,
+        step(turn_outputs),
+        turns.zip(step(turn_choice) >> step(choose)).zip(pure(names))
+        >> step(stateful_route_of)
+        >> zip_all(carried, _dispatch("stateful_router()", routes))
+        >> step(next_turn),
+    )
+    return loop_with_state(body, [0, initial, []], max_iter=max_inputs + 1)
 
 
 # -- hierarchy --------------------------------------------------------------------------------
@@ -438,6 +550,12 @@ TEAM_NAMES: dict[str, object] = {
     "moa.is_first_route": is_first_route,
     "moa.next_route": next_route,
     "moa.routed_value": routed_value,
+    "moa.router_turn": router_turn,
+    "moa.turn_finished": turn_finished,
+    "moa.turn_outputs": turn_outputs,
+    "moa.turn_choice": turn_choice,
+    "moa.stateful_route_of": stateful_route_of,
+    "moa.next_turn": next_turn,
     "moa.supervisor_turn": supervisor_turn,
     "moa.subtasks_of": subtasks_of,
     "moa.final_result": final_result,
