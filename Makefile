@@ -54,6 +54,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/simulation_side_by_side.py
 	$(BIN)/python benchmarks/flow_side_by_side.py
 	$(BIN)/python benchmarks/agents_side_by_side.py
+	$(BIN)/python benchmarks/moa_side_by_side.py
 	@$(MAKE) --no-print-directory bench-peer
 
 bench-peer:
@@ -69,7 +70,9 @@ bench-peer:
 	  echo "== agents side by side on $$($(BENCH_VENV)/bin/python --version), asyncio ==" && \
 	  $(BENCH_VENV)/bin/python benchmarks/agents_side_by_side.py && \
 	  echo "== agents side by side on $$($(BENCH_VENV)/bin/python --version), uvloop ==" && \
-	  $(BENCH_VENV)/bin/python benchmarks/agents_side_by_side.py --uvloop; \
+	  $(BENCH_VENV)/bin/python benchmarks/agents_side_by_side.py --uvloop && \
+	  echo "== MoA side by side on $$($(BENCH_VENV)/bin/python --version), asyncio ==" && \
+	  $(BENCH_VENV)/bin/python benchmarks/moa_side_by_side.py; \
 	fi
 
 clean:

@@ -22,15 +22,22 @@ __all__ = [
 ]
 
 # the layers each tree `moa_tree` made was built from, so that `MoASystem` runs each layer as
-# a task of its own (a flow's `>>` flattens the layers into one chain)
-_TREE_LAYERS: weakref.WeakKeyDictionary[Flow[Any, Any], tuple[Flow[Any, Any], ...]] = (
-    weakref.WeakKeyDictionary()
-)
+# a task of its own (a flow's `>>` flattens the layers into one chain); keyed by identity, as
+# a flow's structural hash walks the whole tree
+_TREE_LAYERS: dict[int, tuple[weakref.ref[Flow[Any, Any]], tuple[Flow[Any, Any], ...]]] = {}
+
+
+def _remember(tree: Flow[Any, Any], layers: tuple[Flow[Any, Any], ...]) -> None:
+    key = id(tree)
+    _TREE_LAYERS[key] = (weakref.ref(tree, lambda _: _TREE_LAYERS.pop(key, None)), layers)
 
 
 def layers_of(tree: Flow[Any, Any]) -> tuple[Flow[Any, Any], ...] | None:
     """The layers of a tree `moa_tree` made in this process (``None`` for any other flow)."""
-    return _TREE_LAYERS.get(tree)
+    known = _TREE_LAYERS.get(id(tree))
+    if known is None or known[0]() is not tree:
+        return None
+    return known[1]
 
 
 def as_flow(where: str, agent: object) -> Flow[Any, Any]:
@@ -156,5 +163,5 @@ def moa_tree(layers: Sequence[Flow[Any, Any]]) -> Flow[Any, Any]:
     for each in flows[1:]:
         tree = tree >> each
     tree = tree >> step(layer_result)
-    _TREE_LAYERS[tree] = flows
+    _remember(tree, flows)
     return tree
