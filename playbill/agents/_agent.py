@@ -30,12 +30,10 @@ from playbill.effects import (
     Await,
     Cancelled,
     Effect,
-    Emit,
-    FlatMap,
+    EmitStamped,
     Fork,
     Intercept,
     InvalidArgument,
-    Now,
     Parallel,
     Program,
     ProgramError,
@@ -143,14 +141,14 @@ class _Running:
 
 
 # the effects the lifecycle performs, built once (a Suspend yielded is the machine's fast path)
-_NOW: Program[float] = Suspend(Now())
 _RANDOM: Program[float] = Suspend(Random())
 _SELF: Program[Any] = Suspend(SelfRef())
 
 
 @final
 class _Stamped:
-    """Publish one event of the running task, stamped with the time it is given."""
+    """One event of the running task, made with the time the interpreter stamps it with
+    (`EmitStamped`: one effect, where the time and then the event would be two)."""
 
     __slots__ = ("data", "kind", "running")
 
@@ -159,35 +157,48 @@ class _Stamped:
         self.kind = kind
         self.data = data
 
-    def __call__(self, time: float) -> Program[None]:
+    def __call__(self, time: float) -> TaskEvent:
+        return self.running.event(self.kind, time, self.data)
+
+
+@final
+class _Forwarded:
+    """A chunk of the running task on its parent's behalf (`stream_agent`), stamped alike."""
+
+    __slots__ = ("data", "running")
+
+    def __init__(self, running: _Running, data: object) -> None:
+        self.running = running
+        self.data = data
+
+    def __call__(self, time: float) -> TaskEvent:
         running = self.running
-        event: Program[None] = Suspend(Emit(running.event(self.kind, time, self.data)))
         forward = running.forward
-        if forward is not None and self.kind is TaskEventKind.CHUNK:
-            # on the parent's behalf too (stream_agent)
-            event = event.then(
-                Suspend(
-                    Emit(
-                        TaskEvent(
-                            TaskEventKind.CHUNK,
-                            forward.task_id,
-                            forward.agent_path,
-                            forward.parent_task_id,
-                            forward.parent_agent_path,
-                            running.run_id,
-                            time,
-                            self.data,
-                        )
-                    )
-                )
-            )
-        return event
+        assert forward is not None
+        return TaskEvent(
+            TaskEventKind.CHUNK,
+            forward.task_id,
+            forward.agent_path,
+            forward.parent_task_id,
+            forward.parent_agent_path,
+            running.run_id,
+            time,
+            self.data,
+        )
+
+
+def _stamped(running: _Running, kind: TaskEventKind, data: object) -> Suspend[None]:
+    return Suspend(EmitStamped(_Stamped(running, kind, data)))
 
 
 def _publish(running: _Running, kind: TaskEventKind, data: object) -> Program[None]:
-    """A program publishing one event (a chunk, under `stream_agent`, the parent's too): the
-    interpreter's time, then the event — two effects, no generator."""
-    return FlatMap(_NOW, _Stamped(running, kind, data))
+    """A program publishing one event (a chunk, under `stream_agent`, the parent's too),
+    stamped by the interpreter with its time: one effect, no generator."""
+    event: Program[None] = _stamped(running, kind, data)
+    if running.forward is not None and kind is TaskEventKind.CHUNK:
+        # on the parent's behalf too (stream_agent)
+        event = event.then(Suspend(EmitStamped(_Forwarded(running, data))))
+    return event
 
 
 def _chunk(running: _Running, data: object) -> Program[None]:
@@ -445,8 +456,7 @@ def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any
     running = _Running(task, task_id, path)
     agent._running = running
     try:
-        time = yield _NOW
-        yield Suspend(Emit(running.event(TaskEventKind.STARTED, time, None)))
+        yield _stamped(running, TaskEventKind.STARTED, None)
         try:
             produced = agent.execute(task.input)
             if isinstance(produced, Program):
@@ -462,15 +472,13 @@ def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any
                 output = produced
             agent._check_output(output)
         except Cancelled:
-            time = yield _NOW
-            yield Suspend(Emit(running.event(TaskEventKind.CANCELLED, time, None)))
+            yield _stamped(running, TaskEventKind.CANCELLED, None)
             raise
         except Exception as error:
-            time = yield _NOW
-            yield Suspend(Emit(running.event(TaskEventKind.FAILED, time, error)))
+            yield _stamped(running, TaskEventKind.FAILED, error)
             raise
-        time = yield _NOW  # execute may have taken time, even a plain function's
-        yield Suspend(Emit(running.event(TaskEventKind.COMPLETED, time, output)))
+        # stamped when published: execute may have taken time, even a plain function's
+        yield _stamped(running, TaskEventKind.COMPLETED, output)
     finally:
         if agent._running is running:
             agent._running = None

@@ -34,6 +34,7 @@ from playbill.effects._structure import repr_by_fields
 from playbill.effects._vocabulary import (
     Ask,
     Emit,
+    EmitStamped,
     Now,
     Random,
     SelfRef,
@@ -296,6 +297,8 @@ def _effect(effect: object) -> tuple[str, list[Program[Any]], str]:
             return f"watch({ref.path})", [], ""
         case Emit(event):
             return f"emit({_value(event)})", [], ""
+        case EmitStamped(make):
+            return f"emit_stamped({function_name(make)})", [], ""
         case SelfRef():
             return "self_ref()", [], ""
         case Now():

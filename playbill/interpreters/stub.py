@@ -67,6 +67,7 @@ from playbill.effects import (
     Done,
     Effect,
     Emit,
+    EmitStamped,
     Failed,
     MaybeFault,
     Next,
@@ -270,6 +271,12 @@ class _Scheduler(FiberScheduler):
             return step.resume(self.source.random())
         if handler is None and (kind is Emit or kind is MaybeFault):  # recorded, inert
             return step.resume(None)
+        if handler is None and kind is EmitStamped:  # inert, but the event is made, as elsewhere
+            try:
+                effect.make(self.clock)  # type: ignore[attr-defined]
+            except Exception as error:
+                return step.throw(error)
+            return step.resume(None)
         if handler is None and kind is Blocking:  # inline: the stub has no threads
             try:
                 value = effect.function(*effect.args, **dict(effect.kwargs))  # type: ignore[attr-defined]
@@ -289,7 +296,16 @@ class _Scheduler(FiberScheduler):
         return perform_with(handler, effect, step.machine, interpreter="the stub")
 
 
-VOCABULARY = frozenset(STRUCTURAL) | {Sleep, Now, Random, Emit, MaybeFault, Await, Blocking}
+VOCABULARY = frozenset(STRUCTURAL) | {
+    Sleep,
+    Now,
+    Random,
+    Emit,
+    EmitStamped,
+    MaybeFault,
+    Await,
+    Blocking,
+}
 """The built-in effects the stub performs by itself: concurrency, time, chance, the inert
 ones, and `Await`, which it refuses. Actor effects need handlers here (the stub has no
 actors): a test checks that this and the actor effects make up the whole vocabulary."""

@@ -11,7 +11,7 @@ from playbill import (
     simulate,
     sleep,
 )
-from playbill.agents import AgentActor, ask_agent, is_agent
+from playbill.agents import AgentActor, ask_agent, is_agent, task_events
 from tests.agents.support import INTERPRETERS, check_lifecycle, perform
 
 
@@ -169,3 +169,27 @@ def test_what_is_not_an_agent_is_refused(candidate):
     assert not is_agent(candidate)
     with pytest.raises(InvalidArgument, match="takes an agent"):
         ask_agent(candidate, "x")
+
+
+class Slow(AgentActor[str, str]):
+    @program
+    def execute(self, text):
+        yield sleep(2)
+        yield self.progress("halfway")
+        yield sleep(1)
+        return text
+
+
+def test_each_event_is_one_effect_stamped_with_the_simulators_clock():
+    result = simulate(ask_agent(Slow, "x"), seed=0)
+    assert result.value == "x"
+    events = task_events(result.events)
+    assert [(event.kind.value, event.time) for event in events] == [
+        ("started", 0.0),
+        ("progress", 2.0),
+        ("completed", 3.0),
+    ]
+    # the interpreter stamps each event (EmitStamped): no separate now() read per event
+    steps = [line.kind.value for line in result.trace if line.actor.startswith("/app/Slow")]
+    assert "now" not in steps
+    assert steps.count("emit") == 3

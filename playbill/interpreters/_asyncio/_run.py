@@ -27,6 +27,7 @@ from playbill.effects import (
     Cancelled,
     Done,
     Emit,
+    EmitStamped,
     Fiber,
     FiberCancelled,
     Fork,
@@ -225,14 +226,21 @@ class _Run:
         return list_live(self.system._running_guardian())
 
     def _emit(self, effect: Emit) -> _Awaiting | None:
+        return self._publish(effect.event, time.time())
+
+    def _emit_stamped(self, effect: EmitStamped) -> _Awaiting | None:
+        stamp = time.time()  # the wall clock, as now() gives it
+        return self._publish(effect.make(stamp), stamp)
+
+    def _publish(self, event: object, stamp: float) -> _Awaiting | None:
         system = self.system
         if system._subscriptions:
             cell = self.cell
             path = cell.path if cell is not None else f"/{system.name}"
-            system._publish(Emitted(path, time.time(), effect.event))
+            system._publish(Emitted(path, stamp, event))
         gate = system._event_gate
         if gate is not None:  # a consumer that pushes back (the agent layer's runs)
-            waiting = gate(effect.event)
+            waiting = gate(event)
             if waiting is not None:
                 return _Awaiting(waiting)
         return None
@@ -419,6 +427,7 @@ _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     Watch: _Run._watch,
     LiveActors: _Run._live_actors,
     Emit: _Run._emit,
+    EmitStamped: _Run._emit_stamped,
     MaybeFault: _Run._fault_point,
     Now: _Run._now,
     Random: _Run._random,

@@ -19,6 +19,7 @@ from playbill.actors._reports import ask_timeout_error
 from playbill.effects import (
     ActorRef,
     Emit,
+    EmitStamped,
     InvalidArgument,
     Now,
     PlaybillError,
@@ -230,7 +231,7 @@ class _SimCell(KernelCell):
 
 # -- the world --------------------------------------------------------------------------------
 
-_IMMEDIATE = (Now, Random, SelfRef, Emit)
+_IMMEDIATE = (Now, Random, SelfRef, Emit, EmitStamped)
 
 # one thing that could happen next: its stable name (what choices sort by), what does it
 _Option = tuple[str, Callable[[Any], None], Any, str]

@@ -55,6 +55,7 @@ from playbill.effects import (
     Cancelled,
     Deadlock,
     Done,
+    Emit,
     InjectedFault,
     LiveActors,
     MaybeFault,
@@ -574,11 +575,19 @@ class _World(_Mail):
             if self.tracing:
                 self.log(fiber.label, f"self_ref {fiber.actor.path}", StepKind.SELF_REF)
             return step.resume(fiber.actor.ref)
+        if kind is Emit:
+            published = effect.event
+        else:  # EmitStamped: the event made at the virtual clock's time, as now() gives it
+            try:
+                published = effect.make(self.clock)
+            except Exception as error:
+                if self.tracing:
+                    self.log(fiber.label, f"emit failed: {short(error)}", StepKind.EMIT)
+                return step.throw(error)
         path = fiber.actor.path if fiber.actor is not None else f"/{self.name}"
-        event = Emitted(path, self.clock, effect.event)
-        self.events.append(event)
+        self.events.append(Emitted(path, self.clock, published))
         if self.tracing:
-            self.log(fiber.label, f"emit {bounded_repr(effect.event, 240)}", StepKind.EMIT)
+            self.log(fiber.label, f"emit {bounded_repr(published, 240)}", StepKind.EMIT)
         return step.resume(None)
 
     def perform(self, fiber: _Fiber, effect: Any) -> None:
