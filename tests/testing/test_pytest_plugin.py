@@ -230,7 +230,10 @@ def test_the_actor_system_fixture_runs_async_tests_and_fails_leaks_and_unobserve
     )
 
 
-def test_without_anyio_the_actor_system_fixture_says_how_to_install_it(pytester):
+def test_without_anyio_the_actor_system_fixture_says_how_to_install_it(pytester, monkeypatch):
+    # only this plugin: other installed ones (langsmith's, with the langchain extra) import
+    # anyio themselves and would fail to load before the fixture could say anything
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(
         hide_anyio="import sys\nsys.modules['anyio'] = None\n",
         test_needs_anyio="def test_it(actor_system):\n    pass\n",
@@ -242,7 +245,8 @@ def test_without_anyio_the_actor_system_fixture_says_how_to_install_it(pytester)
     assert "install it with: pip install 'playbill[testing]'" in result.stdout.str()
 
 
-def test_the_plugin_imports_without_hypothesis(pytester):
+def test_the_plugin_imports_without_hypothesis(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # as above: this plugin alone
     pytester.makepyfile(
         hide_hypothesis="import sys\nsys.modules['hypothesis'] = None\n",
         test_plain="def test_it(simulator):\n    assert simulator.replays == []\n",
