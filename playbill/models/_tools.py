@@ -7,6 +7,7 @@ pydantic is an optional dependency: ``pip install 'playbill[models]'``.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Iterable
 from typing import Any, final
 
@@ -86,7 +87,24 @@ class Tool:
 
     def call(self, call: ToolCall) -> Program[ToolResult]:
         """A program that runs the tool for ``call``: its result as a `ToolResult` (JSON for
-        anything but a str); bad arguments or a `ToolError` as an error result."""
+        anything but a str); bad arguments or a `ToolError` as an error result. A tool built
+        without an argument model (an MCP server's) takes the JSON object as it came: the
+        function checks it."""
+        if self._arguments is None:
+            try:
+                given = json.loads(call.arguments or "{}")
+            except ValueError as error:
+                given = error
+            if not isinstance(given, dict):
+                return pure(
+                    ToolResult(
+                        call.id,
+                        f"the arguments of {call.name} were refused: they must be a JSON "
+                        f"object, got {call.arguments!r}",
+                        is_error=True,
+                    )
+                )
+            return _run_tool(self.function, given, call.id)
         pydantic = pydantic_module()
         try:
             parsed = self._arguments.model_validate_json(call.arguments or "{}")
