@@ -25,9 +25,12 @@ from playbill.models._errors import (
     ApiKey,
     AuthenticationFailed,
     BadRequest,
+    ConnectionFailed,
     ModelError,
+    ModelTimedOut,
     Overloaded,
     RateLimited,
+    StreamInterrupted,
 )
 from playbill.models._values import Completion, TokenChunk
 
@@ -173,6 +176,45 @@ def status_error(
     return BadRequest(said, provider_message=message, provider=provider, secrets=secrets)
 
 
+def timed_out(received: int | None, provider: str, secrets: tuple[ApiKey, ...]) -> ModelError:
+    """An SDK's timeout: `StreamInterrupted` once a stream had published (its first token
+    came in time), else `ModelTimedOut`."""
+    if received:
+        return StreamInterrupted(
+            f"the stream timed out after {received} pieces",
+            chunks_received=received,
+            provider=provider,
+            secrets=secrets,
+        )
+    return ModelTimedOut("no answer in time", provider=provider, secrets=secrets)
+
+
+def connection_lost(
+    message: str, received: int | None, provider: str, secrets: tuple[ApiKey, ...]
+) -> ModelError:
+    """An SDK's connection error: `StreamInterrupted` once a stream had started, else
+    `ConnectionFailed`."""
+    if received is not None:
+        return StreamInterrupted(
+            f"the stream stopped after {received} pieces: {message}",
+            chunks_received=received,
+            provider=provider,
+            secrets=secrets,
+        )
+    return ConnectionFailed(message, provider=provider, secrets=secrets)
+
+
+def malformed_reply(
+    what: str, error: BaseException, provider: str, secrets: tuple[ApiKey, ...]
+) -> ModelError:
+    """A reply the SDK could not read as ``what``: not retried (asking again gets the same)."""
+    return ModelError(
+        f"the reply is not a {what} (malformed JSON or a missing field): {error}",
+        provider=provider,
+        secrets=secrets,
+    )
+
+
 class StreamReader:
     """Reads one streamed reply for a program: `next` gives the next text piece, or the
     `Completion` once the stream ends. A provider subclasses it: `open` starts the stream,
@@ -222,6 +264,97 @@ class StreamReader:
             self._closed = True
             with contextlib.suppress(Exception):  # the reply is complete or failed already
                 await self.close()
+
+
+class SdkProvider:
+    """What the SDK providers share: their checked options, the key, one SDK client per event
+    loop, and a request answered by the SDK's call (`_complete`) or stream (`_stream`). A
+    subclass names its SDK module (``_sdk``, also the extra that brings it), the SDK's async
+    client class, whose server ``base_url=None`` means, and how it maps the SDK's errors
+    (`_mapped`)."""
+
+    _sdk: str
+    _client_class: str
+    _owner: str
+    _base_url_example = ""
+
+    def _check_options(self, base_url: object, timeout: object, name: object) -> None:
+        where = type(self).__name__
+        if base_url is not None and (not isinstance(base_url, str) or not base_url):
+            raise InvalidArgument(
+                f"{where} base_url must be a URL str{self._base_url_example} or None for "
+                f"{self._owner}'s, got {base_url!r}"
+            )
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(f"{where} name must be a non-empty str, got {name!r}")
+        self.base_url: str | None = base_url
+        self.name: str = name
+        self.timeout = check_timeout(where, timeout)
+
+    def _connect(
+        self, api_key: object, api_key_env: str, default_headers: Mapping[str, str] | None
+    ) -> None:
+        self._key = resolve_key(type(self).__name__, api_key, api_key_env)
+        self._headers = dict(default_headers or {})
+        self._clients = PerLoop(self._client)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, name={self.name!r})"
+
+    async def aclose(self) -> None:
+        """Close the HTTP client of the running event loop (its pooled connections)."""
+        await self._clients.aclose()
+
+    def _client(self) -> Any:
+        client = getattr(need_sdk(self._sdk, self._sdk), self._client_class)
+        return client(
+            api_key=self._key.reveal(),
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=0,  # retrying is with_retry's, on the interpreter's clock
+            default_headers=self._headers or None,
+        )
+
+    def __call__(self, request: ModelRequest) -> Program[Completion]:
+        return provider_answer(
+            request,
+            lambda: self._complete(request),
+            lambda: self._stream(request),
+            f"the {self.name} provider",
+        )
+
+    async def _complete(self, request: ModelRequest) -> Completion:  # pragma: no cover
+        raise NotImplementedError
+
+    def _stream(self, request: ModelRequest) -> StreamReader:  # pragma: no cover
+        raise NotImplementedError
+
+    def _mapped(
+        self, sdk: Any, error: BaseException, received: int | None = None
+    ) -> BaseException:  # pragma: no cover - each provider's
+        raise NotImplementedError
+
+
+class SdkStream(StreamReader):
+    """A stream read through an SDK provider's client: closed through the SDK's stream, its
+    errors mapped by the provider (``received`` pieces in once it started)."""
+
+    provider: SdkProvider
+
+    def __init__(self, provider: SdkProvider, request: ModelRequest) -> None:
+        super().__init__()
+        self.provider = provider
+        self.request = request
+        self.sdk = need_sdk(provider._sdk, provider._sdk)
+        self.stream: Any = None
+
+    async def close(self) -> None:
+        if self.stream is not None:
+            await self.stream.close()
+
+    def error(self, error: BaseException) -> BaseException:
+        received = None if self.stream is None else self.received
+        return self.provider._mapped(self.sdk, error, received)
 
 
 def provider_answer(

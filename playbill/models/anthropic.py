@@ -13,26 +13,19 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, final
 
-from playbill.effects import InvalidArgument, Program
 from playbill.effects._checks import check_count
 from playbill.models._effects import ModelRequest
-from playbill.models._errors import (
-    ApiKey,
-    ConnectionFailed,
-    ModelError,
-    ModelTimedOut,
-    StreamInterrupted,
-)
+from playbill.models._errors import ApiKey, ModelError, StreamInterrupted
 from playbill.models._providers import (
-    PerLoop,
-    StreamReader,
+    SdkProvider,
+    SdkStream,
     body_message,
     body_type,
-    check_timeout,
+    connection_lost,
+    malformed_reply,
     need_sdk,
-    provider_answer,
-    resolve_key,
     status_error,
+    timed_out,
 )
 from playbill.models._values import (
     AssistantMessage,
@@ -181,29 +174,11 @@ def _map_error(
             kind=body_type(error.body),
         )
     if isinstance(error, (sdk.APITimeoutError, *timeouts)):
-        if received:  # a stream that had started: its first token came in time
-            return StreamInterrupted(
-                f"the stream timed out after {received} pieces",
-                chunks_received=received,
-                provider=provider,
-                secrets=secrets,
-            )
-        return ModelTimedOut("no answer in time", provider=provider, secrets=secrets)
+        return timed_out(received, provider, secrets)
     if isinstance(error, (sdk.APIConnectionError, *transports)):
-        if received is not None:
-            return StreamInterrupted(
-                f"the stream stopped after {received} pieces: {error}",
-                chunks_received=received,
-                provider=provider,
-                secrets=secrets,
-            )
-        return ConnectionFailed(str(error), provider=provider, secrets=secrets)
+        return connection_lost(str(error), received, provider, secrets)
     if isinstance(error, sdk.APIResponseValidationError | ValueError | KeyError | AttributeError):
-        return ModelError(
-            f"the reply is not a Messages reply (malformed JSON or a missing field): {error}",
-            provider=provider,
-            secrets=secrets,
-        )
+        return malformed_reply("Messages reply", error, provider, secrets)
     return error
 
 
@@ -223,7 +198,7 @@ def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseExce
 
 
 @final
-class AnthropicMessages:
+class AnthropicMessages(SdkProvider):
     """A model that asks the Anthropic Messages API (asyncio only).
 
     ``api_key`` is an `ApiKey`, or ``None`` to read ``api_key_env`` (``ANTHROPIC_API_KEY``)
@@ -236,6 +211,10 @@ class AnthropicMessages:
     AnthropicMessages(base_url=None, name='anthropic')
     """
 
+    _sdk = "anthropic"
+    _client_class = "AsyncAnthropic"
+    _owner = "Anthropic"
+
     def __init__(
         self,
         *,
@@ -247,45 +226,9 @@ class AnthropicMessages:
         name: str = "anthropic",
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
-        if base_url is not None and (not isinstance(base_url, str) or not base_url):
-            raise InvalidArgument(
-                f"AnthropicMessages base_url must be a URL str or None for Anthropic's, got "
-                f"{base_url!r}"
-            )
-        if not isinstance(name, str) or not name:
-            raise InvalidArgument(f"AnthropicMessages name must be a non-empty str, got {name!r}")
-        self.base_url = base_url
-        self.name = name
-        self.timeout = check_timeout("AnthropicMessages", timeout)
+        self._check_options(base_url, timeout, name)
         self.max_tokens = check_count("AnthropicMessages max_tokens", max_tokens, minimum=1)
-        self._key = resolve_key("AnthropicMessages", api_key, api_key_env)
-        self._headers = dict(default_headers or {})
-        self._clients: PerLoop = PerLoop(self._client)
-
-    def __repr__(self) -> str:
-        return f"AnthropicMessages(base_url={self.base_url!r}, name={self.name!r})"
-
-    async def aclose(self) -> None:
-        """Close the HTTP client of the running event loop (its pooled connections)."""
-        await self._clients.aclose()
-
-    def _client(self) -> Any:
-        anthropic = need_sdk("anthropic", "anthropic")
-        return anthropic.AsyncAnthropic(
-            api_key=self._key.reveal(),
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=0,
-            default_headers=self._headers or None,
-        )
-
-    def __call__(self, request: ModelRequest) -> Program[Completion]:
-        return provider_answer(
-            request,
-            lambda: self._complete(request),
-            lambda: _AnthropicStream(self, request),
-            f"the {self.name} provider",
-        )
+        self._connect(api_key, api_key_env, default_headers)
 
     async def _complete(self, request: ModelRequest) -> Completion:
         sdk = need_sdk("anthropic", "anthropic")
@@ -295,16 +238,20 @@ class AnthropicMessages:
             )
             return _completion(message, request.model)
         except Exception as error:
-            raise _map_error(sdk, error, provider=self.name, key=self._key) from None
+            raise self._mapped(sdk, error) from None
+
+    def _stream(self, request: ModelRequest) -> _AnthropicStream:
+        return _AnthropicStream(self, request)
+
+    def _mapped(self, sdk: Any, error: BaseException, received: int | None = None) -> BaseException:
+        return _map_error(sdk, error, provider=self.name, key=self._key, received=received)
 
 
-class _AnthropicStream(StreamReader):
+class _AnthropicStream(SdkStream):
+    provider: AnthropicMessages
+
     def __init__(self, provider: AnthropicMessages, request: ModelRequest) -> None:
-        super().__init__()
-        self.provider = provider
-        self.request = request
-        self.sdk = need_sdk("anthropic", "anthropic")
-        self.stream: Any = None
+        super().__init__(provider, request)
         self.stopped = False
 
     async def open(self) -> AsyncIterator[str]:
@@ -329,16 +276,3 @@ class _AnthropicStream(StreamReader):
                 provider=self.provider.name,
             )
         return _completion(self.stream.current_message_snapshot, self.request.model)
-
-    async def close(self) -> None:
-        if self.stream is not None:
-            await self.stream.close()
-
-    def error(self, error: BaseException) -> BaseException:
-        return _map_error(
-            self.sdk,
-            error,
-            provider=self.provider.name,
-            key=self.provider._key,
-            received=None if self.stream is None else self.received,
-        )

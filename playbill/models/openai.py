@@ -13,24 +13,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, final
 
-from playbill.effects import InvalidArgument, Program
 from playbill.models._effects import ModelRequest
-from playbill.models._errors import (
-    ApiKey,
-    ConnectionFailed,
-    ModelError,
-    ModelTimedOut,
-    StreamInterrupted,
-)
+from playbill.models._errors import ApiKey, ModelError, StreamInterrupted
 from playbill.models._providers import (
-    PerLoop,
-    StreamReader,
+    SdkProvider,
+    SdkStream,
     body_message,
-    check_timeout,
+    connection_lost,
+    malformed_reply,
     need_sdk,
-    provider_answer,
-    resolve_key,
     status_error,
+    timed_out,
 )
 from playbill.models._values import (
     AssistantMessage,
@@ -155,29 +148,11 @@ def _map_error(
             key=key,
         )
     if isinstance(error, sdk.APITimeoutError):
-        if received:  # a stream that had started: its first token came in time
-            return StreamInterrupted(
-                f"the stream timed out after {received} pieces",
-                chunks_received=received,
-                provider=provider,
-                secrets=secrets,
-            )
-        return ModelTimedOut("no answer in time", provider=provider, secrets=secrets)
+        return timed_out(received, provider, secrets)
     if isinstance(error, sdk.APIConnectionError):
-        if received is not None:
-            return StreamInterrupted(
-                f"the stream stopped after {received} pieces: {error.message}",
-                chunks_received=received,
-                provider=provider,
-                secrets=secrets,
-            )
-        return ConnectionFailed(error.message, provider=provider, secrets=secrets)
+        return connection_lost(error.message, received, provider, secrets)
     if isinstance(error, sdk.APIResponseValidationError | ValueError | KeyError | AttributeError):
-        return ModelError(
-            f"the reply is not a Chat Completion (malformed JSON or a missing field): {error}",
-            provider=provider,
-            secrets=secrets,
-        )
+        return malformed_reply("Chat Completion", error, provider, secrets)
     if isinstance(error, sdk.APIError):  # an error event inside a stream
         return status_error(
             0, body_message(error.body, error.message), None, provider=provider, key=key
@@ -186,7 +161,7 @@ def _map_error(
 
 
 @final
-class OpenAIChat:
+class OpenAIChat(SdkProvider):
     """A model that asks an OpenAI-compatible Chat Completions API (asyncio only).
 
     ``base_url`` chooses the server (``None``: OpenAI's); ``api_key`` is an `ApiKey`, or
@@ -201,6 +176,11 @@ class OpenAIChat:
     OpenAIChat(base_url='http://localhost:11434/v1', name='openai')
     """
 
+    _sdk = "openai"
+    _client_class = "AsyncOpenAI"
+    _owner = "OpenAI"
+    _base_url_example = " (such as 'http://localhost:11434/v1' for Ollama)"
+
     def __init__(
         self,
         *,
@@ -212,45 +192,9 @@ class OpenAIChat:
         stream_usage: bool = True,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
-        if base_url is not None and (not isinstance(base_url, str) or not base_url):
-            raise InvalidArgument(
-                f"OpenAIChat base_url must be a URL str (such as 'http://localhost:11434/v1' "
-                f"for Ollama) or None for OpenAI's, got {base_url!r}"
-            )
-        if not isinstance(name, str) or not name:
-            raise InvalidArgument(f"OpenAIChat name must be a non-empty str, got {name!r}")
-        self.base_url = base_url
-        self.name = name
-        self.timeout = check_timeout("OpenAIChat", timeout)
+        self._check_options(base_url, timeout, name)
         self.stream_usage = bool(stream_usage)
-        self._key = resolve_key("OpenAIChat", api_key, api_key_env)
-        self._headers = dict(default_headers or {})
-        self._clients: PerLoop = PerLoop(self._client)
-
-    def __repr__(self) -> str:
-        return f"OpenAIChat(base_url={self.base_url!r}, name={self.name!r})"
-
-    async def aclose(self) -> None:
-        """Close the HTTP client of the running event loop (its pooled connections)."""
-        await self._clients.aclose()
-
-    def _client(self) -> Any:
-        openai = need_sdk("openai", "openai")
-        return openai.AsyncOpenAI(
-            api_key=self._key.reveal(),
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=0,
-            default_headers=self._headers or None,
-        )
-
-    def __call__(self, request: ModelRequest) -> Program[Completion]:
-        return provider_answer(
-            request,
-            lambda: self._complete(request),
-            lambda: _OpenAIStream(self, request),
-            f"the {self.name} provider",
-        )
+        self._connect(api_key, api_key_env, default_headers)
 
     async def _complete(self, request: ModelRequest) -> Completion:
         sdk = need_sdk("openai", "openai")
@@ -258,24 +202,24 @@ class OpenAIChat:
             response = await self._clients.get().chat.completions.create(**request_body(request))
             return _completion(response, request.model)
         except Exception as error:
-            raise _map_error(sdk, error, provider=self.name, key=self._key) from None
+            raise self._mapped(sdk, error) from None
+
+    def _stream(self, request: ModelRequest) -> _OpenAIStream:
+        return _OpenAIStream(self, request)
+
+    def _mapped(self, sdk: Any, error: BaseException, received: int | None = None) -> BaseException:
+        return _map_error(sdk, error, provider=self.name, key=self._key, received=received)
 
 
-class _OpenAIStream(StreamReader):
-    def __init__(self, provider: OpenAIChat, request: ModelRequest) -> None:
-        super().__init__()
-        self.provider = provider
-        self.request = request
-        self.sdk = need_sdk("openai", "openai")
-        self.stream: Any = None
-        self.manager: Any = None
+class _OpenAIStream(SdkStream):
+    provider: OpenAIChat
 
     async def open(self) -> AsyncIterator[str]:
         body = request_body(self.request)
         if self.provider.stream_usage:
             body["stream_options"] = {"include_usage": True}
-        self.manager = self.provider._clients.get().chat.completions.stream(**body)
-        self.stream = await self.manager.__aenter__()
+        manager = self.provider._clients.get().chat.completions.stream(**body)
+        self.stream = await manager.__aenter__()
         return self._pieces()
 
     async def _pieces(self) -> AsyncIterator[str]:
@@ -293,16 +237,3 @@ class _OpenAIStream(StreamReader):
                 provider=self.provider.name,
             )
         return _completion(snapshot, self.request.model)
-
-    async def close(self) -> None:
-        if self.stream is not None:
-            await self.stream.close()
-
-    def error(self, error: BaseException) -> BaseException:
-        return _map_error(
-            self.sdk,
-            error,
-            provider=self.provider.name,
-            key=self.provider._key,
-            received=None if self.stream is None else self.received,
-        )
