@@ -11,7 +11,6 @@ is better) unless marked as time.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import gc
@@ -20,6 +19,8 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from _shared import command_line
 
 from playbill import Actor, ActorSystem, program
 
@@ -304,22 +305,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller counts, one repeat")
-    parser.add_argument("--uvloop", action="store_true", help="run on uvloop (if installed)")
-    parser.add_argument("--repeats", type=int, default=3)
-    options = parser.parse_args(argv)
+    options, loop_name = command_line(__doc__, argv, repeats=3, quick="smaller counts, one repeat")
     scale = 10 if options.quick else 1
     repeats = 1 if options.quick else options.repeats
-    loop_name = "asyncio"
-    if options.uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            print("uvloop is not installed (pip install 'playbill[uvloop]'); using asyncio")
-        else:
-            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-            loop_name = "uvloop"
     tells, asks, actors, fan, spawns = (
         100_000 // scale,
         20_000 // scale,

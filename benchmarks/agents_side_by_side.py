@@ -12,14 +12,14 @@ above 1 and time ratios below 1 are better; the issue's targets are >= 2x and <=
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import gc
 import platform
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
+
+from _shared import command_line, peer_version, perform
 
 from playbill import Actor, ActorSystem, Program, free_ask, free_spawn, program, pure, simulate
 from playbill.agents import AgentActor, AgentSystem, StreamResult, Task, traverse_agents
@@ -269,27 +269,11 @@ def measure(
     peers: list[Any] = []
     for _ in range(repeats):
         gc.collect()
-        mine.append(_perform(ours))
+        mine.append(perform(ours))
         if theirs is not None:
             gc.collect()
-            peers.append(_perform(theirs))
+            peers.append(perform(theirs))
     return mine, peers
-
-
-def _perform(function: Callable[[], Any]) -> Any:
-    made = function()
-    if isinstance(made, Awaitable):
-        return asyncio.run(made)  # type: ignore[arg-type]
-    return made
-
-
-def _peer_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("everything-is-an-actor")
-    except metadata.PackageNotFoundError:  # pragma: no cover - installed from a checkout
-        return "(version unknown)"
 
 
 def median(values: list[float]) -> float:
@@ -299,28 +283,15 @@ def median(values: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Print the table; return our figures by name (a test checks the script runs)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller counts, one repeat")
-    parser.add_argument("--uvloop", action="store_true", help="run on uvloop (if installed)")
-    parser.add_argument("--repeats", type=int, default=5)
-    options = parser.parse_args(argv)
+    options, loop_name = command_line(__doc__, argv, repeats=5, quick="smaller counts, one repeat")
     scale = 10 if options.quick else 1
     repeats = 1 if options.quick else options.repeats
-    loop_name = "asyncio"
-    if options.uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            print("uvloop is not installed (pip install 'playbill[uvloop]'); using asyncio")
-        else:
-            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-            loop_name = "uvloop"
     asks, width, fan_rounds = 20_000 // scale, 50, 200 // scale
     chunks, stream_rounds, runs, simulated = 1_000, 20 // scale, 2_000 // scale, 20_000 // scale
     have_peer = peer_agents is not None
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {loop_name}; peer "
-        f"everything-is-an-actor {_peer_version() if have_peer else 'not installed'}; "
+        f"everything-is-an-actor {peer_version() if have_peer else 'not installed'}; "
         f"best of {repeats}, interleaved"
     )
     rows: list[tuple[str, str, str, str, str]] = []

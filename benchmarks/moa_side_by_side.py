@@ -18,13 +18,12 @@ says "n/a".
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import gc
 import platform
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
+
+from _shared import command_line, peer_version, perform
 
 from playbill import simulate
 from playbill.agents import AgentActor
@@ -144,44 +143,15 @@ async def peer_runs(runs: int) -> tuple[float, int]:
 # -- the table ----------------------------------------------------------------------------
 
 
-def _perform(function: Callable[[], Any]) -> Any:
-    made = function()
-    if isinstance(made, Awaitable):
-        return asyncio.run(made)  # type: ignore[arg-type]
-    return made
-
-
-def _peer_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("everything-is-an-actor")
-    except metadata.PackageNotFoundError:  # pragma: no cover - installed from a checkout
-        return "(version unknown)"
-
-
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Print the table; return our figures by name."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs, one repeat")
-    parser.add_argument("--uvloop", action="store_true", help="run on uvloop (if installed)")
-    parser.add_argument("--repeats", type=int, default=5)
-    options = parser.parse_args(argv)
+    options, loop_name = command_line(__doc__, argv, repeats=5, quick="fewer runs, one repeat")
     runs = 20 if options.quick else 200
     repeats = 1 if options.quick else options.repeats
-    loop_name = "asyncio"
-    if options.uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            print("uvloop is not installed (pip install 'playbill[uvloop]'); using asyncio")
-        else:
-            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-            loop_name = "uvloop"
     have_peer = peer_agents is not None
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {loop_name}; peer "
-        f"everything-is-an-actor {_peer_version() if have_peer else 'not installed'}; "
+        f"everything-is-an-actor {peer_version() if have_peer else 'not installed'}; "
         f"{LAYERS} layers x {PROPOSERS} proposers, {runs} runs, best of {repeats}, interleaved"
     )
     agents, steps = agent_tree(), step_tree()
@@ -191,12 +161,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     simulated: list[float] = []
     for _ in range(repeats):
         gc.collect()
-        ours.append(_perform(lambda: playbill_runs(agents, runs)))
+        ours.append(perform(lambda: playbill_runs(agents, runs)))
         if have_peer:
             gc.collect()
-            theirs.append(_perform(lambda: peer_runs(runs)))
+            theirs.append(perform(lambda: peer_runs(runs)))
         gc.collect()
-        plain.append(_perform(lambda: playbill_runs(steps, runs)))
+        plain.append(perform(lambda: playbill_runs(steps, runs)))
         gc.collect()
         simulated.append(simulated_runs(agents, runs))
     best, events = min(ours)
