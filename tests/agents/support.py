@@ -21,17 +21,20 @@ class Outcome:
     error: BaseException | None
     events: tuple[TaskEvent, ...]
     left: tuple[str, ...]  # paths of actors still alive when the program ended
+    clock: float | None = None  # the simulator's virtual clock at the end (when it says)
 
 
 def perform(program: Program[Any], interpreter: str, **options: Any) -> Outcome:
     if interpreter == "asyncio":
-        return asyncio.run(asyncio.wait_for(_perform_asyncio(program), 20))
+        return asyncio.run(asyncio.wait_for(perform_asyncio(program), 20))
     result = simulate(program, delivery=interpreter, seed=options.pop("seed", 7), **options)
     assert result.status in ("completed", "failed"), result
     return Outcome(result.value, result.error, task_events(result.events), ())
 
 
-async def _perform_asyncio(program: Program[Any]) -> Outcome:
+async def perform_asyncio(program: Program[Any]) -> Outcome:
+    """``program`` on a fresh asyncio system: what it produced, its task events, and the
+    actors still alive once the stops under way had time to finish."""
     async with ActorSystem("app") as system:
         subscription = system.events(buffer=1_000_000)
         value: Any = None

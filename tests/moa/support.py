@@ -6,24 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from attrs import frozen
-
-from playbill import ActorSystem, Program, program, simulate, sleep
+from playbill import Program, program, simulate, sleep
 from playbill.actors import Spawned, Stopped
-from playbill.agents import AgentActor, TaskEvent, task_events
+from playbill.agents import AgentActor, task_events
 from playbill.moa import LayerInput, LayerOutput, Proposals
+from tests.agents.support import INTERPRETERS as INTERPRETERS  # the tests import it here
+from tests.agents.support import Outcome, perform_asyncio
 
-INTERPRETERS = ["asyncio", "causal", "per_pair"]
 SLOW = 60.0  # a straggler: never waited for when the tests pass
-
-
-@frozen
-class Outcome:
-    value: Any
-    error: BaseException | None
-    events: tuple[TaskEvent, ...]
-    left: tuple[str, ...]  # actors still alive (or never stopped) when the program ended
-    clock: float | None = None  # the simulator's virtual clock at the end
 
 
 def orphans(events: tuple[object, ...]) -> tuple[str, ...]:
@@ -39,7 +29,7 @@ def orphans(events: tuple[object, ...]) -> tuple[str, ...]:
 
 def perform(program_: Program[Any], interpreter: str, **options: Any) -> Outcome:
     if interpreter == "asyncio":
-        return asyncio.run(asyncio.wait_for(_perform_asyncio(program_), 20))
+        return asyncio.run(asyncio.wait_for(perform_asyncio(program_), 20))
     result = simulate(program_, delivery=interpreter, seed=options.pop("seed", 7), **options)
     assert result.status in ("completed", "failed"), result
     return Outcome(
@@ -49,24 +39,6 @@ def perform(program_: Program[Any], interpreter: str, **options: Any) -> Outcome
         orphans(result.events),
         result.clock,
     )
-
-
-async def _perform_asyncio(program_: Program[Any]) -> Outcome:
-    async with ActorSystem("app") as system:
-        subscription = system.events(buffer=1_000_000)
-        value: Any = None
-        error: BaseException | None = None
-        try:
-            value = await system.run(program_)
-        except Exception as failure:
-            error = failure
-        for _ in range(500):  # let the stops under way finish
-            if not system.children:
-                break
-            await asyncio.sleep(0.001)
-        left = tuple(ref.path for ref in system.children)
-        events = subscription.drain()
-    return Outcome(value, error, task_events(events), left)
 
 
 def proposer(name: str, delay: float, *, fails: bool = False) -> type[AgentActor[Any, Any]]:
