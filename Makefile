@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 export HYPOTHESIS_PROFILE
 
-.PHONY: demo test lint mermaid format bench bench-peer clean
+.PHONY: demo test lint mermaid redis-server format bench bench-peer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,24 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict playbill
 
-test: lint mermaid
+test: lint mermaid redis-server
 	$(BIN)/python -m pytest --benchmark-disable
+
+# The Redis tests start their own redis-server (127.0.0.1, a random port, a temporary
+# directory). Debian's package is installed when missing and this runs as root; otherwise
+# only the Redis tests are skipped, each saying how to install it.
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's redis-server for the Redis tests"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q redis-server >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q redis-server >/dev/null 2>&1; } || \
+	      echo "could not install redis-server: the Redis tests will be skipped (apt-get install redis-server)"; \
+	    /etc/init.d/redis-server stop >/dev/null 2>&1 || true; \
+	  else \
+	    echo "redis-server not found: the Redis tests will be skipped (as root: apt-get install redis-server)"; \
+	  fi; }
 
 # Mermaid's own parser checks the flow drawings in the suite (skipped, saying why, without npm)
 mermaid: tools/mermaid/node_modules/.installed
