@@ -156,14 +156,15 @@ def status_error(
     headers: Mapping[str, str] | None,
     *,
     provider: str,
-    key: ApiKey,
+    key: ApiKey | None,
     kind: str | None = None,
+    secrets: tuple[ApiKey, ...] = (),
 ) -> ModelError:
     """The `ModelError` for an HTTP ``status`` (or an error ``kind`` a stream sent): 401 and
     403 `AuthenticationFailed`, 429 `RateLimited` (with the Retry-After), 408, 409 and
     every 5xx (529 included) `Overloaded`, any other 4xx `BadRequest` with the provider's
-    message."""
-    secrets = (key,)
+    message. ``key`` (or none) and ``secrets`` are scrubbed from the message."""
+    secrets = (key, *secrets) if key is not None else secrets
     said = f"HTTP {status}: {message}" if status else message
     if kind in ("overloaded_error", "api_error") or status >= 500 or status in (408, 409):
         return Overloaded(said, provider=provider, secrets=secrets)

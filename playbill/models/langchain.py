@@ -5,25 +5,37 @@
 the request giving a Program of the `Completion`, so every combinator wraps it and a
 `ChatAgent` asks it. The runnable is called through the `blocking` effect — under asyncio on
 the system's thread pool, never on the event loop; under the stub and the simulator inline.
+A stream is read one piece per `blocking` call, so each token is published as it arrives.
+What the runnable raises is mapped to the same `ModelError` tree as the providers': an error
+with an HTTP ``status_code`` (what the OpenAI and Anthropic SDKs behind ``ChatOpenAI`` and
+``ChatAnthropic`` raise) by its status, a timeout and a lost connection by their kind — and the
+runnable's own keys (its pydantic ``SecretStr`` fields) are scrubbed from every message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
-from collections.abc import Sequence
-from typing import Any, final
+from collections.abc import Iterator, Sequence
+from typing import Any, Final, final
 
-from playbill.effects import InvalidArgument, Program, Pure, blocking
-from playbill.models._calling import publish
+from playbill.effects import Emit, InvalidArgument, Program, blocking, program
 from playbill.models._effects import ModelRequest, StreamComplete
-from playbill.models._errors import ModelError
+from playbill.models._errors import ApiKey, ModelError
+from playbill.models._providers import (
+    body_message,
+    connection_lost,
+    status_error,
+    timed_out,
+)
 from playbill.models._values import (
     AssistantMessage,
     Completion,
     FinishReason,
     Message,
     SystemMessage,
+    TokenChunk,
     ToolCall,
     ToolResult,
     Usage,
@@ -103,8 +115,8 @@ class LangChainModel:
     `Completion`. With tools in the request, the runnable's ``bind_tools`` is given their
     schemas. ``temperature`` and ``max_tokens`` are the LangChain model's own settings
     (configure it), not the request's. A streamed request reads ``runnable.stream(...)``
-    and publishes each piece as a `TokenChunk` — after the stream has ended, since the
-    runnable is read in one `blocking` call.
+    one piece per `blocking` call and publishes each as a `TokenChunk` as it arrives.
+    Errors are mapped as the module's docstring says.
 
     >>> import pytest; _ = pytest.importorskip("langchain_core")
     >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -122,6 +134,7 @@ class LangChainModel:
                 f"{runnable!r:.80} ({type(runnable).__name__})"
             )
         self.runnable = runnable
+        self._secrets = _secrets_of(runnable)
 
     def __call__(self, request: ModelRequest) -> Program[Completion]:
         messages = _messages(request.messages)
@@ -146,27 +159,111 @@ class LangChainModel:
                     for spec in request.tools
                 ]
             )
+        secrets = self._secrets
         if isinstance(request, StreamComplete):
-            return blocking(_streamed, runnable, messages).flat_map(
-                lambda pieces: self._published(pieces, request)
-            )
-        return blocking(runnable.invoke, messages).map(
+            return _streamed(runnable, messages, request.model, self.runnable, secrets)
+        return blocking(_invoke, runnable, messages, secrets).map(
             lambda output: _completion(output, request.model, self.runnable)
         )
-
-    def _published(self, pieces: list[Any], request: ModelRequest) -> Program[Completion]:
-        texts = [_text(getattr(piece, "content", piece)) for piece in pieces]
-        whole: Any = "".join(texts)
-        if pieces and not isinstance(pieces[0], str):
-            whole = pieces[0]
-            for piece in pieces[1:]:
-                whole = whole + piece  # message chunks add up, tool calls and usage too
-        completion = _completion(whole, request.model, self.runnable)
-        return publish([text for text in texts if text], request.model, Pure(completion))
 
     def __repr__(self) -> str:
         return f"LangChainModel({self.runnable!r:.80})"
 
 
-def _streamed(runnable: Any, messages: list[Any]) -> list[Any]:
-    return list(runnable.stream(messages))
+PROVIDER: Final = "langchain"
+_END: Final = object()  # the stream has ended
+
+
+def _secrets_of(runnable: object, depth: int = 0) -> tuple[ApiKey, ...]:
+    """The keys a LangChain model holds (its pydantic ``SecretStr`` fields), also through a
+    binding's ``bound`` model, to scrub from error messages."""
+    found: list[ApiKey] = []
+    for value in getattr(runnable, "__dict__", {}).values():
+        reveal = getattr(value, "get_secret_value", None)
+        if callable(reveal):
+            secret = reveal()
+            if isinstance(secret, str) and secret.strip():
+                found.append(ApiKey(secret))
+        elif depth < 2 and hasattr(value, "invoke") and hasattr(value, "__dict__"):
+            found.extend(_secrets_of(value, depth + 1))
+    return tuple(found)
+
+
+def mapped(
+    error: BaseException, received: int | None, secrets: tuple[ApiKey, ...]
+) -> BaseException:
+    """The `ModelError` for what a runnable raised (``received``: how many pieces a stream had
+    published, ``None`` when not streaming); anything else (the chain's own bug) as it is."""
+    if isinstance(error, ModelError):
+        return error
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int) and not isinstance(status, bool):
+        response = getattr(error, "response", None)
+        return status_error(
+            status,
+            body_message(getattr(error, "body", None), str(error)),
+            getattr(response, "headers", None),
+            provider=PROVIDER,
+            key=None,
+            secrets=secrets,
+        )
+    name = type(error).__name__
+    if isinstance(error, TimeoutError) or "Timeout" in name:
+        return timed_out(received, PROVIDER, secrets)
+    if isinstance(error, ConnectionError) or "Connection" in name:
+        return connection_lost(str(error), received, PROVIDER, secrets)
+    return error
+
+
+def _invoke(runnable: Any, messages: list[Any], secrets: tuple[ApiKey, ...]) -> Any:
+    try:
+        return runnable.invoke(messages)
+    except Exception as error:
+        raise mapped(error, None, secrets) from None
+
+
+def _open(runnable: Any, messages: list[Any], secrets: tuple[ApiKey, ...]) -> Iterator[Any]:
+    try:
+        return iter(runnable.stream(messages))
+    except Exception as error:
+        raise mapped(error, None, secrets) from None
+
+
+def _next(pieces: Iterator[Any], received: int, secrets: tuple[ApiKey, ...]) -> Any:
+    try:
+        return next(pieces, _END)
+    except Exception as error:
+        raise mapped(error, received, secrets) from None
+
+
+def _close(pieces: Iterator[Any]) -> None:
+    close = getattr(pieces, "close", None)
+    if callable(close):
+        # ValueError: still running in its thread, where it ends with that call
+        with contextlib.suppress(ValueError):
+            close()
+
+
+@program
+def _streamed(
+    runnable: Any, messages: list[Any], model: str, original: object, secrets: tuple[ApiKey, ...]
+) -> Any:
+    pieces = yield blocking(_open, runnable, messages, secrets)
+    received: list[Any] = []
+    published = 0
+    try:
+        while (piece := (yield blocking(_next, pieces, len(received), secrets))) is not _END:
+            received.append(piece)
+            text = _text(getattr(piece, "content", piece))
+            if text:
+                yield Emit(TokenChunk(text, published, model))
+                published += 1
+    except BaseException:
+        _close(pieces)  # a cancelled or failed read releases the stream
+        raise
+    whole: Any = "".join(_text(getattr(piece, "content", piece)) for piece in received)
+    if received and not isinstance(received[0], str):
+        whole = received[0]
+        for piece in received[1:]:
+            whole = whole + piece  # message chunks add up, tool calls and usage too
+    return _completion(whole, model, original)

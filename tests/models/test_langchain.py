@@ -123,3 +123,144 @@ def test_bad_input_is_refused_naming_what_was_given():
         LangChainModel("not a runnable")
     with pytest.raises(ModelError, match=r"must give a message .* or a str"):
         stub.run(complete(["hi"], "m"), model_handlers(LangChainModel(RunnableLambda(lambda m: 3))))
+
+
+class Gated:
+    """A runnable whose stream gives its second piece only once the first was seen."""
+
+    def __init__(self) -> None:
+        self.first_seen = threading.Event()
+        self.closed = False
+
+    def invoke(self, messages):
+        return "first second"
+
+    def stream(self, messages):
+        try:
+            yield "first "
+            assert self.first_seen.wait(10), "the first piece was not published live"
+            yield "second"
+        finally:
+            self.closed = True
+
+
+def test_a_stream_publishes_each_piece_as_it_arrives_under_asyncio():
+    import asyncio
+
+    from playbill.agents import AgentSystem, StreamEvent, StreamResult, TaskEventKind
+
+    gated = Gated()
+
+    class Assistant(ChatAgent):
+        model = LangChainModel(gated)
+
+    async def main():
+        chunks, results = [], []
+        async with AgentSystem("live") as system:
+            async for item in system.ask_stream(Assistant, "hi"):
+                if isinstance(item, StreamEvent) and item.event.kind is TaskEventKind.CHUNK:
+                    chunks.append(item.event.data)
+                    gated.first_seen.set()  # the stream waits for this
+                elif isinstance(item, StreamResult):
+                    results.append(item.result)
+        return chunks, results
+
+    chunks, results = asyncio.run(main())
+    assert chunks == ["first ", "second"]
+    assert results[0].output == "first second"
+    assert gated.closed
+
+
+class Raising:
+    """A runnable raising ``error`` (after ``pieces`` pieces of its stream)."""
+
+    def __init__(self, error: BaseException, pieces: int = 0, key: str | None = None) -> None:
+        self.error = error
+        self.pieces = pieces
+        if key is not None:
+            from pydantic import SecretStr
+
+            self.api_key = SecretStr(key)
+
+    def invoke(self, messages):
+        raise self.error
+
+    def stream(self, messages):
+        for index in range(self.pieces):
+            yield f"piece{index} "
+        raise self.error
+
+
+class StatusError(Exception):
+    """What an httpx-based SDK raises: a status code, the response (its headers), a body."""
+
+    def __init__(self, status: int, body: object, headers: dict[str, str]) -> None:
+        super().__init__(f"Error code: {status}")
+        self.status_code = status
+        self.body = body
+        self.response = type("Response", (), {"headers": headers})()
+
+
+def failure_of(runnable, request) -> BaseException:
+    run = stub.execute(request, model_handlers(LangChainModel(runnable)))
+    return run.outcome.failure()
+
+
+def test_errors_map_to_the_model_error_tree():
+    from playbill.models import (
+        AuthenticationFailed,
+        BadRequest,
+        ConnectionFailed,
+        ModelTimedOut,
+        Overloaded,
+        RateLimited,
+        StreamInterrupted,
+    )
+
+    limited = failure_of(
+        Raising(StatusError(429, {"error": {"message": "slow down"}}, {"retry-after": "2"})),
+        complete(["hi"], "m"),
+    )
+    assert isinstance(limited, RateLimited)
+    assert limited.retry_after == 2.0
+    assert "slow down" in str(limited)
+    assert isinstance(
+        failure_of(Raising(StatusError(529, None, {})), complete(["hi"], "m")), Overloaded
+    )
+    assert isinstance(
+        failure_of(Raising(StatusError(401, None, {})), complete(["hi"], "m")), AuthenticationFailed
+    )
+    bad = failure_of(
+        Raising(StatusError(400, {"message": "no such model"}, {})), complete(["hi"], "m")
+    )
+    assert isinstance(bad, BadRequest)
+    assert "no such model" in str(bad)
+    assert isinstance(
+        failure_of(Raising(TimeoutError("slow")), complete(["hi"], "m")), ModelTimedOut
+    )
+    assert isinstance(
+        failure_of(Raising(ConnectionError("refused")), complete(["hi"], "m")), ConnectionFailed
+    )
+    dropped = failure_of(Raising(ConnectionError("reset"), pieces=2), stream_complete(["hi"], "m"))
+    assert isinstance(dropped, StreamInterrupted)
+    assert dropped.chunks_received == 2
+    own_bug = failure_of(Raising(ValueError("the chain's own bug")), complete(["hi"], "m"))
+    assert type(own_bug) is ValueError  # not a model error: left as it is
+
+
+def test_the_sdk_errors_behind_chat_models_map_too_and_keys_never_show():
+    openai = pytest.importorskip("openai")
+    import httpx
+
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx.Response(429, headers={"retry-after": "3"}, request=request)
+    sdk_error = openai.RateLimitError(
+        "Rate limit for key sk-live-secret", response=response, body=None
+    )
+    error = failure_of(Raising(sdk_error, key="sk-live-secret"), complete(["hi"], "m"))
+    from playbill.models import RateLimited
+
+    assert isinstance(error, RateLimited)
+    assert error.retry_after == 3.0
+    assert "sk-live-secret" not in str(error)
+    assert "<redacted>" in str(error)
