@@ -6,11 +6,13 @@ pytest.importorskip("pydantic")
 
 from pydantic import BaseModel
 
-from playbill import Actor, InvalidArgument, free_spawn, program
+from playbill import Actor, Faults, InjectedFault, InvalidArgument, free_spawn, maybe_fault, program
 from playbill.interpreters import explore, stub
 from playbill.interpreters import run as run_asyncio
 from playbill.models import (
     AssistantMessage,
+    Completion,
+    FunctionModel,
     JsonSchema,
     OutputValidationFailed,
     RingBufferMemory,
@@ -24,9 +26,12 @@ from playbill.models import (
     Usage,
     UserMessage,
     complete_structured,
+    is_retryable,
     model_handlers,
     run_tools,
     tool,
+    with_rate_limit,
+    with_retry,
 )
 from tests.models.support import chunks_of
 
@@ -248,3 +253,57 @@ def test_ring_buffer_memory_keeps_the_system_message_and_drops_orphan_tool_resul
     assert memory.messages == (SystemMessage("sys"),)
     with pytest.raises(InvalidArgument, match=r"RingBufferMemory\.add takes messages"):
         memory.add("hi")
+
+
+# -- a conversation with tools, a rate limit and a flaky provider, explored -----------------
+
+
+def flaky_ledger_model(log):
+    """A provider that fails where the simulator injects a fault (``maybe_fault``), behind a
+    retry and a rate limit of 3 requests a minute; ``log`` records each request it answered."""
+
+    @program
+    def answer(request):
+        log.append("try")
+        yield maybe_fault("provider")
+        log.append(len(request.messages))
+        if any(isinstance(message, ToolResult) for message in request.messages):
+            return Completion("balance 12")
+        return Completion(
+            "", (ToolCall("c1", "deposit", {"amount": 5}), ToolCall("c2", "deposit", {"amount": 7}))
+        )
+
+    retried = with_retry(
+        FunctionModel(answer),
+        attempts=10,
+        retry_on=lambda error: isinstance(error, InjectedFault) or is_retryable(error),
+    )
+    return model_handlers(with_rate_limit(retried, requests_per_minute=3))
+
+
+@pytest.mark.parametrize("delivery", ["causal", "per_pair"])
+def test_a_conversation_with_tools_a_rate_limit_and_a_flaky_provider_in_every_schedule(delivery):
+    logs: list[list[int]] = []
+
+    def handlers():
+        logs.append([])
+        return flaky_ledger_model(logs[-1])
+
+    def check(run):
+        # the provider's faults are retried; the tools ran once each, in order
+        assert run.value.text == "balance 12"
+        assert [m.content for m in run.value.messages if isinstance(m, ToolResult)] == ["5", "12"]
+        answered = [entry for entry in logs[-1] if entry != "try"]
+        assert answered == [1, 4]  # one answered request a round, whatever failed before
+
+    report = explore(
+        tool_asks_an_actor,
+        check,
+        runs=30,
+        handlers=handlers,
+        delivery=delivery,
+        faults=Faults(points=0.4),
+    )
+    report.assert_passed()
+    tries = sum(log.count("try") for log in logs)
+    assert tries > 2 * len(logs)  # the provider did fail, and was retried
