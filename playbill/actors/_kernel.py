@@ -435,6 +435,21 @@ class Kernel:
         self._fail(cell, error, out)
         return out
 
+    def replace(self, cell: Any, reason: BaseException) -> list[Command]:
+        """Give a running, idle ``cell`` a fresh instance, with no failure and no supervisor's
+        decision: a durable actor whose owner lost its lease is built anew by the next owner.
+        It takes the restart path (children stopped, ``on_stop``, a new instance,
+        ``on_restart(reason)``, a `Restarted` event); what is queued stays queued for the new
+        instance. A cell that is not running (or has a restart due) is left as it is."""
+        if cell.phase is not _RUNNING or cell.restart_pending:
+            return _NO_COMMANDS
+        out: list[Command] = []
+        self._note(out, cell, f"replaced by a new instance after {reason!r}")
+        cell.restart_pending = True
+        cell.phase = _SUSPENDED  # it handles nothing until the new instance runs
+        out.append(PostSystem(cell, Restart(reason)))
+        return out
+
     def system_message(self, cell: Any, message: object) -> list[Command]:
         """``cell`` handles the system message ``message`` in its own turn."""
         out: list[Command] = []

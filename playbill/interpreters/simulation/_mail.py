@@ -160,7 +160,18 @@ class _Mail(FiberScheduler):
 
     def tell(self, sender: str, cell: _SimCell, message: object, fiber: _Fiber | None) -> bool:
         """Queue a tell; True when ``fiber`` must wait for room (a full BLOCK mailbox)."""
-        envelope = _Envelope(message, sender, None)
+        waits = self.queue_told(cell, _Envelope(message, sender, None), fiber)
+        if self.faults_on and self.duplicated(cell, message):
+            # the sender's retried write: queued behind the first (or a dead letter when it
+            # finds no room: nobody waits for it)
+            with contextlib.suppress(MailboxFull):
+                self.queue_told(cell, _Envelope(message, sender, None), None)
+        return waits
+
+    def queue_told(self, cell: _SimCell, envelope: _Envelope, fiber: _Fiber | None) -> bool:
+        """Queue a told ``envelope`` (behind a delayed one of its sender, or delayed itself
+        by a fault); True when ``fiber`` must wait for room."""
+        message, sender = envelope.message, envelope.sender
         if self.queued_behind_delay(cell, envelope):
             return False
         if self.faults_on and self.fault("delay", cell.path, f"delay {short(message)}"):
@@ -170,6 +181,31 @@ class _Mail(FiberScheduler):
             self.add_timer(self.faults.delay_for, _bind(self.arrive, (channel_key, cell)))
             return False
         return self.offer(cell, envelope, fiber)
+
+    def duplicated(self, cell: _SimCell, message: object) -> bool:
+        """Whether a message just sent to ``cell`` is sent twice (``Faults(duplicate=...)``):
+        a recorded choice, made only for an actor that takes messages."""
+        if cell.phase >= _STOPPING or cell is self.guardian:
+            return False
+        return self.fault("duplicate", cell.path, f"{short(message)} is queued twice")
+
+    def redelivered(self, cell: _SimCell, envelope: _Envelope) -> None:
+        """``cell`` handled ``envelope``; its ack may be lost (``Faults(redeliver=...)``, a
+        recorded choice): the same message is queued again, ahead of every message behind
+        it, as a durable mailbox redelivers its oldest pending entry. A redelivered ask
+        waits for no reply: its second reply is a late-reply dead letter."""
+        if envelope.sender == "runtime" or cell.phase is not _RUNNING:
+            return
+        message = envelope.message
+        if not self.fault(
+            "redeliver", cell.path, f"the ack of {short(message)} is lost: delivered again"
+        ):
+            return
+        again = _Envelope(message, envelope.sender, None)
+        again.asked = envelope.asked
+        cell.mailbox.user.appendleft(again)
+        cell.queued(again)
+        self.dirty.add(cell)
 
     def queued_behind_delay(self, cell: _SimCell, envelope: _Envelope) -> bool:
         """If an earlier message of the same sender to ``cell`` is delayed, this one (tell or
@@ -262,6 +298,14 @@ class _Mail(FiberScheduler):
             fiber.timer = self.add_deadline(limit, expiry)
         if not self.queued_behind_delay(target, envelope):
             self.offer(target, envelope, None)
+        if self.faults_on and self.duplicated(target, effect.message):
+            # the sender's retried write: the same ask queued again; whichever reply comes
+            # first answers it, the other is a late-reply dead letter
+            again = _Envelope(effect.message, sender, fiber)
+            again.wait = envelope.wait
+            if not self.queued_behind_delay(target, again):
+                with contextlib.suppress(MailboxFull):
+                    self.offer(target, again, None)
         if self.faults_on and self.fault(
             "ask_timeout", target.path, f"the ask {short(effect.message)} times out"
         ):
@@ -380,6 +424,20 @@ class _Mail(FiberScheduler):
                     ),
                 )
                 return
+            if (
+                self.faults_on
+                and queue[index].sender != "runtime"
+                and self.fault("lease_loss", cell.path, "loses its lease before its next message")
+            ):
+                # the next owner builds the actor anew (the restart path, with no failure);
+                # the message stays queued for the new instance
+                reason = InjectedFault(
+                    f"the simulator took the lease of {cell.path} before it handled "
+                    f"{short(queue[index].message)} (Faults(lease_loss=...)): a new owner "
+                    "builds a fresh instance"
+                )
+                self.apply(cell, self.kernel.replace(cell, reason))
+                return
             if index:
                 envelope = queue[index]
                 del queue[index]
@@ -408,6 +466,8 @@ class _Mail(FiberScheduler):
                 cell.consecutive_restarts = 0
                 if envelope.asked:
                     self.reply(cell, envelope, result)
+                if self.faults_on:
+                    self.redelivered(cell, envelope)
             elif not self.received(cell, envelope, result):
                 return
             if per_pair:
@@ -480,6 +540,8 @@ class _Mail(FiberScheduler):
         cell.consecutive_restarts = 0
         if envelope is not None:
             self.reply(cell, envelope, value)
+            if self.faults_on:
+                self.redelivered(cell, envelope)
 
     def message_failed(
         self, cell: _SimCell, envelope: _Envelope | None, error: BaseException

@@ -56,7 +56,19 @@ class Faults:
       same sender to the same actor wait behind it: per-pair order is kept);
     - ``ask_timeout``: an ask fails with `AskTimeout` at once (its reply becomes a late-reply
       dead letter);
-    - ``points``: a `maybe_fault(name)` point fails with `InjectedFault`.
+    - ``points``: a `maybe_fault(name)` point fails with `InjectedFault`;
+
+    and the failure modes of a durable mailbox (the Redis transport's: at-least-once delivery),
+    for every actor of the world:
+
+    - ``redeliver``: an actor handled a message, but its ack is lost: the same message is
+      delivered again, ahead of the messages queued behind it (a redelivered ask's second
+      reply is a late-reply dead letter);
+    - ``duplicate``: a told or asked message is queued twice, as a sender's retried write
+      (only the first reply of an ask counts; the second is a late-reply dead letter);
+    - ``lease_loss``: before an actor handles its next message, its owner loses the lease: a
+      fresh instance replaces it (its state is lost; ``on_stop``, then ``on_restart``, which
+      calls ``on_start``, with no supervisor's decision) and handles the message.
 
     Every decision is a recorded choice (0: no fault, 1: fault), so a found fault replays,
     and shrinking removes the faults a failure does not need. A probability is a number in
@@ -64,12 +76,18 @@ class Faults:
 
     >>> Faults(crash=0.1).crash
     0.1
+    >>> from playbill import pure, simulate
+    >>> str(simulate(pure(1), faults=Faults(redeliver=0.5)).schedule)
+    'v4[faults.redeliver=0.5]:'
     """
 
     crash: float = _probability("Faults crash")
     delay: float = _probability("Faults delay")
     ask_timeout: float = _probability("Faults ask_timeout")
     points: float = _probability("Faults points")
+    redeliver: float = _probability("Faults redeliver")
+    duplicate: float = _probability("Faults duplicate")
+    lease_loss: float = _probability("Faults lease_loss")
     delay_for: float = field(
         default=0.1,
         validator=lambda _, __, value: check_seconds("Faults delay_for", value, infinite=False),
