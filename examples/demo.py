@@ -130,32 +130,37 @@ def main() -> None:
 
     open_then_deposit.main()
 
-    title("8. A deadlock asyncio reports as a timeout: the simulator names the cycle at once")
+    title("8. At-least-once delivery: a redelivered payment charges twice; found, then fixed")
+    import double_charge
+
+    double_charge.main()
+
+    title("9. A deadlock asyncio reports as a timeout: the simulator names the cycle at once")
     import ask_cycle
 
     ask_cycle.main()
 
-    title("9. A workflow as data: an evaluator-optimizer Flow, saved, drawn, run, explored")
+    title("10. A workflow as data: an evaluator-optimizer Flow, saved, drawn, run, explored")
     import evaluator_optimizer
 
     evaluator_optimizer.main()
 
-    title("10. An agent with a model and tools: scripted offline, a real provider with a key")
+    title("11. An agent with a model and tools: scripted offline, a real provider with a key")
     import research_agent
 
     research_agent.main(lambda line: print(f"   {line}"))
 
-    title("11. A team of agents: a live event tree under asyncio, a lost note found and replayed")
+    title("12. A team of agents: a live event tree under asyncio, a lost note found and replayed")
     import research_team
 
     research_team.main()
 
-    title("12. Mixture-of-Agents as a Flow: saved, drawn, live, explored with crashes")
+    title("13. Mixture-of-Agents as a Flow: saved, drawn, live, explored with crashes")
     import moa_research
 
     moa_research.main(lambda line: print(f"   {line}"))
 
-    title("13. Lawful: every Program law on random programs, every Flow law across schedules")
+    title("14. Lawful: every Program law on random programs, every Flow law across schedules")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<30} {law.statement}")

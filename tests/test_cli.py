@@ -117,6 +117,7 @@ def test_demo_runs() -> None:
     assert done.returncode == 0, done.stderr
     assert "$ playbill replay examples/bank_race.py:two_deposits 'v4:" in done.stdout
     assert "completed: 50" in done.stdout  # the command line replayed the lost deposit
+    assert "replayed: charged 60, same trace: True" in done.stdout  # the double charge
     assert "\ndone in " in done.stdout
 
 
