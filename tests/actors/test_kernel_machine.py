@@ -801,6 +801,24 @@ class KernelMachine(RuleBasedStateMachine):
                 self.watchers_of[watched].add(cell)
         self.call(cell, self.kernel.watch, watched, Terminated(ref))
 
+    @staticmethod
+    def can_replace(cell: Cell) -> bool:
+        """Whether ``cell`` is running and idle: where a performer replaces an instance whose
+        owner lost its lease (before its next message)."""
+        return (
+            cell.phase is Phase.RUNNING
+            and cell.hook is None
+            and cell.busy is None
+            and not cell.mailbox.system
+        )
+
+    @precondition(lambda self: any(map(self.can_replace, self.cells[1:])))
+    @rule(which=PICK)
+    def replace(self, which):
+        """A durable actor's owner lost its lease: a new instance, with no failure."""
+        cell = self.pick([cell for cell in self.cells[1:] if self.can_replace(cell)], which)
+        self.call(cell, self.kernel.replace, LeaseLost(f"{cell.path} lost its lease"))
+
     def supervisors(self) -> list[Cell]:
         return [cell for cell in self.live() if cell.children_cells]
 
@@ -937,6 +955,10 @@ class KernelMachine(RuleBasedStateMachine):
 
 KernelMachine.TestCase.settings = settings(stateful_step_count=40)
 TestTheKernelKeepsItsInvariantsOverAnyInterleaving = KernelMachine.TestCase
+
+
+class LeaseLost(Exception):
+    """Why a running instance was replaced (no failure of its own)."""
 
 
 # -- the kernel bugs the machine found, each pinned by a small run of the kernel ----------------
@@ -1269,3 +1291,34 @@ def test_a_cell_that_failed_twice_before_a_decision_has_each_failure_decided():
     resumed = kernel.system_message(parent, resume)
     assert parent.phase is Phase.RUNNING
     assert posted(resumed, child) == [RESUME]  # the child whose failure it escalated resumes
+
+
+# -- Kernel.replace: a new instance with no failure (a durable actor's lost lease) --------------
+
+
+def test_replace_takes_the_restart_path_with_no_failure_and_no_decision():
+    kernel, root, child = family(root_decides=Directive.STOP)  # a decision would stop it
+    child.factory = failing_builds(Probe())
+    old, log = child.instance, []
+    reason = LeaseLost("/sys/a lost its lease")
+    [restart] = posted(kernel.replace(child, reason), child)
+    assert child.phase is Phase.SUSPENDED  # it takes no message until its new instance runs
+    done = run_hooks(kernel, child, kernel.system_message(child, restart), log)
+    assert [(name, instance is old) for name, instance in log] == [
+        ("on_stop", True),
+        ("on_restart", False),
+    ]
+    assert child.phase is Phase.RUNNING
+    assert events(done) == [("Restarted", child.path, None)]  # no Failed: nothing failed
+    assert posted(done, root) == []  # its supervisor is not asked
+
+
+def test_replace_leaves_a_cell_that_is_not_running_as_it_is():
+    kernel, _, child = family()
+    error = Boom(Directive.RESTART)
+    kernel.fail(child, error)  # suspended, its supervisor to decide
+    assert kernel.replace(child, LeaseLost("late")) == []
+    assert (child.phase, child.restart_pending) == (Phase.SUSPENDED, False)
+    kernel.stop(child)
+    assert kernel.replace(child, LeaseLost("stopping")) == []
+    assert child.phase is Phase.STOPPING

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given
 
 from playbill import (
     Actor,
@@ -21,6 +22,7 @@ from playbill import (
 )
 from playbill.actors import DeadLetterReason, Failed, Restarted
 from playbill.interpreters.simulation import Schedule
+from playbill.testing import schedules
 from tests.simulation import examples_path  # noqa: F401  (examples/ importable)
 
 DELIVERIES = ("causal", "per_pair")
@@ -175,6 +177,35 @@ def test_a_lost_lease_takes_the_restart_path_even_under_a_supervisor_that_stops(
         supervision=stopping,
     )
     assert result.value == ["b"], result.format_trace()
+
+
+# -- at least once, in order -----------------------------------------------------------------
+
+
+@program
+def tell_five_then_read() -> Any:
+    recorder = yield free_spawn(Recorder, name="recorder")
+    for n in range(5):
+        yield recorder.free_tell(n)
+    yield sleep(1)
+    return (yield recorder.free_ask("log"))
+
+
+@pytest.mark.parametrize("delivery", DELIVERIES)
+@given(schedule=schedules())
+def test_redelivered_and_duplicated_messages_arrive_at_least_once_and_in_order(delivery, schedule):
+    faults = Faults(redeliver=0.5, duplicate=0.5)
+    result = simulate(tell_five_then_read(), schedule=schedule, faults=faults, delivery=delivery)
+    assert result.ok, result.format_trace()
+    received = result.value
+    # every message, in the order sent; a repeat only right after itself
+    assert [n for index, n in enumerate(received) if received[index - 1 : index] != [n]] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
 
 
 # -- replay, shrink, options ------------------------------------------------------------------
