@@ -4,11 +4,12 @@ as a live stream of the agent layer's task events, nested per layer and per prop
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from playbill.agents import AgentActor, AgentRun, AgentSystem, TaskStatus
-from playbill.effects import InvalidArgument, Program
+from playbill.effects import Emit, InvalidArgument, Program
 from playbill.flow import Flow, actor, step
 from playbill.interpreters import ActorSystem
 from playbill.moa._layers import as_flow, layer_result, layers_of
@@ -16,23 +17,28 @@ from playbill.moa._layers import as_flow, layer_result, layers_of
 __all__ = ["MoASystem"]
 
 
-def _layer_agent(index: int, layer: Flow[Any, Any]) -> type[AgentActor[Any, Any]]:
+def _layer_agent(
+    index: int, layer: Flow[Any, Any], listening: Callable[[], bool]
+) -> type[AgentActor[Any, Any]]:
     """An agent running ``layer`` as its task, so the layer's agents' tasks nest under it."""
 
     class Layer(AgentActor[Any, Any]):
         def execute(self, given: Any) -> Program[Any]:
-            return layer.to_program(given)
+            return layer.to_program(given, events=listening())
 
     Layer.__name__ = Layer.__qualname__ = f"Layer{index}"
     return Layer
 
 
-def _root_agent(flow: Flow[Any, Any]) -> type[AgentActor[Any, Any]]:
+def _root_agent(flow: Flow[Any, Any], listening: Callable[[], bool]) -> type[AgentActor[Any, Any]]:
     class MoA(AgentActor[Any, Any]):
         def execute(self, question: Any) -> Program[Any]:
-            return flow.to_program(question)
+            return flow.to_program(question, events=listening())
 
     return MoA
+
+
+_EMIT = Emit(None)  # what asks the handler map whether a handler takes emitted events
 
 
 class MoASystem:
@@ -88,6 +94,10 @@ class MoASystem:
                 f"{system!r:.80} ({type(system).__name__})"
             )
         self._run_ids: set[str] = set()
+        # the root agent class of each tree run, built once per tree (keyed by identity: a
+        # flow's structural hash walks the whole tree), so a run builds no class
+        self._roots: dict[int, tuple[weakref.ref[Flow[Any, Any]], type[AgentActor[Any, Any]]]]
+        self._roots = {}
 
     @property
     def actors(self) -> ActorSystem:
@@ -136,8 +146,7 @@ class MoASystem:
         iteration with ``run.result.output`` the answer; a failed one raises its error after
         its events; leaving early (``break``, ``aclose()``), `abort` or ``timeout`` cancels
         it. When the stream ends, every actor of the run is gone."""
-        root = _root_agent(self._flow(tree, "MoASystem.run()"))
-        run = self.agents.run(root, question, run_id=run_id, timeout=timeout)
+        run = self.agents.run(self._root(tree), question, run_id=run_id, timeout=timeout)
         self._run_ids.add(run.run_id)
         return run
 
@@ -170,8 +179,26 @@ class MoASystem:
         self._run_ids.discard(run_id)
         return await self.agents.abort(run_id)
 
-    @staticmethod
-    def _flow(tree: object, where: str) -> Flow[Any, Any]:
+    def _listening(self) -> bool:
+        """Whether anybody reads the flows' own `FlowEvent` s (a subscriber of the actor
+        system's events, or an ``Emit`` handler): the agent layer's run streams carry only
+        `TaskEvent` s, so a run nobody else watches emits none, and builds none."""
+        actors = self.agents.actors
+        return actors.publishing() or actors.handlers.find(_EMIT) is not None
+
+    def _root(self, tree: object) -> type[AgentActor[Any, Any]]:
+        if not isinstance(tree, Flow):
+            return _root_agent(self._flow(tree, "MoASystem.run()"), self._listening)
+        key = id(tree)
+        known = self._roots.get(key)
+        if known is not None and known[0]() is tree:
+            return known[1]
+        roots = self._roots
+        root = _root_agent(self._flow(tree, "MoASystem.run()"), self._listening)
+        roots[key] = (weakref.ref(tree, lambda _: roots.pop(key, None)), root)
+        return root
+
+    def _flow(self, tree: object, where: str) -> Flow[Any, Any]:
         if isinstance(tree, Flow):
             layers = layers_of(tree)
             if layers is None:
@@ -183,7 +210,8 @@ class MoASystem:
                 f"{where} tree must be a Flow (moa_tree(...), moa_layer(...) or a team) or a "
                 f"non-empty list of layers, got {tree!r:.80} ({type(tree).__name__})"
             )
-        chain: Flow[Any, Any] = actor(_layer_agent(0, layers[0]))
+        listening = self._listening
+        chain: Flow[Any, Any] = actor(_layer_agent(0, layers[0], listening))
         for index, layer in enumerate(layers[1:], start=1):
-            chain = chain >> actor(_layer_agent(index, layer))
+            chain = chain >> actor(_layer_agent(index, layer, listening))
         return chain >> step(layer_result)

@@ -184,3 +184,58 @@ def test_bad_input_is_refused_naming_it(arun):
                 await MoASystem(agents.actors).__aenter__()
 
     arun(main())
+
+
+def test_flow_events_are_emitted_only_while_someone_reads_them(arun):
+    # the run's own stream carries TaskEvents only: FlowEvents nobody reads are never made
+    from playbill.actors import Emitted
+    from playbill.effects import Emit
+    from playbill.flow import FlowEvent
+
+    tree = moa_tree(
+        [moa_layer([step(lambda given: given.value.upper()), Fast], Joiner, min_success=2)]
+    )
+    published: list[object] = []
+
+    async def main():
+        async with MoASystem() as moa:
+            gate = moa.actors._event_gate
+
+            def watching(event):  # every event the runs publish reaches the gate
+                published.append(event)
+                return gate(event)
+
+            moa.actors._event_gate = watching
+            unread = await moa.ask(tree, "q")
+            unseen = [event for event in published if type(event) is FlowEvent]
+            subscription = moa.actors.events()
+            read = await moa.ask(tree, "q")
+            seen = [e.event for e in subscription.drain() if type(e) is Emitted]
+            subscription.close()
+        handled: list[object] = []
+        async with MoASystem(ActorSystem(handlers={Emit: handled.append})) as moa:
+            await moa.ask(tree, "q")
+        return unread, unseen, read, seen, handled
+
+    unread, unseen, read, seen, handled = arun(main())
+    assert unread == read == "Q | Fast:q (0 failed)"
+    assert unseen == []
+    assert {e.kind for e in seen if type(e) is FlowEvent} == {"started", "completed"}
+    assert any(type(effect.event) is FlowEvent for effect in handled)
+
+
+def test_a_tree_run_again_reuses_its_agent_classes():
+    moa = MoASystem()
+    tree = two_layers()
+    root = moa._root(tree)
+    assert moa._root(tree) is root
+    other = two_layers()
+    assert moa._root(other) is not root  # another tree (equal, not the same)
+    layers = [moa_layer([Fast], Joiner)]
+    assert moa._root(layers) is not moa._root(layers)  # a list is not remembered
+    del tree
+    import gc
+
+    gc.collect()
+    assert len(moa._roots) == 1  # the entry of a tree gone goes with it
+    assert moa._root(other) is moa._root(other)
