@@ -35,6 +35,12 @@ class CellContext(ActorContext):
     def children(self) -> tuple[ActorRef, ...]:
         return tuple(child.ref for child in self.children_cells.values())
 
+    def fresh_id(self) -> str:
+        """An id no other call gives (a task's, say): its system's prefix and a count. Under
+        asyncio the prefix is drawn when the system starts, so ids are unique across systems
+        and processes; the simulator's is fixed, so a run replays with the same ids."""
+        raise NotImplementedError
+
 
 # an actor handles at most this many messages in a row before others get a turn (asyncio's
 # actor loop; the simulator's causal delivery does the same)

@@ -16,6 +16,7 @@ import attrs
 
 from playbill.actors import Actor
 from playbill.actors._reports import short
+from playbill.actors._tree import CellContext
 from playbill.agents._values import (
     Task,
     TaskEvent,
@@ -449,10 +450,20 @@ def _new_task_id(draw: float) -> str:
 
 @program
 def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any, TaskResult[Any]]:
+    # the path and a fresh task id come from the actor's cell, with no effect performed; a
+    # context that is no interpreter's cell pays an effect for each
+    context = agent.context
     path = agent._path
     if path is None:  # the first task of this instance: its path, once
-        path = agent._path = (yield _SELF).path
-    task_id = task.id if task.id is not None else _new_task_id((yield _RANDOM))
+        path = agent._path = (
+            context.self_ref.path if isinstance(context, CellContext) else (yield _SELF).path
+        )
+    task_id = task.id
+    if task_id is None:
+        if isinstance(context, CellContext):
+            task_id = f"t{context.fresh_id()}"
+        else:
+            task_id = _new_task_id((yield _RANDOM))
     running = _Running(task, task_id, path)
     agent._running = running
     try:

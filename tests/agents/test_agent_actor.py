@@ -11,7 +11,7 @@ from playbill import (
     simulate,
     sleep,
 )
-from playbill.agents import AgentActor, ask_agent, is_agent, task_events
+from playbill.agents import AgentActor, Task, ask_agent, is_agent, task_events
 from tests.agents.support import INTERPRETERS, check_lifecycle, perform
 
 
@@ -193,3 +193,49 @@ def test_each_event_is_one_effect_stamped_with_the_simulators_clock():
     steps = [line.kind.value for line in result.trace if line.actor.startswith("/app/Slow")]
     assert "now" not in steps
     assert steps.count("emit") == 3
+
+
+class _Sender(AgentActor[str, str]):
+    @program
+    def execute(self, text):
+        return (yield ask_agent(_Echo, text))
+
+
+class _Echo(AgentActor[str, str]):
+    def execute(self, text):
+        return text
+
+
+def test_task_ids_cost_no_effect_and_replay_the_same_under_the_simulator():
+    # a task's id and its agent's path come from the actor's cell: no random draw (a choice of
+    # the schedule) and no self_ref per task
+    results = [simulate(ask_agent(_Sender, "hi"), seed=seed) for seed in (1, 2)]
+    for result in results:
+        assert result.value == "hi"
+        assert 1 not in result.widths  # a random draw is a choice of width 1
+        kinds = {line.kind.value for line in result.trace}
+        assert not kinds & {"random", "self_ref"}
+        ids = [(event.task_id, event.run_id) for event in task_events(result.events)]
+        assert ids == [("t1", "t1"), ("t1.1", "t1"), ("t1.1", "t1"), ("t1", "t1")]
+
+
+def test_task_ids_are_unique_across_systems_and_draw_nothing_under_asyncio(arun):
+    from playbill import ActorSystem
+    from playbill.effects import Random
+
+    drawn: list[object] = []
+
+    async def ids_of_one_system():
+        async with ActorSystem("app", handlers={Random: drawn.append}) as system:
+            ref = system.spawn(_Echo, "echo")
+            return [(await ref.ask(Task(str(i)))).task_id for i in range(3)]
+
+    async def main():
+        return await ids_of_one_system(), await ids_of_one_system()
+
+    first, second = arun(main())
+    assert drawn == []
+    assert len(set(first + second)) == 6
+    prefix = first[0].rsplit("-", 1)[0]
+    assert first == [f"{prefix}-{n}" for n in (1, 2, 3)]
+    assert second[0].rsplit("-", 1)[0] != prefix  # each system draws its own prefix

@@ -95,6 +95,10 @@ class _Cell(KernelCell):
         "waiter",
     )
 
+    def fresh_id(self) -> str:
+        system = self.system
+        return f"{system._id_prefix}{next(system._ids)}"
+
     def __init__(
         self,
         system: ActorSystem,

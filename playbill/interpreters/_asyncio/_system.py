@@ -118,6 +118,9 @@ class ActorSystem:
         self._event_gate: Callable[[object], Awaitable[None] | None] | None = None
         self._uids = itertools.count(1)
         self.realm = new_realm()  # carried by every ref of this system's actors
+        # the ids `_Cell.fresh_id` gives: 48 of the realm's random bits, then a count
+        self._id_prefix = f"{self.realm & (1 << 48) - 1:012x}-"
+        self._ids = itertools.count(1)
         self._fiber_ids = itertools.count(1)
         self._names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop

@@ -108,6 +108,9 @@ _NO_CHILDREN: list[_Fiber] = []  # shared by waits on no child fiber: never appe
 class _SimCell(KernelCell):
     """An actor in the simulated world; also its context and its refs' binding."""
 
+    def fresh_id(self) -> str:
+        return str(next(self.world.ids))
+
     def __init__(
         self,
         world: _World,

@@ -164,6 +164,7 @@ class _World(_Mail):
         self.dead_letters = DeadLetters()
         self.uids = itertools.count(1)
         self.realm = new_realm(simulated=True)
+        self.ids = itertools.count(1)  # what `_SimCell.fresh_id` gives: the same on a replay
         self.names = itertools.count(1)
         self.steps = 0
         self.sender_now = "main"
