@@ -327,12 +327,27 @@ def _flat_mapped(flow: FlatMapped, value: Any, run: _Run, path: str, span: str) 
 
 
 def _zip(flow: Zip, value: Any, run: _Run, path: str, span: str) -> _Body:
+    if not run.events:
+        # a side that performs nothing (identity, pure: a MoA layer's input beside its
+        # proposers) needs no fiber of its own: the other side runs in place
+        left, right = flow.left, flow.right
+        if type(left) is Identity or type(left) is Pure:
+            output = yield _body(right, value, run, _child(path, "right"), f"{span}/right")
+            return (_inert(left, value), output)
+        if type(right) is Identity or type(right) is Pure:
+            output = yield _body(left, value, run, _child(path, "left"), f"{span}/left")
+            return (output, _inert(right, value))
     return (
         yield gather(
             _under(flow.left, value, run, path, span, "left"),
             _under(flow.right, value, run, path, span, "right"),
         )
     )
+
+
+def _inert(flow: Flow[Any, Any], value: Any) -> Any:
+    """The output of an identity or pure node on ``value``."""
+    return flow.value if isinstance(flow, Pure) else value
 
 
 def _zip_all(flow: ZipAll, value: Any, run: _Run, path: str, span: str) -> _Body:

@@ -289,3 +289,37 @@ def test_side_flows_of_side_flows_are_awaited_under_per_pair_delivery_too() -> N
         assert result.value == "1"
         assert seen == ["1"]
         assert result.dead_letters == 0
+
+
+def test_a_zip_beside_an_identity_or_pure_side_runs_in_place_without_events():
+    from playbill.effects import Intercept, Parallel
+    from playbill.flow import identity
+    from playbill.flow import pure as pure_flow
+
+    seen: list[type] = []
+
+    def record(effect: Any) -> Any:
+        seen.append(type(effect))
+        return effect
+
+    def run(flow: Any, value: Any) -> Any:
+        return simulate(Intercept(flow.to_program(value, events=False), record))
+
+    waits = step(lambda n: sleep(1).map(lambda _: n * 2))
+    cases = [
+        (identity().zip(waits), (3, 6)),
+        (waits.zip(identity()), (6, 3)),
+        (pure_flow("p").zip(waits), ("p", 6)),
+        (waits.zip(pure_flow("p")), (6, "p")),
+    ]
+    for flow, expected in cases:
+        result = run(flow, 3)
+        assert result.value == expected
+        assert result.clock == 1.0
+    assert Parallel not in seen  # no fiber for the side that performs nothing
+    failed = run(identity().zip(step(boom)), 3)
+    assert type(failed.error) is ValueError
+    assert str(failed.error) == "boom"
+    seen.clear()  # with events on, both sides run (and report) in fibers, as before
+    simulate(Intercept(identity().zip(waits).to_program(3), record))
+    assert Parallel in seen
