@@ -1,6 +1,6 @@
 """Actor semantics as pure code shared by every interpreter: the `Actor` base class and its
 context, mailbox policies, supervision strategies and directives, restart budgets and backoff,
-paths, events and dead letters. Nothing here imports asyncio."""
+paths, events and dead letters, stop policies and routers. Nothing here imports asyncio."""
 
 from playbill.actors._actor import DEFAULT_ASK_TIMEOUT, Actor, ActorContext, Terminated
 from playbill.actors._events import (
@@ -26,6 +26,28 @@ from playbill.actors._mailbox import (
     Unbounded,
 )
 from playbill.actors._paths import check_name, child_path, split_path
+from playbill.actors._routing import (
+    AddRoutee,
+    Broadcast,
+    ConsistentHash,
+    GetRoutees,
+    Group,
+    Pool,
+    RandomChoice,
+    RemoveRoutee,
+    Resize,
+    RoundRobin,
+    Router,
+    RoutingStrategy,
+    SmallestMailbox,
+)
+from playbill.actors._stop_policies import (
+    NEVER,
+    ONE_TIME,
+    AfterIdle,
+    AfterMessage,
+    StopPolicy,
+)
 from playbill.actors._supervision import (
     AllForOne,
     Backoff,
@@ -39,12 +61,19 @@ from playbill.actors._supervision import (
 
 __all__ = [
     "DEFAULT_ASK_TIMEOUT",
+    "NEVER",
+    "ONE_TIME",
     "Actor",
     "ActorContext",
     "ActorEvent",
+    "AddRoutee",
+    "AfterIdle",
+    "AfterMessage",
     "AllForOne",
     "Backoff",
     "Bounded",
+    "Broadcast",
+    "ConsistentHash",
     "DeadLetter",
     "DeadLetterReason",
     "DeadLettered",
@@ -53,16 +82,27 @@ __all__ = [
     "Emitted",
     "Escalated",
     "Failed",
+    "GetRoutees",
+    "Group",
     "Mailbox",
     "MailboxFull",
     "MailboxPolicy",
     "Offer",
     "OneForOne",
     "Overflow",
+    "Pool",
+    "RandomChoice",
+    "RemoveRoutee",
+    "Resize",
     "RestForOne",
     "RestartBudget",
     "Restarted",
+    "RoundRobin",
+    "Router",
+    "RoutingStrategy",
+    "SmallestMailbox",
     "Spawned",
+    "StopPolicy",
     "Stopped",
     "SupervisionStrategy",
     "Terminated",

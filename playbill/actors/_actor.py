@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from attrs import frozen
 
+from playbill.actors._stop_policies import NEVER, StopPolicy
 from playbill.actors._supervision import OneForOne, SupervisionStrategy
 from playbill.effects import ActorRef, PlaybillError
 
@@ -115,6 +116,10 @@ class Actor:
     ``supervision`` is the strategy this actor applies to its own children (a class
     attribute; ``free_spawn(..., supervision=...)`` overrides it for one actor).
 
+    ``stop_policy`` says when it stops by itself: `NEVER` (the default), `ONE_TIME`,
+    `AfterMessage(x)` or `AfterIdle(seconds)` (a class attribute, or set in ``__init__`` to
+    choose it per spawn); it is read once, when the actor is spawned.
+
     >>> from playbill import Actor
     >>> class Counter(Actor):
     ...     def __init__(self) -> None:
@@ -128,6 +133,7 @@ class Actor:
     """
 
     supervision: ClassVar[SupervisionStrategy] = OneForOne()
+    stop_policy: StopPolicy = NEVER
     context: ActorContext = _NoContext()
 
     def receive(self, message: Any) -> Any:

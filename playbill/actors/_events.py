@@ -37,6 +37,7 @@ class DeadLetterReason(enum.Enum):
     UNPROCESSED = "still queued when the recipient stopped"
     GUARDIAN = "sent to a root guardian, which takes no messages"
     GAVE_UP = "its ask timed out or was cancelled while it waited for room in a full mailbox"
+    NO_ROUTEE = "sent to a router that has no routee"
 
 
 @final

@@ -42,8 +42,10 @@ from playbill.actors._events import (
 )
 from playbill.actors._mailbox import Mailbox, MailboxPolicy
 from playbill.actors._paths import child_path
-from playbill.actors._signals import RESUME, START, STOP, ChildFailed, Restart
+from playbill.actors._routing import Router
+from playbill.actors._signals import IDLE, RESUME, START, STOP, ChildFailed, Restart
 from playbill.actors._spawning import check_spawn, child_name, instantiate
+from playbill.actors._stop_policies import WHEN_DRAINED, AfterIdle, stop_policy_of, stops_after
 from playbill.actors._supervising import DEFAULT_STRATEGY, decide_supervision, strategy_for
 from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
 from playbill.actors._tree import CellContext
@@ -252,6 +254,8 @@ class KernelCell(CellContext):
         "covered",
         "factory",
         "group_restarts",
+        "idle_armed",
+        "idle_since",
         "instance",
         "mailbox",
         "name",
@@ -263,6 +267,8 @@ class KernelCell(CellContext):
         "restart_history",
         "restart_pending",
         "retired",
+        "routing",
+        "stop_policy",
         "strategy",
         "then",
         "undecided",
@@ -307,6 +313,12 @@ class KernelCell(CellContext):
         self.covered: tuple[BaseException, ...] = ()
         self.waiting_children: set[Any] = _NO_CHILDREN  # a set of its own once it waits
         self.then: Then | None = None
+        # its stop policy (None: NEVER, so the hot loops skip it), and AfterIdle's clock
+        self.stop_policy: Any = None
+        self.idle_since = 0.0
+        self.idle_armed = False
+        # a router's send-side routing (`playbill.actors.Routing`), else None
+        self.routing: Any = None
 
     # -- the context's spawn and stop, alike in every interpreter ----------------------------
 
@@ -343,6 +355,11 @@ class KernelCell(CellContext):
     @abc.abstractmethod
     def _resolve_ref(self, ref: ActorRef) -> KernelCell | None:
         """The live cell ``ref`` names in this cell's system, if any."""
+
+    def _retire(self, cell: KernelCell) -> None:
+        """Stop ``cell`` once what is queued for it has been handled (`Kernel.retire`); a
+        performer that does not carry that out stops it (after its current message)."""
+        cell.stop()
 
     @abc.abstractmethod
     def _stop_self(self, interrupt: bool) -> None:
@@ -401,8 +418,21 @@ class Kernel:
         cell = new_cell(parent, child_path(parent.path, name), actor, mailbox)
         cell.instance = instantiate(actor, cell)
         cell.strategy = strategy_for(cell.instance, supervision)
+        cell.stop_policy = stop_policy_of(cell.instance)
         parent.children_cells[name] = cell
+        if isinstance(cell.instance, Router):
+            # its routees exist from the spawn on, so a message sent right after is routed
+            self._bind_routing(cell)
+            try:
+                cell.instance.populate()
+            except BaseException:
+                del parent.children_cells[name]
+                raise
         return cell
+
+    def _bind_routing(self, cell: Any) -> None:
+        cell.routing = cell.instance.routing
+        cell.routing.random = self.environment.random
 
     def started(self, cell: Any, error: BaseException | None) -> list[Command]:
         """``cell``'s ``on_start`` finished (``error`` if it failed). A performer that runs
@@ -411,6 +441,12 @@ class Kernel:
         if error is None:
             if cell.phase is _STARTING:
                 cell.phase = _RUNNING
+            if cell.stop_policy is not None and type(cell.stop_policy) is AfterIdle:
+                armed: list[Command] = []
+                self._arm_idle(cell, cell.stop_policy.seconds, armed)
+                if cell.parent_cell is not None and self.environment.publishing():
+                    armed.append(Publish(Spawned(cell.path, self.environment.event_time())))
+                return armed
             if cell.parent_cell is None or not self.environment.publishing():
                 return _NO_COMMANDS
             return [Publish(Spawned(cell.path, self.environment.event_time()))]
@@ -420,6 +456,32 @@ class Kernel:
         return out
 
     # -- inputs --------------------------------------------------------------------------
+
+    def handled(self, cell: Any, message: object) -> list[Command]:
+        """``cell`` (whose ``stop_policy`` is not None) handled ``message``: its stop policy
+        decides whether it stops now (`AfterIdle` restarts its idle clock instead)."""
+        out: list[Command] = []
+        policy = cell.stop_policy
+        if type(policy) is AfterIdle:
+            cell.idle_since = self.environment.monotonic()
+            if not cell.idle_armed:
+                self._arm_idle(cell, policy.seconds, out)
+        elif cell.phase is _RUNNING and stops_after(policy, message, _drained(cell)):
+            self._note(out, cell, f"stops: its stop policy is {policy!r}")
+            self._stop(cell, out)
+        return out
+
+    def retire(self, cell: Any) -> list[Command]:
+        """Stop ``cell`` gracefully: once what is queued for it has been handled (at once
+        when nothing is), as the stop policy `WHEN_DRAINED` does."""
+        out: list[Command] = []
+        if cell.phase >= _STOPPING:
+            return out
+        cell.stop_policy = WHEN_DRAINED
+        if _drained(cell):  # (a message in progress still finishes: a stop waits for it)
+            self._note(out, cell, "retired")
+            self._stop(cell, out)
+        return out
 
     def stop(self, cell: Any) -> list[Command]:
         """Stop ``cell``: nothing more is queued, what is queued becomes dead letters, and a
@@ -467,6 +529,8 @@ class Kernel:
             if cell.phase < _STOPPING and (parent is None or parent.phase < _STOPPING):
                 cell.restart_error = message.error
                 self._after_children(cell, Then.RETIRE, out)
+        elif message is IDLE:
+            self._idle_check(cell, out)
         elif message is RESUME:
             # a RESUME answers the failure decided when it was posted; should the cell have
             # failed again since (escalating a child's failure), or a restart of it have been
@@ -557,6 +621,25 @@ class Kernel:
         if self.notes:
             out.append(Note(cell, text))
 
+    def _arm_idle(self, cell: Any, delay: float, out: list[Command]) -> None:
+        cell.idle_armed = True
+        out.append(PostSystemLater(cell, IDLE, delay))
+
+    def _idle_check(self, cell: Any, out: list[Command]) -> None:
+        """An `AfterIdle` timer went off: stop if idle long enough, else wait on."""
+        cell.idle_armed = False
+        policy = cell.stop_policy
+        if type(policy) is not AfterIdle or cell.phase >= _STOPPING:
+            return
+        remaining = cell.idle_since + policy.seconds - self.environment.monotonic()
+        if remaining > 0:
+            self._arm_idle(cell, remaining, out)
+        elif cell.phase is _RUNNING and _drained(cell):
+            self._note(out, cell, f"stops: idle for {policy.seconds:g}s")
+            self._stop(cell, out)
+        else:  # messages wait (each will restart the clock), or it is not running now
+            self._arm_idle(cell, policy.seconds, out)
+
     def _stop(self, cell: Any, out: list[Command]) -> None:
         if cell.phase >= _STOPPING:
             return
@@ -619,6 +702,8 @@ class Kernel:
             self._fail(cell, failure, out)
             return
         cell.retired = False
+        if cell.routing is not None:  # a router: the new instance's routing (its on_restart
+            self._bind_routing(cell)  # spawns a new pool, in this same turn)
         cell.phase = _RUNNING
         cell.then = Then.RESTARTED
         out.append(RunHook(cell, "on_restart", (cell.restart_error,)))
@@ -747,6 +832,11 @@ class Kernel:
         time = self.environment.event_time()
         out.append(Publish(Failed(child.path, time, error, directive.name)))
         self._note(out, parent, f"decides {directive.name} for {child.path} after {error!r}")
+
+
+def _drained(cell: Any) -> bool:
+    """Whether no user message is queued for ``cell`` nor waits for room in its mailbox."""
+    return not cell.mailbox.user and not cell.blocked
 
 
 def _holds(errors: tuple[BaseException, ...], error: BaseException) -> bool:

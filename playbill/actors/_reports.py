@@ -8,6 +8,7 @@ from typing import Any
 from playbill.actors._events import DeadLetterReason
 from playbill.actors._mailbox import MailboxFull
 from playbill.effects import (
+    ActorNotFound,
     ActorStopped,
     AskTimeout,
     Cancelled,
@@ -117,6 +118,11 @@ def undelivered_ask_error(path: str, message: object, reason: DeadLetterReason) 
     """The error an ask fails with when its message became a dead letter for ``reason``."""
     if reason in (DeadLetterReason.STOPPED, DeadLetterReason.UNPROCESSED):
         return stopped_error(path, message)
+    if reason is DeadLetterReason.NO_ROUTEE:
+        return ActorNotFound(
+            f"the router {path} has no routee to answer the ask {short(message)}; send it "
+            "Resize(n) or AddRoutee(ref) first"
+        )
     return MailboxFull(
         f"the ask {short(message)} to {path} was {reason.value}; slow the sender, raise the "
         "capacity, or pick another Overflow"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar, final
 
-__all__ = ["RESUME", "START", "STOP", "ChildFailed", "Restart"]
+__all__ = ["IDLE", "RESUME", "START", "STOP", "ChildFailed", "Restart"]
 
 C = TypeVar("C")
 
@@ -29,6 +29,10 @@ START = _Signal("START")
 
 STOP = _Signal("STOP")
 """Stop: children first, then ``on_stop``; then the cell is gone."""
+
+
+IDLE = _Signal("IDLE")
+"""An `AfterIdle` stop policy's timer went off: stop if idle long enough."""
 
 
 RESUME = _Signal("RESUME")

@@ -44,6 +44,7 @@ from playbill.actors._reports import (
     stopped_error,
     undelivered_ask_error,
 )
+from playbill.actors._routing import ROUTER_MESSAGES
 from playbill.actors._tree import THROUGHPUT
 from playbill.effects import (
     ActorRef,
@@ -152,6 +153,11 @@ class _Cell(KernelCell):
     # -- the binding behind ActorRef's direct methods -------------------------------------
 
     def tell(self, message: object) -> None:
+        if self.routing is not None and type(message) not in ROUTER_MESSAGES:
+            routed = self._route(message)
+            if routed is not None:
+                routed.tell(message)
+            return
         if self.phase >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
             return
@@ -172,6 +178,8 @@ class _Cell(KernelCell):
         queue at the call or, in a full `Overflow.BLOCK` mailbox, waits for room as this
         sender's next message (a deadline that passes meanwhile, or a cancelled future,
         removes it: a dead letter, never handled)."""
+        if self.routing is not None and type(message) not in ROUTER_MESSAGES:
+            return self._route_ask(message, timeout)
         future: asyncio.Future[Any] = self.loop.create_future()
         if self.phase >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
@@ -209,6 +217,9 @@ class _Cell(KernelCell):
     def _post(self, message: object) -> asyncio.Future[None] | None:
         """Queue ``message`` now; None when done with it (queued, dropped or dead-lettered),
         else the future of its wait for room."""
+        if self.routing is not None and type(message) not in ROUTER_MESSAGES:
+            routed = self._route(message)
+            return None if routed is None else routed._post(message)
         if self.phase >= _STOPPING:
             self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
             return None
@@ -239,6 +250,46 @@ class _Cell(KernelCell):
         if room.cancelled() and entry in self.blocked:
             self.blocked.remove(entry)
             self._undeliverable(item, DeadLetterReason.GAVE_UP)
+
+    # -- a router's routing, at the send ---------------------------------------------------
+
+    def _route(self, message: object) -> _Cell | None:
+        """The routee that gets ``message`` sent to this router (a broadcast's others are
+        told it here); None when there is none: a dead letter (no routee, or the router is
+        stopped)."""
+        if self.phase >= _STOPPING:
+            self.system._dead_letter(message, self.path, DeadLetterReason.STOPPED)
+            return None
+        routed = self.routing.route(message)
+        if routed is None:
+            self.system._dead_letter(message, self.path, DeadLetterReason.NO_ROUTEE)
+            return None
+        if type(routed) is tuple:
+            for other in routed[1:]:
+                other.tell(message)
+            routed = routed[0]
+        return routed  # type: ignore[no-any-return]
+
+    def _route_ask(self, message: object, timeout: float | None) -> Awaitable[Any]:
+        """An ask to this router: asked of the routee, which answers it."""
+        if self.phase < _STOPPING:
+            routed = self.routing.route(message)
+            if routed is not None:
+                if type(routed) is tuple:
+                    for other in routed[1:]:
+                        other.tell(message)
+                    routed = routed[0]
+                return routed.ask(message, timeout)  # type: ignore[no-any-return]
+            reason = DeadLetterReason.NO_ROUTEE
+        else:
+            reason = DeadLetterReason.STOPPED
+        self.system._dead_letter(message, self.path, reason)
+        future: asyncio.Future[Any] = self.loop.create_future()
+        future.set_exception(undelivered_ask_error(self.path, message, reason))
+        return future
+
+    def _retire(self, cell: KernelCell) -> None:
+        self._apply(self.system._kernel.retire(cell))
 
     def interrupt(self) -> None:
         """Stop, cancelling the program of the message being handled (``free_stop(ref,
@@ -409,6 +460,8 @@ class _Cell(KernelCell):
                             system._dead_letter(result, self.path, DeadLetterReason.LATE_REPLY)
                         else:
                             future.set_result(result)
+                    if self.stop_policy is not None:  # (its decision: the kernel's)
+                        self._apply(system._kernel.handled(self, message))
                     handled += 1
                     if handled >= THROUGHPUT:
                         await asyncio.sleep(0)

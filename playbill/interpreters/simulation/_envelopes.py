@@ -207,6 +207,9 @@ class _SimCell(KernelCell):
     def _resolve_ref(self, ref: ActorRef) -> _SimCell | None:
         return self.world.resolve(ref)
 
+    def _retire(self, cell: KernelCell) -> None:
+        self.world.apply(cell, self.world.kernel.retire(cell))  # type: ignore[arg-type]
+
     def _stop_self(self, interrupt: bool) -> None:
         check_flag("stop() interrupt", interrupt)
         self.world.stop(self)

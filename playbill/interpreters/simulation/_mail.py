@@ -37,6 +37,7 @@ from playbill.actors._reports import (
     stopped_error,
     undelivered_ask_error,
 )
+from playbill.actors._routing import ROUTER_MESSAGES
 from playbill.actors._signals import START
 from playbill.actors._tree import THROUGHPUT, find_cell
 from playbill.effects import (
@@ -136,6 +137,8 @@ class _Mail(FiberScheduler):
         cell: _SimCell = self.kernel.spawn(
             parent, actor, name, supervision, mailbox, self.names.__next__, self.new_cell
         )
+        if cell.routing is not None:  # a router: tells to it take the path that routes them
+            cell.unbounded = False
         self.post_system(cell, START)
         return cell
 
@@ -160,6 +163,16 @@ class _Mail(FiberScheduler):
 
     def tell(self, sender: str, cell: _SimCell, message: object, fiber: _Fiber | None) -> bool:
         """Queue a tell; True when ``fiber`` must wait for room (a full BLOCK mailbox)."""
+        if cell.routing is not None and type(message) not in ROUTER_MESSAGES:
+            routed = self.route(cell, message)
+            if routed is None:
+                return False
+            if type(routed) is tuple:  # a broadcast: never waits for room
+                for each in routed:
+                    with contextlib.suppress(MailboxFull):  # (a dead letter already)
+                        self.tell(sender, each, message, None)
+                return False
+            return self.tell(sender, routed, message, fiber)
         waits = self.queue_told(cell, _Envelope(message, sender, None), fiber)
         if self.faults_on and self.duplicated(cell, message):
             # the sender's retried write: queued behind the first (or a dead letter when it
@@ -206,6 +219,21 @@ class _Mail(FiberScheduler):
         cell.mailbox.user.appendleft(again)
         cell.queued(again)
         self.dirty.add(cell)
+    def route(self, router: _SimCell, message: object) -> Any:
+        """The routee(s) of ``router`` that get ``message``: a cell, a tuple of cells
+        (a broadcast), or None — a dead letter (no routee, or the router is stopped)."""
+        if router.phase >= _STOPPING:
+            self.dead_letter(message, router.path, DeadLetterReason.STOPPED)
+            return None
+        routed = router.routing.route(message)
+        if routed is None:
+            self.dead_letter(message, router.path, DeadLetterReason.NO_ROUTEE)
+            return None
+        if self.tracing:
+            targets = routed if type(routed) is tuple else (routed,)
+            paths = ", ".join(each.path for each in targets)
+            self.log(router.path, f"route {short(message)} to {paths}", StepKind.TELL)
+        return routed
 
     def queued_behind_delay(self, cell: _SimCell, envelope: _Envelope) -> bool:
         """If an earlier message of the same sender to ``cell`` is delayed, this one (tell or
@@ -280,6 +308,22 @@ class _Mail(FiberScheduler):
         if target is self.guardian:
             self.dead_letter(effect.message, target.path, DeadLetterReason.GUARDIAN)
             raise guardian_refuses(target.path, effect.message)
+        while target.routing is not None and type(effect.message) not in ROUTER_MESSAGES:
+            # an ask of a router: asked of its routee, which answers it
+            routed = self.route(target, effect.message)
+            if routed is None:
+                reason = (
+                    DeadLetterReason.STOPPED
+                    if target.phase >= _STOPPING
+                    else DeadLetterReason.NO_ROUTEE
+                )
+                raise undelivered_ask_error(target.path, effect.message, reason)
+            if type(routed) is tuple:  # a broadcast: the first answers, the others are told
+                for other in routed[1:]:
+                    with contextlib.suppress(MailboxFull):
+                        self.tell(sender, other, effect.message, None)
+                routed = routed[0]
+            target = routed
         if target.phase >= _STOPPING:
             self.dead_letter(effect.message, target.path, DeadLetterReason.STOPPED)
             raise stopped_error(target.path, effect.message)
@@ -468,6 +512,8 @@ class _Mail(FiberScheduler):
                     self.reply(cell, envelope, result)
                 if self.faults_on:
                     self.redelivered(cell, envelope)
+                if cell.stop_policy is not None:  # (its decision: the kernel's)
+                    self.apply(cell, self.kernel.handled(cell, message))
             elif not self.received(cell, envelope, result):
                 return
             if per_pair:
@@ -542,6 +588,8 @@ class _Mail(FiberScheduler):
             self.reply(cell, envelope, value)
             if self.faults_on:
                 self.redelivered(cell, envelope)
+            if cell.stop_policy is not None:
+                self.apply(cell, self.kernel.handled(cell, envelope.message))
 
     def message_failed(
         self, cell: _SimCell, envelope: _Envelope | None, error: BaseException
