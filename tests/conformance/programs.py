@@ -44,6 +44,17 @@ from playbill import (
     traverse,
     watch,
 )
+from playbill.actors import (
+    ONE_TIME,
+    AfterIdle,
+    AfterMessage,
+    Broadcast,
+    ConsistentHash,
+    GetRoutees,
+    Group,
+    Pool,
+    Resize,
+)
 
 
 @frozen
@@ -1168,3 +1179,178 @@ class _Relay(AgentActor[str, list]):  # type: ignore[type-arg]
 @case(("value", ["a", "b", "c"]), dead_letters=0)
 def agents_stream_chunks_up_through_a_relay() -> Any:
     return ask_agent(_Relay, "a b c")
+
+
+# -- the actor toolkit: routers and stop policies (issue 16) ----------------------------------
+
+
+class _Named(Actor):
+    """Answers with its own name, through a program (so each message is a fiber)."""
+
+    def receive(self, message: Any) -> Any:
+        if message == "boom":
+            raise ValueError("boom")
+        return self_ref().map(lambda ref: ref.path.rsplit("/", 1)[1])
+
+
+def _names(refs: Any) -> list[str]:
+    return [ref.path.rsplit("/", 1)[1] for ref in refs]
+
+
+@case(("value", ["routee1", "routee2", "routee3"] * 2), dead_letters=0)
+def router_round_robin_answers_from_each_routee_in_turn() -> Any:
+    @program
+    def main() -> Any:
+        router = yield free_spawn(Pool(_Named, 3), name="pool")
+        answers = []
+        for each in range(6):
+            answers.append((yield router.free_ask(each)))
+        return answers
+
+    return main()
+
+
+@case(("value", ("routee1", [3, 3, 3])), dead_letters=0)
+def router_broadcast_reaches_every_routee() -> Any:
+    @program
+    def main() -> Any:
+        router = yield free_spawn(Pool(Counter, 3, routing=Broadcast()), name="all")
+        yield router.free_tell("inc")
+        yield router.free_tell("inc")
+        first = yield router.free_ask("inc")  # answered by the first routee (None: no reply)
+        routees = yield router.free_ask(GetRoutees())
+        counts = []
+        for routee in routees:
+            counts.append((yield routee.free_ask("get")))
+        return _names(routees)[0] if first is None else first, counts
+
+    return main()
+
+
+@case(("value", (True, 3)), dead_letters=0)
+def router_consistent_hash_keeps_each_key_on_one_routee() -> Any:
+    @program
+    def main() -> Any:
+        router = yield free_spawn(
+            Pool(_Named, 4, routing=ConsistentHash(lambda message: message[0])), name="hash"
+        )
+        seen: dict[str, set[str]] = {}
+        for key in "abcabcabc":
+            seen.setdefault(key, set()).add((yield router.free_ask((key, 1))))
+        return all(len(routees) == 1 for routees in seen.values()), len(seen)
+
+    return main()
+
+
+@case(("value", (["routee1"], ["routee1", "routee4", "routee5"])), dead_letters=0)
+def router_pool_resizes_and_retired_routees_finish_their_queue() -> Any:
+    @program
+    def main() -> Any:
+        router = yield free_spawn(Pool(Counter, 3), name="pool")
+        for _ in range(9):
+            yield router.free_tell("inc")
+        shrunk = yield router.free_ask(Resize(1))  # the two retired handle their 3 first
+        grown = yield router.free_ask(Resize(3))
+        return _names(shrunk), _names(grown)
+
+    return main()
+
+
+@case(("value", (1, True)))
+def router_restarts_a_failed_routee_which_keeps_its_mailbox() -> Any:
+    @program
+    def main() -> Any:
+        router = yield free_spawn(Pool(Counter, 1), name="pool")
+        [before] = yield router.free_ask(GetRoutees())
+        yield router.free_tell("inc")
+        yield router.free_tell("boom")
+        yield router.free_tell("inc")  # queued behind the failure: the new instance's
+        count = yield router.free_ask("get")
+        [after] = yield router.free_ask(GetRoutees())
+        return count, before == after
+
+    return main()
+
+
+@case(("value", (["a", "b", "a", "b", "b"], ["b"])), dead_letters=0)
+def router_group_over_paths_drops_a_routee_that_stopped() -> Any:
+    @program
+    def watching() -> Any:
+        first = yield free_spawn(_Named, name="a")
+        yield free_spawn(_Named, name="b")
+        router = yield free_spawn(Group(["/app/a", "b"]), name="group")
+        answers = []
+        for each in range(4):
+            answers.append((yield router.free_ask(each)))
+        yield free_stop(first)
+        left = yield router.free_ask(GetRoutees())
+        while len(left) > 1:  # the router learns it through its own watch
+            yield sleep(0.01)
+            left = yield router.free_ask(GetRoutees())
+        answers.append((yield router.free_ask("last")))
+        return answers, _names(left)
+
+    return watching()
+
+
+class _Once(Actor):
+    stop_policy = ONE_TIME
+
+    def receive(self, message: Any) -> Any:
+        return message
+
+
+@case(("value", ("first", "ActorStopped")), dead_letters=2)
+def stop_policy_one_time_stops_after_one_message() -> Any:
+    @program
+    def main() -> Any:
+        ref = yield free_spawn(_Once, name="once")
+        first = yield ref.free_ask("first")
+        yield ref.free_tell("second")  # a dead letter (stopping or stopped)
+        later = yield ref.free_ask("third").attempt()
+        return first, type(later.failure()).__name__
+
+    return main()
+
+
+class _Polite(Actor):
+    stop_policy = AfterMessage("bye")
+
+    def receive(self, message: Any) -> Any:
+        return message
+
+
+@case(("value", ("hello", "bye", "ActorStopped")), dead_letters=1)
+def stop_policy_after_message_handles_it_then_stops() -> Any:
+    @program
+    def main() -> Any:
+        ref = yield free_spawn(_Polite, name="polite")
+        hello = yield ref.free_ask("hello")
+        bye = yield ref.free_ask("bye")
+        later = yield ref.free_ask("hello again").attempt()
+        return hello, bye, type(later.failure()).__name__
+
+    return main()
+
+
+class _Dozy(Actor):
+    stop_policy = AfterIdle(0.5)
+
+    def receive(self, message: Any) -> Any:
+        return message
+
+
+@case(("value", ("a", "b", "ActorStopped")), dead_letters=1)
+def stop_policy_after_idle_stops_once_idle_long_enough() -> Any:
+    @program
+    def main() -> Any:
+        ref = yield free_spawn(_Dozy, name="dozy")
+        yield sleep(0.05)
+        a = yield ref.free_ask("a")
+        yield sleep(0.05)
+        b = yield ref.free_ask("b")
+        yield sleep(0.8)
+        later = yield ref.free_ask("c").attempt()
+        return a, b, type(later.failure()).__name__
+
+    return main()
