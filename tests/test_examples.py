@@ -124,3 +124,22 @@ def test_the_moa_research_example_streams_live_cancels_the_straggler_and_holds_i
     assert proposals == ["Proposal 1 (proposer 0)", "Proposal 2 (proposer 1)"]
     assert all("briefly," in line for line in answer[1:])  # the first layer's directive
     assert summary["events"]["completed"] > 0
+
+
+def test_the_routers_example_routes_resizes_and_stops_by_policy_alike_live_and_simulated():
+    import routers
+
+    lines: list[str] = []
+    summary = routers.main(printer=lines.append)
+    assert summary["simulated equals live"] is True
+    live = summary["live"]
+    assert live["translated"] == [
+        "ASK by routee1",
+        "TELL by routee2",
+        "SPAWN by routee3",
+        "STOP by routee1",
+    ]
+    assert (live["after shrinking"], live["after growing"]) == (1, 2)
+    assert live["one session per customer"] is True
+    assert (live["second audit"], live["cache after idling"]) == ("ActorStopped", "ActorStopped")
+    assert "simulated: the same outcome: True, the virtual clock at 3600s" in lines

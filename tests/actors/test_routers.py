@@ -16,6 +16,7 @@ from playbill import (
     InvalidArgument,
     free_spawn,
     free_stop,
+    gather,
     program,
     self_ref,
     simulate,
@@ -37,6 +38,7 @@ from playbill.actors import (
     SmallestMailbox,
 )
 from playbill.actors._routing import Routing
+from playbill.interpreters.simulation import explore
 
 INTERPRETERS = ["asyncio", "simulation"]
 
@@ -380,3 +382,65 @@ def test_routing_counts_each_routee_once():
     routing.add(cell)
     routing.add(cell)
     assert Counter(routing.route(each) for each in range(4)) == Counter({cell: 4})
+
+
+# -- properties over schedules (explore) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("delivery", ["causal", "per_pair"])
+def test_round_robin_is_fair_under_every_explored_schedule(delivery):
+    @program
+    def main():
+        router = yield free_spawn(Pool(Named, 3), name="pool")
+        yield gather(*(router.free_tell(each) for each in range(9)))  # from forks, concurrently
+        for each in range(3):
+            yield router.free_tell(each)
+        routees = yield router.free_ask(GetRoutees())
+        counts = []
+        for routee in routees:
+            counts.append((yield routee.free_ask("handled")))
+        return counts
+
+    def check(result: Any) -> None:
+        assert result.value == [4, 4, 4]
+
+    explore(main, check, runs=30, delivery=delivery).assert_passed()
+
+
+def test_broadcast_reaches_every_routee_under_every_explored_schedule():
+    @program
+    def main():
+        router = yield free_spawn(Pool(Named, 3, routing=Broadcast()), name="all")
+        yield gather(router.free_tell("x"), router.free_ask("y"), router.free_tell("z"))
+        routees = yield router.free_ask(GetRoutees())
+        counts = []
+        for routee in routees:
+            counts.append((yield routee.free_ask("handled")))
+        return counts
+
+    explore(main, lambda result: result.value == [3, 3, 3], runs=30).assert_passed()
+
+
+def test_consistent_hash_moves_keys_only_to_a_joining_routee_under_every_explored_schedule():
+    keys = [f"k{index}" for index in range(40)]
+
+    @program
+    def main():
+        workers = []
+        for index in range(4):
+            workers.append((yield free_spawn(Named, name=f"w{index}")))
+        router = yield free_spawn(
+            Group(workers[:3], routing=ConsistentHash(lambda message: message)), name="hash"
+        )
+        before = yield gather(*(router.free_ask(key) for key in keys))
+        yield router.free_ask(AddRoutee(workers[3]))
+        after = yield gather(*(router.free_ask(key) for key in keys))
+        return before, after
+
+    def check(result: Any) -> None:
+        before, after = result.value
+        moved = [key for key, old, new in zip(keys, before, after, strict=True) if old != new]
+        assert all(after[keys.index(key)] == "w3" for key in moved)
+        assert 0 < len(moved) < len(keys) / 2
+
+    explore(main, check, runs=20).assert_passed()
