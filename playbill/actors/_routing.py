@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, Final, final
 
@@ -205,12 +206,15 @@ class Routing:
     returns a cell, a tuple of cells (`Broadcast`), or ``None`` when there is no routee.
     Interpreters call it at the send; ``random`` is the interpreter's random source."""
 
-    __slots__ = ("cells", "next", "points", "random", "ring", "route", "strategy")
+    __slots__ = ("cells", "points", "random", "ring", "route", "strategy", "turn")
 
     def __init__(self, strategy: RoutingStrategy) -> None:
         self.strategy = strategy
         self.cells: list[Any] = []
-        self.next = 0
+        # RoundRobin: the next routee in turn, a C-level call (an itertools.cycle's
+        # __next__), so that the interpreters' hot path calls no Python function; None when
+        # there is no routee or another strategy
+        self.turn: Callable[[], Any] | None = None
         self.random: Callable[[], float] = _no_random
         self.ring: list[int] = []  # ConsistentHash: the sorted points, and each one's routee
         self.points: list[Any] = []
@@ -241,6 +245,8 @@ class Routing:
 
     def _rebuild_ring(self) -> None:
         strategy = self.strategy
+        if type(strategy) is RoundRobin:  # (a change of routees starts a new round)
+            self.turn = itertools.cycle(tuple(self.cells)).__next__ if self.cells else None
         if type(strategy) is not ConsistentHash:
             return
         pairs = sorted(
@@ -252,14 +258,8 @@ class Routing:
         self.points = [cell for _, _, cell in pairs]
 
     def _round_robin(self, message: object) -> Any:
-        cells = self.cells
-        if not cells:
-            return None
-        index = self.next
-        if index >= len(cells):
-            index = 0
-        self.next = index + 1
-        return cells[index]
+        turn = self.turn
+        return None if turn is None else turn()
 
     def _random(self, message: object) -> Any:
         cells = self.cells
