@@ -13,7 +13,9 @@ from returns.result import Failure
 from playbill import (
     Actor,
     ActorSystem,
+    Directive,
     InvalidArgument,
+    OneForOne,
     free_spawn,
     free_stop,
     gather,
@@ -444,3 +446,41 @@ def test_consistent_hash_moves_keys_only_to_a_joining_routee_under_every_explore
         assert 0 < len(moved) < len(keys) / 2
 
     explore(main, check, runs=20).assert_passed()
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_routee_its_router_stops_leaves_the_routing_and_its_queue_is_dead_lettered(interpreter):
+    stop_it = OneForOne(lambda error: Directive.STOP)
+
+    @program
+    def main():
+        router = yield free_spawn(Pool(Flaky, 2, supervision=stop_it), name="pool")
+        first, _ = yield router.free_ask(GetRoutees())
+        yield first.free_tell("boom")
+        yield first.free_tell("work")  # queued behind the failure: a dead letter once stopped
+        left = yield router.free_ask(GetRoutees())
+        while len(left) > 1:  # the router learns it through its watch
+            yield sleep(0.01)
+            left = yield router.free_ask(GetRoutees())
+        for _ in range(3):
+            yield router.free_tell("work")
+        return names(left), (yield left[0].free_ask("handled"))
+
+    value, dead = perform(main(), interpreter)
+    assert value == (["routee2"], 3)
+    assert sum(dead.values()) == 1
+
+
+def test_the_direct_api_of_a_live_router_routes_too(arun):
+    async def demo():
+        async with ActorSystem("app") as system:
+            router = system.spawn(Pool(Named, 2), "pool")
+            router.tell("x")  # routee1
+            await router.send("y")  # routee2
+            first = await router.ask("q")
+            second = await router.ask("q")
+            routees = await router.ask(GetRoutees())
+            counts = [await routee.ask("handled") for routee in routees]
+            return first, second, counts
+
+    assert arun(demo()) == ("routee1", "routee2", [2, 2])
