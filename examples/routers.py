@@ -40,7 +40,7 @@ class Session(Actor):
         self.seen: list[str] = []
 
     def receive(self, message: tuple[str, str]) -> Any:
-        customer, item = message
+        _customer, item = message
         self.seen.append(item)
         return self_ref().map(lambda ref: ref.path.rsplit("/", 1)[1])
 

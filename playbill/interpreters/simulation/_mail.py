@@ -219,6 +219,7 @@ class _Mail(FiberScheduler):
         cell.mailbox.user.appendleft(again)
         cell.queued(again)
         self.dirty.add(cell)
+
     def route(self, router: _SimCell, message: object) -> Any:
         """The routee(s) of ``router`` that get ``message``: a cell, a tuple of cells
         (a broadcast), or None — a dead letter (no routee, or the router is stopped)."""
