@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 export HYPOTHESIS_PROFILE
 
-.PHONY: demo test lint mermaid redis-server format bench bench-peer clean
+.PHONY: demo test lint docs mermaid redis-server format bench bench-peer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ lint: $(VENV)/.installed-dev
 
 test: lint mermaid redis-server
 	$(BIN)/python -m pytest --benchmark-disable
+
+# The documentation site, built strictly (a broken link, a missing reference or a page left out
+# of mkdocs.yml's nav fails it); the suite builds it too (tests/test_docs_site.py).
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+	@echo "the site is in $(CURDIR)/site: open $(CURDIR)/site/index.html, or serve it with $(BIN)/mkdocs serve"
 
 # The Redis tests start their own redis-server (127.0.0.1, a random port, a temporary
 # directory). Debian's package is installed when missing and this runs as root; otherwise
@@ -92,4 +98,4 @@ bench-peer:
 	fi
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .ruff_cache .hypothesis .pytest_cache tools/mermaid/node_modules
+	rm -rf $(VENV) $(BENCH_VENV) site .mypy_cache .ruff_cache .hypothesis .pytest_cache tools/mermaid/node_modules
