@@ -24,6 +24,7 @@ API_PAGES = {
     "moa": "playbill.moa",
     "models": "playbill.models",
     "testing": "playbill.testing",
+    "opentelemetry": "playbill.opentelemetry",
 }
 
 

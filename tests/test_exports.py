@@ -26,6 +26,7 @@ PACKAGES = [
     "playbill.interpreters.stub",
     "playbill.testing",
     "playbill.testing.laws",
+    "playbill.opentelemetry",
 ]
 
 
