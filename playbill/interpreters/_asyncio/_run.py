@@ -46,6 +46,7 @@ from playbill.effects import (
     SelfRef,
     Sleep,
     Spawn,
+    Step,
     Stop,
     Tell,
     TimedOut,
@@ -58,6 +59,7 @@ from playbill.effects._handlers import program_in_place
 if TYPE_CHECKING:
     from playbill.interpreters._asyncio._system import ActorSystem
 from playbill.interpreters._asyncio._cell import _Cell
+from playbill.interpreters._asyncio._members import Members, Nested, sleeping
 
 A = TypeVar("A")
 
@@ -67,14 +69,19 @@ logger = logging.getLogger("playbill")
 class _Run:
     """One performance of one program (and the fibers it forks) on behalf of ``cell``."""
 
-    __slots__ = ("cell", "fibers", "joined", "main", "system")
+    __slots__ = ("cell", "fibers", "inline", "joined", "main", "system")
 
-    def __init__(self, system: ActorSystem, cell: _Cell | None, main: bool = False) -> None:
+    def __init__(
+        self, system: ActorSystem, cell: _Cell | None, main: bool = False, inline: bool = False
+    ) -> None:
         self.system = system
         self.cell = cell
         # whether it is the program of the cell's message or hook (not a fork of it): its
         # asks are what the cell waits on
         self.main = main and cell is not None
+        # whether it is a member of a gather or race, stepped by `_Members` in the task of
+        # the program that waits on it (its sleeps are futures, its gathers and races nest)
+        self.inline = inline
         self.fibers: dict[int, asyncio.Task[Any]] = {}
         self.joined: set[int] = set()
 
@@ -88,68 +95,17 @@ class _Run:
 
     async def _drive(self, machine: Machine) -> Any:
         system = self.system
-        step = machine.start()
+        step, pending = self._advance(machine, machine.start())
         swallowed_cancel = False
-        waiting: _Cell | None = None  # the cell whose message waits on the ask under way
         while True:
-            if type(step) is Next:
-                effect: Any = step.effect
-                kind = type(effect)
-                if kind is Tell:
-                    try:
-                        target = system._target(effect.ref, "free_tell()")
-                        if target is None:
-                            system._dead_letter(
-                                effect.message, effect.ref.path, DeadLetterReason.UNKNOWN
-                            )
-                            step = machine.resume(None)
-                            continue
-                        room = target._post(effect.message)
-                    except Exception as error:
-                        step = machine.throw(error)
-                        continue
-                    if room is None:  # queued (or a dead letter) at once: the hot path
-                        step = machine.resume(None)
-                        continue
-                    pending: Awaitable[Any] = room
-                elif kind is Ask:
-                    target = effect.ref.binding
-                    if type(target) is not _Cell or target.system is not system:
-                        target = system._resolve(effect.ref)
-                    if target is None:
-                        system._dead_letter(
-                            effect.message, effect.ref.path, DeadLetterReason.UNKNOWN
-                        )
-                        step = machine.throw(
-                            ActorNotFound(
-                                f"no actor at {effect.ref.path} to ask {short(effect.message)}"
-                            )
-                        )
-                        continue
-                    pending = target.ask(effect.message, effect.timeout)
-                    if self.main:  # the wait-for graph an AskTimeout describes
-                        waiting = self.cell
-                        waiting.asking = (target, effect.message)  # type: ignore[union-attr]
-                else:
-                    try:
-                        outcome = self._perform_effect(effect)
-                    except Exception as error:
-                        step = machine.throw(error)
-                        continue
-                    if type(outcome) is _Awaiting:
-                        pending = outcome.awaitable
-                    elif type(outcome) is _InPlace:
-                        step = machine.resume_with(outcome.program)
-                        continue
-                    else:
-                        step = machine.resume(outcome)
-                        continue
+            if pending is not None:
+                # the cell whose message waits on the ask under way (the wait-for graph)
+                waiting = self.cell if self.main and type(step.effect) is Ask else None  # type: ignore[union-attr]
                 try:
                     value = await pending
                 except asyncio.CancelledError:
                     if waiting is not None:
                         waiting.asking = None
-                        waiting = None
                     if system._abandoning:  # it swallowed its cancellation once already
                         raise
                     swallowed_cancel = True
@@ -157,13 +113,12 @@ class _Run:
                 except Exception as error:
                     if waiting is not None:
                         waiting.asking = None
-                        waiting = None
                     step = machine.throw(error)
                 else:
                     if waiting is not None:
                         waiting.asking = None
-                        waiting = None
                     step = machine.resume(value)
+                step, pending = self._advance(machine, step)
             elif type(step) is Done:
                 if swallowed_cancel:  # the program caught Cancelled and went on
                     task = asyncio.current_task()
@@ -171,10 +126,63 @@ class _Run:
                         task.uncancel()
                 return step.value
             else:
-                failure = step.error
+                failure = step.error  # type: ignore[union-attr]
                 if isinstance(failure, Cancelled):
                     raise asyncio.CancelledError from failure
                 raise failure
+
+    def _advance(self, machine: Machine, step: Step) -> tuple[Step, Any]:
+        """Perform every effect that needs no waiting; the step reached (its program's end, or
+        an effect) and, for an effect, what to wait on (None at the end)."""
+        system = self.system
+        while type(step) is Next:
+            effect: Any = step.effect
+            kind = type(effect)
+            if kind is Tell:
+                try:
+                    target = system._target(effect.ref, "free_tell()")
+                    if target is None:
+                        system._dead_letter(
+                            effect.message, effect.ref.path, DeadLetterReason.UNKNOWN
+                        )
+                        step = machine.resume(None)
+                        continue
+                    room = target._post(effect.message)
+                except Exception as error:
+                    step = machine.throw(error)
+                    continue
+                if room is None:  # queued (or a dead letter) at once: the hot path
+                    step = machine.resume(None)
+                    continue
+                return step, room
+            if kind is Ask:
+                target = effect.ref.binding
+                if type(target) is not _Cell or target.system is not system:
+                    target = system._resolve(effect.ref)
+                if target is None:
+                    system._dead_letter(effect.message, effect.ref.path, DeadLetterReason.UNKNOWN)
+                    step = machine.throw(
+                        ActorNotFound(
+                            f"no actor at {effect.ref.path} to ask {short(effect.message)}"
+                        )
+                    )
+                    continue
+                pending = target.ask(effect.message, effect.timeout)
+                if self.main:  # the wait-for graph an AskTimeout describes
+                    self.cell.asking = (target, effect.message)  # type: ignore[union-attr]
+                return step, pending
+            try:
+                outcome = self._perform_effect(effect)
+            except Exception as error:
+                step = machine.throw(error)
+                continue
+            if type(outcome) is _Awaiting:
+                return step, outcome.awaitable
+            if type(outcome) is _InPlace:
+                step = machine.resume_with(outcome.program)
+            else:
+                step = machine.resume(outcome)
+        return step, None
 
     def _perform_effect(self, effect: Any) -> Any:
         system = self.system
@@ -261,13 +269,23 @@ class _Run:
         return _Awaiting(self.system._call_blocking(effect))
 
     def _sleep(self, effect: Sleep) -> _Awaiting:
+        if self.inline:
+            return _Awaiting(sleeping(self.system._loop, effect.seconds))
         return _Awaiting(asyncio.sleep(effect.seconds))
 
-    def _parallel(self, effect: Parallel) -> _Awaiting:
-        return _Awaiting(self._gather(effect.programs))
+    def _parallel(self, effect: Parallel) -> Any:
+        if not effect.programs:
+            return ()
+        if self.inline:  # a group nested in the group this member belongs to
+            return _Awaiting(Nested(effect.programs, race=False))
+        return _Awaiting(Members(self).perform(effect.programs, race=False))
 
     def _race_of(self, effect: Race) -> _Awaiting:
-        return _Awaiting(self._race(effect.programs))
+        if not effect.programs:
+            raise InvalidArgument("race() needs at least one program; a race of none has no winner")
+        if self.inline:
+            return _Awaiting(Nested(effect.programs, race=True))
+        return _Awaiting(Members(self).perform(effect.programs, race=True))
 
     def _timeout_of(self, effect: Timeout) -> _Awaiting:
         return _Awaiting(self._timeout(effect.program, effect.seconds))
@@ -292,43 +310,16 @@ class _Run:
             )
         return self.cell
 
+    def member_run(self) -> _Run:
+        """The run of one member of a gather or race this run performs: the same actor, its
+        own fibers, stepped in this run's task."""
+        return _Run(self.system, self.cell, inline=True)
+
     async def _child(self, program: Program[Any]) -> Any:
         return await _Run(self.system, self.cell).perform(program)
 
     def _task(self, program: Program[Any]) -> asyncio.Task[Any]:
         return self.system._loop.create_task(self._child(program))
-
-    async def _gather(self, programs: tuple[Program[Any], ...]) -> tuple[Any, ...]:
-        if not programs:
-            return ()
-        tasks = [self._task(member) for member in programs]
-        try:
-            pending: set[asyncio.Task[Any]] = set(tasks)
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in tasks:  # in program order, as the stub reports the first failure
-                    if task in done and _failed(task):
-                        raise _error_of(task)
-            return tuple(task.result() for task in tasks)
-        finally:
-            await _cancel_all(tasks)
-
-    async def _race(self, programs: tuple[Program[Any], ...]) -> Any:
-        tasks = [self._task(member) for member in programs]
-        try:
-            pending: set[asyncio.Task[Any]] = set(tasks)
-            last_error: BaseException | None = None
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in tasks:
-                    if task in done:
-                        if not _failed(task):
-                            return task.result()
-                        last_error = _error_of(task)
-            assert last_error is not None
-            raise last_error
-        finally:
-            await _cancel_all(tasks)
 
     async def _timeout(self, program: Program[Any], seconds: float) -> Any:
         task = self._task(program)
@@ -373,6 +364,10 @@ class _Run:
     async def _cancel_fibers(self) -> None:
         tasks = list(self.fibers.values())
         await _cancel_all(tasks)
+        self.report_unjoined()
+
+    def report_unjoined(self) -> None:
+        """Log the failures of the fibers that ended with one nobody joined."""
         for fiber_id, task in self.fibers.items():
             if fiber_id in self.joined:  # its failure reached whoever joined it
                 continue
@@ -385,8 +380,8 @@ class _Run:
 class _Awaiting:
     __slots__ = ("awaitable",)
 
-    def __init__(self, awaitable: Awaitable[Any]) -> None:
-        self.awaitable = awaitable
+    def __init__(self, awaitable: Awaitable[Any] | Nested) -> None:
+        self.awaitable = awaitable  # (a `Nested` group only from an inline member's run)
 
 
 @final
