@@ -1,5 +1,6 @@
 """One performance of one program on the event loop: the effect dispatch, and the concurrency
-combinators (gather, race, timeout, fork, join, cancel) on asyncio tasks."""
+combinators (gather and race stepped in the program's own task by `_members`; timeout, fork,
+join, cancel on asyncio tasks)."""
 
 from __future__ import annotations
 
