@@ -23,6 +23,7 @@ PACKAGES = [
     "playbill.flow",
     "playbill.moa",
     "playbill.interpreters",
+    "playbill.distributed",
     "playbill.interpreters.stub",
     "playbill.testing",
     "playbill.testing.laws",

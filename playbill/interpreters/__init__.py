@@ -7,7 +7,7 @@ whose every scheduling choice is recorded, replayable (`replay`) and explorable 
 """
 
 from playbill.interpreters import simulation, stub
-from playbill.interpreters._asyncio import ActorSystem, EventSubscription, run
+from playbill.interpreters._asyncio import ActorSystem, EventSubscription, Transport, run
 from playbill.interpreters.simulation import (
     Exploration,
     Faults,
@@ -30,6 +30,7 @@ __all__ = [
     "SimulationOptions",
     "SimulationResult",
     "TraceLine",
+    "Transport",
     "check_determinism",
     "explore",
     "replay",

@@ -10,5 +10,6 @@ pure code of `playbill.actors`, shared with the simulator.
 
 from playbill.interpreters._asyncio._events import EventSubscription
 from playbill.interpreters._asyncio._system import ActorSystem, run
+from playbill.interpreters._asyncio._transport import Transport
 
-__all__ = ["ActorSystem", "EventSubscription", "run"]
+__all__ = ["ActorSystem", "EventSubscription", "Transport", "run"]

@@ -52,6 +52,7 @@ from playbill.interpreters._asyncio._cell import _STOPPED, _STOPPING, _Cell, _Gu
 from playbill.interpreters._asyncio._deadlines import _Deadlines
 from playbill.interpreters._asyncio._events import EventSubscription
 from playbill.interpreters._asyncio._run import _Run
+from playbill.interpreters._asyncio._transport import Transport
 
 A = TypeVar("A")
 
@@ -94,8 +95,16 @@ class ActorSystem:
         ask_timeout: float = DEFAULT_ASK_TIMEOUT,
         dead_letter_limit: int = 10_000,
         blocking_threads: int = DEFAULT_BLOCKING_THREADS,
+        transport: Transport | None = None,
     ) -> None:
         self.name = check_name(name, "an actor system name")
+        if transport is not None and not isinstance(transport, Transport):
+            raise InvalidArgument(
+                f"ActorSystem transport must be a Transport (such as playbill.distributed."
+                f"RedisTransport(url)) or None, got {short(transport)}"
+            )
+        self.transport = transport
+        self._transport_started = False
         # the bounded pool `blocking` calls run on: made on the first one, shut down with
         # the system
         self.blocking_threads = check_count(
@@ -104,6 +113,8 @@ class ActorSystem:
         self._blocking_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._blocking_calls: set[concurrent.futures.Future[Any]] = set()
         self.ask_timeout = check_seconds("ActorSystem ask_timeout", ask_timeout)
+        if transport is not None:  # the user's handlers win over the transport's
+            handlers = {**transport.handlers(), **(handlers if handlers is not None else {})}
         self.handlers = HandlerTable(handlers, interpreter="asyncio")
         self.dead_letters = DeadLetters(
             check_count("ActorSystem dead_letter_limit", dead_letter_limit)
@@ -154,6 +165,13 @@ class ActorSystem:
 
     async def __aenter__(self) -> ActorSystem:
         self.start()
+        if self.transport is not None and not self._transport_started:
+            self._transport_started = True
+            try:
+                await self.transport.start(self)
+            except BaseException:
+                await self.shutdown()
+                raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -182,6 +200,10 @@ class ActorSystem:
         """Stop every actor (children first, each one's ``on_stop``), waiting at most
         ``timeout`` seconds before cancelling what is left."""
         check_seconds("ActorSystem.shutdown() timeout", timeout, infinite=False)
+        if self._transport_started and self.transport is not None:
+            # first: no message is taken from (or committed to) the transport any more
+            self._transport_started = False
+            await self.transport.close()
         guardian = self._guardian
         if guardian is None or guardian.phase is _STOPPED:
             await self._close_blocking_pool(timeout)  # (a system a failure stopped)
@@ -305,6 +327,34 @@ class ActorSystem:
                 )
             cell = found
         return cell.ref
+
+    async def spawn_durable(self, actor: Callable[[], Any], id: str, **options: Any) -> Any:
+        """Host the durable actor ``id`` on this node through the system's transport (its
+        mailbox and its single owner live there) and return its location-transparent ref; see
+        `playbill.distributed.RedisTransport.spawn_durable`."""
+        self._running_guardian()
+        return await self._require_transport("spawn_durable").spawn_durable(actor, id, **options)
+
+    def remote(self, id: str, **options: Any) -> Any:
+        """A ref to the durable actor ``id``, wherever it runs (or will run), through the
+        system's transport; see `playbill.distributed.RedisTransport.remote`."""
+        return self._require_transport("remote").remote(id, **options)
+
+    def _require_transport(self, verb: str) -> Transport:
+        transport = self.transport
+        if transport is None:
+            raise InvalidArgument(
+                f"system.{verb}() needs a transport, and /{self.name} has none (transport="
+                "None); create the system with ActorSystem(..., transport=RedisTransport(url)) "
+                "from playbill.distributed (pip install 'playbill[redis]')"
+            )
+        if not self._transport_started:
+            raise PlaybillError(
+                f"system.{verb}() needs the transport started: use `async with "
+                f"ActorSystem(..., transport=...) as system:` (system.start() alone does not "
+                "start it), and not after shutdown"
+            )
+        return transport
 
     @property
     def children(self) -> tuple[ActorRef, ...]:

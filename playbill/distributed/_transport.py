@@ -1,0 +1,704 @@
+"""`RedisTransport`: durable actors on Redis Streams, one fenced owner each, and refs and
+asks across processes. The hosted actor is an ordinary local actor of the `ActorSystem`
+(its lifecycle and supervision are the kernel's); the node is its mailbox source and sink."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ipaddress
+import logging
+import math
+import random as _random
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, final
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+import redis.exceptions
+from attrs import frozen
+
+from playbill.actors import DeadLetterReason, MailboxPolicy, SupervisionStrategy
+from playbill.distributed import _scripts
+from playbill.distributed._effects import DurableAsk, DurableTell, RedisWrite
+from playbill.distributed._envelope import Envelope, decode_reply
+from playbill.distributed._errors import NodeDown, RemoteError
+from playbill.distributed._ref import DurableRef
+from playbill.distributed._registry import MessageRegistry, UnknownMessageType, default_registry
+from playbill.effects import ActorRef, AskTimeout, InvalidArgument, PlaybillError
+from playbill.effects._checks import check_count, check_flag, check_seconds
+from playbill.effects._handlers import Handlers
+
+if TYPE_CHECKING:
+    from playbill.interpreters import ActorSystem
+
+__all__ = ["DeadEntry", "RedisTransport"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("playbill")
+
+GROUP = "playbill"  # the consumer group of every mailbox stream
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+_FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_KEPT_DATA = 1024  # bytes of a refused oversize entry kept in its dead letter
+
+
+@final
+@frozen
+class DeadEntry:
+    """One entry of a durable actor's dead-letter stream: the mailbox entry it was, the
+    message id (``""`` when unreadable), why, and the raw entry (cut at 1 KiB if oversize)."""
+
+    entry: str
+    message_id: str
+    reason: str
+    data: bytes
+
+
+def _check_id(where: str, value: object) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidArgument(
+            f"{where} must be 1-200 characters of letters, digits and '_.-' (it is part of "
+            f"Redis key names), got {value!r}"
+        )
+    return value
+
+
+def _loopback(host: str | None) -> bool:
+    if host is None or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: object, allow_insecure: bool) -> str:
+    if not isinstance(url, str):
+        raise InvalidArgument(
+            f"RedisTransport url must be a str such as 'redis://127.0.0.1:6379/0', got {url!r}"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise InvalidArgument(
+            f"RedisTransport url must start with redis://, rediss:// or unix://, got {url!r}"
+        )
+    if parts.scheme == "unix" or _loopback(parts.hostname) or allow_insecure:
+        return url
+    if parts.scheme != "rediss" or not parts.password:
+        raise InvalidArgument(
+            f"RedisTransport refuses {parts.scheme}://{parts.hostname}: a non-loopback Redis "
+            "must be reached over TLS with credentials (rediss://user:password@host:port/0); "
+            "pass allow_insecure=True to accept it anyway"
+        )
+    return url
+
+
+def _backoff(attempt: int, cap: float) -> float:
+    return float(min(cap, 0.02 * 2.0**attempt) * (0.5 + _random.random() / 2))
+
+
+@final
+class RedisTransport:
+    """The Redis engine of an `ActorSystem`: durable actors whose mailboxes are Redis Streams
+    (acknowledged after processing, redelivered after a crash), one fenced owner per actor,
+    and refs and asks between processes and hosts.
+
+    >>> transport = RedisTransport("redis://127.0.0.1:6379/0", namespace="shop", node_id="n1")
+    >>> transport.data_key("counts")
+    'shop:data:counts'
+    >>> RedisTransport("redis://10.0.0.5:6379/0")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    playbill.effects._errors.InvalidArgument: RedisTransport refuses redis://10.0.0.5: ...
+
+    With a server (``async with ActorSystem("app", transport=transport) as system:``)::
+
+        orders = await system.spawn_durable(OrderBook, id="orders")
+        orders.tell(PlaceOrder("tea", 2))
+        total = await system.remote("orders").ask(Total(), timeout=5)
+
+    Options: ``namespace`` prefixes every key; ``node_id`` names this node (its consumer
+    name; random by default); ``lease_ttl`` is how long an owner's lease lasts unrenewed
+    (renewed every ``lease_ttl / 3``; also the expiry of the node's heartbeat key, renewed
+    every ``heartbeat``); after ``max_deliveries`` failed deliveries a message is
+    dead-lettered; a message over ``max_payload`` bytes is refused; ``read_count`` entries are
+    read at a time; dedup records last ``dedup_ttl`` seconds; the mailbox is trimmed every
+    ``trim_every`` commits; a failing Redis call is retried with backoff up to ``retry_max``
+    seconds apart; ``registry`` resolves message types (`default_registry` by default).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str = "playbill",
+        node_id: str | None = None,
+        lease_ttl: float = 5.0,
+        heartbeat: float = 1.0,
+        max_deliveries: int = 5,
+        max_payload: int = 1_000_000,
+        read_count: int = 100,
+        dedup_ttl: float = 86_400.0,
+        trim_every: int = 100,
+        retry_max: float = 2.0,
+        allow_insecure: bool = False,
+        registry: MessageRegistry | None = None,
+    ) -> None:
+        self.allow_insecure = check_flag("RedisTransport allow_insecure", allow_insecure)
+        self.url = _check_url(url, allow_insecure)
+        self.namespace = _check_id("RedisTransport namespace", namespace)
+        self.node_id = (
+            uuid.uuid4().hex[:16]
+            if node_id is None
+            else _check_id("RedisTransport node_id", node_id)
+        )
+        self.lease_ttl = check_seconds("RedisTransport lease_ttl", lease_ttl, infinite=False)
+        self.heartbeat = check_seconds("RedisTransport heartbeat", heartbeat, infinite=False)
+        if self.heartbeat >= self.lease_ttl:
+            raise InvalidArgument(
+                f"RedisTransport heartbeat must be shorter than lease_ttl (a node's heartbeat "
+                f"key expires after lease_ttl), got heartbeat={heartbeat!r} with "
+                f"lease_ttl={lease_ttl!r}"
+            )
+        if self.lease_ttl < 0.01:
+            raise InvalidArgument(
+                f"RedisTransport lease_ttl must be at least 0.01 seconds, got {lease_ttl!r}"
+            )
+        self.max_deliveries = check_count(
+            "RedisTransport max_deliveries", max_deliveries, minimum=1
+        )
+        self.max_payload = check_count("RedisTransport max_payload", max_payload, minimum=64)
+        self.read_count = check_count("RedisTransport read_count", read_count, minimum=1)
+        self.dedup_ttl = check_seconds("RedisTransport dedup_ttl", dedup_ttl, infinite=False)
+        self.trim_every = check_count("RedisTransport trim_every", trim_every, minimum=1)
+        self.retry_max = check_seconds("RedisTransport retry_max", retry_max, infinite=False)
+        if registry is not None and not isinstance(registry, MessageRegistry):
+            raise InvalidArgument(
+                f"RedisTransport registry must be a MessageRegistry or None (the default "
+                f"registry that @message fills), got {registry!r}"
+            )
+        self.registry = registry if registry is not None else default_registry
+        self._system: ActorSystem | None = None
+        self._redis: aioredis.Redis | None = None
+        self._hosts: dict[str, _Host] = {}
+        self._by_local: dict[ActorRef, _Host] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._outbox: collections.deque[tuple[str, bytes] | asyncio.Future[None]] = (
+            collections.deque()
+        )
+        self._outbox_ready = asyncio.Event()
+        self._asks: dict[str, _PendingAsk] = {}
+        self._closing = False
+        self._scripts: dict[str, Any] = {}
+        self.late_replies = 0
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def key(self, *parts: str) -> str:
+        """A key of this namespace: ``key("mbox", "orders")`` is ``"{namespace}:mbox:orders"``."""
+        return ":".join((self.namespace, *parts))
+
+    def data_key(self, key: str) -> str:
+        """The Redis key that ``redis_write(command, key, ...)`` writes."""
+        return self.key("data", key)
+
+    # -- the Transport protocol -------------------------------------------------------------
+
+    def handlers(self) -> Handlers:
+        return {
+            RedisWrite: self._stage,
+            DurableTell: lambda effect: effect.ref.tell(effect.message),
+            DurableAsk: lambda effect: effect.ref.ask(effect.message, effect.timeout),
+        }
+
+    async def start(self, system: ActorSystem) -> None:
+        if self._system is not None:
+            raise PlaybillError("a RedisTransport serves one ActorSystem, once; make another")
+        self._system = system
+        client = aioredis.Redis.from_url(self.url, decode_responses=False)
+        self._redis = client
+        try:
+            await client.ping()
+        except _FAULTS as error:
+            await client.aclose()
+            self._redis = None
+            raise PlaybillError(
+                f"cannot reach Redis at {self.url}: {error}; start redis-server or fix the url"
+            ) from error
+        for name in (
+            "ACQUIRE",
+            "RENEW",
+            "RELEASE",
+            "INCARNATION",
+            "RETIRE",
+            "BEGIN",
+            "COMMIT",
+            "TRIM",
+        ):
+            self._scripts[name] = client.register_script(getattr(_scripts, name))
+        await client.set(self.key("node", self.node_id), b"1", px=self._ms(self.lease_ttl))
+        self._spawn_task(self._heartbeat(), "heartbeat")
+        self._spawn_task(self._read_replies(), "reply reader")
+        self._spawn_task(self._send(), "sender")
+
+    async def close(self) -> None:
+        """Stop taking messages: each hosted actor finishes its current one (committed),
+        leases are released, what was told is flushed, pending asks fail, and the node's
+        heartbeat and reply stream are deleted."""
+        if self._closing or self._redis is None:
+            return
+        self._closing = True
+        hosts = list(self._hosts.values())
+        for host in hosts:
+            host.closing = True
+        if hosts:
+            await asyncio.wait(
+                [host.task for host in hosts if host.task is not None],
+                timeout=self.lease_ttl,
+            )
+        try:
+            await asyncio.wait_for(self._flush(), self.lease_ttl)
+        except (TimeoutError, PlaybillError):
+            logger.error("node %s closed with messages not yet written to Redis", self.node_id)
+        await self._stop_tasks()
+        client = self._redis
+        try:
+            for host in hosts:
+                if host.lease is not None:
+                    await self._scripts["RELEASE"](
+                        keys=[self.key("lease", host.id)], args=[host.lease], client=client
+                    )
+            await client.delete(self.key("node", self.node_id), self.key("reply", self.node_id))
+        except _FAULTS as error:
+            logger.warning("node %s could not clean its keys at close: %r", self.node_id, error)
+        self._fail_asks(PlaybillError(f"the node {self.node_id} closed its transport"))
+        await client.aclose()
+
+    async def _halt(self) -> None:
+        """Stop at once as a crash would (tests): no commit, no release, no clean-up."""
+        self._closing = True
+        for host in self._hosts.values():
+            host.closing = True
+        await self._stop_tasks()
+        self._fail_asks(PlaybillError(f"the node {self.node_id} was halted"))
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def _stop_tasks(self) -> None:
+        tasks = [task for task in self._tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        for host in self._hosts.values():
+            await host.stop_local()
+
+    def _spawn_task(self, coroutine: Awaitable[Any], what: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(self._guard(coroutine, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guard(self, coroutine: Awaitable[Any], what: str) -> None:
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            raise
+        except BaseException:  # never dies silently
+            logger.exception("the %s of node %s failed", what, self.node_id)
+
+    # -- durable actors -----------------------------------------------------------------------
+
+    async def spawn_durable(
+        self,
+        factory: Callable[[], Any],
+        id: str,
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> DurableRef:
+        """Host the durable actor ``id`` here (``factory`` makes its instance) and return its
+        ref. If another node owns it, this node stands by and takes it over when that
+        node's lease expires; either way the ref works at once."""
+        _check_id("spawn_durable() id", id)
+        if not callable(factory):
+            raise InvalidArgument(
+                f"spawn_durable() takes an actor class or factory, got {factory!r}"
+            )
+        system = self._require_started()
+        if id in self._hosts:
+            raise InvalidArgument(f"the durable actor {id!r} is already hosted by this node")
+        incarnation = int(
+            await self._retrying(
+                "incarnation",
+                lambda: self._scripts["INCARNATION"](
+                    keys=[self.key("actor", id)], args=[], client=self._redis
+                ),
+            )
+        )
+        host = _Host(self, system, id, factory, supervision, mailbox, incarnation)
+        self._hosts[id] = host
+        await host.try_acquire()
+        host.task = self._spawn_task(host.run(), f"host of durable actor {id!r}")
+        return DurableRef(id, incarnation, self)
+
+    def remote(self, id: str, *, incarnation: int | None = None) -> DurableRef:
+        """A ref to the durable actor ``id`` wherever it runs (``incarnation=None``:
+        whichever incarnation is current when a message is processed)."""
+        _check_id("remote() id", id)
+        if incarnation is not None:
+            check_count("remote() incarnation", incarnation, minimum=1)
+        return DurableRef(id, incarnation, self)
+
+    def owns(self, id: str) -> bool:
+        """Whether this node holds the lease of the durable actor ``id`` now."""
+        host = self._hosts.get(id)
+        return host is not None and host.lease is not None
+
+    async def dead_letters(self, id: str) -> list[DeadEntry]:
+        """The entries of the durable actor ``id``'s dead-letter stream, oldest first."""
+        client = self._require_client()
+        found = []
+        entries: Any = await client.xrange(self.key("dead", id))
+        for entry, fields in entries:
+            found.append(
+                DeadEntry(
+                    entry.decode(),
+                    fields.get(b"id", b"").decode(),
+                    fields.get(b"reason", b"").decode(errors="replace"),
+                    fields.get(b"data", b""),
+                )
+            )
+        return found
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _envelope(
+        self, ref: DurableRef, message: object, corr: str | None = None
+    ) -> tuple[str, bytes]:
+        self._require_client()
+        kind, version = self.registry.type_of(message)
+        payload = self.registry.pack(message)
+        envelope = Envelope(
+            uuid.uuid4().hex,
+            kind,
+            version,
+            payload,
+            self.node_id,
+            self.key("reply", self.node_id) if corr is not None else None,
+            corr,
+            ref.incarnation,
+        ).encode()
+        if len(envelope) > self.max_payload:
+            raise InvalidArgument(
+                f"the message for {ref.id!r} is {len(envelope)} bytes encoded, over "
+                f"max_payload={self.max_payload}; send a reference to the data instead, or "
+                "raise RedisTransport(max_payload=...) on every node"
+            )
+        return self.key("mbox", ref.id), envelope
+
+    def _tell(self, ref: DurableRef, message: object) -> None:
+        self._outbox.append(self._envelope(ref, message))
+        self._outbox_ready.set()
+
+    def flush(self) -> Awaitable[None]:
+        """Done once every message sent before the call is written to Redis."""
+        self._require_client()
+        return self._flush()
+
+    def _flush(self) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.append(done)
+        self._outbox_ready.set()
+        return done
+
+    def _ask(self, ref: DurableRef, message: object, timeout: float | None) -> Awaitable[Any]:
+        system = self._require_started()
+        corr = uuid.uuid4().hex
+        entry = self._envelope(ref, message, corr)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        limit = system.ask_timeout if timeout is None else float(timeout)
+        pending = _PendingAsk(future, ref.id, message, None, limit)
+        self._asks[corr] = pending
+        self._outbox.append(entry)
+        written: asyncio.Future[None] = loop.create_future()
+        self._outbox.append(written)
+        self._outbox_ready.set()
+        if limit != math.inf:
+            pending.timer = loop.call_later(limit, self._time_out, corr)
+        future.add_done_callback(lambda _: self._forget(corr))
+        self._spawn_task(self._find_owner(corr, written), "ask")
+        return future
+
+    def _time_out(self, corr: str) -> None:
+        pending = self._asks.get(corr)
+        if pending is not None and not pending.future.done():
+            pending.future.set_exception(
+                AskTimeout(
+                    f"ask timed out after {pending.timeout:g}s waiting on the durable actor "
+                    f"{pending.actor!r} (message: {pending.message!r}); raise the timeout or "
+                    "check that a node hosts the actor and that it replies"
+                )
+            )
+
+    def _forget(self, corr: str) -> None:
+        pending = self._asks.pop(corr, None)
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
+
+    async def _find_owner(self, corr: str, written: asyncio.Future[None]) -> None:
+        await written
+        pending = self._asks.get(corr)
+        if pending is None:
+            return
+        owner = await self._owner_of(pending.actor)
+        if owner is None and not pending.future.done():
+            pending.future.set_exception(
+                NodeDown(
+                    f"no node owns the durable actor {pending.actor!r} now, so the ask "
+                    f"{pending.message!r} cannot be answered; the message stays in its "
+                    f"mailbox ({self.key('mbox', pending.actor)}) and is processed once a "
+                    "node hosts the actor (system.spawn_durable)"
+                )
+            )
+        pending.owner = owner
+
+    async def _owner_of(self, actor: str) -> str | None:
+        """The node holding ``actor``'s lease, if that node is alive."""
+        client = self._client()
+        lease: Any = await self._retrying(
+            "lease lookup", lambda: client.get(self.key("lease", actor))
+        )
+        if lease is None:
+            return None
+        node = lease.decode().rpartition(":")[0]
+        alive = await self._retrying(
+            "heartbeat lookup", lambda: client.exists(self.key("node", node))
+        )
+        return node if alive else None
+
+    def _fail_asks(self, error: PlaybillError) -> None:
+        for pending in list(self._asks.values()):
+            if not pending.future.done():
+                pending.future.set_exception(error)
+        self._asks.clear()
+
+    async def _send(self) -> None:
+        """Write the outbox in order, in pipelined batches; retried on a fault (a message
+        written twice has one id, so the receiver drops the copy)."""
+        client = self._client()
+        outbox = self._outbox
+        attempt = 0
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            while outbox:
+                batch = []
+                for item in outbox:
+                    batch.append(item)
+                    if len(batch) >= 512:
+                        break
+                entries = [item for item in batch if isinstance(item, tuple)]
+                if entries:
+                    try:
+                        async with client.pipeline(transaction=False) as pipe:
+                            for stream, envelope in entries:
+                                pipe.xadd(stream, {b"e": envelope})
+                            await pipe.execute()
+                    except _FAULTS as error:
+                        attempt += 1
+                        delay = _backoff(attempt, self.retry_max)
+                        logger.warning(
+                            "node %s could not write %d message(s) to Redis (%r); retry %d in "
+                            "%.2fs",
+                            self.node_id,
+                            len(entries),
+                            error,
+                            attempt,
+                            delay,
+                        )
+                        await asyncio.sleep(delay)
+                        continue
+                attempt = 0
+                for _ in batch:
+                    item = outbox.popleft()
+                    if isinstance(item, asyncio.Future) and not item.done():
+                        item.set_result(None)
+
+    # -- replies and membership ---------------------------------------------------------------
+
+    async def _read_replies(self) -> None:
+        client = self._client()
+        stream = self.key("reply", self.node_id)
+        last = b"0-0"
+        attempt = 0
+        block = max(10, self._ms(min(self.heartbeat, 1.0)))
+        while True:
+            try:
+                found: Any = await client.xread({stream: last}, count=self.read_count, block=block)
+            except _FAULTS as error:
+                attempt += 1
+                await self._pause("read replies", error, attempt)
+                continue
+            attempt = 0
+            seen = []
+            for _, entries in found or ():
+                for entry, fields in entries:
+                    last = entry
+                    seen.append(entry)
+                    self._resolve_reply(fields.get(b"r"))
+            if seen:
+                with contextlib.suppress(*_FAULTS):  # (deleted with the stream at close)
+                    await client.xdel(stream, *seen)
+
+    def _resolve_reply(self, raw: object) -> None:
+        data = decode_reply(raw)
+        if data is None:
+            logger.warning("node %s dropped a malformed reply", self.node_id)
+            return
+        pending = self._asks.get(data["c"])
+        if pending is None or pending.future.done():
+            self.late_replies += 1
+            if self._system is not None:
+                self._system._dead_letter(
+                    data, f"reply to ask {data['c']}", DeadLetterReason.LATE_REPLY
+                )
+            return
+        if not data.get("ok"):
+            pending.future.set_exception(
+                RemoteError(str(data.get("t")), str(data.get("e")), pending.actor)
+            )
+            return
+        try:
+            value = self.registry.unpack(data.get("v") or b"\xc0")
+        except (UnknownMessageType, ValueError) as error:
+            pending.future.set_exception(
+                RemoteError(
+                    "UnknownMessageType", f"the reply could not be read: {error}", pending.actor
+                )
+            )
+            return
+        pending.future.set_result(value)
+
+    async def _heartbeat(self) -> None:
+        client = self._client()
+        attempt = 0
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                await client.set(self.key("node", self.node_id), b"1", px=self._ms(self.lease_ttl))
+                await self._check_owners()
+            except _FAULTS as error:
+                attempt += 1
+                logger.warning("node %s heartbeat failed (%r)", self.node_id, error)
+                continue
+            attempt = 0
+
+    async def _check_owners(self) -> None:
+        """Fail the pending asks whose target's owner stopped heartbeating (unless another
+        live node took the actor over)."""
+        client = self._client()
+        watched = {pending.owner for pending in self._asks.values() if pending.owner}
+        if not watched:
+            return
+        nodes = sorted(watched)
+        alive = await client.mget([self.key("node", node) for node in nodes])
+        dead = {node for node, beat in zip(nodes, alive, strict=True) if beat is None}
+        for corr, pending in list(self._asks.items()):
+            if pending.owner in dead and not pending.future.done():
+                successor = await self._owner_of(pending.actor)
+                if successor is not None and successor != pending.owner:
+                    pending.owner = successor
+                    continue
+                if corr in self._asks and not pending.future.done():
+                    pending.future.set_exception(
+                        NodeDown(
+                            f"the node {pending.owner} that owned the durable actor "
+                            f"{pending.actor!r} stopped heartbeating while the ask "
+                            f"{pending.message!r} waited; the message stays in the mailbox "
+                            "and is processed when another node takes the actor over"
+                        )
+                    )
+
+    # -- staged writes ------------------------------------------------------------------------
+
+    def _stage(self, effect: RedisWrite) -> None:
+        host = self._by_local.get(effect.ref)
+        if host is None or host.writes is None:
+            raise PlaybillError(
+                f"redis_write({effect.command} {effect.key}) was performed outside a message of "
+                "a durable actor; only a durable actor's receive can stage writes (they are "
+                "applied with the message's commit)"
+            )
+        host.writes.append(effect)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _ms(self, seconds: float) -> int:
+        return max(1, int(seconds * 1000))
+
+    def _require_client(self) -> aioredis.Redis:
+        if self._redis is None or self._closing:
+            raise PlaybillError(
+                "the RedisTransport is not running: use it inside `async with "
+                "ActorSystem(..., transport=transport)`, and not after shutdown"
+            )
+        return self._redis
+
+    def _client(self) -> aioredis.Redis:
+        assert self._redis is not None
+        return self._redis
+
+    def _require_started(self) -> ActorSystem:
+        self._require_client()
+        assert self._system is not None
+        return self._system
+
+    async def _pause(self, what: str, error: BaseException, attempt: int) -> None:
+        delay = _backoff(attempt, self.retry_max)
+        logger.warning(
+            "node %s: redis %s failed (%r); retry %d in %.2fs",
+            self.node_id,
+            what,
+            error,
+            attempt,
+            delay,
+        )
+        await asyncio.sleep(delay)
+
+    async def _retrying(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return await operation()
+            except _FAULTS as error:
+                attempt += 1
+                await self._pause(what, error, attempt)
+
+
+class _PendingAsk:
+    __slots__ = ("actor", "future", "message", "owner", "timeout", "timer")
+
+    def __init__(
+        self,
+        future: asyncio.Future[Any],
+        actor: str,
+        message: object,
+        owner: str | None,
+        timeout: float,
+    ) -> None:
+        self.future = future
+        self.actor = actor
+        self.message = message
+        self.owner = owner
+        self.timeout = timeout
+        self.timer: asyncio.TimerHandle | None = None
+
+
+from playbill.distributed._host import _Host  # noqa: E402  (they refer to each other)
