@@ -99,6 +99,12 @@ def decode_envelope(
     header = _header(raw)
     if isinstance(header, str):
         return Refusal(header)
+    if header.type and not registry.knows(header.type, header.v):
+        return Refusal(
+            f"unknown message type {header.type!r} v={header.v} (register it with @message "
+            "on the receiving node)",
+            header,
+        )
     try:
         message = registry.unpack(header.payload)
     except UnknownMessageType as error:

@@ -184,6 +184,9 @@ class _Host:
         cell = self.system._resolve(local)
         if cell is None:
             return
+        if self.transport._halted:  # as a crash: its current message is interrupted
+            local.stop(interrupt=True)
+            return
         local.stop()
         try:
             await asyncio.wait_for(asyncio.shield(cell.terminated()), self.transport.lease_ttl)

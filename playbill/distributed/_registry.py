@@ -82,6 +82,10 @@ class MessageRegistry:
 
         return register
 
+    def knows(self, name: str, v: int) -> bool:
+        """Whether ``name`` version ``v`` is registered here."""
+        return (name, v) in self._by_name
+
     def type_of(self, value: object) -> tuple[str, int]:
         """The (name, version) a value travels as: ``("", 0)`` for a plain value."""
         return self._by_class.get(type(value), ("", 0))

@@ -194,6 +194,7 @@ class RedisTransport:
         self._outbox_ready = asyncio.Event()
         self._asks: dict[str, _PendingAsk] = {}
         self._closing = False
+        self._halted = False
         self._scripts: dict[str, Any] = {}
         self.late_replies = 0
 
@@ -281,7 +282,7 @@ class RedisTransport:
 
     async def _halt(self) -> None:
         """Stop at once as a crash would (tests): no commit, no release, no clean-up."""
-        self._closing = True
+        self._closing = self._halted = True
         for host in self._hosts.values():
             host.closing = True
         await self._stop_tasks()

@@ -1,0 +1,243 @@
+"""Acknowledgement after processing, redelivery, takeover, dedup, staged writes, poison and
+hostile messages, trimming: each against a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+from typing import ClassVar
+
+import attrs
+import pytest
+
+from playbill import Actor, program
+from playbill.distributed import Envelope, RemoteError, message, redis_write
+from tests.distributed.support import admin, clean, eventually, node
+
+LOG: list[object] = []
+
+
+@message("tests.delivery.work", v=1)
+@attrs.frozen
+class Work:
+    n: int
+
+
+class Recorder(Actor):
+    """Records each message; ``Work(n)`` with n < 0 blocks until GATE is set."""
+
+    gate: asyncio.Event | None = None
+
+    async def receive(self, message: object) -> object:
+        LOG.append(message)
+        if isinstance(message, Work) and message.n < 0:
+            assert Recorder.gate is not None
+            await Recorder.gate.wait()
+        return message
+
+
+@pytest.fixture(autouse=True)
+def fresh_log():
+    LOG.clear()
+    Recorder.gate = None
+    yield
+    LOG.clear()
+
+
+def test_an_entry_is_acknowledged_only_after_processing_and_redelivered_pending_first(
+    arun, redis_url, namespace
+):
+    async def main():
+        Recorder.gate = asyncio.Event()
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system_a, transport_a):
+            ref = await system_a.spawn_durable(Recorder, id="rec")
+            async with node(redis_url, namespace, "b") as (system_b, transport_b):
+                standby = await system_b.spawn_durable(Recorder, id="rec")
+                assert not transport_b.owns("rec")
+                ref.tell(Work(-1))  # node a takes it and blocks in the handler
+                await eventually(lambda: [Work(-1)] == LOG, what="node a took the entry")
+                pending = await client.xpending(f"{namespace}:mbox:rec", "playbill")
+                assert pending["pending"] == 1  # delivered, not acknowledged
+                await transport_a._halt()  # killed mid-handler: no commit
+                standby.tell(Work(2))  # a new entry, after the pending one
+                Recorder.gate.set()
+                await eventually(lambda: transport_b.owns("rec"), what="takeover")
+                await eventually(lambda: len(LOG) == 3, what="redelivery")
+                # the pending entry first (claimed from a), then the new one
+                assert [Work(-1), Work(-1), Work(2)] == LOG
+                await eventually(
+                    lambda: _pending(client, namespace, "rec", 0), what="all acknowledged"
+                )
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+async def _pending(client, namespace, actor, expected):
+    found = await client.xpending(f"{namespace}:mbox:{actor}", "playbill")
+    return found["pending"] == expected
+
+
+class Charger(Actor):
+    """Stages one write per message; fails the first delivery of Work(n) for odd n."""
+
+    failed: ClassVar[set[int]] = set()
+
+    def receive(self, message: object) -> object:
+        @program
+        def charge():
+            yield redis_write("HINCRBY", "charges", str(message.n), 1)
+            yield redis_write("RPUSH", "order", message.n)
+            if message.n % 2 and message.n not in Charger.failed:
+                Charger.failed.add(message.n)
+                raise RuntimeError(f"transient failure of {message.n}")
+            return message.n
+
+        return charge()
+
+
+def test_staged_writes_are_applied_once_with_the_commit_even_when_a_delivery_fails(
+    arun, redis_url, namespace
+):
+    async def main():
+        Charger.failed = set()
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            ref = await system.spawn_durable(Charger, id="charger")
+            for n in range(6):
+                ref.tell(Work(n))
+            assert await ref.ask(Work(6), timeout=5) == 6
+            charges = await client.hgetall(transport.data_key("charges"))
+            order = await client.lrange(transport.data_key("order"), 0, -1)
+        assert charges == {str(n).encode(): b"1" for n in range(7)}  # once each
+        assert sorted(int(n) for n in order) == list(range(7))
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_a_duplicate_entry_with_the_same_message_id_is_dropped(arun, redis_url, namespace):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            ref = await system.spawn_durable(Charger, id="charger")
+            envelope = Envelope(
+                "m-1", "tests.delivery.work", 1, transport.registry.pack(Work(4)), "x"
+            ).encode()
+            for _ in range(3):  # a sender retried its XADD after a timeout, say
+                await client.xadd(f"{namespace}:mbox:charger", {b"e": envelope})
+            assert await ref.ask(Work(8), timeout=5) == 8
+            charges = await client.hgetall(transport.data_key("charges"))
+            assert charges == {b"4": b"1", b"8": b"1"}
+            await eventually(lambda: _pending(client, namespace, "charger", 0))
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+class Poisoned(Actor):
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def receive(self, message: object) -> object:
+        self.seen += 1
+        if message == "poison":
+            raise ValueError("cannot digest")
+        return (message, self.seen)
+
+
+def test_a_poison_message_is_dead_lettered_after_max_deliveries_and_the_stream_continues(
+    arun, redis_url, namespace
+):
+    async def main():
+        async with node(redis_url, namespace, "a", max_deliveries=3) as (system, transport):
+            ref = await system.spawn_durable(Poisoned, id="p")
+            ref.tell("before")
+            with pytest.raises(RemoteError, match="ValueError: cannot digest") as raised:
+                await ref.ask("poison", timeout=5)
+            assert raised.value.error_type == "ValueError"
+            reply = await ref.ask("after", timeout=5)
+            assert reply[0] == "after"
+            [dead] = await transport.dead_letters("p")
+            assert "failed 3 deliveries" in dead.reason
+            assert dead.message_id
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+class Executed(Actor):
+    def receive(self, message: object) -> object:
+        LOG.append(message)
+        return message
+
+
+def test_hostile_entries_are_dead_lettered_and_nothing_is_executed(arun, redis_url, namespace):
+    async def main():
+        client = await admin(redis_url)
+        mbox = f"{namespace}:mbox:h"
+        async with node(redis_url, namespace, "a", max_payload=10_000) as (system, transport):
+            ref = await system.spawn_durable(Executed, id="h")
+            pickled = pickle.dumps(Work(1))
+            await client.xadd(mbox, {b"e": pickled})
+            await client.xadd(mbox, {b"other": b"field"})
+            unknown = Envelope("m-2", "no.such.type", 1, b"\xc0", "x").encode()
+            await client.xadd(mbox, {b"e": unknown})
+            wrong_version = Envelope("m-3", "tests.delivery.work", 9, b"\xc0", "x").encode()
+            await client.xadd(mbox, {b"e": wrong_version})
+            await client.xadd(mbox, {b"e": b"\x00" * 50_000})  # over max_payload
+            outside = Envelope(
+                "m-4", "", 0, transport.registry.pack("x"), "x", "elsewhere:key", "c"
+            ).encode()
+            await client.xadd(mbox, {b"e": outside})
+            assert await ref.ask("alive", timeout=5) == "alive"
+            dead = await transport.dead_letters("h")
+            reasons = [entry.reason for entry in dead]
+            assert len(reasons) == 6, reasons
+            assert "not a playbill envelope" in reasons[0]
+            assert "no 'e' field" in reasons[1]
+            assert "unknown message type 'no.such.type'" in reasons[2]
+            assert "v=9" in reasons[3]
+            assert "oversize: 50000 bytes" in reasons[4]
+            assert len(dead[4].data) == 1024  # kept cut
+            assert "reply_to" in reasons[5]
+            assert LOG == ["alive"]  # nothing else executed
+            assert await client.exists("elsewhere:key") == 0
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_acknowledged_entries_are_trimmed_and_pending_ones_never(arun, redis_url, namespace):
+    async def main():
+        Recorder.gate = asyncio.Event()
+        client = await admin(redis_url)
+        mbox = f"{namespace}:mbox:t"
+        async with node(redis_url, namespace, "a", trim_every=5) as (system, transport):
+            ref = await system.spawn_durable(Recorder, id="t")
+            for n in range(12):
+                ref.tell(Work(n))
+            assert await ref.ask(Work(100), timeout=5) == Work(100)
+            assert await client.xlen(mbox) < 13  # trimmed as it went
+            ref.tell(Work(-1))  # pending while its handler blocks
+            for n in range(10):
+                ref.tell(Work(200 + n))
+            await ref.flush()
+            await eventually(lambda: Work(-1) in LOG)
+            trim = transport._scripts["TRIM"]
+            await trim(keys=[mbox], args=["playbill"], client=client)
+            pending = await client.xpending(mbox, "playbill")
+            [(first, _)] = await client.xrange(mbox, count=1)
+            assert first == pending["min"]  # acknowledged ones gone, the pending one kept
+            assert await client.xlen(mbox) == 11  # and those not yet delivered
+            Recorder.gate.set()
+            assert await ref.ask(Work(300), timeout=5) == Work(300)
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
