@@ -297,6 +297,8 @@ class _Host:
         )
         self.owning = False
         self.retired = True
+        if transport._hosts.get(self.id) is self:  # spawning it again makes a new incarnation
+            del transport._hosts[self.id]
         logger.info("the durable actor %r stopped permanently", self.id)
 
     # -- one entry -----------------------------------------------------------------------------

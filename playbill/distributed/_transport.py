@@ -195,6 +195,7 @@ class RedisTransport:
         self._asks: dict[str, _PendingAsk] = {}
         self._closing = False
         self._halted = False
+        self._ending = False  # the background tasks are being stopped
         self._scripts: dict[str, Any] = {}
         self.late_replies = 0
 
@@ -291,11 +292,14 @@ class RedisTransport:
             await self._redis.aclose()
 
     async def _stop_tasks(self) -> None:
+        self._ending = True
         tasks = [task for task in self._tasks if not task.done()]
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks)
+            _, still = await asyncio.wait(tasks, timeout=self.lease_ttl + 1.0)
+            for task in still:
+                logger.error("node %s: %r did not end when cancelled", self.node_id, task)
         for host in self._hosts.values():
             await host.stop_local()
 
@@ -496,7 +500,7 @@ class RedisTransport:
         client = self._client()
         outbox = self._outbox
         attempt = 0
-        while True:
+        while not self._ending:  # (not cancellation alone: a redis-py read timeout can swallow it)
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
             while outbox:
@@ -540,7 +544,7 @@ class RedisTransport:
         last = b"0-0"
         attempt = 0
         block = max(10, self._ms(min(self.heartbeat, 1.0)))
-        while True:
+        while not self._ending:  # (not cancellation alone: a redis-py read timeout can swallow it)
             try:
                 found: Any = await client.xread({stream: last}, count=self.read_count, block=block)
             except _FAULTS as error:
@@ -590,7 +594,7 @@ class RedisTransport:
     async def _heartbeat(self) -> None:
         client = self._client()
         attempt = 0
-        while True:
+        while not self._ending:  # (not cancellation alone: a redis-py read timeout can swallow it)
             await asyncio.sleep(self.heartbeat)
             try:
                 await client.set(self.key("node", self.node_id), b"1", px=self._ms(self.lease_ttl))
@@ -679,6 +683,8 @@ class RedisTransport:
             try:
                 return await operation()
             except _FAULTS as error:
+                if self._ending:
+                    raise
                 attempt += 1
                 await self._pause(what, error, attempt)
 

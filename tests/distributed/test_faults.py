@@ -1,0 +1,118 @@
+"""Faults: a read error, an ask that times out, an ask whose target's node dies, an ask to an
+actor no node owns."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from playbill import Actor, AskTimeout, program, sleep
+from playbill.distributed import NodeDown
+from tests.distributed.support import admin, clean, eventually, node
+
+STARTS: list[int] = []
+
+
+class Counter(Actor):
+    def __init__(self) -> None:
+        self.total = 0
+        STARTS.append(1)
+
+    def receive(self, message: object) -> object:
+        if isinstance(message, int):
+            self.total += message
+        return self.total
+
+
+def test_after_a_read_error_the_actor_keeps_its_state_and_resumes(
+    arun, redis_url, namespace, caplog
+):
+    async def main():
+        STARTS.clear()
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, _):
+            ref = await system.spawn_durable(Counter, id="c")
+            for n in range(1, 6):
+                ref.tell(n)
+            assert await ref.ask(0, timeout=5) == 15
+            await asyncio.sleep(0.1)  # the reader is blocked in XREADGROUP now
+            killed = await client.client_kill_filter(skipme=True, _type="normal")
+            assert killed >= 1
+            for n in range(6, 11):
+                ref.tell(n)
+            assert await ref.ask(0, timeout=5) == 55  # the same instance: state kept
+            assert STARTS == [1]
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+    assert "failed" in caplog.text  # logged on the "playbill" logger, never silent
+
+
+class Sleepy(Actor):
+    def receive(self, message: object) -> object:
+        @program
+        def slow():
+            yield sleep(float(message))
+            return "done"
+
+        return slow()
+
+
+def test_an_ask_times_out_and_its_late_reply_is_a_dead_letter(arun, redis_url, namespace):
+    async def main():
+        async with node(redis_url, namespace, "a") as (system, transport):
+            ref = await system.spawn_durable(Sleepy, id="z")
+            with pytest.raises(AskTimeout, match="durable actor 'z'"):
+                await ref.ask(0.5, timeout=0.1)
+            await eventually(lambda: transport.late_replies == 1, what="the late reply")
+            assert system.dead_letters.count >= 1
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_an_ask_fails_promptly_when_the_target_node_dies(arun, redis_url, namespace):
+    async def main():
+        loop = asyncio.get_running_loop()
+        async with node(redis_url, namespace, "a") as (system_a, transport_a):
+            await system_a.spawn_durable(Sleepy, id="z")
+            async with node(redis_url, namespace, "b") as (system_b, _):
+                asked = asyncio.ensure_future(system_b.remote("z").ask(30, timeout=20))
+                await asyncio.sleep(0.3)  # delivered and being handled on a
+                assert not asked.done()
+                started = loop.time()
+                await transport_a._halt()  # as SIGKILL: its heartbeat key just expires
+                with pytest.raises(NodeDown, match="stopped heartbeating"):
+                    await asked
+                assert loop.time() - started < 2.0  # lease_ttl 0.6 + a heartbeat or two
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_an_ask_to_an_actor_no_node_owns_fails_at_once_and_the_message_stays(
+    arun, redis_url, namespace
+):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "b") as (system, _):
+            with pytest.raises(NodeDown, match="stays in its mailbox"):
+                await system.remote("nobody").ask("hello", timeout=5)
+            assert await client.xlen(f"{namespace}:mbox:nobody") == 1
+            # once a node hosts it, the message is processed
+            async with node(redis_url, namespace, "a") as (system_a, _):
+                await system_a.spawn_durable(Counter, id="nobody")
+                await eventually(
+                    lambda: _acked(client, namespace), what="the waiting message processed"
+                )
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+async def _acked(client, namespace):
+    groups = await client.xinfo_groups(f"{namespace}:mbox:nobody")
+    return bool(groups) and groups[0]["pending"] == 0 and groups[0]["entries-read"] == 1
