@@ -116,6 +116,11 @@ class MessageRegistry:
         if type(value) is tuple:  # (msgpack packs tuples as lists unless told otherwise)
             return msgpack.ExtType(_TUPLE, self.pack(list(value)))
         kind = self._by_class.get(type(value))
+        if type(value) is int:
+            raise InvalidArgument(
+                f"cannot encode {value!r}: msgpack carries integers from -2**63 to 2**64 - 1; "
+                "send a larger one as a str"
+            )
         if kind is None:
             raise InvalidArgument(
                 f"{type(value).__qualname__} is not a registered message type, so "

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import attrs
+import asyncio
 
-from playbill import Actor
-from playbill.distributed import DurableRef, message
-from tests.distributed.support import clean, node
+import attrs
+import pytest
+
+from playbill import Actor, program
+from playbill.distributed import DurableRef, RemoteError, message
+from tests.distributed.support import admin, clean, eventually, node
 
 
 @message("tests.round_trip.add", v=1)
@@ -66,3 +69,91 @@ def test_core_playbill_does_not_import_the_distributed_engine():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_clean_shutdown_releases_the_lease_and_a_standby_takes_over_at_once(
+    arun, redis_url, namespace
+):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "b") as (system_b, transport_b):
+            async with node(redis_url, namespace, "a") as (system_a, _):
+                ref = await system_a.spawn_durable(Counter, id="c")
+                await system_b.spawn_durable(Counter, id="c")  # b stands by
+                ref.tell(Add(2))
+                assert (await ref.ask(Total(), timeout=5))["total"] == 2
+                assert not transport_b.owns("c")
+            # a closed: its lease, heartbeat and reply stream are gone
+            assert await client.exists(f"{namespace}:node:a", f"{namespace}:reply:a") == 0
+            await eventually(lambda: transport_b.owns("c"), timeout=1.0, what="the takeover")
+            remote = system_b.remote("c")
+            remote.tell(Add(3))
+            # the state was a's instance's; b's instance starts afresh (state in Redis is
+            # what survives: see redis_write)
+            assert (await remote.ask(Total(), timeout=5))["total"] == 3
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+class Unencodable(Actor):
+    def receive(self, message: object) -> object:
+        return object()
+
+
+def test_a_reply_that_cannot_travel_fails_the_ask_with_a_remote_error(arun, redis_url, namespace):
+    async def main():
+        async with node(redis_url, namespace, "a") as (system, _):
+            ref = await system.spawn_durable(Unencodable, id="u")
+            with pytest.raises(RemoteError, match="InvalidArgument: object is not a registered"):
+                await ref.ask("x", timeout=5)
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+class Relay(Actor):
+    """Forwards Add as an effect to the durable actor "counter", and asks it for the total."""
+
+    def receive(self, message: object) -> object:
+        target = COUNTER[0]
+
+        @program
+        def relay():
+            yield target.free_tell(message)
+            return (yield target.free_ask(Total(), timeout=5))
+
+        return relay()
+
+
+COUNTER: list[DurableRef] = []
+
+
+def test_a_durable_actor_tells_and_asks_another_as_effects(arun, redis_url, namespace):
+    async def main():
+        async with node(redis_url, namespace, "a") as (system, _):
+            counter = await system.spawn_durable(Counter, id="counter")
+            COUNTER[:] = [counter]
+            relay = await system.spawn_durable(Relay, id="relay")
+            assert (await relay.ask(Add(4), timeout=5))["total"] == 4
+            assert (await relay.ask(Add(1), timeout=5))["total"] == 5
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_the_node_resumes_after_redis_restarts(arun, redis_server, namespace):
+    async def main():
+        async with node(redis_server.url, namespace, "a") as (system, _):
+            ref = await system.spawn_durable(Counter, id="c")
+            for n in range(10):
+                ref.tell(Add(n))
+            assert (await ref.ask(Total(), timeout=5))["total"] == 45
+            await asyncio.get_running_loop().run_in_executor(None, redis_server.restart)
+            for n in range(10):
+                ref.tell(Add(n))
+            assert (await ref.ask(Total(), timeout=10))["total"] == 90
+        await clean(redis_server.url, namespace)
+
+    arun(main())

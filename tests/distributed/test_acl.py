@@ -1,0 +1,60 @@
+"""The ACL that docs/distributed.md gives is enough for a node, and keeps it in its
+namespace."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+import redis.exceptions
+
+from playbill import Actor
+from playbill.distributed import RedisTransport, redis_write
+from playbill.interpreters import ActorSystem
+from tests.distributed.support import FAST, admin, clean
+
+DOCS = pathlib.Path(__file__).parent.parent.parent / "docs" / "distributed.md"
+
+
+def documented_acl() -> list[str]:
+    [block] = re.findall(r"```text\n(ACL SETUSER .*?)```", DOCS.read_text(), re.DOTALL)
+    return block.split()[2:]  # after "ACL SETUSER"
+
+
+class Stock(Actor):
+    def receive(self, message: object) -> object:
+        if message == "poison":
+            raise ValueError("poison")
+        return redis_write("HINCRBY", "stock", "tea", 1).map(lambda _: message)
+
+
+def test_the_documented_acl_lets_a_node_work_and_keeps_it_in_its_namespace(arun, redis_url):
+    rules = documented_acl()
+    assert rules[0] == "shop-node"
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    url = f"redis://shop-node:long-random-password@127.0.0.1:{port}/0"
+
+    async def main():
+        client = await admin(redis_url)
+        await client.execute_command("ACL", "SETUSER", *rules)
+        try:
+            transport = RedisTransport(url, namespace="shop", max_deliveries=1, **FAST)
+            async with ActorSystem("app", transport=transport) as system:
+                ref = await system.spawn_durable(
+                    Stock,
+                    id="stock",
+                )
+                assert await ref.ask("one", timeout=5) == "one"
+                ref.tell("poison")
+                assert await ref.ask("two", timeout=5) == "two"
+                assert len(await transport.dead_letters("stock")) == 1
+                assert await client.hget("shop:data:stock", "tea") == b"2"
+                with pytest.raises(redis.exceptions.NoPermissionError):
+                    await transport._redis.set("elsewhere", "x")
+        finally:
+            await client.execute_command("ACL", "DELUSER", "shop-node")
+            await client.aclose()
+        await clean(redis_url, "shop")
+
+    arun(main())
