@@ -52,10 +52,13 @@ class RedisWrite(Effect[None]):
 @final
 @frozen
 class DurableTell(Effect[None]):
-    """``ref.free_tell(message)`` for a `DurableRef`: append ``message`` to its stream."""
+    """``ref.free_tell(message)`` for a `DurableRef`: append ``message`` to its stream.
+    ``sender`` is the actor performing it, when there is one: a durable actor's tells are
+    staged and appended by the commit of the message it is processing."""
 
     ref: DurableRef = field(repr=lambda ref: repr(ref))
     message: object
+    sender: ActorRef | None = field(default=None, repr=False)
 
 
 @final

@@ -50,6 +50,7 @@ class _Host:
         "keys",
         "local",
         "mailbox",
+        "outgoing",
         "owning",
         "retired",
         "supervision",
@@ -85,6 +86,7 @@ class _Host:
         self.owning = False
         self.local: ActorRef | None = None
         self.writes: list[RedisWrite] | None = None  # staged by the message being handled
+        self.outgoing: list[tuple[str, bytes]] = []  # its tells to durable refs, staged too
         self.closing = False
         self.retired = False
         self.commits = 0
@@ -362,6 +364,7 @@ class _Host:
         local = self.local
         assert local is not None
         self.writes = []
+        self.outgoing = []
         try:
             result = await local.ask(message, math.inf)
         except Exception as error:
@@ -390,13 +393,14 @@ class _Host:
             return _Outcome.RETRY
         finally:
             writes, self.writes = self.writes, None
+            outgoing, self.outgoing = self.outgoing, []
         reply = b""
         if envelope.reply_to is not None and envelope.corr is not None:
             try:
                 reply = encode_reply(envelope.corr, transport.registry.pack(result), None)
             except InvalidArgument as error:
                 reply = encode_reply(envelope.corr, None, ("InvalidArgument", str(error)))
-        await self._commit(entry, envelope, reply, writes or [])
+        await self._commit(entry, envelope, reply, writes or [], outgoing=outgoing)
         return _Outcome.DONE
 
     def _seen(self, message_id: str) -> str:
@@ -426,7 +430,9 @@ class _Host:
         reply: bytes,
         writes: list[RedisWrite],
         dead: tuple[str, bytes] | None = None,
+        outgoing: list[tuple[str, bytes]] | None = None,
     ) -> None:
+        outgoing = outgoing or []
         transport = self.transport
         reply_to = envelope.reply_to if envelope is not None and reply else None
         keys = [
@@ -437,6 +443,7 @@ class _Host:
             reply_to or self.keys["mbox"],
             self.keys["dead"],
             *(transport.data_key(write.key) for write in writes),
+            *(stream for stream, _ in outgoing),
         ]
         args: list[Any] = [
             self.fence,
@@ -452,6 +459,7 @@ class _Host:
         ]
         for write in writes:
             args += [write.command, len(write.args), *write.args]
+        args += [len(outgoing), *(envelope for _, envelope in outgoing)]
         result = await transport._retrying(
             "commit",
             lambda: self._script("COMMIT")(keys=keys, args=args, client=transport._redis),

@@ -7,7 +7,7 @@ from typing import Any, Protocol, final
 
 from attrs import field, frozen
 
-from playbill.effects import InvalidArgument, PlaybillError, Program, perform
+from playbill.effects import InvalidArgument, PlaybillError, Program, perform, self_ref
 
 __all__ = ["DurableRef"]
 
@@ -37,8 +37,8 @@ class DurableRef:
     >>> ref = DurableRef("orders", 3)
     >>> ref
     DurableRef('orders', incarnation=3)
-    >>> ref.free_tell("ping")  # doctest: +ELLIPSIS
-    perform(DurableTell(ref=DurableRef('orders', incarnation=3), ...)
+    >>> ref.free_ask("total")  # doctest: +ELLIPSIS
+    perform(DurableAsk(ref=DurableRef('orders', incarnation=3), ...)
     """
 
     id: str
@@ -71,10 +71,17 @@ class DurableRef:
         return self._sender("flush").flush()
 
     def free_tell(self, message: object) -> Program[None]:
-        """A program that tells ``message`` (performed by a system with a transport)."""
+        """A program that tells ``message`` (performed by a system with a transport). In a
+        durable actor's ``receive`` the message is staged: appended by the commit of the
+        message being processed, atomically with its acknowledgement, so a handler that runs
+        again after a crash does not send it twice."""
         from playbill.distributed._effects import DurableTell
 
-        return perform(DurableTell(self, message))
+        return (
+            self_ref()
+            .recover(lambda _: None, catching=InvalidArgument)  # (at the root: no actor)
+            .flat_map(lambda sender: perform(DurableTell(self, message, sender)))
+        )
 
     def free_ask(self, message: object, timeout: float | None = None) -> Program[Any]:
         """A program that asks ``message`` and gives the reply."""

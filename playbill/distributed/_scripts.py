@@ -8,8 +8,8 @@
 - BEGIN: before a handler runs, drop a duplicate (its dedup record exists: ack only) or count
   the delivery (fenced).
 - COMMIT: after the handler, in one step: the fence check, XACK, the dedup record, the reply
-  for an ask, the dead letter, and the handler's staged writes. Retrying it is harmless: an
-  entry no longer pending is not committed twice.
+  for an ask, the dead letter, the handler's staged writes and its staged tells. Retrying it
+  is harmless: an entry no longer pending is not committed twice.
 - TRIM: XTRIM MINID to the oldest pending entry (or past the last delivered one).
 """
 
@@ -66,7 +66,8 @@ return redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 # KEYS: lease, mbox, seen, deliveries, reply stream, dead stream, then one key per write
 # ARGV: lease value, group, entry id, record seen ('1'/'0'), dedup ttl ms, reply ('' none),
 #   dead reason ('' none), dead data, message id, write count, then per write: command,
-#   argument count, arguments
+#   argument count, arguments; then the count of staged tells and their envelopes (their
+#   streams are the last KEYS)
 # -> 0 refused (the lease is not mine); 2 already committed (acked only); 1 done;
 #    {3, error} a staged write failed: the entry is acked and dead-lettered instead
 COMMIT = """
@@ -93,6 +94,10 @@ if failed then
   return {3, failed}
 end
 if ARGV[6] ~= '' then redis.call('XADD', KEYS[5], '*', 'r', ARGV[6]) end
+local tells = tonumber(ARGV[at])
+for i = 1, tells do
+  redis.call('XADD', KEYS[6 + tonumber(ARGV[10]) + i], '*', 'e', ARGV[at + i])
+end
 if ARGV[7] ~= '' then
   redis.call('XADD', KEYS[6], '*', 'entry', ARGV[3], 'id', ARGV[9], 'reason', ARGV[7],
     'data', ARGV[8])

@@ -214,7 +214,7 @@ class RedisTransport:
     def handlers(self) -> Handlers:
         return {
             RedisWrite: self._stage,
-            DurableTell: lambda effect: effect.ref.tell(effect.message),
+            DurableTell: self._tell_effect,
             DurableAsk: lambda effect: effect.ref.ask(effect.message, effect.timeout),
         }
 
@@ -406,6 +406,13 @@ class RedisTransport:
                 "raise RedisTransport(max_payload=...) on every node"
             )
         return self.key("mbox", ref.id), envelope
+
+    def _tell_effect(self, effect: DurableTell) -> None:
+        host = self._by_local.get(effect.sender) if effect.sender is not None else None
+        if host is not None and host.writes is not None:  # staged for the commit
+            host.outgoing.append(self._envelope(effect.ref, effect.message))
+        else:
+            effect.ref.tell(effect.message)
 
     def _tell(self, ref: DurableRef, message: object) -> None:
         self._outbox.append(self._envelope(ref, message))

@@ -7,7 +7,7 @@ import asyncio
 import attrs
 import pytest
 
-from playbill import Actor, program
+from playbill import Actor, program, sleep
 from playbill.distributed import DurableRef, RemoteError, message
 from tests.distributed.support import admin, clean, eventually, node
 
@@ -114,33 +114,72 @@ def test_a_reply_that_cannot_travel_fails_the_ask_with_a_remote_error(arun, redi
 
 
 class Relay(Actor):
-    """Forwards Add as an effect to the durable actor "counter", and asks it for the total."""
+    """Tells Add to the durable actor COUNTER[0] and asks it for the total; on node a's
+    system it then waits for GATE (so node a can be killed mid-handler)."""
 
     def receive(self, message: object) -> object:
         target = COUNTER[0]
+        on_a = self.context.self_ref.path.startswith("/a/")
 
         @program
         def relay():
-            yield target.free_tell(message)
-            return (yield target.free_ask(Total(), timeout=5))
+            yield target.free_tell(message)  # staged: appended by this message's commit
+            total = yield target.free_ask(Total(), timeout=5)  # sent at once
+            while on_a and not GATE.is_set():
+                yield sleep(0.02)
+            return total
 
         return relay()
 
 
 COUNTER: list[DurableRef] = []
+GATE = asyncio.Event()
 
 
-def test_a_durable_actor_tells_and_asks_another_as_effects(arun, redis_url, namespace):
+def test_a_durable_actor_tells_and_asks_another_as_effects_its_tells_sent_by_the_commit(
+    arun, redis_url, namespace
+):
     async def main():
-        async with node(redis_url, namespace, "a") as (system, _):
+        async with node(redis_url, namespace, "b") as (system, _):
             counter = await system.spawn_durable(Counter, id="counter")
             COUNTER[:] = [counter]
             relay = await system.spawn_durable(Relay, id="relay")
-            assert (await relay.ask(Add(4), timeout=5))["total"] == 4
-            assert (await relay.ask(Add(1), timeout=5))["total"] == 5
+            # the ask overtakes the handler's own staged tell: it sees the total before it
+            assert (await relay.ask(Add(4), timeout=5))["total"] == 0
+            assert (await relay.ask(Add(1), timeout=5))["total"] == 4
+            assert (await counter.ask(Total(), timeout=5))["total"] == 5
         await clean(redis_url, namespace)
 
     arun(main())
+
+
+def test_a_tell_staged_by_a_handler_killed_mid_way_is_sent_once(arun, redis_url, namespace):
+    async def main():
+        GATE.clear()
+        async with node(redis_url, namespace, "b") as (system_b, transport_b):
+            counter = await system_b.spawn_durable(Counter, id="counter")
+            COUNTER[:] = [counter]
+            async with node(redis_url, namespace, "a") as (system_a, transport_a):
+                relay = await system_a.spawn_durable(Relay, id="relay")
+                await system_b.spawn_durable(Relay, id="relay")  # b stands by
+                relay.tell(Add(1))
+                await eventually(
+                    lambda: transport_a._hosts["relay"].writes is not None, what="a handles it"
+                )
+                await asyncio.sleep(0.2)  # a told and asked, and waits for the gate
+                await transport_a._halt()  # killed: no commit, so its tell was never sent
+                await eventually(lambda: transport_b.owns("relay"), what="b's takeover")
+                await eventually(lambda: _total(counter, 1), what="the redelivered handler's tell")
+                await asyncio.sleep(0.3)
+                assert (await counter.ask(Total(), timeout=5))["total"] == 1  # once
+                GATE.set()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+async def _total(counter, expected):
+    return (await counter.ask(Total(), timeout=5))["total"] == expected
 
 
 def test_the_node_resumes_after_redis_restarts(arun, redis_server, namespace):
