@@ -209,14 +209,7 @@ class _Host:
         client = transport._redis
         assert client is not None
         mbox = self.keys["mbox"]
-        try:
-            await transport._retrying(
-                "create the consumer group",
-                lambda: client.xgroup_create(mbox, "playbill", id="0", mkstream=True),
-            )
-        except redis.exceptions.ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        await self._create_group()
         self.local = self.system.spawn(
             self.factory,
             f"durable:{self.id}",
@@ -249,6 +242,14 @@ class _Host:
                 history = True  # what was read but not received is pending now
                 await transport._pause(f"read of {mbox}", error, attempt)
                 continue
+            except redis.exceptions.ResponseError as error:
+                # the stream was deleted (or Redis lost it): start it again, never die
+                attempt += 1
+                logger.error("reading the mailbox %s failed (%s); it is made again", mbox, error)
+                await self._create_group()
+                await transport._pause(f"read of {mbox}", error, attempt)
+                history = True
+                continue
             attempt = 0
             entries = [entry for _, batch in found or () for entry in batch]
             if history and not entries:
@@ -257,9 +258,33 @@ class _Host:
             for entry, fields in entries:
                 if not self._active():
                     break
-                if await self._process(entry.decode(), fields) is _Outcome.RETRY:
+                try:
+                    outcome = await self._process(entry.decode(), fields)
+                except (_Lost, asyncio.CancelledError):
+                    raise
+                except Exception as error:  # (a script refused, say): logged, retried
+                    attempt += 1
+                    logger.exception(
+                        "durable actor %r: entry %s could not be handled", self.id, entry
+                    )
+                    await transport._pause(f"entry {entry} of {mbox}", error, attempt)
+                    outcome = _Outcome.RETRY
+                if outcome is _Outcome.RETRY:
                     history = True
                     break
+
+    async def _create_group(self) -> None:
+        transport = self.transport
+        client = transport._redis
+        assert client is not None
+        try:
+            await transport._retrying(
+                "create the consumer group",
+                lambda: client.xgroup_create(self.keys["mbox"], "playbill", id="0", mkstream=True),
+            )
+        except redis.exceptions.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
 
     async def _claim(self) -> None:
         """Take over the entries the previous owner left pending (only now that this node

@@ -321,20 +321,18 @@ class RedisTransport:
 
     async def spawn_durable(
         self,
-        factory: Callable[[], Any],
+        actor: Callable[[], Any],
         id: str,
         *,
         supervision: SupervisionStrategy | None = None,
         mailbox: MailboxPolicy | None = None,
     ) -> DurableRef:
-        """Host the durable actor ``id`` here (``factory`` makes its instance) and return its
+        """Host the durable actor ``id`` here (``actor`` makes its instance) and return its
         ref. If another node owns it, this node stands by and takes it over when that
         node's lease expires; either way the ref works at once."""
         _check_id("spawn_durable() id", id)
-        if not callable(factory):
-            raise InvalidArgument(
-                f"spawn_durable() takes an actor class or factory, got {factory!r}"
-            )
+        if not callable(actor):
+            raise InvalidArgument(f"spawn_durable() takes an actor class or factory, got {actor!r}")
         system = self._require_started()
         if id in self._hosts:
             raise InvalidArgument(f"the durable actor {id!r} is already hosted by this node")
@@ -346,7 +344,7 @@ class RedisTransport:
                 ),
             )
         )
-        host = _Host(self, system, id, factory, supervision, mailbox, incarnation)
+        host = _Host(self, system, id, actor, supervision, mailbox, incarnation)
         self._hosts[id] = host
         await host.try_acquire()
         host.task = self._spawn_task(host.run(), f"host of durable actor {id!r}")

@@ -116,3 +116,22 @@ def test_an_ask_to_an_actor_no_node_owns_fails_at_once_and_the_message_stays(
 async def _acked(client, namespace):
     groups = await client.xinfo_groups(f"{namespace}:mbox:nobody")
     return bool(groups) and groups[0]["pending"] == 0 and groups[0]["entries-read"] == 1
+
+
+def test_a_deleted_mailbox_is_made_again_and_the_actor_goes_on(arun, redis_url, namespace):
+    async def main():
+        STARTS.clear()
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, _):
+            ref = await system.spawn_durable(Counter, id="c")
+            ref.tell(5)
+            assert await ref.ask(0, timeout=5) == 5
+            await asyncio.sleep(0.1)
+            await client.delete(f"{namespace}:mbox:c")  # an operator's mistake, say
+            await asyncio.sleep(0.3)
+            assert await ref.ask(1, timeout=5) == 6  # the same instance goes on
+            assert STARTS == [1]
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())

@@ -196,3 +196,16 @@ def test_spawn_durable_checks_its_id_and_refuses_a_second_host_on_one_node(
         await clean(redis_url, namespace)
 
     arun(main())
+
+
+def test_importing_the_engine_without_its_extra_says_how_to_install_it():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['redis'] = None\n"
+        "try:\n    import playbill.distributed\nexcept ImportError as error:\n"
+        "    print(error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'playbill[redis]'" in out.stdout

@@ -28,7 +28,7 @@ class Transport(Protocol):
     ...     def handlers(self): return {}
     ...     async def start(self, system): pass
     ...     async def close(self): pass
-    ...     async def spawn_durable(self, factory, id, **options): pass
+    ...     async def spawn_durable(self, actor, id, **options): pass
     ...     def remote(self, id, **options): pass
     >>> isinstance(Nothing(), Transport)
     True
@@ -40,6 +40,6 @@ class Transport(Protocol):
 
     async def close(self) -> None: ...
 
-    async def spawn_durable(self, factory: Callable[[], Any], id: str, **options: Any) -> Any: ...
+    async def spawn_durable(self, actor: Callable[[], Any], id: str, **options: Any) -> Any: ...
 
     def remote(self, id: str, **options: Any) -> Any: ...
