@@ -43,6 +43,7 @@ class _Host:
     __slots__ = (
         "closing",
         "commits",
+        "decoded",
         "factory",
         "fence",
         "id",
@@ -50,8 +51,10 @@ class _Host:
         "keys",
         "local",
         "mailbox",
+        "next_entry",
         "outgoing",
         "owning",
+        "prefetched",
         "retired",
         "supervision",
         "system",
@@ -90,6 +93,10 @@ class _Host:
         self.closing = False
         self.retired = False
         self.commits = 0
+        # one round trip per entry: a commit also begins the next entry of the batch
+        self.next_entry: tuple[str, Any] | None = None
+        self.prefetched: dict[str, int] = {}  # entry id -> what BEGIN gave for it
+        self.decoded: dict[str, tuple[Envelope, Any] | Refusal] = {}
         self.task: asyncio.Task[Any] | None = None
 
     @property
@@ -255,9 +262,15 @@ class _Host:
             if history and not entries:
                 history = False
                 continue
-            for entry, fields in entries:
+            self.prefetched.clear()
+            self.decoded.clear()
+            for index, (entry, fields) in enumerate(entries):
                 if not self._active():
                     break
+                following = entries[index + 1] if index + 1 < len(entries) else None
+                self.next_entry = (
+                    (following[0].decode(), following[1]) if following is not None else None
+                )
                 try:
                     outcome = await self._process(entry.decode(), fields)
                 except (_Lost, asyncio.CancelledError):
@@ -336,7 +349,7 @@ class _Host:
             await self._commit(entry, None, b"", [])
             return _Outcome.DONE
         raw = fields.get(b"e")
-        decoded = decode_envelope(raw, transport.registry, transport.max_payload)
+        decoded = self.decoded.pop(entry, None) or self._decode(raw)
         if isinstance(decoded, Refusal):
             await self._dead(entry, decoded.reason, raw, decoded.envelope)
             return _Outcome.DONE
@@ -359,19 +372,9 @@ class _Host:
                 envelope,
             )
             return _Outcome.DONE
-        count = await transport._retrying(
-            "begin",
-            lambda: self._script("BEGIN")(
-                keys=[
-                    self.keys["lease"],
-                    self.keys["mbox"],
-                    self._seen(envelope.id),
-                    self.keys["deliveries"],
-                ],
-                args=[self.fence, "playbill", entry, "1"],
-                client=transport._redis,
-            ),
-        )
+        count = self.prefetched.pop(entry, None)
+        if count is None:
+            count = await self._begin(entry, envelope)
         if count == -2:
             self.lose("the lease check of a delivery failed")
             raise _Lost
@@ -428,6 +431,39 @@ class _Host:
         await self._commit(entry, envelope, reply, writes or [], outgoing=outgoing)
         return _Outcome.DONE
 
+    def _decode(self, raw: object) -> tuple[Envelope, Any] | Refusal:
+        transport = self.transport
+        return decode_envelope(raw, transport.registry, transport.max_payload)
+
+    async def _begin(self, entry: str, envelope: Envelope) -> int:
+        transport = self.transport
+        count: int = await transport._retrying(
+            "begin",
+            lambda: self._script("BEGIN")(
+                keys=[
+                    self.keys["lease"],
+                    self.keys["mbox"],
+                    self._seen(envelope.id),
+                    self.keys["deliveries"],
+                ],
+                args=[self.fence, "playbill", entry, "1"],
+                client=transport._redis,
+            ),
+        )
+        return count
+
+    def _peek(self) -> tuple[str, str] | None:
+        """The next entry of the batch and its message id, when it is one to begin."""
+        following, self.next_entry = self.next_entry, None
+        if following is None or not following[1]:
+            return None
+        entry, fields = following
+        decoded = self._decode(fields.get(b"e"))
+        self.decoded[entry] = decoded
+        if isinstance(decoded, Refusal):
+            return None
+        return entry, decoded[0].id
+
     def _seen(self, message_id: str) -> str:
         return self.transport.key("seen", self.id, message_id)
 
@@ -459,6 +495,7 @@ class _Host:
     ) -> None:
         outgoing = outgoing or []
         transport = self.transport
+        following = self._peek()
         reply_to = envelope.reply_to if envelope is not None and reply else None
         keys = [
             self.keys["lease"],
@@ -469,6 +506,7 @@ class _Host:
             self.keys["dead"],
             *(transport.data_key(write.key) for write in writes),
             *(stream for stream, _ in outgoing),
+            self._seen(following[1]) if following is not None else self.keys["mbox"],
         ]
         args: list[Any] = [
             self.fence,
@@ -485,15 +523,19 @@ class _Host:
         for write in writes:
             args += [write.command, len(write.args), *write.args]
         args += [len(outgoing), *(envelope for _, envelope in outgoing)]
-        result = await transport._retrying(
+        args += [following[0], "1"] if following is not None else ["", "0"]
+        result: Any = await transport._retrying(
             "commit",
             lambda: self._script("COMMIT")(keys=keys, args=args, client=transport._redis),
         )
-        if result == 0:
+        status, error, next_count = result
+        if status == 0:
             self.lose("its commit was refused by the lease check")
             raise _Lost
-        if isinstance(result, list):  # a staged write failed: acked and dead-lettered
-            reason = result[1].decode(errors="replace")
+        if following is not None and next_count != -3:
+            self.prefetched[following[0]] = next_count
+        if status == 3:  # a staged write failed: acked and dead-lettered
+            reason = error.decode(errors="replace")
             logger.error(
                 "durable actor %r: %s; the entry %s is dead-lettered", self.id, reason, entry
             )
