@@ -39,22 +39,60 @@ class _Lost(Exception):
     """This node no longer holds the actor's lease."""
 
 
+class _Commit:
+    """One entry's commit, queued for the committer; ``done`` gets the script's status."""
+
+    __slots__ = ("args", "done", "entry", "envelope", "keys")
+
+    def __init__(
+        self,
+        entry: str,
+        envelope: Envelope | None,
+        keys: list[str],
+        args: list[Any],
+        done: asyncio.Future[int],
+    ) -> None:
+        self.entry = entry
+        self.envelope = envelope
+        self.keys = keys
+        self.args = args
+        self.done = done
+
+
+class _Copy:
+    """A new entry carrying a message that an earlier entry of the batch, or a commit under
+    way, already handles (a sender's retried XADD): it is acknowledged only."""
+
+    __slots__ = ("envelope",)
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+
+
+_Decoded = tuple[Envelope, Any] | Refusal | _Copy | None  # an entry, read
+
+_REFUSED, _DONE, _ALREADY, _WRITE_FAILED, _ERROR = 0, 1, 2, 3, -1
+_COMMIT_BATCH = 256
+
+
 class _Host:
     __slots__ = (
         "closing",
+        "commit_ready",
         "commits",
-        "decoded",
+        "commits_queued",
+        "committer",
         "factory",
         "fence",
         "id",
+        "in_flight",
         "incarnation",
         "keys",
         "local",
         "mailbox",
-        "next_entry",
         "outgoing",
         "owning",
-        "prefetched",
+        "reread",
         "retired",
         "supervision",
         "system",
@@ -93,10 +131,12 @@ class _Host:
         self.closing = False
         self.retired = False
         self.commits = 0
-        # one round trip per entry: a commit also begins the next entry of the batch
-        self.next_entry: tuple[str, Any] | None = None
-        self.prefetched: dict[str, int] = {}  # entry id -> what BEGIN gave for it
-        self.decoded: dict[str, tuple[Envelope, Any] | Refusal] = {}
+        # commits are pipelined in order by the committer, while the next handlers run
+        self.commits_queued: list[_Commit] = []
+        self.commit_ready = asyncio.Event()
+        self.committer: asyncio.Task[None] | None = None
+        self.reread = False  # a commit failed: read the pending entries again
+        self.in_flight: set[str] = set()  # message ids whose commits are queued, not done
         self.task: asyncio.Task[Any] | None = None
 
     @property
@@ -225,6 +265,25 @@ class _Host:
         )
         transport._by_local[self.local] = self
         await self._claim()
+        self.commits_queued = []
+        self.in_flight.clear()
+        self.reread = False
+        self.committer = asyncio.ensure_future(self._commit_loop())
+        try:
+            await self._read_loop(client, mbox)
+        finally:
+            if self._active() or self.closing:
+                await self._drain()
+            self.committer.cancel()
+            await asyncio.gather(self.committer, return_exceptions=True)
+            self.committer = None
+            for pending in self.commits_queued:  # (refused anyway: the lease is gone)
+                if not pending.done.done():
+                    pending.done.set_result(_REFUSED)
+            self.commits_queued = []
+
+    async def _read_loop(self, client: Any, mbox: str) -> None:
+        transport = self.transport
         history = True  # this node's pending entries first
         block = max(10, transport._ms(min(transport.heartbeat, 1.0)))
         attempt = 0
@@ -234,8 +293,16 @@ class _Host:
             if not self.owning:
                 raise _Lost
             if self._local_stopped():
+                await self._drain()
                 await self._retire()
                 return
+            if self.reread:
+                self.reread = False
+                history = True
+            if history:  # (the commits under way settle first: their entries are pending)
+                await self._drain()
+                if not self.owning:
+                    raise _Lost
             try:
                 found: Any = await client.xreadgroup(
                     "playbill",
@@ -258,33 +325,32 @@ class _Host:
                 history = True
                 continue
             attempt = 0
-            entries = [entry for _, batch in found or () for entry in batch]
+            entries = [
+                (entry.decode(), fields) for _, batch in found or () for entry, fields in batch
+            ]
             if history and not entries:
                 history = False
                 continue
-            self.prefetched.clear()
-            self.decoded.clear()
-            for index, (entry, fields) in enumerate(entries):
-                if not self._active():
-                    break
-                following = entries[index + 1] if index + 1 < len(entries) else None
-                self.next_entry = (
-                    (following[0].decode(), following[1]) if following is not None else None
+            try:
+                batch = (
+                    [(entry, fields, None) for entry, fields in entries]
+                    if history
+                    else await self._fresh(entries)
                 )
-                try:
-                    outcome = await self._process(entry.decode(), fields)
-                except (_Lost, asyncio.CancelledError):
-                    raise
-                except Exception as error:  # (a script refused, say): logged, retried
-                    attempt += 1
-                    logger.exception(
-                        "durable actor %r: entry %s could not be handled", self.id, entry
-                    )
-                    await transport._pause(f"entry {entry} of {mbox}", error, attempt)
-                    outcome = _Outcome.RETRY
-                if outcome is _Outcome.RETRY:
-                    history = True
-                    break
+                for entry, fields, decoded in batch:
+                    if not self._active():
+                        break
+                    outcome = await self._process(entry, fields, decoded, fresh=not history)
+                    if outcome is _Outcome.RETRY:
+                        history = True
+                        break
+            except (_Lost, asyncio.CancelledError):
+                raise
+            except Exception as error:  # (a script refused, say): logged, retried
+                attempt += 1
+                logger.exception("durable actor %r could not handle its entries", self.id)
+                await transport._pause(f"entries of {mbox}", error, attempt)
+                history = True
 
     async def _create_group(self) -> None:
         transport = self.transport
@@ -343,15 +409,76 @@ class _Host:
 
     # -- one entry -----------------------------------------------------------------------------
 
-    async def _process(self, entry: str, fields: dict[bytes, Any] | None) -> _Outcome:
+    # -- one entry -----------------------------------------------------------------------------
+
+    async def _fresh(self, entries: list[tuple[str, Any]]) -> list[tuple[str, Any, _Decoded]]:
+        """New entries (never delivered before): decoded, and those already committed (a
+        sender's retried XADD) acknowledged and left out, in one round trip."""
         transport = self.transport
+        decoded: list[tuple[str, Any, _Decoded]] = [
+            (entry, fields, self._decode(fields.get(b"e")) if fields else None)
+            for entry, fields in entries
+        ]
+        checked = [(entry, found[0].id) for entry, _, found in decoded if isinstance(found, tuple)]
+        if not checked:
+            return decoded
+        flags: Any = await transport._retrying(
+            "dedup",
+            lambda: self._script("DEDUP")(
+                keys=[
+                    self.keys["lease"],
+                    self.keys["mbox"],
+                    self.keys["deliveries"],
+                    *(self._seen(message_id) for _, message_id in checked),
+                ],
+                args=[self.fence, "playbill", *(entry for entry, _ in checked)],
+                client=transport._redis,
+            ),
+        )
+        if flags and flags[0] == -2:
+            self.lose("the lease check of a delivery failed")
+            raise _Lost
+        duplicates = {entry for (entry, _), flag in zip(checked, flags, strict=True) if flag == 1}
+        # a copy of a message this batch or a queued commit already handles: acknowledged
+        # only, by a commit queued after the original's
+        taken = set(self.in_flight)
+        kept: list[tuple[str, Any, _Decoded]] = []
+        for item in decoded:
+            entry, _, found = item
+            if entry in duplicates:
+                continue
+            if isinstance(found, tuple):
+                if found[0].id in taken:
+                    kept.append((entry, None, _Copy(found[0])))
+                    continue
+                taken.add(found[0].id)
+            kept.append(item)
+        return kept
+
+    async def _process(
+        self,
+        entry: str,
+        fields: dict[bytes, Any] | None,
+        decoded: _Decoded = None,
+        *,
+        fresh: bool = False,
+    ) -> _Outcome:
+        """Handle one entry. A fresh one (first delivery, dedup already checked) counts as
+        delivery 1 and its commit is not awaited; a redelivered one is checked and counted
+        (BEGIN) before its handler runs, and its commit is awaited."""
+        transport = self.transport
+        wait = not fresh
+        if isinstance(decoded, _Copy):
+            await self._commit(entry, decoded.envelope, b"", [], wait=wait)
+            return _Outcome.DONE
         if not fields:  # (deleted from the stream while pending)
-            await self._commit(entry, None, b"", [])
+            await self._commit(entry, None, b"", [], wait=wait)
             return _Outcome.DONE
         raw = fields.get(b"e")
-        decoded = self.decoded.pop(entry, None) or self._decode(raw)
+        if decoded is None:
+            decoded = self._decode(raw)
         if isinstance(decoded, Refusal):
-            await self._dead(entry, decoded.reason, raw, decoded.envelope)
+            await self._dead(entry, decoded.reason, raw, decoded.envelope, wait=wait)
             return _Outcome.DONE
         envelope, message = decoded
         prefix = transport.key("reply", "")
@@ -361,6 +488,7 @@ class _Host:
                 f"reply_to {envelope.reply_to!r} is not a reply stream of this namespace",
                 raw,
                 None,
+                wait=wait,
             )
             return _Outcome.DONE
         if envelope.incarnation is not None and envelope.incarnation != self.incarnation:
@@ -370,11 +498,10 @@ class _Host:
                 f"{self.incarnation}",
                 raw,
                 envelope,
+                wait=wait,
             )
             return _Outcome.DONE
-        count = self.prefetched.pop(entry, None)
-        if count is None:
-            count = await self._begin(entry, envelope)
+        count = 1 if fresh else await self._begin(entry, envelope)
         if count == -2:
             self.lose("the lease check of a delivery failed")
             raise _Lost
@@ -387,6 +514,7 @@ class _Host:
                 f"{transport.max_deliveries}): its node crashed or lost the lease mid-handler",
                 raw,
                 envelope,
+                wait=wait,
             )
             return _Outcome.DONE
         local = self.local
@@ -400,6 +528,8 @@ class _Host:
                 raise _Lost from None
             if isinstance(error, ActorStopped) or self._local_stopped():
                 return _Outcome.RETRY  # the actor stopped: the loop retires it
+            if fresh:  # (a first delivery is counted when it fails)
+                count = await self._count(entry)
             if count >= transport.max_deliveries:
                 await self._dead(
                     entry,
@@ -408,6 +538,7 @@ class _Host:
                     raw,
                     envelope,
                     error=(type(error).__name__, str(error)),
+                    wait=wait,
                 )
                 return _Outcome.DONE
             logger.warning(
@@ -428,7 +559,7 @@ class _Host:
                 reply = encode_reply(envelope.corr, transport.registry.pack(result), None)
             except InvalidArgument as error:
                 reply = encode_reply(envelope.corr, None, ("InvalidArgument", str(error)))
-        await self._commit(entry, envelope, reply, writes or [], outgoing=outgoing)
+        await self._commit(entry, envelope, reply, writes or [], outgoing=outgoing, wait=wait)
         return _Outcome.DONE
 
     def _decode(self, raw: object) -> tuple[Envelope, Any] | Refusal:
@@ -452,17 +583,14 @@ class _Host:
         )
         return count
 
-    def _peek(self) -> tuple[str, str] | None:
-        """The next entry of the batch and its message id, when it is one to begin."""
-        following, self.next_entry = self.next_entry, None
-        if following is None or not following[1]:
-            return None
-        entry, fields = following
-        decoded = self._decode(fields.get(b"e"))
-        self.decoded[entry] = decoded
-        if isinstance(decoded, Refusal):
-            return None
-        return entry, decoded[0].id
+    async def _count(self, entry: str) -> int:
+        transport = self.transport
+        client = transport._redis
+        assert client is not None
+        count: int = await transport._retrying(
+            "count", lambda: client.hincrby(self.keys["deliveries"], entry, 1)
+        )
+        return count
 
     def _seen(self, message_id: str) -> str:
         return self.transport.key("seen", self.id, message_id)
@@ -474,6 +602,8 @@ class _Host:
         raw: object,
         envelope: Envelope | None,
         error: tuple[str, str] | None = None,
+        *,
+        wait: bool = True,
     ) -> None:
         data = raw if isinstance(raw, bytes) else b""
         if len(data) > self.transport.max_payload:
@@ -482,7 +612,7 @@ class _Host:
         reply = b""
         if envelope is not None and envelope.reply_to is not None and envelope.corr is not None:
             reply = encode_reply(envelope.corr, None, error or ("DeadLettered", reason))
-        await self._commit(entry, envelope, reply, [], dead=(reason, data))
+        await self._commit(entry, envelope, reply, [], dead=(reason, data), wait=wait)
 
     async def _commit(
         self,
@@ -492,10 +622,12 @@ class _Host:
         writes: list[RedisWrite],
         dead: tuple[str, bytes] | None = None,
         outgoing: list[tuple[str, bytes]] | None = None,
+        *,
+        wait: bool = True,
     ) -> None:
+        """Queue the entry's commit for the committer; with ``wait``, until it is done."""
         outgoing = outgoing or []
         transport = self.transport
-        following = self._peek()
         reply_to = envelope.reply_to if envelope is not None and reply else None
         keys = [
             self.keys["lease"],
@@ -506,7 +638,6 @@ class _Host:
             self.keys["dead"],
             *(transport.data_key(write.key) for write in writes),
             *(stream for stream, _ in outgoing),
-            self._seen(following[1]) if following is not None else self.keys["mbox"],
         ]
         args: list[Any] = [
             self.fence,
@@ -523,29 +654,87 @@ class _Host:
         for write in writes:
             args += [write.command, len(write.args), *write.args]
         args += [len(outgoing), *(envelope for _, envelope in outgoing)]
-        args += [following[0], "1"] if following is not None else ["", "0"]
-        result: Any = await transport._retrying(
-            "commit",
-            lambda: self._script("COMMIT")(keys=keys, args=args, client=transport._redis),
-        )
-        status, error, next_count = result
-        if status == 0:
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.commits_queued.append(_Commit(entry, envelope, keys, args, done))
+        if envelope is not None:
+            self.in_flight.add(envelope.id)
+        self.commit_ready.set()
+        if wait:
+            status = await asyncio.shield(done)
+            if status == _REFUSED:
+                raise _Lost
+
+    async def _drain(self) -> None:
+        """Wait until every queued commit is done (bounded by the lease: past it they would
+        be refused anyway)."""
+        pending = [commit.done for commit in self.commits_queued if not commit.done.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.transport.lease_ttl)
+
+    async def _commit_loop(self) -> None:
+        """Run the queued commits in order, pipelined: while one batch is under way the
+        handlers go on, and the next batch is whatever they queued meanwhile."""
+        transport = self.transport
+        queue = self.commits_queued
+        while True:
+            await self.commit_ready.wait()
+            self.commit_ready.clear()
+            while queue:
+                batch = queue[:_COMMIT_BATCH]
+                results = await transport._retrying("commit", partial(self._run_commits, batch))
+                del queue[: len(batch)]
+                for pending, result in zip(batch, results, strict=True):
+                    await self._settle(pending, result)
+
+    async def _run_commits(self, batch: list[_Commit]) -> list[Any]:
+        client = self.transport._redis
+        assert client is not None
+        script = self._script("COMMIT")
+        while True:
+            async with client.pipeline(transaction=False) as pipe:
+                for pending in batch:
+                    pipe.evalsha(script.sha, len(pending.keys), *pending.keys, *pending.args)
+                results: list[Any] = await pipe.execute(raise_on_error=False)
+            if not any(isinstance(result, redis.exceptions.NoScriptError) for result in results):
+                return results
+            # (Redis restarted and forgot the script: load it and run the batch again; the
+            # commits that did run answer "already committed")
+            script.sha = await client.script_load(script.script)
+
+    async def _settle(self, pending: _Commit, result: Any) -> None:
+        transport = self.transport
+        if pending.envelope is not None:
+            self.in_flight.discard(pending.envelope.id)
+        if isinstance(result, Exception):
+            logger.error(
+                "durable actor %r: the commit of entry %s failed: %r; it stays pending and is "
+                "redelivered",
+                self.id,
+                pending.entry,
+                result,
+            )
+            self.reread = True
+            pending.done.set_result(_ERROR)
+            return
+        status, error = result
+        if status == _REFUSED:
             self.lose("its commit was refused by the lease check")
-            raise _Lost
-        if following is not None and next_count != -3:
-            self.prefetched[following[0]] = next_count
-        if status == 3:  # a staged write failed: acked and dead-lettered
+        elif status == _WRITE_FAILED:  # acked and dead-lettered
             reason = error.decode(errors="replace")
             logger.error(
-                "durable actor %r: %s; the entry %s is dead-lettered", self.id, reason, entry
+                "durable actor %r: %s; the entry %s is dead-lettered",
+                self.id,
+                reason,
+                pending.entry,
             )
+            envelope = pending.envelope
             if envelope is not None and envelope.reply_to and envelope.corr:
                 client = transport._redis
                 assert client is not None
-                await client.xadd(
-                    envelope.reply_to,
-                    {b"r": encode_reply(envelope.corr, None, ("StagedWriteFailed", reason))},
-                )
+                stream = envelope.reply_to
+                body = encode_reply(envelope.corr, None, ("StagedWriteFailed", reason))
+                await transport._retrying("error reply", lambda: client.xadd(stream, {b"r": body}))
+        pending.done.set_result(status)
         self.commits += 1
         if self.commits % transport.trim_every == 0:
             try:

@@ -7,16 +7,28 @@
 - RETIRE: mark the actor stopped permanently and drop the lease (fenced).
 - BEGIN: before a handler runs, drop a duplicate (its dedup record exists: ack only) or count
   the delivery (fenced).
+- DEDUP: for a batch of new entries, in one step: acknowledge those already committed (a
+  sender's retried XADD) and say which they are (fenced).
 - COMMIT: after the handler, in one step: the fence check, XACK, the dedup record, the reply
-  for an ask, the dead letter, the handler's staged writes and its staged tells — and BEGIN
-  for the next entry of the batch, so an entry costs one round trip. Retrying it is
-  harmless: an entry no longer pending is not committed twice.
+  for an ask, the dead letter, the handler's staged writes and its staged tells. The node
+  pipelines commits in order while the next handlers run. Retrying one is harmless: an
+  entry no longer pending is not committed twice.
 - TRIM: XTRIM MINID to the oldest pending entry (or past the last delivered one).
 """
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "BEGIN", "COMMIT", "INCARNATION", "RELEASE", "RENEW", "RETIRE", "TRIM"]
+__all__ = [
+    "ACQUIRE",
+    "BEGIN",
+    "COMMIT",
+    "DEDUP",
+    "INCARNATION",
+    "RELEASE",
+    "RENEW",
+    "RETIRE",
+    "TRIM",
+]
 
 ACQUIRE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -64,37 +76,38 @@ end
 return redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 """
 
+# KEYS: lease, mbox, deliveries, then one seen key per entry; ARGV: lease value, group, then
+# the entries -> {-2} the lease is not mine; else one flag per entry: 1 a duplicate (acked)
+DEDUP = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-2} end
+local flags = {}
+for i = 3, #ARGV do
+  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
+    redis.call('XACK', KEYS[2], ARGV[2], ARGV[i])
+    redis.call('HDEL', KEYS[3], ARGV[i])
+    flags[#flags + 1] = 1
+  else
+    flags[#flags + 1] = 0
+  end
+end
+return flags
+"""
+
 # KEYS: lease, mbox, seen, deliveries, reply stream, dead stream, one key per write, one
-#   stream per staged tell, the next entry's seen key
+#   stream per staged tell
 # ARGV: lease value, group, entry id, record seen ('1'/'0'), dedup ttl ms, reply ('' none),
 #   dead reason ('' none), dead data, message id, write count, then per write: command,
-#   argument count, arguments; then the count of staged tells and their envelopes; then the
-#   next entry's id ('' none) and whether it has a message id ('1'/'0')
-# -> {status, error, next}: status 0 refused (the lease is not mine), 1 done, 2 already
-#    committed (acked only), 3 a staged write failed (error says which; the entry is acked
-#    and dead-lettered instead); next is what BEGIN would give for the next entry (so one
-#    round trip both commits an entry and begins the next), or -3 when none was asked
+#   argument count, arguments; then the count of staged tells and their envelopes
+# -> {status, error}: 0 refused (the lease is not mine), 1 done, 2 already committed (acked
+#    only), 3 a staged write failed (error says which; the entry is acked and dead-lettered
+#    instead)
 COMMIT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, '', -2} end
-local writes = tonumber(ARGV[10])
-local at = 11
-for i = 1, writes do at = at + 2 + tonumber(ARGV[at + 1]) end
-local tells = tonumber(ARGV[at])
-local next_at = at + tells + 1
-local function begin_next()
-  local entry = ARGV[next_at]
-  if entry == nil or entry == '' then return -3 end
-  if ARGV[next_at + 1] == '1' and redis.call('EXISTS', KEYS[#KEYS]) == 1 then
-    redis.call('XACK', KEYS[2], ARGV[2], entry)
-    redis.call('HDEL', KEYS[4], entry)
-    return -1
-  end
-  return redis.call('HINCRBY', KEYS[4], entry, 1)
-end
-if redis.call('XACK', KEYS[2], ARGV[2], ARGV[3]) == 0 then return {2, '', begin_next()} end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, ''} end
+if redis.call('XACK', KEYS[2], ARGV[2], ARGV[3]) == 0 then return {2, ''} end
 redis.call('HDEL', KEYS[4], ARGV[3])
 if ARGV[4] == '1' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[5]) end
-at = 11
+local writes = tonumber(ARGV[10])
+local at = 11
 for i = 1, writes do
   local n = tonumber(ARGV[at + 1])
   local args = {}
@@ -104,19 +117,19 @@ for i = 1, writes do
     local failed = 'staged write ' .. ARGV[at] .. ' ' .. KEYS[6 + i] .. ' failed: ' .. result.err
     redis.call('XADD', KEYS[6], '*', 'entry', ARGV[3], 'id', ARGV[9], 'reason', failed,
       'data', ARGV[8])
-    return {3, failed, begin_next()}
+    return {3, failed}
   end
   at = at + 2 + n
 end
 if ARGV[6] ~= '' then redis.call('XADD', KEYS[5], '*', 'r', ARGV[6]) end
-for i = 1, tells do
+for i = 1, tonumber(ARGV[at]) do
   redis.call('XADD', KEYS[6 + writes + i], '*', 'e', ARGV[at + i])
 end
 if ARGV[7] ~= '' then
   redis.call('XADD', KEYS[6], '*', 'entry', ARGV[3], 'id', ARGV[9], 'reason', ARGV[7],
     'data', ARGV[8])
 end
-return {1, '', begin_next()}
+return {1, ''}
 """
 
 # KEYS: mbox; ARGV: group -> entries trimmed

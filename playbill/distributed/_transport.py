@@ -232,16 +232,7 @@ class RedisTransport:
             raise PlaybillError(
                 f"cannot reach Redis at {self.url}: {error}; start redis-server or fix the url"
             ) from error
-        for name in (
-            "ACQUIRE",
-            "RENEW",
-            "RELEASE",
-            "INCARNATION",
-            "RETIRE",
-            "BEGIN",
-            "COMMIT",
-            "TRIM",
-        ):
+        for name in _scripts.__all__:
             self._scripts[name] = client.register_script(getattr(_scripts, name))
         await client.set(self.key("node", self.node_id), b"1", px=self._ms(self.lease_ttl))
         self._spawn_task(self._heartbeat(), "heartbeat")

@@ -241,3 +241,24 @@ def test_acknowledged_entries_are_trimmed_and_pending_ones_never(arun, redis_url
         await clean(redis_url, namespace)
 
     arun(main())
+
+
+class Appender(Actor):
+    def receive(self, message: object) -> object:
+        return redis_write("RPUSH", "log", message)
+
+
+def test_pipelined_commits_apply_staged_writes_in_message_order(arun, redis_url, namespace):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a", read_count=7) as (system, transport):
+            ref = await system.spawn_durable(Appender, id="log")
+            for n in range(200):
+                ref.tell(n)
+            await ref.ask(200, timeout=10)
+            written = await client.lrange(transport.data_key("log"), 0, -1)
+        assert [int(n) for n in written] == list(range(201))
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())

@@ -75,7 +75,7 @@ def test_a_stale_fence_is_refused_by_the_commit_script(arun, redis_url, namespac
             keys = [f"{namespace}:{part}:x" for part in ("lease", "mbox", "mbox", "deliveries")]
             keys += [f"{namespace}:mbox:x", f"{namespace}:dead:x", transport.data_key("w")]
             args = ["a:0", "playbill", "0-1", "0", 1000, b"", "", b"", "", 1, "SET", 1, "v"]
-            [status, _, _] = await commit(keys=keys, args=args, client=client)
+            [status, _] = await commit(keys=keys, args=args, client=client)
             assert status == 0
             assert await client.exists(transport.data_key("w")) == 0
         await client.aclose()
