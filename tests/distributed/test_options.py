@@ -209,3 +209,17 @@ def test_importing_the_engine_without_its_extra_says_how_to_install_it():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'playbill[redis]'" in out.stdout
+
+
+def test_an_unreachable_redis_is_reported_at_start_and_nothing_is_left_running(arun):
+    from tests.distributed.support import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+
+    async def main():
+        system = ActorSystem("app", transport=RedisTransport(url))
+        with pytest.raises(PlaybillError, match="cannot reach Redis"):
+            async with system:
+                pass  # pragma: no cover
+
+    arun(main())

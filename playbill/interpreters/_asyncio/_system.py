@@ -331,7 +331,20 @@ class ActorSystem:
     async def spawn_durable(self, actor: Callable[[], Any], id: str, **options: Any) -> Any:
         """Host the durable actor ``id`` on this node through the system's transport (its
         mailbox and its single owner live there) and return its location-transparent ref; see
-        `playbill.distributed.RedisTransport.spawn_durable`."""
+        `playbill.distributed.RedisTransport.spawn_durable`. Without a transport it says how
+        to add one:
+
+        >>> import asyncio
+        >>> from playbill import Actor, InvalidArgument
+        >>> async def demo():
+        ...     async with ActorSystem("app") as system:
+        ...         try:
+        ...             await system.spawn_durable(Actor, id="orders")
+        ...         except InvalidArgument as error:
+        ...             return "RedisTransport(url)" in str(error)
+        >>> asyncio.run(demo())
+        True
+        """
         self._running_guardian()
         return await self._require_transport("spawn_durable").spawn_durable(actor, id, **options)
 

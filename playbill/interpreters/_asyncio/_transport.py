@@ -22,7 +22,8 @@ class Transport(Protocol):
 
     ``handlers()`` are the effects it performs (merged under the system's own handlers);
     ``start`` is awaited by ``async with ActorSystem(...)``; ``close`` is awaited first by
-    `ActorSystem.shutdown`, before the local actors stop.
+    `ActorSystem.shutdown`, before the local actors stop — and also when ``start`` raised, so
+    it must undo a partial start.
 
     >>> class Nothing:
     ...     def handlers(self): return {}
