@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import redis.exceptions
 
 from playbill.actors import MailboxPolicy, SupervisionStrategy
+from playbill.actors._kernel import Phase
 from playbill.distributed._effects import RedisWrite
 from playbill.distributed._envelope import Envelope, Refusal, decode_envelope, encode_reply
 from playbill.effects import ActorRef, ActorStopped, InvalidArgument
@@ -245,6 +246,12 @@ class _Host:
     def _active(self) -> bool:
         return self.owning and not self.closing
 
+    def _system_stopping(self) -> bool:
+        guardian = self.system._guardian
+        return (
+            self.system.failure is not None or guardian is None or guardian.phase >= Phase.STOPPING
+        )
+
     def _local_stopped(self) -> bool:
         if self.local is None:
             return True
@@ -294,7 +301,8 @@ class _Host:
                 raise _Lost
             if self._local_stopped():
                 await self._drain()
-                await self._retire()
+                if not self._system_stopping():  # (a system's failure stops it: not for good)
+                    await self._retire()
                 return
             if self.reread:
                 self.reread = False

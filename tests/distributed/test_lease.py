@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from playbill import Actor, program, sleep
 from playbill.distributed import redis_write
 from tests.distributed.support import admin, clean, eventually, node
@@ -106,6 +108,42 @@ def test_a_permanently_stopped_actor_spawned_again_is_a_new_incarnation(arun, re
             assert any("sent to incarnation 1" in entry.reason for entry in dead)
             # a ref without an incarnation reaches whichever is current
             assert await transport.remote("s").ask("any", timeout=5) == "any"
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+class Failing(Actor):
+    def receive(self, message: object) -> object:
+        raise RuntimeError("escalate me")
+
+
+def test_a_failure_that_stops_the_system_does_not_stop_the_durable_actor_for_good(
+    arun, redis_url, namespace
+):
+    from playbill import ActorSystemFailed, OneForOne
+    from playbill.actors import Directive
+    from playbill.distributed import RedisTransport
+    from playbill.interpreters import ActorSystem
+    from tests.distributed.support import FAST
+
+    async def main():
+        client = await admin(redis_url)
+        escalate = OneForOne(decider=lambda error: Directive.ESCALATE)
+        transport = RedisTransport(redis_url, namespace=namespace, node_id="a", **FAST)
+
+        async def fail():
+            async with ActorSystem("a", transport=transport, supervision=escalate) as system:
+                ref = await system.spawn_durable(Failing, id="f")
+                ref.tell("boom")
+                await eventually(lambda: system.failure is not None, what="the failure")
+                await asyncio.sleep(0.5)  # the host sees its local actor stopped
+
+        with pytest.raises(ActorSystemFailed):
+            await fail()
+        assert await client.hget(f"{namespace}:actor:f", "state") == b"live"
+        assert await client.exists(f"{namespace}:lease:f") == 0  # released at shutdown
+        await client.aclose()
         await clean(redis_url, namespace)
 
     arun(main())
