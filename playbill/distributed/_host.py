@@ -572,7 +572,8 @@ class _Host:
 
     def _decode(self, raw: object) -> tuple[Envelope, Any] | Refusal:
         transport = self.transport
-        return decode_envelope(raw, transport.registry, transport.max_payload)
+        with transport.registry.binding(transport):
+            return decode_envelope(raw, transport.registry, transport.max_payload)
 
     async def _begin(self, entry: str, envelope: Envelope) -> int:
         transport = self.transport

@@ -2,27 +2,34 @@
 
 A registered class (attrs or dataclass) travels as its registered name, its schema version and
 its fields; ``str``, ``int``, ``float``, ``bool``, ``None``, ``bytes``, ``list``, ``tuple`` and
-``dict`` travel as themselves (msgpack). Anything else is refused by the sender.
+``dict`` travel as themselves (msgpack), a `DurableRef` as its id and incarnation (bound, on
+arrival, to the receiving node). Anything else is refused by the sender.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar, final
 
 import attrs
 import msgpack
 
+from playbill.distributed._ref import DurableRef
 from playbill.effects import InvalidArgument
 
 __all__ = ["MessageRegistry", "UnknownMessageType", "default_registry", "message"]
 
 T = TypeVar("T", bound=type)
 
-_RECORD = 1  # msgpack extension codes: a registered value, a tuple
+_RECORD = 1  # msgpack extension codes: a registered value, a tuple, a durable ref
 _TUPLE = 2
+_REF = 3
+# what a DurableRef read from the wire is bound to: the receiving node's transport
+_BINDING: ContextVar[Any] = ContextVar("playbill_durable_binding", default=None)
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
 
@@ -112,9 +119,21 @@ class MessageRegistry:
             data, ext_hook=self._ext_hook, raw=False, strict_map_key=False, use_list=True
         )
 
+    @contextlib.contextmanager
+    def binding(self, transport: object) -> Iterator[None]:
+        """`DurableRef`s read while this is entered are bound to ``transport`` (so a ref
+        received in a message can be told and asked at once)."""
+        token = _BINDING.set(transport)
+        try:
+            yield
+        finally:
+            _BINDING.reset(token)
+
     def _default(self, value: object) -> msgpack.ExtType:
         if type(value) is tuple:  # (msgpack packs tuples as lists unless told otherwise)
             return msgpack.ExtType(_TUPLE, self.pack(list(value)))
+        if type(value) is DurableRef:  # (travels as its id and incarnation)
+            return msgpack.ExtType(_REF, self.pack([value.id, value.incarnation]))
         kind = self._by_class.get(type(value))
         if type(value) is int:
             raise InvalidArgument(
@@ -139,6 +158,16 @@ class MessageRegistry:
     def _ext_hook(self, code: int, data: bytes) -> Any:
         if code == _TUPLE:
             return tuple(self.unpack(data))
+        if code == _REF:
+            fields = self.unpack(data)
+            if not (
+                isinstance(fields, list)
+                and len(fields) == 2
+                and isinstance(fields[0], str)
+                and (fields[1] is None or type(fields[1]) is int)
+            ):
+                raise UnknownMessageType("a malformed durable ref")
+            return DurableRef(fields[0], fields[1], _BINDING.get())
         if code != _RECORD:
             raise UnknownMessageType(f"msgpack extension {code} is not a playbill value")
         record = self.unpack(data)

@@ -577,7 +577,8 @@ class RedisTransport:
             )
             return
         try:
-            value = self.registry.unpack(data.get("v") or b"\xc0")
+            with self.registry.binding(self):
+                value = self.registry.unpack(data.get("v") or b"\xc0")
         except (UnknownMessageType, ValueError) as error:
             pending.future.set_exception(
                 RemoteError(

@@ -82,3 +82,16 @@ def test_the_decoder_refuses_every_hostile_entry_without_raising():
     ]
     for raw in hostile:
         assert isinstance(decode_envelope(raw, registry, 10_000), Refusal), raw
+
+
+def test_a_durable_ref_travels_as_its_id_and_incarnation_and_is_bound_on_arrival():
+    from playbill.distributed import DurableRef
+
+    sent = registry.pack({"to": DurableRef("orders", 2, binding=object())})  # type: ignore[arg-type]
+    assert registry.unpack(sent) == {"to": DurableRef("orders", 2)}
+    assert registry.unpack(sent)["to"].binding is None
+    marker = object()
+    with registry.binding(marker):
+        assert registry.unpack(sent)["to"].binding is marker
+    forged = msgpack.packb(msgpack.ExtType(3, msgpack.packb(["x", "not an int"])))
+    assert isinstance(decode_envelope(_entry("", 0, forged), registry, 10_000), Refusal)

@@ -196,3 +196,45 @@ def test_the_node_resumes_after_redis_restarts(arun, redis_server, namespace):
         await clean(redis_server.url, namespace)
 
     arun(main())
+
+
+class Greeter(Actor):
+    """Answers Hello(reply_to) by telling the ref it was given."""
+
+    def receive(self, message: object) -> object:
+        if isinstance(message, Hello):
+            message.reply_to.tell(f"hello from {self.context.self_ref.path}")
+            return message.reply_to
+        return None
+
+
+class Inbox(Actor):
+    def receive(self, message: object) -> object:
+        RECEIVED.append(message)
+        return None
+
+
+RECEIVED: list[object] = []
+
+
+@message("tests.round_trip.hello", v=1)
+@attrs.frozen
+class Hello:
+    reply_to: DurableRef
+
+
+def test_a_durable_ref_travels_in_a_message_and_works_on_arrival(arun, redis_url, namespace):
+    async def main():
+        RECEIVED.clear()
+        async with node(redis_url, namespace, "a") as (system_a, _):
+            greeter = await system_a.spawn_durable(Greeter, id="greeter")
+            async with node(redis_url, namespace, "b") as (system_b, transport_b):
+                inbox = await system_b.spawn_durable(Inbox, id="inbox")
+                returned = await system_b.remote("greeter").ask(Hello(inbox), timeout=5)
+                assert returned == inbox  # came back as a ref, bound to b's transport
+                assert returned.binding is transport_b
+                await eventually(lambda: RECEIVED == ["hello from /a/durable:greeter"])
+            del greeter
+        await clean(redis_url, namespace)
+
+    arun(main())
