@@ -193,6 +193,8 @@ class RedisTransport:
         )
         self._outbox_ready = asyncio.Event()
         self._asks: dict[str, _PendingAsk] = {}
+        # actor id -> (until when, its live owner): asks in a burst look the owner up once
+        self._owners: dict[str, tuple[float, str]] = {}
         self._closing = False
         self._halted = False
         self._ending = False  # the background tasks are being stopped
@@ -458,7 +460,16 @@ class RedisTransport:
         pending = self._asks.get(corr)
         if pending is None:
             return
-        owner = await self._owner_of(pending.actor)
+        loop = asyncio.get_running_loop()
+        known = self._owners.get(pending.actor)
+        if known is not None and known[0] > loop.time():  # (a live owner seen just now)
+            owner: str | None = known[1]
+        else:
+            owner = await self._owner_of(pending.actor)
+            if owner is not None:
+                if len(self._owners) >= 1024:  # (stale entries go now and then)
+                    self._owners.clear()
+                self._owners[pending.actor] = (loop.time() + self.heartbeat, owner)
         if owner is None and not pending.future.done():
             pending.future.set_exception(
                 NodeDown(
