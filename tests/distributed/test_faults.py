@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis.exceptions
 
 from playbill import Actor, AskTimeout, program, sleep
-from playbill.distributed import NodeDown
+from playbill.distributed import NodeDown, redis_write
 from tests.distributed.support import admin, clean, eventually, node
 
 STARTS: list[int] = []
@@ -135,3 +136,52 @@ def test_a_deleted_mailbox_is_made_again_and_the_actor_goes_on(arun, redis_url, 
         await clean(redis_url, namespace)
 
     arun(main())
+
+
+class Stager(Actor):
+    def receive(self, message: object) -> object:
+        return redis_write("INCRBY", "applied", 1).map(lambda _: message)
+
+
+@pytest.mark.parametrize(
+    ("command", "logged"),
+    [("EVALSHA", "redis commit failed"), ("XADD", "could not write 1 message(s)")],
+    ids=["a commit", "a sender's XADD"],
+)
+def test_a_write_whose_answer_is_lost_is_retried_and_takes_effect_once(
+    arun, redis_url, namespace, caplog, command, logged
+):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            ref = await system.spawn_durable(Stager, id="s")
+            assert await ref.ask("warm", timeout=5) == "warm"
+            real = transport._redis.pipeline
+            lost = []
+
+            def pipeline(*args, **kwargs):
+                made = real(*args, **kwargs)
+                execute = made.execute
+
+                async def execute_then_lose_the_answer(*a, **k):
+                    names = {str(args[0]).upper() for args, _ in made.command_stack}
+                    result = await execute(*a, **k)
+                    if not lost and command in names:
+                        lost.append(result)
+                        raise redis.exceptions.ConnectionError("the answer was lost")
+                    return result
+
+                made.execute = execute_then_lose_the_answer
+                return made
+
+            transport._redis.pipeline = pipeline
+            assert await ref.ask("once", timeout=5) == "once"
+            # it ran, its answer was lost, and it was run again (the reply may come first)
+            await eventually(lambda: lost, what="the lost answer")
+            await transport._hosts["s"]._drain()  # the retry is done too
+            assert await client.get(transport.data_key("applied")) == b"2"  # warm + once
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+    assert logged in caplog.text
