@@ -128,6 +128,10 @@ class RedisServer:
         """Whether the process is alive."""
         return self._process is not None and self._process.poll() is None
 
+    def ping(self) -> bool:
+        """Whether the server answers PING now."""
+        return _ping(self.port, 0.5)
+
     @property
     def log(self) -> Path:
         return self.directory / "redis.log"

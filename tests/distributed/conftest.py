@@ -4,24 +4,23 @@ no task behind."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.distributed.support import MISSING, RedisServer
+from playbill.testing.redis import REDIS_MISSING, RedisServer, redis_server_path
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip(MISSING)
-    server = RedisServer(Path(tmp_path_factory.mktemp("redis")))
+    if redis_server_path() is None:
+        pytest.skip(REDIS_MISSING)
+    # appendfsync always: the strictest setting, under which an acknowledged write is on disk
+    server = RedisServer(directory=tmp_path_factory.mktemp("redis"), appendfsync="always")
     server.start()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture

@@ -1,19 +1,10 @@
-"""A redis-server of the tests' own: 127.0.0.1, a free random port, a temporary directory,
-AOF on; stopped, and restarted on the same port and directory, at will (the Redis-restart
-tests need that)."""
+"""What the Redis tests share: nodes (an `ActorSystem` with a `RedisTransport`), an admin
+client, waiting for a condition, and cleaning a namespace. Their redis-server is
+`playbill.testing.redis.RedisServer` (conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import time
-from pathlib import Path
-
-MISSING = (
-    "redis-server not found: run `make test` as root (it installs Debian's redis-server) or "
-    "apt-get install redis-server"
-)
 
 
 def free_port() -> int:
@@ -21,80 +12,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-class RedisServer:
-    """``start()``, ``stop()`` (SIGTERM, or ``kill=True`` for SIGKILL) and ``restart()`` one
-    redis-server, always on the same port and directory; ``url`` reaches it."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            raise FileNotFoundError(MISSING)
-        self.executable = executable
-        self.directory = directory
-        self.port = port if port is not None else free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 10.0) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [
-                self.executable,
-                "--bind", "127.0.0.1",
-                "--port", str(self.port),
-                "--dir", str(self.directory),
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-                "--save", "",
-                "--protected-mode", "yes",
-                "--logfile", str(self.directory / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"redis-server exited with {self.process.returncode}; see "
-                    f"{self.directory / 'redis.log'}"
-                )
-            if self.ping():
-                return
-            time.sleep(0.02)
-        self.stop(kill=True)
-        raise RuntimeError(f"redis-server did not answer PING on port {self.port} in {timeout}s")
-
-    def ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as connection:
-                connection.sendall(b"PING\r\n")
-                return connection.recv(64).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self, *, kill: bool = False) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if kill:
-            process.kill()
-        else:
-            process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-    def restart(self, *, kill: bool = False) -> None:
-        self.stop(kill=kill)
-        self.start()
 
 
 # -- nodes --------------------------------------------------------------------------------------
