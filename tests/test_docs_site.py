@@ -24,6 +24,7 @@ API_PAGES = {
     "moa": "playbill.moa",
     "models": "playbill.models",
     "testing": "playbill.testing",
+    "distributed": "playbill.distributed",
     "opentelemetry": "playbill.opentelemetry",
 }
 
