@@ -25,6 +25,7 @@ from playbill.actors._mailbox import (
     Overflow,
     Unbounded,
 )
+from playbill.actors._middleware import Middleware, WithMiddleware, observe
 from playbill.actors._paths import check_name, child_path, split_path
 from playbill.actors._routing import (
     AddRoutee,
@@ -87,6 +88,7 @@ __all__ = [
     "Mailbox",
     "MailboxFull",
     "MailboxPolicy",
+    "Middleware",
     "Offer",
     "OneForOne",
     "Overflow",
@@ -107,8 +109,10 @@ __all__ = [
     "SupervisionStrategy",
     "Terminated",
     "Unbounded",
+    "WithMiddleware",
     "check_name",
     "child_path",
+    "observe",
     "restart_on_exception",
     "split_path",
 ]

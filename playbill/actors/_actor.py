@@ -13,7 +13,10 @@ from playbill.actors._supervision import OneForOne, SupervisionStrategy
 from playbill.effects import ActorRef, PlaybillError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from playbill.actors._mailbox import MailboxPolicy
+    from playbill.actors._middleware import Middleware
 
 __all__ = ["DEFAULT_ASK_TIMEOUT", "Actor", "ActorContext", "Terminated"]
 
@@ -134,6 +137,7 @@ class Actor:
 
     supervision: ClassVar[SupervisionStrategy] = OneForOne()
     stop_policy: StopPolicy = NEVER
+    middleware: Sequence[Middleware] = ()
     context: ActorContext = _NoContext()
 
     def receive(self, message: Any) -> Any:

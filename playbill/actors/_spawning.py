@@ -11,6 +11,7 @@ from typing import Any
 
 from playbill.actors._actor import Actor
 from playbill.actors._mailbox import Bounded, Unbounded
+from playbill.actors._middleware import install_middleware
 from playbill.actors._paths import check_name
 from playbill.actors._reports import short
 from playbill.actors._supervising import check_supervision
@@ -103,6 +104,8 @@ def instantiate(factory: Callable[[], Any], context: object) -> Any:
             "spawn a subclass of playbill.Actor"
         )
     instance.context = context
+    if getattr(instance, "middleware", None):  # (none: the instance is not touched)
+        install_middleware(instance)
     return instance
 
 
