@@ -35,6 +35,7 @@ from playbill.effects._vocabulary import (
     Ask,
     Emit,
     EmitStamped,
+    GetOrSpawn,
     Now,
     Random,
     SelfRef,
@@ -290,6 +291,8 @@ def _effect(effect: object) -> tuple[str, list[Program[Any]], str]:
         case Spawn(actor, name, _, _):
             named = "" if name is None else f", name={name!r}"
             return f"free_spawn({function_name(actor)}{named})", [], ""
+        case GetOrSpawn(path, actor):
+            return f"free_get_or_spawn({path!r}, {function_name(actor)})", [], ""
         case Stop(ref, interrupt):
             forced = ", interrupt=True" if interrupt else ""
             return f"free_stop({ref.path}{forced})", [], ""

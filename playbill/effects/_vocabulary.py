@@ -26,6 +26,7 @@ __all__ = [
     "Blocking",
     "Emit",
     "EmitStamped",
+    "GetOrSpawn",
     "LiveActor",
     "LiveActors",
     "MaybeFault",
@@ -42,6 +43,7 @@ __all__ = [
     "emit",
     "emit_stamped",
     "free_ask",
+    "free_get_or_spawn",
     "free_spawn",
     "free_stop",
     "free_tell",
@@ -206,6 +208,16 @@ class Spawn(Effect[ActorRef]):
     name: str | None = None
     supervision: object | None = None
     mailbox: object | None = None
+
+
+@final
+@frozen
+class GetOrSpawn(Effect[ActorRef]):
+    """The actor at ``path``, or one started there from ``actor``: one step, so concurrent
+    callers get the same actor, spawned once (see `free_get_or_spawn`)."""
+
+    path: str
+    actor: Callable[[], object]
 
 
 @final
@@ -415,6 +427,25 @@ def free_spawn(
             f"free_spawn() name must be a non-empty string without '/', got {name!r}"
         )
     return Suspend(Spawn(actor, name, supervision, mailbox))
+
+
+def free_get_or_spawn(path: str, actor: Callable[[], object]) -> Program[ActorRef]:
+    """A program that produces the ref of the live actor at ``path`` (``"/app/cache"``, or
+    relative to the root, ``"cache"``), spawning it there from ``actor`` (a class or a
+    zero-argument factory) when there is none — atomically within one system: concurrent
+    callers get the same actor, and it is spawned once. Its parent is the actor at the
+    parent path. (``system.get_or_spawn(path, actor)`` is its direct twin.)
+
+    >>> free_get_or_spawn("cache", dict)
+    free_get_or_spawn('cache', dict)
+    """
+    check_path("free_get_or_spawn() path", path, relative=True)
+    if not callable(actor):
+        raise InvalidArgument(
+            f"free_get_or_spawn() factory must be an actor class or a zero-argument factory, "
+            f"got {actor!r} ({type(actor).__name__})"
+        )
+    return Suspend(GetOrSpawn(path, actor))
 
 
 def free_tell(ref: ActorRef, message: object) -> Program[None]:

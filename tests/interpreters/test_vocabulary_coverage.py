@@ -3,12 +3,12 @@ actor effects, which need actors). A new effect added to playbill.effects withou
 in each interpreter fails here, naming it."""
 
 import playbill.effects as effects
-from playbill.effects import Ask, Effect, LiveActors, SelfRef, Spawn, Stop, Tell, Watch
+from playbill.effects import Ask, Effect, GetOrSpawn, LiveActors, SelfRef, Spawn, Stop, Tell, Watch
 from playbill.interpreters import stub
 from playbill.interpreters._asyncio._run import VOCABULARY as ASYNCIO
 from playbill.interpreters.simulation._world import VOCABULARY as SIMULATION
 
-ACTOR_EFFECTS = {Spawn, Tell, Ask, Stop, SelfRef, Watch, LiveActors}
+ACTOR_EFFECTS = {Spawn, GetOrSpawn, Tell, Ask, Stop, SelfRef, Watch, LiveActors}
 
 
 def built_in_effects() -> set[type]:
@@ -27,7 +27,7 @@ def test_the_vocabulary_is_what_the_design_lists() -> None:
     assert names(built_in_effects()) == sorted(
         [
             "Ask", "Await", "Blocking", "CancelFiber", "Emit", "EmitStamped", "Fork", "Join",
-            "LiveActors",
+            "GetOrSpawn", "LiveActors",
             "MaybeFault", "Now", "Parallel", "Race", "Random", "SelfRef", "Sleep", "Spawn", "Stop",
             "Tell", "Timeout", "Watch",
         ]

@@ -16,6 +16,7 @@ from playbill.actors import (
     DeadLetterReason,
     Emitted,
 )
+from playbill.actors._named import get_or_spawn_cell
 from playbill.actors._reports import short
 from playbill.actors._tree import list_live
 from playbill.effects import (
@@ -32,6 +33,7 @@ from playbill.effects import (
     Fiber,
     FiberCancelled,
     Fork,
+    GetOrSpawn,
     InvalidArgument,
     Join,
     LiveActor,
@@ -216,6 +218,11 @@ class _Run:
         return system._spawn(
             parent, effect.actor, effect.name, effect.supervision, effect.mailbox
         ).ref
+
+    def _get_or_spawn(self, effect: GetOrSpawn) -> ActorRef:
+        system = self.system
+        cell = get_or_spawn_cell(system._running_guardian(), system.name, effect.path, effect.actor)
+        return cell.ref  # type: ignore[no-any-return]
 
     def _stop(self, effect: Stop) -> None:
         target = self.system._target(effect.ref, "free_stop()")
@@ -418,6 +425,7 @@ async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
 
 _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     Spawn: _Run._spawn,
+    GetOrSpawn: _Run._get_or_spawn,
     Stop: _Run._stop,
     SelfRef: _Run._self_ref,
     Watch: _Run._watch,

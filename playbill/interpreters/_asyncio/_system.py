@@ -33,6 +33,7 @@ from playbill.actors._failure_log import FailureLog
 from playbill.actors._kernel import (
     Kernel,
 )
+from playbill.actors._named import get_or_spawn_cell
 from playbill.actors._reports import short
 from playbill.actors._spawning import Guardian, instantiate, new_realm
 from playbill.actors._supervising import check_supervision
@@ -307,6 +308,28 @@ class ActorSystem:
     ) -> ActorRef:
         """Start a top-level actor now and return its live ref."""
         return self._spawn(self._running_guardian(), actor, name, supervision, mailbox).ref
+
+    def get_or_spawn(self, path: str, actor: Callable[[], Any]) -> ActorRef:
+        """The live ref of the actor at ``path`` (``"/app/cache"``, or relative to the root,
+        ``"cache"``), spawned there from ``actor`` now when there is none: atomic within the
+        system, so concurrent callers get the same actor, spawned once (the direct twin of
+        `free_get_or_spawn`).
+
+        >>> import asyncio
+        >>> from playbill import Actor, ActorSystem
+        >>> class Cache(Actor):
+        ...     def receive(self, message):
+        ...         return message
+        >>> async def main():
+        ...     async with ActorSystem("app") as system:
+        ...         first = system.get_or_spawn("cache", Cache)
+        ...         return first == system.get_or_spawn("/app/cache", Cache)
+        >>> asyncio.run(main())
+        True
+        """
+        guardian = self._running_guardian()
+        cell: _Cell = get_or_spawn_cell(guardian, self.name, path, actor)
+        return cell.ref
 
     def get_actor(self, path: str) -> ActorRef:
         """The live ref of the actor at ``path`` (``/app/parent/child``)."""

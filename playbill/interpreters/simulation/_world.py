@@ -42,6 +42,7 @@ from playbill.actors._kernel import (
     Report,
     RunHook,
 )
+from playbill.actors._named import get_or_spawn_cell
 from playbill.actors._reports import is_failure, short
 from playbill.actors._signals import Restart
 from playbill.actors._spawning import Guardian, instantiate, new_realm
@@ -56,6 +57,7 @@ from playbill.effects import (
     Deadlock,
     Done,
     Emit,
+    GetOrSpawn,
     InjectedFault,
     LiveActors,
     MaybeFault,
@@ -670,6 +672,12 @@ class _World(_Mail):
             self.log(fiber.label, f"spawn {cell.path}", StepKind.SPAWN)
         self.wake(fiber, VALUE, cell.ref)
 
+    def perform_get_or_spawn(self, fiber: _Fiber, effect: GetOrSpawn) -> None:
+        cell = get_or_spawn_cell(self.guardian, self.name, effect.path, effect.actor)
+        if self.tracing:
+            self.log(fiber.label, f"get_or_spawn {cell.path}@{cell.ref.uid}", StepKind.SPAWN)
+        self.wake(fiber, VALUE, cell.ref)
+
     def perform_stop(self, fiber: _Fiber, effect: Stop) -> None:
         target = self.target(effect.ref, "free_stop()")
         if self.tracing:
@@ -865,6 +873,7 @@ _PERFORMERS: dict[type, Callable[[_World, _Fiber, Any], None]] = {
     Tell: _World.perform_tell,
     Ask: _World.perform_ask,
     Spawn: _World.perform_spawn,
+    GetOrSpawn: _World.perform_get_or_spawn,
     Stop: _World.perform_stop,
     Watch: _World.perform_watch,
     Sleep: _World.perform_sleep,
@@ -879,6 +888,7 @@ _EFFECT_KINDS: dict[type, StepKind] = {
     Tell: StepKind.TELL,
     Ask: StepKind.ASK,
     Spawn: StepKind.SPAWN,
+    GetOrSpawn: StepKind.SPAWN,
     Stop: StepKind.STOP,
     Watch: StepKind.WATCH,
     Sleep: StepKind.SLEEP,
