@@ -31,6 +31,7 @@ from playbill.actors._routing import (
     AddRoutee,
     Broadcast,
     ConsistentHash,
+    Deactivate,
     GetRoutees,
     Group,
     Pool,
@@ -59,6 +60,13 @@ from playbill.actors._supervision import (
     SupervisionStrategy,
     restart_on_exception,
 )
+from playbill.actors._virtual import (
+    Grain,
+    GrainStore,
+    InMemoryStore,
+    SQLiteStore,
+    VirtualActors,
+)
 
 __all__ = [
     "DEFAULT_ASK_TIMEOUT",
@@ -75,6 +83,7 @@ __all__ = [
     "Bounded",
     "Broadcast",
     "ConsistentHash",
+    "Deactivate",
     "DeadLetter",
     "DeadLetterReason",
     "DeadLettered",
@@ -84,7 +93,10 @@ __all__ = [
     "Escalated",
     "Failed",
     "GetRoutees",
+    "Grain",
+    "GrainStore",
     "Group",
+    "InMemoryStore",
     "Mailbox",
     "MailboxFull",
     "MailboxPolicy",
@@ -102,6 +114,7 @@ __all__ = [
     "RoundRobin",
     "Router",
     "RoutingStrategy",
+    "SQLiteStore",
     "SmallestMailbox",
     "Spawned",
     "StopPolicy",
@@ -109,6 +122,7 @@ __all__ = [
     "SupervisionStrategy",
     "Terminated",
     "Unbounded",
+    "VirtualActors",
     "WithMiddleware",
     "check_name",
     "child_path",

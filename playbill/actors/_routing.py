@@ -31,6 +31,7 @@ __all__ = [
     "AddRoutee",
     "Broadcast",
     "ConsistentHash",
+    "Deactivate",
     "GetRoutees",
     "Group",
     "Pool",
@@ -179,7 +180,17 @@ class RemoveRoutee:
     ref: ActorRef
 
 
-ROUTER_MESSAGES: Final = frozenset({Resize, GetRoutees, AddRoutee, RemoveRoutee})
+@final
+@frozen
+class Deactivate:
+    """To a virtual-actor directory (`VirtualActors`): deactivate the grain of ``key`` once
+    it has handled what is queued for it (its state saved); the next message for it
+    activates a fresh one. Answered with whether a grain was active."""
+
+    key: Any
+
+
+ROUTER_MESSAGES: Final = frozenset({Resize, GetRoutees, AddRoutee, RemoveRoutee, Deactivate})
 """The messages a router handles itself; every other is routed."""
 
 

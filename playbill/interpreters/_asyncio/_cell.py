@@ -295,7 +295,12 @@ class _Cell(KernelCell):
     def _route_ask(self, message: object, timeout: float | None) -> Awaitable[Any]:
         """An ask to this router: asked of the routee, which answers it."""
         if self.phase < _STOPPING:
-            routed = self.routing.route(message)
+            try:  # (a virtual-actor directory's key function, or the activation, can fail)
+                routed = self.routing.route(message)
+            except Exception as error:
+                failed: asyncio.Future[Any] = self.loop.create_future()
+                failed.set_exception(error)
+                return failed
             if routed is not None:
                 if type(routed) is tuple:
                     for other in routed[1:]:

@@ -1,0 +1,279 @@
+"""Virtual actors (grains): (type, key) addressing, activation by the first message, exactly one
+activation under concurrent first messages, isolation, idle deactivation and reactivation with
+state reloaded from a store, and no message lost racing a deactivation — under asyncio and the
+simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from attrs import frozen
+
+from playbill import (
+    Actor,
+    InvalidArgument,
+    free_spawn,
+    gather,
+    program,
+    run,
+    simulate,
+    sleep,
+)
+from playbill.actors import (
+    AfterIdle,
+    Deactivate,
+    GetRoutees,
+    Grain,
+    InMemoryStore,
+    SQLiteStore,
+    VirtualActors,
+)
+from playbill.interpreters.simulation import explore
+
+INTERPRETERS = ["asyncio", "simulation"]
+
+
+def perform(main: Any, interpreter: str, seed: int = 0) -> Any:
+    if interpreter == "asyncio":
+        return run(main)
+    result = simulate(main, seed=seed)
+    assert result.status == "completed", result.format_trace()
+    return result.value
+
+
+@frozen
+class Deposit:
+    account: str
+    amount: int
+
+
+@frozen
+class Balance:
+    account: str
+
+
+def by_account(message: Any) -> str:
+    return message.account
+
+
+ACTIVATIONS: list[tuple[str, Any]] = []
+
+
+class Account(Grain):
+    def initial_state(self) -> int:
+        return 0
+
+    def on_activate(self) -> None:
+        ACTIVATIONS.append((self.grain_kind, self.key))
+
+    def receive(self, message: Any) -> Any:
+        if type(message) is Deposit:
+            self.state += message.amount
+        return self.state
+
+
+class Savings(Account):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log():
+    ACTIVATIONS.clear()
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_the_first_message_activates_and_keys_and_types_are_isolated(interpreter):
+    store = InMemoryStore()
+
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, by_account, store), name="accounts")
+        savings = yield free_spawn(VirtualActors(Savings, by_account, store), name="savings")
+        yield accounts.free_tell(Deposit("alice", 5))
+        yield accounts.free_tell(Deposit("bob", 7))
+        yield savings.free_tell(Deposit("alice", 100))
+        alice = yield accounts.free_ask(Balance("alice"))
+        bob = yield accounts.free_ask(Balance("bob"))
+        saved = yield savings.free_ask(Balance("alice"))
+        active = yield accounts.free_ask(GetRoutees())
+        return alice, bob, saved, sorted(ref.path for ref in active)
+
+    assert perform(main(), interpreter) == (
+        5, 7, 100, ["/app/accounts/alice", "/app/accounts/bob"],
+    )  # fmt: skip
+    assert sorted(ACTIVATIONS) == [("Account", "alice"), ("Account", "bob"), ("Savings", "alice")]
+    # each type's state under its own kind in the one store, saved as the system stopped
+    assert store.states == {
+        ("Account", "alice"): 5, ("Account", "bob"): 7, ("Savings", "alice"): 100,
+    }  # fmt: skip
+
+
+def concurrent_first_messages() -> Any:
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, by_account), name="accounts")
+        replies = yield gather(*(accounts.free_ask(Deposit("alice", 1)) for _ in range(5)))
+        return sorted(replies), (yield accounts.free_ask(Balance("alice")))
+
+    return main()
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_concurrent_first_messages_activate_exactly_one_instance(interpreter):
+    assert perform(concurrent_first_messages(), interpreter) == ([1, 2, 3, 4, 5], 5)
+    assert ACTIVATIONS == [("Account", "alice")]
+
+
+@pytest.mark.parametrize("delivery", ["causal", "per_pair"])
+def test_single_activation_under_every_explored_schedule(delivery):
+    def main() -> Any:
+        ACTIVATIONS.clear()
+        return concurrent_first_messages()
+
+    def check(result: Any) -> None:
+        assert result.value == ([1, 2, 3, 4, 5], 5)
+        assert ACTIVATIONS == [("Account", "alice")]
+
+    explore(main, check, runs=30, delivery=delivery).assert_passed()
+
+
+def idle_then_back(idle: float, wait: float) -> Any:
+    @program
+    def main():
+        spec = VirtualActors(Account, by_account, stop_policy=AfterIdle(idle))
+        accounts = yield free_spawn(spec, name="accounts")
+        yield accounts.free_ask(Deposit("alice", 5))
+        first = yield accounts.free_ask(GetRoutees())
+        yield sleep(wait)  # idle: deactivated, its state saved
+        gone = yield accounts.free_ask(GetRoutees())
+        after = yield accounts.free_ask(Deposit("alice", 1))  # a fresh one, state reloaded
+        again = yield accounts.free_ask(GetRoutees())
+        return len(first), len(gone), after, first[0] != again[0], first[0].path == again[0].path
+
+    return main()
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_after_idle_deactivation_the_next_message_activates_a_fresh_one_with_its_state(
+    interpreter,
+):
+    idle, wait = (60.0, 3600.0) if interpreter == "simulation" else (0.05, 0.2)
+    assert perform(idle_then_back(idle, wait), interpreter) == (1, 0, 6, True, True)
+    assert ACTIVATIONS == [("Account", "alice"), ("Account", "alice")]
+
+
+def racing_deactivation() -> Any:
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, by_account), name="accounts")
+        yield accounts.free_tell(Deposit("alice", 1))
+        # deactivations racing deposits, from concurrent fibers: each deposit reaches some
+        # incarnation, which starts once the one before has saved
+        yield gather(
+            accounts.free_tell(Deactivate("alice")),
+            accounts.free_tell(Deposit("alice", 10)),
+            accounts.free_ask(Deactivate("alice")),
+            accounts.free_tell(Deposit("alice", 100)),
+            accounts.free_tell(Deactivate("alice")),
+            accounts.free_ask(Deposit("alice", 1000)),
+        )
+        return (yield accounts.free_ask(Balance("alice")))
+
+    return main()
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_message_racing_deactivation_reaches_an_incarnation(interpreter):
+    assert perform(racing_deactivation(), interpreter) == 1111
+
+
+@pytest.mark.parametrize("delivery", ["causal", "per_pair"])
+def test_no_message_is_lost_racing_deactivation_under_every_explored_schedule(delivery):
+    def check(result: Any) -> None:
+        assert result.status == "completed", result.format_trace()
+        assert result.value == 1111
+        assert result.dead_letters == 0
+
+    explore(racing_deactivation, check, runs=40, delivery=delivery).assert_passed()
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_manual_deactivation_saves_and_reactivates(interpreter):
+    store = InMemoryStore()
+
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, by_account, store), name="accounts")
+        yield accounts.free_ask(Deposit("alice", 3))
+        was = yield accounts.free_ask(Deactivate("alice"))
+        idle = yield accounts.free_ask(Deactivate("nobody"))
+        return was, idle, (yield accounts.free_ask(Deposit("alice", 4)))
+
+    assert perform(main(), interpreter) == (True, False, 7)
+    assert store.states[("Account", "alice")] == 7  # saved as each deactivated (at the end, too)
+    assert ACTIVATIONS == [("Account", "alice"), ("Account", "alice")]
+
+
+def test_a_sqlite_store_keeps_states_across_systems(tmp_path):
+    store = SQLiteStore(tmp_path / "grains.db")
+
+    @program
+    def main(amount: int):
+        accounts = yield free_spawn(VirtualActors(Account, by_account, store), name="accounts")
+        balance = yield accounts.free_ask(Deposit("alice", amount))
+        yield accounts.free_ask(Deactivate("alice"))
+        return balance
+
+    assert run(main(5)) == 5
+    assert simulate(main(6), seed=0).value == 11  # a new system, the state from the file
+    assert run(main(1)) == 12
+
+
+def test_a_grain_that_is_not_json_is_refused_by_the_sqlite_store(tmp_path):
+    store = SQLiteStore(tmp_path / "grains.db")
+    with pytest.raises(InvalidArgument, match="SQLiteStore keeps states as JSON"):
+        store.save("Account", "alice", object())
+
+
+@pytest.mark.parametrize(
+    ("build", "says"),
+    [
+        (lambda: VirtualActors(42, by_account), "VirtualActors grain must be"),
+        (lambda: VirtualActors(Account, "account"), "VirtualActors key must be a function"),
+        (lambda: VirtualActors(Account, by_account, store={}), "VirtualActors store must be"),
+        (
+            lambda: VirtualActors(Account, by_account, stop_policy="idle"),
+            "VirtualActors stop_policy must be",
+        ),
+        (lambda: VirtualActors(Account, by_account, kind=""), "VirtualActors kind must be"),
+        (lambda: SQLiteStore(":memory:"), "SQLiteStore path must be"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_option(build, says):
+    with pytest.raises(InvalidArgument) as raised:
+        build()
+    assert says in str(raised.value)
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_key_that_cannot_name_a_grain_fails_the_send_and_a_non_grain_is_refused(interpreter):
+    class NotAGrain(Actor):
+        def __init__(self, key: Any) -> None:
+            self.key = key
+
+        def receive(self, message: Any) -> Any:
+            return message
+
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, by_account), name="accounts")
+        bad_key = yield accounts.free_ask(Deposit("a/b", 1)).attempt()
+        others = yield free_spawn(VirtualActors(NotAGrain, by_account), name="others")
+        not_grain = yield others.free_ask(Deposit("x", 1)).attempt()
+        return str(bad_key.failure()), str(not_grain.failure())
+
+    bad_key, not_grain = perform(main(), interpreter)
+    assert "VirtualActors key must give a grain key" in bad_key
+    assert "'a/b'" in bad_key
+    assert "VirtualActors grain must build a Grain" in not_grain
