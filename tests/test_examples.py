@@ -143,3 +143,27 @@ def test_the_routers_example_routes_resizes_and_stops_by_policy_alike_live_and_s
     assert live["one session per customer"] is True
     assert (live["second audit"], live["cache after idling"]) == ("ActorStopped", "ActorStopped")
     assert "simulated: the same outcome: True, the virtual clock at 3600s" in lines
+
+
+def test_the_middleware_example_wraps_rewrites_and_short_circuits_alike_live_and_simulated():
+    import middleware
+
+    lines: list[str] = []
+    summary = middleware.main(printer=lines.append)
+    assert summary["live"] == [3, 3, 4, 3]
+    assert summary["simulated equals live"] is True
+    assert summary["log"] == [
+        "Pricing started", "'Tea' -> 3", "'tea' -> 3", "' COFFEE ' -> 4", "'Tea' -> 3",
+    ]  # fmt: skip
+    assert "the same under the simulator: True" in lines
+
+
+def test_the_virtual_actors_example_activates_once_and_reloads_from_the_file():
+    import virtual_actors
+
+    lines: list[str] = []
+    summary = virtual_actors.main(printer=lines.append)
+    assert summary["live"] == {"alice": 51, "bob": 3, "active": 2, "after idling": 0}
+    # the simulated run found the live run's balances in the SQLite file
+    assert summary["simulated"] == {"alice": 102, "bob": 6, "active": 2, "after idling": 0}
+    assert lines[0].endswith("3 activations")  # alice once for five first deposits, bob, alice
