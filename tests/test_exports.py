@@ -28,6 +28,7 @@ PACKAGES = [
     "playbill.testing",
     "playbill.testing.laws",
     "playbill.opentelemetry",
+    "playbill.durable",
 ]
 
 
@@ -111,3 +112,10 @@ def test_the_agent_layer_shares_no_name_with_the_core():
     for module_name in ("playbill", "playbill.effects", "playbill.interpreters", "playbill.flow"):
         core = importlib.import_module(module_name)
         assert not set(core.__all__) & set(agents.__all__), module_name
+
+
+def test_the_durable_layer_shares_no_name_with_the_core():
+    durable = importlib.import_module("playbill.durable")
+    for module_name in ("playbill", "playbill.effects", "playbill.interpreters", "playbill.flow"):
+        core = importlib.import_module(module_name)
+        assert not set(core.__all__) & set(durable.__all__), module_name

@@ -102,10 +102,10 @@ class InjectedFault(PlaybillError):
     point): recorded in the schedule, so the run that met it replays."""
 
 
-@final
 class NondeterminismError(PlaybillError):
     """The same schedule gave two different runs: something outside the effects (a clock, a
-    random source, I/O, shared state) decided what happened."""
+    random source, I/O, shared state) decided what happened. A durable program that asks for
+    a different effect than its journal recorded raises the subclass ``JournalMismatch``."""
 
 
 @final

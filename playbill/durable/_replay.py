@@ -1,0 +1,312 @@
+"""The journaling layer: a Program that drives another program's stepper, serving each
+effect's result from the journal while there is one and performing it (then journaling it)
+after.
+
+Because the layer is itself a Program, whatever interpreter runs it — the stub, asyncio, the
+simulator — performs the live effects and the journal writes (`blocking` calls), and the
+program being journaled never knows.
+
+Positions: the n-th effect of the top program is ``n``; the programs a gather, race or
+timeout at position ``p`` carries are journaled under ``p.0``, ``p.1``…, and the structure's
+own entry at ``p`` records the order in which they finished (and a race's winner), written
+when it completes. Replaying a completed structure runs its finished children one after
+another in that order, each from its own journal; an unfinished one is performed again,
+each child continuing from where its journal ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from typing import Any, final
+
+from playbill.durable._codec import Codec, canonical
+from playbill.durable._effects import AwaitInput, Patched, schema_name
+from playbill.durable._errors import DurableError, JournalMismatch, NotEncodable
+from playbill.durable._store import Entry, EntryKind, JournalStore
+from playbill.effects import (
+    Cancelled,
+    Done,
+    Effect,
+    Failed,
+    InvalidArgument,
+    Machine,
+    Program,
+    TimedOut,
+    blocking,
+    program,
+)
+from playbill.effects._concurrency import CancelFiber, Fork, Join, Parallel, Race, Timeout
+from playbill.effects._program import Suspend
+
+__all__ = ["InputRejected", "Paused_", "journaled", "position_text"]
+
+Path = tuple[int, ...]
+
+# Raised by the layer itself: they leave the run, never enter the program being journaled.
+_PASS_THROUGH = (GeneratorExit, KeyboardInterrupt, SystemExit, Cancelled, DurableError)
+
+
+@final
+class InputRejected(DurableError, InvalidArgument):
+    """The value given to ``resume`` does not fit the schema the workflow waits for; the
+    workflow stays paused."""
+
+
+@final
+class Paused_(DurableError):  # noqa: N801 - private signal, named for what it carries
+    """The program waits for a person: the run stops here (raised out of the layer)."""
+
+    def __init__(self, position: str, prompt: str, schema: str) -> None:
+        super().__init__(f"paused at {position}: {prompt}")
+        self.position = position
+        self.prompt = prompt
+        self.schema = schema
+
+
+def position_text(path: Path) -> str:
+    return ".".join(map(str, path))
+
+
+class _Answer:
+    __slots__ = ("position", "value")
+
+    def __init__(self, position: str, value: object) -> None:
+        self.position = position
+        self.value = value
+
+
+class Run:
+    """One durable run of one workflow: its journal as loaded, and how it appends."""
+
+    __slots__ = ("answer", "codec", "entries", "store", "workflow_id")
+
+    def __init__(
+        self,
+        store: JournalStore,
+        workflow_id: str,
+        codec: Codec,
+        entries: tuple[Entry, ...],
+        answer: tuple[str, object] | None = None,
+    ) -> None:
+        self.store = store
+        self.workflow_id = workflow_id
+        self.codec = codec
+        self.entries = {entry.position: entry for entry in entries}
+        self.answer = _Answer(*answer) if answer is not None else None
+
+    def append(self, position: str, effect: str, kind: EntryKind, payload: str) -> Program[Any]:
+        entry = Entry(position, effect, kind, payload)
+        self.entries[position] = entry
+        return blocking(self.store.append, self.workflow_id, entry)
+
+    def encode(self, value: object, effect: Effect[Any], position: str) -> str:
+        try:
+            return self.codec.dumps(value)
+        except NotEncodable as error:
+            raise NotEncodable(
+                f"the result of {effect!r:.80} at journal position {position} of workflow "
+                f"{self.workflow_id!r} cannot be journaled: {error}"
+            ) from None
+
+    def served(self, entry: Entry) -> Any:
+        if entry.kind is EntryKind.ERROR:
+            raise self.codec.loads(entry.payload)
+        return self.codec.loads(entry.payload)
+
+    def check(self, position: str, entry: Entry, found: str) -> None:
+        if entry.effect != found:
+            raise JournalMismatch(self.workflow_id, position, entry.effect, found)
+
+
+def journaled(run: Run, journaled_program: Program[Any], path: Path = ()) -> Program[Any]:
+    """``journaled_program`` with every effect journaled in ``run`` under ``path``."""
+    return _journaled(run, journaled_program, path)
+
+
+@program
+def _journaled(run: Run, body: Program[Any], path: Path) -> Generator[Any, Any, Any]:
+    machine = Machine(body)
+    step = machine.start()
+    count = 0
+    recording = True
+    while True:
+        if type(step) is Done:
+            return step.value
+        if type(step) is Failed:
+            raise step.error
+        effect = step.effect
+        kind = type(effect)
+        if not recording:  # cancelled: the finalisers run live, and are not journaled
+            try:
+                value = yield Suspend(effect)
+            except (GeneratorExit, KeyboardInterrupt, SystemExit, DurableError):
+                raise
+            except BaseException as error:
+                step = step.throw(error)
+                continue
+            step = step.resume(value)
+            continue
+        position = (*path, count)
+        text = canonical(effect)
+        key = position_text(position)
+        entry = run.entries.get(key)
+        if kind is Patched:
+            # an entry that is not this patch: the journal predates the change, which takes
+            # no position then, so what follows replays as it was recorded
+            if entry is None:
+                yield run.append(key, text, EntryKind.MARKER, "null")
+            elif entry.effect != text:
+                step = step.resume(False)
+                continue
+            count += 1
+            step = step.resume(True)
+            continue
+        count += 1
+        if entry is not None:
+            run.check(key, entry, text)
+        try:
+            value = yield from _perform(run, effect, position, key, text, entry)
+        except (GeneratorExit, KeyboardInterrupt, SystemExit, DurableError):
+            raise
+        except Cancelled as error:  # cancelled from outside while live: not journaled
+            recording = False
+            step = step.throw(error)
+            continue
+        except BaseException as error:
+            step = step.throw(error)
+            continue
+        step = step.resume(value)
+
+
+def _perform(
+    run: Run, effect: Effect[Any], position: Path, key: str, text: str, entry: Entry | None
+) -> Generator[Any, Any, Any]:
+    kind = type(effect)
+    if kind is Parallel or kind is Race or kind is Timeout:
+        return (yield from _structure(run, effect, position, key, text, entry))
+    if kind is Fork or kind is Join or kind is CancelFiber:
+        # performed on every run: a fiber handle lives in one run only; the forked program
+        # journals under this position, so a join's result replays from there
+        if kind is Fork:
+            effect = Fork(journaled(run, effect.program, position))  # type: ignore[attr-defined]
+        if entry is None:
+            yield run.append(key, text, EntryKind.MARKER, "null")
+        return (yield Suspend(effect))
+    if entry is not None:
+        return run.served(entry)
+    if kind is AwaitInput:
+        return (yield from _await_input(run, effect, key, text))  # type: ignore[arg-type]
+    try:
+        value = yield Suspend(effect)
+    except _PASS_THROUGH:
+        raise
+    except BaseException as error:
+        yield run.append(key, text, EntryKind.ERROR, run.encode(error, effect, key))
+        raise
+    yield run.append(key, text, EntryKind.VALUE, run.encode(value, effect, key))
+    return value
+
+
+def _await_input(run: Run, effect: AwaitInput, key: str, text: str) -> Generator[Any, Any, Any]:
+    answer = run.answer
+    if answer is None or answer.position != key:
+        raise Paused_(key, effect.prompt, schema_name(effect.schema))
+    value = validate(answer.value, effect.schema, effect.prompt)
+    yield run.append(key, text, EntryKind.VALUE, run.encode(value, effect, key))
+    run.answer = None
+    return value
+
+
+def validate(value: object, schema: Any, prompt: str) -> Any:
+    """``value`` checked against ``schema`` (and converted, by pydantic when installed)."""
+    if schema is object:
+        return value
+    try:
+        from pydantic import TypeAdapter, ValidationError
+    except ImportError:  # pragma: no cover - depends on the extras installed
+        if isinstance(schema, type) and not isinstance(value, schema):
+            raise InputRejected(
+                f"the answer to {prompt!r} must be {schema_name(schema)}, got {value!r} "
+                f"({type(value).__qualname__}); the workflow stays paused"
+            ) from None
+        return value
+    try:
+        return TypeAdapter(schema).validate_python(value)
+    except ValidationError as error:
+        reason = "; ".join(problem["msg"] for problem in error.errors())
+        raise InputRejected(
+            f"the answer to {prompt!r} must be {schema_name(schema)}, got {value!r}: {reason}; "
+            "the workflow stays paused"
+        ) from None
+
+
+@program
+def _tracked(
+    run: Run, body: Program[Any], path: Path, order: list[list[Any]], tag: bool
+) -> Generator[Any, Any, Any]:
+    try:
+        value = yield journaled(run, body, path)
+    except _PASS_THROUGH:
+        raise
+    except BaseException:
+        order.append([path[-1], False])
+        raise
+    order.append([path[-1], True])
+    return (path[-1], value) if tag else value
+
+
+def _structure(
+    run: Run, effect: Any, position: Path, key: str, text: str, entry: Entry | None
+) -> Generator[Any, Any, Any]:
+    kind = type(effect)
+    programs = (effect.program,) if kind is Timeout else effect.programs
+    if entry is not None:
+        return (yield from _replay_structure(run, kind, programs, position, entry))
+    order: list[list[Any]] = []
+    children = tuple(
+        _tracked(run, child, (*position, index), order, kind is Race)
+        for index, child in enumerate(programs)
+    )
+    performed = Timeout(children[0], effect.seconds) if kind is Timeout else kind(children)
+    try:
+        value = yield Suspend(performed)
+    except _PASS_THROUGH:
+        raise
+    except BaseException as error:
+        record: dict[str, Any] = {"order": order, "outcome": "error"}
+        if kind is Timeout and not order:  # the time ran out before the program finished
+            record = {"order": order, "outcome": "cut", "error": run.codec.encode(error, key)}
+        yield run.append(key, text, EntryKind.MARKER, json.dumps(record))
+        raise
+    record = {"order": order, "outcome": "value"}
+    if kind is Race:
+        record["winner"], value = value
+    yield run.append(key, text, EntryKind.MARKER, json.dumps(record))
+    return value
+
+
+def _replay_structure(
+    run: Run, kind: type[Any], programs: tuple[Program[Any], ...], position: Path, entry: Entry
+) -> Generator[Any, Any, Any]:
+    record = json.loads(entry.payload)
+    if record["outcome"] == "cut":
+        raise run.codec.decode(record["error"])
+    results: dict[int, Any] = {}
+    failure: BaseException | None = None
+    for index, _ in record["order"]:
+        try:
+            results[index] = yield journaled(run, programs[index], (*position, index))
+        except _PASS_THROUGH:
+            raise
+        except BaseException as error:
+            failure = error
+    if record["outcome"] == "error":
+        if failure is None:  # pragma: no cover - a journal written by this module has one
+            raise TimedOut(f"{entry.effect} failed")
+        raise failure
+    if kind is Race:
+        return results[record["winner"]]
+    if kind is Timeout:
+        return results[0]
+    return tuple(results[index] for index in range(len(programs)))

@@ -1,0 +1,489 @@
+"""Where journals are kept: `SQLiteJournal` (one file, WAL mode) and `MemoryJournal`.
+
+A store's methods are plain blocking calls; the durable layer reaches them only through the
+`blocking` effect, so under asyncio they run on the system's thread pool and never hold the
+event loop, and under the stub and the simulator they run inline.
+
+Every entry carries a checksum chained to the one before it, and each workflow's row counts
+its entries: a changed byte, a lost entry or a cut-off tail is found when the journal is
+loaded, and `JournalCorrupted` says how many entries are intact.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol, final
+
+from attrs import frozen
+
+from playbill.durable._errors import JournalCorrupted
+from playbill.effects import InvalidArgument
+
+__all__ = [
+    "Entry",
+    "EntryKind",
+    "JournalStore",
+    "Loaded",
+    "MemoryJournal",
+    "SQLiteJournal",
+    "Status",
+    "WorkflowRecord",
+]
+
+
+class EntryKind(enum.Enum):
+    """What an entry holds."""
+
+    VALUE = "value"
+    """The effect's result."""
+    ERROR = "error"
+    """The effect's failure."""
+    MARKER = "marker"
+    """That the effect happened; its result is not kept (a fork, a join, a patch)."""
+
+
+class Status(enum.Enum):
+    """Where a workflow stands."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@final
+@frozen
+class Entry:
+    """One journaled effect: its ``position``, its canonical form, and its outcome (JSON)."""
+
+    position: str
+    effect: str
+    kind: EntryKind
+    payload: str
+
+
+@final
+@frozen
+class WorkflowRecord:
+    """A workflow as its store knows it: which workflow function runs it on which input,
+    and where it stands (with the question it waits on, when paused)."""
+
+    workflow_id: str
+    workflow: str
+    input: str
+    status: Status
+    prompt: str = ""
+    schema: str = ""
+    position: str = ""
+
+
+@final
+@frozen
+class Loaded:
+    """A workflow's record and its journal, checked."""
+
+    record: WorkflowRecord
+    entries: tuple[Entry, ...]
+
+
+class JournalStore(Protocol):
+    """What the durable layer needs of a store (each call may block)."""
+
+    def open(self, workflow_id: str, workflow: str, input: str) -> Loaded:
+        """The workflow's record and journal, made empty (status running) if it is new."""
+        ...
+
+    def load(self, workflow_id: str) -> Loaded | None:
+        """The workflow's record and checked journal, or None if there is none."""
+        ...
+
+    def append(self, workflow_id: str, entry: Entry) -> None: ...
+
+    def update(
+        self,
+        workflow_id: str,
+        status: Status,
+        *,
+        prompt: str = "",
+        schema: str = "",
+        position: str = "",
+    ) -> None: ...
+
+    def workflows(self, status: Status | None = None) -> tuple[WorkflowRecord, ...]: ...
+
+    def truncate(self, workflow_id: str, keep: int) -> None:
+        """Keep only the first ``keep`` entries (`JournalCorrupted.trusted`)."""
+        ...
+
+    def copy(self, workflow_id: str, workflow: str, input: str, entries: Sequence[Entry]) -> None:
+        """A new workflow ``workflow_id`` with ``entries`` as its journal (time travel)."""
+        ...
+
+
+def checksum(previous: str, workflow_id: str, sequence: int, entry: Entry) -> str:
+    """The checksum of ``entry`` as the ``sequence``-th of ``workflow_id``'s journal, chained
+    to the ``previous`` one."""
+    text = "\x1f".join(
+        (previous, workflow_id, str(sequence), entry.position, entry.effect, entry.kind.value)
+    )
+    digest = hashlib.blake2b(text.encode(), digest_size=16)
+    digest.update(entry.payload.encode())
+    return digest.hexdigest()
+
+
+def _check_id(workflow_id: object) -> str:
+    if not isinstance(workflow_id, str) or not workflow_id.strip():
+        raise InvalidArgument(
+            f"workflow_id must be a non-empty str (such as 'order-7'), got {workflow_id!r}"
+        )
+    return workflow_id
+
+
+def verify(
+    workflow_id: str, length: int, rows: Sequence[tuple[int, Entry, str]]
+) -> tuple[Entry, ...]:
+    """The entries of ``rows`` (sequence, entry, checksum), checked against their chain and
+    the ``length`` the workflow's record counts; `JournalCorrupted` at the first bad one."""
+    previous = ""
+    entries: list[Entry] = []
+    for expected, (sequence, entry, kept) in enumerate(rows):
+        if sequence != expected:
+            raise JournalCorrupted(workflow_id, expected, f"entry {expected} is missing")
+        made = checksum(previous, workflow_id, sequence, entry)
+        if made != kept:
+            raise JournalCorrupted(
+                workflow_id,
+                expected,
+                f"entry {expected} (position {entry.position}) fails its checksum",
+            )
+        entries.append(entry)
+        previous = kept
+    if len(entries) != length:
+        raise JournalCorrupted(
+            workflow_id,
+            len(entries),
+            f"it is truncated: its record counts {length} entries, {len(entries)} are left",
+        )
+    return tuple(entries)
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS workflows (
+    workflow_id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    input TEXT NOT NULL,
+    status TEXT NOT NULL,
+    prompt TEXT NOT NULL DEFAULT '',
+    schema TEXT NOT NULL DEFAULT '',
+    position TEXT NOT NULL DEFAULT '',
+    length INTEGER NOT NULL DEFAULT 0,
+    head TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS journal (
+    workflow_id TEXT NOT NULL,
+    position TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    effect TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, position)
+);
+CREATE INDEX IF NOT EXISTS journal_order ON journal (workflow_id, sequence);
+"""
+
+
+@final
+class SQLiteJournal:
+    """Journals in one SQLite file in WAL mode: a row per workflow, a row per journaled
+    effect keyed by (workflow id, position) with a chained checksum. Each thread keeps its
+    own connection; several processes may share the file.
+
+    >>> import tempfile, pathlib
+    >>> journal = SQLiteJournal(pathlib.Path(tempfile.mkdtemp()) / "journal.db")
+    >>> journal.open("order-7", "refund", "null").record.status
+    <Status.RUNNING: 'running'>
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, str | os.PathLike) or str(path) in ("", ":memory:"):
+            raise InvalidArgument(
+                f"SQLiteJournal path must be the path of a database file (a str or a Path), "
+                f"got {path!r}; a journal must outlive the process, so not ':memory:'"
+            )
+        self.path = Path(path)
+        self._local = threading.local()
+        self._connection().executescript(_SCHEMA)  # idempotent; commits on its own
+
+    def __repr__(self) -> str:
+        return f"SQLiteJournal({str(self.path)!r})"
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            # in WAL mode NORMAL survives a crash of the process (not of the machine)
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    def open(self, workflow_id: str, workflow: str, input: str) -> Loaded:
+        _check_id(workflow_id)
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO workflows (workflow_id, workflow, input, status) "
+                "VALUES (?, ?, ?, ?)",
+                (workflow_id, workflow, input, Status.RUNNING.value),
+            )
+        loaded = self.load(workflow_id)
+        assert loaded is not None
+        return loaded
+
+    def load(self, workflow_id: str) -> Loaded | None:
+        _check_id(workflow_id)
+        connection = self._connection()
+        connection.execute("BEGIN")
+        try:
+            row = connection.execute(
+                "SELECT workflow, input, status, prompt, schema, position, length "
+                "FROM workflows WHERE workflow_id = ?",
+                (workflow_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            rows = connection.execute(
+                "SELECT sequence, position, effect, kind, payload, checksum FROM journal "
+                "WHERE workflow_id = ? ORDER BY sequence",
+                (workflow_id,),
+            ).fetchall()
+        finally:
+            connection.execute("COMMIT")
+        record = WorkflowRecord(workflow_id, row[0], row[1], Status(row[2]), *row[3:6])
+        checked = []
+        for sequence, position, effect, kind, payload, kept in rows:
+            try:
+                entry = Entry(position, effect, EntryKind(kind), payload)
+            except ValueError:
+                raise JournalCorrupted(
+                    workflow_id, sequence, f"entry {sequence} has an unknown kind {kind!r}"
+                ) from None
+            checked.append((sequence, entry, kept))
+        return Loaded(record, verify(workflow_id, row[6], checked))
+
+    def append(self, workflow_id: str, entry: Entry) -> None:
+        with self._transaction() as connection:
+            length, head = connection.execute(
+                "SELECT length, head FROM workflows WHERE workflow_id = ?", (workflow_id,)
+            ).fetchone()
+            made = checksum(head, workflow_id, length, entry)
+            connection.execute(
+                "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    workflow_id,
+                    entry.position,
+                    length,
+                    entry.effect,
+                    entry.kind.value,
+                    entry.payload,
+                    made,
+                ),
+            )
+            connection.execute(
+                "UPDATE workflows SET length = ?, head = ? WHERE workflow_id = ?",
+                (length + 1, made, workflow_id),
+            )
+
+    def update(
+        self,
+        workflow_id: str,
+        status: Status,
+        *,
+        prompt: str = "",
+        schema: str = "",
+        position: str = "",
+    ) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "UPDATE workflows SET status = ?, prompt = ?, schema = ?, position = ? "
+                "WHERE workflow_id = ?",
+                (status.value, prompt, schema, position, workflow_id),
+            )
+
+    def workflows(self, status: Status | None = None) -> tuple[WorkflowRecord, ...]:
+        query = (
+            "SELECT workflow_id, workflow, input, status, prompt, schema, position FROM workflows"
+        )
+        parameters: tuple[str, ...] = ()
+        if status is not None:
+            query += " WHERE status = ?"
+            parameters = (status.value,)
+        rows = self._connection().execute(query + " ORDER BY workflow_id", parameters)
+        return tuple(
+            WorkflowRecord(row[0], row[1], row[2], Status(row[3]), *row[4:]) for row in rows
+        )
+
+    def truncate(self, workflow_id: str, keep: int) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "DELETE FROM journal WHERE workflow_id = ? AND sequence >= ?", (workflow_id, keep)
+            )
+            rows = connection.execute(
+                "SELECT checksum FROM journal WHERE workflow_id = ? AND sequence = ?",
+                (workflow_id, keep - 1),
+            ).fetchone()
+            connection.execute(
+                "UPDATE workflows SET length = ?, head = ? WHERE workflow_id = ?",
+                (keep, rows[0] if rows else "", workflow_id),
+            )
+
+    def copy(self, workflow_id: str, workflow: str, input: str, entries: Sequence[Entry]) -> None:
+        _check_id(workflow_id)
+        with self._transaction() as connection:
+            present = connection.execute(
+                "SELECT 1 FROM workflows WHERE workflow_id = ?", (workflow_id,)
+            ).fetchone()
+            if present:
+                raise InvalidArgument(
+                    f"new_id {workflow_id!r} is already a workflow of {self!r}; choose "
+                    "another id for the fork"
+                )
+            head = ""
+            for sequence, entry in enumerate(entries):
+                head = checksum(head, workflow_id, sequence, entry)
+                connection.execute(
+                    "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        workflow_id,
+                        entry.position,
+                        sequence,
+                        entry.effect,
+                        entry.kind.value,
+                        entry.payload,
+                        head,
+                    ),
+                )
+            connection.execute(
+                "INSERT INTO workflows (workflow_id, workflow, input, status, length, head) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (workflow_id, workflow, input, Status.RUNNING.value, len(entries), head),
+            )
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+
+@final
+class MemoryJournal:
+    """Journals in this process's memory, checked like SQLite's: for tests and the
+    simulator (a "restart" is a new run on the same `MemoryJournal`).
+
+    >>> journal = MemoryJournal()
+    >>> journal.open("order-7", "refund", "null").entries
+    ()
+    """
+
+    def __init__(self) -> None:
+        self._records: dict[str, WorkflowRecord] = {}
+        self._rows: dict[str, list[tuple[int, Entry, str]]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MemoryJournal({len(self._records)} workflows)"
+
+    def open(self, workflow_id: str, workflow: str, input: str) -> Loaded:
+        _check_id(workflow_id)
+        with self._lock:
+            if workflow_id not in self._records:
+                self._records[workflow_id] = WorkflowRecord(
+                    workflow_id, workflow, input, Status.RUNNING
+                )
+                self._rows[workflow_id] = []
+        loaded = self.load(workflow_id)
+        assert loaded is not None
+        return loaded
+
+    def load(self, workflow_id: str) -> Loaded | None:
+        _check_id(workflow_id)
+        with self._lock:
+            record = self._records.get(workflow_id)
+            if record is None:
+                return None
+            rows = list(self._rows[workflow_id])
+        return Loaded(record, verify(workflow_id, len(rows), rows))
+
+    def append(self, workflow_id: str, entry: Entry) -> None:
+        with self._lock:
+            rows = self._rows[workflow_id]
+            head = rows[-1][2] if rows else ""
+            rows.append((len(rows), entry, checksum(head, workflow_id, len(rows), entry)))
+
+    def update(
+        self,
+        workflow_id: str,
+        status: Status,
+        *,
+        prompt: str = "",
+        schema: str = "",
+        position: str = "",
+    ) -> None:
+        with self._lock:
+            record = self._records[workflow_id]
+            self._records[workflow_id] = WorkflowRecord(
+                workflow_id, record.workflow, record.input, status, prompt, schema, position
+            )
+
+    def workflows(self, status: Status | None = None) -> tuple[WorkflowRecord, ...]:
+        with self._lock:
+            return tuple(
+                record
+                for _, record in sorted(self._records.items())
+                if status is None or record.status is status
+            )
+
+    def truncate(self, workflow_id: str, keep: int) -> None:
+        with self._lock:
+            del self._rows[workflow_id][keep:]
+
+    def copy(self, workflow_id: str, workflow: str, input: str, entries: Sequence[Entry]) -> None:
+        _check_id(workflow_id)
+        with self._lock:
+            if workflow_id in self._records:
+                raise InvalidArgument(
+                    f"new_id {workflow_id!r} is already a workflow of {self!r}; choose "
+                    "another id for the fork"
+                )
+            self._records[workflow_id] = WorkflowRecord(
+                workflow_id, workflow, input, Status.RUNNING
+            )
+            self._rows[workflow_id] = []
+        for entry in entries:
+            self.append(workflow_id, entry)
