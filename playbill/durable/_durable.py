@@ -9,7 +9,7 @@ from attrs import frozen
 
 from playbill.durable._codec import Codec
 from playbill.durable._errors import DurableError, JournalCorrupted, NotEncodable, WorkflowCancelled
-from playbill.durable._replay import Paused_, Run, journaled, position_text
+from playbill.durable._replay import NO_ANSWER, Paused_, Run, journaled, position_text
 from playbill.durable._store import Entry, EntryKind, JournalStore, Loaded, Status, WorkflowRecord
 from playbill.effects import InvalidArgument, Program, ProgramError, blocking
 from playbill.effects import program as do_notation
@@ -176,12 +176,14 @@ class Durable:
                 "no input; list the paused ones with Durable.paused()"
             )
         body = self._body(record)
+        paused = record.status is Status.PAUSED
         run = Run(
             store,
             workflow_id,
             self.codec,
             loaded.entries,
-            (record.position, answer[0]) if answer is not None else None,
+            paused=(record.position, record.prompt) if paused else None,
+            answer=answer[0] if answer is not None else NO_ANSWER,
         )
         try:
             value = yield journaled(run, body)

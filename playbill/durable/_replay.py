@@ -20,6 +20,8 @@ import json
 from collections.abc import Generator
 from typing import Any, final
 
+import attrs
+
 from playbill.durable._codec import Codec, canonical
 from playbill.durable._effects import AwaitInput, Patched, schema_name
 from playbill.durable._errors import DurableError, JournalMismatch, NotEncodable
@@ -39,7 +41,7 @@ from playbill.effects import (
 from playbill.effects._concurrency import CancelFiber, Fork, Join, Parallel, Race, Timeout
 from playbill.effects._program import Suspend
 
-__all__ = ["InputRejected", "Paused_", "journaled", "position_text"]
+__all__ = ["NO_ANSWER", "InputRejected", "Paused_", "Run", "journaled", "position_text", "validate"]
 
 Path = tuple[int, ...]
 
@@ -68,6 +70,13 @@ def position_text(path: Path) -> str:
     return ".".join(map(str, path))
 
 
+def _path(text: str) -> Path:
+    return tuple(int(part) for part in text.split("."))
+
+
+NO_ANSWER: Any = object()
+
+
 class _Answer:
     __slots__ = ("position", "value")
 
@@ -79,7 +88,7 @@ class _Answer:
 class Run:
     """One durable run of one workflow: its journal as loaded, and how it appends."""
 
-    __slots__ = ("answer", "codec", "entries", "store", "workflow_id")
+    __slots__ = ("answer", "codec", "entries", "paused", "store", "workflow_id")
 
     def __init__(
         self,
@@ -87,13 +96,21 @@ class Run:
         workflow_id: str,
         codec: Codec,
         entries: tuple[Entry, ...],
-        answer: tuple[str, object] | None = None,
+        *,
+        paused: tuple[str, str] | None = None,
+        answer: object = NO_ANSWER,
     ) -> None:
         self.store = store
         self.workflow_id = workflow_id
         self.codec = codec
         self.entries = {entry.position: entry for entry in entries}
-        self.answer = _Answer(*answer) if answer is not None else None
+        # where the recorded run paused, and its prompt: the journal reaches that far
+        self.paused = paused
+        self.answer = _Answer(paused[0], answer) if paused is not None else None
+
+    def recorded_up_to(self, position: Path) -> bool:
+        """Whether the recorded run reached past ``position`` (it paused there or later)."""
+        return self.paused is not None and position <= _path(self.paused[0])
 
     def append(self, position: str, effect: str, kind: EntryKind, payload: str) -> Program[Any]:
         entry = Entry(position, effect, kind, payload)
@@ -154,9 +171,9 @@ def _journaled(run: Run, body: Program[Any], path: Path) -> Generator[Any, Any, 
         if kind is Patched:
             # an entry that is not this patch: the journal predates the change, which takes
             # no position then, so what follows replays as it was recorded
-            if entry is None:
+            if entry is None and not run.recorded_up_to(position):
                 yield run.append(key, text, EntryKind.MARKER, "null")
-            elif entry.effect != text:
+            elif entry is None or entry.effect != text:
                 step = step.resume(False)
                 continue
             count += 1
@@ -165,6 +182,9 @@ def _journaled(run: Run, body: Program[Any], path: Path) -> Generator[Any, Any, 
         count += 1
         if entry is not None:
             run.check(key, entry, text)
+        elif run.paused is not None and run.paused[0] == key and kind is not AwaitInput:
+            expected = f"AwaitInput (it paused there, asking {run.paused[1]!r})"
+            raise JournalMismatch(run.workflow_id, key, expected, text)
         try:
             value = yield from _perform(run, effect, position, key, text, entry)
         except (GeneratorExit, KeyboardInterrupt, SystemExit, DurableError):
@@ -210,7 +230,7 @@ def _perform(
 
 def _await_input(run: Run, effect: AwaitInput, key: str, text: str) -> Generator[Any, Any, Any]:
     answer = run.answer
-    if answer is None or answer.position != key:
+    if answer is None or answer.position != key or answer.value is NO_ANSWER:
         raise Paused_(key, effect.prompt, schema_name(effect.schema))
     value = validate(answer.value, effect.schema, effect.prompt)
     yield run.append(key, text, EntryKind.VALUE, run.encode(value, effect, key))
@@ -219,26 +239,46 @@ def _await_input(run: Run, effect: AwaitInput, key: str, text: str) -> Generator
 
 
 def validate(value: object, schema: Any, prompt: str) -> Any:
-    """``value`` checked against ``schema`` (and converted, by pydantic when installed)."""
+    """``value`` checked against ``schema``, and converted: an attrs class is built from a
+    dict of its fields; other schemas go through pydantic's ``TypeAdapter`` when the
+    ``schemas`` extra is installed (so a dict becomes a model), else an ``isinstance`` check."""
     if schema is object:
         return value
+    if isinstance(schema, type) and attrs.has(schema):
+        if isinstance(value, schema):
+            return value
+        if isinstance(value, dict):
+            try:
+                return schema(**value)
+            except (TypeError, ValueError) as error:
+                raise _rejected(value, schema, prompt, str(error)) from None
+        raise _rejected(value, schema, prompt, f"a {type(value).__qualname__}")
     try:
-        from pydantic import TypeAdapter, ValidationError
+        from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
     except ImportError:  # pragma: no cover - depends on the extras installed
-        if isinstance(schema, type) and not isinstance(value, schema):
-            raise InputRejected(
-                f"the answer to {prompt!r} must be {schema_name(schema)}, got {value!r} "
-                f"({type(value).__qualname__}); the workflow stays paused"
-            ) from None
-        return value
+        return _instance_of(value, schema, prompt)
     try:
-        return TypeAdapter(schema).validate_python(value)
+        adapter: Any = TypeAdapter(schema)
+    except PydanticSchemaGenerationError:
+        return _instance_of(value, schema, prompt)
+    try:
+        return adapter.validate_python(value)
     except ValidationError as error:
         reason = "; ".join(problem["msg"] for problem in error.errors())
-        raise InputRejected(
-            f"the answer to {prompt!r} must be {schema_name(schema)}, got {value!r}: {reason}; "
-            "the workflow stays paused"
-        ) from None
+        raise _rejected(value, schema, prompt, reason) from None
+
+
+def _instance_of(value: object, schema: Any, prompt: str) -> Any:
+    if isinstance(schema, type) and not isinstance(value, schema):
+        raise _rejected(value, schema, prompt, f"a {type(value).__qualname__}")
+    return value
+
+
+def _rejected(value: object, schema: Any, prompt: str, reason: str) -> InputRejected:
+    return InputRejected(
+        f"the answer to {prompt!r} must be {schema_name(schema)}, got {value!r} ({reason}); "
+        "the workflow stays paused"
+    )
 
 
 @program

@@ -1,0 +1,119 @@
+"""The SQLite journal: one WAL file, checksummed entries, corruption and truncation found."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from playbill import perform, program, sleep
+from playbill.durable import (
+    Completed,
+    Durable,
+    Entry,
+    EntryKind,
+    JournalCorrupted,
+    MemoryJournal,
+    SQLiteJournal,
+    Status,
+)
+from playbill.effects import InvalidArgument
+from playbill.flow import Registry
+from tests.durable.test_journal import Charge, Counter
+
+
+@program
+def three_charges(order: str) -> Any:
+    first = yield perform(Charge(order + "-1"))
+    yield sleep(1)
+    second = yield perform(Charge(order + "-2"))
+    return first, second
+
+
+def durable(path: Path, counter: Counter) -> Durable:
+    registry = Registry()
+    registry.register(three_charges, name="three")
+    return Durable(SQLiteJournal(path), registry, handlers={Charge: counter})
+
+
+def test_the_file_is_in_wal_mode_and_keyed_by_workflow_and_position(tmp_path: Path) -> None:
+    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
+    with sqlite3.connect(tmp_path / "j.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        rows = connection.execute(
+            "SELECT workflow_id, position, kind FROM journal ORDER BY sequence"
+        ).fetchall()
+    assert rows == [("w", "0", "value"), ("w", "1", "value"), ("w", "2", "value")]
+
+
+def test_a_journal_survives_a_new_store_on_the_same_file(tmp_path: Path) -> None:
+    counter = Counter()
+    first = durable(tmp_path / "j.db", counter).start("three", "w", "o")
+    second = durable(tmp_path / "j.db", counter).recover("w")
+    assert first == second == Completed("w", ("receipt-o-1", "receipt-o-2"))
+    assert counter.calls == ["o-1", "o-2"]
+
+
+def _corrupt(path: Path, sql: str) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute(sql)
+
+
+def test_a_changed_byte_is_found_and_nothing_after_it_is_trusted(tmp_path: Path) -> None:
+    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
+    _corrupt(tmp_path / "j.db", "UPDATE journal SET payload = '\"forged\"' WHERE position = '1'")
+    with pytest.raises(JournalCorrupted, match="entry 1 \\(position 1\\) fails its checksum") as e:
+        durable(tmp_path / "j.db", Counter()).recover("w")
+    assert e.value.trusted == 1
+
+
+def test_a_truncated_journal_is_found(tmp_path: Path) -> None:
+    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
+    _corrupt(tmp_path / "j.db", "DELETE FROM journal WHERE sequence = 2")
+    with pytest.raises(JournalCorrupted, match="truncated: its record counts 3 entries, 2"):
+        durable(tmp_path / "j.db", Counter()).recover("w")
+
+
+def test_a_lost_entry_in_the_middle_is_found(tmp_path: Path) -> None:
+    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
+    _corrupt(tmp_path / "j.db", "DELETE FROM journal WHERE sequence = 0")
+    with pytest.raises(JournalCorrupted, match="entry 0 is missing") as caught:
+        durable(tmp_path / "j.db", Counter()).recover("w")
+    assert caught.value.trusted == 0
+
+
+def test_repair_drops_the_untrusted_entries_and_their_effects_run_again(tmp_path: Path) -> None:
+    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
+    _corrupt(tmp_path / "j.db", "UPDATE journal SET payload = '0' WHERE position = '1'")
+    counter = Counter()
+    assert durable(tmp_path / "j.db", counter).repair("w") == 1
+    outcome = durable(tmp_path / "j.db", counter).recover("w")
+    assert outcome == Completed("w", ("receipt-o-1", "receipt-o-2"))
+    assert counter.calls == ["o-2"]  # entry 0 was trusted; the sleep and the rest ran again
+
+
+def test_memory_journals_check_their_entries_too() -> None:
+    journal = MemoryJournal()
+    journal.open("w", "three", "null")
+    journal.append("w", Entry("0", "Now{}", EntryKind.VALUE, "1.0"))
+    journal._rows["w"][0] = (0, Entry("0", "Now{}", EntryKind.VALUE, "2.0"), "bad")
+    with pytest.raises(JournalCorrupted):
+        journal.load("w")
+
+
+@pytest.mark.parametrize("path", [":memory:", "", 7])
+def test_a_journal_path_must_name_a_file(path: Any) -> None:
+    with pytest.raises(InvalidArgument, match=f"SQLiteJournal path .* got {path!r}"):
+        SQLiteJournal(path)
+
+
+def test_listing_by_status(tmp_path: Path) -> None:
+    journal = SQLiteJournal(tmp_path / "j.db")
+    journal.open("a", "three", "null")
+    journal.open("b", "three", "null")
+    journal.update("b", Status.PAUSED, prompt="ok?", schema="bool", position="3")
+    paused = journal.workflows(Status.PAUSED)
+    assert [(r.workflow_id, r.prompt, r.position) for r in paused] == [("b", "ok?", "3")]
+    assert len(journal.workflows()) == 2
