@@ -160,7 +160,14 @@ def main() -> None:
 
     moa_research.main(lambda line: print(f"   {line}"))
 
-    title("14. Lawful: every Program law on random programs, every Flow law across schedules")
+    title("14. Durable: an approval waits for a person, its process is killed, another ends it")
+    import approval
+
+    began = time.perf_counter()
+    approval.main(lambda line: print(f"   {line}"))
+    print(f"   (two processes, one SQLite journal, in {time.perf_counter() - began:.2f}s)")
+
+    title("15. Lawful: every Program law on random programs, every Flow law across schedules")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<30} {law.statement}")

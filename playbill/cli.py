@@ -5,14 +5,19 @@
                      [--delivery D] [--seed N]
     playbill draw FLOW.yaml --registry MODULE:NAME
     playbill run FLOW.yaml --registry MODULE:NAME --input JSON
+    playbill paused MODULE:DURABLE [--journal PATH]
+    playbill resume MODULE:DURABLE WORKFLOW_ID --value JSON [--journal PATH]
+    playbill cancel MODULE:DURABLE WORKFLOW_ID [--journal PATH]
     playbill demo
 
 ``MODULE`` is an importable module (``examples.bank_race``) or a Python file
 (``examples/bank_race.py``); the current directory is searched first, as ``python -m`` does.
 ``PROGRAM`` names a `Program`, or a function of no arguments that builds one (an ``@program``
-function). The exit code is 0 when all went well, 1 when a check failed (``explore`` found a
-failing schedule) or a flow failed (``run``), and 2 for a usage error (a bad option, a module
-or name that is not there, a module that does not import), said in one line.
+function). ``DURABLE`` names a `playbill.durable.Durable`, or a function that builds one —
+given the ``--journal`` path when there is one. The exit code is 0 when all went well, 1 when
+a check failed (``explore`` found a failing schedule) or a flow or workflow failed (``run``,
+``resume``), and 2 for a usage error (a bad option, a module or name that is not there, a
+module that does not import), said in one line.
 
 Install it with ``pip install 'playbill[cli]'`` (click and rich); ``python -m playbill`` is the
 same command.
@@ -333,6 +338,93 @@ async def _run_live(flow: Any, value: Any, name: str, console: Any) -> Any:
             watcher.cancel()
             for event in events.drain():  # those the watcher had no turn to show
                 show(event)
+
+
+# -- durable workflows ----------------------------------------------------------------------
+
+
+def _durable(target: str, journal: str | None) -> Any:
+    from playbill.durable import Durable
+
+    found = _attribute(target, "DURABLE")
+    if not isinstance(found, Durable) and callable(found):
+        arguments = () if journal is None else (journal,)
+        if not callable_with(found, len(arguments)):
+            _usage(
+                f"{target} must take {'the journal path' if arguments else 'no arguments'} "
+                f"to build the Durable, but it is {describe_callable(found)}"
+            )
+        try:
+            found = found(*arguments)
+        except Exception as error:
+            _usage(f"{target}: calling it raised {_one_line(error)}")
+    elif journal is not None:
+        _usage(f"--journal needs {target} to be a function building a Durable from the path")
+    if not isinstance(found, Durable):
+        _usage(f"{target} is {a_type(found)}, not a playbill.durable.Durable")
+    return found
+
+
+_JOURNAL = click.option(
+    "--journal", help="The journal file, given to DURABLE when it is a function building one."
+)
+
+
+@main.command()
+@click.argument("durable")
+@_JOURNAL
+def paused(durable: str, journal: str | None) -> None:
+    """List the workflows of DURABLE that wait for a person: id, workflow, schema, prompt."""
+    for record in _durable(durable, journal).paused():
+        click.echo(f"{record.workflow_id}\t{record.workflow}\t{record.schema}\t{record.prompt}")
+
+
+@main.command()
+@click.argument("durable")
+@click.argument("workflow_id")
+@click.option("--value", "given", required=True, help="The answer, as JSON.")
+@_JOURNAL
+def resume(durable: str, workflow_id: str, given: str, journal: str | None) -> None:
+    """Answer the paused WORKFLOW_ID with --value and run it on (on the stub: its effects'
+    handlers come from DURABLE) until it completes or pauses again. Exit code 1 when the
+    workflow failed, 2 when the answer does not fit what it waits for."""
+    from playbill.durable import Completed, InputRejected
+    from playbill.effects import InvalidArgument
+
+    try:
+        value = json.loads(given)
+    except json.JSONDecodeError as error:
+        _usage(f"--value is not JSON: {error}")
+    found = _durable(durable, journal)
+    try:
+        outcome = found.resume(workflow_id, value)
+    except (InputRejected, InvalidArgument) as error:
+        _usage(" ".join(str(error).split()))
+    except Exception as error:
+        click.echo(f"failed: {_one_line(error)}", err=True)
+        sys.exit(1)
+    if isinstance(outcome, Completed):
+        try:
+            click.echo(f"completed: {json.dumps(outcome.value)}")
+        except TypeError:
+            click.echo(f"completed: {outcome.value!r}")
+    else:
+        click.echo(f"paused at {outcome.position}: {outcome.prompt} ({outcome.schema})")
+
+
+@main.command()
+@click.argument("durable")
+@click.argument("workflow_id")
+@_JOURNAL
+def cancel(durable: str, workflow_id: str, journal: str | None) -> None:
+    """Cancel WORKFLOW_ID (paused or interrupted): it never runs again."""
+    from playbill.effects import InvalidArgument
+
+    try:
+        _durable(durable, journal).cancel(workflow_id)
+    except InvalidArgument as error:
+        _usage(" ".join(str(error).split()))
+    click.echo(f"cancelled: {workflow_id}")
 
 
 @main.command()

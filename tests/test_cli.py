@@ -118,6 +118,7 @@ def test_demo_runs() -> None:
     assert "$ playbill replay examples/bank_race.py:two_deposits 'v4:" in done.stdout
     assert "completed: 50" in done.stdout  # the command line replayed the lost deposit
     assert "replayed: charged 60, same trace: True" in done.stdout  # the double charge
+    assert "payments made, each once: ['escrow 40', 'bo 40']" in done.stdout  # durable
     assert "\ndone in " in done.stdout
 
 
@@ -250,3 +251,34 @@ def test_the_console_script_and_the_cli_extra_are_declared() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["scripts"] == {"playbill": "playbill.cli:main"}
     assert {"click>=8.1", "rich>=13"} <= set(project["optional-dependencies"]["cli"])
+
+
+def test_paused_resume_and_cancel_look_after_durable_workflows(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "examples"))
+    import approval
+
+    journal = str(tmp_path / "approvals.db")
+    approval.durable(journal).start("refund", "r-1", {"customer": "bo", "amount": 5})
+    approval.durable(journal).start("refund", "r-2", {"customer": "cy", "amount": 6})
+    target = "examples/approval.py:durable"
+    listed = playbill("paused", target, "--journal", journal)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [
+        "r-1\trefund\tApproval\trefund 5 to bo?",
+        "r-2\trefund\tApproval\trefund 6 to cy?",
+    ]
+    refused = playbill("resume", target, "r-1", "--journal", journal, "--value", '{"approved": 1}')
+    assert refused.returncode == 2
+    assert "must be Approval" in refused.stderr
+    done = playbill(
+        "resume", target, "r-1", "--journal", journal, "--value",
+        '{"approved": true, "by": "ana"}',
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == 'completed: "approved by ana: paid 5 to bo"'
+    cancelled = playbill("cancel", target, "r-2", "--journal", journal)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert playbill("paused", target, "--journal", journal).stdout == ""
+    again = playbill("cancel", target, "r-2", "--journal", journal)
+    assert again.returncode == 2
+    assert "'r-2' already cancelled" in again.stderr

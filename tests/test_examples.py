@@ -167,3 +167,15 @@ def test_the_virtual_actors_example_activates_once_and_reloads_from_the_file():
     # the simulated run found the live run's balances in the SQLite file
     assert summary["simulated"] == {"alice": 102, "bob": 6, "active": 2, "after idling": 0}
     assert lines[0].endswith("3 activations")  # alice once for five first deposits, bob, alice
+
+
+def test_the_approval_workflow_is_killed_while_it_waits_and_finishes_elsewhere():
+    import approval
+
+    lines: list[str] = []
+    summary = approval.main(printer=lines.append)
+    assert summary == {
+        "value": "approved by ana: paid 40 to bo",
+        "payments": ["escrow 40", "bo 40"],  # the deposit was charged once
+    }
+    assert "killed (-9)" in lines[1]

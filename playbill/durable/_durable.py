@@ -294,7 +294,7 @@ class Durable:
         found = next((each for each in record if each.workflow_id == workflow_id), None)
         if found is None:
             raise InvalidArgument(f"there is no workflow {workflow_id!r} in {self.journal!r}")
-        if found.status in (Status.COMPLETED, Status.FAILED):
+        if found.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED):
             raise InvalidArgument(
                 f"workflow {workflow_id!r} already {found.status.value}; only a running or "
                 "paused workflow can be cancelled"

@@ -17,6 +17,7 @@ each child continuing from where its journal ends.
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Generator
 from typing import Any, final
 
@@ -53,6 +54,8 @@ _PASS_THROUGH = (GeneratorExit, KeyboardInterrupt, SystemExit, Cancelled, Durabl
 class InputRejected(DurableError, InvalidArgument):
     """The value given to ``resume`` does not fit the schema the workflow waits for; the
     workflow stays paused."""
+
+    reason: str = ""
 
 
 @final
@@ -242,14 +245,25 @@ def validate(value: object, schema: Any, prompt: str) -> Any:
     """``value`` checked against ``schema``, and converted: an attrs class is built from a
     dict of its fields; other schemas go through pydantic's ``TypeAdapter`` when the
     ``schemas`` extra is installed (so a dict becomes a model), else an ``isinstance`` check."""
-    if schema is object:
+    if schema is object or schema is Any:
         return value
     if isinstance(schema, type) and attrs.has(schema):
         if isinstance(value, schema):
             return value
         if isinstance(value, dict):
             try:
-                return schema(**value)
+                hints = typing.get_type_hints(schema)
+            except Exception:  # annotations that do not resolve: fields go unchecked
+                hints = {}
+            fields = {}
+            for name, item in value.items():
+                try:
+                    fields[name] = validate(item, hints.get(name, object), prompt)
+                except InputRejected as error:
+                    reason = f"its {name}: {error.reason}"
+                    raise _rejected(value, schema, prompt, reason) from None
+            try:
+                return schema(**fields)
             except (TypeError, ValueError) as error:
                 raise _rejected(value, schema, prompt, str(error)) from None
         raise _rejected(value, schema, prompt, f"a {type(value).__qualname__}")
@@ -275,10 +289,12 @@ def _instance_of(value: object, schema: Any, prompt: str) -> Any:
 
 
 def _rejected(value: object, schema: Any, prompt: str, reason: str) -> InputRejected:
-    return InputRejected(
+    error = InputRejected(
         f"the answer to {prompt!r} must be {schema_name(schema)}, got {value!r} ({reason}); "
         "the workflow stays paused"
     )
+    error.reason = f"{value!r} is not {schema_name(schema)} ({reason})"
+    return error
 
 
 @program

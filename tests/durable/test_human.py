@@ -214,3 +214,13 @@ def test_bad_arguments_name_the_option_the_value_and_what_is_accepted() -> None:
         Durable("j.db", registry)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match=r"registry must be a playbill\.flow\.Registry"):
         Durable(MemoryJournal(), {"refund": refund})  # type: ignore[arg-type]
+
+
+def test_each_field_of_an_attrs_schema_is_checked(tmp_path: Path) -> None:
+    durable = make(tmp_path / "j.db", Counter())
+    durable.start("refund", "w", "o")
+    with pytest.raises(InputRejected, match="its approved: 'maybe' is not bool"):
+        durable.resume("w", {"approved": "maybe", "note": "x"})
+    with pytest.raises(InputRejected, match="its note: 3 is not str"):
+        durable.resume("w", {"approved": True, "note": 3})
+    assert durable.status("w").status is Status.PAUSED
