@@ -26,6 +26,7 @@ API_PAGES = {
     "testing": "playbill.testing",
     "distributed": "playbill.distributed",
     "opentelemetry": "playbill.opentelemetry",
+    "durable": "playbill.durable",
 }
 
 

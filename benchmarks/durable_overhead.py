@@ -1,0 +1,101 @@
+"""What journaling costs per effect: a workflow of N effects run unjournaled, journaled in
+memory, and journaled on SQLite (one WAL file), on the stub — so the figure is the journal's
+own cost, not an event loop's — and under asyncio, where each journal write is a `blocking`
+call on the thread pool.
+
+    python benchmarks/durable_overhead.py [--quick] [--repeats N]
+
+Prints µs per effect for each, and the ratio to unjournaled. No timing is asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from playbill import Effect, perform, program
+from playbill.durable import Durable, MemoryJournal, SQLiteJournal
+from playbill.flow import Registry
+from playbill.interpreters import run as run_on_asyncio
+from playbill.interpreters import stub
+
+
+@frozen
+class Work(Effect[int]):
+    n: int
+
+
+HANDLERS: dict[type[Any], Callable[[Any], Any]] = {Work: lambda effect: effect.n + 1}
+
+
+@program
+def steps(count: int) -> Any:
+    total = 0
+    for n in range(count):
+        total += yield perform(Work(n))
+    return total
+
+
+def _best(repeats: int, once: Callable[[int], None]) -> float:
+    times = []
+    for repeat in range(repeats):
+        began = time.perf_counter()
+        once(repeat)
+        times.append(time.perf_counter() - began)
+    return min(times) if len(times) < 3 else statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer effects, for a smoke run")
+    parser.add_argument("--repeats", type=int, default=5)
+    options = parser.parse_args(argv)
+    count = 200 if options.quick else 2000
+    registry = Registry()
+    registry.register(steps, name="steps")
+    directory = Path(tempfile.mkdtemp())
+    sqlite = Durable(SQLiteJournal(directory / "bench.db"), registry, handlers=HANDLERS)
+    memory = Durable(MemoryJournal(), registry, handlers=HANDLERS)
+    rows = [
+        ("stub, unjournaled", _best(options.repeats, lambda r: stub.run(steps(count), HANDLERS))),
+        (
+            "stub, journaled in memory",
+            _best(options.repeats, lambda r: memory.start("steps", f"m{r}", count)),
+        ),
+        (
+            "stub, journaled on SQLite",
+            _best(options.repeats, lambda r: sqlite.start("steps", f"s{r}", count)),
+        ),
+        (
+            "stub, replayed from SQLite",
+            _best(options.repeats, lambda r: sqlite.recover(f"s{r}")),
+        ),
+        (
+            "asyncio, unjournaled",
+            _best(options.repeats, lambda r: run_on_asyncio(steps(count), handlers=HANDLERS)),
+        ),
+        (
+            "asyncio, journaled on SQLite",
+            _best(
+                options.repeats,
+                lambda r: sqlite.start("steps", f"a{r}", count, interpreter="asyncio"),
+            ),
+        ),
+    ]
+    floor = {"stub": rows[0][1], "asyncio": rows[4][1]}
+    print(f"{count} effects per run, {options.repeats} runs each (median)")
+    print(f"{'':32} {'µs/effect':>10} {'ratio':>14}")
+    for label, seconds in rows:
+        ratio = seconds / floor[label.split(",")[0]]
+        print(f"{label:32} {seconds / count * 1e6:10.1f} {ratio:14.1f}")
+
+
+if __name__ == "__main__":
+    main()
