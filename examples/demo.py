@@ -167,7 +167,12 @@ def main() -> None:
     approval.main(lambda line: print(f"   {line}"))
     print(f"   (two processes, one SQLite journal, in {time.perf_counter() - began:.2f}s)")
 
-    title("15. Lawful: every Program law on random programs, every Flow law across schedules")
+    title("15. Past one machine: two processes on Redis, one killed (SIGKILL) and restarted")
+    import two_nodes
+
+    two_nodes.main(lambda line: print(f"   {line}"))
+
+    title("16. Lawful: every Program law on random programs, every Flow law across schedules")
     for law in ALL_LAWS:
         check_law(law, hypothesis_settings=settings(max_examples=100, deadline=None))
         print(f"   ✓ {law.name:<30} {law.statement}")

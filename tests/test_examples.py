@@ -179,3 +179,31 @@ def test_the_approval_workflow_is_killed_while_it_waits_and_finishes_elsewhere()
         "payments": ["escrow 40", "bo 40"],  # the deposit was charged once
     }
     assert "killed (-9)" in lines[1]
+
+
+def test_the_two_nodes_example_loses_nothing_when_a_node_is_killed_and_restarted():
+    import pytest
+
+    from playbill.testing.redis import REDIS_MISSING, redis_server_path
+
+    if redis_server_path() is None:
+        pytest.skip(REDIS_MISSING)
+    import two_nodes
+
+    lines: list[str] = []
+    summary = two_nodes.main(printer=lines.append)
+    assert summary["after"] == {"alpha": 100, "beta": 100}
+    assert summary["twice"] == 0
+    assert summary["before"]["beta"] < 100  # killed mid-load
+    assert "node B killed (SIGKILL)" in lines[0]
+
+
+def test_the_two_nodes_example_says_how_to_get_redis_server_when_it_is_missing(monkeypatch):
+    import two_nodes
+
+    import playbill.testing.redis
+
+    monkeypatch.setattr(playbill.testing.redis, "redis_server_path", lambda: None)
+    lines: list[str] = []
+    assert two_nodes.main(printer=lines.append) == {"skipped": "redis-server"}
+    assert "apt-get install redis-server" in lines[0]
