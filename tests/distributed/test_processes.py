@@ -11,6 +11,8 @@ import random
 import signal
 import sys
 
+import pytest
+
 from tests.distributed.support import admin, clean, eventually, node
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -125,6 +127,89 @@ def test_workers_killed_mid_handler_under_ten_thousand_messages_lose_and_repeat_
         finally:
             await workers.close()
             await client.aclose()
+        await clean(redis_url, namespace)
+
+    run(main())
+
+
+def test_redis_killed_and_restarted_mid_load_loses_nothing_acknowledged(tmp_path):
+    from playbill.testing.redis import RedisServer
+
+    server = RedisServer(directory=tmp_path, appendfsync="always")  # its own, killed below
+    server.start()
+    namespace = "restart"
+
+    async def main():
+        client = await admin(server.url)
+        counts = f"{namespace}:data:counts"
+        workers = Workers(server.url, namespace, ACTORS[:4], delay=0.001)
+        acknowledged = 0
+        try:
+            await workers.start("w1")
+            async with node(server.url, namespace, "sender") as (system, _):
+                refs = [system.remote(actor_id) for actor_id in ACTORS[:4]]
+                for batch in range(40):
+                    for n in range(batch * 50, batch * 50 + 50):
+                        refs[n % len(refs)].tell(f"k{n}")
+                    await asyncio.sleep(0.02)
+                    if batch == 15:  # under load: entries pending, handlers running
+
+                        async def started(client=client):
+                            return await client.hlen(counts) > 0
+
+                        await eventually(started, timeout=10, what="the handlers started")
+                        assert await client.hlen(counts) < acknowledged
+                        server.kill()  # SIGKILL, then the same port and AOF
+                        await asyncio.sleep(0.3)
+                        server.start()
+                        await client.aclose()  # (its connection died with the server)
+                        client = await admin(server.url)
+                    await refs[0].flush()  # acknowledged by Redis from here on
+                    acknowledged = batch * 50 + 50
+
+                async def finished():
+                    return await client.hlen(counts) >= acknowledged
+
+                await eventually(finished, timeout=30, what="every acknowledged message")
+                tally = await client.hgetall(counts)
+                assert set(tally) == {f"k{n}".encode() for n in range(acknowledged)}
+                assert {int(value) for value in tally.values()} == {1}
+        finally:
+            await workers.close()
+            await client.aclose()
+
+    try:
+        run(main())
+    finally:
+        server.close()
+
+
+def test_asks_across_two_processes_succeed_time_out_and_fail_promptly_when_the_node_dies(
+    redis_url, namespace
+):
+    from playbill import AskTimeout
+    from playbill.distributed import NodeDown
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        workers = Workers(redis_url, namespace, ["far"], delay=0.0)
+        try:
+            await workers.start("w1")
+            async with node(redis_url, namespace, "asker") as (system, _):
+                far = system.remote("far")
+                assert await far.ask(["echo", 7], timeout=5) == 7
+                with pytest.raises(AskTimeout):
+                    await far.ask(["sleep", 1.0], timeout=0.2)
+                asked = asyncio.ensure_future(far.ask(["sleep", 30], timeout=20))
+                await asyncio.sleep(0.5)  # delivered, its handler sleeping in w1
+                assert not asked.done()
+                started = loop.time()
+                await workers.kill("w1")
+                with pytest.raises(NodeDown):
+                    await asked
+                assert loop.time() - started < 3.0  # lease_ttl 0.6 and a heartbeat or two
+        finally:
+            await workers.close()
         await clean(redis_url, namespace)
 
     run(main())
