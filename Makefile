@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[testing,cli,models]'
+	$(BIN)/python -m pip install --quiet -e '.[testing,cli,models,redis]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
