@@ -193,12 +193,15 @@ class Machine:
                                 stack.append(frame)
                                 if type(yielded) is Suspend:  # the common yield: an effect
                                     effect = yielded.effect
-                                    if self._transforms:
-                                        effect = self._intercepted(effect)
-                                    waiting = self._waiting = Next(effect, self)
-                                    return waiting
-                                current = _lift(yielded, frame)
-                                break
+                                elif isinstance(yielded, Effect):  # an effect value itself
+                                    effect = yielded
+                                else:
+                                    current = _lift(yielded, frame)
+                                    break
+                                if self._transforms:
+                                    effect = self._intercepted(effect)
+                                waiting = self._waiting = Next(effect, self)
+                                return waiting
                             elif frame_kind is Ensuring:
                                 current = FlatMap(frame.finalizer, _Restore(Pure(value)))
                                 break

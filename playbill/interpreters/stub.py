@@ -262,38 +262,42 @@ class _Scheduler(FiberScheduler):
         handler = self.handlers.find(effect)
         if handler is None and self.fallback is not None:
             handler = self.fallback(effect)
-        if handler is None and kind is Sleep:
+        if handler is None:
+            return self.builtin(fiber, step, effect, kind)
+        return perform_with(handler, effect, step.machine, interpreter="the stub")
+
+    def builtin(self, fiber: _Fiber, step: Next, effect: Effect[Any], kind: type) -> Step | None:
+        """The stub's own answer to an effect no handler takes."""
+        if kind is Emit or kind is MaybeFault:  # recorded, inert
+            return step.resume(None)
+        if kind is Sleep:
             self.sleep(fiber, effect.seconds)  # type: ignore[attr-defined]
             return None
-        if handler is None and kind is Now:
+        if kind is Now:
             return step.resume(self.clock)
-        if handler is None and kind is Random:
+        if kind is Random:
             return step.resume(self.source.random())
-        if handler is None and (kind is Emit or kind is MaybeFault):  # recorded, inert
-            return step.resume(None)
-        if handler is None and kind is EmitStamped:  # inert, but the event is made, as elsewhere
+        if kind is EmitStamped:  # inert, but the event is made, as elsewhere
             try:
                 effect.make(self.clock)  # type: ignore[attr-defined]
             except Exception as error:
                 return step.throw(error)
             return step.resume(None)
-        if handler is None and kind is Blocking:  # inline: the stub has no threads
+        if kind is Blocking:  # inline: the stub has no threads
             try:
                 value = effect.function(*effect.args, **dict(effect.kwargs))  # type: ignore[attr-defined]
             except Exception as error:
                 return step.throw(error)
             return step.resume(value)
-        if handler is None and isinstance(effect, Await):  # no event loop here
+        if isinstance(effect, Await):  # no event loop here
             return step.throw(refuse_awaitable(effect.awaitable, effect.origin, "the stub"))
-        if handler is None:
-            return step.throw(
-                UnhandledEffect(
-                    effect,
-                    "stub",
-                    f"stub.run(program, handlers={{{kind.__name__}: lambda effect: ...}})",
-                )
+        return step.throw(
+            UnhandledEffect(
+                effect,
+                "stub",
+                f"stub.run(program, handlers={{{kind.__name__}: lambda effect: ...}})",
             )
-        return perform_with(handler, effect, step.machine, interpreter="the stub")
+        )
 
 
 VOCABULARY = frozenset(STRUCTURAL) | {
