@@ -1,0 +1,688 @@
+"""A stream at run time: one puller per stage, built fresh for each run.
+
+A puller's `pull()` gives a program producing the next element, or `END` once the stream is
+over; `close()` releases what it holds (its fibers, an iterator) and closes its upstream. The
+stages that need no concurrency (map, filter, take, throttle, fold, recover) are fused: their
+pull is their upstream's pull plus a step, in the fiber that pulls them. The asynchronous
+boundaries (buffer, map_async, merge, grouped_within) fork a pump fiber that pulls upstream on
+its own, so that upstream and downstream run concurrently; they talk through a bounded deque
+and `Signal`s. One fiber pulls and closes each puller, always the same one, so a boundary's
+pump is a fork of the fiber that closes it (asyncio lets a fiber cancel only its own forks),
+and the pump's own upstream boundaries are forks of the pump: cancelling a pump cancels
+everything upstream of it.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, final
+
+from returns.result import Failure, Result
+
+from playbill.effects import Fiber, Program, cancel, fail, fork, join, now, program, pure, sleep
+from playbill.effects._program import as_program
+from playbill.streams._signal import Signal
+from playbill.streams._values import (
+    END_OF_STREAM,
+    BufferOverflow,
+    BufferStage,
+    FilterStage,
+    FoldStage,
+    FromActor,
+    FromIterable,
+    FromPrograms,
+    GroupedWithinStage,
+    MapAsyncStage,
+    MapStage,
+    MergeStage,
+    OverflowStrategy,
+    RecoverStage,
+    Repeatedly,
+    TakeStage,
+    ThrottleStage,
+    Unfold,
+)
+
+__all__ = ["END", "Puller", "materialise"]
+
+
+class _End(enum.Enum):
+    END = "end"
+
+
+END = _End.END
+_PURE_END: Program[Any] = pure(END)
+_NOTHING: Program[None] = pure(None)
+
+
+class Puller:
+    __slots__ = ("closed",)
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def pull(self) -> Program[Any]:
+        raise NotImplementedError
+
+    def close(self) -> Program[None]:
+        """Release this stage and everything upstream of it, once (decided when it runs)."""
+        return _NOTHING.flat_map(self._close_now)
+
+    def _close_now(self, _: object) -> Program[None]:
+        if self.closed:
+            return _NOTHING
+        self.closed = True
+        return self.release()
+
+    def release(self) -> Program[None]:
+        return _NOTHING
+
+
+def materialise(source: Any) -> Puller:
+    """Fresh pullers for one run of ``source`` (a `Source`)."""
+    puller = _origin(source.origin)
+    for stage in source.stages:
+        puller = _stage(stage, puller)
+    return puller
+
+
+# -- origins ------------------------------------------------------------------------------
+
+
+def _origin(origin: object) -> Puller:
+    if isinstance(origin, FromIterable):
+        return _IteratorPuller(lambda: iter(origin.items), lifted=False)
+    if isinstance(origin, FromPrograms):
+        return _IteratorPuller(lambda: iter(origin.programs), lifted=True)
+    if isinstance(origin, Repeatedly):
+        return _RepeatPuller(origin.program)
+    if isinstance(origin, Unfold):
+        return _UnfoldPuller(origin.state, origin.step)
+    assert isinstance(origin, FromActor)
+    return _ActorPuller(origin)
+
+
+@final
+class _IteratorPuller(Puller):
+    __slots__ = ("iterator", "lifted", "open")
+
+    def __init__(self, open: Callable[[], Iterator[Any]], *, lifted: bool) -> None:
+        super().__init__()
+        self.open = open
+        self.iterator: Iterator[Any] | None = None
+        self.lifted = lifted
+
+    def pull(self) -> Program[Any]:
+        iterator = self.iterator
+        try:
+            if iterator is None:
+                iterator = self.iterator = self.open()
+            item = next(iterator)
+        except StopIteration:
+            return _PURE_END
+        except Exception as error:
+            return fail(error)
+        if self.lifted:
+            return as_program(item, "Source.from_programs(...) element")
+        return pure(item)
+
+    def release(self) -> Program[None]:
+        return _NOTHING.map(self._close_iterator)
+
+    def _close_iterator(self, _: object) -> None:
+        closing = getattr(self.iterator, "close", None)  # a generator: run its finally blocks
+        if closing is not None:
+            closing()
+
+
+@final
+class _RepeatPuller(Puller):
+    __slots__ = ("program",)
+
+    def __init__(self, program: Program[Any]) -> None:
+        super().__init__()
+        self.program = program
+
+    def pull(self) -> Program[Any]:
+        return self.program
+
+
+@final
+class _UnfoldPuller(Puller):
+    __slots__ = ("over", "state", "step")
+
+    def __init__(self, state: Any, step: Callable[[Any], Program[Any]]) -> None:
+        super().__init__()
+        self.state = state
+        self.step = step
+        self.over = False
+
+    def pull(self) -> Program[Any]:
+        if self.over:
+            return _PURE_END
+        return _unfold_next(self)
+
+
+@program
+def _unfold_next(puller: _UnfoldPuller) -> Any:
+    produced = yield as_program(puller.step(puller.state), "Source.unfold(...) step's result")
+    if produced is None:
+        puller.over = True
+        return END
+    element, puller.state = produced
+    return element
+
+
+@final
+class _ActorPuller(Puller):
+    __slots__ = ("origin", "over")
+
+    def __init__(self, origin: FromActor) -> None:
+        super().__init__()
+        self.origin = origin
+        self.over = False
+
+    def pull(self) -> Program[Any]:
+        if self.over:
+            return _PURE_END
+        return self.origin.ref.free_ask(self.origin.request, self.origin.timeout).map(self._end)
+
+    def _end(self, reply: Any) -> Any:
+        if reply is END_OF_STREAM:
+            self.over = True
+            return END
+        return reply
+
+
+# -- fused stages -------------------------------------------------------------------------
+
+
+def _stage(stage: object, upstream: Puller) -> Puller:
+    if isinstance(stage, MapStage):
+        return _MapPuller(upstream, stage.function)
+    if isinstance(stage, FilterStage):
+        return _FilterPuller(upstream, stage.predicate)
+    if isinstance(stage, TakeStage):
+        return _TakePuller(upstream, stage.count)
+    if isinstance(stage, ThrottleStage):
+        return _ThrottlePuller(upstream, stage)
+    if isinstance(stage, FoldStage):
+        return _FoldPuller(upstream, stage)
+    if isinstance(stage, RecoverStage):
+        return _RecoverPuller(upstream, stage.function)
+    if isinstance(stage, BufferStage):
+        return _BufferPuller(upstream, stage.size, stage.overflow)
+    if isinstance(stage, MapAsyncStage):
+        return _MapAsyncPuller(upstream, stage)
+    if isinstance(stage, MergeStage):
+        return _MergePuller(upstream, stage.others)
+    assert isinstance(stage, GroupedWithinStage)
+    return _GroupedWithinPuller(upstream, stage)
+
+
+class _Fused(Puller):
+    __slots__ = ("upstream",)
+
+    def __init__(self, upstream: Puller) -> None:
+        super().__init__()
+        self.upstream = upstream
+
+    def release(self) -> Program[None]:
+        return self.upstream.close()
+
+
+@final
+class _MapPuller(_Fused):
+    __slots__ = ("function",)
+
+    def __init__(self, upstream: Puller, function: Callable[[Any], Any]) -> None:
+        super().__init__(upstream)
+        self.function = function
+
+    def pull(self) -> Program[Any]:
+        return self.upstream.pull().map(self.apply)
+
+    def apply(self, element: Any) -> Any:
+        if element is END:
+            return END
+        return self.function(element)
+
+
+@final
+class _FilterPuller(_Fused):
+    __slots__ = ("predicate",)
+
+    def __init__(self, upstream: Puller, predicate: Callable[[Any], bool]) -> None:
+        super().__init__(upstream)
+        self.predicate = predicate
+
+    @program
+    def pull(self) -> Any:
+        while True:
+            element = yield self.upstream.pull()
+            if element is END or self.predicate(element):
+                return element
+
+
+@final
+class _TakePuller(_Fused):
+    __slots__ = ("remaining",)
+
+    def __init__(self, upstream: Puller, count: int) -> None:
+        super().__init__(upstream)
+        self.remaining = count
+
+    def pull(self) -> Program[Any]:
+        if self.remaining <= 0:  # enough: upstream is cancelled now, not when the run ends
+            return self.upstream.close().then(_PURE_END)
+        self.remaining -= 1
+        return self.upstream.pull()
+
+
+@final
+class _ThrottlePuller(_Fused):
+    """The generic cell rate algorithm: element ``k`` of a busy stream may go at
+    ``start + (k - burst + 1) * per / elements``; a pause refills the bucket. Times are
+    computed by multiplication, not summed, so virtual time gives exact figures."""
+
+    __slots__ = ("count", "elements", "per_seconds", "start", "tolerance")
+
+    def __init__(self, upstream: Puller, stage: ThrottleStage) -> None:
+        super().__init__(upstream)
+        self.elements = stage.elements
+        self.per_seconds = stage.per_seconds
+        self.tolerance = (stage.burst - 1) * stage.per_seconds / stage.elements
+        self.start: float | None = None
+        self.count = 0
+
+    @program
+    def pull(self) -> Any:
+        element = yield self.upstream.pull()
+        if element is END:
+            return END
+        time = yield now()
+        start = self.start
+        due = time if start is None else start + self.count * self.per_seconds / self.elements
+        if due < time:  # idle for a while: the bucket is full again
+            due = time
+        if due == time:
+            self.start, self.count = time, 0
+        allowed = due - self.tolerance
+        if time < allowed:
+            yield sleep(allowed - time)
+        self.count += 1
+        return element
+
+
+@final
+class _FoldPuller(_Fused):
+    __slots__ = ("done", "stage")
+
+    def __init__(self, upstream: Puller, stage: FoldStage) -> None:
+        super().__init__(upstream)
+        self.stage = stage
+        self.done = False
+
+    @program
+    def pull(self) -> Any:
+        if self.done:
+            return END
+        total = self.stage.zero
+        function = self.stage.function
+        while True:
+            element = yield self.upstream.pull()
+            if element is END:
+                self.done = True
+                return total
+            total = function(total, element)
+
+
+@final
+class _RecoverPuller(_Fused):
+    __slots__ = ("done", "function")
+
+    def __init__(self, upstream: Puller, function: Callable[[Exception], Any]) -> None:
+        super().__init__(upstream)
+        self.function = function
+        self.done = False
+
+    def pull(self) -> Program[Any]:
+        if self.done:
+            return _PURE_END
+        return self.upstream.pull().recover(self.recovered)
+
+    def recovered(self, error: Exception) -> Any:
+        self.done = True  # the failed upstream is over: the recovered element is the last
+        return self.function(error)
+
+
+# -- asynchronous boundaries --------------------------------------------------------------
+
+
+class _Boundary(Puller):
+    """A stage whose pump fiber pulls upstream while downstream works."""
+
+    __slots__ = ("error", "pump", "upstream")
+
+    def __init__(self, upstream: Puller) -> None:
+        super().__init__()
+        self.upstream = upstream
+        self.pump: Fiber[Any] | None = None
+        self.error: Exception | None = None
+
+    def start(self) -> Program[None]:
+        """Fork the pump (in the fiber that pulls this stage), the first time."""
+        return fork(self.pumping().ensuring(self.upstream.close())).map(self._started)
+
+    def _started(self, fiber: Fiber[Any]) -> None:
+        self.pump = fiber
+
+    def pumping(self) -> Program[None]:
+        raise NotImplementedError
+
+    def release(self) -> Program[None]:
+        if self.pump is None:
+            return self.upstream.close()
+        return cancel(self.pump)
+
+
+@final
+class _BufferPuller(_Boundary):
+    __slots__ = ("done", "not_empty", "not_full", "overflow", "queue", "size")
+
+    def __init__(self, upstream: Puller, size: int, overflow: OverflowStrategy) -> None:
+        super().__init__(upstream)
+        self.size = size
+        self.overflow = overflow
+        self.queue: collections.deque[Any] = collections.deque()
+        self.done = False
+        self.not_empty = Signal()
+        self.not_full = Signal()
+
+    @program
+    def pull(self) -> Any:
+        if self.pump is None and not self.closed:
+            yield self.start()
+        while True:
+            if self.error is not None:
+                raise self.error
+            if self.queue:
+                element = self.queue.popleft()
+                yield self.not_full.fire()
+                return element
+            if self.done:
+                return END
+            yield self.not_empty.wait(self.not_empty.version)
+
+    @program
+    def pumping(self) -> Any:
+        queue, size, overflow = self.queue, self.size, self.overflow
+        try:
+            while True:
+                element = yield self.upstream.pull()
+                if element is END:
+                    break
+                if len(queue) >= size:
+                    if overflow is OverflowStrategy.BACKPRESSURE:
+                        while len(queue) >= size:
+                            yield self.not_full.wait(self.not_full.version)
+                    elif overflow is OverflowStrategy.DROP_HEAD:
+                        queue.popleft()
+                    elif overflow is OverflowStrategy.DROP_TAIL:
+                        queue.pop()
+                    elif overflow is OverflowStrategy.DROP_NEW:
+                        continue
+                    elif overflow is OverflowStrategy.DROP_BUFFER:
+                        queue.clear()
+                    else:
+                        raise BufferOverflow(
+                            f"buffer(size={size}, overflow='fail') was full when {element!r} "
+                            "arrived; use a larger size or another overflow strategy"
+                        )
+                queue.append(element)
+                yield self.not_empty.fire()
+        except Exception as error:
+            self.error = error
+        self.done = True
+        yield self.not_empty.fire()
+
+
+@final
+class _Slot:
+    __slots__ = ("result",)
+
+    def __init__(self) -> None:
+        self.result: Result[Any, Exception] | None = None
+
+
+@final
+class _Worker:
+    __slots__ = ("job", "wake")
+
+    def __init__(self) -> None:
+        self.job: tuple[Any, _Slot] | None = None
+        self.wake = Signal()
+
+
+@final
+class _MapAsyncPuller(_Boundary):
+    """``parallelism`` worker fibers, forked once by the pump; the pump hands each idle worker
+    the next element. At most ``parallelism`` elements are between upstream and downstream."""
+
+    __slots__ = (
+        "completed",
+        "done",
+        "idle",
+        "in_flight",
+        "progress",
+        "room",
+        "slots",
+        "stage",
+        "stopping",
+    )
+
+    def __init__(self, upstream: Puller, stage: MapAsyncStage) -> None:
+        super().__init__(upstream)
+        self.stage = stage
+        self.slots: collections.deque[_Slot] = collections.deque()  # ordered: by element
+        self.completed: collections.deque[_Slot] = collections.deque()  # unordered
+        self.idle: collections.deque[_Worker] = collections.deque()
+        self.in_flight = 0
+        self.done = False
+        self.stopping = False
+        self.progress = Signal()
+        self.room = Signal()
+
+    @program
+    def pull(self) -> Any:
+        if self.pump is None and not self.closed:
+            yield self.start()
+        ready = self.slots if self.stage.ordered else self.completed
+        while True:
+            if self.error is not None:
+                raise self.error
+            if ready and ready[0].result is not None:
+                slot = ready.popleft()
+                self.in_flight -= 1
+                yield self.room.fire()
+                result = slot.result
+                assert result is not None
+                return result.unwrap()
+            if self.done and not ready:
+                return END
+            yield self.progress.wait(self.progress.version)
+
+    @program
+    def pumping(self) -> Any:
+        workers = [_Worker() for _ in range(self.stage.parallelism)]
+        self.idle.extend(workers)
+        fibers = []
+        for worker in workers:
+            fibers.append((yield fork(self.working(worker))))
+        try:
+            while True:
+                while self.in_flight >= self.stage.parallelism:
+                    yield self.room.wait(self.room.version)
+                element = yield self.upstream.pull()
+                if element is END:
+                    break
+                slot = _Slot()
+                if self.stage.ordered:
+                    self.slots.append(slot)
+                self.in_flight += 1
+                worker = self.idle.popleft()
+                worker.job = (element, slot)
+                yield worker.wake.fire()
+        except Exception as error:
+            self.error = error
+            yield self.progress.fire()
+            return
+        self.stopping = True
+        for worker in workers:
+            yield worker.wake.fire()
+        for fiber in fibers:
+            yield join(fiber)
+        self.done = True
+        yield self.progress.fire()
+
+    @program
+    def working(self, worker: _Worker) -> Any:
+        function = self.stage.function
+        while True:
+            job = worker.job
+            if job is not None:
+                element, slot = job
+                worker.job = None
+                result = yield _call(function, element).attempt()
+                slot.result = result
+                if isinstance(result, Failure) and self.error is None:
+                    self.error = result.failure()
+                if not self.stage.ordered:
+                    self.completed.append(slot)
+                self.idle.append(worker)
+                yield self.progress.fire()
+            elif self.stopping:
+                return
+            else:
+                yield worker.wake.wait(worker.wake.version)
+
+
+def _call(function: Callable[[Any], Program[Any]], element: Any) -> Program[Any]:
+    return _NOTHING.flat_map(lambda _: as_program(function(element), "map_async(...) result"))
+
+
+@final
+class _MergePuller(Puller):
+    """One pump per input; each may be one element ahead, so nothing waits for a slow input
+    and memory stays one element per input."""
+
+    __slots__ = ("done", "error", "inputs", "pumps", "ready", "ready_signal", "taken", "waiting")
+
+    def __init__(self, upstream: Puller, others: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.inputs: list[Callable[[], Puller]] = [lambda: upstream]
+        self.inputs.extend(functools.partial(materialise, other) for other in others)
+        self.pumps: list[Fiber[Any]] | None = None
+        self.ready: collections.deque[tuple[int, Any]] = collections.deque()
+        self.taken = [Signal() for _ in self.inputs]
+        self.waiting = [False] * len(self.inputs)
+        self.done = 0
+        self.error: Exception | None = None
+        self.ready_signal = Signal()
+
+    @program
+    def pull(self) -> Any:
+        if self.pumps is None and not self.closed:
+            pumps = []
+            for index, make in enumerate(self.inputs):
+                pumps.append((yield fork(self.pumping(index, make))))
+            self.pumps = pumps
+        while True:
+            if self.error is not None:
+                raise self.error
+            if self.ready:
+                index, element = self.ready.popleft()
+                self.waiting[index] = False
+                yield self.taken[index].fire()
+                return element
+            if self.done == len(self.inputs):
+                return END
+            yield self.ready_signal.wait(self.ready_signal.version)
+
+    @program
+    def pumping(self, index: int, make: Callable[[], Puller]) -> Any:
+        upstream = make()
+        try:
+            while True:
+                element = yield upstream.pull()
+                if element is END:
+                    break
+                self.ready.append((index, element))
+                self.waiting[index] = True
+                yield self.ready_signal.fire()
+                while self.waiting[index]:
+                    yield self.taken[index].wait(self.taken[index].version)
+        except Exception as error:
+            if self.error is None:
+                self.error = error
+        finally:
+            self.done += 1
+        yield upstream.close()
+        yield self.ready_signal.fire()
+
+    def release(self) -> Program[None]:
+        if self.pumps is None:
+            return _NOTHING
+        pumps = self.pumps
+        return _cancel_all(pumps)
+
+
+@program
+def _cancel_all(fibers: list[Fiber[Any]]) -> Any:
+    for fiber in fibers:
+        yield cancel(fiber)
+
+
+@final
+class _GroupedWithinPuller(_Boundary):
+    """A buffer of ``size`` (backpressure) in front of a timer: a group goes out when it is
+    full or when ``seconds`` passed since the window opened; an empty window emits nothing."""
+
+    __slots__ = ("buffer", "stage")
+
+    def __init__(self, upstream: Puller, stage: GroupedWithinStage) -> None:
+        super().__init__(upstream)
+        self.stage = stage
+        self.buffer = _BufferPuller(upstream, stage.size, OverflowStrategy.BACKPRESSURE)
+
+    @program
+    def pull(self) -> Any:
+        buffer = self.buffer
+        if buffer.pump is None and not buffer.closed:
+            yield buffer.start()
+        size, seconds = self.stage.size, self.stage.seconds
+        group: list[Any] = []
+        deadline = (yield now()) + seconds
+        while True:
+            if buffer.error is not None:
+                raise buffer.error
+            while buffer.queue and len(group) < size:
+                group.append(buffer.queue.popleft())
+                yield buffer.not_full.fire()
+            if len(group) >= size:
+                return group
+            if buffer.done and not buffer.queue:
+                return group if group else END
+            remaining = deadline - (yield now())
+            if remaining <= 0:
+                if group:
+                    return group
+                deadline = (yield now()) + seconds  # an empty window: open the next one
+                continue
+            yield buffer.not_empty.wait(buffer.not_empty.version, remaining)
+
+    def release(self) -> Program[None]:
+        return self.buffer.close()
