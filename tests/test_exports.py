@@ -29,6 +29,7 @@ PACKAGES = [
     "playbill.testing.laws",
     "playbill.opentelemetry",
     "playbill.durable",
+    "playbill.streams",
 ]
 
 

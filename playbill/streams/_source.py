@@ -63,6 +63,9 @@ class Source(Generic[A]):
     ``run_fold``, ``run_foreach``) gives a `Program` that each interpreter can run, and each
     run starts from the origin afresh. Every stage pulls from the one before it, so a fast
     producer never runs ahead of a slow consumer by more than the buffers in between.
+    ``buffer``, ``map_async``, ``merge`` and ``grouped_within`` run fibers that wait for each
+    other through short-lived actors, so they need an interpreter with actors (asyncio or the
+    simulator); the stub runs the other stages.
 
     >>> from playbill.interpreters import stub
     >>> from playbill.streams import source
@@ -156,11 +159,11 @@ class Source(Generic[A]):
         ``parallelism`` run at once. Output keeps the input's order, unless ``ordered=False``:
         then each result goes as soon as it is ready. The first failure fails the stream.
 
-        >>> from playbill import sleep, pure
-        >>> from playbill.interpreters import stub
+        >>> from playbill import now, pure, simulate, sleep
         >>> slow_first = lambda n: sleep(3 - n).then(pure(n))
-        >>> stub.run(source([0, 1, 2]).map_async(slow_first, parallelism=3).to_list())
-        [0, 1, 2]
+        >>> stream = source([0, 1, 2]).map_async(slow_first, parallelism=3).to_list()
+        >>> simulate(stream.flat_map(lambda got: now().map(lambda t: (got, t)))).value
+        ([0, 1, 2], 3.0)
         """
         _check_function("Source.map_async() function", function)
         parallelism = _check_positive("Source.map_async() parallelism", parallelism)
