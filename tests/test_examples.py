@@ -207,3 +207,28 @@ def test_the_two_nodes_example_says_how_to_get_redis_server_when_it_is_missing(m
     lines: list[str] = []
     assert two_nodes.main(printer=lines.append) == {"skipped": "redis-server"}
     assert "apt-get install redis-server" in lines[0]
+
+
+def test_the_streams_example_merges_batches_and_delivers_alike_live_and_simulated():
+    # loaded from its path: `import streams` would find the tests/streams package
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("streams_example", EXAMPLES / "streams.py")
+    assert spec is not None
+    assert spec.loader is not None
+    streams = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(streams)
+    lines: list[str] = []
+    summary = streams.main(printer=lines.append)
+    simulated = summary["simulated"]
+    assert simulated["shown"] == [
+        "indoor+outdoor: 15.2 over 3",
+        "indoor+outdoor: 16.2 over 3",
+        "indoor+outdoor: 17.2 over 3",
+        "done",
+    ]
+    assert summary["readings shown"] == 9  # both sensors' readings, none dropped
+    assert simulated["updates"] == 3
+    assert summary["live"]["updates"] >= 1
+    assert summary["live"]["shown"][-1] == "done"
+    assert any(line.startswith("simulated: 3 updates in") for line in lines)
