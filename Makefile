@@ -77,6 +77,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/flow_side_by_side.py
 	$(BIN)/python benchmarks/agents_side_by_side.py
 	$(BIN)/python benchmarks/moa_side_by_side.py
+	$(BIN)/python benchmarks/streams_side_by_side.py
 	@$(MAKE) --no-print-directory bench-peer
 
 bench-peer:
