@@ -140,16 +140,32 @@ class Source(Generic[A]):
         return Source(self.origin, (*self.stages, stage))
 
     def map(self, function: Callable[[A], B]) -> Source[B]:
-        """Each element through a plain ``function``."""
+        """Each element through a plain ``function``.
+
+        >>> from playbill.interpreters import stub
+        >>> stub.run(source(["a", "b"]).map(str.upper).to_list())
+        ['A', 'B']
+        """
         return self._then(MapStage(_check_function("Source.map() function", function)))  # type: ignore[no-any-return]
 
     def filter(self, predicate: Callable[[A], bool]) -> Source[A]:
-        """Only the elements ``predicate`` accepts."""
+        """Only the elements ``predicate`` accepts.
+
+        >>> from playbill.interpreters import stub
+        >>> stub.run(source(range(6)).filter(lambda n: n % 3 == 0).to_list())
+        [0, 3]
+        """
         return self._then(FilterStage(_check_function("Source.filter() predicate", predicate)))  # type: ignore[no-any-return]
 
     def take(self, count: int) -> Source[A]:
         """The first ``count`` elements; then upstream is cancelled (its fibers stop, a
-        generator source is closed) and the stream completes."""
+        generator source is closed) and the stream completes.
+
+        >>> import itertools
+        >>> from playbill.interpreters import stub
+        >>> stub.run(source(itertools.count()).take(3).to_list())
+        [0, 1, 2]
+        """
         return self._then(TakeStage(check_count("Source.take() count", count)))  # type: ignore[no-any-return]
 
     def map_async(
@@ -176,7 +192,13 @@ class Source(Generic[A]):
     def map_async_unordered(
         self, function: Callable[[A], Program[B]], parallelism: int = 1
     ) -> Source[B]:
-        """`map_async` with ``ordered=False``: results in the order they finish."""
+        """`map_async` with ``ordered=False``: results in the order they finish.
+
+        >>> from playbill import pure, simulate, sleep
+        >>> later = lambda n: sleep(n).then(pure(n))
+        >>> simulate(source([3, 1, 2]).map_async_unordered(later, 3).to_list()).value
+        [1, 2, 3]
+        """
         return self.map_async(function, parallelism, ordered=False)
 
     def buffer(
@@ -186,7 +208,15 @@ class Source(Generic[A]):
         downstream is busy. When full, ``overflow`` decides (an `OverflowStrategy` or its
         name): ``"backpressure"`` (wait), ``"drop_head"`` (drop the oldest),
         ``"drop_tail"`` (drop the youngest buffered), ``"drop_new"`` (drop the new one),
-        ``"drop_buffer"`` (drop all buffered) or ``"fail"`` (fail with `BufferOverflow`)."""
+        ``"drop_buffer"`` (drop all buffered) or ``"fail"`` (fail with `BufferOverflow`).
+
+        >>> from playbill import simulate, sleep
+        >>> seen = []
+        >>> slow = lambda n: sleep(1).then(pure(seen.append(n)))
+        >>> _ = simulate(source(range(10)).buffer(2, "drop_head").run_foreach(slow))
+        >>> seen[-2:]  # the newest two are kept
+        [8, 9]
+        """
         size = _check_positive("Source.buffer() size", size)
         strategy = check_overflow("Source.buffer() overflow", overflow)
         return self._then(BufferStage(size, strategy))  # type: ignore[no-any-return]
@@ -208,7 +238,12 @@ class Source(Generic[A]):
 
     def merge(self, *others: Source[A]) -> Source[A]:
         """The elements of this source and of ``others`` as they come, each input pulled
-        concurrently; it completes when all have, and fails when one fails."""
+        concurrently; it completes when all have, and fails when one fails.
+
+        >>> from playbill import simulate
+        >>> sorted(simulate(source([1, 2]).merge(source([10])).to_list()).value)
+        [1, 2, 10]
+        """
         for index, other in enumerate(others):
             if not isinstance(other, Source):
                 raise InvalidArgument(
@@ -219,17 +254,32 @@ class Source(Generic[A]):
     def grouped_within(self, size: int, seconds: float) -> Source[list[A]]:
         """Lists of up to ``size`` elements: a group goes as soon as it is full, or when
         ``seconds`` have passed since it was started (on the interpreter's clock), whichever
-        comes first; no empty groups."""
+        comes first; no empty groups.
+
+        >>> from playbill import simulate
+        >>> simulate(source(range(5)).grouped_within(2, 1.0).to_list()).value
+        [[0, 1], [2, 3], [4]]
+        """
         size = _check_positive("Source.grouped_within() size", size)
         seconds = check_seconds("Source.grouped_within() seconds", seconds, infinite=False)
         return self._then(GroupedWithinStage(size, seconds))  # type: ignore[no-any-return]
 
     def fold(self, zero: B, function: Callable[[B, A], B]) -> Source[B]:
-        """One element when upstream completes: ``function`` folded over all of them."""
+        """One element when upstream completes: ``function`` folded over all of them.
+
+        >>> from playbill.interpreters import stub
+        >>> stub.run(source([1, 2, 3]).fold(0, lambda total, n: total + n).to_list())
+        [6]
+        """
         return self._then(FoldStage(zero, _check_function("Source.fold() function", function)))  # type: ignore[no-any-return]
 
     def recover(self, function: Callable[[Exception], A]) -> Source[A]:
-        """If upstream fails, one last element ``function(error)``, then completion."""
+        """If upstream fails, one last element ``function(error)``, then completion.
+
+        >>> from playbill.interpreters import stub
+        >>> stub.run(source([2, 0]).map(lambda n: 4 // n).recover(lambda e: -1).to_list())
+        [2, -1]
+        """
         return self._then(RecoverStage(_check_function("Source.recover() function", function)))  # type: ignore[no-any-return]
 
     # -- running ---------------------------------------------------------------------------
@@ -274,23 +324,44 @@ def source(items: Iterable[A] | ActorRef) -> Source[A]:
 
 
 def to_list() -> Sink:
-    """A sink whose result is the list of the elements."""
+    """A sink whose result is the list of the elements.
+
+    >>> from playbill.interpreters import stub
+    >>> stub.run(source("ab".split()).run_with(to_list()))
+    ['ab']
+    """
     return ToList()
 
 
 def fold(zero: Any, function: Callable[[Any, Any], Any]) -> Sink:
-    """A sink whose result is ``function`` folded over the elements from ``zero``."""
+    """A sink whose result is ``function`` folded over the elements from ``zero``.
+
+    >>> from playbill.interpreters import stub
+    >>> stub.run(source([1, 2, 3]).run_with(fold(10, lambda total, n: total + n)))
+    16
+    """
     return FoldSink(zero, _check_function("fold() function", function))
 
 
 def foreach(function: Callable[[Any], object]) -> Sink:
     """A sink that calls ``function`` on each element, running a `Program` it returns before
-    pulling the next; its result is ``None``."""
+    pulling the next; its result is ``None``.
+
+    >>> from playbill import now, sleep
+    >>> from playbill.interpreters import stub
+    >>> stub.run(source([1, 2]).run_with(foreach(lambda n: sleep(n))).then(now()))
+    3.0
+    """
     return ForeachSink(_check_function("foreach() function", function))
 
 
 def ignore() -> Sink:
-    """A sink that pulls every element and keeps none; its result is ``None``."""
+    """A sink that pulls every element and keeps none; its result is ``None``.
+
+    >>> from playbill.interpreters import stub
+    >>> stub.run(source(range(3)).run_with(ignore())) is None
+    True
+    """
     return IgnoreSink()
 
 
@@ -308,6 +379,18 @@ def to_actor(
     ``acknowledge=False`` each is a tell, and backpressure comes from the actor's mailbox:
     give it ``Bounded(n, Overflow.BLOCK)`` (an unbounded mailbox lets a fast stream run
     ahead). ``on_complete``, when not ``None``, is told once the stream completed.
+
+    >>> from playbill import Actor, free_spawn, simulate
+    >>> class Printer(Actor):
+    ...     def receive(self, line):
+    ...         print(line)
+    >>> sent = free_spawn(Printer).flat_map(
+    ...     lambda printer: source(["a", "b"]).run_with(to_actor(printer))
+    ... )
+    >>> simulate(sent).value  # each handled before the next is pulled
+    a
+    b
+    2
     """
     if not isinstance(ref, ActorRef):
         raise InvalidArgument(f"to_actor() ref must be an ActorRef, {_received(ref)}")
