@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import enum
-import functools
 from collections.abc import Callable, Iterator
 from typing import Any, final
 
@@ -579,16 +578,27 @@ class _MergePuller(Puller):
     """One pump per input; each may be one element ahead, so nothing waits for a slow input
     and memory stays one element per input."""
 
-    __slots__ = ("done", "error", "inputs", "pumps", "ready", "ready_signal", "taken", "waiting")
+    __slots__ = (
+        "done",
+        "error",
+        "others",
+        "pumps",
+        "ready",
+        "ready_signal",
+        "taken",
+        "upstream",
+        "waiting",
+    )
 
     def __init__(self, upstream: Puller, others: tuple[Any, ...]) -> None:
         super().__init__()
-        self.inputs: list[Callable[[], Puller]] = [lambda: upstream]
-        self.inputs.extend(functools.partial(materialise, other) for other in others)
+        self.upstream = upstream
+        self.others = others  # Sources: each materialised by its own pump, when it starts
+        inputs = 1 + len(others)
         self.pumps: list[Fiber[Any]] | None = None
         self.ready: collections.deque[tuple[int, Any]] = collections.deque()
-        self.taken = [Signal() for _ in self.inputs]
-        self.waiting = [False] * len(self.inputs)
+        self.taken = [Signal() for _ in range(inputs)]
+        self.waiting = [False] * inputs
         self.done = 0
         self.error: Exception | None = None
         self.ready_signal = Signal()
@@ -597,8 +607,8 @@ class _MergePuller(Puller):
     def pull(self) -> Any:
         if self.pumps is None and not self.closed:
             pumps = []
-            for index, make in enumerate(self.inputs):
-                pumps.append((yield fork(self.pumping(index, make))))
+            for index in range(len(self.waiting)):
+                pumps.append((yield fork(self.pumping(index))))
             self.pumps = pumps
         while True:
             if self.error is not None:
@@ -608,13 +618,13 @@ class _MergePuller(Puller):
                 self.waiting[index] = False
                 yield self.taken[index].fire()
                 return element
-            if self.done == len(self.inputs):
+            if self.done == len(self.waiting):
                 return END
             yield self.ready_signal.wait(self.ready_signal.version)
 
     @program
-    def pumping(self, index: int, make: Callable[[], Puller]) -> Any:
-        upstream = make()
+    def pumping(self, index: int) -> Any:
+        upstream = self.upstream if index == 0 else materialise(self.others[index - 1])
         try:
             while True:
                 element = yield upstream.pull()
