@@ -1467,3 +1467,259 @@ def stream_from_an_actor_to_an_actor_with_acknowledgement() -> Any:
         return sent, (yield collector.free_ask("get"))
 
     return main()
+
+
+# -- the actor toolkit: middleware, get-or-spawn, virtual actors (issue 16) -------------------
+
+from playbill import free_get_or_spawn  # noqa: E402
+from playbill.actors import (  # noqa: E402
+    Deactivate,
+    Grain,
+    InMemoryStore,
+    Middleware,
+    VirtualActors,
+    WithMiddleware,
+    observe,
+)
+
+
+@frozen
+class _Audit(Middleware):
+    """Notes each message with its reply or its error, and the lifecycle hooks."""
+
+    log: list[Any]
+
+    def receive(self, actor: Any, message: Any, proceed: Callable[[Any], Any]) -> Any:
+        return observe(
+            proceed,
+            message,
+            lambda reply: self.log.append(("reply", message, reply)),
+            lambda error: self.log.append(("error", message, type(error).__name__)),
+        )
+
+    def on_start(self, actor: Any) -> None:
+        self.log.append("start")
+
+    def on_stop(self, actor: Any) -> None:
+        self.log.append("stop")
+
+    def on_restart(self, actor: Any, error: BaseException) -> None:
+        self.log.append(("restart", type(error).__name__))
+
+
+@frozen
+class _Rewrite(Middleware):
+    """Short-circuits "ping", and rewrites every other text to upper case."""
+
+    def receive(self, actor: Any, message: Any, proceed: Callable[[Any], Any]) -> Any:
+        if message == "ping":
+            return "pong"
+        return proceed(message.upper() if isinstance(message, str) else message)
+
+
+class _Said(Actor):
+    middleware = (_Rewrite(),)
+
+    def __init__(self) -> None:
+        self.heard: list[Any] = []
+
+    def receive(self, message: Any) -> Any:
+        if message == "HEARD":
+            return list(self.heard)
+        self.heard.append(message)
+        return message
+
+
+@case(
+    (
+        "value",
+        (
+            "HI",
+            "pong",
+            ["HI"],
+            ["start", ("reply", "hi", "HI"), ("reply", "ping", "pong"), ("reply", "heard", ["HI"])],
+        ),
+    ),
+    dead_letters=0,
+)
+def middleware_rewrites_short_circuits_and_is_outermost_at_the_spawn() -> Any:
+    @program
+    def main() -> Any:
+        log: list[Any] = []
+        said = yield free_spawn(WithMiddleware(_Said, [_Audit(log)]), name="said")
+        hi = yield said.free_ask("hi")  # Audit(Rewrite(receive)): the audit sees "hi"
+        ping = yield said.free_ask("ping")  # short-circuited: the actor never hears it
+        heard = yield said.free_ask("heard")
+        return hi, ping, heard, list(log)
+
+    return main()
+
+
+@case(
+    (
+        "value",
+        (
+            1,
+            [
+                "start",
+                ("reply", "inc", None),
+                ("error", "boom", "ValueError"),
+                "stop",
+                ("restart", "ValueError"),
+                ("reply", "inc", None),
+                ("reply", "get", 1),
+                "stop",
+            ],
+        ),
+    ),
+    dead_letters=0,
+)
+def middleware_observes_an_error_and_the_restart_hooks() -> Any:
+    @program
+    def main() -> Any:
+        log: list[Any] = []
+        counter = yield free_spawn(WithMiddleware(Counter, [_Audit(log)]), name="counter")
+        yield counter.free_tell("inc")
+        yield counter.free_tell("boom")  # restarted (the default supervision): state reset
+        yield counter.free_tell("inc")
+        count = yield counter.free_ask("get")
+        yield free_stop(counter)
+        yield sleep(0.01)
+        return count, list(log)
+
+    return main()
+
+
+class _Session(Actor):
+    def receive(self, message: Any) -> Any:
+        return message
+
+
+@case(("value", (1, 1, "/app/sessions/alice", 2)), dead_letters=0)
+def get_or_spawn_concurrent_callers_get_one_actor_spawned_once() -> Any:
+    built: list[str] = []
+
+    def session() -> _Session:
+        built.append("session")
+        return _Session()
+
+    @program
+    def main() -> Any:
+        yield free_spawn(_Session, name="sessions")
+        refs = yield gather(*(free_get_or_spawn("sessions/alice", session) for _ in range(4)))
+        yield refs[0].free_ask("hello")
+        yield free_stop(refs[0])
+        yield sleep(0.01)
+        again = yield free_get_or_spawn("/app/sessions/alice", session)  # a new one there
+        yield again.free_ask("hello")
+        return len(set(refs)), len(set(refs) - {again}), refs[0].path, len(built)
+
+    return main()
+
+
+@frozen
+class _Deposit:
+    account: str
+    amount: int
+
+
+def _account_grain(activations: list[str]) -> type[Grain]:
+    class Account(Grain):
+        def initial_state(self) -> int:
+            return 0
+
+        def on_activate(self) -> None:
+            activations.append(f"{self.grain_kind} {self.key} = {self.state}")
+
+        def receive(self, deposit: _Deposit) -> int:
+            self.state += deposit.amount
+            return int(self.state)
+
+    return Account
+
+
+def _account_key(message: _Deposit) -> str:
+    return message.account
+
+
+@case(
+    (
+        "value",
+        ((1, 30, 5, 7), ["Checking alice = 0", "Checking bob = 0", "Savings alice = 0"]),
+    ),
+    dead_letters=0,
+)
+def virtual_actors_activate_once_and_keep_keys_and_types_apart() -> Any:
+    activations: list[str] = []
+    account = _account_grain(activations)
+
+    @program
+    def main() -> Any:
+        checking = yield free_spawn(
+            VirtualActors(account, _account_key, kind="Checking"), name="checking"
+        )
+        savings = yield free_spawn(
+            VirtualActors(account, _account_key, kind="Savings"), name="savings"
+        )
+        yield gather(*(checking.free_tell(_Deposit("alice", 10)) for _ in range(3)))
+        active = yield checking.free_ask(GetRoutees())
+        alice = yield checking.free_ask(_Deposit("alice", 0))
+        bob = yield checking.free_ask(_Deposit("bob", 5))
+        other = yield savings.free_ask(_Deposit("alice", 7))  # same key, another type
+        return (len(active), alice, bob, other), sorted(activations)
+
+    return main()
+
+
+@case(
+    (
+        "value",
+        ((1, 0, 1), 31, ["Account alice = 0", "Account alice = 30"], {"alice": 30}),
+    ),
+    dead_letters=0,
+)
+def virtual_actors_deactivate_when_idle_and_reactivate_with_the_state() -> Any:
+    activations: list[str] = []
+    account = _account_grain(activations)
+
+    @program
+    def main() -> Any:
+        store = InMemoryStore()
+        accounts = yield free_spawn(
+            VirtualActors(account, _account_key, store, AfterIdle(0.05)), name="accounts"
+        )
+        for _ in range(3):
+            yield accounts.free_tell(_Deposit("alice", 10))
+        before = yield accounts.free_ask(GetRoutees())
+        yield sleep(0.3)  # idle: deactivated, and its state saved
+        idle = yield accounts.free_ask(GetRoutees())
+        saved = {key: state for (_, key), state in store.states.items()}
+        total = yield accounts.free_ask(_Deposit("alice", 1))  # a fresh incarnation
+        after = yield accounts.free_ask(GetRoutees())
+        return (len(before), len(idle), len(after)), total, list(activations), saved
+
+    return main()
+
+
+@case(("value", (True, 36, 36)), dead_letters=0)
+def virtual_actors_a_message_racing_a_deactivation_is_not_lost() -> Any:
+    activations: list[str] = []
+    account = _account_grain(activations)
+
+    @program
+    def main() -> Any:
+        store = InMemoryStore()
+        accounts = yield free_spawn(VirtualActors(account, _account_key, store), name="accounts")
+        yield accounts.free_ask(_Deposit("alice", 10))
+        deactivated = yield accounts.free_ask(Deactivate("alice"))
+        # sent while the grain deactivates: to a fresh incarnation, once the old one saved
+        for amount in (1, 2, 3):
+            yield accounts.free_tell(_Deposit("alice", amount))
+        yield accounts.free_tell(Deactivate("alice"))
+        yield accounts.free_tell(_Deposit("alice", 20))  # races the second deactivation
+        total = yield accounts.free_ask(_Deposit("alice", 0))
+        yield accounts.free_ask(Deactivate("alice"))
+        yield sleep(0.05)
+        return deactivated, total, store.states[("Account", "alice")]
+
+    return main()

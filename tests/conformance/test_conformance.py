@@ -110,6 +110,14 @@ SCHEDULE_DEPENDENT_LIFECYCLE = {
     "agents_race_of_failures_raises_one",
 }
 
+# Programs where how many incarnations an actor has is the schedule's (no failure involved):
+SCHEDULE_DEPENDENT_INCARNATIONS = {
+    # A deposit told to a grain whose Deactivate the directory has not handled yet goes to the
+    # old incarnation (which handles it before it stops); one told after goes to a fresh one:
+    # how many incarnations there are is the schedule's, what they add up to is not.
+    "virtual_actors_a_message_racing_a_deactivation_is_not_lost",
+}
+
 # Where the interpreters disagree on what is not the schedule's: xfail, strict (a fix makes the
 # run pass, and then it leaves these lists). By comparison, then case, delivery and seed.
 KNOWN_DISAGREEMENTS: dict[str, dict[tuple[str, str, int], str]] = {
@@ -140,7 +148,7 @@ def runs_of(cases: list[Case], known: dict[tuple[str, str, int], str] | None = N
 
 def test_the_comparisons_cover_what_they_should() -> None:
     names = {case.name for case in ACTOR_CASES}
-    assert names >= SCHEDULE_DEPENDENT_LIFECYCLE
+    assert names >= SCHEDULE_DEPENDENT_LIFECYCLE | SCHEDULE_DEPENDENT_INCARNATIONS
     for known in KNOWN_DISAGREEMENTS.values():
         assert {name for name, _, _ in known} <= names
     assert len(HOOK_ORDER_CASES) >= 5
@@ -148,7 +156,13 @@ def test_the_comparisons_cover_what_they_should() -> None:
 
 @pytest.mark.parametrize(
     ("case", "delivery", "seed"),
-    runs_of([case for case in ACTOR_CASES if case.name not in SCHEDULE_DEPENDENT_LIFECYCLE]),
+    runs_of(
+        [
+            case
+            for case in ACTOR_CASES
+            if case.name not in SCHEDULE_DEPENDENT_LIFECYCLE | SCHEDULE_DEPENDENT_INCARNATIONS
+        ]
+    ),
 )
 def test_lifecycle_logs_agree(case: Case, delivery: str, seed: int) -> None:
     # each actor's own lifecycle events in the same order; across actors, the schedule's
