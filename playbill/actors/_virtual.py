@@ -326,7 +326,7 @@ class GrainRouting:
     """A directory's grains by key, and the activation at the send (the interpreters call
     ``route`` as they do a router's)."""
 
-    __slots__ = ("active", "directory", "key", "kind", "random", "spec")
+    __slots__ = ("active", "directory", "key", "kind", "random", "spec", "turn")
 
     def __init__(self, spec: VirtualActors) -> None:
         self.spec = spec
@@ -335,6 +335,7 @@ class GrainRouting:
         self.active: dict[Any, Any] = {}
         self.directory: Any = None
         self.random: Any = None  # (bound by the kernel, as for every router; unused)
+        self.turn: Any = None  # (a round-robin router's shortcut, read at the send; not ours)
 
     def route(self, message: object) -> Any:
         key = self.key(message)

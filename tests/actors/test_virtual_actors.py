@@ -215,6 +215,25 @@ def test_manual_deactivation_saves_and_reactivates(interpreter):
     assert ACTIVATIONS == [("Account", "alice"), ("Account", "alice")]
 
 
+def test_the_direct_api_tells_asks_and_sends_to_grains():
+    # ref.tell is the asyncio hot path, which reads a round-robin shortcut off every router's
+    # routing: a directory's must have one too (it once raised AttributeError here)
+    import asyncio
+
+    from playbill import ActorSystem
+
+    async def main() -> Any:
+        async with ActorSystem("app") as system:
+            accounts = system.spawn(VirtualActors(Account, by_account), "accounts")
+            accounts.tell(Deposit("alice", 1))
+            accounts.tell(Deposit("bob", 2))
+            await accounts.send(Deposit("alice", 3))
+            return await accounts.ask(Balance("alice")), await accounts.ask(Balance("bob"))
+
+    assert asyncio.run(main()) == (4, 2)
+    assert sorted(ACTIVATIONS) == [("Account", "alice"), ("Account", "bob")]
+
+
 def test_a_sqlite_store_keeps_states_across_systems(tmp_path):
     store = SQLiteStore(tmp_path / "grains.db")
 
