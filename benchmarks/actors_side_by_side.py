@@ -14,16 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import math
 import platform
+import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from _shared import command_line
+from attrs import frozen
 
 from playbill import Actor, ActorSystem, program
-from playbill.actors import Pool
+from playbill.actors import Grain, Middleware, Pool, VirtualActors, WithMiddleware
+from playbill.actors._middleware import install_middleware
 
 try:  # the peer, for side-by-side runs only
     import actor_for_agents as peer
@@ -240,6 +244,158 @@ async def playbill_spawn(n: int) -> float:
         return time.perf_counter() - start
 
 
+async def playbill_middleware_tell(n: int, layers: int) -> float:
+    """``n`` direct tells to one `_SharedCounter` wrapped in ``layers`` pass-through
+    middleware (0: the plain actor, untouched): what each layer adds to a tell."""
+    done = asyncio.get_running_loop().create_future()
+    _SharedCounter.count, _SharedCounter.target, _SharedCounter.done = 0, n, done
+    actor: Any = _SharedCounter
+    if layers:
+        actor = WithMiddleware(_SharedCounter, [_PassThrough()] * layers)
+    async with ActorSystem("bench") as system:
+        ref = system.spawn(actor, "counter")
+        await asyncio.sleep(0)
+        start = time.perf_counter()
+        for i in range(n):
+            ref.tell(i)
+        await done
+        return time.perf_counter() - start
+
+
+@frozen
+class _PassThrough(Middleware):
+    def receive(self, actor: Any, message: Any, proceed: Any) -> Any:
+        return proceed(message)
+
+
+class _CountingGrain(Grain):
+    def receive(self, message: Any) -> Any:
+        _SharedCounter.count += 1
+        if _SharedCounter.count == _SharedCounter.target:
+            _SharedCounter.done.set_result(None)
+
+
+def _grain_key(message: Any) -> Any:
+    return message[0]
+
+
+async def playbill_grain_tell(n: int) -> float:
+    """``n`` tells to one active grain through its `VirtualActors` directory (activated by a
+    first message before the clock starts): the twin of `playbill_shared_tell`."""
+    done = asyncio.get_running_loop().create_future()
+    _SharedCounter.count, _SharedCounter.target, _SharedCounter.done = 0, n + 1, done
+    async with ActorSystem("bench") as system:
+        ref = system.spawn(VirtualActors(_CountingGrain, _grain_key), "grains")
+        ref.tell(("k", -1))
+        while _SharedCounter.count < 1:
+            await asyncio.sleep(0)
+        start = time.perf_counter()
+        for i in range(n):
+            ref.tell(("k", i))
+        await done
+        return time.perf_counter() - start
+
+
+async def playbill_spawn_and_tell(n: int) -> float:
+    """``n`` actors spawned, each told one message, until every one has handled it."""
+    done = asyncio.get_running_loop().create_future()
+    _SharedCounter.count, _SharedCounter.target, _SharedCounter.done = 0, n, done
+    async with ActorSystem("bench") as system:
+        start = time.perf_counter()
+        for i in range(n):
+            system.spawn(_SharedCounter, f"e{i}").tell(i)
+        await done
+        return time.perf_counter() - start
+
+
+async def playbill_grain_activation(n: int) -> float:
+    """``n`` grains activated by one message each (with the default `InMemoryStore`), until
+    every one has handled it: the twin of `playbill_spawn_and_tell`."""
+    done = asyncio.get_running_loop().create_future()
+    _SharedCounter.count, _SharedCounter.target, _SharedCounter.done = 0, n, done
+    async with ActorSystem("bench") as system:
+        ref = system.spawn(VirtualActors(_CountingGrain, _grain_key), "grains")
+        await asyncio.sleep(0)
+        start = time.perf_counter()
+        for i in range(n):
+            ref.tell((i, i))
+        await done
+        return time.perf_counter() - start
+
+
+def interleaved(runs: dict[str, Callable[[], Awaitable[Any]]], repeats: int) -> dict[str, float]:
+    """The best time of each of ``runs``, run in turn ``repeats`` times (so that a noisy
+    moment of a shared machine hits every one of them, not one)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    order = list(runs)
+    shuffle = random.Random(0).shuffle  # (a new order each round: no run is always first)
+    for _ in range(repeats):
+        shuffle(order)
+        for name in order:
+            gc.collect()
+            times[name].append(asyncio.run(runs[name]()))  # type: ignore[arg-type]
+    return {name: min(values) for name, values in times.items()}
+
+
+def layer_call_cost(layers: int, calls: int = 200_000, repeats: int = 5) -> float:
+    """µs per call of an instance's ``receive`` chain with ``layers`` pass-through layers,
+    timed alone (no mailbox: the figure the noise of a shared machine leaves readable)."""
+    actor: Any = _SharedCounter
+    if layers:
+        actor = WithMiddleware(_SharedCounter, [_PassThrough()] * layers)
+    instance = actor()
+    install_middleware(instance)
+    _SharedCounter.target = -1
+    receive = instance.receive
+    best_time = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for i in range(calls):
+            receive(i)
+        best_time = min(best_time, time.perf_counter() - start)
+    return best_time * 1e6 / calls
+
+
+def toolkit_lines(tells: int, spawns: int, repeats: int) -> list[str]:
+    """The actor toolkit's overheads (issue 16), each a ratio of two runs measured in turn."""
+    t = interleaved(
+        {
+            "direct": lambda: playbill_shared_tell(tells),
+            "routed": lambda: playbill_routed_tell(tells),
+            "routed4": lambda: playbill_routed_tell(tells, 4),
+            "layers0": lambda: playbill_middleware_tell(tells, 0),
+            "layers1": lambda: playbill_middleware_tell(tells, 1),
+            "layers4": lambda: playbill_middleware_tell(tells, 4),
+            "grain": lambda: playbill_grain_tell(tells),
+            "spawn": lambda: playbill_spawn_and_tell(spawns),
+            "activate": lambda: playbill_grain_activation(spawns),
+        },
+        repeats,
+    )
+
+    def us(name: str, count: int) -> float:
+        return t[name] * 1e6 / count
+
+    per_layer_one = us("layers1", tells) - us("layers0", tells)
+    per_layer_four = (us("layers4", tells) - us("layers0", tells)) / 4
+    chain = {layers: layer_call_cost(layers) for layers in (0, 1, 4)}
+    return [
+        f"tell through a round-robin router {us('routed', tells):.2f} µs vs direct tell "
+        f"{us('direct', tells):.2f} µs: {t['routed'] / t['direct']:.2f}x (target <= 1.2); "
+        f"over 4 routees {us('routed4', tells):.2f} µs",
+        f"middleware on a tell: 0 layers {us('layers0', tells):.2f} µs, 1 layer "
+        f"{us('layers1', tells):.2f} µs, 4 layers {us('layers4', tells):.2f} µs: "
+        f"{per_layer_four:.2f} µs per layer over 4, {per_layer_one:.2f} µs for 1 "
+        f"(target <= 0.3); the receive chain alone: {chain[0]:.3f} / {chain[1]:.3f} / "
+        f"{chain[4]:.3f} µs, {(chain[4] - chain[0]) / 4:.3f} µs per layer over 4",
+        f"tell to an active grain {us('grain', tells):.2f} µs vs direct tell "
+        f"{us('direct', tells):.2f} µs: {t['grain'] / t['direct']:.2f}x (target <= 1.2)",
+        f"grain activation + first message {us('activate', spawns):.2f} µs vs spawn + first "
+        f"message {us('spawn', spawns):.2f} µs: {t['activate'] / t['spawn']:.2f}x "
+        f"(target <= 2)",
+    ]
+
+
 # -- the peer -----------------------------------------------------------------------------
 
 
@@ -430,14 +586,8 @@ def main(argv: list[str] | None = None) -> None:
         f"free_ask in @program {free * 1e6 / asks:.2f} µs vs direct ask "
         f"{sum(ours_a) * 1e6 / asks:.2f} µs: {free / sum(ours_a):.2f}x (target <= 1.25)"
     )
-    direct = min(best(lambda: playbill_shared_tell(tells), repeats))
-    routed = min(best(lambda: playbill_routed_tell(tells), repeats))
-    routed_four = min(best(lambda: playbill_routed_tell(tells, 4), repeats))
-    print(
-        f"tell through a round-robin router {routed * 1e6 / tells:.2f} µs vs direct tell "
-        f"{direct * 1e6 / tells:.2f} µs: {routed / direct:.2f}x (target <= 1.2); "
-        f"over 4 routees {routed_four * 1e6 / tells:.2f} µs"
-    )
+    for line in toolkit_lines(tells, spawns, max(repeats, 3)):
+        print(line)
     print(
         f"messages lost: floor {floor_f[1]}, playbill {ours_f[1]}"
         + (f", peer {peer_f[1]}" if peer_f else "")
