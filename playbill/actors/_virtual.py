@@ -229,6 +229,11 @@ class Grain(Actor):
 
     @program
     def on_stop(self) -> Any:
+        if getattr(self.context, "restart_error", None) is not None:
+            # a restart after a failure, as in Orleans: the failed instance's state is not
+            # saved (it may be what broke it), and the new instance reloads the last one
+            # persisted (by a deactivation, or `write_state`)
+            return None
         deactivated = self.on_deactivate()
         if isinstance(deactivated, Program):
             yield deactivated
