@@ -35,6 +35,17 @@ from playbill.durable._errors import (
     NotEncodable,
     WorkflowCancelled,
 )
+from playbill.durable._recording import (
+    RecordedMessage,
+    RecordedResult,
+    Recorder,
+    Recording,
+    RecordingCorrupted,
+    RecordingDivergence,
+    RecordingReplay,
+    read_recording,
+    replay_recording,
+)
 from playbill.durable._replay import InputRejected
 from playbill.durable._store import (
     Entry,
@@ -64,6 +75,13 @@ __all__ = [
     "Outcome",
     "Patched",
     "Paused",
+    "RecordedMessage",
+    "RecordedResult",
+    "Recorder",
+    "Recording",
+    "RecordingCorrupted",
+    "RecordingDivergence",
+    "RecordingReplay",
     "SQLiteJournal",
     "Status",
     "WorkflowCancelled",
@@ -71,4 +89,6 @@ __all__ = [
     "await_input",
     "canonical",
     "patched",
+    "read_recording",
+    "replay_recording",
 ]

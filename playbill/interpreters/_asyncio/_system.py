@@ -11,7 +11,7 @@ import logging
 import os
 import random as _random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -52,6 +52,11 @@ from playbill.effects._handlers import Handlers, HandlerTable
 from playbill.interpreters._asyncio._cell import _STOPPED, _STOPPING, _Cell, _GuardianCell
 from playbill.interpreters._asyncio._deadlines import _Deadlines
 from playbill.interpreters._asyncio._events import EventSubscription
+from playbill.interpreters._asyncio._recording import (
+    RecordingSink,
+    _RecordingCell,
+    recording_handlers,
+)
 from playbill.interpreters._asyncio._run import _Run
 from playbill.interpreters._asyncio._transport import Transport
 
@@ -97,8 +102,10 @@ class ActorSystem:
         dead_letter_limit: int = 10_000,
         blocking_threads: int = DEFAULT_BLOCKING_THREADS,
         transport: Transport | None = None,
+        record: str | os.PathLike[str] | RecordingSink | None = None,
     ) -> None:
         self.name = check_name(name, "an actor system name")
+        self._recorder = _open_recording(record)
         if transport is not None and not isinstance(transport, Transport):
             raise InvalidArgument(
                 f"ActorSystem transport must be a Transport (such as playbill.distributed."
@@ -116,6 +123,8 @@ class ActorSystem:
         self.ask_timeout = check_seconds("ActorSystem ask_timeout", ask_timeout)
         if transport is not None:  # the user's handlers win over the transport's
             handlers = {**transport.handlers(), **(handlers if handlers is not None else {})}
+        if self._recorder is not None:
+            handlers = recording_handlers(_handler_map(handlers), self._recorder)
         self.handlers = HandlerTable(handlers, interpreter="asyncio")
         self.dead_letters = DeadLetters(
             check_count("ActorSystem dead_letter_limit", dead_letter_limit)
@@ -146,6 +155,9 @@ class ActorSystem:
         self._kernel = Kernel(self)
         self._fresh = self._names.__next__  # numbers the children spawned without a name
         self._new_cell = partial(_Cell, self)
+        if self._recorder is not None:  # (an unrecorded system keeps the plain cell)
+            self._new_cell = partial(_RecordingCell, self)  # type: ignore[assignment]
+            self.random = self._recorded_random  # type: ignore[method-assign]
 
     # -- the kernel's Environment ---------------------------------------------------------
 
@@ -158,6 +170,11 @@ class ActorSystem:
 
     def random(self) -> float:
         return _random.random()
+
+    def _recorded_random(self) -> float:
+        value = _random.random()
+        self._recorder.jitter(value)  # type: ignore[union-attr]
+        return value
 
     def publishing(self) -> bool:
         return bool(self._subscriptions)
@@ -190,6 +207,8 @@ class ActorSystem:
             return
         self._loop = asyncio.get_running_loop()
         self._deadlines = _Deadlines(self._loop)
+        if self._recorder is not None:
+            self._recorder.start(self.name)
         self._failed = self._loop.create_future()
         guardian = _GuardianCell(self, None, f"/{self.name}", Guardian, None)
         guardian.instance = instantiate(Guardian, guardian)
@@ -208,6 +227,8 @@ class ActorSystem:
         guardian = self._guardian
         if guardian is None or guardian.phase is _STOPPED:
             await self._close_blocking_pool(timeout)  # (a system a failure stopped)
+            if self._recorder is not None:
+                self._recorder.close()
             return
         deadline = self._loop.time() + timeout
         # the programs system.run() still performs are cancelled first (their finalisers run)
@@ -234,6 +255,8 @@ class ActorSystem:
         for subscription in list(self._subscriptions):
             subscription.close()
         self._deadlines.close()
+        if self._recorder is not None:
+            self._recorder.close()
 
     async def _abandon(self, tasks: dict[asyncio.Task[Any], str], grace: float = 1.0) -> None:
         """Wait ``grace`` seconds for the cancelled ``tasks``; those still running swallow
@@ -512,6 +535,30 @@ class ActorSystem:
         return result
 
 
+def _open_recording(record: object) -> RecordingSink | None:
+    if record is None:
+        return None
+    if isinstance(record, str | os.PathLike):
+        from playbill.durable._recording import Recorder  # (the file format is durable's)
+
+        return Recorder(record)
+    if isinstance(record, RecordingSink):
+        return record
+    raise InvalidArgument(
+        f"ActorSystem record must be a file path (str or os.PathLike) to write the recording "
+        f"to, a playbill.durable.Recorder, or None, got {short(record)}"
+    )
+
+
+def _handler_map(handlers: object) -> dict[type[Any], Any]:
+    if handlers is None:
+        return {}
+    if not isinstance(handlers, Mapping):
+        HandlerTable(handlers, interpreter="asyncio")  # type: ignore[arg-type]  # (refuses it)
+    found: dict[type[Any], Any] = dict(handlers)  # type: ignore[call-overload]
+    return found
+
+
 def run(
     program: Program[A],
     *,
@@ -520,6 +567,7 @@ def run(
     supervision: SupervisionStrategy | None = None,
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     blocking_threads: int = DEFAULT_BLOCKING_THREADS,
+    record: str | os.PathLike[str] | RecordingSink | None = None,
 ) -> A:
     """Perform ``program`` in a fresh `ActorSystem` on a new event loop and return its value.
 
@@ -535,6 +583,7 @@ def run(
             supervision=supervision,
             ask_timeout=ask_timeout,
             blocking_threads=blocking_threads,
+            record=record,
         ) as system:
             return await system.run(program)
 

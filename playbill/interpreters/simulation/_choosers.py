@@ -69,6 +69,24 @@ class _ReplayChooser:
         return (choice * _MIX) % buckets
 
 
+class _AroundChooser(_ReplayChooser):
+    """The choices of a recorded run with a few deviations (``explore(around=...)``): run 0
+    follows them exactly; each later run moves ``1 + run % depth`` of them, at random
+    positions among the real choices, to another option (PCT's few priority changes, taken
+    from the recorded order)."""
+
+    def __init__(
+        self, choices: Sequence[int], widths: Sequence[int], seed: int, deviations: int
+    ) -> None:
+        source = _random.Random(seed)
+        changed = list(choices)
+        positions = [index for index, width in enumerate(widths) if width > 1]
+        for index in source.sample(positions, min(deviations, len(positions))):
+            width = widths[index]
+            changed[index] = (changed[index] + 1 + source.randrange(width - 1)) % width
+        super().__init__(changed)
+
+
 class _PriorityChooser:
     """PCT (probabilistic concurrency testing, Burckhardt et al.): every participant gets a
     random priority; the highest enabled one moves; at ``depth - 1`` random steps the one that

@@ -24,7 +24,7 @@ from playbill.effects import (
 from playbill.effects._checks import callable_with, check_flag, describe_callable, plural
 from playbill.effects._handlers import HandlerFactory, Handlers, HandlerTable, fresh_handlers
 from playbill.effects._program import Generate
-from playbill.interpreters.simulation._choosers import Chooser, _chooser
+from playbill.interpreters.simulation._choosers import Chooser, _AroundChooser, _chooser
 from playbill.interpreters.simulation._progress import Progress
 from playbill.interpreters.simulation._schedule import (
     AskCycles,
@@ -527,6 +527,7 @@ def explore(
     shrink: bool = True,
     max_shrinks: int = 2000,
     progress: bool | None = None,
+    around: object = None,
     **options: Any,
 ) -> Exploration[A]:
     """Run ``program`` under up to ``runs`` schedules until a run breaks ``check``; then
@@ -545,6 +546,12 @@ def explore(
     first (for small programs; ``Exploration.exhausted`` says when all passed).
     ``progress`` shows a line of runs done, runs a second and failures found: ``None`` (the
     default) shows it on a terminal, but not when ``CI`` is set or under pytest.
+
+    ``around`` explores the schedules near a recorded production run (a recording's path, a
+    `playbill.durable.Recording` or a `playbill.durable.RecordingReplay`): run 0 replays it
+    exactly; each later run changes one to three of its choices (PCT-style deviations from
+    the recorded order), with effects answered from the recording where it has them and by
+    ``handlers`` past it. It runs with ``delivery="per_pair"`` and the recorded system's name.
 
     >>> from playbill import pure
     >>> explore(pure(1), lambda result: result.value == 1, runs=5).found
@@ -567,6 +574,21 @@ def explore(
     _check_check(check)
     _check_options(options)
     build = _builder(program)
+    around_choices: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    if around is not None:
+        if strategy == "dfs":
+            raise InvalidArgument(
+                "explore(around=...) varies the recorded schedule; it takes strategy='random' "
+                f"or 'pct', got {strategy!r}"
+            )
+        from playbill.durable._recording import around_recording  # (recordings: durable's)
+
+        recorded: Any = around  # (read_recording refuses what is not a recording)
+        choices, widths, system, fresh = around_recording(
+            recorded, build(), options.get("handlers")
+        )
+        around_choices = (choices, widths)
+        options = {**options, "handlers": fresh, "delivery": "per_pair", "name": system}
     expression = program_name(program)
     named = isinstance(program, Program) or "<" not in _short_qualname(program)
     quiet = {**options, "trace": False}
@@ -574,7 +596,10 @@ def explore(
     try:
         schedules = _depth_first(build, quiet) if strategy == "dfs" else None
         for run in range(runs):
-            if schedules is None:
+            if around_choices is not None:
+                chooser = _AroundChooser(*around_choices, seed + run, run and 1 + run % 3)
+                result = simulate(build(), strategy=chooser, **quiet)
+            elif schedules is None:
                 result = simulate(build(), seed=seed + run, strategy=strategy, **quiet)
             else:
                 next_result = next(schedules, None)

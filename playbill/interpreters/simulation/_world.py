@@ -5,6 +5,7 @@ lifecycle kernel's commands. Messaging is `_Mail`'s, in its own module."""
 from __future__ import annotations
 
 import bisect
+import contextvars
 import heapq
 import inspect
 import itertools
@@ -111,6 +112,12 @@ _RUNNING, _STOPPED, _STOPPING, _SUSPENDED = (
 )
 A = TypeVar("A")
 _RUN, _FAILURE, _LIFECYCLE = StepKind.RUN, StepKind.FAILURE, StepKind.LIFECYCLE
+
+
+# the world running now (what a handler serving a recording asks who performs its effect)
+CURRENT_WORLD: contextvars.ContextVar[_World | None] = contextvars.ContextVar(
+    "playbill_world", default=None
+)
 
 
 def _sender(fiber: _Fiber) -> str:
@@ -255,10 +262,20 @@ class _World(_Mail):
         super().finish(fiber, outcome)
 
     def run(self, program: Program[A]) -> tuple[Status, Result[A, BaseException] | None]:
+        token = CURRENT_WORLD.set(self)
+        try:
+            return self.run_world(program)
+        finally:
+            CURRENT_WORLD.reset(token)
+
+    def run_world(self, program: Program[A]) -> tuple[Status, Result[A, BaseException] | None]:
         root = self.new_fiber(program, "main")
         self.root_id = root.id
         self.enqueue(root, first=False)
         shutting_down = False
+        # (a chooser following a recording is told of each step, not only of real choices;
+        # what it is told without a choice is no part of the schedule)
+        every_step = getattr(self.chooser, "every_step", False)
         try:
             while True:
                 if not shutting_down and (root.outcome is not None or self.escalated):
@@ -294,6 +311,8 @@ class _World(_Mail):
                     index = self.chooser.choose(_Names(options))
                     self.choices.append(index)
                     self.widths.append(len(options))
+                elif every_step:  # a chooser that follows a recording sees each step
+                    self.chooser.choose(_Names(options))
                 self.steps += 1
                 if self.steps > self.max_steps:
                     raise _StepLimit

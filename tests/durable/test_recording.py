@@ -1,0 +1,195 @@
+"""Recording a run under asyncio (``ActorSystem(record=...)``) and replaying it exactly in the
+simulator (``replay_recording``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from playbill import (
+    Actor,
+    ActorSystem,
+    InvalidArgument,
+    free_spawn,
+    gather,
+    now,
+    program,
+    run,
+    sleep,
+)
+from playbill import random as draw_random
+from playbill.durable import (
+    RecordingCorrupted,
+    RecordingDivergence,
+    read_recording,
+    replay_recording,
+)
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "examples"))
+from bank_race import Balance, Courier, two_deposits
+
+
+class SlowTeller(Actor):
+    """Reads, waits, writes: under asyncio both tellers read before either writes."""
+
+    def receive(self, message: Any) -> Any:
+        balance, amount = message
+
+        @program
+        def deposit() -> Any:
+            current = yield balance.free_ask("read")
+            yield sleep(0.01)
+            yield balance.free_tell(("write", current + amount))
+            return "deposited"
+
+        return deposit()
+
+
+@program
+def racy_deposits() -> Any:
+    balance = yield free_spawn(Balance, name="balance")
+    alice = yield free_spawn(SlowTeller, name="alice")
+    bob = yield free_spawn(SlowTeller, name="bob")
+    courier = yield free_spawn(Courier, name="courier")
+    yield gather(alice.free_ask((balance, 50)), courier.free_ask((bob, (balance, 50))))
+    return (yield balance.free_ask("read"))
+
+
+def _balance_order(result: Any) -> list[str]:
+    return [line.event for line in result.trace if line.actor == "/app/balance"]
+
+
+def test_the_bank_race_recorded_under_asyncio_replays_with_its_outcome(tmp_path: Path) -> None:
+    path = tmp_path / "bank.jsonl"
+    assert run(two_deposits(), record=path) == 100
+    replayed = replay_recording(two_deposits(), path)
+    assert replayed.result.status == "completed"
+    assert replayed.result.value == 100
+    recorded = [m for m in read_recording(path).messages if m.path == "/app/balance"]
+    assert replayed.followed == len(read_recording(path).messages)
+    assert [m.sender for m in recorded][:2] == ["/app/alice", "/app/alice"]
+
+
+def test_a_lost_deposit_under_asyncio_is_lost_again_in_the_replay(tmp_path: Path) -> None:
+    path = tmp_path / "lost.jsonl"
+    assert run(racy_deposits(), record=path) == 50  # the race happened in production
+    replayed = replay_recording(racy_deposits(), path)
+    assert replayed.result.value == 50
+    senders = [m.sender for m in read_recording(path).messages if m.path == "/app/balance"]
+    assert senders[:4] == ["/app/alice", "/app/bob", "/app/alice", "/app/bob"]
+    # the replay's schedule replays the same run again, step for step
+    from playbill import replay
+
+    again = replay(racy_deposits(), replayed.result.schedule, handlers={})
+    assert again.value == 50
+
+
+class Flaky(Actor):
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def receive(self, message: Any) -> Any:
+        if message == "boom":
+            raise ValueError("boom")
+        self.seen += 1
+        return self.seen
+
+
+@program
+def supervised() -> Any:
+    flaky = yield free_spawn(Flaky, name="flaky")
+    first = yield flaky.free_ask("count")
+    failed = yield flaky.free_ask("boom").attempt()
+    after = yield flaky.free_ask("count")  # a restarted instance counts from zero
+    stamp = yield now()
+    chance = yield draw_random()
+    return first, type(failed.failure()).__name__, after, stamp, chance
+
+
+def test_a_supervised_failure_and_restart_replays_with_the_recorded_time_and_chance(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "restart.jsonl"
+    value = run(supervised(), record=path)
+    assert value[0] == 1
+    assert value[2] == 1
+    replayed = replay_recording(supervised(), path)
+    assert replayed.result.value == value  # the same time and number, from the recording
+    assert any("restart" in line.event for line in replayed.result.trace)
+
+
+def test_a_changed_program_is_a_divergence_naming_the_step(tmp_path: Path) -> None:
+    path = tmp_path / "bank.jsonl"
+    run(two_deposits(), record=path)
+
+    @program
+    def changed() -> Any:
+        balance = yield free_spawn(Balance, name="balance")
+        return (yield balance.free_ask(("write", 7)))
+
+    with pytest.raises(RecordingDivergence, match=r"diverged at step \d+: the recording says"):
+        replay_recording(changed(), path)
+
+
+def test_a_changed_effect_is_a_divergence(tmp_path: Path) -> None:
+    path = tmp_path / "time.jsonl"
+    run(now(), record=path)
+    with pytest.raises(RecordingDivergence, match="main performed Random"):
+        replay_recording(draw_random(), path)
+
+
+def test_a_cut_recording_replays_its_prefix_and_says_where_it_ended(tmp_path: Path) -> None:
+    path = tmp_path / "bank.jsonl"
+    run(racy_deposits(), record=path)
+    lines = path.read_text().splitlines()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines[:4]) + '\n{"h":"/app/bal')  # a crash mid-line
+    recording = read_recording(cut)
+    assert not recording.complete
+    assert len(recording.messages) == 3
+    replayed = replay_recording(racy_deposits(), cut)
+    assert replayed.followed == 3
+    assert "cut short after line 4" in replayed.note
+    assert "on its own from step" in replayed.note
+
+
+def test_a_corrupted_line_before_the_end_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bank.jsonl"
+    run(two_deposits(), record=path)
+    lines = path.read_text().splitlines()
+    lines[2] = "garbage"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordingCorrupted, match="line 3 is not a recording entry"):
+        read_recording(path)
+
+
+def test_bad_input_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match=r"ActorSystem record must be a file path.*got 42"):
+        ActorSystem(record=42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="cannot be read"):
+        replay_recording(now(), tmp_path / "missing.jsonl")
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"hello": 1}) + "\n")
+    with pytest.raises(InvalidArgument, match="is not a playbill recording"):
+        replay_recording(now(), other)
+    with pytest.raises(InvalidArgument, match="takes the Program that was recorded"):
+        replay_recording("main", other)  # type: ignore[arg-type]
+
+
+def test_explore_around_a_recording_finds_the_lost_deposit_the_production_run_missed(
+    tmp_path: Path,
+) -> None:
+    from playbill import explore
+
+    path = tmp_path / "bank.jsonl"
+    assert run(two_deposits(), record=path) == 100  # asyncio's order: no race seen
+    found = explore(two_deposits, lambda result: result.value == 100, around=path, runs=200)
+    assert found.found
+    assert found.minimal is not None
+    assert found.minimal.value == 50
+    with pytest.raises(InvalidArgument, match=r"around=.*strategy='random'"):
+        explore(two_deposits, lambda result: True, around=path, strategy="dfs")
