@@ -8,12 +8,16 @@ playbill never imports OpenTelemetry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
-from typing import final
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, final
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from playbill.actors import (
     DeadLettered,
@@ -26,14 +30,18 @@ from playbill.actors import (
 )
 from playbill.agents import AgentSystem, TaskEvent, TaskEventKind
 from playbill.effects import InvalidArgument, Program
-from playbill.effects._checks import check_count
+from playbill.effects._checks import check_count, check_flag
 from playbill.flow import FlowEvent
 from playbill.interpreters import ActorSystem, EventSubscription
 from playbill.models import Completion, Model, ModelRequest, Price, Usage, call_model
 
+if TYPE_CHECKING:
+    from playbill.distributed import RedisTransport
+
 __all__ = ["Attached", "Telemetry", "with_telemetry"]
 
 SCOPE = "playbill"
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def _nanoseconds(seconds: float) -> int:
@@ -110,6 +118,14 @@ class Telemetry:
         self._node_duration = meter.create_histogram("playbill.flow.node.duration", "s")
         self._tokens = meter.create_counter("playbill.model.tokens", "{token}")
         self._cost = meter.create_counter("playbill.model.cost", "1")
+        self._ask_duration = meter.create_histogram("playbill.ask.duration", "s")
+        # read from the attached systems' live actors when a metric reader collects: the
+        # actors never do anything for them
+        self._systems: list[ActorSystem] = []
+        meter.create_observable_gauge("playbill.mailbox.depth", [self._mailbox_depths], "{message}")
+        meter.create_observable_counter(
+            "playbill.messages.handled", [self._messages_handled], "{message}"
+        )
         self._actors: dict[str, Span] = {}
         self._tasks_open: dict[tuple[str | None, str], tuple[Span, float, int]] = {}
         self._flows_open: dict[str, tuple[Span, float, str]] = {}
@@ -117,10 +133,19 @@ class Telemetry:
 
     # -- feeding it -----------------------------------------------------------------------
 
-    def attach(self, system: ActorSystem | AgentSystem, *, buffer: int = 10_000) -> Attached:
+    def attach(
+        self, system: ActorSystem | AgentSystem, *, buffer: int = 10_000, asks: bool = False
+    ) -> Attached:
         """Subscribe to a running ``system``'s event stream (an `ActorSystem`, or an
         `AgentSystem`'s) and observe each event as it comes, until `Attached.detach` or the
-        system's shutdown. Call it from the system's event loop."""
+        system's shutdown. Call it from the system's event loop.
+
+        While attached, the metric readers of the meter provider also read
+        ``playbill.mailbox.depth`` and ``playbill.messages.handled`` from the live actors
+        (nothing is done per message for them). With ``asks=True``, every ask to an actor
+        of the system is also timed: a ``playbill.ask`` span (a child of the span current
+        where the ask was made) and the histogram ``playbill.ask.duration``; that costs each
+        ask a span, so it is off by default."""
         actors = system.actors if isinstance(system, AgentSystem) else system
         if not isinstance(actors, ActorSystem):
             raise InvalidArgument(
@@ -128,6 +153,13 @@ class Telemetry:
                 f"{system!r} ({type(system).__name__})"
             )
         check_count("Telemetry.attach() buffer", buffer, minimum=1)
+        check_flag("Telemetry.attach() asks", asks)
+        if asks and actors._ask_probe is not None:
+            raise InvalidArgument(
+                f"Telemetry.attach() asks=True: the asks of {actors.name!r} are already timed "
+                "by another attached Telemetry; detach it first, or attach this one with "
+                "asks=False"
+            )
         subscription = actors.events(buffer)
 
         async def consume() -> None:
@@ -135,7 +167,32 @@ class Telemetry:
                 self.observe(event)
 
         task = asyncio.get_running_loop().create_task(consume())
-        return Attached(self, subscription, task)
+        self._systems.append(actors)
+        if asks:
+            actors._ask_probe = self._time_ask
+        return Attached(self, subscription, task, actors, times_asks=asks)
+
+    def trace_transport(self, transport: RedisTransport) -> None:
+        """Carry trace context across processes: each envelope ``transport`` sends holds the
+        W3C ``traceparent`` of the span current at the send, and each message a durable
+        actor of this node handles runs in a ``playbill.durable.handle`` span, the child of
+        the sender's. Call it on every node (with the same or another `Telemetry`); a node
+        that does not is told nothing and still reads the others' envelopes.
+
+        >>> from playbill.distributed import RedisTransport
+        >>> transport = RedisTransport("redis://127.0.0.1:6379/0")
+        >>> Telemetry().trace_transport(transport)
+        >>> transport.tracing is not None
+        True
+        """
+        from playbill.distributed import RedisTransport
+
+        if not isinstance(transport, RedisTransport):
+            raise InvalidArgument(
+                f"Telemetry.trace_transport() transport must be a RedisTransport, got "
+                f"{transport!r} ({type(transport).__name__})"
+            )
+        transport.tracing = _W3CCarrier(self._tracer)
 
     def observe_all(self, events: Iterable[object]) -> None:
         """Observe each of ``events`` in order (``result.events`` of a simulation, say),
@@ -218,6 +275,42 @@ class Telemetry:
         self._tokens.add(usage.output_tokens, {"playbill.model": model, "token.type": "output"})
         if price is not None:
             self._cost.add(price.of(usage), {"playbill.model": model})
+
+    # -- probes: read from live systems, never on the actors' path -------------------------
+
+    def _time_ask(self, path: str, message: object, future: asyncio.Future[Any]) -> None:
+        started = time.perf_counter()
+        message_type = type(message).__name__
+        span = self._tracer.start_span(
+            "playbill.ask",
+            kind=SpanKind.CLIENT,
+            attributes={"playbill.actor.path": path, "playbill.message.type": message_type},
+        )
+
+        def replied(future: asyncio.Future[Any]) -> None:
+            error = None if future.cancelled() else future.exception()
+            outcome = "cancelled" if future.cancelled() else "failed" if error is not None else "ok"
+            span.set_attribute("playbill.outcome", outcome)
+            if error is not None:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            span.end()
+            self._ask_duration.record(
+                time.perf_counter() - started,
+                {"playbill.outcome": outcome, "playbill.message.type": message_type},
+            )
+
+        future.add_done_callback(replied)
+
+    def _mailbox_depths(self, options: CallbackOptions) -> Iterator[Observation]:
+        for system in list(self._systems):
+            for cell in system._live_cells():
+                yield Observation(len(cell.mailbox.user), {"playbill.actor.path": cell.path})
+
+    def _messages_handled(self, options: CallbackOptions) -> Iterator[Observation]:
+        for system in list(self._systems):
+            for cell in system._live_cells():
+                yield Observation(cell.handled_count, {"playbill.actor.path": cell.path})
 
     # -- spans ----------------------------------------------------------------------------
 
@@ -323,18 +416,57 @@ class Attached:
     already published are observed."""
 
     def __init__(
-        self, telemetry: Telemetry, subscription: EventSubscription, task: asyncio.Task[None]
+        self,
+        telemetry: Telemetry,
+        subscription: EventSubscription,
+        task: asyncio.Task[None],
+        system: ActorSystem,
+        *,
+        times_asks: bool,
     ) -> None:
         self._telemetry = telemetry
         self._subscription = subscription
         self._task = task
+        self._system = system
+        self._times_asks = times_asks
 
     async def detach(self) -> None:
         """Unsubscribe, observe what is buffered, then end the spans still open (their
-        actors and tasks live on, unobserved) as `Telemetry.close` does."""
+        actors and tasks live on, unobserved) as `Telemetry.close` does; asks are no longer
+        timed and mailboxes no longer read."""
         self._subscription.close()
+        systems = self._telemetry._systems
+        if self._system in systems:
+            systems.remove(self._system)
+        if self._times_asks:
+            self._system._ask_probe = None
         await self._task
         self._telemetry.close()
+
+
+@final
+class _W3CCarrier:
+    """Trace context in envelopes, as the W3C ``traceparent`` (`TraceCarrier`)."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def inject(self) -> str | None:
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier)
+        return carrier.get("traceparent")
+
+    @contextmanager
+    def handling(self, traceparent: str, id: str, type: str) -> Iterator[object]:
+        parent = _PROPAGATOR.extract({"traceparent": traceparent})
+        attributes = {"playbill.durable.id": id, "playbill.message.type": type or "plain"}
+        with self._tracer.start_as_current_span(
+            "playbill.durable.handle",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span:
+            yield span
 
 
 def with_telemetry(

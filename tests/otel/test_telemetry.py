@@ -249,6 +249,96 @@ def test_with_tracing_off_nothing_is_subscribed_and_detach_unsubscribes(arun):
     assert [span.attributes["playbill.outcome"] for span in spans] == ["unfinished"] * 2
 
 
+# -- probes: mailbox depth, messages handled, asks -----------------------------------------------
+
+
+class Gate(Actor):
+    """Waits on its first message's event, so what is told next stays queued; fails on
+    "boom"."""
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, asyncio.Event):
+            await message.wait()
+        elif message == "boom":
+            raise ValueError("boom")
+        return message
+
+
+def test_mailbox_depth_and_messages_handled_are_read_from_the_live_actors(arun):
+    recorded = Recorded()
+    path = frozenset({("playbill.actor.path", "/app/gate")})
+
+    async def scenario() -> list[Any]:
+        seen: list[Any] = []
+        async with ActorSystem("app") as system:
+            attached = recorded.telemetry.attach(system)
+            gate = system.spawn(Gate, "gate")
+            opened = asyncio.Event()
+            gate.tell(opened)
+            await asyncio.sleep(0.01)
+            for number in range(150):  # more than one batch (THROUGHPUT is 64)
+                gate.tell(number)
+            gate.tell("boom")  # a failed message is handled too
+            seen.append(recorded.metric("playbill.mailbox.depth")[path])
+            opened.set()
+            assert await gate.ask("last") == "last"
+            seen.append(recorded.metric("playbill.mailbox.depth")[path])
+            seen.append(recorded.metric("playbill.messages.handled")[path])
+            await attached.detach()
+            seen.append(recorded.metric("playbill.mailbox.depth"))  # no longer read
+        return seen
+
+    assert arun(scenario()) == [151, 0, 153, {}]
+
+
+def test_asks_are_timed_as_spans_under_the_current_span_only_when_enabled(arun):
+    recorded = Recorded()
+    tracer = recorded.telemetry._tracer
+
+    async def scenario() -> None:
+        async with ActorSystem("app") as system:
+            echo = system.spawn(Gate, "echo")
+            untimed = recorded.telemetry.attach(system)
+            assert await echo.ask("not timed") == "not timed"
+            await untimed.detach()
+            assert system._ask_probe is None
+            timed = recorded.telemetry.attach(system, asks=True)
+            with tracer.start_as_current_span("caller"):
+                assert await echo.ask("timed") == "timed"
+                with pytest.raises(Exception, match="boom"):
+                    await echo.ask("boom")
+            await timed.detach()
+            assert system._ask_probe is None
+            assert await echo.ask("not timed again") == "not timed again"
+
+    arun(scenario())
+    (caller,) = recorded.finished("caller")
+    asks = recorded.finished("playbill.ask")
+    assert [span.attributes["playbill.outcome"] for span in asks] == ["ok", "failed"]
+    assert {parent_of(span) for span in asks} == {caller.context.span_id}
+    assert {span.attributes["playbill.actor.path"] for span in asks} == {"/app/echo"}
+    assert asks[1].status.status_code is StatusCode.ERROR
+    assert recorded.metric("playbill.ask.duration") == {
+        frozenset({("playbill.outcome", "ok"), ("playbill.message.type", "str")}): 1,
+        frozenset({("playbill.outcome", "failed"), ("playbill.message.type", "str")}): 1,
+    }
+
+
+def test_only_one_telemetry_times_a_systems_asks(arun):
+    async def scenario() -> str:
+        async with ActorSystem("app") as system:
+            first = Telemetry().attach(system, asks=True)
+            with pytest.raises(InvalidArgument) as raised:
+                Telemetry().attach(system, asks=True)
+            await first.detach()
+            return str(raised.value)
+
+    message = arun(scenario())
+    assert "asks=True" in message
+    assert "'app'" in message
+    assert "detach it first" in message
+
+
 # -- models -------------------------------------------------------------------------------------
 
 
@@ -289,6 +379,14 @@ def test_importing_playbill_does_not_import_opentelemetry():
             ["attach() system", "ActorSystem or an AgentSystem"],
         ),
         (
+            lambda: asyncio.run(_attach_in_a_system(asks="yes")),
+            ["attach() asks", "'yes'", "True or False"],
+        ),
+        (
+            lambda: Telemetry().trace_transport(object()),
+            ["trace_transport() transport", "RedisTransport", "object"],
+        ),
+        (
             lambda: with_telemetry(FunctionModel(lambda request: ""), object()),
             ["with_telemetry() telemetry", "Telemetry"],
         ),
@@ -303,3 +401,8 @@ def test_bad_input_is_refused_naming_the_option(make, words):
         make()
     for word in words:
         assert word in str(raised.value)
+
+
+async def _attach_in_a_system(**options: Any) -> None:
+    async with ActorSystem("app") as system:
+        Telemetry().attach(system, **options)

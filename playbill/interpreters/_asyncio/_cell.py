@@ -88,6 +88,7 @@ class _Cell(KernelCell):
         "_terminated",
         "asking",
         "current",
+        "handled_count",
         "in_program",
         "interrupting",
         "loop",
@@ -112,6 +113,8 @@ class _Cell(KernelCell):
         self.system = system
         self.loop = system._loop
         self.current: object = None  # the item being handled, failed if the task is cancelled
+        # messages handled, added once per batch (never per message): telemetry's probe reads it
+        self.handled_count = 0
         self.asking: tuple[_Cell, object] | None = None  # what its message's ask waits on
         self.in_program = False  # whether it is awaiting the program a receive returned
         self.interrupting = False  # whether its task was cancelled to interrupt that program
@@ -207,9 +210,12 @@ class _Cell(KernelCell):
                 future.add_done_callback(lambda _: room.cancel())
             if future.done():
                 return future
-        limit = self.system.ask_timeout if timeout is None else timeout
+        system = self.system
+        limit = system.ask_timeout if timeout is None else timeout
         if limit != math.inf:
-            self.system._deadlines.add(limit, future, self, message)
+            system._deadlines.add(limit, future, self, message)
+        if system._ask_probe is not None:  # telemetry asked to time asks (off: this one test)
+            system._ask_probe(self.path, message, future)
         return future
 
     def send(self, message: object) -> Awaitable[None]:
@@ -477,6 +483,8 @@ class _Cell(KernelCell):
                             )
                         cause: BaseException = error.__cause__ if own else error  # type: ignore[assignment]
                         system._failure_log.failing(self.path, cause, message=message)
+                        self.handled_count += handled + 1
+                        handled = 0
                         self._fail(cause)
                         break
                     self.current = None
@@ -491,8 +499,10 @@ class _Cell(KernelCell):
                         self._apply(system._kernel.handled(self, message))
                     handled += 1
                     if handled >= THROUGHPUT:
-                        await asyncio.sleep(0)
+                        self.handled_count += handled
                         handled = 0
+                        await asyncio.sleep(0)
+                self.handled_count += handled
         except asyncio.CancelledError:
             self._abort()
             raise

@@ -134,6 +134,9 @@ class ActorSystem:
         check_supervision(supervision)
         self._supervision = supervision if supervision is not None else OneForOne()
         self._subscriptions: set[EventSubscription] = set()
+        # given each ask's target path, message and reply future when telemetry times asks
+        # (`Telemetry.attach(system, asks=True)`); None otherwise, so an ask pays one test
+        self._ask_probe: Callable[[str, object, asyncio.Future[Any]], None] | None = None
         # what an emitted event is also given to: None, or an awaitable when the emitting
         # program must wait (the agent layer's bounded run streams push back this way)
         self._event_gate: Callable[[object], Awaitable[None] | None] | None = None
@@ -436,6 +439,20 @@ class ActorSystem:
     def _publish(self, event: ActorEvent) -> None:
         for subscription in self._subscriptions:
             subscription._push(event)
+
+    def _live_cells(self) -> list[_Cell]:
+        """Every live actor's cell, parents before children: what telemetry's probes read
+        (mailbox depths, messages handled). Each level is copied at once, so it may run on a
+        metric reader's thread while the loop spawns and stops actors."""
+        guardian = self._guardian
+        found: list[_Cell] = []
+        if guardian is None:
+            return found
+        level = list(guardian.children_cells.values())
+        while level:
+            found.extend(level)
+            level = [child for cell in level for child in list(cell.children_cells.values())]
+        return found
 
     def _dead_letter(self, message: object, recipient: str, reason: DeadLetterReason) -> None:
         letter = DeadLetter(message, recipient, reason, time.time())
