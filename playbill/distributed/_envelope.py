@@ -21,7 +21,10 @@ class Envelope:
     """One message on the wire. ``id`` is created once by the sender (the dedup key);
     ``type``/``v`` name the registered class (``""``/``0`` for a plain value); ``payload`` is
     the message encoded by the registry; ``reply_to`` and ``corr`` are set for an ask;
-    ``incarnation`` is the one the sender's ref names (``None``: whichever is current)."""
+    ``incarnation`` is the one the sender's ref names (``None``: whichever is current);
+    ``trace`` is the W3C ``traceparent`` of the sender's current span when the transport
+    carries trace context (`Telemetry.trace_transport`), else ``None`` and not on the wire
+    (an envelope written before the field existed decodes as ``None``)."""
 
     id: str
     type: str
@@ -31,22 +34,23 @@ class Envelope:
     reply_to: str | None = None
     corr: str | None = None
     incarnation: int | None = None
+    trace: str | None = None
 
     def encode(self) -> bytes:
-        data: bytes = msgpack.packb(
-            {
-                _MARK: 1,
-                "id": self.id,
-                "t": self.type,
-                "v": self.v,
-                "p": self.payload,
-                "s": self.sender,
-                "r": self.reply_to,
-                "c": self.corr,
-                "i": self.incarnation,
-            },
-            use_bin_type=True,
-        )
+        fields: dict[str, Any] = {
+            _MARK: 1,
+            "id": self.id,
+            "t": self.type,
+            "v": self.v,
+            "p": self.payload,
+            "s": self.sender,
+            "r": self.reply_to,
+            "c": self.corr,
+            "i": self.incarnation,
+        }
+        if self.trace is not None:
+            fields["tp"] = self.trace
+        data: bytes = msgpack.packb(fields, use_bin_type=True)
         return data
 
 
@@ -76,6 +80,7 @@ def _header(raw: bytes) -> Envelope | str:
         ("r", str, True),
         ("c", str, True),
         ("i", int, True),
+        ("tp", str, True),
     )
     for key, kind, optional in fields:
         value = data.get(key)
@@ -84,7 +89,15 @@ def _header(raw: bytes) -> Envelope | str:
         if type(value) is not kind:
             return f"not a playbill envelope (field {key!r} is {type(value).__name__})"
     return Envelope(
-        data["id"], data["t"], data["v"], data["p"], data["s"], data["r"], data["c"], data["i"]
+        data["id"],
+        data["t"],
+        data["v"],
+        data["p"],
+        data["s"],
+        data.get("r"),  # (optional keys may be absent: a Refusal, never a KeyError)
+        data.get("c"),
+        data.get("i"),
+        data.get("tp"),
     )
 
 

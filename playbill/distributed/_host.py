@@ -10,6 +10,7 @@ import enum
 import logging
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ logger = logging.getLogger("playbill")
 
 _FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _KEPT_DATA = 1024
+_UNTRACED: AbstractContextManager[object] = nullcontext()  # (reusable: no trace to restore)
 
 
 class _Outcome(enum.Enum):
@@ -529,8 +531,15 @@ class _Host:
         assert local is not None
         self.writes = []
         self.outgoing = []
+        tracing = transport.tracing
+        scope: AbstractContextManager[object] = (
+            _UNTRACED
+            if tracing is None or envelope.trace is None
+            else tracing.handling(envelope.trace, self.id, envelope.type)
+        )
         try:
-            result = await local.ask(message, math.inf)
+            with scope:  # the sender's trace context, when its envelope carries one
+                result = await local.ask(message, math.inf)
         except Exception as error:
             if not self.owning:
                 raise _Lost from None

@@ -28,6 +28,7 @@ from playbill.distributed._envelope import Envelope, decode_reply
 from playbill.distributed._errors import NodeDown, RemoteError
 from playbill.distributed._ref import DurableRef
 from playbill.distributed._registry import MessageRegistry, UnknownMessageType, default_registry
+from playbill.distributed._tracing import TraceCarrier
 from playbill.effects import ActorRef, AskTimeout, InvalidArgument, PlaybillError
 from playbill.effects._checks import check_count, check_flag, check_seconds
 from playbill.effects._handlers import Handlers
@@ -200,6 +201,8 @@ class RedisTransport:
         self._ending = False  # the background tasks are being stopped
         self._scripts: dict[str, Any] = {}
         self.late_replies = 0
+        # set by `Telemetry.trace_transport`: envelopes then carry the sender's traceparent
+        self.tracing: TraceCarrier | None = None
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -389,6 +392,7 @@ class RedisTransport:
             self.key("reply", self.node_id) if corr is not None else None,
             corr,
             ref.incarnation,
+            self.tracing.inject() if self.tracing is not None else None,
         ).encode()
         if len(envelope) > self.max_payload:
             raise InvalidArgument(
