@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 export HYPOTHESIS_PROFILE
 
-.PHONY: demo test lint docs mermaid redis-server format bench bench-peer clean
+.PHONY: demo test lint docs mermaid redis-server chromium format bench bench-peer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,11 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict playbill
 
-test: lint mermaid redis-server
-	$(BIN)/python -m pytest --benchmark-disable
+# The suite on this venv's Python and, concurrently, a documented set on every other supported
+# Python found (python3.12, python3.13: PATH or ~/.pyenv), each in its own .venv-3.X; see
+# tools/test_on_pythons.sh for which tests and why, and which interpreters were skipped.
+test: lint mermaid redis-server chromium
+	tools/test_on_pythons.sh $(BIN)/python -m pytest --benchmark-disable
 
 # The documentation site, built strictly (a broken link, a missing reference or a page left out
 # of mkdocs.yml's nav fails it); the suite builds it too (tests/test_docs_site.py).
@@ -53,6 +56,20 @@ redis-server:
 	    /etc/init.d/redis-server stop >/dev/null 2>&1 || true; \
 	  else \
 	    echo "redis-server not found: the Redis tests will be skipped (as root: apt-get install redis-server)"; \
+	  fi; }
+
+# The site is loaded in headless Chromium (tests/test_browser.py): Debian's package, installed
+# when missing and this runs as root; otherwise that test is skipped, saying how to install it.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser check of the site"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; } || \
+	      echo "could not install chromium: the browser check will be skipped (apt-get install chromium)"; \
+	  else \
+	    echo "chromium not found: the browser check will be skipped (as root: apt-get install chromium)"; \
 	  fi; }
 
 # Mermaid's own parser checks the flow drawings in the suite (skipped, saying why, without npm)
@@ -99,4 +116,4 @@ bench-peer:
 	fi
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) site .mypy_cache .ruff_cache .hypothesis .pytest_cache tools/mermaid/node_modules
+	rm -rf $(VENV) .venv-3.* .test-logs $(BENCH_VENV) site .mypy_cache .ruff_cache .hypothesis .pytest_cache tools/mermaid/node_modules

@@ -93,6 +93,21 @@ def gallery() -> str:
     return "\n".join(parts)
 
 
+# Mermaid for the site, from the npm install the suite's Mermaid check makes (`make mermaid`):
+# the material theme uses a `mermaid` already loaded, and otherwise fetches it from unpkg.com,
+# which an offline reader (or the browser check) cannot reach.
+MERMAID = ROOT / "tools" / "mermaid" / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+MERMAID_ON_SITE = "javascripts/mermaid.min.js"
+
+
+def on_config(config: MkDocsConfig, **kwargs: Any) -> MkDocsConfig:
+    if MERMAID.is_file() and MERMAID_ON_SITE not in config.extra_javascript:
+        config.extra_javascript.append(MERMAID_ON_SITE)
+    return config
+
+
 def on_files(files: Files, config: MkDocsConfig, **kwargs: Any) -> Files:
     files.append(File.generated(config, GALLERY, content=gallery()))
+    if MERMAID.is_file():
+        files.append(File.generated(config, MERMAID_ON_SITE, content=MERMAID.read_bytes()))
     return files
