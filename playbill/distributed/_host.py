@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import msgpack
 import redis.exceptions
 
 from playbill.actors import MailboxPolicy, SupervisionStrategy
@@ -43,23 +44,29 @@ class _Lost(Exception):
 
 
 class _Commit:
-    """One entry's commit, queued for the committer; ``done`` gets the script's status."""
+    """One entry's commit, queued for the committer: ``item`` is its part of a ``COMMIT``
+    batch (see `_scripts.COMMIT`); ``done`` gets the script's status."""
 
-    __slots__ = ("args", "done", "entry", "envelope", "keys")
+    __slots__ = ("done", "entry", "envelope", "item")
 
     def __init__(
         self,
         entry: str,
         envelope: Envelope | None,
-        keys: list[str],
-        args: list[Any],
+        item: tuple[Any, ...],
         done: asyncio.Future[int],
     ) -> None:
         self.entry = entry
         self.envelope = envelope
-        self.keys = keys
-        self.args = args
+        self.item = item
         self.done = done
+
+
+def _wire(value: str | bytes | int | float) -> str | bytes:
+    """A staged write's argument as redis-py would send it (Lua numbers would lose digits)."""
+    if isinstance(value, str | bytes):
+        return value
+    return repr(value)
 
 
 class _Copy:
@@ -644,36 +651,23 @@ class _Host:
         wait: bool = True,
     ) -> None:
         """Queue the entry's commit for the committer; with ``wait``, until it is done."""
-        outgoing = outgoing or []
         transport = self.transport
-        reply_to = envelope.reply_to if envelope is not None and reply else None
-        keys = [
-            self.keys["lease"],
-            self.keys["mbox"],
-            self._seen(envelope.id) if envelope is not None else self.keys["mbox"],
-            self.keys["deliveries"],
-            reply_to or self.keys["mbox"],
-            self.keys["dead"],
-            *(transport.data_key(write.key) for write in writes),
-            *(stream for stream, _ in outgoing),
-        ]
-        args: list[Any] = [
-            self.fence,
-            "playbill",
+        item = (
             entry,
-            "1" if envelope is not None else "0",
-            transport._ms(transport.dedup_ttl),
+            self._seen(envelope.id) if envelope is not None else "",
+            envelope.reply_to if envelope is not None and reply and envelope.reply_to else "",
             reply,
             dead[0] if dead else "",
             dead[1] if dead else b"",
             envelope.id if envelope is not None else "",
-            len(writes),
-        ]
-        for write in writes:
-            args += [write.command, len(write.args), *write.args]
-        args += [len(outgoing), *(envelope for _, envelope in outgoing)]
+            [
+                (write.command, transport.data_key(write.key), *map(_wire, write.args))
+                for write in writes
+            ],
+            outgoing or [],
+        )
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.commits_queued.append(_Commit(entry, envelope, keys, args, done))
+        self.commits_queued.append(_Commit(entry, envelope, item, done))
         if envelope is not None:
             self.in_flight.add(envelope.id)
         self.commit_ready.set()
@@ -705,19 +699,51 @@ class _Host:
                     await self._settle(pending, result)
 
     async def _run_commits(self, batch: list[_Commit]) -> list[Any]:
-        client = self.transport._redis
+        """One ``COMMIT`` call for the batch: a status per entry, in order. A script error
+        (a reply stream of the wrong type, say) ends the call where it happened; the batch is
+        then run again one entry a call, so only the entry at fault is left pending (those
+        already committed answer "already committed")."""
+        try:
+            return await self._call_commit(batch)
+        except redis.exceptions.ResponseError as error:
+            if len(batch) == 1:
+                return [error]
+        results: list[Any] = []
+        for pending in batch:
+            try:
+                results += await self._call_commit([pending])
+            except redis.exceptions.ResponseError as error:
+                results.append(error)
+        return results
+
+    async def _call_commit(self, batch: list[_Commit]) -> list[Any]:
+        transport = self.transport
+        client = transport._redis
         assert client is not None
         script = self._script("COMMIT")
+        keys = self.keys
+        assert self.fence is not None
+        args = (
+            keys["lease"],
+            keys["mbox"],
+            keys["deliveries"],
+            keys["dead"],
+            self.fence,
+            "playbill",
+            transport._ms(transport.dedup_ttl),
+            # (raw strings only: Redis's cmsgpack refuses msgpack's bin and str8 types)
+            msgpack.packb([pending.item for pending in batch], use_bin_type=False),
+        )
         while True:
-            async with client.pipeline(transaction=False) as pipe:
-                for pending in batch:
-                    pipe.evalsha(script.sha, len(pending.keys), *pending.keys, *pending.args)
-                results: list[Any] = await pipe.execute(raise_on_error=False)
-            if not any(isinstance(result, redis.exceptions.NoScriptError) for result in results):
-                return results
-            # (Redis restarted and forgot the script: load it and run the batch again; the
-            # commits that did run answer "already committed")
-            script.sha = await client.script_load(script.script)
+            try:
+                flat: Any = await client.evalsha(script.sha, 4, *args)
+                break
+            except redis.exceptions.NoScriptError:
+                # (Redis restarted and forgot the script: load it and run the batch again)
+                script.sha = await client.script_load(script.script)
+        if len(flat) == 1:  # refused: the lease is not this node's
+            return [(_REFUSED, b"")] * len(batch)
+        return list(zip(flat[::2], flat[1::2], strict=True))
 
     async def _settle(self, pending: _Commit, result: Any) -> None:
         transport = self.transport

@@ -8,6 +8,7 @@ import pickle
 from typing import ClassVar
 
 import attrs
+import msgpack
 import pytest
 
 from playbill import Actor, program
@@ -258,6 +259,74 @@ def test_pipelined_commits_apply_staged_writes_in_message_order(arun, redis_url,
             await ref.ask(200, timeout=10)
             written = await client.lrange(transport.data_key("log"), 0, -1)
         assert [int(n) for n in written] == list(range(201))
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_one_commit_call_covers_a_batch_of_consecutive_entries_in_order(arun, redis_url, namespace):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            ref = await system.spawn_durable(Appender, id="log")
+            await ref.ask(-1, timeout=5)
+            real, sizes = transport._redis.evalsha, []
+
+            async def evalsha(sha, keys, *args):
+                if sha == transport._scripts["COMMIT"].sha:
+                    sizes.append(len(msgpack.unpackb(args[-1], raw=True)))
+                return await real(sha, keys, *args)
+
+            transport._redis.evalsha = evalsha
+            for n in range(300):
+                ref.tell(n)
+            await ref.ask(300, timeout=10)
+            written = await client.lrange(transport.data_key("log"), 0, -1)
+        assert [int(n) for n in written] == list(range(-1, 301))
+        assert sum(sizes) == 301  # each entry committed once, by one of the calls
+        assert max(sizes) > 1, sizes  # the handlers ran while a call was under way
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_a_failed_staged_write_dead_letters_its_entry_and_the_rest_of_the_batch_commits(
+    arun, redis_url, namespace
+):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (_, transport):
+            mbox, lease = f"{namespace}:mbox:b", f"{namespace}:lease:b"
+            await client.set(lease, "a:1")
+            await client.xgroup_create(mbox, "playbill", id="0", mkstream=True)
+            entries = [(await client.xadd(mbox, {"e": b"x"})).decode() for _ in range(3)]
+            await client.xreadgroup("playbill", "a", {mbox: ">"})
+            await client.set(transport.data_key("text"), "not a number")
+            reply = f"{namespace}:reply:elsewhere"
+
+            def item(n, key):
+                write = ("INCRBY", transport.data_key(key), "1")
+                seen = f"{namespace}:seen:b:m{n}"
+                return (entries[n], seen, reply, f"r{n}", "", b"", f"m{n}", [write], [])
+
+            batch = [item(0, "count"), item(1, "text"), item(2, "count")]
+            answer = await transport._scripts["COMMIT"](
+                keys=[lease, mbox, f"{namespace}:deliveries:b", f"{namespace}:dead:b"],
+                args=["a:1", "playbill", 60_000, msgpack.packb(batch, use_bin_type=False)],
+                client=client,
+            )
+            statuses = answer[::2]
+            assert statuses == [1, 3, 1]
+            assert answer[3].startswith(b"staged write INCRBY")
+            assert await client.get(transport.data_key("count")) == b"2"  # entries 0 and 2
+            assert (await client.xpending(mbox, "playbill"))["pending"] == 0  # all acked
+            [(_, dead)] = await client.xrange(f"{namespace}:dead:b")
+            assert (dead[b"entry"], dead[b"id"]) == (entries[1].encode(), b"m1")
+            replies = [fields[b"r"] for _, fields in await client.xrange(reply)]
+            assert replies == [b"r0", b"r2"]  # the failed entry's reply is the node's to send
+            assert await client.exists(*(f"{namespace}:seen:b:m{n}" for n in range(3))) == 3
         await client.aclose()
         await clean(redis_url, namespace)
 

@@ -174,7 +174,18 @@ def test_a_write_whose_answer_is_lost_is_retried_and_takes_effect_once(
                 made.execute = execute_then_lose_the_answer
                 return made
 
+            real_evalsha = transport._redis.evalsha
+
+            async def evalsha_then_lose_the_answer(*args, **kwargs):  # a commit: one call
+                result = await real_evalsha(*args, **kwargs)
+                commit = args[0] == transport._scripts["COMMIT"].sha
+                if not lost and command == "EVALSHA" and commit:
+                    lost.append(result)
+                    raise redis.exceptions.ConnectionError("the answer was lost")
+                return result
+
             transport._redis.pipeline = pipeline
+            transport._redis.evalsha = evalsha_then_lose_the_answer
             assert await ref.ask("once", timeout=5) == "once"
             # it ran, its answer was lost, and it was run again (the reply may come first)
             await eventually(lambda: lost, what="the lost answer")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import msgpack
 import pytest
 
 from playbill import Actor, program, sleep
@@ -74,11 +75,13 @@ def test_a_stale_fence_is_refused_by_the_commit_script(arun, redis_url, namespac
         async with node(redis_url, namespace, "a") as (system, transport):
             await system.spawn_durable(Slow, id="x")
             commit = transport._scripts["COMMIT"]
-            keys = [f"{namespace}:{part}:x" for part in ("lease", "mbox", "mbox", "deliveries")]
-            keys += [f"{namespace}:mbox:x", f"{namespace}:dead:x", transport.data_key("w")]
-            args = ["a:0", "playbill", "0-1", "0", 1000, b"", "", b"", "", 1, "SET", 1, "v"]
-            [status, _] = await commit(keys=keys, args=args, client=client)
-            assert status == 0
+            keys = [f"{namespace}:{part}:x" for part in ("lease", "mbox", "deliveries", "dead")]
+            write = ("SET", transport.data_key("w"), "v")
+            batch = msgpack.packb(
+                [("0-1", "", "", b"", "", b"", "", [write], [])], use_bin_type=False
+            )
+            answer = await commit(keys=keys, args=["a:0", "playbill", 1000, batch], client=client)
+            assert answer == [0]
             assert await client.exists(transport.data_key("w")) == 0
         await client.aclose()
         await clean(redis_url, namespace)
