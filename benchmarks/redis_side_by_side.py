@@ -3,7 +3,8 @@
     python benchmarks/redis_side_by_side.py [--quick] [--uvloop] [--repeats N]
 
 Starts its own redis-server (127.0.0.1, a random port, AOF on, appendfsync everysec) and
-measures, each the best of ``--repeats`` runs, ours and the floor interleaved:
+measures, each the best of ``--repeats`` runs, ours and the floor interleaved (the floor is
+measured again beside each case):
 
 - the floor: XADD, XREADGROUP and XACK on redis-py's asyncio client in a loop, the producer
   pipelining its adds by ``BATCH``, the consumer reading ``BATCH`` entries a call and
@@ -211,8 +212,9 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[tuple[str, str, str, str]] = []
     with RedisServer(appendfsync="everysec") as server:
         url, repeats = server.url, options.repeats
-        floor = best(repeats, lambda: floor_tells(url, messages), higher=True)
         for label, actors, nodes in TELL_CASES:
+            # the floor next to each case: on a shared machine the load drifts between cases
+            floor = best(repeats, lambda: floor_tells(url, messages), higher=True)
             ours = best(
                 repeats, lambda a=actors, n=nodes: ours_tells(url, messages, a, n), higher=True
             )
