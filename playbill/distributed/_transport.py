@@ -367,7 +367,9 @@ class RedisTransport:
         for entry, fields in entries:
             found.append(
                 DeadEntry(
-                    entry.decode(),
+                    # the mailbox entry it was (hostile entries refused before a script ran
+                    # carry none: then the dead-letter stream's own id)
+                    fields.get(b"entry", entry).decode(),
                     fields.get(b"id", b"").decode(),
                     fields.get(b"reason", b"").decode(errors="replace"),
                     fields.get(b"data", b""),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import re
 from typing import ClassVar
 
 import attrs
@@ -166,6 +167,12 @@ def test_a_poison_message_is_dead_lettered_after_max_deliveries_and_the_stream_c
             [dead] = await transport.dead_letters("p")
             assert "failed 3 deliveries" in dead.reason
             assert dead.message_id
+            client = await admin(redis_url)
+            [(own_id, _)] = await client.xrange(transport.key("dead", "p"))
+            await client.aclose()
+            # the mailbox entry it was, not the dead-letter stream's own id
+            assert dead.entry != own_id.decode()
+            assert re.fullmatch(r"\d+-\d+", dead.entry)
         await clean(redis_url, namespace)
 
     arun(main())
