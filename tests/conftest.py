@@ -22,3 +22,16 @@ def arun() -> Callable[[Awaitable[Any]], Any]:
         return asyncio.run(bounded())
 
     return runner
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The documentation site, built once with ``mkdocs build --strict`` for the tests that
+    read it (tests/test_docs_site.py) and load it in a browser (tests/test_browser.py)."""
+    from tests.test_docs_site import ROOT, _mkdocs_build, _require_mkdocs
+
+    _require_mkdocs()
+    out = tmp_path_factory.mktemp("site")
+    built = _mkdocs_build(ROOT / "mkdocs.yml", out)
+    assert built.returncode == 0, f"mkdocs build --strict failed:\n{built.stderr}"
+    return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_docs_site import ROOT, _mkdocs_build, _require_mkdocs
+from tests.test_docs_site import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -28,11 +28,7 @@ MERMAID = ROOT / "tools" / "mermaid" / "node_modules" / "mermaid" / "dist" / "me
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    _require_mkdocs()
-    site = tmp_path_factory.mktemp("browsed-site")
-    built = _mkdocs_build(ROOT / "mkdocs.yml", site)
-    assert built.returncode == 0, built.stderr[-3000:]
+def served(site: Path) -> Iterator[str]:
     handler = functools.partial(_Quiet, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

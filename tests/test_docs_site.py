@@ -54,15 +54,6 @@ def _mkdocs_build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require_mkdocs()
-    out = tmp_path_factory.mktemp("site")
-    built = _mkdocs_build(ROOT / "mkdocs.yml", out)
-    assert built.returncode == 0, f"mkdocs build --strict failed:\n{built.stderr}"
-    return out
-
-
 def test_the_site_builds_strictly_with_every_page(site):
     for page in sorted((ROOT / "docs").rglob("*.md")):
         relative = page.relative_to(ROOT / "docs").with_suffix("")
