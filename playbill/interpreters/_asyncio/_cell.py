@@ -68,11 +68,15 @@ logger = logging.getLogger("playbill")
 
 @final
 class _Ask:
-    """A user message with a future for its reply."""
+    """A user message with a future for its reply. In a recording system every user message
+    is queued as one, with ``sender`` set (a tell's ``future`` is None), so the sender is
+    noted beside the message and the message itself stays the user's."""
 
-    __slots__ = ("future", "message")
+    __slots__ = ("future", "message", "sender")
 
-    def __init__(self, message: object, future: asyncio.Future[Any]) -> None:
+    sender: str  # set only in a recording system
+
+    def __init__(self, message: object, future: asyncio.Future[Any] | None) -> None:
         self.message = message
         self.future = future
 
@@ -96,6 +100,8 @@ class _Cell(KernelCell):
         "task",
         "waiter",
     )
+
+    _entry = _Ask  # what an ask queues (a recording system's cell notes the sender on it)
 
     def fresh_id(self) -> str:
         system = self.system
@@ -197,15 +203,16 @@ class _Cell(KernelCell):
             future.set_exception(stopped_error(self.path, message))
             return future
         box = self.mailbox
+        entry = self._entry(message, future)
         if box.capacity is None or len(box.user) < box.capacity:
-            box.user.append(_Ask(message, future))
+            box.user.append(entry)
             waiter = self.waiter
             if waiter is not None:
                 self.waiter = None
                 if not waiter.done():
                     waiter.set_result(None)
         else:
-            room = self._post_full(_Ask(message, future))
+            room = self._post_full(entry)
             if room is not None:  # the ask giving up gives up its place too
                 future.add_done_callback(lambda _: room.cancel())
             if future.done():
@@ -359,8 +366,10 @@ class _Cell(KernelCell):
             self._undeliverable(item, DeadLetterReason.DROPPED_NEWEST)
         elif outcome is Offer.REFUSED:
             self._undeliverable(item, DeadLetterReason.MAILBOX_FULL)
-            if type(item) is _Ask:  # its future carries the MailboxFull to the asker
-                return True
+            if type(item) is _Ask:
+                if item.future is not None:  # its future carries the MailboxFull to the asker
+                    return True
+                item = item.message  # (a recording system's tell)
             raise MailboxFull(
                 f"the mailbox of {self.path} is full ({plural(self.mailbox.capacity, 'message')}, "
                 f"overflow=FAIL); the message {short(item)} is a dead letter. Slow the "
@@ -370,6 +379,8 @@ class _Cell(KernelCell):
             if waiting_allowed:
                 return False
             self._undeliverable(item, DeadLetterReason.MAILBOX_FULL)
+            if type(item) is _Ask:  # (a recording system's tell)
+                item = item.message
             raise MailboxFull(
                 f"the mailbox of {self.path} is full ({plural(self.mailbox.capacity, 'message')}, "
                 f"overflow=BLOCK) and ref.tell() never waits; the message {short(item)} is a "
@@ -379,8 +390,9 @@ class _Cell(KernelCell):
 
     def _undeliverable(self, item: object, reason: DeadLetterReason) -> None:
         if type(item) is _Ask:
-            if not item.future.done():
-                item.future.set_exception(undelivered_ask_error(self.path, item.message, reason))
+            future = item.future
+            if future is not None and not future.done():
+                future.set_exception(undelivered_ask_error(self.path, item.message, reason))
             item = item.message
         self.system._dead_letter(item, self.path, reason)
 

@@ -8,18 +8,19 @@ replay in the simulator are `playbill.durable`'s (`Recorder`, `replay_recording`
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, final, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from playbill.actors._kernel import KernelCell
+from playbill.actors._kernel import KernelCell, Phase
 from playbill.actors._routing import ROUTER_MESSAGES
 from playbill.effects import Now, Program, Random
 from playbill.effects._handlers import Handler, program_in_place
 from playbill.effects._program import fail, pure
-from playbill.interpreters._asyncio._cell import _Cell
+from playbill.interpreters._asyncio._cell import _Ask, _Cell
 
 # who is running: an actor's path in its task (and the tasks it forks), else "main" — the
 # names the simulator gives the same senders
@@ -47,34 +48,33 @@ class RecordingSink(Protocol):
     def close(self) -> None: ...
 
 
-@final
-class _Tagged:
-    """A message on its way, with who sent it (only in a recording system's mailboxes)."""
-
-    __slots__ = ("message", "sender")
-
-    def __init__(self, message: object, sender: str) -> None:
-        self.message = message
-        self.sender = sender
-
-    def __repr__(self) -> str:
-        return repr(self.message)
+def _sent(message: object, future: asyncio.Future[Any] | None) -> _Ask:
+    """A mailbox entry of a recording system: the message as it is, its sender beside it."""
+    entry = _Ask(message, future)
+    entry.sender = _CONTEXT.get()
+    return entry
 
 
-def _tag(message: object) -> object:
-    if type(message) in ROUTER_MESSAGES or type(message) is _Tagged:
-        return message
-    return _Tagged(message, _CONTEXT.get())
+def _asked(message: object, future: asyncio.Future[Any] | None) -> _Ask:
+    """An ask's entry: a router's own messages are noted as the runtime's, as their tells
+    are (a tell of one is queued as it is, or the router would route it)."""
+    entry = _Ask(message, future)
+    entry.sender = RUNTIME if type(message) in ROUTER_MESSAGES else _CONTEXT.get()
+    return entry
 
 
 _INSTANCE: Any = vars(KernelCell)["instance"]  # the slot's descriptor
 
 
 class _RecordingCell(_Cell):
-    """A cell of a recording system: what it is sent carries its sender, and its instance's
-    ``receive`` reports each message before handling it."""
+    """A cell of a recording system: what it queues notes its sender beside the message (an
+    `_Ask` entry; a tell's has no future), and its instance's ``receive`` reports each message
+    before handling it. The message itself is never wrapped: routing, stop policies, dead
+    letters, middleware and asker errors see exactly what an unrecorded system's would."""
 
     __slots__ = ()
+
+    _entry = staticmethod(_asked)  # type: ignore[assignment]
 
     @property
     def instance(self) -> Any:
@@ -84,7 +84,7 @@ class _RecordingCell(_Cell):
     def instance(self, value: Any) -> None:
         if value is not None and not hasattr(value, "_playbill_recorded"):
             sink: RecordingSink = self.system._recorder  # type: ignore[assignment]
-            value.receive = _recorded_receive(value.receive, self.path, sink)
+            value.receive = _recorded_receive(value.receive, self, sink)
             value._playbill_recorded = True
         _INSTANCE.__set__(self, value)
 
@@ -93,23 +93,33 @@ class _RecordingCell(_Cell):
         await super()._main()
 
     def tell(self, message: object) -> None:
-        super().tell(_tag(message))
-
-    def ask(self, message: object, timeout: float | None) -> Awaitable[Any]:
-        return super().ask(_tag(message), timeout)
+        if type(message) in ROUTER_MESSAGES:
+            super().tell(message)
+        elif self.routing is not None:  # routed here, at the send; the routee notes the sender
+            routed = self._route(message)
+            if routed is not None:
+                routed.tell(message)
+        elif self.phase >= Phase.STOPPING:
+            super().tell(message)  # a dead letter
+        else:
+            super().tell(_sent(message, None))
 
     def _post(self, message: object) -> Any:
-        return super()._post(_tag(message))
+        if type(message) in ROUTER_MESSAGES or self.routing is not None:
+            return super()._post(message)  # (a router posts to the routee, which notes it)
+        if self.phase >= Phase.STOPPING:
+            return super()._post(message)
+        return super()._post(_sent(message, None))
 
 
 def _recorded_receive(
-    receive: Callable[[object], Any], path: str, sink: RecordingSink
+    receive: Callable[[object], Any], cell: _Cell, sink: RecordingSink
 ) -> Callable[[object], Any]:
+    path = cell.path
+
     def receive_recorded(message: object) -> Any:
-        if type(message) is _Tagged:
-            sink.handled(path, message.sender, message.message)
-            return receive(message.message)
-        sink.handled(path, RUNTIME, message)
+        entry = cell.current  # the mailbox entry being handled
+        sink.handled(path, entry.sender if type(entry) is _Ask else RUNTIME, message)
         return receive(message)
 
     return receive_recorded
