@@ -86,6 +86,38 @@ def test_effects_imports_nothing_else_from_playbill():
                 assert stripped.startswith("from playbill.effects"), f"{path.name}: {stripped}"
 
 
+# The layers below `flow` (DESIGN.md: effects <- actors <- interpreters <- flow <- ...) and
+# what each may not import, at the top of a module or lazily inside a function alike.
+_ABOVE_INTERPRETERS = ("flow", "agents", "moa", "durable", "distributed", "testing", "cli")
+
+
+def test_the_actors_and_interpreters_import_nothing_from_the_layers_above() -> None:
+    import ast
+    import pathlib
+
+    root = pathlib.Path(playbill.__file__).parent
+    found = []
+    for layer in ("actors", "interpreters"):
+        for path in (root / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [alias.name for alias in node.names]
+                    if isinstance(node, ast.Import)
+                    else []
+                )
+                for name in names:
+                    parts = name.split(".")
+                    if (
+                        parts[0] == "playbill"
+                        and len(parts) > 1
+                        and parts[1] in _ABOVE_INTERPRETERS
+                    ):
+                        found.append(f"{path.relative_to(root)}:{node.lineno} imports {name}")
+    assert found == []
+
+
 # Names that `playbill.flow` shares with the core for a different object; each is documented
 # side by side, with the reason, in docs/flow.md ("Names shared with `playbill`").
 SHARED_WITH_FLOW = {"pure", "race", "Done"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import final
 
 from playbill.effects import NondeterminismError, PlaybillError
+from playbill.interpreters._codec import NotEncodable
 
 __all__ = [
     "DurableError",
@@ -57,12 +58,6 @@ class JournalCorrupted(DurableError):
             "from a backup, or call Durable.repair(workflow_id) to drop the untrusted entries "
             "(their effects will be performed again)"
         )
-
-
-@final
-class NotEncodable(DurableError, TypeError):
-    """A value (an effect's result or failure, a workflow's input) that the journal's codec
-    cannot write: register its type in the registry, or return plain data."""
 
 
 @final

@@ -3,8 +3,9 @@ next (by its sender), and what every handler-answered effect gave (time, randomn
 user's effects). Only a recording system pays for it: its cells are `_RecordingCell`s and its
 handler table is wrapped; an unrecorded system runs the plain `_Cell` untouched.
 
-The sink that writes the recording is given (`RecordingSink`); the file format and its
-replay in the simulator are `playbill.durable`'s (`Recorder`, `replay_recording`)."""
+The sink that writes the recording is given (`RecordingSink`); the file format is
+`playbill.interpreters._recording_file`'s (`Recorder`), its replay the simulator's
+(`replay_recording`)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,7 @@ RUNTIME = "runtime"  # the sender of a message the runtime queues (`Terminated`)
 
 @runtime_checkable
 class RecordingSink(Protocol):
-    """Where a recording system reports what happened (`playbill.durable.Recorder` writes it
-    to a file)."""
+    """Where a recording system reports what happened (`Recorder` writes it to a file)."""
 
     def start(self, system: str) -> None: ...
 

@@ -59,6 +59,7 @@ from playbill.interpreters._asyncio._recording import (
 )
 from playbill.interpreters._asyncio._run import _Run
 from playbill.interpreters._asyncio._transport import Transport
+from playbill.interpreters._recording_file import Recorder
 
 A = TypeVar("A")
 
@@ -556,14 +557,12 @@ def _open_recording(record: object) -> RecordingSink | None:
     if record is None:
         return None
     if isinstance(record, str | os.PathLike):
-        from playbill.durable._recording import Recorder  # (the file format is durable's)
-
         return Recorder(record)
     if isinstance(record, RecordingSink):
         return record
     raise InvalidArgument(
         f"ActorSystem record must be a file path (str or os.PathLike) to write the recording "
-        f"to, a playbill.durable.Recorder, or None, got {short(record)}"
+        f"to, a Recorder, or None, got {short(record)}"
     )
 
 

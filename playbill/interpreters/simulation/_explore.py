@@ -581,8 +581,6 @@ def explore(
                 "explore(around=...) varies the recorded schedule; it takes strategy='random' "
                 f"or 'pct', got {strategy!r}"
             )
-        from playbill.durable._recording import around_recording  # (recordings: durable's)
-
         recorded: Any = around  # (read_recording refuses what is not a recording)
         choices, widths, system, fresh = around_recording(
             recorded, build(), options.get("handlers")
@@ -804,3 +802,7 @@ def _shrink(
             position = min(position, len(best_choices)) - 1
     # the minimal schedule keeps the options the failing run carried
     return attrs.evolve(failing.schedule, choices=tuple(best_choices)), best_failure
+
+
+# (below: the replay of a recording runs `simulate`, defined above)
+from playbill.interpreters.simulation._recording import around_recording  # noqa: E402

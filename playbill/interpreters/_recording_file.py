@@ -1,0 +1,289 @@
+"""Recordings: a production run under asyncio written as JSON lines (`Recorder`, what
+``ActorSystem(record=path)`` uses), read back (`read_recording`); the simulator replays it
+(`playbill.interpreters.simulation.replay_recording`).
+
+A recording holds, in the order they happened: each message an actor handled (its path, the
+sender — an actor's path, ``main`` or ``runtime`` — and the message's type), each
+handler-answered effect's result (`Now`, `Random` and the user's effects, keyed by who
+performed it and its number among theirs), and each random draw of the runtime (restart
+backoff jitter). The first line names the format and its version; the last, ``end``, says the
+run shut down: without it the recording was cut short (a crash) and replays as a prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any, final
+
+import attrs
+
+from playbill.actors._reports import short
+from playbill.effects import InvalidArgument, PlaybillError
+from playbill.interpreters._codec import Codec, NotEncodable, TypeNames
+
+FORMAT = "playbill-recording"
+VERSION = 1
+
+
+class RecordingCorrupted(PlaybillError, ValueError):
+    """A line of a recording, before its last, is not a recording entry: nothing after it is
+    trusted."""
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+@final
+class Recorder:
+    """Writes a recording of an asyncio run, one JSON line per event, appended and flushed
+    every ``flush_every`` seconds (a crash loses at most that much; what was written stays a
+    readable prefix). ``ActorSystem(record=path)`` makes one; make it yourself to name
+    ``registry`` (the classes of recorded values that are not plain data: a
+    `playbill.flow.Registry`).
+
+    >>> import asyncio, os, tempfile
+    >>> from playbill import ActorSystem, now
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.jsonl")
+    >>> async def main():
+    ...     async with ActorSystem(record=Recorder(path)) as system:
+    ...         return await system.run(now())
+    >>> _ = asyncio.run(main())
+    >>> read_recording(path).complete
+    True
+    """
+
+    __slots__ = ("_cache", "_counters", "_dirty", "_file", "_loop", "codec", "flush_every", "path")
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        registry: TypeNames | None = None,
+        flush_every: float = 0.05,
+    ) -> None:
+        if not isinstance(path, str | os.PathLike):
+            raise InvalidArgument(
+                f"Recorder path must be a file path (str or os.PathLike), got {short(path)}"
+            )
+        if registry is not None and not isinstance(registry, TypeNames):
+            raise InvalidArgument(
+                "Recorder registry must name the classes of recorded values (a "
+                f"playbill.flow.Registry, or a TypeNames) or be None, got {short(registry)}"
+            )
+        if (
+            not isinstance(flush_every, int | float)
+            or isinstance(flush_every, bool)
+            or not (flush_every > 0)
+        ):
+            raise InvalidArgument(
+                f"Recorder flush_every must be a number of seconds > 0, got {flush_every!r}"
+            )
+        self.path = os.fspath(path)
+        self.codec = Codec(registry)
+        self.flush_every = float(flush_every)
+        self._file: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dirty = False
+        self._counters: dict[str, int] = {}
+        self._cache: dict[tuple[str, str, type], str] = {}
+
+    def start(self, system: str) -> None:
+        if self._file is not None:
+            raise InvalidArgument(
+                f"the Recorder of {self.path} is already recording a system; make one per run"
+            )
+        self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed by close)
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._line({FORMAT: VERSION, "system": system})
+        self._file.flush()
+
+    def _line(self, entry: dict[str, Any]) -> None:
+        self._write(json.dumps(entry, separators=(",", ":")) + "\n")
+
+    def _write(self, line: str) -> None:
+        file = self._file
+        if file is None or file.closed:
+            return
+        file.write(line)
+        if not self._dirty:
+            self._dirty = True
+            if self._loop is not None:
+                self._loop.call_later(self.flush_every, self._flush)
+
+    def _flush(self) -> None:
+        self._dirty = False
+        if self._file is not None and not self._file.closed:
+            self._file.flush()
+
+    def handled(self, path: str, sender: str, message: object) -> None:
+        key = (path, sender, type(message))
+        line = self._cache.get(key)
+        if line is None:
+            entry = {"h": path, "s": sender, "t": type(message).__qualname__}
+            line = self._cache[key] = json.dumps(entry, separators=(",", ":")) + "\n"
+        self._write(line)
+
+    def reserve(self, context: str) -> int:
+        index = self._counters.get(context, 0)
+        self._counters[context] = index + 1
+        return index
+
+    def result(
+        self, context: str, index: int, effect: object, value: object, error: BaseException | None
+    ) -> None:
+        entry: dict[str, Any] = {"r": context, "n": index, "k": type(effect).__qualname__}
+        try:
+            if error is not None:
+                entry["x"] = self.codec.encode(error, "the failure")
+            else:
+                entry["v"] = self.codec.encode(value, "the result")
+        except NotEncodable as refused:
+            entry["u"] = str(refused)  # replayed as a clear error at that effect
+        self._line(entry)
+
+    def jitter(self, value: float) -> None:
+        self._line({"j": value})
+
+    def close(self) -> None:
+        file = self._file
+        if file is None or file.closed:
+            return
+        file.write('{"end":true}\n')
+        file.close()
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+@final
+@attrs.frozen
+class RecordedMessage:
+    """A message an actor handled, as recorded: the actor, the sender, the message's type."""
+
+    path: str
+    sender: str
+    kind: str
+
+
+@final
+@attrs.frozen
+class RecordedResult:
+    """What a handler-answered effect gave: by whom (an actor's path or ``main``) and its
+    number among theirs; the JSON form of the value or failure, or why it was not kept."""
+
+    context: str
+    index: int
+    kind: str
+    value: Any = None
+    error: Any = None
+    refused: str | None = None
+
+
+@final
+@attrs.frozen
+class Recording:
+    """A recording read back (`read_recording`). ``complete`` is False when it was cut short
+    (no ``end`` line): it replays as a prefix."""
+
+    path: str
+    system: str
+    messages: tuple[RecordedMessage, ...]
+    results: tuple[RecordedResult, ...]
+    jitters: tuple[float, ...]
+    complete: bool
+    lines: int
+
+
+def read_recording(path: str | os.PathLike[str]) -> Recording:
+    """Read the recording at ``path``. A last line cut in the middle (a crash while writing)
+    is dropped; a bad line before the last is `RecordingCorrupted`, naming it.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "cut.jsonl")
+    >>> lines = ['{"playbill-recording":1,"system":"app"}', '{"h":"/app/a","s":"main","t":"str"}']
+    >>> with open(path, "w") as file:
+    ...     _ = file.write("\\n".join(lines) + '\\n{"h":')  # cut mid-line
+    >>> recording = read_recording(path)
+    >>> len(recording.messages), recording.complete
+    (1, False)
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidArgument(
+            f"recording must be a file path (str or os.PathLike) or a Recording, got {short(path)}"
+        )
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = file.read().split("\n")
+    except OSError as error:
+        raise InvalidArgument(
+            f"recording {os.fspath(path)!r} cannot be read ({error.strerror}); pass the path "
+            "ActorSystem(record=...) wrote"
+        ) from None
+    try:
+        header = json.loads(lines[0])
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or FORMAT not in header:
+        raise InvalidArgument(
+            f"recording {os.fspath(path)!r} is not a playbill recording (its first line is "
+            f"{lines[0][:80]!r}); pass a file ActorSystem(record=...) wrote"
+        )
+    if header[FORMAT] != VERSION:
+        raise InvalidArgument(
+            f"recording {os.fspath(path)!r} has format version {header[FORMAT]!r}; this playbill "
+            f"reads version {VERSION}"
+        )
+    messages: list[RecordedMessage] = []
+    results: list[RecordedResult] = []
+    jitters: list[float] = []
+    complete = False
+    read = 1
+    last = len(lines) - 1
+    while lines and lines[last] == "":
+        last -= 1
+    for number in range(1, last + 1):
+        text = lines[number]
+        try:
+            entry = json.loads(text)
+            if "h" in entry:
+                messages.append(RecordedMessage(entry["h"], entry["s"], entry["t"]))
+            elif "r" in entry:
+                results.append(
+                    RecordedResult(
+                        entry["r"],
+                        entry["n"],
+                        entry["k"],
+                        entry.get("v"),
+                        entry.get("x"),
+                        entry.get("u"),
+                    )
+                )
+            elif "j" in entry:
+                jitters.append(float(entry["j"]))
+            elif entry.get("end") is True:
+                complete = True
+            else:
+                raise ValueError("unknown entry")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            if number == last and not complete:  # cut in the middle of its last line
+                break
+            raise RecordingCorrupted(
+                f"recording {os.fspath(path)!r} line {number + 1} is not a recording entry: "
+                f"{text[:80]!r}; nothing after it can be trusted (a complete recording's lines "
+                "are each one JSON object)"
+            ) from None
+        read = number + 1
+    return Recording(
+        os.fspath(path),
+        str(header.get("system", "app")),
+        tuple(messages),
+        tuple(results),
+        tuple(jitters),
+        complete,
+        read,
+    )
