@@ -1,6 +1,7 @@
 """The ``playbill`` command line: replay a schedule, explore a program, draw or run a saved flow.
 
     playbill replay MODULE:PROGRAM SCHEDULE [--actor PATH] [--kind KIND]...
+    playbill replay-recording PATH MODULE:PROGRAM [--handlers MODULE:NAME]
     playbill explore MODULE:PROGRAM --check MODULE:FUNCTION [--runs N] [--strategy S]
                      [--delivery D] [--seed N]
     playbill draw FLOW.yaml --registry MODULE:NAME
@@ -15,7 +16,8 @@
 ``PROGRAM`` names a `Program`, or a function of no arguments that builds one (an ``@program``
 function). ``DURABLE`` names a `playbill.durable.Durable`, or a function that builds one —
 given the ``--journal`` path when there is one. The exit code is 0 when all went well, 1 when
-a check failed (``explore`` found a failing schedule) or a flow or workflow failed (``run``,
+a check failed (``explore`` found a failing schedule), a recording's replay diverged
+(``replay-recording``) or a flow or workflow failed (``run``,
 ``resume``), and 2 for a usage error (a bad option, a module or name that is not there, a
 module that does not import), said in one line.
 
@@ -54,12 +56,18 @@ def _usage(message: str) -> NoReturn:
     raise click.UsageError(message)
 
 
+_FILES: dict[Path, Any] = {}  # the Python files loaded, by their resolved path
+
+
 def _module(name: str) -> Any:
     """The module ``name`` names: a dotted module, or a ``.py`` file."""
     if name.endswith(".py") or "/" in name or "\\" in name:
         path = Path(name)
         if not path.is_file():
             _usage(f"no Python file {name!r} (give MODULE:NAME, e.g. examples/bank_race.py:main)")
+        loaded = _FILES.get(path.resolve())
+        if loaded is not None:  # once per file: its program and its handlers share its classes
+            return loaded
         spec = importlib.util.spec_from_file_location(path.stem, path)
         if spec is None or spec.loader is None:  # pragma: no cover - a .py file always loads
             _usage(f"cannot load {name!r} as a Python module")
@@ -71,6 +79,7 @@ def _module(name: str) -> Any:
         except Exception as error:
             del sys.modules[path.stem]
             _usage(f"cannot import {name}: {_one_line(error)}")
+        _FILES[path.resolve()] = module
         return module
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # the current directory first, as `python -m` has it
@@ -209,6 +218,54 @@ def replay(program: str, schedule: str, actor: str | None, kinds: tuple[str, ...
         console.print(f"({shown} of {len(result.rows)} trace lines shown)", style="dim")
     outcome = result.value if result.status == "completed" else result.error
     console.print(f"{result.status}: {outcome!r}", markup=False)
+
+
+@main.command(name="replay-recording")
+@click.argument("path")
+@click.argument("program")
+@click.option(
+    "--handlers",
+    "handlers_target",
+    help="MODULE:NAME of the handler map (or a function building one) the run was recorded with.",
+)
+def replay_recording(path: str, program: str, handlers_target: str | None) -> None:
+    """Replay in the simulator the run ``ActorSystem(record=PATH)`` recorded of PROGRAM, step
+    for step, and print its trace and outcome; exit 1 with the divergence at its first
+    step."""
+    from playbill.effects import InvalidArgument
+    from playbill.interpreters.simulation._recording import RecordingDivergence
+    from playbill.interpreters.simulation._recording import replay_recording as replay_it
+
+    build, _ = _program_factory(program)
+    handlers = None if handlers_target is None else _handlers(handlers_target)
+    console = _console()
+    try:
+        replayed = replay_it(build(), path, handlers=handlers)
+    except RecordingDivergence as error:
+        console.print(f"diverged: {' '.join(str(error).split())}", markup=False)
+        sys.exit(1)
+    except InvalidArgument as error:
+        _usage(f"PATH {path!r}: {' '.join(str(error).split())}")
+    result = replayed.result
+    if result.rows:
+        console.print(result.format_trace(max(len(result.rows), 1)), markup=False)
+    console.print(replayed.note, style="dim", markup=False)
+    outcome = result.value if result.status == "completed" else result.error
+    console.print(f"{result.status}: {outcome!r}", markup=False)
+
+
+def _handlers(target: str) -> Any:
+    from collections.abc import Mapping
+
+    found = _attribute(target, "--handlers")
+    if callable(found) and not isinstance(found, Mapping):
+        try:
+            found = found()
+        except Exception as error:
+            _usage(f"--handlers {target}: calling it raised {_one_line(error)}")
+    if not isinstance(found, Mapping):
+        _usage(f"--handlers {target} is {a_type(found)}, not a mapping from effect type to handler")
+    return found
 
 
 @main.command()

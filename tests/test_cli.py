@@ -122,6 +122,71 @@ def test_demo_runs() -> None:
     assert "\ndone in " in done.stdout
 
 
+def test_replay_recording_prints_the_trace_and_outcome_of_a_recorded_run(tmp_path: Path) -> None:
+    from playbill import run
+
+    path = tmp_path / "bank.jsonl"
+    assert run(bank_race.two_deposits(), record=path) == 100
+    done = playbill("replay-recording", str(path), f"{BANK}:two_deposits")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "completed: 100"
+    assert "the recording is complete" in lines[-2]
+    assert any("/app/balance" in line for line in lines[:-2])  # the trace
+
+
+def test_replay_recording_exits_1_with_the_divergence(tmp_path: Path) -> None:
+    from playbill import now, run
+
+    path = tmp_path / "time.jsonl"
+    run(now(), record=path)  # a program that only read the time
+    done = playbill("replay-recording", str(path), f"{BANK}:two_deposits")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("diverged: replaying ")
+    assert "the program is not the one recorded" in done.stdout
+
+
+def test_replay_recording_serves_the_named_handlers_effects_from_the_recording(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "priced.py").write_text(
+        "from attrs import frozen\n"
+        "from playbill import Effect, program\n"
+        "@frozen\n"
+        "class Price(Effect[float]):\n"
+        "    item: str\n"
+        "handlers = {Price: lambda effect: 9.5}\n"
+        "@program\n"
+        "def main():\n"
+        "    return (yield Price('tea'))\n"
+    )
+    recorded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, '.'); import priced; from playbill import run; "
+            "print(run(priced.main(), handlers=priced.handlers, record='run.jsonl'))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert recorded.stdout.strip() == "9.5", recorded.stderr
+    done = playbill(
+        "replay-recording", "run.jsonl", "priced.py:main", "--handlers", "priced.py:handlers",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "completed: 9.5"
+    refused = playbill(
+        "replay-recording", "run.jsonl", "priced.py:main", "--handlers", "priced.py:main",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "not a mapping from effect type to handler" in refused.stderr
+
+
 @pytest.mark.parametrize(
     ("arguments", "says"),
     [
@@ -132,6 +197,8 @@ def test_demo_runs() -> None:
         (("replay", f"{BANK}:Balance", "v4:"), "Balance() gave a Balance, not a Program"),
         (("replay", f"{BANK}:two_deposits", "v4:("), "SCHEDULE 'v4:('"),
         (("replay", f"{BANK}:two_deposits", "v4:", "--kind", "sneeze"), "'sneeze'"),
+        (("replay-recording", "nowhere.jsonl", f"{BANK}:two_deposits"), "cannot be read"),
+        (("replay-recording", BANK, f"{BANK}:two_deposits"), "is not a playbill recording"),
         (("explore", f"{BANK}:two_deposits"), "Missing option '--check'"),
         (
             (
