@@ -54,7 +54,17 @@ class Recorder:
     True
     """
 
-    __slots__ = ("_cache", "_counters", "_dirty", "_file", "_loop", "codec", "flush_every", "path")
+    __slots__ = (
+        "_cache",
+        "_counters",
+        "_dirty",
+        "_file",
+        "_lines",
+        "_loop",
+        "codec",
+        "flush_every",
+        "path",
+    )
 
     def __init__(
         self,
@@ -86,6 +96,7 @@ class Recorder:
         self._file: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dirty = False
+        self._lines: list[str] = []  # written in one batch at each flush, off the hot path
         self._counters: dict[str, int] = {}
         self._cache: dict[tuple[str, str, type], str] = {}
 
@@ -106,19 +117,23 @@ class Recorder:
         self._write(json.dumps(entry, separators=(",", ":")) + "\n")
 
     def _write(self, line: str) -> None:
-        file = self._file
-        if file is None or file.closed:
+        if self._file is None:
             return
-        file.write(line)
+        self._lines.append(line)
         if not self._dirty:
             self._dirty = True
             if self._loop is not None:
                 self._loop.call_later(self.flush_every, self._flush)
+            else:
+                self._flush()
 
     def _flush(self) -> None:
         self._dirty = False
-        if self._file is not None and not self._file.closed:
-            self._file.flush()
+        file = self._file
+        if file is not None and not file.closed and self._lines:
+            file.write("".join(self._lines))
+            self._lines.clear()
+            file.flush()
 
     def handled(self, path: str, sender: str, message: object) -> None:
         key = (path, sender, type(message))
@@ -153,6 +168,7 @@ class Recorder:
         file = self._file
         if file is None or file.closed:
             return
+        self._flush()
         file.write('{"end":true}\n')
         file.close()
 
