@@ -133,6 +133,7 @@ class _Host:
             name: key(name, id)
             for name in ("mbox", "lease", "epoch", "deliveries", "dead", "actor")
         }
+        self.keys["seen"] = key("seen", id, "")  # + the generation: the dedup records' hash
         self.fence: str | None = None  # the lease value every write script compares
         self.owning = False
         self.local: ActorRef | None = None
@@ -442,13 +443,14 @@ class _Host:
         flags: Any = await transport._retrying(
             "dedup",
             lambda: self._script("DEDUP")(
-                keys=[
-                    self.keys["lease"],
-                    self.keys["mbox"],
-                    self.keys["deliveries"],
-                    *(self._seen(message_id) for _, message_id in checked),
+                keys=[self.keys["lease"], self.keys["mbox"], self.keys["seen"]],
+                args=[
+                    self.fence,
+                    "playbill",
+                    transport._ms(transport.dedup_ttl),
+                    *(entry for entry, _ in checked),
+                    *(message_id for _, message_id in checked),
                 ],
-                args=[self.fence, "playbill", *(entry for entry, _ in checked)],
                 client=transport._redis,
             ),
         )
@@ -563,6 +565,7 @@ class _Host:
                     envelope,
                     error=(type(error).__name__, str(error)),
                     wait=wait,
+                    counted=True,
                 )
                 return _Outcome.DONE
             logger.warning(
@@ -599,10 +602,16 @@ class _Host:
                 keys=[
                     self.keys["lease"],
                     self.keys["mbox"],
-                    self._seen(envelope.id),
+                    self.keys["seen"],
                     self.keys["deliveries"],
                 ],
-                args=[self.fence, "playbill", entry, "1"],
+                args=[
+                    self.fence,
+                    "playbill",
+                    entry,
+                    envelope.id,
+                    transport._ms(transport.dedup_ttl),
+                ],
                 client=transport._redis,
             ),
         )
@@ -617,9 +626,6 @@ class _Host:
         )
         return count
 
-    def _seen(self, message_id: str) -> str:
-        return self.transport.key("seen", self.id, message_id)
-
     async def _dead(
         self,
         entry: str,
@@ -629,6 +635,7 @@ class _Host:
         error: tuple[str, str] | None = None,
         *,
         wait: bool = True,
+        counted: bool = False,
     ) -> None:
         data = raw if isinstance(raw, bytes) else b""
         if len(data) > self.transport.max_payload:
@@ -637,7 +644,9 @@ class _Host:
         reply = b""
         if envelope is not None and envelope.reply_to is not None and envelope.corr is not None:
             reply = encode_reply(envelope.corr, None, error or ("DeadLettered", reason))
-        await self._commit(entry, envelope, reply, [], dead=(reason, data), wait=wait)
+        await self._commit(
+            entry, envelope, reply, [], dead=(reason, data), wait=wait, counted=counted
+        )
 
     async def _commit(
         self,
@@ -649,12 +658,15 @@ class _Host:
         outgoing: list[tuple[str, bytes]] | None = None,
         *,
         wait: bool = True,
+        counted: bool = False,
     ) -> None:
-        """Queue the entry's commit for the committer; with ``wait``, until it is done."""
+        """Queue the entry's commit for the committer; with ``wait``, until it is done.
+        ``wait`` is false for a first delivery, whose delivery count exists only if
+        ``counted``."""
         transport = self.transport
         item = (
             entry,
-            self._seen(envelope.id) if envelope is not None else "",
+            envelope.id if envelope is not None else "",
             envelope.reply_to if envelope is not None and reply and envelope.reply_to else "",
             reply,
             dead[0] if dead else "",
@@ -665,6 +677,7 @@ class _Host:
                 for write in writes
             ],
             outgoing or [],
+            1 if wait or counted else 0,  # (a first delivery has a count only if it failed)
         )
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.commits_queued.append(_Commit(entry, envelope, item, done))
@@ -728,6 +741,7 @@ class _Host:
             keys["mbox"],
             keys["deliveries"],
             keys["dead"],
+            keys["seen"],
             self.fence,
             "playbill",
             transport._ms(transport.dedup_ttl),
@@ -736,7 +750,7 @@ class _Host:
         )
         while True:
             try:
-                flat: Any = await client.evalsha(script.sha, 4, *args)
+                flat: Any = await client.evalsha(script.sha, 5, *args)
                 break
             except redis.exceptions.NoScriptError:
                 # (Redis restarted and forgot the script: load it and run the batch again)

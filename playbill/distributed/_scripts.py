@@ -68,45 +68,91 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 
-# KEYS: lease, mbox, seen, deliveries; ARGV: lease value, group, entry id, has a message id
-# -> -2 the lease is not mine; -1 a duplicate (acked); else the delivery count
-BEGIN = """
+# The dedup records: one hash per actor and generation, ``{seen prefix}{generation}`` where
+# generation = the server's time in ms // dedup ttl in ms, field = message id. A record is
+# looked up in the current and the previous generation, and a generation's hash expires at
+# the end of the next one, so a record lasts between dedup_ttl and twice that: one HSET field
+# per message instead of a key with its own expiry, one HMGET per batch instead of an EXISTS
+# per entry. (TIME in a script: Redis >= 5 replicates a script's effects, not the script.)
+_GENERATION = """
+local now = redis.call('TIME')
+local ttl = tonumber(ARGV[DEDUP_TTL])
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local generation = math.floor(ms / ttl)
+local current = KEYS[SEEN] .. string.format('%.0f', generation)
+local previous = KEYS[SEEN] .. string.format('%.0f', generation - 1)
+"""
+
+
+def _with_generation(script: str, *, seen: int, dedup_ttl: int) -> str:
+    prelude = _GENERATION.replace("KEYS[SEEN]", f"KEYS[{seen}]")
+    return prelude.replace("ARGV[DEDUP_TTL]", f"ARGV[{dedup_ttl}]") + script.lstrip("\n")
+
+
+# KEYS: lease, mbox, seen prefix, deliveries; ARGV: lease value, group, entry id, message id
+# ('' none), dedup ttl ms -> -2 the lease is not mine; -1 a duplicate (acked); else the
+# delivery count
+BEGIN = _with_generation(
+    """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -2 end
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
+if ARGV[4] ~= '' and (redis.call('HEXISTS', current, ARGV[4]) == 1
+    or redis.call('HEXISTS', previous, ARGV[4]) == 1) then
   redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
   redis.call('HDEL', KEYS[4], ARGV[3])
   return -1
 end
 return redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
-"""
+""",
+    seen=3,
+    dedup_ttl=5,
+)
 
-# KEYS: lease, mbox, deliveries, then one seen key per entry; ARGV: lease value, group, then
-# the entries -> {-2} the lease is not mine; else one flag per entry: 1 a duplicate (acked)
-DEDUP = """
+# KEYS: lease, mbox, seen prefix; ARGV: lease value, group, dedup ttl ms, then the n entries'
+# ids, then their n message ids -> {-2} the lease is not mine; else one flag per entry: 1 a
+# duplicate (acked). New entries were never delivered: they have no delivery count to delete.
+DEDUP = _with_generation(
+    """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-2} end
+local n = (#ARGV - 3) / 2
+local here, before = {}, {}
+for first = 1, n, 1000 do  -- (unpack has a limit)
+  local ids = {}
+  for i = first, math.min(n, first + 999) do ids[#ids + 1] = ARGV[3 + n + i] end
+  for i, found in ipairs(redis.call('HMGET', current, unpack(ids))) do
+    here[first + i - 1] = found
+  end
+  for i, found in ipairs(redis.call('HMGET', previous, unpack(ids))) do
+    before[first + i - 1] = found
+  end
+end
 local flags = {}
-for i = 3, #ARGV do
-  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
-    redis.call('XACK', KEYS[2], ARGV[2], ARGV[i])
-    redis.call('HDEL', KEYS[3], ARGV[i])
-    flags[#flags + 1] = 1
+for i = 1, n do
+  if here[i] or before[i] then
+    redis.call('XACK', KEYS[2], ARGV[2], ARGV[3 + i])
+    flags[i] = 1
   else
-    flags[#flags + 1] = 0
+    flags[i] = 0
   end
 end
 return flags
-"""
+""",
+    seen=3,
+    dedup_ttl=3,
+)
 
-# KEYS: lease, mbox, deliveries, dead stream
+# KEYS: lease, mbox, deliveries, dead stream, seen prefix
 # ARGV: lease value, group, dedup ttl ms, the batch: a msgpack array with one array per entry,
-#   in stream order: entry id, seen key ('' none), reply stream, reply ('' none), dead reason
-#   ('' none), dead data, message id, staged writes ({command, key, arguments...} each),
-#   staged tells ({stream, envelope} each)
+#   in stream order: entry id, message id to record as seen ('' none), reply stream, reply
+#   ('' none), dead reason ('' none), dead data, message id, staged writes ({command, key,
+#   arguments...} each), staged tells ({stream, envelope} each), 1 if its delivery was
+#   counted (else 0: it has no deliveries field to delete)
 # -> {0} refused (the lease is not mine: nothing is done), else a flat {status, error} per
 #    entry: 1 done, 2 already committed (acked only), 3 a staged write failed (error says
 #    which; the entry is acked and dead-lettered instead, and the next entries go on)
-COMMIT = """
+COMMIT = _with_generation(
+    """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
+local expiring = false
 local batch = cmsgpack.unpack(ARGV[4])
 local out = {}
 for k = 1, #batch do
@@ -116,8 +162,14 @@ for k = 1, #batch do
     out[#out + 1] = 2
     out[#out + 1] = ''
   else
-    redis.call('HDEL', KEYS[3], entry)
-    if e[2] ~= '' then redis.call('SET', e[2], '1', 'PX', ARGV[3]) end
+    if e[10] == 1 then redis.call('HDEL', KEYS[3], entry) end
+    if e[2] ~= '' then
+      redis.call('HSET', current, e[2], '1')
+      if not expiring then
+        redis.call('PEXPIREAT', current, string.format('%.0f', (generation + 2) * ttl))
+        expiring = true
+      end
+    end
     local failed = nil
     for _, write in ipairs(e[8]) do
       local result = redis.pcall(unpack(write))
@@ -144,7 +196,10 @@ for k = 1, #batch do
   end
 end
 return out
-"""
+""",
+    seen=5,
+    dedup_ttl=3,
+)
 
 # KEYS: mbox; ARGV: group -> entries trimmed
 TRIM = """

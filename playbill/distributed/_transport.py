@@ -8,6 +8,7 @@ import asyncio
 import collections
 import contextlib
 import ipaddress
+import itertools
 import logging
 import math
 import random as _random
@@ -200,6 +201,10 @@ class RedisTransport:
         self._halted = False
         self._ending = False  # the background tasks are being stopped
         self._scripts: dict[str, Any] = {}
+        # message ids: a random prefix per transport and a counter (unique without a uuid4
+        # a message: 64 random bits per node run, then the counter in hex)
+        self._id_prefix = uuid.uuid4().hex[:16] + "."
+        self._id_counter = itertools.count()
         self.late_replies = 0
         # set by `Telemetry.trace_transport`: envelopes then carry the sender's traceparent
         self.tracing: TraceCarrier | None = None
@@ -386,7 +391,7 @@ class RedisTransport:
         kind, version = self.registry.type_of(message)
         payload = self.registry.pack(message)
         envelope = Envelope(
-            uuid.uuid4().hex,
+            f"{self._id_prefix}{next(self._id_counter):x}",
             kind,
             version,
             payload,

@@ -141,6 +141,65 @@ def test_a_duplicate_entry_with_the_same_message_id_is_dropped(arun, redis_url, 
     arun(main())
 
 
+def test_a_dedup_record_outlives_a_generation_change_and_is_gone_after_two(
+    arun, redis_url, namespace
+):
+    async def main():
+        client = await admin(redis_url)
+        ttl = 0.4
+        async with node(redis_url, namespace, "a", dedup_ttl=ttl) as (system, transport):
+            ref = await system.spawn_durable(Charger, id="charger")
+            envelope = Envelope(
+                "m-1", "tests.delivery.work", 1, transport.registry.pack(Work(4)), "x"
+            ).encode()
+            mbox = f"{namespace}:mbox:charger"
+            await client.xadd(mbox, {b"e": envelope})
+            assert await ref.ask(Work(2), timeout=5) == 2
+            # the record's generation: the hash it is in; wait until the next generation
+            [seen] = [key async for key in client.scan_iter(match=f"{namespace}:seen:charger:*")]
+            written = int(seen.rsplit(b":", 1)[1])
+            while True:
+                seconds, micros = await client.time()
+                if seconds * 1000 + micros // 1000 > (written + 1) * ttl * 1000 + 20:
+                    break
+                await asyncio.sleep(0.02)
+            await client.xadd(mbox, {b"e": envelope})  # a copy, one generation later
+            assert await ref.ask(Work(6), timeout=5) == 6
+            assert (await client.hgetall(transport.data_key("charges")))[b"4"] == b"1"
+            await asyncio.sleep(2 * ttl + 0.05)  # both generations' hashes have expired
+            assert not [key async for key in client.scan_iter(match=f"{namespace}:seen:*")]
+            await client.xadd(mbox, {b"e": envelope})  # past dedup_ttl * 2: handled again
+            assert await ref.ask(Work(10), timeout=5) == 10
+            assert (await client.hgetall(transport.data_key("charges")))[b"4"] == b"2"
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_message_ids_are_a_random_prefix_per_transport_and_a_counter(arun, redis_url, namespace):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system_a, transport_a):
+            async with node(redis_url, namespace, "b") as (system_b, transport_b):
+                for system in (system_a, system_a, system_b, system_b):
+                    system.remote("nobody").tell(Work(1))
+                await transport_a.flush()
+                await transport_b.flush()
+            read = await client.xrange(f"{namespace}:mbox:nobody")
+        ids = [msgpack.unpackb(fields[b"e"])["id"] for _, fields in read]
+        assert len(set(ids)) == 4
+        parsed = [re.fullmatch(r"([0-9a-f]{16})\.([0-9a-f]+)", id).groups() for id in ids]
+        prefixes = {prefix for prefix, _ in parsed}
+        assert len(prefixes) == 2  # one per transport
+        by_prefix = {p: sorted(int(n, 16) for q, n in parsed if q == p) for p in prefixes}
+        assert all(numbers[1] == numbers[0] + 1 for numbers in by_prefix.values())
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
 class Poisoned(Actor):
     def __init__(self) -> None:
         self.seen = 0
@@ -315,12 +374,17 @@ def test_a_failed_staged_write_dead_letters_its_entry_and_the_rest_of_the_batch_
 
             def item(n, key):
                 write = ("INCRBY", transport.data_key(key), "1")
-                seen = f"{namespace}:seen:b:m{n}"
-                return (entries[n], seen, reply, f"r{n}", "", b"", f"m{n}", [write], [])
+                return (entries[n], f"m{n}", reply, f"r{n}", "", b"", f"m{n}", [write], [])
 
             batch = [item(0, "count"), item(1, "text"), item(2, "count")]
             answer = await transport._scripts["COMMIT"](
-                keys=[lease, mbox, f"{namespace}:deliveries:b", f"{namespace}:dead:b"],
+                keys=[
+                    lease,
+                    mbox,
+                    f"{namespace}:deliveries:b",
+                    f"{namespace}:dead:b",
+                    f"{namespace}:seen:b:",
+                ],
                 args=["a:1", "playbill", 60_000, msgpack.packb(batch, use_bin_type=False)],
                 client=client,
             )
@@ -333,7 +397,9 @@ def test_a_failed_staged_write_dead_letters_its_entry_and_the_rest_of_the_batch_
             assert (dead[b"entry"], dead[b"id"]) == (entries[1].encode(), b"m1")
             replies = [fields[b"r"] for _, fields in await client.xrange(reply)]
             assert replies == [b"r0", b"r2"]  # the failed entry's reply is the node's to send
-            assert await client.exists(*(f"{namespace}:seen:b:m{n}" for n in range(3))) == 3
+            [seen] = [key async for key in client.scan_iter(match=f"{namespace}:seen:b:*")]
+            assert await client.hkeys(seen) == [b"m0", b"m1", b"m2"]  # one hash, a field each
+            assert 60_000 < await client.pttl(seen) <= 120_000  # to the next generation's end
         await client.aclose()
         await clean(redis_url, namespace)
 

@@ -75,7 +75,8 @@ def test_a_stale_fence_is_refused_by_the_commit_script(arun, redis_url, namespac
         async with node(redis_url, namespace, "a") as (system, transport):
             await system.spawn_durable(Slow, id="x")
             commit = transport._scripts["COMMIT"]
-            keys = [f"{namespace}:{part}:x" for part in ("lease", "mbox", "deliveries", "dead")]
+            parts = ("lease", "mbox", "deliveries", "dead")
+            keys = [*(f"{namespace}:{part}:x" for part in parts), f"{namespace}:seen:x:"]
             write = ("SET", transport.data_key("w"), "v")
             batch = msgpack.packb(
                 [("0-1", "", "", b"", "", b"", "", [write], [])], use_bin_type=False
