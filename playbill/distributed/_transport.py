@@ -129,9 +129,10 @@ class RedisTransport:
     (renewed every ``lease_ttl / 3``; also the expiry of the node's heartbeat key, renewed
     every ``heartbeat``); after ``max_deliveries`` failed deliveries a message is
     dead-lettered; a message over ``max_payload`` bytes is refused; ``read_count`` entries are
-    read at a time; dedup records last ``dedup_ttl`` seconds; the mailbox is trimmed every
-    ``trim_every`` commits; a failing Redis call is retried with backoff up to ``retry_max``
-    seconds apart; ``registry`` resolves message types (`default_registry` by default).
+    read at a time; dedup records last ``dedup_ttl`` to twice that (the same on every
+    node); the mailbox is trimmed every ``trim_every`` commits; a failing Redis call is
+    retried with backoff up to ``retry_max`` seconds apart; ``registry`` resolves message
+    types (`default_registry` by default).
     """
 
     def __init__(
