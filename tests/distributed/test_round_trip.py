@@ -182,20 +182,33 @@ async def _total(counter, expected):
     return (await counter.ask(Total(), timeout=5))["total"] == expected
 
 
-def test_the_node_resumes_after_redis_restarts(arun, redis_server, namespace):
+def test_the_node_resumes_after_redis_restarts(arun, tmp_path, namespace):
+    from playbill.testing.redis import RedisServer
+
+    # its own server (a small AOF reloads at once) and a lease that outlives the restart: the
+    # actor keeps its lease, so its state, through the outage (a longer outage than the lease
+    # hands the actor over, and a new instance starts; see test_lease.py)
+    server = RedisServer(directory=tmp_path, appendfsync="always").start()
+
     async def main():
-        async with node(redis_server.url, namespace, "a") as (system, _):
+        async with node(server.url, namespace, "a", lease_ttl=10.0, heartbeat=1.0) as (
+            system,
+            _,
+        ):
             ref = await system.spawn_durable(Counter, id="c")
             for n in range(10):
                 ref.tell(Add(n))
             assert (await ref.ask(Total(), timeout=5))["total"] == 45
-            await asyncio.get_running_loop().run_in_executor(None, redis_server.restart)
+            await asyncio.get_running_loop().run_in_executor(None, server.restart)
             for n in range(10):
                 ref.tell(Add(n))
-            assert (await ref.ask(Total(), timeout=10))["total"] == 90
-        await clean(redis_server.url, namespace)
+            assert (await ref.ask(Total(), timeout=15))["total"] == 90
+        await clean(server.url, namespace)
 
-    arun(main())
+    try:
+        arun(main())
+    finally:
+        server.close()
 
 
 class Greeter(Actor):
