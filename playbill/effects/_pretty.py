@@ -30,6 +30,7 @@ from playbill.effects._program import (
     _Constant,
     _Recovered,
 )
+from playbill.effects._promises import AwaitPromise, CompletePromise, FailPromise, NewPromise
 from playbill.effects._structure import repr_by_fields
 from playbill.effects._vocabulary import (
     Ask,
@@ -283,6 +284,14 @@ def _effect(effect: object) -> tuple[str, list[Program[Any]], str]:
             return f"join(fiber {fiber.id})", [], ""
         case CancelFiber(fiber):
             return f"cancel(fiber {fiber.id})", [], ""
+        case NewPromise():
+            return "new_promise()", [], ""
+        case CompletePromise(promise, value):
+            return f"complete(promise {promise.id}, {_value(value)})", [], ""
+        case FailPromise(promise, error):
+            return f"fail_promise(promise {promise.id}, {_value(error)})", [], ""
+        case AwaitPromise(promise):
+            return f"await_promise(promise {promise.id})", [], ""
         case Tell(ref, message):
             return f"free_tell({ref.path}, {_value(message)})", [], ""
         case Ask(ref, message, timeout):

@@ -1,7 +1,8 @@
 """Fibers on a virtual clock: the concurrency semantics the stub interpreter and the simulator
 share — gather, race, timeout, fork, join and cancel, with structured cancellation, masking,
-and no failure silently lost. Subclasses decide which ready fiber runs next and how plain
-effects are performed."""
+and no failure silently lost — and promises, whose completion wakes each waiter at a turn of
+its own (under the simulator, a scheduling point named by the waiter's stable fiber id).
+Subclasses decide which ready fiber runs next and how plain effects are performed."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from typing import Any
 from returns.result import Failure, Result, Success
 
 from playbill.effects import (
+    AwaitPromise,
     CancelFiber,
     Cancelled,
+    CompletePromise,
+    FailPromise,
     Fiber,
     FiberCancelled,
     Fork,
     InvalidArgument,
     Join,
     Machine,
+    NewPromise,
     Next,
     Parallel,
     Race,
@@ -30,10 +35,22 @@ from playbill.effects import (
     Timeout,
 )
 from playbill.effects import Program as _Program
+from playbill.effects._promises import bound_promise
 
 __all__ = ["ERROR", "START", "STEP", "STRUCTURAL", "VALUE", "FiberScheduler", "Resume"]
 
-STRUCTURAL = (Parallel, Race, Timeout, Fork, Join, CancelFiber)
+STRUCTURAL = (
+    Parallel,
+    Race,
+    Timeout,
+    Fork,
+    Join,
+    CancelFiber,
+    NewPromise,
+    CompletePromise,
+    FailPromise,
+    AwaitPromise,
+)
 
 _NEW, _READY, _RUNNING, _SLEEPING, _WAITING, _FINISHED = range(6)
 
@@ -119,6 +136,18 @@ class _Wait:
         self.room = room  # the actor cell whose mailbox it waits for room in, if that
 
 
+class _PromiseState:
+    """A promise of one run: its outcome once complete, and the fibers that await it."""
+
+    __slots__ = ("id", "outcome", "owner", "waiters")
+
+    def __init__(self, owner: FiberScheduler, promise_id: int) -> None:
+        self.owner = owner
+        self.id = promise_id
+        self.outcome: tuple[Resume, Any] | None = None
+        self.waiters: list[tuple[_Fiber, _Wait]] = []
+
+
 class FiberScheduler:
     """Fibers, timers and the structural effects; subclasses queue ready fibers and run them."""
 
@@ -127,6 +156,7 @@ class FiberScheduler:
         self.fibers: dict[int, _Fiber] = {}
         self.timers: list[tuple[float, int, _Timer]] = []
         self.sequence = 0
+        self.promises = 0  # how many promises this run made: the next one's id
         self.unobserved: list[BaseException] = []
 
     def enqueue(self, fiber: _Fiber, *, first: bool) -> None:
@@ -251,6 +281,13 @@ class FiberScheduler:
 
     def structural(self, fiber: _Fiber, effect: object) -> Step | None:
         machine = fiber.machine
+        kind = type(effect)
+        if kind is AwaitPromise or kind is CompletePromise or kind is FailPromise:
+            return self.promise_effect(fiber, effect)
+        if kind is NewPromise:
+            self.promises += 1
+            state = _PromiseState(self, self.promises)
+            return machine.resume(bound_promise(state.id, state))
         if isinstance(effect, Parallel):
             if not effect.programs:
                 return machine.resume(())
@@ -299,6 +336,41 @@ class FiberScheduler:
             return machine.resume(None)
         self.wait_for(fiber, target, lambda _done: (VALUE, None), f"cancel({target.label})")
         return None
+
+    def promise_effect(self, fiber: _Fiber, effect: Any) -> Step | None:
+        """Await, complete or fail a promise. Completing wakes each waiter not cancelled, in
+        the order they began to wait, each at a turn of its own; the completer goes on."""
+        machine = fiber.machine
+        handle = effect.promise
+        state = handle.binding
+        if type(state) is not _PromiseState or state.owner is not self:
+            return machine.throw(
+                InvalidArgument(
+                    f"{handle!r} was not made by new_promise() in this run; await, complete "
+                    "or fail only the promises new_promise() produced in the same run"
+                )
+            )
+        if type(effect) is AwaitPromise:
+            outcome = state.outcome
+            if outcome is not None:
+                kind, payload = outcome
+                return machine.resume(payload) if kind is VALUE else machine.throw(payload)
+            wait = _Wait([])
+            self.block(fiber, _WAITING, f"await_promise(promise {state.id})")
+            fiber.wait = wait
+            state.waiters.append((fiber, wait))
+            return None
+        if state.outcome is not None:
+            return machine.resume(False)  # complete once: the first completion stands
+        if type(effect) is CompletePromise:
+            outcome = state.outcome = (VALUE, effect.value)
+        else:
+            outcome = state.outcome = (ERROR, effect.error)
+        waiters, state.waiters = state.waiters, []
+        for waiter, wait in waiters:
+            if not wait.cancelled:  # a cancelled waiter was woken with Cancelled already
+                self.wake(waiter, *outcome)
+        return machine.resume(True)
 
     def lookup(self, handle: Fiber[Any]) -> _Fiber | None:
         return self.fibers.get(handle.id)

@@ -26,7 +26,8 @@ def names(kinds: set[type] | frozenset[type]) -> list[str]:
 def test_the_vocabulary_is_what_the_design_lists() -> None:
     assert names(built_in_effects()) == sorted(
         [
-            "Ask", "Await", "Blocking", "CancelFiber", "Emit", "EmitStamped", "Fork", "Join",
+            "Ask", "Await", "AwaitPromise", "Blocking", "CancelFiber", "CompletePromise", "Emit",
+            "EmitStamped", "FailPromise", "Fork", "Join", "NewPromise",
             "GetOrSpawn", "LiveActors",
             "MaybeFault", "Now", "Parallel", "Race", "Random", "SelfRef", "Sleep", "Spawn", "Stop",
             "Tell", "Timeout", "Watch",

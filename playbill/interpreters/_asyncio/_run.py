@@ -24,12 +24,15 @@ from playbill.effects import (
     ActorRef,
     Ask,
     Await,
+    AwaitPromise,
     Blocking,
     CancelFiber,
     Cancelled,
+    CompletePromise,
     Done,
     Emit,
     EmitStamped,
+    FailPromise,
     Fiber,
     FiberCancelled,
     Fork,
@@ -40,6 +43,7 @@ from playbill.effects import (
     LiveActors,
     Machine,
     MaybeFault,
+    NewPromise,
     Next,
     Now,
     Parallel,
@@ -63,6 +67,7 @@ if TYPE_CHECKING:
     from playbill.interpreters._asyncio._system import ActorSystem
 from playbill.interpreters._asyncio._cell import _Cell
 from playbill.interpreters._asyncio._members import Members, Nested, sleeping
+from playbill.interpreters._asyncio._promises import new_promise, promise_state
 
 A = TypeVar("A")
 
@@ -310,6 +315,24 @@ class _Run:
     def _cancel_of(self, effect: CancelFiber) -> _Awaiting:
         return _Awaiting(self._cancel(effect.fiber))
 
+    def _new_promise(self, effect: NewPromise) -> Any:
+        system = self.system
+        return new_promise(system, system._promise_ids)
+
+    def _complete_promise(self, effect: CompletePromise) -> bool:
+        return promise_state(effect.promise, self.system).settle(effect.value, None)
+
+    def _fail_promise(self, effect: FailPromise) -> bool:
+        return promise_state(effect.promise, self.system).settle(None, effect.error)
+
+    def _await_promise(self, effect: AwaitPromise) -> Any:
+        state = promise_state(effect.promise, self.system)
+        if state.settled:  # complete already: no wait, no turn of the loop
+            if state.error is not None:
+                raise state.error
+            return state.value
+        return _Awaiting(state.waiter(self.system._loop))
+
     def _need_actor(self, where: str) -> _Cell:
         if self.cell is None:
             raise InvalidArgument(
@@ -444,6 +467,10 @@ _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     Fork: _Run._fork,
     Join: _Run._join_of,
     CancelFiber: _Run._cancel_of,
+    NewPromise: _Run._new_promise,
+    CompletePromise: _Run._complete_promise,
+    FailPromise: _Run._fail_promise,
+    AwaitPromise: _Run._await_promise,
 }
 
 VOCABULARY = frozenset(_PERFORMERS) | {Tell, Ask}

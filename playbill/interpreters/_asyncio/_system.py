@@ -147,6 +147,7 @@ class ActorSystem:
         self._id_prefix = f"{self.realm & (1 << 48) - 1:012x}-"
         self._ids = itertools.count(1)
         self._fiber_ids = itertools.count(1)
+        self._promise_ids = itertools.count(1)
         self._names = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop
         self._deadlines: _Deadlines
