@@ -24,13 +24,18 @@ from playbill import (
     Overflow,
     RestForOne,
     Terminated,
+    await_promise,
+    cancel,
+    complete,
     emit,
     fail,
+    fail_promise,
     fork,
     free_spawn,
     free_stop,
     gather,
     join,
+    new_promise,
     now,
     perform,
     program,
@@ -272,6 +277,75 @@ def random_is_a_unit_float() -> Any:
 @case(("value", "done"), actors=False)
 def emit_at_the_root() -> Any:
     return emit({"event": 1}).then(pure("done"))
+
+
+# -- promises: a wake-up from one fiber (or actor) to others ----------------------------------
+
+
+@case(("value", ([5, 5, 5], True, False, 5)), actors=False)
+def promise_completed_once_wakes_every_waiter() -> Any:
+    @program
+    def main() -> Any:
+        promise = yield new_promise()
+        waiters = []
+        for _ in range(3):
+            waiters.append((yield fork(await_promise(promise))))
+        yield sleep(0.01)
+        first = yield complete(promise, 5)
+        second = yield complete(promise, 6)
+        values = []
+        for waiter in waiters:
+            values.append((yield join(waiter)))
+        return values, first, second, (yield await_promise(promise))
+
+    return main()
+
+
+@case(("value", ["<Failure: 'gone'>", "<Failure: 'gone'>"]), actors=False)
+def promise_failed_raises_its_error_in_each_waiter() -> Any:
+    @program
+    def main() -> Any:
+        promise = yield new_promise()
+        early = yield fork(await_promise(promise).attempt())
+        yield fail_promise(promise, KeyError("gone"))
+        late = yield await_promise(promise).attempt()
+        return [repr((yield join(early))), repr(late)]
+
+    return main()
+
+
+@case(("value", ([], "FiberCancelled", "kept")), actors=False)
+def promise_waiter_cancelled_before_the_completion_never_receives_it() -> Any:
+    @program
+    def main() -> Any:
+        received: list[Any] = []
+        promise = yield new_promise()
+        waiter = yield fork(await_promise(promise).map(received.append))
+        keeper = yield fork(await_promise(promise))
+        yield sleep(0.01)
+        yield cancel(waiter)
+        yield complete(promise, "kept")
+        outcome = yield join(waiter).attempt()
+        return received, type(outcome.failure()).__name__, (yield join(keeper))
+
+    return main()
+
+
+class _Completer(Actor):
+    def receive(self, promise: Any) -> Any:
+        return sleep(0.01).then(complete(promise, "from the actor"))
+
+
+@case(("value", "from the actor"), dead_letters=0)
+def promise_completed_by_another_actor_wakes_the_main_program() -> Any:
+    @program
+    def main() -> Any:
+        promise = yield new_promise()
+        completer = yield free_spawn(_Completer, name="completer")
+        yield completer.free_tell(promise)
+        return (yield await_promise(promise))
+
+    return main()
 
 
 # -- actors ---------------------------------------------------------------------------------
