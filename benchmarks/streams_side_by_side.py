@@ -5,7 +5,9 @@
 N integers go through ``+1`` and are summed. The floor is a producer task and a consumer
 task around an ``asyncio.Queue(maxsize=16)``. playbill runs the same as a stream under
 asyncio: fused (``source(...).map(...)``: one fiber, no queue), and with an asynchronous
-boundary (``.buffer(16)``: a pump fiber and a bounded queue, as in the floor); then the fused
+boundary (``.buffer(16)``: a pump fiber and a bounded queue, as in the floor), with
+``.map_async(inc_program, 16)`` (a pump and 16 worker fibers, at most 16 elements in flight)
+and with ``.merge`` of two halves (a pump per input, each one element ahead); then the fused
 stream under the simulator. Elements per second, and each beside the floor.
 """
 
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from playbill import run, simulate
+from playbill import pure, run, simulate
 from playbill.streams import source
 
 
@@ -47,6 +49,10 @@ async def producer_consumer(count: int, size: int = 16) -> int:
     return total
 
 
+def inc_program(n: int) -> Any:
+    return pure(n + 1)
+
+
 def best(function: Callable[[], Any], repeat: int = 3) -> float:
     timings = []
     for _ in range(repeat):
@@ -64,13 +70,21 @@ def main(argv: list[str] | None = None) -> None:
     expected = sum(range(1, count + 1))
     fused = source(range(count)).map(inc).run_fold(0, operator.add)
     buffered = source(range(count)).buffer(16).map(inc).run_fold(0, operator.add)
+    mapped = source(range(count)).map_async(inc_program, 16).run_fold(0, operator.add)
+    half = count // 2
+    merged = (
+        source(range(half)).merge(source(range(half, count))).map(inc).run_fold(0, operator.add)
+    )
     assert asyncio.run(producer_consumer(count)) == run(fused) == run(buffered) == expected
+    assert run(mapped) == run(merged) == expected
     print(f"Python {platform.python_version()} on {platform.machine()}, {count:,} elements")
     floor = best(lambda: asyncio.run(producer_consumer(count)))
     rows = [
         ("asyncio.Queue(16) producer/consumer", floor),
         ("stream, fused map (asyncio)", best(lambda: run(fused))),
         ("stream, buffer(16) + map (asyncio)", best(lambda: run(buffered))),
+        ("stream, map_async(16) (asyncio)", best(lambda: run(mapped))),
+        ("stream, merge of two + map (asyncio)", best(lambda: run(merged))),
         ("stream, fused map (simulator)", best(lambda: simulate(fused, max_steps=10**8))),
     ]
     print(f"  {'':40} {'elements/s':>12} {'vs the floor':>13}")

@@ -23,6 +23,7 @@ from returns.result import Failure, Result
 
 from playbill.effects import Fiber, Program, cancel, fail, fork, join, now, program, pure, sleep
 from playbill.effects._program import as_program
+from playbill.streams._signal import NOTHING as _NOTHING
 from playbill.streams._signal import Signal
 from playbill.streams._values import (
     END_OF_STREAM,
@@ -54,7 +55,6 @@ class _End(enum.Enum):
 
 END = _End.END
 _PURE_END: Program[Any] = pure(END)
-_NOTHING: Program[None] = pure(None)
 
 
 class Puller:
@@ -401,8 +401,18 @@ class _BufferPuller(_Boundary):
         self.not_empty = Signal()
         self.not_full = Signal()
 
+    def pull(self) -> Program[Any]:
+        queue = self.queue
+        if queue and self.error is None:  # the common case, with no generator to step
+            element = queue.popleft()
+            woken = self.not_full.fire()
+            if woken is _NOTHING:
+                return pure(element)
+            return woken.then(pure(element))
+        return self._pull()
+
     @program
-    def pull(self) -> Any:
+    def _pull(self) -> Any:
         if self.pump is None and not self.closed:
             yield self.start()
         while True:
@@ -442,7 +452,9 @@ class _BufferPuller(_Boundary):
                             "arrived; use a larger size or another overflow strategy"
                         )
                 queue.append(element)
-                yield self.not_empty.fire()
+                woken = self.not_empty.fire()
+                if woken is not _NOTHING:
+                    yield woken
         except Exception as error:
             self.error = error
         self.done = True
@@ -459,26 +471,33 @@ class _Slot:
 
 @final
 class _Worker:
-    __slots__ = ("job", "wake")
+    __slots__ = ("wake",)
 
     def __init__(self) -> None:
-        self.job: tuple[Any, _Slot] | None = None
         self.wake = Signal()
 
 
 @final
 class _MapAsyncPuller(_Boundary):
-    """``parallelism`` worker fibers, forked once by the pump; the pump hands each idle worker
-    the next element. At most ``parallelism`` elements are between upstream and downstream."""
+    """``parallelism`` worker fibers, forked once by the pump, take the elements the pump
+    queues as jobs. At most ``parallelism`` elements are between upstream and downstream.
+
+    Workers are woken one at a time: a worker that takes a job while more wait wakes one
+    spare worker (if none is awake yet) before it runs its own. A worker whose calls finish
+    without waiting therefore runs the jobs one after another with no wake-up at all, and a
+    call that waits (a sleep, an ask) lets the spare take the next job: all ``parallelism``
+    run at once as soon as each waits."""
 
     __slots__ = (
         "completed",
         "done",
         "idle",
         "in_flight",
+        "jobs",
         "progress",
         "room",
         "slots",
+        "spare",
         "stage",
         "stopping",
     )
@@ -488,15 +507,29 @@ class _MapAsyncPuller(_Boundary):
         self.stage = stage
         self.slots: collections.deque[_Slot] = collections.deque()  # ordered: by element
         self.completed: collections.deque[_Slot] = collections.deque()  # unordered
-        self.idle: collections.deque[_Worker] = collections.deque()
+        self.jobs: collections.deque[tuple[Any, _Slot]] = collections.deque()
+        self.idle: list[_Worker] = []  # parked, each waiting on its own signal
+        self.spare = False  # a worker was woken to take a job and has not looked yet
         self.in_flight = 0
         self.done = False
         self.stopping = False
         self.progress = Signal()
         self.room = Signal()
 
+    def pull(self) -> Program[Any]:
+        ready = self.slots if self.stage.ordered else self.completed
+        if ready and self.error is None and ready[0].result is not None:  # no generator
+            result = ready.popleft().result
+            self.in_flight -= 1
+            woken = self.room.fire()
+            if isinstance(result, Failure):
+                return woken.then(fail(result.failure()))
+            value = pure(result.unwrap())  # type: ignore[union-attr]
+            return value if woken is _NOTHING else woken.then(value)
+        return self._pull()
+
     @program
-    def pull(self) -> Any:
+    def _pull(self) -> Any:
         if self.pump is None and not self.closed:
             yield self.start()
         ready = self.slots if self.stage.ordered else self.completed
@@ -514,34 +547,42 @@ class _MapAsyncPuller(_Boundary):
                 return END
             yield self.progress.wait(self.progress.version)
 
+    def wake_spare(self) -> Program[object]:
+        """Wake one parked worker for the jobs waiting, unless one is awake for them."""
+        if self.spare or not self.idle or not self.jobs:
+            return _NOTHING
+        self.spare = True
+        return self.idle.pop().wake.fire()
+
     @program
     def pumping(self) -> Any:
         workers = [_Worker() for _ in range(self.stage.parallelism)]
-        self.idle.extend(workers)
         fibers = []
         for worker in workers:
             fibers.append((yield fork(self.working(worker))))
+        parallelism, ordered, jobs = self.stage.parallelism, self.stage.ordered, self.jobs
         try:
             while True:
-                while self.in_flight >= self.stage.parallelism:
+                while self.in_flight >= parallelism:
                     yield self.room.wait(self.room.version)
                 element = yield self.upstream.pull()
                 if element is END:
                     break
                 slot = _Slot()
-                if self.stage.ordered:
+                if ordered:
                     self.slots.append(slot)
                 self.in_flight += 1
-                worker = self.idle.popleft()
-                worker.job = (element, slot)
-                yield worker.wake.fire()
+                jobs.append((element, slot))
+                woken = self.wake_spare()
+                if woken is not _NOTHING:
+                    yield woken
         except Exception as error:
             self.error = error
             yield self.progress.fire()
             return
         self.stopping = True
-        for worker in workers:
-            yield worker.wake.fire()
+        while self.idle:
+            yield self.idle.pop().wake.fire()
         for fiber in fibers:
             yield join(fiber)
         self.done = True
@@ -549,24 +590,28 @@ class _MapAsyncPuller(_Boundary):
 
     @program
     def working(self, worker: _Worker) -> Any:
-        function = self.stage.function
+        function, ordered, jobs = self.stage.function, self.stage.ordered, self.jobs
         while True:
-            job = worker.job
-            if job is not None:
-                element, slot = job
-                worker.job = None
+            if jobs:
+                element, slot = jobs.popleft()
+                woken = self.wake_spare()  # more jobs wait while this one runs: a spare
+                if woken is not _NOTHING:
+                    yield woken
                 result = yield _call(function, element).attempt()
                 slot.result = result
                 if isinstance(result, Failure) and self.error is None:
                     self.error = result.failure()
-                if not self.stage.ordered:
+                if not ordered:
                     self.completed.append(slot)
-                self.idle.append(worker)
-                yield self.progress.fire()
+                woken = self.progress.fire()
+                if woken is not _NOTHING:
+                    yield woken
             elif self.stopping:
                 return
             else:
+                self.idle.append(worker)
                 yield worker.wake.wait(worker.wake.version)
+                self.spare = False  # (woken as the spare, or to stop): it looks now
 
 
 def _call(function: Callable[[Any], Program[Any]], element: Any) -> Program[Any]:

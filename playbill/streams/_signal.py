@@ -1,129 +1,104 @@
-"""A wake-up call between the fibers of one stream run, in any interpreter with actors.
+"""A wake-up call between the fibers of one stream run, on promises.
 
 Fibers of one run share the stream's state (plain deques, owned by the run), but a fiber that
-finds nothing to do must wait until another one changes that state. The effect vocabulary has
-no condition variable, and a fiber may join or cancel only the fibers it forked (asyncio keeps
-fiber handles per fiber), so the wait is an ask to a one-shot actor that sleeps: `Signal.fire`
-stops it with ``interrupt=True`` once it sleeps, and the ask returns. A firing that comes
-before it sleeps is seen when it handles the ask, which it then answers at once, so no
-message is ever left queued in a stopped actor (no dead letter). Under the simulator that is
-an ordinary actor: every wake-up is a scheduling point it records, replays and explores.
+finds nothing to do must wait until another one changes that state. It waits on a `Promise`
+(`new_promise` / `await_promise`), which the next `Signal.fire` completes: one effect to wait,
+one to wake, no helper actor and no message. Under asyncio the waiter awaits a future of its
+own; under the simulator the wake-up is a scheduling point named by the waiter's fiber id, so
+it is recorded, replayed and explored like any other. A waiter that is cancelled (its stage
+closed) just stops waiting: a later `fire` completes a promise nobody awaits, which costs
+nothing and leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, final
 
-from returns.result import Result, Success
-
-from playbill.actors import ONE_TIME, Actor
 from playbill.effects import (
-    ActorRef,
-    Fiber,
+    AwaitPromise,
+    CompletePromise,
     Program,
-    fork,
-    free_spawn,
-    free_stop,
-    join,
+    Promise,
+    Suspend,
+    TimedOut,
+    new_promise,
     program,
     pure,
-    sleep,
+    timeout,
 )
 
-__all__ = ["Signal"]
+__all__ = ["NOTHING", "Signal"]
 
-
-@final
-class _Ticket:
-    """One wait: what the waiter and its actor share."""
-
-    __slots__ = ("answered", "over", "ref", "seen", "signal", "sleeping")
-
-    def __init__(self, signal: Signal, seen: int) -> None:
-        self.signal = signal
-        self.seen = seen
-        self.ref: ActorRef | None = None
-        self.sleeping = False  # its actor handles the ask by sleeping: a stop interrupts that
-        self.answered = False
-        self.over = False  # the waiter gave up (it was cancelled)
-
-    def answer(self, reply: Result[Any, Exception]) -> Result[Any, Exception]:
-        self.answered = True
-        return reply
-
-
-@final
-class StreamSignal(Actor):
-    """Handles one ask, then stops: sleeps for the seconds asked unless the signal already
-    fired; the reply is True if it slept that long (the waiter's deadline)."""
-
-    stop_policy = ONE_TIME
-
-    def __init__(self, ticket: _Ticket) -> None:
-        self.ticket = ticket
-
-    def receive(self, seconds: float) -> Any:
-        ticket = self.ticket
-        if ticket.over or ticket.signal.version != ticket.seen:
-            return False
-        ticket.sleeping = True
-        return sleep(seconds).then(_TRUE)
-
-
-_TRUE: Program[bool] = pure(True)
-_NOTHING: Program[None] = pure(None)
+NOTHING: Program[None] = pure(None)
+"""What `Signal.fire` gives when no one waits (callers may skip performing it)."""
 
 
 @final
 class Signal:
     """One waiter at a time, any number of firers; a firing between the waiter's check and
-    its wait is not lost (the waiter passes the `version` it checked against)."""
+    its wait is not lost (the waiter passes the `version` it checked against).
 
-    __slots__ = ("_ticket", "version")
+    A waiter that stops waiting (cancelled, or timed out) leaves its promise behind; the next
+    `fire` completes it, which no one sees and which costs nothing, so there is nothing to
+    clean up."""
+
+    __slots__ = ("_promise", "version")
 
     def __init__(self) -> None:
         self.version = 0
-        self._ticket: _Ticket | None = None
+        self._promise: Promise[None] | None = None
 
-    def fire(self) -> Program[None]:
-        """Wake the waiter, if one waits; a waiter that checked before this sees it anyway."""
+    def fire(self) -> Program[object]:
+        """Wake the waiter, if one waits; a waiter that checked before this sees it anyway.
+        `NOTHING` when no one waits."""
         self.version += 1
-        ticket = self._ticket
-        if ticket is None:
-            return _NOTHING
-        self._ticket = None
-        if ticket.sleeping and not ticket.answered and ticket.ref is not None:
-            return free_stop(ticket.ref, interrupt=True)
-        return _NOTHING  # its actor has not handled the ask yet: it will see the new version
+        promise = self._promise
+        if promise is None:
+            return NOTHING
+        self._promise = None
+        return Suspend(CompletePromise(promise, None))
 
     def wait(self, seen: int, seconds: float = math.inf) -> Program[bool]:
         """Wait until a firing after version ``seen``, or ``seconds``; True if fired."""
-        return _wait(self, seen, seconds)
+        if self.version != seen:
+            return _TRUE
+        if seconds == math.inf:
+            return _NEW_PROMISE.flat_map(_Install(self, seen))
+        return _timed_wait(self, seen, seconds)
+
+
+_TRUE: Program[bool] = pure(True)
+_NEW_PROMISE = new_promise()
+
+
+@final
+class _Install:
+    """With the new promise made: wait on it, unless a firing came meanwhile (another fiber's
+    turn may come between the check and the promise)."""
+
+    __slots__ = ("seen", "signal")
+
+    def __init__(self, signal: Signal, seen: int) -> None:
+        self.signal = signal
+        self.seen = seen
+
+    def __call__(self, promise: Promise[None]) -> Program[bool]:
+        signal = self.signal
+        if signal.version != self.seen:
+            return _TRUE
+        signal._promise = promise
+        return Suspend(AwaitPromise(promise)).then(_TRUE)
 
 
 @program
-def _wait(signal: Signal, seen: int, seconds: float) -> Any:
+def _timed_wait(signal: Signal, seen: int, seconds: float) -> Any:
+    promise = yield _NEW_PROMISE
     if signal.version != seen:
         return True
-    ticket = _Ticket(signal, seen)
-    signal._ticket = ticket
-    ticket.ref = yield free_spawn(functools.partial(StreamSignal, ticket))
-    # the ask runs in a fork, so that a waiter cancelled before its actor handled the ask can
-    # still wait for the (immediate) answer: a reply left to nobody would be a dead letter
-    asking = yield fork(ticket.ref.free_ask(seconds, timeout=math.inf).attempt().map(ticket.answer))
-    reply = yield join(asking).ensuring(_forget(ticket, asking))
-    return reply != Success(True)  # stopped by `fire`, or answered at once: fired
-
-
-@program
-def _forget(ticket: _Ticket, asking: Fiber[Any]) -> Any:
-    ticket.over = True
-    signal = ticket.signal
-    if signal._ticket is ticket:
-        signal._ticket = None
-    if ticket.sleeping and not ticket.answered and ticket.ref is not None:
-        ticket.answered = True  # the waiter was cancelled while its actor sleeps: interrupt it
-        yield free_stop(ticket.ref, interrupt=True)
-    yield join(asking).attempt()
+    signal._promise = promise
+    try:
+        yield timeout(Suspend(AwaitPromise(promise)), seconds)
+    except TimedOut:
+        return False
+    return True

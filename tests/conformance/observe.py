@@ -45,9 +45,6 @@ EVENT_BUFFER = 100_000  # far more than any program here publishes: nothing is d
 
 Entry = tuple[str, str | None, str | None]
 
-# playbill.streams wakes a waiting fiber with a short-lived actor of this name
-_STREAM_SIGNAL = "/StreamSignal$"  # event class name, error type name, directive
-
 
 def entry(event: ActorEvent) -> Entry | None:
     """What a lifecycle event says about its actor (None: not a lifecycle event)."""
@@ -65,8 +62,6 @@ def entries(events: Iterable[ActorEvent]) -> dict[str, tuple[Entry, ...]]:
     """Each actor's lifecycle events in order, by path."""
     found: dict[str, list[Entry]] = {}
     for event in events:
-        if _STREAM_SIGNAL in event.path:
-            continue  # how often a stream's fibers wait for each other is the schedule's
         described = entry(event)
         if described is not None:
             found.setdefault(event.path, []).append(described)
