@@ -194,3 +194,15 @@ def test_a_promise_made_elsewhere_or_by_hand_is_refused_naming_it() -> None:
     made = stub.run(new_promise())
     result = simulate(complete(made, None))
     assert isinstance(result.error, InvalidArgument)
+
+
+def test_asyncio_performs_promise_effects_inline_yet_a_handler_for_one_still_answers_it() -> None:
+    from playbill.effects import NewPromise
+
+    made = Promise(99)
+
+    async def main() -> Any:
+        async with ActorSystem("app", handlers={NewPromise: lambda effect: made}) as system:
+            return await system.run(new_promise())
+
+    assert asyncio.run(main()) is made

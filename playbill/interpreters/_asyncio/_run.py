@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from playbill.interpreters._asyncio._system import ActorSystem
 from playbill.interpreters._asyncio._cell import _Cell
 from playbill.interpreters._asyncio._members import Members, Nested, sleeping
-from playbill.interpreters._asyncio._promises import new_promise, promise_state
+from playbill.interpreters._asyncio._promises import LoopPromise, new_promise, promise_state
 
 A = TypeVar("A")
 
@@ -179,6 +179,25 @@ class _Run:
                 if self.main:  # the wait-for graph an AskTimeout describes
                     self.cell.asking = (target, effect.message)  # type: ignore[union-attr]
                 return step, pending
+            if kind in _PROMISE_EFFECTS and system._promises_inline:
+                # a stream's wake-ups: performed here, with no handler lookup or _Awaiting
+                if kind is NewPromise:
+                    step = machine.resume(new_promise(system, system._promise_ids))
+                    continue
+                state = effect.promise.binding
+                if type(state) is LoopPromise and state.owner is system:
+                    if kind is AwaitPromise:
+                        if not state.settled:
+                            return step, state.waiter(system._loop)
+                        if state.error is None:
+                            step = machine.resume(state.value)
+                        else:
+                            step = machine.throw(state.error)
+                    elif kind is CompletePromise:
+                        step = machine.resume(state.settle(effect.value, None))
+                    else:
+                        step = machine.resume(state.settle(None, effect.error))
+                    continue
             try:
                 outcome = self._perform_effect(effect)
             except Exception as error:
@@ -472,6 +491,8 @@ _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     FailPromise: _Run._fail_promise,
     AwaitPromise: _Run._await_promise,
 }
+
+_PROMISE_EFFECTS = frozenset({NewPromise, CompletePromise, FailPromise, AwaitPromise})
 
 VOCABULARY = frozenset(_PERFORMERS) | {Tell, Ask}
 """Every built-in effect the asyncio interpreter performs (a test checks every interpreter's is

@@ -42,10 +42,15 @@ from playbill.effects import (
     ActorNotFound,
     ActorRef,
     ActorSystemFailed,
+    AwaitPromise,
     Blocking,
+    CompletePromise,
+    FailPromise,
     InvalidArgument,
+    NewPromise,
     PlaybillError,
     Program,
+    Promise,
 )
 from playbill.effects._checks import check_count, check_path, check_seconds
 from playbill.effects._handlers import Handlers, HandlerTable
@@ -127,6 +132,17 @@ class ActorSystem:
         if self._recorder is not None:
             handlers = recording_handlers(_handler_map(handlers), self._recorder)
         self.handlers = HandlerTable(handlers, interpreter="asyncio")
+        # no user handler takes a promise effect: `_Run` performs them inline
+        unbound: Promise[None] = Promise(0)
+        self._promises_inline = not any(
+            self.handlers.find(effect) is not None
+            for effect in (
+                NewPromise(),
+                CompletePromise(unbound, None),
+                FailPromise(unbound, PlaybillError()),
+                AwaitPromise(unbound),
+            )
+        )
         self.dead_letters = DeadLetters(
             check_count("ActorSystem dead_letter_limit", dead_letter_limit)
         )
