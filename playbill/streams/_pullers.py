@@ -19,7 +19,7 @@ import enum
 from collections.abc import Callable, Iterator
 from typing import Any, final
 
-from returns.result import Failure, Result
+from returns.result import Failure, Result, Success
 
 from playbill.effects import Fiber, Program, cancel, fail, fork, join, now, program, pure, sleep
 from playbill.effects._program import as_program
@@ -597,7 +597,11 @@ class _MapAsyncPuller(_Boundary):
                 woken = self.wake_spare()  # more jobs wait while this one runs: a spare
                 if woken is not _NOTHING:
                     yield woken
-                result = yield _call(function, element).attempt()
+                result: Result[Any, Exception]
+                try:  # (not `.attempt()`: no Catch frame to build on the common path)
+                    result = Success((yield as_program(function(element), _RESULT)))
+                except Exception as error:
+                    result = Failure(error)
                 slot.result = result
                 if isinstance(result, Failure) and self.error is None:
                     self.error = result.failure()
@@ -614,8 +618,7 @@ class _MapAsyncPuller(_Boundary):
                 self.spare = False  # (woken as the spare, or to stop): it looks now
 
 
-def _call(function: Callable[[Any], Program[Any]], element: Any) -> Program[Any]:
-    return _NOTHING.flat_map(lambda _: as_program(function(element), "map_async(...) result"))
+_RESULT = "map_async(...) result"
 
 
 @final
