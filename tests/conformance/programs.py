@@ -1439,7 +1439,7 @@ def stream_fused_stages_filter_map_take() -> Any:
     return source(range(10)).filter(lambda n: n % 2 == 0).map(lambda n: n * n).take(3).to_list()
 
 
-@case(("value", list(range(8))), dead_letters=0)
+@case(("value", list(range(8))), dead_letters=0, actors=False)
 def stream_buffer_with_backpressure_loses_nothing_under_a_slow_consumer() -> Any:
     received: list[int] = []
 
@@ -1450,7 +1450,7 @@ def stream_buffer_with_backpressure_loses_nothing_under_a_slow_consumer() -> Any
     return source(range(8)).buffer(2).run_foreach(consume).map(lambda _: received)
 
 
-@case(("value", (True, True)), dead_letters=0)
+@case(("value", (True, True)), dead_letters=0, actors=False)
 def stream_buffer_drop_head_keeps_the_newest() -> Any:
     received: list[int] = []
 
@@ -1462,12 +1462,12 @@ def stream_buffer_drop_head_keeps_the_newest() -> Any:
     return stream.map(lambda _: (received[-3:] == [17, 18, 19], len(received) < 20))
 
 
-@case(("error", "BufferOverflow"), dead_letters=0)
+@case(("error", "BufferOverflow"), dead_letters=0, actors=False)
 def stream_buffer_fail_fails_the_stream_when_full() -> Any:
     return source(range(20)).buffer(2, "fail").run_foreach(lambda _: sleep(0.01))
 
 
-@case(("value", [0, 10, 20, 30, 40, 50]), dead_letters=0)
+@case(("value", [0, 10, 20, 30, 40, 50]), dead_letters=0, actors=False)
 def stream_map_async_keeps_the_order_of_the_input() -> Any:
     def slow_first(n: int) -> Any:
         return sleep(0.01 * (6 - n)).then(pure(n * 10))
@@ -1475,14 +1475,14 @@ def stream_map_async_keeps_the_order_of_the_input() -> Any:
     return source(range(6)).map_async(slow_first, parallelism=3).to_list()
 
 
-@case(("value", [1, 2, 3]), dead_letters=0)
+@case(("value", [1, 2, 3]), dead_letters=0, actors=False)
 def stream_map_async_unordered_emits_in_completion_order() -> Any:
     return (
         source([3, 1, 2]).map_async_unordered(lambda n: sleep(0.02 * n).then(pure(n)), 3).to_list()
     )
 
 
-@case(("error", "ValueError"), dead_letters=0)
+@case(("error", "ValueError"), dead_letters=0, actors=False)
 def stream_a_failing_stage_fails_the_stream_with_the_element_error() -> Any:
     def check(n: int) -> Any:
         return fail(ValueError(f"bad {n}")) if n == 3 else pure(n)
@@ -1490,7 +1490,7 @@ def stream_a_failing_stage_fails_the_stream_with_the_element_error() -> Any:
     return source(range(100)).buffer(4).map_async(check, parallelism=2).to_list()
 
 
-@case(("value", (list(range(5)), True)), dead_letters=0)
+@case(("value", (list(range(5)), True)), dead_letters=0, actors=False)
 def stream_throttle_paces_elements_on_the_interpreter_clock() -> Any:
     @program
     def main() -> Any:
@@ -1501,12 +1501,12 @@ def stream_throttle_paces_elements_on_the_interpreter_clock() -> Any:
     return main()
 
 
-@case(("value", [0, 1, 2, 3, 4, 100, 101, 102]), dead_letters=0)
+@case(("value", [0, 1, 2, 3, 4, 100, 101, 102]), dead_letters=0, actors=False)
 def stream_merge_gives_every_element_of_every_input() -> Any:
     return source(range(5)).merge(source(range(100, 103))).to_list().map(sorted)
 
 
-@case(("value", [[0, 1, 2], [3, 4, 5], [6]]), dead_letters=0)
+@case(("value", [[0, 1, 2], [3, 4, 5], [6]]), dead_letters=0, actors=False)
 def stream_grouped_within_cuts_full_groups() -> Any:
     return source(range(7)).grouped_within(3, 5.0).to_list()
 
