@@ -13,6 +13,7 @@ import attrs
 
 from playbill.effects import ActorRef, Effect, Program
 from playbill.effects._concurrency import CancelFiber, Fork, Join, Parallel, Race, Timeout
+from playbill.effects._promises import AwaitPromise, CompletePromise, FailPromise, NewPromise
 from playbill.effects._vocabulary import Await, Blocking
 from playbill.interpreters._codec import Codec
 
@@ -30,6 +31,10 @@ _SHAPES: dict[type[Any], Any] = {
     Fork: lambda effect: {},
     Join: lambda effect: {},
     CancelFiber: lambda effect: {},
+    NewPromise: lambda effect: {},
+    CompletePromise: lambda effect: {},
+    FailPromise: lambda effect: {},
+    AwaitPromise: lambda effect: {},
     Await: lambda effect: {"origin": effect.origin},
 }
 

@@ -41,6 +41,9 @@ from playbill.effects import (
 )
 from playbill.effects._concurrency import CancelFiber, Fork, Join, Parallel, Race, Timeout
 from playbill.effects._program import Suspend
+from playbill.effects._promises import AwaitPromise, CompletePromise, FailPromise, NewPromise
+
+_PROMISE_EFFECTS = frozenset({NewPromise, CompletePromise, FailPromise, AwaitPromise})
 
 __all__ = ["NO_ANSWER", "InputRejected", "Paused_", "Run", "journaled", "position_text", "validate"]
 
@@ -208,9 +211,10 @@ def _perform(
     kind = type(effect)
     if kind is Parallel or kind is Race or kind is Timeout:
         return (yield from _structure(run, effect, position, key, text, entry))
-    if kind is Fork or kind is Join or kind is CancelFiber:
+    if kind is Fork or kind is Join or kind is CancelFiber or kind in _PROMISE_EFFECTS:
         # performed on every run: a fiber handle lives in one run only; the forked program
-        # journals under this position, so a join's result replays from there
+        # journals under this position, so a join's result replays from there. A promise is
+        # one run's too: what completes it replays, so what awaits it gets the same value
         if kind is Fork:
             effect = Fork(journaled(run, effect.program, position))  # type: ignore[attr-defined]
         if entry is None:

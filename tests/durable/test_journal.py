@@ -7,7 +7,21 @@ from typing import Any
 import pytest
 from attrs import frozen
 
-from playbill import Effect, gather, now, perform, program, race, random, sleep
+from playbill import (
+    Effect,
+    await_promise,
+    complete,
+    fork,
+    gather,
+    join,
+    new_promise,
+    now,
+    perform,
+    program,
+    race,
+    random,
+    sleep,
+)
 from playbill.durable import (
     Completed,
     Durable,
@@ -254,3 +268,34 @@ def test_canonical_forms_hold_no_memory_address() -> None:
 
     assert canonical(Holds(object())).endswith('Holds{"thing":"<object>"}')
     assert canonical(Holds(len)).endswith('Holds{"thing":"builtins.len"}')
+
+
+@program
+def handed_over(order: str) -> Any:
+    receipt = yield new_promise()
+    shipper = yield fork(await_promise(receipt).map(lambda got: f"shipped with {got}"))
+    yield complete(receipt, (yield perform(Charge(order))))
+    shipped = yield join(shipper)
+    tip = yield perform(Charge(order + "-tip"))
+    return shipped, tip
+
+
+@pytest.mark.parametrize("interpreter", ["stub", "simulation"])
+def test_promises_are_performed_on_every_run_and_what_awaits_one_replays(interpreter) -> None:
+    journal = MemoryJournal()
+    registry = Registry()
+    registry.register(handed_over, name="handed_over")
+
+    def crash_on_tip(effect: Charge) -> str:
+        if effect.order.endswith("tip"):
+            raise SystemExit("the process dies")
+        return f"receipt-{effect.order}"
+
+    with pytest.raises(SystemExit):
+        Durable(journal, registry, handlers={Charge: crash_on_tip}).start(
+            "handed_over", "w", "o", interpreter=interpreter
+        )
+    counter = Counter()
+    outcome = make(journal, counter, handed_over=handed_over).recover("w", interpreter=interpreter)
+    assert outcome == Completed("w", ("shipped with receipt-o", "receipt-o-tip"))
+    assert counter.calls == ["o-tip"]  # the first charge replayed from the journal
