@@ -19,8 +19,6 @@ import enum
 from collections.abc import Callable, Iterator
 from typing import Any, final
 
-from returns.result import Failure, Result, Success
-
 from playbill.effects import Fiber, Program, cancel, fail, fork, join, now, program, pure, sleep
 from playbill.effects._program import as_program
 from playbill.streams._signal import NOTHING as _NOTHING
@@ -463,10 +461,14 @@ class _BufferPuller(_Boundary):
 
 @final
 class _Slot:
-    __slots__ = ("result",)
+    """One element's call: its value or its error, once ``done``."""
+
+    __slots__ = ("done", "error", "value")
 
     def __init__(self) -> None:
-        self.result: Result[Any, Exception] | None = None
+        self.done = False
+        self.value: Any = None
+        self.error: Exception | None = None
 
 
 @final
@@ -518,13 +520,13 @@ class _MapAsyncPuller(_Boundary):
 
     def pull(self) -> Program[Any]:
         ready = self.slots if self.stage.ordered else self.completed
-        if ready and self.error is None and ready[0].result is not None:  # no generator
-            result = ready.popleft().result
+        if ready and self.error is None and ready[0].done:  # no generator to step
+            slot = ready.popleft()
             self.in_flight -= 1
             woken = self.room.fire()
-            if isinstance(result, Failure):
-                return woken.then(fail(result.failure()))
-            value = pure(result.unwrap())  # type: ignore[union-attr]
+            if slot.error is not None:
+                return woken.then(fail(slot.error))
+            value = pure(slot.value)
             return value if woken is _NOTHING else woken.then(value)
         return self._pull()
 
@@ -536,13 +538,13 @@ class _MapAsyncPuller(_Boundary):
         while True:
             if self.error is not None:
                 raise self.error
-            if ready and ready[0].result is not None:
+            if ready and ready[0].done:
                 slot = ready.popleft()
                 self.in_flight -= 1
                 yield self.room.fire()
-                result = slot.result
-                assert result is not None
-                return result.unwrap()
+                if slot.error is not None:
+                    raise slot.error
+                return slot.value
             if self.done and not ready:
                 return END
             yield self.progress.wait(self.progress.version)
@@ -597,14 +599,13 @@ class _MapAsyncPuller(_Boundary):
                 woken = self.wake_spare()  # more jobs wait while this one runs: a spare
                 if woken is not _NOTHING:
                     yield woken
-                result: Result[Any, Exception]
                 try:  # (not `.attempt()`: no Catch frame to build on the common path)
-                    result = Success((yield as_program(function(element), _RESULT)))
+                    slot.value = yield as_program(function(element), _RESULT)
                 except Exception as error:
-                    result = Failure(error)
-                slot.result = result
-                if isinstance(result, Failure) and self.error is None:
-                    self.error = result.failure()
+                    slot.error = error
+                    if self.error is None:
+                        self.error = error
+                slot.done = True
                 if not ordered:
                     self.completed.append(slot)
                 woken = self.progress.fire()
