@@ -652,8 +652,17 @@ class _MergePuller(Puller):
         self.error: Exception | None = None
         self.ready_signal = Signal()
 
+    def pull(self) -> Program[Any]:
+        ready = self.ready
+        if ready and self.error is None:  # the common case, with no generator to step
+            index, element = ready.popleft()
+            self.waiting[index] = False
+            woken = self.taken[index].fire()
+            return pure(element) if woken is _NOTHING else woken.then(pure(element))
+        return self._pull()
+
     @program
-    def pull(self) -> Any:
+    def _pull(self) -> Any:
         if self.pumps is None and not self.closed:
             pumps = []
             for index in range(len(self.waiting)):
@@ -681,7 +690,9 @@ class _MergePuller(Puller):
                     break
                 self.ready.append((index, element))
                 self.waiting[index] = True
-                yield self.ready_signal.fire()
+                woken = self.ready_signal.fire()
+                if woken is not _NOTHING:
+                    yield woken
                 while self.waiting[index]:
                     yield self.taken[index].wait(self.taken[index].version)
         except Exception as error:
