@@ -30,6 +30,7 @@ from playbill import (
     sleep,
 )
 from playbill.interpreters import stub
+from playbill.interpreters.simulation import replay
 from playbill.testing import explore
 
 
@@ -206,3 +207,34 @@ def test_asyncio_performs_promise_effects_inline_yet_a_handler_for_one_still_ans
             return await system.run(new_promise())
 
     assert asyncio.run(main()) is made
+
+
+def test_under_the_simulator_each_wake_up_is_a_scheduling_point_and_replays() -> None:
+    def build() -> Any:
+        @program
+        def main() -> Any:
+            promise = yield new_promise()
+            waiters = []
+            for _ in range(2):
+                # a traced effect right after the wake-up: `now` (its row names the fiber)
+                waiters.append((yield fork(await_promise(promise).then(now()))))
+            yield sleep(0.01)  # both wait now
+            yield complete(promise, None)
+            for waiter in waiters:
+                yield join(waiter)
+
+        return main()
+
+    def woken_order(seed: int) -> tuple[str, ...]:
+        result = simulate(build(), seed=seed)
+        assert result.status == "completed"
+        assert replay(build(), result.schedule).rows == result.rows
+        return tuple(
+            row[2].rsplit("/", 1)[-1]
+            for row in result.rows
+            if row[2].startswith("main/fork") and row[3].startswith("now")
+        )
+
+    # which woken waiter runs first is the scheduler's choice: some seed picks each order
+    orders = {woken_order(seed) for seed in range(20)}
+    assert orders == {("fork1", "fork2"), ("fork2", "fork1")}
