@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from returns.result import Failure, Success
@@ -22,6 +23,9 @@ def _outcome(run: Any) -> Any:
         return Failure(error.code)
 
 
+# a drawn program may leave a failure nobody observes (a finaliser of cancelled work that
+# fails): the stub reports it as a RuntimeWarning, about the program, not the journal
+@pytest.mark.filterwarnings("ignore:.*concurrent fibers were never observed:RuntimeWarning")
 @settings(deadline=None)
 @given(programs(), st.sampled_from(["stub", "simulation"]), st.integers(0, 3))
 def test_a_journaled_program_replays_its_outcome_without_performing_again(
