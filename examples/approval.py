@@ -104,6 +104,7 @@ def main(printer: Callable[[str], None] = print) -> dict[str, Any]:
         printer(f"paused workflows in the journal: {waiting}")
         done = later.resume("refund-7", {"approved": True, "by": "ana"})
         printer(f"resumed here: {done!r}")
+        later.journal.close()
         payments = Path(ledger).read_text().splitlines()
         printer(f"payments made, each once: {payments}")
         return {"value": getattr(done, "value", None), "payments": payments}

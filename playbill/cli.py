@@ -415,6 +415,10 @@ def _durable(target: str, journal: str | None) -> Any:
             found = found(*arguments)
         except Exception as error:
             _usage(f"{target}: calling it raised {_one_line(error)}")
+        # built here, so closed here (a SQLiteJournal's connection) when the command ends
+        close = getattr(getattr(found, "journal", None), "close", None)
+        if callable(close):
+            click.get_current_context().call_on_close(close)
     elif journal is not None:
         _usage(f"--journal needs {target} to be a function building a Durable from the path")
     if not isinstance(found, Durable):

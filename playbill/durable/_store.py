@@ -206,12 +206,14 @@ CREATE INDEX IF NOT EXISTS journal_order ON journal (workflow_id, sequence);
 @final
 class SQLiteJournal:
     """Journals in one SQLite file in WAL mode: a row per workflow, a row per journaled
-    effect keyed by (workflow id, position) with a chained checksum. Each thread keeps its
-    own connection; several processes may share the file.
+    effect keyed by (workflow id, position) with a chained checksum. The journal holds one
+    connection, which the threads that call it take in turn; several processes may share the
+    file. Close it when done, with ``close()`` or as a context manager (it reopens if used
+    again).
 
     >>> import tempfile, pathlib
-    >>> journal = SQLiteJournal(pathlib.Path(tempfile.mkdtemp()) / "journal.db")
-    >>> journal.open("order-7", "refund", "null").record.status
+    >>> with SQLiteJournal(pathlib.Path(tempfile.mkdtemp()) / "journal.db") as journal:
+    ...     journal.open("order-7", "refund", "null").record.status
     <Status.RUNNING: 'running'>
     """
 
@@ -222,39 +224,67 @@ class SQLiteJournal:
                 f"got {path!r}; a journal must outlive the process, so not ':memory:'"
             )
         self.path = Path(path)
-        self._local = threading.local()
-        self._connection().executescript(_SCHEMA)  # idempotent; commits on its own
+        # One connection for all threads (the `blocking` calls run on a pool whose threads
+        # come and go): a connection per thread would be left to the garbage collector when
+        # its thread ended, never closed. The lock keeps the threads' uses apart.
+        self._lock = threading.RLock()
+        self._open: sqlite3.Connection | None = None
+        with self._connection() as connection:
+            connection.executescript(_SCHEMA)  # idempotent; commits on its own
 
     def __repr__(self) -> str:
         return f"SQLiteJournal({str(self.path)!r})"
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            # in WAL mode NORMAL survives a crash of the process (not of the machine)
-            connection.execute("PRAGMA synchronous=NORMAL")
-            self._local.connection = connection
-        return connection
+    def __enter__(self) -> SQLiteJournal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            connection = self._open
+            if connection is None:
+                connection = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
+                try:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    # in WAL mode NORMAL survives a crash of the process (not of the machine)
+                    connection.execute("PRAGMA synchronous=NORMAL")
+                except BaseException:
+                    connection.close()
+                    raise
+                self._open = connection
+            yield connection
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their thread ends)."""
-        connection = getattr(self._local, "connection", None)
+        """Close the journal's connection, whichever thread opened it; a later call opens a
+        new one.
+
+        >>> import tempfile, pathlib
+        >>> journal = SQLiteJournal(pathlib.Path(tempfile.mkdtemp()) / "journal.db")
+        >>> journal.close()
+        >>> journal.load("order-7") is None  # reopened
+        True
+        >>> journal.close()
+        """
+        with self._lock:
+            connection, self._open = self._open, None
         if connection is not None:
             connection.close()
-            self._local.connection = None
 
     def open(self, workflow_id: str, workflow: str, input: str) -> Loaded:
         _check_id(workflow_id)
@@ -270,23 +300,23 @@ class SQLiteJournal:
 
     def load(self, workflow_id: str) -> Loaded | None:
         _check_id(workflow_id)
-        connection = self._connection()
-        connection.execute("BEGIN")
-        try:
-            row = connection.execute(
-                "SELECT workflow, input, status, prompt, schema, position, length "
-                "FROM workflows WHERE workflow_id = ?",
-                (workflow_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            rows = connection.execute(
-                "SELECT sequence, position, effect, kind, payload, checksum FROM journal "
-                "WHERE workflow_id = ? ORDER BY sequence",
-                (workflow_id,),
-            ).fetchall()
-        finally:
-            connection.execute("COMMIT")
+        with self._connection() as connection:
+            connection.execute("BEGIN")
+            try:
+                row = connection.execute(
+                    "SELECT workflow, input, status, prompt, schema, position, length "
+                    "FROM workflows WHERE workflow_id = ?",
+                    (workflow_id,),
+                ).fetchone()
+                if row is None:
+                    return None
+                rows = connection.execute(
+                    "SELECT sequence, position, effect, kind, payload, checksum FROM journal "
+                    "WHERE workflow_id = ? ORDER BY sequence",
+                    (workflow_id,),
+                ).fetchall()
+            finally:
+                connection.execute("COMMIT")
         record = WorkflowRecord(workflow_id, row[0], row[1], Status(row[2]), *row[3:6])
         checked = []
         for sequence, position, effect, kind, payload, kept in rows:
@@ -346,7 +376,8 @@ class SQLiteJournal:
         if status is not None:
             query += " WHERE status = ?"
             parameters = (status.value,)
-        rows = self._connection().execute(query + " ORDER BY workflow_id", parameters)
+        with self._connection() as connection:
+            rows = connection.execute(query + " ORDER BY workflow_id", parameters).fetchall()
         return tuple(
             WorkflowRecord(row[0], row[1], row[2], Status(row[3]), *row[4:]) for row in rows
         )

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def _journaled(journal: Path) -> int:
     if not journal.exists():
         return 0
     try:
-        with sqlite3.connect(journal, timeout=1) as connection:
+        with closing(sqlite3.connect(journal, timeout=1)) as connection, connection:
             return int(connection.execute("SELECT count(*) FROM journal").fetchone()[0])
     except sqlite3.OperationalError:  # the tables are not there yet
         return 0

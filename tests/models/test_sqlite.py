@@ -2,6 +2,7 @@
 
 import sqlite3
 import threading
+from contextlib import closing
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_the_sqlite_cache_survives_a_restart_on_the_same_file(tmp_path):
     streamed = stub.execute(stream_complete(["hi"], "m"), handlers)
     assert chunks_of(streamed.effects) == ["m:", " hi"]
     assert second.calls == 0
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
