@@ -45,7 +45,7 @@ run_on() {  # version python: venv, install, suite; the log in $LOGS
         touch "$venv/.installed-dev" || exit 1
     fi
     # shellcheck disable=SC2086
-    exec "$venv/bin/python" -m pytest -q $SUBSET
+    "$venv/bin/python" -m pytest -q $SUBSET
   } >"$LOGS/python$1.log" 2>&1
 }
 
