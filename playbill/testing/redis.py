@@ -34,7 +34,7 @@ from typing import Final, Literal
 from playbill.effects import InvalidArgument
 from playbill.effects._checks import check_one_of, check_seconds
 
-__all__ = ["REDIS_MISSING", "RedisServer", "RedisServerError", "redis_server_path"]
+__all__ = ["REDIS_MISSING", "RedisServer", "RedisServerError", "free_port", "redis_server_path"]
 
 REDIS_MISSING: Final = (
     "redis-server not found: run `make test` as root (it installs Debian's redis-server) "
@@ -58,7 +58,8 @@ def redis_server_path() -> str | None:
     return shutil.which("redis-server")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -108,7 +109,7 @@ class RedisServer:
             "RedisServer start_timeout", start_timeout, infinite=False
         )
         self._chosen_port = port
-        self.port = port if port is not None else _free_port()
+        self.port = port if port is not None else free_port()
         self._own_directory = directory is None
         self.directory = Path(
             tempfile.mkdtemp(prefix="playbill-redis-") if directory is None else directory
@@ -159,7 +160,7 @@ class RedisServer:
             self._reap(kill=True)
             if self._chosen_port is not None or attempt == 4:
                 break
-            self.port = _free_port()  # another process took the port: try another
+            self.port = free_port()  # another process took the port: try another
         raise RedisServerError(
             f"redis-server did not answer on 127.0.0.1:{self.port} within "
             f"{self.start_timeout}s; its log ends:\n{self._log_tail()}"

@@ -4,27 +4,15 @@ client, waiting for a condition, and cleaning a namespace. Their redis-server is
 
 from __future__ import annotations
 
-import socket
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
+import redis.asyncio as aioredis
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-# -- nodes --------------------------------------------------------------------------------------
-
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-from collections.abc import AsyncIterator  # noqa: E402
-from typing import Any  # noqa: E402
-
-import redis.asyncio as aioredis  # noqa: E402
-
-from playbill.distributed import RedisTransport  # noqa: E402
-from playbill.interpreters import ActorSystem  # noqa: E402
+from playbill.distributed import RedisTransport
+from playbill.interpreters import ActorSystem
 
 FAST = {"lease_ttl": 0.6, "heartbeat": 0.15}  # small settings: each test takes seconds
 

@@ -212,7 +212,7 @@ def test_importing_the_engine_without_its_extra_says_how_to_install_it():
 
 
 def test_an_unreachable_redis_is_reported_at_start_and_nothing_is_left_running(arun):
-    from tests.distributed.support import free_port
+    from playbill.testing.redis import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
 
