@@ -46,35 +46,32 @@ docs: $(VENV)/.installed-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 	@echo "the site is in $(CURDIR)/site: open $(CURDIR)/site/index.html, or serve it with $(BIN)/mkdocs serve"
 
-# The Redis tests start their own redis-server (127.0.0.1, a random port, a temporary
-# directory). Debian's package is installed when missing and this runs as root; otherwise
-# only the Redis tests are skipped, each saying how to install it.
-redis-server:
-	@command -v redis-server >/dev/null || { \
+# A Debian package the tests need, installed when missing and this runs as root; otherwise
+# only the tests that need it are skipped, each saying how to install it.
+# $(1): the command, $(2): the package, $(3): what it is for, $(4): apt-get options, $(5): a
+# command to run after installing it.
+define debian_package
+	@command -v $(1) >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's redis-server for the Redis tests"; \
+	    echo "installing Debian's $(2) for $(3)"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -q redis-server >/dev/null 2>&1 || \
-	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q redis-server >/dev/null 2>&1; } || \
-	      echo "could not install redis-server: the Redis tests will be skipped (apt-get install redis-server)"; \
-	    /etc/init.d/redis-server stop >/dev/null 2>&1 || true; \
+	    apt-get install -y -q $(4) $(2) >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(4) $(2) >/dev/null 2>&1; } || \
+	      echo "could not install $(2): $(3) will be skipped (apt-get install $(2))"; \
+	    $(5) \
 	  else \
-	    echo "redis-server not found: the Redis tests will be skipped (as root: apt-get install redis-server)"; \
+	    echo "$(1) not found: $(3) will be skipped (as root: apt-get install $(2))"; \
 	  fi; }
+endef
 
-# The site is loaded in headless Chromium (tests/test_browser.py): Debian's package, installed
-# when missing and this runs as root; otherwise that test is skipped, saying how to install it.
+# The Redis tests start their own redis-server (127.0.0.1, a random port, a temporary
+# directory); the service the package starts on install is stopped again.
+redis-server:
+	$(call debian_package,redis-server,redis-server,the Redis tests,,/etc/init.d/redis-server stop >/dev/null 2>&1 || true;)
+
+# The site is loaded in headless Chromium (tests/test_browser.py).
 chromium:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser check of the site"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
-	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; } || \
-	      echo "could not install chromium: the browser check will be skipped (apt-get install chromium)"; \
-	  else \
-	    echo "chromium not found: the browser check will be skipped (as root: apt-get install chromium)"; \
-	  fi; }
+	$(call debian_package,chromium,chromium,the browser check of the site,--no-install-recommends)
 
 # Mermaid's own parser checks the flow drawings in the suite (skipped, saying why, without npm)
 mermaid: tools/mermaid/node_modules/.installed
