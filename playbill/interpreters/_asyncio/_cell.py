@@ -9,7 +9,7 @@ import inspect
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
 from playbill.actors import (
@@ -464,11 +464,20 @@ class _Cell(KernelCell):
                     try:
                         result = receive(message)
                         if result is not None and type(result) not in _PLAIN:
-                            self.in_program = True
-                            try:
-                                result = await self._complete(result)
-                            finally:
-                                self.in_program = False
+                            if isinstance(result, Program):  # run at once, as far as it goes
+                                result = system._perform_now(result, self)
+                                if type(result) is _Unfinished:  # it waits: awaited here
+                                    self.in_program = True
+                                    try:
+                                        result = await result.coroutine
+                                    finally:
+                                        self.in_program = False
+                            else:
+                                self.in_program = True
+                                try:
+                                    result = await self._complete(result)
+                                finally:
+                                    self.in_program = False
                     except BaseException as error:
                         if not is_failure(error):
                             raise
@@ -672,6 +681,16 @@ class _GuardianCell(_Cell):
     def _post(self, message: object) -> asyncio.Future[None] | None:
         self.tell(message)
         return None
+
+
+@final
+class _Unfinished:
+    """A program of a cell that waits: the coroutine finishing it (`ActorSystem._perform_now`)."""
+
+    __slots__ = ("coroutine",)
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        self.coroutine = coroutine
 
 
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}

@@ -94,16 +94,34 @@ class _Run:
         self.joined: set[int] = set()
 
     async def perform(self, program: Program[A]) -> A:
+        machine = Machine(program)
         try:
-            result: A = await self._drive(Machine(program))
+            step, pending = self._advance(machine, machine.start())
+            result: A = await self.finish(machine, step, pending)
             return result
         finally:
             if self.fibers:
                 await self._cancel_fibers()
 
-    async def _drive(self, machine: Machine) -> Any:
-        system = self.system
+    def begin(self, program: Program[Any]) -> tuple[Machine, Step, Any]:
+        """Run ``program`` as far as it goes without waiting: its machine, the step reached
+        and what that step waits on (None: it ended). A program that ends here, forking
+        nothing, needs no coroutine at all (`outcome`); any other goes on with `finish`."""
+        machine = Machine(program)
         step, pending = self._advance(machine, machine.start())
+        return machine, step, pending
+
+    async def finish(self, machine: Machine, step: Step, pending: Any) -> Any:
+        """Drive ``machine`` on from ``step`` (waiting on ``pending``) to its end, then cancel
+        the fibers it forked and left running."""
+        try:
+            return await self._drive(machine, step, pending)
+        finally:
+            if self.fibers:
+                await self._cancel_fibers()
+
+    async def _drive(self, machine: Machine, step: Step, pending: Any) -> Any:
+        system = self.system
         swallowed_cancel = False
         while True:
             if pending is not None:

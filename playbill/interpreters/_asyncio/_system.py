@@ -44,7 +44,9 @@ from playbill.effects import (
     ActorSystemFailed,
     AwaitPromise,
     Blocking,
+    Cancelled,
     CompletePromise,
+    Done,
     FailPromise,
     InvalidArgument,
     NewPromise,
@@ -54,7 +56,13 @@ from playbill.effects import (
 )
 from playbill.effects._checks import check_count, check_path, check_seconds
 from playbill.effects._handlers import Handlers, HandlerTable
-from playbill.interpreters._asyncio._cell import _STOPPED, _STOPPING, _Cell, _GuardianCell
+from playbill.interpreters._asyncio._cell import (
+    _STOPPED,
+    _STOPPING,
+    _Cell,
+    _GuardianCell,
+    _Unfinished,
+)
 from playbill.interpreters._asyncio._deadlines import _Deadlines
 from playbill.interpreters._asyncio._events import EventSubscription
 from playbill.interpreters._asyncio._recording import (
@@ -568,6 +576,21 @@ class ActorSystem:
     async def _perform(self, program: Program[A], cell: _Cell | None) -> A:
         result: A = await _Run(self, cell, main=True).perform(program)
         return result
+
+    def _perform_now(self, program: Program[Any], cell: _Cell) -> Any:
+        """The outcome of ``cell``'s ``program`` when it ends without waiting (its value, or
+        its failure raised as `_perform` would raise it), with no coroutine made; otherwise
+        a coroutine finishing it, for the cell to await (`_Unfinished`)."""
+        run = _Run(self, cell, main=True)
+        machine, step, pending = run.begin(program)
+        if pending is None and not run.fibers:
+            if type(step) is Done:
+                return step.value
+            failure = step.error  # type: ignore[union-attr]
+            if isinstance(failure, Cancelled):
+                raise asyncio.CancelledError from failure
+            raise failure
+        return _Unfinished(run.finish(machine, step, pending))
 
 
 def _open_recording(record: object) -> RecordingSink | None:
