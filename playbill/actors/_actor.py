@@ -69,6 +69,13 @@ class ActorContext(abc.ABC):
     @abc.abstractmethod
     def watch(self, ref: ActorRef) -> None: ...
 
+    def _unobserved(self, run_id: object) -> bool:
+        """Whether nothing can see the events a task of run ``run_id`` would publish, were it
+        to complete here and now, without waiting (no subscriber, no handler of `Emit`
+        effects, no consumer of that run): then the agent layer may skip making them. An
+        interpreter that records or traces events (the simulator) says False, as here."""
+        return False
+
 
 class _NoContext(ActorContext):
     """The context of an actor instance that no interpreter started: every use says so."""

@@ -32,6 +32,7 @@ from playbill.effects import (
     Cancelled,
     Effect,
     EmitStamped,
+    Fail,
     Fork,
     Intercept,
     InvalidArgument,
@@ -399,6 +400,9 @@ class AgentActor(Actor, Generic[I, O]):
                 "Task(input), or use ask_agent(agent, input) or system.run(agent, input), "
                 "which wrap the input for you"
             )
+        context = self.context
+        if context._unobserved(message.run_id):
+            return _perform_unobserved(self, message, cast(CellContext, context))
         return _perform(self, message)
 
     def _name(self) -> str:
@@ -448,28 +452,39 @@ def _new_task_id(draw: float) -> str:
     return f"t{int(draw * 2**48):012x}"
 
 
+_NOT_YET: Any = object()  # (execute not called yet)
+
+
 @program
-def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any, TaskResult[Any]]:
-    # the path and a fresh task id come from the actor's cell, with no effect performed; a
-    # context that is no interpreter's cell pays an effect for each
-    context = agent.context
-    path = agent._path
-    if path is None:  # the first task of this instance: its path, once
-        path = agent._path = (
-            context.self_ref.path if isinstance(context, CellContext) else (yield _SELF).path
-        )
-    task_id = task.id
-    if task_id is None:
-        if isinstance(context, CellContext):
-            task_id = f"t{context.fresh_id()}"
-        else:
-            task_id = _new_task_id((yield _RANDOM))
-    running = _Running(task, task_id, path)
+def _perform(
+    agent: AgentActor[Any, Any],
+    task: Task[Any],
+    running: _Running | None = None,
+    produced: Any = _NOT_YET,
+) -> Generator[Any, Any, TaskResult[Any]]:
+    # (`_perform_unobserved` gives the running task and what its execute returned)
+    if running is None:
+        # the path and a fresh task id come from the actor's cell, with no effect performed;
+        # a context that is no interpreter's cell pays an effect for each
+        context = agent.context
+        path = agent._path
+        if path is None:  # the first task of this instance: its path, once
+            path = agent._path = (
+                context.self_ref.path if isinstance(context, CellContext) else (yield _SELF).path
+            )
+        task_id = task.id
+        if task_id is None:
+            if isinstance(context, CellContext):
+                task_id = f"t{context.fresh_id()}"
+            else:
+                task_id = _new_task_id((yield _RANDOM))
+        running = _Running(task, task_id, path)
     agent._running = running
     try:
         yield _stamped(running, TaskEventKind.STARTED, None)
         try:
-            produced = agent.execute(task.input)
+            if produced is _NOT_YET:
+                produced = agent.execute(task.input)
             if isinstance(produced, Program):
                 if type(produced) is Pure:  # nothing to perform, so nothing to link
                     output = produced.value
@@ -490,6 +505,43 @@ def _perform(agent: AgentActor[Any, Any], task: Task[Any]) -> Generator[Any, Any
             raise
         # stamped when published: execute may have taken time, even a plain function's
         yield _stamped(running, TaskEventKind.COMPLETED, output)
+    finally:
+        if agent._running is running:
+            agent._running = None
+    return TaskResult(running.task_id, TaskStatus.COMPLETED, output)
+
+
+def _perform_unobserved(agent: AgentActor[Any, Any], task: Task[Any], context: CellContext) -> Any:
+    """`_perform` for a task whose events nobody can see (``context._unobserved``): when
+    ``execute`` finishes at once (a plain value, a `Pure`) the events are never made and the
+    `TaskResult` is the reply, with no program run; otherwise the task goes on as `_perform`
+    does from its ``started`` event, published before any of ``execute``'s work is done (a
+    program, coroutine or async generator has not started when ``execute`` returns it)."""
+    path = agent._path
+    if path is None:
+        path = agent._path = context.self_ref.path
+    task_id = task.id
+    if task_id is None:
+        task_id = f"t{context.fresh_id()}"
+    running = _Running(task, task_id, path)
+    agent._running = running
+    try:
+        produced = agent.execute(task.input)
+        if type(produced) is Pure:
+            output = produced.value
+        elif (
+            isinstance(produced, Program)
+            or inspect.isasyncgen(produced)
+            or inspect.isawaitable(produced)
+        ):
+            return _perform(agent, task, running, produced)
+        else:
+            output = produced
+        agent._check_output(output)
+    except (Cancelled, Exception) as error:
+        # failed at once: published and raised as `_perform` does it (the events may have a
+        # reader by the time the failure is handled)
+        return _perform(agent, task, running, Fail(error))
     finally:
         if agent._running is running:
             agent._running = None

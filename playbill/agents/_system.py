@@ -401,6 +401,7 @@ class AgentSystem:
         """Start the actor system on the running loop (``async with`` does it for you)."""
         self.actors.start()
         self.actors._event_gate = self._route
+        self.actors._event_runs = self._runs  # a task of no run here publishes to nobody
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel every run still going, then stop every actor."""

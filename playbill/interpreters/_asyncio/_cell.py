@@ -107,6 +107,16 @@ class _Cell(KernelCell):
         system = self.system
         return f"{system._id_prefix}{next(system._ids)}"
 
+    def _unobserved(self, run_id: object) -> bool:
+        system = self.system
+        if system._subscriptions or system._emits_handled:
+            return False
+        gate = system._event_gate
+        if gate is None:
+            return True
+        runs = system._event_runs
+        return runs is not None and run_id not in runs
+
     def __init__(
         self,
         system: ActorSystem,

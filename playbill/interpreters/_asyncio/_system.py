@@ -11,7 +11,7 @@ import logging
 import os
 import random as _random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Container, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -47,6 +47,7 @@ from playbill.effects import (
     Cancelled,
     CompletePromise,
     Done,
+    EmitStamped,
     FailPromise,
     InvalidArgument,
     NewPromise,
@@ -165,6 +166,11 @@ class ActorSystem:
         # what an emitted event is also given to: None, or an awaitable when the emitting
         # program must wait (the agent layer's bounded run streams push back this way)
         self._event_gate: Callable[[object], Awaitable[None] | None] | None = None
+        # the run ids of the events the gate takes (the agent layer's runs; None: every
+        # event), and whether a user handler takes emitted events: what `_Cell._unobserved`
+        # reads to let an agent's task that nobody watches skip making its events
+        self._event_runs: Container[object] | None = None
+        self._emits_handled = self.handlers.find(EmitStamped(_stamp_only)) is not None
         self._uids = itertools.count(1)
         self.realm = new_realm()  # carried by every ref of this system's actors
         # the ids `_Cell.fresh_id` gives: 48 of the realm's random bits, then a count
@@ -591,6 +597,10 @@ class ActorSystem:
                 raise asyncio.CancelledError from failure
             raise failure
         return _Unfinished(run.finish(machine, step, pending))
+
+
+def _stamp_only(time: float) -> float:
+    return time
 
 
 def _open_recording(record: object) -> RecordingSink | None:
