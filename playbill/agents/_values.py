@@ -7,11 +7,12 @@ import enum
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar, final
 
-from attrs import field, frozen
+from attrs import frozen
 
 from playbill.actors import Emitted
 from playbill.effects import InvalidArgument
 from playbill.effects._checks import check_flag, check_iterable
+from playbill.effects._program import _slot_setter
 
 __all__ = [
     "StreamEvent",
@@ -112,7 +113,7 @@ def _check_forward(_: object, __: object, value: bool) -> None:
 
 
 @final
-@frozen
+@frozen(init=False)
 class Task(Generic[I]):
     """A unit of work for an agent: its ``input`` and, once sent, its identity.
 
@@ -126,14 +127,45 @@ class Task(Generic[I]):
     """
 
     input: I
-    id: str | None = field(default=None, validator=_check_id("Task id"))
-    run_id: str | None = field(default=None, validator=_check_id("Task run_id"))
-    parent: TaskLink | None = field(default=None, validator=_check_parent)
-    forward_chunks: bool = field(default=False, validator=_check_forward)
+    id: str | None = None
+    run_id: str | None = None
+    parent: TaskLink | None = None
+    forward_chunks: bool = False
+
+    def __init__(  # by hand, to be cheap: one is made per task
+        self,
+        input: I,
+        id: str | None = None,
+        run_id: str | None = None,
+        parent: TaskLink | None = None,
+        forward_chunks: bool = False,
+    ) -> None:
+        if id is not None:
+            _check_task_id(None, None, id)
+        if run_id is not None:
+            _check_run_id(None, None, run_id)
+        if parent is not None:
+            _check_parent(None, None, parent)
+        if forward_chunks is not False:
+            _check_forward(None, None, forward_chunks)
+        _set_task_input(self, input)
+        _set_task_id(self, id)
+        _set_task_run_id(self, run_id)
+        _set_task_parent(self, parent)
+        _set_task_forward_chunks(self, forward_chunks)
+
+
+_check_task_id = _check_id("Task id")
+_check_run_id = _check_id("Task run_id")
+_set_task_input = _slot_setter(Task, "input")
+_set_task_id = _slot_setter(Task, "id")
+_set_task_run_id = _slot_setter(Task, "run_id")
+_set_task_parent = _slot_setter(Task, "parent")
+_set_task_forward_chunks = _slot_setter(Task, "forward_chunks")
 
 
 @final
-@frozen
+@frozen(init=False)
 class TaskResult(Generic[O]):
     """How a task ended: its ``status``, the ``output`` of a completed task, the ``error`` of
     a failed one.
@@ -147,6 +179,18 @@ class TaskResult(Generic[O]):
     output: O | None = None
     error: BaseException | None = None
 
+    def __init__(  # by hand, to be cheap: one is made per task
+        self,
+        task_id: str,
+        status: TaskStatus,
+        output: O | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        _set_result_task_id(self, task_id)
+        _set_result_status(self, status)
+        _set_result_output(self, output)
+        _set_result_error(self, error)
+
     @property
     def ok(self) -> bool:
         """Whether the task completed."""
@@ -154,7 +198,7 @@ class TaskResult(Generic[O]):
 
 
 @final
-@frozen
+@frozen(init=False)
 class TaskEvent:
     """One step of one task's lifecycle, as published on the event stream.
 
@@ -173,6 +217,40 @@ class TaskEvent:
     run_id: str | None
     time: float
     data: object = None
+
+    def __init__(  # by hand, to be cheap: one is made per event
+        self,
+        kind: TaskEventKind,
+        task_id: str,
+        agent_path: str,
+        parent_task_id: str | None,
+        parent_agent_path: str | None,
+        run_id: str | None,
+        time: float,
+        data: object = None,
+    ) -> None:
+        _set_event_kind(self, kind)
+        _set_event_task_id(self, task_id)
+        _set_event_agent_path(self, agent_path)
+        _set_event_parent_task_id(self, parent_task_id)
+        _set_event_parent_agent_path(self, parent_agent_path)
+        _set_event_run_id(self, run_id)
+        _set_event_time(self, time)
+        _set_event_data(self, data)
+
+
+_set_result_task_id = _slot_setter(TaskResult, "task_id")
+_set_result_status = _slot_setter(TaskResult, "status")
+_set_result_output = _slot_setter(TaskResult, "output")
+_set_result_error = _slot_setter(TaskResult, "error")
+_set_event_kind = _slot_setter(TaskEvent, "kind")
+_set_event_task_id = _slot_setter(TaskEvent, "task_id")
+_set_event_agent_path = _slot_setter(TaskEvent, "agent_path")
+_set_event_parent_task_id = _slot_setter(TaskEvent, "parent_task_id")
+_set_event_parent_agent_path = _slot_setter(TaskEvent, "parent_agent_path")
+_set_event_run_id = _slot_setter(TaskEvent, "run_id")
+_set_event_time = _slot_setter(TaskEvent, "time")
+_set_event_data = _slot_setter(TaskEvent, "data")
 
 
 @final
