@@ -90,6 +90,16 @@ class _Channel:
         self.events.clear()
         self.release(everyone=True)
 
+    def take(self) -> TaskEvent | None:
+        """The next event if one is kept (no waiting), else ``None``."""
+        events = self.events
+        if not events:
+            return None
+        event = events.popleft()
+        if self.writers:
+            self.release()
+        return event
+
     async def next(self, run_id: str) -> TaskEvent | None:
         """The next event, or ``None`` once the run is over and every event was read. A run
         has one consumer: a second one waiting at the same time is refused."""
@@ -297,7 +307,9 @@ class AgentRun(_Stream):
 
     async def __anext__(self) -> TaskEvent:
         run = self._run
-        event = await run.channel.next(run.run_id)
+        event = run.channel.take()  # one kept already: no coroutine to wait on
+        if event is None:
+            event = await run.channel.next(run.run_id)
         if event is not None:
             return event
         await asyncio.shield(run.driver)
@@ -328,7 +340,9 @@ class TaskStream(_Stream, Generic[O]):
         if self._done:
             raise StopAsyncIteration
         run = self._run
-        event = await run.channel.next(run.run_id)
+        event = run.channel.take()  # one kept already: no coroutine to wait on
+        if event is None:
+            event = await run.channel.next(run.run_id)
         if event is not None:
             return StreamEvent(event)
         if run.channel.left:  # left early: nothing more, even while a live agent works on

@@ -197,6 +197,18 @@ class _Run:
                 if self.main:  # the wait-for graph an AskTimeout describes
                     self.cell.asking = (target, effect.message)  # type: ignore[union-attr]
                 return step, pending
+            if kind is EmitStamped and not system._emits_handled:
+                # an agent's event (a chunk, say): performed here, as `_emit_stamped` does
+                try:
+                    stamp = time.time()  # the wall clock, as now() gives it
+                    published = self._publish(effect.make(stamp), stamp)
+                except Exception as error:
+                    step = machine.throw(error)
+                    continue
+                if published is not None:
+                    return step, published.awaitable
+                step = machine.resume(None)
+                continue
             if kind in _PROMISE_EFFECTS and system._promises_inline:
                 # a stream's wake-ups: performed here, with no handler lookup or _Awaiting
                 if kind is NewPromise:
