@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Generic, TypeVar, final
@@ -163,7 +162,15 @@ class _Run:
             refused = system.actors._loop.create_future()
             refused.set_exception(error)
             self.reply = refused
-        self.driver = system.actors._loop.create_task(self._drive())
+        else:
+            if self.ephemeral:  # it stops by itself once the task is done: its last step
+                cell = system.actors._resolve(root)
+                if cell is not None:
+                    cell._retire(cell)
+        # done once the run is over: its outcome settled and its actors gone
+        self.driver: asyncio.Future[None] = system.actors._loop.create_future()
+        self.settled = False
+        asyncio.ensure_future(self.reply, loop=system.actors._loop).add_done_callback(self._replied)
 
     def task_path(self) -> str:
         root = self.root
@@ -182,28 +189,39 @@ class _Run:
                 self.root_ended = True
         return self.channel.offer(event)
 
-    async def _drive(self) -> None:
+    def _replied(self, reply: asyncio.Future[Any]) -> None:
+        """The root answered (or failed, or the ask was cancelled): the run's outcome."""
+        if reply.cancelled():
+            self._settle(None, asyncio.CancelledError())
+            return
+        error = reply.exception()
+        self._settle(reply.result() if error is None else None, error)
+
+    def _settle(self, result: Any, error: BaseException | None) -> None:
+        """Record how the root task ended, then end the run once its actors are gone."""
+        if self.settled:
+            return
+        self.settled = True
         root = self.root
         assert root is not None
         task_id = self.task.id
         assert task_id is not None
-        try:
-            result = await self.reply
-            if type(result) is not TaskResult:  # not an agent's answer
-                raise ProgramError(
-                    f"the target {root.path} of the run {self.run_id!r} is not an agent: it "
-                    f"answered the Task with {short(result)} rather than a TaskResult"
-                )
+        if error is None and type(result) is not TaskResult:  # not an agent's answer
+            error = ProgramError(
+                f"the target {root.path} of the run {self.run_id!r} is not an agent: it "
+                f"answered the Task with {short(result)} rather than a TaskResult"
+            )
+        if error is None:
             self.result = result
             self.status = TaskStatus.COMPLETED
-        except (asyncio.CancelledError, ActorStopped) as error:
+        elif isinstance(error, asyncio.CancelledError | ActorStopped):
             if not self.cancelling and isinstance(error, ActorStopped):
                 self.result = TaskResult(task_id, TaskStatus.FAILED, error=error)
                 self.status = TaskStatus.FAILED
             else:
                 self.result = TaskResult(task_id, TaskStatus.CANCELLED)
                 self.status = TaskStatus.CANCELLED
-        except Exception as error:
+        else:
             if isinstance(error, AskTimeout) and self.ephemeral and not self.root_ended:
                 # the root's deadline passed while it worked: it is stopped below, and the
                 # run's last events never wait for room
@@ -212,20 +230,25 @@ class _Run:
                 self.channel.release(everyone=True)
             self.result = TaskResult(task_id, TaskStatus.FAILED, error=error)
             self.status = TaskStatus.FAILED
-        finally:
-            if self.ephemeral:  # the root and its whole tree are gone before the stream ends
-                root.stop(interrupt=True)
-                cell = self.system.actors._resolve(root)
-                if cell is not None:
-                    await asyncio.shield(cell.terminated())
-            held = self.held
-            if held is not None:  # a root that timed out failed with the timeout, last
-                self.held = None
-                self.channel.offer(
-                    attrs.evolve(held, kind=TaskEventKind.FAILED, data=self.timed_out)
-                )
-            self.system._runs.pop(self.run_id, None)
-            self.channel.end()
+        if self.ephemeral:  # the root and its whole tree are gone before the stream ends
+            root.stop(interrupt=True)
+            cell = self.system.actors._resolve(root)
+            if cell is not None:
+                terminated = cell.terminated()
+                if not terminated.done():
+                    terminated.add_done_callback(self._end)
+                    return
+        self._end()
+
+    def _end(self, _: object = None) -> None:
+        held = self.held
+        if held is not None:  # a root that timed out failed with the timeout, last
+            self.held = None
+            self.channel.offer(attrs.evolve(held, kind=TaskEventKind.FAILED, data=self.timed_out))
+        self.system._runs.pop(self.run_id, None)
+        self.channel.end()
+        if not self.driver.done():
+            self.driver.set_result(None)
 
     def cancel(self) -> None:
         """Cancel the work in flight now: the root's ``execute`` is interrupted (its children
@@ -242,7 +265,7 @@ class _Run:
             if self.ephemeral:
                 root.stop(interrupt=True)
             else:  # a long-lived agent keeps its task; the run stops waiting for it
-                self.driver.cancel()
+                self._settle(None, asyncio.CancelledError())
 
     def leave(self) -> None:
         """The consumer is gone: keep nothing more, and cancel an ephemeral root. A live
@@ -575,8 +598,9 @@ class AgentSystem:
 
     def _new_run_id(self, run_id: str | None, where: str) -> str:
         self.actors._running_guardian()  # started and not shut down, or a clear error
-        if run_id is None:
-            return uuid.uuid4().hex[:12]
+        if run_id is None:  # unique across systems and processes, as a task id is
+            actors = self.actors
+            return f"r{actors._id_prefix}{next(actors._ids)}"
         check_name(run_id, f"{where} run_id")
         if run_id in self._runs:
             raise InvalidArgument(

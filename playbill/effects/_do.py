@@ -61,20 +61,19 @@ def program(function: Callable[P, Generator[Any, Any, A]]) -> Callable[P, Progra
         )
     # positional parameters only (the common case): counting the arguments checks them, and
     # costs nothing at decoration, which matters for a program decorated inside a receive
-    count = -1
+    fewest = most = -1
     if inspect.isfunction(function):
         code = function.__code__
         if not (
-            code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
-            or code.co_kwonlyargcount
-            or function.__defaults__
+            code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) or code.co_kwonlyargcount
         ):
-            count = code.co_argcount
+            most = code.co_argcount
+            fewest = most - len(function.__defaults__ or ())
     signatures: list[inspect.Signature] = []
 
     @functools.wraps(function)
     def build(*args: P.args, **kwargs: P.kwargs) -> Program[A]:
-        if kwargs or len(args) != count:
+        if kwargs or not fewest <= len(args) <= most:
             try:
                 if not signatures:
                     signatures.append(inspect.signature(function))

@@ -178,6 +178,21 @@ def test_arguments_are_checked_when_the_program_is_built():
         two(1)  # type: ignore[call-arg]
 
 
+def test_arguments_with_defaults_are_counted_and_checked_alike():
+    from playbill import InvalidArgument
+
+    @program
+    def scaled(a: int, b: int = 2, c: int = 3) -> Any:
+        return (yield pure(a * b * c))
+
+    assert [stub.run(scaled(1)), stub.run(scaled(1, 5)), stub.run(scaled(1, 5, 7))] == [6, 15, 35]
+    assert stub.run(scaled(1, c=10)) == 20
+    with pytest.raises(InvalidArgument, match=r"scaled\(\.\.\.\): missing a required argument"):
+        scaled()  # type: ignore[call-arg]
+    with pytest.raises(InvalidArgument, match=r"scaled\(\.\.\.\): too many positional"):
+        scaled(1, 2, 3, 4)  # type: ignore[call-arg]
+
+
 def test_async_functions_are_refused_with_the_fix():
     with pytest.raises(ProgramError, match="is async; write `def` and `yield` effects"):
 
