@@ -38,6 +38,11 @@ __all__ = ["AgentRun", "AgentSystem", "TaskStream"]
 O = TypeVar("O")  # noqa: E741
 
 
+_COMPLETED = TaskEventKind.COMPLETED
+_FAILED = TaskEventKind.FAILED
+_CANCELLED = TaskEventKind.CANCELLED
+
+
 class _Channel:
     """One run's events between the agents that publish them and the one consumer: bounded,
     pushing back on the publishers, never dropping an event while the consumer reads."""
@@ -180,7 +185,8 @@ class _Run:
         if event.task_id == self.task.id:
             if self.status is TaskStatus.PENDING:
                 self.status = TaskStatus.RUNNING
-            if event.kind.terminal:
+            kind = event.kind
+            if kind is _COMPLETED or kind is _FAILED or kind is _CANCELLED:  # (terminal)
                 if self.timed_out is not None and event.agent_path == self.task_path():
                     # the root timed out: its 'cancelled' becomes a 'failed' carrying the
                     # timeout, published once its children's last events are

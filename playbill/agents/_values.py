@@ -254,11 +254,17 @@ _set_event_data = _slot_setter(TaskEvent, "data")
 
 
 @final
-@frozen
+@frozen(init=False)
 class StreamEvent:
     """An item of `AgentSystem.ask_stream`: one event of the task (or of a task it sent)."""
 
     event: TaskEvent
+
+    def __init__(self, event: TaskEvent) -> None:  # by hand: one per event streamed
+        _set_stream_event(self, event)
+
+
+_set_stream_event = _slot_setter(StreamEvent, "event")
 
 
 @final

@@ -288,12 +288,19 @@ def _check_make(_: object, __: object, make: Any) -> None:
 
 
 @final
-@frozen
+@frozen(init=False)
 class EmitStamped(Effect[None]):
     """Publish ``make(time)`` on the system event stream, ``time`` being the interpreter's
     clock (`Now`'s): one effect where ``now()`` then ``emit(...)`` are two."""
 
-    make: Callable[[float], object] = field(validator=_check_make)
+    make: Callable[[float], object]
+
+    def __init__(self, make: Callable[[float], object]) -> None:  # by hand: one per event
+        _check_make(None, None, make)
+        _set_emit_stamped_make(self, make)
+
+
+_set_emit_stamped_make = _slot_setter(EmitStamped, "make")
 
 
 @final
