@@ -120,7 +120,7 @@ class Mailbox:
             self.capacity: int | None = None
             self.overflow = Overflow.BLOCK
             return
-        if not isinstance(policy, Unbounded | Bounded):
+        if not isinstance(policy, (Unbounded, Bounded)):
             raise InvalidArgument(
                 f"a mailbox policy is Unbounded() or Bounded(capacity, overflow), got {policy!r}"
             )

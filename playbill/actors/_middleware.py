@@ -129,7 +129,7 @@ def check_middleware(value: object, where: str) -> tuple[Middleware, ...]:
     """``value`` as a tuple of `Middleware`, else `InvalidArgument` naming ``where``."""
     if isinstance(value, Middleware):
         value = (value,)
-    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
         raise InvalidArgument(
             f"{where} must be a sequence of Middleware values ([A, B, C] wraps the handler as "
             f"A(B(C(receive)))), got {short(value)} ({type(value).__name__})"

@@ -39,7 +39,7 @@ def short(value: object) -> str:
 def is_failure(error: BaseException) -> bool:
     """Whether ``error``, raised by user code in a message or a hook, is a failure of it:
     everything but the process being asked to end (``KeyboardInterrupt``, ``SystemExit``)."""
-    return not isinstance(error, KeyboardInterrupt | SystemExit)
+    return not isinstance(error, (KeyboardInterrupt, SystemExit))
 
 
 def asker_error(path: str, message: object, error: BaseException) -> BaseException:
@@ -47,7 +47,7 @@ def asker_error(path: str, message: object, error: BaseException) -> BaseExcepti
     error itself, or — for a `BaseException` that is not an `Exception` — a `MessageFailed`
     caused by it, which the asker cannot mistake for its own cancellation. A program's own
     `Cancelled` reaches the asker as it is (its ask then ends as cancelled)."""
-    if isinstance(error, Exception | Cancelled):
+    if isinstance(error, (Exception, Cancelled)):
         return error
     wrapped = MessageFailed(
         f"{path} failed on {short(message)} with {short(error)}, which is not an Exception; raise "

@@ -332,12 +332,12 @@ class Pool:
 
 
 def _check_routees(value: object) -> tuple[ActorRef | str, ...]:
-    if isinstance(value, str | ActorRef) or not isinstance(value, Sequence):
+    if isinstance(value, (str, ActorRef)) or not isinstance(value, Sequence):
         raise InvalidArgument(
             f"Group routees must be a sequence of ActorRefs or absolute paths, got {short(value)}"
         )
     for each in value:
-        if not isinstance(each, ActorRef | str):
+        if not isinstance(each, (ActorRef, str)):
             raise InvalidArgument(
                 f"Group routees must be ActorRefs or paths, got {short(each)} "
                 f"({type(each).__name__})"

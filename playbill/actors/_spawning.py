@@ -42,7 +42,7 @@ def check_spawn(actor: object, supervision: object, mailbox: object) -> None:
                 f"{actor.__name__} has no receive(message) method, so it is not an actor; "
                 "derive it from playbill.Actor and override receive"
             )
-    if mailbox is not None and not isinstance(mailbox, Unbounded | Bounded):
+    if mailbox is not None and not isinstance(mailbox, (Unbounded, Bounded)):
         raise InvalidArgument(
             f"mailbox must be Unbounded() or Bounded(capacity, overflow), got {mailbox!r}"
         )

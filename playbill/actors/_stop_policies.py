@@ -108,7 +108,7 @@ def check_stop_policy(value: object, where: str = "stop_policy") -> StopPolicy:
     ...     print(error)  # doctest: +ELLIPSIS
     stop_policy must be NEVER, ONE_TIME, ... got 'once' (str)
     """
-    if not isinstance(value, Never | OneTime | AfterMessage | AfterIdle | WhenDrained):
+    if not isinstance(value, (Never, OneTime, AfterMessage, AfterIdle, WhenDrained)):
         raise InvalidArgument(
             f"{where} must be {_ACCEPTED}, got {value!r} ({type(value).__name__})"
         )
@@ -119,6 +119,8 @@ def stop_policy_of(instance: object) -> StopPolicy | None:
     """The policy an actor instance names (``None`` for `NEVER`, so the interpreters' hot
     loops skip the decision with one test)."""
     policy = getattr(instance, "stop_policy", NEVER)
+    if policy is NEVER:  # (most actors: no check to make)
+        return None
     policy = check_stop_policy(policy, f"{type(instance).__name__}.stop_policy")
     return None if policy is NEVER else policy
 

@@ -50,7 +50,7 @@ def restart_on_exception(error: BaseException) -> Directive:
 
 def _check_positive(name: str) -> Callable[[object, object, float], None]:
     def check(_instance: object, _attribute: object, value: float) -> None:
-        if not (isinstance(value, int | float) and value > 0 and value == value):  # not NaN
+        if not (isinstance(value, (int, float)) and value > 0 and value == value):  # not NaN
             raise InvalidArgument(f"{name} must be a positive number, got {value!r}")
 
     return check
@@ -74,7 +74,7 @@ class Backoff:
     jitter: float = 0.2
 
     def __attrs_post_init__(self) -> None:
-        if not (isinstance(self.jitter, int | float) and 0 <= self.jitter <= 1):
+        if not (isinstance(self.jitter, (int, float)) and 0 <= self.jitter <= 1):
             raise InvalidArgument(f"Backoff jitter is a fraction in [0, 1], got {self.jitter!r}")
 
     def delay(self, attempt: int, random_value: float) -> float:
@@ -127,7 +127,7 @@ class SupervisionStrategy:
             )
         if not isinstance(self.max_restarts, int) or self.max_restarts < 0:
             raise InvalidArgument(f"max_restarts must be an int >= 0, got {self.max_restarts!r}")
-        if not (isinstance(self.within, int | float) and self.within > 0):
+        if not (isinstance(self.within, (int, float)) and self.within > 0):
             raise InvalidArgument(
                 f"within must be a positive number of seconds, got {self.within!r}"
             )

@@ -100,7 +100,7 @@ class InMemoryStore(GrainStore):
 
 
 def _check_path(path: object) -> Path:
-    if not isinstance(path, str | os.PathLike) or str(path) in ("", ":memory:"):
+    if not isinstance(path, (str, os.PathLike)) or str(path) in ("", ":memory:"):
         raise InvalidArgument(
             f"SQLiteStore path must be the path of a database file (a str or a Path), got "
             f"{path!r}; each call opens its own connection, so ':memory:' would forget at once"
@@ -283,7 +283,7 @@ def _check_store(value: object) -> GrainStore:
 
 
 def _check_policy(value: object) -> StopPolicy:
-    if not isinstance(value, Never | AfterIdle):
+    if not isinstance(value, (Never, AfterIdle)):
         raise InvalidArgument(
             f"VirtualActors stop_policy must be NEVER or AfterIdle(seconds) (when an idle "
             f"grain deactivates), got {short(value)} ({type(value).__name__})"

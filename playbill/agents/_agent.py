@@ -291,7 +291,7 @@ def _declared_output(cls: type) -> type | None:
 def check_skills(skills: object, name: str) -> tuple[str, ...]:
     """An agent's ``skills`` as a tuple of non-empty strings, or `InvalidArgument` naming the
     agent and what it got."""
-    if not isinstance(skills, tuple | list) or not all(
+    if not isinstance(skills, (tuple, list)) or not all(
         isinstance(skill, str) and skill for skill in skills
     ):
         hint = f"; for one skill write ({skills!r},)" if isinstance(skills, str) else ""

@@ -220,7 +220,7 @@ class _Run:
         if error is None:
             self.result = result
             self.status = TaskStatus.COMPLETED
-        elif isinstance(error, asyncio.CancelledError | ActorStopped):
+        elif isinstance(error, (asyncio.CancelledError, ActorStopped)):
             if not self.cancelling and isinstance(error, ActorStopped):
                 self.result = TaskResult(task_id, TaskStatus.FAILED, error=error)
                 self.status = TaskStatus.FAILED

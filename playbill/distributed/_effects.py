@@ -93,7 +93,7 @@ def redis_write(command: str, key: str, *args: str | bytes | int | float) -> Pro
     if not isinstance(key, str) or not key:
         raise InvalidArgument(f"redis_write key must be a non-empty str, got {key!r}")
     for arg in args:
-        if isinstance(arg, bool) or not isinstance(arg, str | bytes | int | float):
+        if isinstance(arg, bool) or not isinstance(arg, (str, bytes, int, float)):
             raise InvalidArgument(
                 f"redis_write arguments must be str, bytes, int or float, got {arg!r} in {args!r}"
             )

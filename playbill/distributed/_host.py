@@ -64,7 +64,7 @@ class _Commit:
 
 def _wire(value: str | bytes | int | float) -> str | bytes:
     """A staged write's argument as redis-py would send it (Lua numbers would lose digits)."""
-    if isinstance(value, str | bytes):
+    if isinstance(value, (str, bytes)):
         return value
     return repr(value)
 

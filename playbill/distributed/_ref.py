@@ -57,7 +57,7 @@ class DurableRef:
         when the handler raised."""
         if timeout is not None and (
             isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
+            or not isinstance(timeout, (int, float))
             or not timeout > 0  # (NaN too)
         ):
             raise InvalidArgument(

@@ -72,11 +72,11 @@ def _fields(value: object) -> dict[str, Any]:
 
 
 def _canonical_value(value: object) -> Any:
-    if value is None or isinstance(value, bool | int | str):
+    if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return [_canonical_value(item) for item in value]
     if isinstance(value, dict):
         return sorted(([repr(k), _canonical_value(v)] for k, v in value.items()), key=repr)

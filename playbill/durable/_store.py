@@ -218,7 +218,7 @@ class SQLiteJournal:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        if not isinstance(path, str | os.PathLike) or str(path) in ("", ":memory:"):
+        if not isinstance(path, (str, os.PathLike)) or str(path) in ("", ":memory:"):
             raise InvalidArgument(
                 f"SQLiteJournal path must be the path of a database file (a str or a Path), "
                 f"got {path!r}; a journal must outlive the process, so not ':memory:'"

@@ -24,7 +24,7 @@ def is_number(value: object) -> bool:
     >>> is_number(1.5), is_number(True), is_number("1")
     (True, False, False)
     """
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _received(value: object) -> str:
@@ -140,8 +140,8 @@ def check_iterable(where: str, value: object) -> Iterable[Any]:
     ...
     playbill.effects._errors.InvalidArgument: task_events() events takes an iterable ...
     """
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        hint = "; wrap a single item in a list" if isinstance(value, str | bytes) else ""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        hint = "; wrap a single item in a list" if isinstance(value, (str, bytes)) else ""
         raise InvalidArgument(
             f"{where} takes an iterable (a list, a tuple, a generator), {_received(value)}{hint}"
         )

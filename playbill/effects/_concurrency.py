@@ -169,7 +169,7 @@ def timeout(program: Program[A], seconds: float) -> Program[A]:
     """
     program = as_program(program, "timeout(...)")
     if not (
-        isinstance(seconds, int | float)
+        isinstance(seconds, (int, float))
         and not isinstance(seconds, bool)
         and seconds > 0
         and not math.isnan(seconds)

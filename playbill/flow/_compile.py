@@ -196,9 +196,9 @@ def _observed(
 
 def label_of(flow: Flow[Any, Any]) -> str:
     """A short human label for a node: its function's or factory's name, its target."""
-    if isinstance(flow, Step | Mapped | FlatMapped | Recover | RecoverWith | Tap | AndThen):
+    if isinstance(flow, (Step, Mapped, FlatMapped, Recover, RecoverWith, Tap, AndThen)):
         return _name(flow.function)
-    if isinstance(flow, Filter | BranchOn):
+    if isinstance(flow, (Filter, BranchOn)):
         return _name(flow.predicate)
     if isinstance(flow, Spawned):
         return _name(flow.factory)
@@ -352,7 +352,7 @@ def _inert(flow: Flow[Any, Any], value: Any) -> Any:
 
 def _zip_all(flow: ZipAll, value: Any, run: _Run, path: str, span: str) -> _Body:
     count = len(flow.flows)
-    if isinstance(value, str | bytes | dict) or not hasattr(value, "__len__"):
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
         raise WrongInput(
             f"zip_all at {path or '(root)'} takes a sequence of {count} inputs, one per flow; "
             f"got {short(value)}",

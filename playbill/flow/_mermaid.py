@@ -151,7 +151,7 @@ class _Drawing:
                 self.edge(exit_, entry)
                 exit_ = next_exit
             return first_entry, exit_
-        if isinstance(flow, Mapped | FlatMapped | Tap | AndThen | Filter):
+        if isinstance(flow, (Mapped, FlatMapped, Tap, AndThen, Filter)):
             entry, exit_ = self.draw(flow.flow)
             function = flow.predicate if isinstance(flow, Filter) else flow.function
             after = self.node(f"{flow.kind}: {self.name(function)}")
@@ -186,7 +186,7 @@ class _Drawing:
                 self.edge(decision, entry, label)
                 self.edge(exit_, join)
             return decision, join
-        if isinstance(flow, Recover | RecoverWith | FallbackTo):
+        if isinstance(flow, (Recover, RecoverWith, FallbackTo)):
             box, entry, exit_ = self.group(flow.kind, flow.flow)
             if isinstance(flow, FallbackTo):
                 handler_entry, handler_exit = self.draw(flow.fallback)
@@ -202,7 +202,7 @@ class _Drawing:
             side_entry, _ = self.draw(flow.side)
             self.edge(exit_, side_entry, "divert (fire and forget)", dotted=True)
             return entry, exit_
-        if isinstance(flow, Loop | LoopWithState):
+        if isinstance(flow, (Loop, LoopWithState)):
             title = f"loop (at most {flow.max_iter})"
             if isinstance(flow, LoopWithState):
                 title = f"loop with state (at most {flow.max_iter})"

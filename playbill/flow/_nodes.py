@@ -327,7 +327,7 @@ def _check_seconds(instance: object, attribute: Any, value: Any) -> None:
 
 def _check_timeout(instance: object, attribute: Any, value: Any) -> None:
     if value is not None and not (
-        isinstance(value, int | float)
+        isinstance(value, (int, float))
         and not isinstance(value, bool)
         and value > 0
         and value == value  # not NaN (math.isnan would overflow on a huge int)
@@ -356,7 +356,7 @@ class Call(Flow[Any, Any]):
     ask_timeout: float | None = field(default=None, validator=_check_timeout)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.target, ActorRef | str):
+        if not isinstance(self.target, (ActorRef, str)):
             raise InvalidArgument(
                 f"call() target must be an ActorRef or an actor path, got {self.target!r} "
                 f"({type(self.target).__name__})"

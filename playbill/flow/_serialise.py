@@ -144,13 +144,13 @@ def _data_nodes(value: object, limit: int | None = None) -> int | None:
         item, depth = stack.pop()
         if depth > _MAX_DATA_DEPTH:
             return None
-        if item is None or isinstance(item, bool | str | int):
+        if item is None or isinstance(item, (bool, str, int)):
             continue
         if isinstance(item, float):
             if not math.isfinite(item):
                 return None
             continue
-        if isinstance(item, list | dict):
+        if isinstance(item, (list, dict)):
             count += len(item)
             if limit is not None and count > limit:
                 raise _TooManyNodes
@@ -208,7 +208,7 @@ def _save(flow: Flow[Any, Any], registry: Registry, path: str) -> dict[str, Any]
     elif isinstance(flow, Zip):
         document["left"] = _save(flow.left, registry, _child(path, "left"))
         document["right"] = _save(flow.right, registry, _child(path, "right"))
-    elif isinstance(flow, ZipAll | Race | AtLeast):
+    elif isinstance(flow, (ZipAll, Race, AtLeast)):
         if isinstance(flow, AtLeast):
             document["k"] = flow.k
         document["flows"] = [
@@ -236,7 +236,7 @@ def _save(flow: Flow[Any, Any], registry: Registry, path: str) -> dict[str, Any]
     elif isinstance(flow, Diverted):
         document["flow"] = _save(flow.flow, registry, _child(path, "flow"))
         document["side"] = _save(flow.side, registry, _child(path, "side"))
-    elif isinstance(flow, Loop | LoopWithState):
+    elif isinstance(flow, (Loop, LoopWithState)):
         document["body"] = _save(flow.body, registry, _child(path, "body"))
         if isinstance(flow, LoopWithState):
             _save_value(document, "initial", flow.initial, registry, path)
@@ -329,7 +329,7 @@ def from_yaml(
 
 def _parse(parser: Callable[[Any], Any], text: object, what: str) -> Any:
     """``text`` read by ``parser``; whatever goes wrong is a `FlowSpecError`."""
-    if not isinstance(text, str | bytes):
+    if not isinstance(text, (str, bytes)):
         raise FlowSpecError("", f"a {what} document is text, got {_kind_of(text)}")
     try:
         return parser(text)
@@ -355,7 +355,7 @@ _SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 40, 40
 def _kind_of(value: object) -> str:
     # A list or mapping is shown through reprlib, which looks at a few items of a few levels:
     # a plain repr would expand every use of a YAML alias before being cut to 40 characters.
-    shown = _SHORT.repr(value) if isinstance(value, list | dict | set | tuple) else repr(value)
+    shown = _SHORT.repr(value) if isinstance(value, (list, dict, set, tuple)) else repr(value)
     return f"{type(value).__name__} {shown:.40}"
 
 
@@ -461,7 +461,7 @@ class _Loader:
 
     def number(self, document: dict[str, Any], key: str, path: str, *, integer: bool) -> Any:
         value = document[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             expected = "an integer" if integer else "a number"
             raise FlowSpecError(_child(path, key), f"{expected}, got {_kind_of(value)}")
         if integer:

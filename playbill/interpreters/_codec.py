@@ -101,7 +101,7 @@ class Codec:
         return self.decode(json.loads(text))
 
     def encode(self, value: object, where: str) -> Any:
-        if value is None or isinstance(value, bool | str):
+        if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int) and not isinstance(value, enum.Enum):
             return int(value)

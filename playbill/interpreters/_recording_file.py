@@ -73,7 +73,7 @@ class Recorder:
         registry: TypeNames | None = None,
         flush_every: float = 0.05,
     ) -> None:
-        if not isinstance(path, str | os.PathLike):
+        if not isinstance(path, (str, os.PathLike)):
             raise InvalidArgument(
                 f"Recorder path must be a file path (str or os.PathLike), got {short(path)}"
             )
@@ -83,7 +83,7 @@ class Recorder:
                 f"playbill.flow.Registry, or a TypeNames) or be None, got {short(registry)}"
             )
         if (
-            not isinstance(flush_every, int | float)
+            not isinstance(flush_every, (int, float))
             or isinstance(flush_every, bool)
             or not (flush_every > 0)
         ):
@@ -228,7 +228,7 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     >>> len(recording.messages), recording.complete
     (1, False)
     """
-    if not isinstance(path, str | os.PathLike):
+    if not isinstance(path, (str, os.PathLike)):
         raise InvalidArgument(
             f"recording must be a file path (str or os.PathLike) or a Recording, got {short(path)}"
         )

@@ -108,7 +108,7 @@ def moa_layer(
     >>> simulate(layer.to_program(3)).value
     34
     """
-    if isinstance(proposers, Flow | type | str) or not isinstance(proposers, Sequence):
+    if isinstance(proposers, (Flow, type, str)) or not isinstance(proposers, Sequence):
         raise InvalidArgument(
             f"moa_layer() proposers must be a list of flows or agent classes, got "
             f"{proposers!r:.80} ({type(proposers).__name__})"

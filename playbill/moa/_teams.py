@@ -231,7 +231,7 @@ def turn_choice(turn: RouterTurn) -> tuple[Any, Any]:
 def stateful_route_of(chosen: tuple[tuple[RouterTurn, Any], list[str]]) -> tuple[Any, Routed]:
     """The route and the new state the choosing function answered for the next input."""
     (turn, answer), names = chosen
-    if not isinstance(answer, tuple | list) or len(answer) != 2:
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
         raise InvalidArgument(
             f"a stateful_router() choose must return (route name, new state), got "
             f"{answer!r:.80} ({type(answer).__name__})"
@@ -358,7 +358,7 @@ def hierarchy(
     12
     """
     boss = as_flow("hierarchy() supervisor", supervisor)
-    if not isinstance(workers, list | tuple):
+    if not isinstance(workers, (list, tuple)):
         raise InvalidArgument(f"hierarchy() workers must be a list of agents, got {workers!r:.80}")
     team = _agents("hierarchy() workers:", tuple(workers))
     rounds = _rounds("hierarchy()", max_rounds)

@@ -329,7 +329,7 @@ def _message_form(message: object) -> list[Any]:
         return ["assistant", message.content, calls]
     if isinstance(message, ToolResult):
         return ["tool", message.call_id, message.content, message.is_error]
-    assert isinstance(message, SystemMessage | UserMessage)
+    assert isinstance(message, (SystemMessage, UserMessage))
     return [message.role.value, message.content]
 
 

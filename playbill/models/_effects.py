@@ -26,7 +26,7 @@ __all__ = ["Complete", "ModelRequest", "StreamComplete", "complete", "stream_com
 
 
 def _messages(value: object) -> tuple[Message, ...]:
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise InvalidArgument(
             f"messages must be a sequence of messages (SystemMessage, UserMessage, "
             f"AssistantMessage, ToolResult, or a str for a user message), got {value!r} "
@@ -49,7 +49,7 @@ def _messages(value: object) -> tuple[Message, ...]:
 
 
 def _tools(value: object) -> tuple[ToolSpec, ...]:
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise InvalidArgument(
             f"tools must be a sequence of ToolSpec, got {value!r} ({type(value).__name__})"
         )
@@ -83,7 +83,7 @@ def _max_tokens(_: object, __: object, value: Any) -> None:
 
 
 def _response_format(_: object, __: object, value: Any) -> None:
-    if value is not None and not isinstance(value, JsonObject | JsonSchema):
+    if value is not None and not isinstance(value, (JsonObject, JsonSchema)):
         raise InvalidArgument(
             f"response_format must be None, JsonObject() or JsonSchema(name, schema), got "
             f"{value!r} ({type(value).__name__})"

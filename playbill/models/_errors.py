@@ -146,7 +146,7 @@ class RateLimited(ModelError):
     ) -> None:
         if retry_after is not None and (
             isinstance(retry_after, bool)
-            or not isinstance(retry_after, int | float)
+            or not isinstance(retry_after, (int, float))
             or not retry_after >= 0
         ):
             raise InvalidArgument(

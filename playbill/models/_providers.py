@@ -254,7 +254,7 @@ class StreamReader:
                 return str(piece)
         except BaseException as error:
             await self._release()
-            if isinstance(error, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+            if isinstance(error, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
                 raise
             raise self.error(error) from None
         await self._release()

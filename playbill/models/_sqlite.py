@@ -35,7 +35,7 @@ __all__ = ["SQLiteCache", "SQLiteMemory"]
 
 
 def _check_path(where: str, path: object) -> Path:
-    if not isinstance(path, str | os.PathLike) or str(path) in ("", ":memory:"):
+    if not isinstance(path, (str, os.PathLike)) or str(path) in ("", ":memory:"):
         raise InvalidArgument(
             f"{where} path must be the path of a database file (a str or a Path), got "
             f"{path!r}; each call opens its own connection, so ':memory:' would forget at once"

@@ -78,7 +78,7 @@ def _scripted(reply: object, position: int) -> _Scripted:
         return _Scripted(reply.pieces, reply.text, reply.tool_calls, reply.error, None)
     if isinstance(reply, Exception):
         return _Scripted((), "", (), reply, None)
-    if isinstance(reply, Iterable) and not isinstance(reply, bytes | Mapping):
+    if isinstance(reply, Iterable) and not isinstance(reply, (bytes, Mapping)):
         calls = tuple(reply)
         if calls and all(isinstance(call, ToolCall) for call in calls):
             return _Scripted(None, "", calls, None, None)
@@ -142,7 +142,7 @@ class ScriptedModel:
     """
 
     def __init__(self, replies: Iterable[Reply], *, latency: float = 0.0) -> None:
-        if isinstance(replies, str | bytes | Mapping) or not isinstance(replies, Iterable):
+        if isinstance(replies, (str, bytes, Mapping)) or not isinstance(replies, Iterable):
             raise InvalidArgument(
                 f"ScriptedModel replies must be a list of replies, got {replies!r} "
                 f"({type(replies).__name__}); write ScriptedModel(['first reply', ...])"

@@ -137,7 +137,7 @@ def _content(value: object) -> str:
 def _run_tool(function: Callable[..., Any], arguments: dict[str, Any], call_id: str) -> Any:
     try:
         value = function(**arguments)
-        if isinstance(value, Program | Effect):
+        if isinstance(value, (Program, Effect)):
             value = yield value
     except ToolError as error:
         return ToolResult(call_id, str(error), is_error=True)

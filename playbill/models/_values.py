@@ -144,7 +144,7 @@ class UserMessage:
 
 
 def _tool_calls(value: object) -> tuple[ToolCall, ...]:
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise InvalidArgument(f"tool_calls must be a sequence of ToolCall, {_received(value)}")
     calls = tuple(value)
     for call in calls:

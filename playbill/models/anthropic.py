@@ -177,7 +177,7 @@ def _map_error(
         return timed_out(received, provider, secrets)
     if isinstance(error, (sdk.APIConnectionError, *transports)):
         return connection_lost(str(error), received, provider, secrets)
-    if isinstance(error, sdk.APIResponseValidationError | ValueError | KeyError | AttributeError):
+    if isinstance(error, (sdk.APIResponseValidationError, ValueError, KeyError, AttributeError)):
         return malformed_reply("Messages reply", error, provider, secrets)
     return error
 

@@ -151,7 +151,7 @@ def _map_error(
         return timed_out(received, provider, secrets)
     if isinstance(error, sdk.APIConnectionError):
         return connection_lost(error.message, received, provider, secrets)
-    if isinstance(error, sdk.APIResponseValidationError | ValueError | KeyError | AttributeError):
+    if isinstance(error, (sdk.APIResponseValidationError, ValueError, KeyError, AttributeError)):
         return malformed_reply("Chat Completion", error, provider, secrets)
     if isinstance(error, sdk.APIError):  # an error event inside a stream
         return status_error(

@@ -606,7 +606,7 @@ def _stamp_only(time: float) -> float:
 def _open_recording(record: object) -> RecordingSink | None:
     if record is None:
         return None
-    if isinstance(record, str | os.PathLike):
+    if isinstance(record, (str, os.PathLike)):
         return Recorder(record)
     if isinstance(record, RecordingSink):
         return record

@@ -555,7 +555,7 @@ class _Mail(FiberScheduler):
         """``cell``'s ``receive`` returned ``result``, not a plain value: a program (or an
         effect) runs as the message's fiber (False: the message is not done yet); an awaitable
         is refused (False); anything else is the message's result (True)."""
-        if isinstance(result, Program | Effect):
+        if isinstance(result, (Program, Effect)):
             fiber = self.new_fiber(
                 result if isinstance(result, Program) else _suspend(result),
                 f"{cell.path}#{cell.handled}",

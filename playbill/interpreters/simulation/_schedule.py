@@ -227,7 +227,7 @@ def _read_value(text: str, position: int, key: str, value: str, default: object)
 
 
 def _as_choices(choices: object) -> tuple[int, ...]:
-    if isinstance(choices, bytes | bytearray | memoryview):
+    if isinstance(choices, (bytes, bytearray, memoryview)):
         raise InvalidArgument(
             f"a schedule is a str such as 'v4:0102', a Schedule or a list of ints >= 0, got "
             f"{bytes(choices)!r} ({type(choices).__name__}), whose bytes would be read as "
@@ -423,9 +423,9 @@ class StepKind(enum.Enum):
 
 
 def _as_kinds(kinds: Iterable[StepKind | str]) -> frozenset[StepKind]:
-    if isinstance(kinds, str | StepKind):
+    if isinstance(kinds, (str, StepKind)):
         kinds = (kinds,)
-    if not isinstance(kinds, Iterable) or isinstance(kinds, bytes | Mapping):
+    if not isinstance(kinds, Iterable) or isinstance(kinds, (bytes, Mapping)):
         raise InvalidArgument(
             f"kinds must be a StepKind, a kind's name, or a collection of them (such as "
             f"{{'receive', 'reply'}}), got {kinds!r} ({type(kinds).__name__})"
