@@ -158,7 +158,7 @@ def main() -> None:
     title("13. Mixture-of-Agents as a Flow: saved, drawn, live, explored with crashes")
     import moa_research
 
-    moa_research.main(lambda line: print(f"   {line}"))
+    moa_research.main(lambda line: print(f"   {line}"), model_for=moa_research.scripted)
 
     title("14. Durable: an approval waits for a person, its process is killed, another ends it")
     import approval

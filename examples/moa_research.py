@@ -4,15 +4,22 @@ simulator with proposers crashing — the quorum holds and no agent is left behi
 
 Each proposer asks a `ChatAgent` answering from a `FunctionModel` (deterministic, offline); the
 slow one is cancelled as soon as two others made the quorum; the first layer's aggregator
-steers the second layer with a directive. With a real provider, give
-the agents an `OpenAIChat`/`AnthropicMessages` model instead (docs/llm.md).
+steers the second layer with a directive.
 
-    python examples/moa_research.py
+The same YAML runs on a real provider when its key is set: the registry it is loaded with
+binds the proposers' names to agents on the configured model (`configured_model`):
+
+    python examples/moa_research.py                                   # scripted, offline
+    OPENAI_API_KEY=... python examples/moa_research.py                # OpenAI (needs .[openai])
+    OPENAI_API_KEY=ollama OPENAI_BASE_URL=http://localhost:11434/v1 \
+        PLAYBILL_MODEL=llama3.2 python examples/moa_research.py       # any compatible server
+    ANTHROPIC_API_KEY=... python examples/moa_research.py             # Anthropic (.[anthropic])
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +37,7 @@ from playbill.moa import (
     moa_registry,
     moa_tree,
 )
-from playbill.models import Completion, FunctionModel, ModelRequest
+from playbill.models import Completion, FunctionModel, Model, ModelRequest
 
 QUESTION = "Why test actor systems in a simulator?"
 
@@ -46,35 +53,71 @@ def _answer(angle: str) -> Callable[[ModelRequest], Completion]:
     return reply
 
 
-def _proposer(name: str, angle: str, delay: float = 0.0) -> type[AgentActor[Any, Any]]:
+def scripted(angle: str) -> tuple[Model, str]:
+    """A scripted model answering from ``angle`` (deterministic, offline), and its name."""
+    return FunctionModel(_answer(angle)), "scripted"
+
+
+def configured_model(angle: str) -> tuple[Model, str]:
+    """The model the environment configures, and the name to ask it for: OpenAI (or any
+    OpenAI-compatible server at ``OPENAI_BASE_URL``) when ``OPENAI_API_KEY`` is set, Anthropic
+    when ``ANTHROPIC_API_KEY`` is, else `scripted`. ``PLAYBILL_MODEL`` names the model."""
+    chosen = os.environ.get("PLAYBILL_MODEL")
+    if os.environ.get("OPENAI_API_KEY"):
+        from playbill.models.openai import OpenAIChat
+
+        return OpenAIChat(base_url=os.environ.get("OPENAI_BASE_URL")), chosen or "gpt-4o-mini"
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        from playbill.models.anthropic import AnthropicMessages
+
+        model = AnthropicMessages(base_url=os.environ.get("ANTHROPIC_BASE_URL"))
+        return model, chosen or "claude-3-5-haiku-latest"
+    return scripted(angle)
+
+
+def _proposer(
+    name: str, angle: str, model_for: Callable[[str], tuple[Model, str]], delay: float = 0.0
+) -> type[AgentActor[Any, Any]]:
+    model, model_name = model_for(angle)
+    chat = type(f"{name}Chat", (ChatAgent,), {"model": model, "model_name": model_name})
+
     class Proposer(AgentActor[LayerInput, str]):
         """Asks its own model (after ``delay`` seconds: a slow one), passing the directive the
         previous layer gave."""
 
-        model = FunctionModel(_answer(angle))
-
         @program
         def execute(self, given: LayerInput) -> Any:
+            from playbill.agents import ask_agent
+
             if delay:
                 yield sleep(delay)
             prompt = f"{given.value} ({given.directive})" if given.directive else str(given.value)
-            return (yield ask_chat(type(self).__name__, prompt, self.model))
+            return (yield ask_agent(chat, prompt))
 
     Proposer.__name__ = Proposer.__qualname__ = name
     return Proposer
 
 
-def ask_chat(name: str, prompt: str, model: FunctionModel) -> Any:
-    """The proposer's conversation: a `ChatAgent` on the proposer's model, asked once."""
-    from playbill.agents import ask_agent
+ANGLES = {
+    "Races": "races hide in interleavings that asyncio's order never takes",
+    "Replay": "a seed or a schedule string replays a failure exactly",
+    "Injector": "crashes and delays are injected, then shrunk",
+}
 
-    chat = type(f"{name}Chat", (ChatAgent,), {"model": model, "model_name": "scripted"})
-    return ask_agent(chat, prompt)
+
+def proposers(
+    model_for: Callable[[str], tuple[Model, str]] = scripted,
+) -> tuple[type[AgentActor[Any, Any]], ...]:
+    """The three proposers, each asking a model ``model_for`` gives for its angle (the
+    Injector slow: it waits 5 seconds first)."""
+    return (
+        _proposer("Races", ANGLES["Races"], model_for),
+        _proposer("Replay", ANGLES["Replay"], model_for),
+        _proposer("Injector", ANGLES["Injector"], model_for, delay=5.0),
+    )
 
 
-Races = _proposer("Races", "races hide in interleavings that asyncio's order never takes")
-Replay = _proposer("Replay", "a seed or a schedule string replays a failure exactly")
-Injector = _proposer("Injector", "crashes and delays are injected, then shrunk", delay=5.0)
+Races, Replay, Injector = proposers()
 
 
 class Steer(AgentActor[Proposals, LayerOutput]):
@@ -101,9 +144,12 @@ def research() -> Flow[str, str]:
     )
 
 
-def registry() -> Registry:
+def registry(model_for: Callable[[str], tuple[Model, str]] | None = None) -> Registry:
+    """The names the saved YAML refers to; ``model_for`` (None: the scripted proposers above)
+    binds the proposers' names to agents on other models — a real provider's, say."""
     names = moa_registry()
-    for agent in (Races, Replay, Injector, Steer, Synthesis):
+    chosen = (Races, Replay, Injector) if model_for is None else proposers(model_for)
+    for agent in (*chosen, Steer, Synthesis):
         names.register(agent)
     return names
 
@@ -151,20 +197,26 @@ def quorum_holds(result: Any) -> bool:
     return result.status == "failed"
 
 
-def main(printer: Callable[[str], None] = print) -> dict[str, Any]:
+def main(
+    printer: Callable[[str], None] = print,
+    model_for: Callable[[str], tuple[Model, str]] = configured_model,
+) -> dict[str, Any]:
     names = registry()
     document = research().to_yaml(names)
-    flow = from_yaml(document, names)
-    assert flow == research()
+    assert from_yaml(document, names) == research()
     printer(f"saved as {len(document.splitlines())} lines of YAML, loaded back equal; drawn:")
-    chart = flow.to_mermaid(names)
+    # the same YAML, its proposers' names bound to the model the environment configures
+    bound = names if model_for is scripted else registry(model_for)
+    flow = from_yaml(document, bound)
+    printer(f"   its proposers ask the model {model_for(ANGLES['Races'])[1]!r}")
+    chart = flow.to_mermaid(bound)
     printer(f"   {len(chart.splitlines())} Mermaid lines, {chart.count('actor: ')} agent nodes")
     printer("under asyncio, live:")
     watched = asyncio.run(watch(flow, printer))
     for line in watched["answer"].splitlines():
         printer(f"   > {line}")
-    found = explore(
-        researcher_program(flow),
+    found = explore(  # on the scripted models: offline, and the same on every replay
+        researcher_program(research()),
         quorum_holds,
         runs=40,
         faults=Faults(crash=0.1),

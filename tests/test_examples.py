@@ -116,7 +116,7 @@ def test_the_moa_research_example_streams_live_cancels_the_straggler_and_holds_i
     import moa_research
 
     lines: list[str] = []
-    summary = moa_research.main(lines.append)
+    summary = moa_research.main(lines.append, model_for=moa_research.scripted)
     assert summary["held"]
     assert "   Injector$3 cancelled" in lines  # the slow proposer, once two made the quorum
     answer = summary["answer"].splitlines()
@@ -124,6 +124,46 @@ def test_the_moa_research_example_streams_live_cancels_the_straggler_and_holds_i
     assert proposals == ["Proposal 1 (proposer 0)", "Proposal 2 (proposer 1)"]
     assert all("briefly," in line for line in answer[1:])  # the first layer's directive
     assert summary["events"]["completed"] > 0
+
+
+def test_the_moa_research_yaml_runs_on_a_real_provider_when_its_key_is_set(monkeypatch):
+    """The same saved YAML, its proposers on the model the environment configures: here an
+    OpenAI-compatible server on this machine that speaks the wire format."""
+    import moa_research
+
+    from tests.models.wire import Reply, WireServer, openai_stream
+
+    server = WireServer()
+    server.script(*(Reply(events=openai_stream("from ", "the server")) for _ in range(8)))
+    server.start()
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+    monkeypatch.setenv("PLAYBILL_MODEL", "local-model")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    try:
+        lines: list[str] = []
+        summary = moa_research.main(lines.append)
+    finally:
+        server.stop()
+    assert "   its proposers ask the model 'local-model'" in lines
+    answer = summary["answer"].splitlines()
+    assert [line.split(": ", 1)[1] for line in answer[1:]] == ["from the server"] * 2
+    assert summary["held"]  # the simulator explored the scripted models, offline
+    # two proposers a layer (the slow third cancelled first), each asking the server once
+    assert len(server.requests) == 4
+    assert {request.body["model"] for request in server.requests} == {"local-model"}
+    assert {request.headers["authorization"] for request in server.requests} == {"Bearer test-key"}
+    assert all(request.path == "/v1/chat/completions" for request in server.requests)
+
+
+def test_the_moa_research_example_without_a_key_runs_on_its_scripted_models(monkeypatch):
+    import moa_research
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    model, name = moa_research.configured_model("an angle")
+    assert name == "scripted"
+    assert type(model).__name__ == "FunctionModel"
 
 
 def test_the_routers_example_routes_resizes_and_stops_by_policy_alike_live_and_simulated():
