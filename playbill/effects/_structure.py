@@ -200,9 +200,14 @@ def structural_repr(value: object) -> str:
     The walk goes into the nodes whose ``__repr__`` is `repr_by_fields` (and into tuples); every
     other value is shown with its own `repr`.
 
-    >>> from playbill.flow import step
-    >>> structural_repr(step(len).map(str))
-    "Mapped(flow=Step(function=<built-in function len>), function=<class 'str'>)"
+    >>> import attrs
+    >>> @attrs.frozen(repr=False)
+    ... class Pair:
+    ...     left: object
+    ...     right: object
+    ...     __repr__ = repr_by_fields
+    >>> structural_repr(Pair(Pair(len, "a"), (2,)))
+    "Pair(left=Pair(left=<built-in function len>, right='a'), right=(2,))"
     """
     out: list[str] = []
     stack: list[Any] = [value]
