@@ -51,6 +51,7 @@ __all__ = [
 _STOPPING = 3  # Phase.STOPPING and Phase.STOPPED (the kernel imports this package's modules)
 _STOPPED = 4
 _POLL = 0.001  # how often a new incarnation looks whether the old one has saved
+_NOTHING: Program[None] = pure(None)
 
 
 # -- stores -------------------------------------------------------------------------------------
@@ -214,18 +215,28 @@ class Grain(Actor):
         crash of the process yields it after each change)."""
         return self.grain_store.save(self.grain_kind, _name_of(self.key), self.state)
 
+    def on_start(self) -> Program[None]:
+        if self.predecessor is not None:
+            return self._start_after_predecessor()
+        # the common activation: a chain of two steps, with no generator to run
+        return self.grain_store.load(self.grain_kind, _name_of(self.key)).flat_map(self._loaded)
+
     @program
-    def on_start(self) -> Any:
+    def _start_after_predecessor(self) -> Any:
         predecessor = self.predecessor
         while predecessor is not None and predecessor.phase < _STOPPED:
             yield sleep(_POLL)  # it saves in its on_stop; its state is the one to load
         self.predecessor = None
         stored = yield self.grain_store.load(self.grain_kind, _name_of(self.key))
+        yield self._loaded(stored)
+
+    def _loaded(self, stored: Any) -> Program[None]:
         if stored is not None:
             self.state = stored
         activated = self.on_activate()
         if isinstance(activated, Program):
-            yield activated
+            return activated.then(_NOTHING)
+        return _NOTHING
 
     @program
     def on_stop(self) -> Any:

@@ -361,3 +361,26 @@ def test_a_key_that_cannot_name_a_grain_fails_the_send_and_a_non_grain_is_refuse
     assert "VirtualActors key must give a grain key" in bad_key
     assert "'a/b'" in bad_key
     assert "VirtualActors grain must build a Grain" in not_grain
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_an_activation_loads_the_state_then_runs_an_on_activate_program_before_a_message(
+    interpreter,
+):
+    class Warming(Grain):
+        def on_activate(self) -> Any:
+            seen = self.state  # loaded already
+            return sleep(0.01).map(lambda _: setattr(self, "state", f"{seen} + warmed"))
+
+        def receive(self, message: Any) -> Any:
+            return self.state
+
+    store = InMemoryStore()
+    store.states[("Warming", "w")] = "stored"
+
+    @program
+    def main():
+        grains = yield free_spawn(VirtualActors(Warming, lambda message: message, store))
+        return (yield grains.free_ask("w"))
+
+    assert perform(main(), interpreter) == "stored + warmed"

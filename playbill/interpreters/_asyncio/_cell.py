@@ -440,6 +440,8 @@ class _Cell(KernelCell):
                 system._failure_log.failing(self.path, failure, hook="on_start")
                 await self._perform(system._kernel.started(self, failure))
             else:
+                if started is not None:  # a program: run at once, as far as it goes
+                    started = self._start_now(started)
                 if started is None:
                     commands = system._kernel.started(self, None)
                     if commands:
@@ -538,12 +540,33 @@ class _Cell(KernelCell):
             self._abort()
             raise
 
+    def _start_now(self, started: Any) -> Any:
+        """What ``on_start`` returned, with a program run at once as far as it goes (as a
+        receive's is): None when it ended there, else what `_finish_start` finishes — the
+        rest of the program (`_Unfinished`), an awaitable, or its failure (`_StartFailed`)."""
+        if not isinstance(started, Program):
+            return started
+        try:
+            result = self.system._perform_now(started, self)
+        except BaseException as failure:
+            if not is_failure(failure) or (
+                isinstance(failure, asyncio.CancelledError) and _being_cancelled()
+            ):
+                raise
+            return _StartFailed(failure)
+        return result if type(result) is _Unfinished else None
+
     async def _finish_start(self, started: Any) -> None:
         """``on_start`` returned a program or an awaitable: finish it, then the kernel goes
         on."""
         error: BaseException | None = None
         try:
-            await self._complete(started)
+            if type(started) is _StartFailed:
+                raise started.error
+            if type(started) is _Unfinished:
+                await started.coroutine
+            else:
+                await self._complete(started)
         except BaseException as failure:
             if not is_failure(failure) or (
                 isinstance(failure, asyncio.CancelledError) and _being_cancelled()
@@ -691,6 +714,16 @@ class _GuardianCell(_Cell):
     def _post(self, message: object) -> asyncio.Future[None] | None:
         self.tell(message)
         return None
+
+
+@final
+class _StartFailed:
+    """``on_start``'s program failed before it waited: `_finish_start` reports it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 @final
