@@ -217,7 +217,7 @@ class Routing:
     returns a cell, a tuple of cells (`Broadcast`), or ``None`` when there is no routee.
     Interpreters call it at the send; ``random`` is the interpreter's random source."""
 
-    __slots__ = ("cells", "points", "random", "ring", "route", "strategy", "turn")
+    __slots__ = ("cells", "grains", "points", "random", "ring", "route", "strategy", "turn")
 
     def __init__(self, strategy: RoutingStrategy) -> None:
         self.strategy = strategy
@@ -226,6 +226,7 @@ class Routing:
         # __next__), so that the interpreters' hot path calls no Python function; None when
         # there is no routee or another strategy
         self.turn: Callable[[], Any] | None = None
+        self.grains: dict[Any, Any] | None = None  # (a grain directory's shortcut; not ours)
         self.random: Callable[[], float] = _no_random
         self.ring: list[int] = []  # ConsistentHash: the sorted points, and each one's routee
         self.points: list[Any] = []

@@ -342,13 +342,16 @@ class GrainRouting:
     """A directory's grains by key, and the activation at the send (the interpreters call
     ``route`` as they do a router's)."""
 
-    __slots__ = ("active", "directory", "key", "kind", "random", "spec", "turn")
+    __slots__ = ("active", "directory", "grains", "key", "kind", "random", "spec", "turn")
 
     def __init__(self, spec: VirtualActors) -> None:
         self.spec = spec
         self.key = spec.key
         self.kind = spec.kind or actor_label(spec.grain) or "grain"
         self.active: dict[Any, Any] = {}
+        # the same dict, read at the send by the asyncio interpreter's tell, which looks the
+        # key up itself (no `route` call) and calls `activate` only when it finds no live grain
+        self.grains = self.active
         self.directory: Any = None
         self.random: Any = None  # (bound by the kernel, as for every router; unused)
         self.turn: Any = None  # (a round-robin router's shortcut, read at the send; not ours)
@@ -358,9 +361,10 @@ class GrainRouting:
         cell = self.active.get(key)
         if cell is not None and cell.phase < _STOPPING:
             return cell
-        return self._activate(key)
+        return self.activate(key)
 
-    def _activate(self, key: Any) -> Any:
+    def activate(self, key: Any) -> Any:
+        """The grain of ``key``, activated now (its cell), when none is live."""
         directory = self.directory
         if directory is None or directory.phase >= _STOPPING:
             return None  # (a dead letter)

@@ -235,6 +235,41 @@ def test_the_direct_api_tells_asks_and_sends_to_grains():
     assert sorted(ACTIVATIONS) == [("Account", "alice"), ("Account", "bob")]
 
 
+def test_a_direct_tell_finds_an_active_grain_itself_and_reactivates_a_deactivated_one(
+    monkeypatch,
+):
+    # the asyncio hot path looks the key up in the directory's active grains at the send,
+    # with no call of GrainRouting.route; activation (first, or after a deactivation) is
+    # GrainRouting.activate's, as before
+    import asyncio
+
+    from playbill import ActorSystem
+    from playbill.actors._virtual import GrainRouting
+
+    routed: list[object] = []
+    route = GrainRouting.route
+
+    def counting(self: Any, message: object) -> Any:
+        routed.append(message)
+        return route(self, message)
+
+    monkeypatch.setattr(GrainRouting, "route", counting)
+
+    async def main() -> Any:
+        async with ActorSystem("app") as system:
+            accounts = system.spawn(VirtualActors(Account, by_account), "accounts")
+            for amount in (1, 2, 3):
+                accounts.tell(Deposit("alice", amount))
+            first = await accounts.ask(Balance("alice"))  # (an ask is routed by `route`)
+            assert await accounts.ask(Deactivate("alice"))
+            accounts.tell(Deposit("alice", 10))  # to a fresh incarnation, once the old saved
+            return first, await accounts.ask(Balance("alice"))
+
+    assert asyncio.run(main()) == (6, 16)
+    assert routed == [Balance("alice"), Balance("alice")]
+    assert ACTIVATIONS == [("Account", "alice"), ("Account", "alice")]
+
+
 class Fragile(Account):
     def receive(self, message: Any) -> Any:
         if message == Deposit(self.key, -1):

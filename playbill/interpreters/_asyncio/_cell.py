@@ -172,15 +172,24 @@ class _Cell(KernelCell):
     # -- the binding behind ActorRef's direct methods -------------------------------------
 
     def tell(self, message: object) -> None:
-        if self.routing is not None and type(message) not in ROUTER_MESSAGES:
+        routing = self.routing
+        if routing is not None and type(message) not in ROUTER_MESSAGES:
             # a router: routed here, at the send, then told to the routee below (the hot path
             # of a routed tell: no call between the router's choice and the routee's queue)
-            routing = self.routing
             turn = routing.turn  # (round-robin: the next routee, with no Python call)
             if self.phase >= _STOPPING:
                 routed = None
+            elif turn is not None:
+                routed = turn()
             else:
-                routed = turn() if turn is not None else routing.route(message)
+                grains = routing.grains  # a grain directory's active grains: looked up here
+                if grains is not None:
+                    key = routing.key(message)
+                    routed = grains.get(key)
+                    if routed is None or routed.phase >= _STOPPING:
+                        routed = routing.activate(key)
+                else:
+                    routed = routing.route(message)
             if routed is None or type(routed) is tuple or routed.routing is not None:
                 self._route_other(message, routed)
                 return
