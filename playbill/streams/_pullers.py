@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import collections
 import enum
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, final
 
 from playbill.effects import Fiber, Program, cancel, fail, fork, join, now, program, pure, sleep
-from playbill.effects._program import as_program
+from playbill.effects._program import Pure, as_program
 from playbill.streams._signal import NOTHING as _NOTHING
 from playbill.streams._signal import Signal
 from playbill.streams._values import (
@@ -63,6 +64,21 @@ class Puller:
 
     def pull(self) -> Program[Any]:
         raise NotImplementedError
+
+    def synchronous(self) -> Iterator[Any] | None:
+        """This stage's next elements as a plain iterator, when producing them needs no
+        effect at all (an iterable source, then map, filter, take), else None. Taking an
+        element from it is pulling that element: a boundary's pump or a sink takes the
+        elements it has room for in one step, with no program per element. When it stops,
+        `pull` says what comes next (`END`, after ``take`` closed its upstream)."""
+        return None
+
+    def ready(self, limit: int) -> tuple[list[Any], Program[object]] | None:
+        """Up to ``limit`` elements a boundary holds now, taken (pulled) at once, with the
+        wake-up that taking them calls for (`NOTHING` when nobody waits for room: perform it
+        once the elements are used); None when there are none (or a failure is next), when
+        `pull` decides. A sink takes a boundary's elements so, a batch a step."""
+        return None
 
     def close(self) -> Program[None]:
         """Release this stage and everything upstream of it, once (decided when it runs)."""
@@ -125,6 +141,13 @@ class _IteratorPuller(Puller):
         if self.lifted:
             return as_program(item, "Source.from_programs(...) element")
         return pure(item)
+
+    def synchronous(self) -> Iterator[Any] | None:
+        if self.lifted:
+            return None
+        if self.iterator is None:
+            self.iterator = self.open()
+        return self.iterator
 
     def release(self) -> Program[None]:
         return _NOTHING.map(self._close_iterator)
@@ -215,7 +238,7 @@ def _stage(stage: object, upstream: Puller) -> Puller:
     if isinstance(stage, MapAsyncStage):
         return _MapAsyncPuller(upstream, stage)
     if isinstance(stage, MergeStage):
-        return _MergePuller(upstream, stage.others)
+        return _MergePuller(upstream, stage)
     assert isinstance(stage, GroupedWithinStage)
     return _GroupedWithinPuller(upstream, stage)
 
@@ -247,6 +270,17 @@ class _MapPuller(_Fused):
             return END
         return self.function(element)
 
+    def synchronous(self) -> Iterator[Any] | None:
+        upstream = self.upstream.synchronous()
+        return None if upstream is None else map(self.function, upstream)
+
+    def ready(self, limit: int) -> tuple[list[Any], Program[object]] | None:
+        taken = self.upstream.ready(limit)
+        if taken is None:
+            return None
+        elements, woken = taken
+        return list(map(self.function, elements)), woken
+
 
 @final
 class _FilterPuller(_Fused):
@@ -263,6 +297,17 @@ class _FilterPuller(_Fused):
             if element is END or self.predicate(element):
                 return element
 
+    def synchronous(self) -> Iterator[Any] | None:
+        upstream = self.upstream.synchronous()
+        return None if upstream is None else filter(self.predicate, upstream)
+
+    def ready(self, limit: int) -> tuple[list[Any], Program[object]] | None:
+        taken = self.upstream.ready(limit)
+        if taken is None:
+            return None
+        elements, woken = taken
+        return list(filter(self.predicate, elements)), woken
+
 
 @final
 class _TakePuller(_Fused):
@@ -277,6 +322,19 @@ class _TakePuller(_Fused):
             return self.upstream.close().then(_PURE_END)
         self.remaining -= 1
         return self.upstream.pull()
+
+    def synchronous(self) -> Iterator[Any] | None:
+        upstream = self.upstream.synchronous()
+        return None if upstream is None else self._taking(upstream)
+
+    def _taking(self, upstream: Iterator[Any]) -> Iterator[Any]:
+        while self.remaining > 0:  # (checked before each pull, as `pull` does)
+            try:
+                element = next(upstream)
+            except StopIteration:
+                return
+            self.remaining -= 1
+            yield element
 
 
 @final
@@ -409,6 +467,17 @@ class _BufferPuller(_Boundary):
             return woken.then(pure(element))
         return self._pull()
 
+    def ready(self, limit: int) -> tuple[list[Any], Program[object]] | None:
+        queue = self.queue
+        if not queue or self.error is not None:
+            return None
+        if len(queue) <= limit:
+            elements = list(queue)
+            queue.clear()
+        else:
+            elements = [queue.popleft() for _ in range(limit)]
+        return elements, self.not_full.fire()
+
     @program
     def _pull(self) -> Any:
         if self.pump is None and not self.closed:
@@ -427,8 +496,21 @@ class _BufferPuller(_Boundary):
     @program
     def pumping(self) -> Any:
         queue, size, overflow = self.queue, self.size, self.overflow
+        synchronous = self.upstream.synchronous()
         try:
             while True:
+                room = size - len(queue)
+                if synchronous is not None and room > 0:
+                    # every element there is room for, in one step (no program each)
+                    queue.extend(itertools.islice(synchronous, room))
+                    added = room - (size - len(queue))
+                    if added:
+                        woken = self.not_empty.fire()
+                        if woken is not _NOTHING:
+                            yield woken
+                    if added == room:
+                        continue
+                    synchronous = None  # it stopped: `pull` says what comes next (END)
                 element = yield self.upstream.pull()
                 if element is END:
                     break
@@ -530,6 +612,22 @@ class _MapAsyncPuller(_Boundary):
             return value if woken is _NOTHING else woken.then(value)
         return self._pull()
 
+    def ready(self, limit: int) -> tuple[list[Any], Program[object]] | None:
+        ready = self.slots if self.stage.ordered else self.completed
+        if not ready or self.error is not None:
+            return None
+        elements: list[Any] = []
+        while ready and len(elements) < limit:
+            slot = ready[0]
+            if not slot.done or slot.error is not None:  # (a failure: `pull` raises it)
+                break
+            ready.popleft()
+            elements.append(slot.value)
+        if not elements:
+            return None
+        self.in_flight -= len(elements)
+        return elements, self.room.fire()
+
     @program
     def _pull(self) -> Any:
         if self.pump is None and not self.closed:
@@ -556,26 +654,65 @@ class _MapAsyncPuller(_Boundary):
         self.spare = True
         return self.idle.pop().wake.fire()
 
+    def submit(self, element: Any) -> bool:
+        """A slot for ``element``'s call, made now: done at once when the call is a pure
+        value (or fails to build), else a job for the workers (True)."""
+        slot = _Slot()
+        if self.stage.ordered:
+            self.slots.append(slot)
+        self.in_flight += 1
+        try:
+            call = as_program(self.stage.function(element), _RESULT)
+        except Exception as error:
+            self.settle(slot, None, error)
+            return False
+        if type(call) is Pure:  # done already: no worker, no wake-up
+            self.settle(slot, call.value, None)
+            return False
+        self.jobs.append((call, slot))
+        return True
+
+    def settle(self, slot: _Slot, value: Any, error: Exception | None) -> None:
+        slot.value, slot.error, slot.done = value, error, True
+        if error is not None and self.error is None:
+            self.error = error
+        if not self.stage.ordered:
+            self.completed.append(slot)
+
     @program
     def pumping(self) -> Any:
         workers = [_Worker() for _ in range(self.stage.parallelism)]
         fibers = []
         for worker in workers:
             fibers.append((yield fork(self.working(worker))))
-        parallelism, ordered, jobs = self.stage.parallelism, self.stage.ordered, self.jobs
+        parallelism, submit = self.stage.parallelism, self.submit
+        synchronous = self.upstream.synchronous()
         try:
             while True:
                 while self.in_flight >= parallelism:
                     yield self.room.wait(self.room.version)
+                if synchronous is not None:
+                    # every element there is room for, in one step (no program each)
+                    room = parallelism - self.in_flight
+                    added = jobs = 0
+                    for element in itertools.islice(synchronous, room):
+                        added += 1
+                        jobs += submit(element)
+                    if added > jobs:  # calls done at once: downstream may take them
+                        woken = self.progress.fire()
+                        if woken is not _NOTHING:
+                            yield woken
+                    if jobs:
+                        woken = self.wake_spare()
+                        if woken is not _NOTHING:
+                            yield woken
+                    if added == room:
+                        continue
+                    synchronous = None  # it stopped: `pull` says what comes next (END)
                 element = yield self.upstream.pull()
                 if element is END:
                     break
-                slot = _Slot()
-                if ordered:
-                    self.slots.append(slot)
-                self.in_flight += 1
-                jobs.append((element, slot))
-                woken = self.wake_spare()
+                woken = self.wake_spare() if submit(element) else self.progress.fire()
                 if woken is not _NOTHING:
                     yield woken
         except Exception as error:
@@ -592,22 +729,19 @@ class _MapAsyncPuller(_Boundary):
 
     @program
     def working(self, worker: _Worker) -> Any:
-        function, ordered, jobs = self.stage.function, self.stage.ordered, self.jobs
+        jobs = self.jobs
         while True:
             if jobs:
-                element, slot = jobs.popleft()
+                call, slot = jobs.popleft()
                 woken = self.wake_spare()  # more jobs wait while this one runs: a spare
                 if woken is not _NOTHING:
                     yield woken
                 try:  # (not `.attempt()`: no Catch frame to build on the common path)
-                    slot.value = yield as_program(function(element), _RESULT)
+                    value = yield call
                 except Exception as error:
-                    slot.error = error
-                    if self.error is None:
-                        self.error = error
-                slot.done = True
-                if not ordered:
-                    self.completed.append(slot)
+                    self.settle(slot, None, error)
+                else:
+                    self.settle(slot, value, None)
                 woken = self.progress.fire()
                 if woken is not _NOTHING:
                     yield woken
@@ -624,77 +758,122 @@ _RESULT = "map_async(...) result"
 
 @final
 class _MergePuller(Puller):
-    """One pump per input; each may be one element ahead, so nothing waits for a slow input
-    and memory stays one element per input."""
+    """One pump per input; each may be up to ``ahead`` elements ahead, so nothing waits for
+    a slow input, a fast one waits once per ``ahead`` elements, and memory stays ``ahead``
+    elements per input. Elements go downstream in the order they arrived."""
 
     __slots__ = (
+        "ahead",
+        "arrived",
         "done",
         "error",
         "others",
+        "outstanding",
         "pumps",
-        "ready",
         "ready_signal",
         "taken",
         "upstream",
-        "waiting",
     )
 
-    def __init__(self, upstream: Puller, others: tuple[Any, ...]) -> None:
+    def __init__(self, upstream: Puller, stage: MergeStage) -> None:
         super().__init__()
         self.upstream = upstream
-        self.others = others  # Sources: each materialised by its own pump, when it starts
-        inputs = 1 + len(others)
+        self.others = stage.others  # Sources: each materialised by its own pump, when it starts
+        self.ahead = stage.ahead
+        inputs = 1 + len(stage.others)
         self.pumps: list[Fiber[Any]] | None = None
-        self.ready: collections.deque[tuple[int, Any]] = collections.deque()
+        self.arrived: collections.deque[tuple[int, Any]] = collections.deque()
         self.taken = [Signal() for _ in range(inputs)]
-        self.waiting = [False] * inputs
+        self.outstanding = [0] * inputs  # each input's elements in `arrived`
         self.done = 0
         self.error: Exception | None = None
         self.ready_signal = Signal()
 
     def pull(self) -> Program[Any]:
-        ready = self.ready
+        ready = self.arrived
         if ready and self.error is None:  # the common case, with no generator to step
             index, element = ready.popleft()
-            self.waiting[index] = False
+            self.outstanding[index] -= 1
             woken = self.taken[index].fire()
             return pure(element) if woken is _NOTHING else woken.then(pure(element))
         return self._pull()
+
+    def ready(self, limit: int) -> tuple[list[Any], Program[object]] | None:
+        ready = self.arrived
+        if not ready or self.error is not None:
+            return None
+        outstanding = self.outstanding
+        elements: list[Any] = []
+        for _ in range(min(limit, len(ready))):
+            index, element = ready.popleft()
+            outstanding[index] -= 1
+            elements.append(element)
+        woken: Program[object] = _NOTHING
+        ahead = self.ahead
+        for index, signal in enumerate(self.taken):
+            if outstanding[index] < ahead:  # room: its pump goes on, if it waits for that
+                fired = signal.fire()
+                if fired is not _NOTHING:
+                    woken = fired if woken is _NOTHING else woken.then(fired)
+        return elements, woken
 
     @program
     def _pull(self) -> Any:
         if self.pumps is None and not self.closed:
             pumps = []
-            for index in range(len(self.waiting)):
+            for index in range(len(self.taken)):
                 pumps.append((yield fork(self.pumping(index))))
             self.pumps = pumps
         while True:
             if self.error is not None:
                 raise self.error
-            if self.ready:
-                index, element = self.ready.popleft()
-                self.waiting[index] = False
+            if self.arrived:
+                index, element = self.arrived.popleft()
+                self.outstanding[index] -= 1
                 yield self.taken[index].fire()
                 return element
-            if self.done == len(self.waiting):
+            if self.done == len(self.taken):
                 return END
             yield self.ready_signal.wait(self.ready_signal.version)
 
     @program
     def pumping(self, index: int) -> Any:
         upstream = self.upstream if index == 0 else materialise(self.others[index - 1])
+        ready, outstanding, ahead, taken = (
+            self.arrived,
+            self.outstanding,
+            self.ahead,
+            self.taken[index],
+        )
+        synchronous = upstream.synchronous()
         try:
             while True:
+                room = ahead - outstanding[index]
+                if synchronous is not None and room > 0:
+                    # every element there is room for, in one step (no program each)
+                    before = len(ready)
+                    ready.extend(zip(itertools.repeat(index), itertools.islice(synchronous, room)))
+                    added = len(ready) - before
+                    if added:
+                        outstanding[index] += added
+                        woken = self.ready_signal.fire()
+                        if woken is not _NOTHING:
+                            yield woken
+                    if added == room:
+                        while outstanding[index] >= ahead:
+                            yield taken.wait(taken.version)
+                        continue
+                    synchronous = None  # it stopped: `pull` says what comes next (END)
                 element = yield upstream.pull()
                 if element is END:
                     break
-                self.ready.append((index, element))
-                self.waiting[index] = True
+                ready.append((index, element))
+                outstanding[index] += 1
                 woken = self.ready_signal.fire()
                 if woken is not _NOTHING:
                     yield woken
-                while self.waiting[index]:
-                    yield self.taken[index].wait(self.taken[index].version)
+                while outstanding[index] >= ahead:
+                    yield taken.wait(taken.version)
         except Exception as error:
             if self.error is None:
                 self.error = error

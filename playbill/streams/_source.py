@@ -12,6 +12,7 @@ from playbill.effects import ActorRef, InvalidArgument, Program, program, pure
 from playbill.effects._checks import _received, check_count, check_iterable, check_seconds
 from playbill.effects._program import as_program
 from playbill.streams._pullers import END, Puller, materialise
+from playbill.streams._signal import NOTHING
 from playbill.streams._values import (
     BufferStage,
     FilterStage,
@@ -236,12 +237,16 @@ class Source(Generic[A]):
         burst = _check_positive("Source.throttle() burst", burst)
         return self._then(ThrottleStage(elements, per_seconds, burst))  # type: ignore[no-any-return]
 
-    def merge(self, *others: Source[A]) -> Source[A]:
+    def merge(self, *others: Source[A], ahead: int = 16) -> Source[A]:
         """The elements of this source and of ``others`` as they come, each input pulled
-        concurrently; it completes when all have, and fails when one fails.
+        concurrently and up to ``ahead`` elements ahead of downstream (so a fast input
+        waits once per ``ahead`` elements, not once per element; ``ahead=1`` holds one
+        element per input); it completes when all have, and fails when one fails.
 
         >>> from playbill import simulate
         >>> sorted(simulate(source([1, 2]).merge(source([10])).to_list()).value)
+        [1, 2, 10]
+        >>> sorted(simulate(source([1, 2]).merge(source([10]), ahead=1).to_list()).value)
         [1, 2, 10]
         """
         for index, other in enumerate(others):
@@ -249,7 +254,8 @@ class Source(Generic[A]):
                 raise InvalidArgument(
                     f"Source.merge() argument {index + 1} must be a Source, {_received(other)}"
                 )
-        return self._then(MergeStage(others))  # type: ignore[no-any-return]
+        ahead = _check_positive("Source.merge() ahead", ahead)
+        return self._then(MergeStage(others, ahead))  # type: ignore[no-any-return]
 
     def grouped_within(self, size: int, seconds: float) -> Source[list[A]]:
         """Lists of up to ``size`` elements: a group goes as soon as it is full, or when
@@ -408,18 +414,45 @@ def _run(stream: Source[Any], sink: Sink) -> Program[Any]:
     return _consume(puller, sink).ensuring(_NOTHING.flat_map(lambda _: puller.close()))
 
 
+_BATCH = 256  # the most elements a sink takes from a boundary in one step
+
+
 @program
 def _consume(puller: Puller, sink: Sink) -> Any:
+    # A sink that only collects takes what needs no waiting in one step rather than a
+    # program per element: a synchronous stream's elements (`Puller.synchronous`) and what
+    # the last boundary holds (`Puller.ready`), using them before it wakes the boundary's
+    # pump; then `pull` for what is next (an element it waits for, or END).
     if isinstance(sink, ToList):
         elements: list[Any] = []
+        synchronous = puller.synchronous()
+        if synchronous is not None:
+            elements.extend(synchronous)
         while True:
+            taken = puller.ready(_BATCH)
+            if taken is not None:
+                elements.extend(taken[0])
+                if taken[1] is not NOTHING:
+                    yield taken[1]
+                continue
             element = yield puller.pull()
             if element is END:
                 return elements
             elements.append(element)
     if isinstance(sink, FoldSink):
         total, combine = sink.zero, sink.function
+        synchronous = puller.synchronous()
+        if synchronous is not None:
+            for element in synchronous:
+                total = combine(total, element)
         while True:
+            taken = puller.ready(_BATCH)
+            if taken is not None:
+                for element in taken[0]:
+                    total = combine(total, element)
+                if taken[1] is not NOTHING:
+                    yield taken[1]
+                continue
             element = yield puller.pull()
             if element is END:
                 return total
@@ -434,9 +467,18 @@ def _consume(puller: Puller, sink: Sink) -> Any:
             if isinstance(done, Program):
                 yield done
     if isinstance(sink, IgnoreSink):
-        while (yield puller.pull()) is not END:
-            pass
-        return None
+        synchronous = puller.synchronous()
+        if synchronous is not None:
+            for _ in synchronous:
+                pass
+        while True:
+            taken = puller.ready(_BATCH)
+            if taken is not None:
+                if taken[1] is not NOTHING:
+                    yield taken[1]
+                continue
+            if (yield puller.pull()) is END:
+                return None
     assert isinstance(sink, ToActor)
     sent = 0
     ref = sink.ref

@@ -145,6 +145,7 @@ class ThrottleStage:
 @frozen
 class MergeStage:
     others: tuple[Any, ...]  # Sources
+    ahead: int = 16  # elements each input may be pulled ahead of downstream
 
 
 @final
