@@ -547,9 +547,9 @@ class _Slot:
 
     __slots__ = ("done", "error", "value")
 
-    def __init__(self) -> None:
-        self.done = False
-        self.value: Any = None
+    def __init__(self, done: bool = False, value: Any = None) -> None:
+        self.done = done
+        self.value = value
         self.error: Exception | None = None
 
 
@@ -654,23 +654,34 @@ class _MapAsyncPuller(_Boundary):
         self.spare = True
         return self.idle.pop().wake.fire()
 
-    def submit(self, element: Any) -> bool:
-        """A slot for ``element``'s call, made now: done at once when the call is a pure
-        value (or fails to build), else a job for the workers (True)."""
-        slot = _Slot()
-        if self.stage.ordered:
-            self.slots.append(slot)
-        self.in_flight += 1
-        try:
-            call = as_program(self.stage.function(element), _RESULT)
-        except Exception as error:
-            self.settle(slot, None, error)
-            return False
-        if type(call) is Pure:  # done already: no worker, no wake-up
-            self.settle(slot, call.value, None)
-            return False
-        self.jobs.append((call, slot))
-        return True
+    def submit(self, elements: Iterator[Any]) -> tuple[int, int]:
+        """A slot for each element's call, made now: done at once when the call is a pure
+        value (or fails to build), else a job for the workers. How many slots, and jobs."""
+        function, ordered = self.stage.function, self.stage.ordered
+        ready = self.slots if ordered else self.completed  # (a done slot goes there at once)
+        added = jobs = 0
+        for element in elements:
+            added += 1
+            self.in_flight += 1
+            try:
+                call = function(element)
+                if type(call) is not Pure:
+                    call = as_program(call, _RESULT)
+            except Exception as error:
+                slot = _Slot()
+                if ordered:
+                    self.slots.append(slot)
+                self.settle(slot, None, error)
+                continue
+            if type(call) is Pure:  # done already: no worker, no wake-up
+                ready.append(_Slot(True, call.value))
+                continue
+            slot = _Slot()
+            if ordered:
+                self.slots.append(slot)
+            self.jobs.append((call, slot))
+            jobs += 1
+        return added, jobs
 
     def settle(self, slot: _Slot, value: Any, error: Exception | None) -> None:
         slot.value, slot.error, slot.done = value, error, True
@@ -694,10 +705,7 @@ class _MapAsyncPuller(_Boundary):
                 if synchronous is not None:
                     # every element there is room for, in one step (no program each)
                     room = parallelism - self.in_flight
-                    added = jobs = 0
-                    for element in itertools.islice(synchronous, room):
-                        added += 1
-                        jobs += submit(element)
+                    added, jobs = submit(itertools.islice(synchronous, room))
                     if added > jobs:  # calls done at once: downstream may take them
                         woken = self.progress.fire()
                         if woken is not _NOTHING:
@@ -712,7 +720,7 @@ class _MapAsyncPuller(_Boundary):
                 element = yield self.upstream.pull()
                 if element is END:
                     break
-                woken = self.wake_spare() if submit(element) else self.progress.fire()
+                woken = self.wake_spare() if submit(iter((element,)))[1] else self.progress.fire()
                 if woken is not _NOTHING:
                     yield woken
         except Exception as error:
