@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
+import io
 import math
 import platform
 import random
@@ -608,6 +610,16 @@ def main(argv: list[str] | None = None) -> None:
             f"{peer_s / ours_s:.2f}x"
         )  # type: ignore[operator]
     sys.stdout.flush()
+
+
+@functools.cache
+def quick_table() -> str:
+    """What ``main(["--quick"])`` prints, run once per process for every test that reads it
+    (the router's and the toolkit's ratios are lines of the same table)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        main(["--quick"])
+    return printed.getvalue()
 
 
 if __name__ == "__main__":

@@ -19,5 +19,6 @@ def test_tell_through_a_round_robin_router_over_four_routees(benchmark):
     benchmark(lambda: asyncio.run(scenarios.playbill_routed_tell(10_000, 4)))
 
 
-def test_the_side_by_side_script_prints_the_routing_ratio(actors_quick_table):
-    assert "tell through a round-robin router" in actors_quick_table
+def test_the_side_by_side_script_prints_the_routing_ratio():
+    # (its --quick run, shared with the toolkit's test)
+    assert "tell through a round-robin router" in scenarios.quick_table()
