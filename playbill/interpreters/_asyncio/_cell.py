@@ -188,6 +188,16 @@ class _Cell(KernelCell):
                     routed = grains.get(key)
                     if routed is None or routed.phase >= _STOPPING:
                         routed = routing.activate(key)
+                    else:  # a live grain (never a router): queued here when there is room
+                        box = routed.mailbox
+                        if box.capacity is None or len(box.user) < box.capacity:
+                            box.user.append(message)
+                            waiter = routed.waiter
+                            if waiter is not None:
+                                routed.waiter = None
+                                if not waiter.done():
+                                    waiter.set_result(None)
+                            return
                 else:
                     routed = routing.route(message)
             if routed is None or type(routed) is tuple or routed.routing is not None:
