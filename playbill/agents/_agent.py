@@ -47,6 +47,7 @@ from playbill.effects import (
     Timeout,
     program,
 )
+from playbill.effects._program import _slot_setter
 
 __all__ = ["AgentActor", "agent_class", "check_skills", "is_agent"]
 
@@ -190,7 +191,13 @@ class _Forwarded:
 
 
 def _stamped(running: _Running, kind: TaskEventKind, data: object) -> Suspend[None]:
-    return Suspend(EmitStamped(_Stamped(running, kind, data)))
+    # EmitStamped's check of its maker is skipped: a `_Stamped` is callable (two a task)
+    effect = object.__new__(EmitStamped)
+    _set_make(effect, _Stamped(running, kind, data))
+    return Suspend(effect)
+
+
+_set_make = _slot_setter(EmitStamped, "make")
 
 
 def _publish(running: _Running, kind: TaskEventKind, data: object) -> Program[None]:

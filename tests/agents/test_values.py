@@ -11,6 +11,7 @@ from playbill.agents import (
     Task,
     TaskEvent,
     TaskEventKind,
+    TaskLink,
     TaskResult,
     TaskStatus,
     task_events,
@@ -33,6 +34,31 @@ def test_values_are_frozen_and_compare_by_value():
 def test_a_task_id_must_be_a_non_empty_string():
     with pytest.raises(InvalidArgument, match="Task id must be a non-empty string"):
         Task("x", id="")
+
+
+@pytest.mark.parametrize(
+    ("fields", "refusal"),
+    [
+        ({"id": 3}, "Task id must be a non-empty string or None, got 3"),
+        ({"run_id": ""}, "Task run_id must be a non-empty string or None, got ''"),
+        ({"parent": "t1"}, r"Task parent must be a TaskLink .* got 't1' \(str\)"),
+        ({"forward_chunks": 1}, "Task forward_chunks"),
+        ({"forward_chunks": None}, "Task forward_chunks"),
+    ],
+)
+def test_every_field_of_a_task_is_checked_when_built_and_when_evolved(fields, refusal):
+    with pytest.raises(InvalidArgument, match=refusal):
+        Task("x", **fields)
+    with pytest.raises(InvalidArgument, match=refusal):
+        attrs.evolve(Task("x"), **fields)
+
+
+def test_a_task_keeps_every_field_by_position_and_by_name():
+    link = TaskLink("t0", "/app/lead")
+    task = Task("x", "t1", "r", link, True)
+    assert attrs.astuple(task, recurse=False) == ("x", "t1", "r", link, True)
+    assert task == Task(input="x", id="t1", run_id="r", parent=link, forward_chunks=True)
+    assert attrs.astuple(Task("x"), recurse=False) == ("x", None, None, None, False)
 
 
 def test_terminal_kinds_and_finished_statuses():
@@ -134,3 +160,38 @@ def test_task_tree_builds_a_chain_deeper_than_the_recursion_limit():
         [root] = root.children
         depth += 1
     assert depth == 4999
+
+
+def test_the_per_task_values_built_by_hand_keep_every_field_by_position_and_by_name():
+    # TaskEvent, TaskResult and Emitted have hand-written __init__s (built per task)
+    error = ValueError("no")
+    by_position = TaskEvent(TaskEventKind.FAILED, "t1", "/a/b", "t0", "/a", "r", 2.5, error)
+    by_name = TaskEvent(
+        kind=TaskEventKind.FAILED,
+        task_id="t1",
+        agent_path="/a/b",
+        parent_task_id="t0",
+        parent_agent_path="/a",
+        run_id="r",
+        time=2.5,
+        data=error,
+    )
+    assert by_position == by_name
+    assert attrs.astuple(by_position, recurse=False) == (
+        TaskEventKind.FAILED, "t1", "/a/b", "t0", "/a", "r", 2.5, error,
+    )  # fmt: skip
+    assert TaskEvent(TaskEventKind.STARTED, "t", "/a", None, None, "t", 0.0).data is None
+    assert attrs.evolve(by_name, time=3.0).time == 3.0
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        by_name.time = 1.0  # type: ignore[misc]
+    result = TaskResult("t", TaskStatus.FAILED, error=error)
+    assert attrs.astuple(result, recurse=False) == ("t", TaskStatus.FAILED, None, error)
+    assert result == TaskResult(task_id="t", status=TaskStatus.FAILED, output=None, error=error)
+    assert hash(TaskResult("t", TaskStatus.COMPLETED, 1)) == hash(
+        TaskResult("t", TaskStatus.COMPLETED, 1)
+    )
+    emitted = Emitted("/a", 1.5, by_name)
+    assert attrs.astuple(emitted, recurse=False) == ("/a", 1.5, by_name)
+    assert emitted == Emitted(path="/a", time=1.5, event=by_name)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        emitted.path = "/b"  # type: ignore[misc]

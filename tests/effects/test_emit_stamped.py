@@ -12,6 +12,8 @@ from playbill import (
     ActorSystem,
     InvalidArgument,
     emit_stamped,
+    free_ask,
+    free_spawn,
     program,
     simulate,
     sleep,
@@ -86,3 +88,58 @@ def test_asyncio_stamps_with_the_wall_clock_and_publishes_the_same_time() -> Non
     assert emitted.path == "/app/stamper"
     assert emitted.event == ("stamped", emitted.time)
     assert before <= emitted.time <= after
+
+
+class _Stamps(Actor):
+    def receive(self, message: Any) -> Any:
+        return emit_stamped(lambda time: (message, time))
+
+
+@program
+def _stamping() -> Any:
+    yield sleep(2)
+    yield emit_stamped(lambda time: ("main", time))
+    ref = yield free_spawn(_Stamps, name="stamps")
+    yield free_ask(ref, "actor")
+    return "done"
+
+
+def test_an_untraced_simulation_publishes_the_same_events_as_a_traced_one() -> None:
+    # untraced, the simulator publishes a stamped event within the turn (its fast path)
+    def emitted(trace: bool) -> list[tuple[str, float, object]]:
+        result = simulate(_stamping(), seed=3, trace=trace)
+        assert result.value == "done"
+        return [(e.path, e.time, e.event) for e in result.events if isinstance(e, Emitted)]
+
+    assert emitted(trace=False) == emitted(trace=True)
+    assert emitted(trace=False) == [
+        ("/app", 2.0, ("main", 2.0)),
+        ("/app/stamps", 2.0, ("actor", 2.0)),
+    ]
+
+
+def test_an_untraced_simulation_raises_a_failing_make_into_the_program() -> None:
+    def broken(time: float) -> object:
+        raise ValueError(f"no event at {time}")
+
+    @program
+    def main() -> Any:
+        try:
+            yield emit_stamped(broken)
+        except ValueError as error:
+            return str(error)
+        return "not raised"
+
+    assert simulate(main(), trace=False).value == "no event at 0.0"
+
+
+def test_an_untraced_simulation_gives_emit_stamped_to_the_users_handler() -> None:
+    seen: list[object] = []
+
+    def handle(effect: EmitStamped) -> None:
+        seen.append(effect.make(-1.0))
+
+    result = simulate(_stamping(), trace=False, handlers={EmitStamped: handle})
+    assert result.value == "done"
+    assert seen == [("main", -1.0), ("actor", -1.0)]
+    assert not [event for event in result.events if isinstance(event, Emitted)]

@@ -58,6 +58,7 @@ from playbill.effects import (
     Deadlock,
     Done,
     Emit,
+    EmitStamped,
     GetOrSpawn,
     InjectedFault,
     LiveActors,
@@ -120,6 +121,10 @@ CURRENT_WORLD: contextvars.ContextVar[_World | None] = contextvars.ContextVar(
 )
 
 
+def _no_event(time: float) -> None:
+    """An `EmitStamped`'s maker, for finding whether a handler takes the effect."""
+
+
 def _sender(fiber: _Fiber) -> str:
     """Who a fiber's messages come from: its actor's path, or ``main``."""
     return fiber.actor.path if fiber.actor is not None else "main"
@@ -179,6 +184,9 @@ class _World(_Mail):
         self.sender_now = "main"
         self.root_id = -1
         self.tell_handled = handlers.find(Tell(ActorRef(f"/{name}"), None)) is not None
+        # an event stamped with the clock is published right in the turn (`take_turn`) when
+        # nothing else would see it: no trace line to write, no handler of the user's
+        self.stamp_inline = not tracing and handlers.find(EmitStamped(_no_event)) is None
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
         self.kernel = Kernel(self, notes=tracing)
@@ -479,6 +487,7 @@ class _World(_Mail):
         # a plain tell to a running actor's unbounded mailbox is queued right here (the common
         # case of `tell_in_turn`, inlined: no trace, fault, tell handler or per-pair channel)
         inline = not (self.tracing or self.faults_on or self.per_pair or self.tell_handled)
+        stamp_inline = self.stamp_inline
         dirty = self.dirty
         while True:
             if type(step) is not Next:
@@ -491,6 +500,19 @@ class _World(_Mail):
                 return
             effect: Any = step.effect
             kind = type(effect)
+            if kind is EmitStamped and stamp_inline:
+                # `immediate`'s, inlined for the agent layer's lifecycle events (two a task)
+                clock = self.clock
+                try:
+                    published = effect.make(clock)
+                except Exception as error:
+                    step = step.throw(error)
+                    continue
+                actor = fiber.actor
+                path = actor.path if actor is not None else f"/{self.name}"
+                self.events.append(Emitted(path, clock, published))
+                step = step.resume(None)
+                continue
             if kind is Tell:
                 ref = effect.ref
                 if (
