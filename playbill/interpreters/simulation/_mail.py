@@ -567,6 +567,10 @@ class _Mail(FiberScheduler):
             def done(finished: _Fiber) -> None:
                 cell.busy = None
                 self.dirty.add(cell)
+                # a message's fiber has no handle (only a fork's has): nothing looks it up
+                # once it is over, so the world keeps it no longer (nor does the collector
+                # walk it, run after run)
+                del self.fibers[finished.id]
                 assert finished.outcome is not None
                 if isinstance(finished.outcome, Success):
                     self.message_done(cell, envelope, finished.outcome.unwrap())
