@@ -11,9 +11,9 @@
 # redis-servers and leases, seconds per test), the agents/MoA/OpenTelemetry layers, the docs
 # site, snippets, examples, CLI, browser and packaging checks (they test the tools and the
 # artefacts, which the primary run covers) nor the benchmarks. OTHER_PYTHONS_FULL=1 runs
-# everything there too; OTHER_PYTHON_VERSIONS="3.13" picks the versions.
+# everything there too; OTHER_PYTHON_VERSIONS="3.13" picks the versions ("" none).
 set -u
-VERSIONS="${OTHER_PYTHON_VERSIONS:-3.12 3.13}"
+VERSIONS="${OTHER_PYTHON_VERSIONS-3.12 3.13}"  # set but empty: none
 LOGS=.test-logs
 mkdir -p "$LOGS"
 if [ "${OTHER_PYTHONS_FULL:-}" = 1 ]; then
