@@ -67,6 +67,8 @@ class _Running:
         "forward",
         "intercept",
         "parent",
+        "parent_agent_path",
+        "parent_task_id",
         "run_id",
         "task_id",
     )
@@ -74,7 +76,9 @@ class _Running:
     def __init__(self, task: Task[Any], task_id: str, agent_path: str) -> None:
         self.task_id = task_id
         self.agent_path = agent_path
-        self.parent = task.parent
+        parent = self.parent = task.parent
+        self.parent_task_id = parent.task_id if parent is not None else None
+        self.parent_agent_path = parent.agent_path if parent is not None else None
         self.run_id = task.run_id if task.run_id is not None else task_id
         self.forward = task.parent if task.forward_chunks else None
         self._link: TaskLink | None = None
@@ -96,13 +100,12 @@ class _Running:
         return link
 
     def event(self, kind: TaskEventKind, time: float, data: object) -> TaskEvent:
-        parent = self.parent
         return TaskEvent(
             kind,
             self.task_id,
             self.agent_path,
-            parent.task_id if parent is not None else None,
-            parent.agent_path if parent is not None else None,
+            self.parent_task_id,
+            self.parent_agent_path,
             self.run_id,
             time,
             data,
@@ -161,7 +164,17 @@ class _Stamped:
         self.data = data
 
     def __call__(self, time: float) -> TaskEvent:
-        return self.running.event(self.kind, time, self.data)
+        running = self.running  # (`_Running.event`, inline: one is made per event)
+        return TaskEvent(
+            self.kind,
+            running.task_id,
+            running.agent_path,
+            running.parent_task_id,
+            running.parent_agent_path,
+            running.run_id,
+            time,
+            self.data,
+        )
 
 
 @final
@@ -383,7 +396,10 @@ class AgentActor(Actor, Generic[I, O]):
     def chunk(self, data: object) -> Program[None]:
         """A program that publishes a ``chunk`` of the running task's streamed output (and,
         under `stream_agent`, the same chunk on the calling task's behalf)."""
-        return _chunk(self._need_running("chunk"), data)
+        running = self._running
+        if running is None or running.forward is not None:  # (checked, or stream_agent's)
+            return _chunk(self._need_running("chunk"), data)
+        return _stamped(running, TaskEventKind.CHUNK, data)  # the common case, inline
 
     @property
     def task(self) -> TaskLink:

@@ -369,9 +369,12 @@ class TaskStream(_Stream, Generic[O]):
         if self._done:
             raise StopAsyncIteration
         run = self._run
-        event = run.channel.take()  # one kept already: no coroutine to wait on
+        channel = run.channel
+        if channel.events and not channel.writers:  # one kept already, nobody to let in
+            return StreamEvent(channel.events.popleft())
+        event = channel.take()  # (lets a waiting publisher in)
         if event is None:
-            event = await run.channel.next(run.run_id)
+            event = await channel.next(run.run_id)
         if event is not None:
             return StreamEvent(event)
         if run.channel.left:  # left early: nothing more, even while a live agent works on
@@ -590,11 +593,9 @@ class AgentSystem:
 
     def _route(self, event: object) -> asyncio.Future[None] | None:
         if type(event) is TaskEvent:
-            run_id = event.run_id
-            if run_id is not None:
-                run = self._runs.get(run_id)
-                if run is not None:
-                    return run.offer(event)
+            run = self._runs.get(event.run_id)  # type: ignore[arg-type]  # (None: no run)
+            if run is not None:
+                return run.offer(event)
         return None
 
     def _buffer(self, buffer: int | None) -> int:
