@@ -47,13 +47,13 @@ class Counting(AgentActor[Any, int]):
 def events_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The kinds of the task events made (whoever reads them, if anyone)."""
     made: list[str] = []
-    real = agent_module._Running.event
+    real = agent_module._Stamped.__call__
 
-    def counting(self: Any, kind: Any, time: float, data: object) -> TaskEvent:
-        made.append(kind.value)
-        return real(self, kind, time, data)
+    def counting(self: Any, time: float) -> TaskEvent:
+        made.append(self.kind.value)
+        return real(self, time)
 
-    monkeypatch.setattr(agent_module._Running, "event", counting)
+    monkeypatch.setattr(agent_module._Stamped, "__call__", counting)
     return made
 
 
