@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Callable
 from typing import Any, final
 
 import attrs
@@ -37,17 +38,20 @@ class RecordingCorrupted(PlaybillError, ValueError):
 
 @final
 class Recorder:
-    """Writes a recording of an asyncio run, one JSON line per event, appended and flushed
-    every ``flush_every`` seconds (a crash loses at most that much; what was written stays a
-    readable prefix). ``ActorSystem(record=path)`` makes one; make it yourself to name
+    """Writes a recording of an asyncio run, one JSON line per event. What happens is noted
+    in memory (a handled message as a small tuple, encoded only when written) and written in
+    one batch, then flushed to the operating system, every ``flush_every`` seconds and
+    whenever ``flush_size`` entries are waiting, whichever comes first: a crash of the process
+    loses at most what was noted since the last write, and what was written stays a readable
+    prefix that replays. ``ActorSystem(record=path)`` makes one; make it yourself to name
     ``registry`` (the classes of recorded values that are not plain data: a
-    `playbill.flow.Registry`).
+    `playbill.flow.Registry`) or to change the bounds.
 
     >>> import asyncio, os, tempfile
     >>> from playbill import ActorSystem, now
     >>> path = os.path.join(tempfile.mkdtemp(), "run.jsonl")
     >>> async def main():
-    ...     async with ActorSystem(record=Recorder(path)) as system:
+    ...     async with ActorSystem(record=Recorder(path, flush_size=1000)) as system:
     ...         return await system.run(now())
     >>> _ = asyncio.run(main())
     >>> read_recording(path).complete
@@ -55,14 +59,15 @@ class Recorder:
     """
 
     __slots__ = (
-        "_cache",
         "_counters",
-        "_dirty",
         "_file",
         "_lines",
         "_loop",
+        "_pending",
+        "_tick",
         "codec",
         "flush_every",
+        "flush_size",
         "path",
     )
 
@@ -72,6 +77,7 @@ class Recorder:
         *,
         registry: TypeNames | None = None,
         flush_every: float = 0.05,
+        flush_size: int = 10_000,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise InvalidArgument(
@@ -90,15 +96,23 @@ class Recorder:
             raise InvalidArgument(
                 f"Recorder flush_every must be a number of seconds > 0, got {flush_every!r}"
             )
+        if not isinstance(flush_size, int) or isinstance(flush_size, bool) or flush_size < 1:
+            raise InvalidArgument(
+                f"Recorder flush_size must be an int >= 1 (the entries noted before they are "
+                f"written at the latest), got {flush_size!r}"
+            )
         self.path = os.fspath(path)
         self.codec = Codec(registry)
         self.flush_every = float(flush_every)
+        self.flush_size = flush_size
         self._file: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._dirty = False
-        self._lines: list[str] = []  # written in one batch at each flush, off the hot path
+        self._tick: asyncio.TimerHandle | None = None
+        self._pending: list[str] = []  # the lines noted and not yet written
         self._counters: dict[str, int] = {}
-        self._cache: dict[tuple[str, str, type], str] = {}
+        # the line of each (actor, sender, message type) handled: a run has few of them, so
+        # noting a handled message takes no new object (none for the garbage collector)
+        self._lines: dict[tuple[str, str, type], str] = {}
 
     def start(self, system: str) -> None:
         if self._file is not None:
@@ -111,37 +125,55 @@ class Recorder:
         except RuntimeError:
             self._loop = None
         self._line({FORMAT: VERSION, "system": system})
-        self._file.flush()
+        self.flush()
+        if self._loop is not None:  # a step of the loop writes what is noted, now and then
+            self._tick = self._loop.call_later(self.flush_every, self._periodic)
+
+    def _periodic(self) -> None:
+        self.flush()
+        if self._file is not None and not self._file.closed:
+            assert self._loop is not None
+            self._tick = self._loop.call_later(self.flush_every, self._periodic)
 
     def _line(self, entry: dict[str, Any]) -> None:
-        self._write(json.dumps(entry, separators=(",", ":")) + "\n")
-
-    def _write(self, line: str) -> None:
         if self._file is None:
             return
-        self._lines.append(line)
-        if not self._dirty:
-            self._dirty = True
-            if self._loop is not None:
-                self._loop.call_later(self.flush_every, self._flush)
-            else:
-                self._flush()
+        pending = self._pending
+        pending.append(json.dumps(entry, separators=(",", ":")) + "\n")
+        if self._loop is None or len(pending) >= self.flush_size:
+            self.flush()
 
-    def _flush(self) -> None:
-        self._dirty = False
+    def flush(self) -> None:
+        """Write what is noted and flush it to the operating system (a crash of the process
+        then loses none of it)."""
         file = self._file
-        if file is not None and not file.closed and self._lines:
-            file.write("".join(self._lines))
-            self._lines.clear()
-            file.flush()
+        pending = self._pending
+        if file is None or file.closed or not pending:
+            return
+        text = "".join(pending)
+        pending.clear()  # (the same list: the cells `note_handled` gave it to append to it)
+        file.write(text)
+        file.flush()
 
     def handled(self, path: str, sender: str, message: object) -> None:
-        key = (path, sender, type(message))
-        line = self._cache.get(key)
+        self._pending.append(self.line_of(path, sender, type(message)))
+        if len(self._pending) >= self.flush_size:
+            self.flush()
+
+    def line_of(self, path: str, sender: str, kind: type) -> str:
+        """The line that notes that ``path`` handled a ``kind`` from ``sender``."""
+        key = (path, sender, kind)
+        line = self._lines.get(key)
         if line is None:
-            entry = {"h": path, "s": sender, "t": type(message).__qualname__}
-            line = self._cache[key] = json.dumps(entry, separators=(",", ":")) + "\n"
-        self._write(line)
+            entry = {"h": path, "s": sender, "t": kind.__qualname__}
+            line = self._lines[key] = json.dumps(entry, separators=(",", ":")) + "\n"
+        return line
+
+    def note_handled(self) -> tuple[list[str], int, Callable[[], None]]:
+        """What a recording cell notes each handled message in, on its hot path, with no call
+        of the recorder's: the list it appends the message's line to (`line_of`, kept by the
+        cell), the bound at which it calls `flush`, and `flush` (what `handled` does)."""
+        return self._pending, self.flush_size, self.flush
 
     def reserve(self, context: str) -> int:
         index = self._counters.get(context, 0)
@@ -152,7 +184,7 @@ class Recorder:
         self, context: str, index: int, effect: object, value: object, error: BaseException | None
     ) -> None:
         entry: dict[str, Any] = {"r": context, "n": index, "k": type(effect).__qualname__}
-        try:
+        try:  # now, not when written: the program may change the value afterwards
             if error is not None:
                 entry["x"] = self.codec.encode(error, "the failure")
             else:
@@ -168,7 +200,10 @@ class Recorder:
         file = self._file
         if file is None or file.closed:
             return
-        self._flush()
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+        self.flush()
         file.write('{"end":true}\n')
         file.close()
 

@@ -3,6 +3,7 @@ simulator (``replay_recording``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from playbill import (
 )
 from playbill import random as draw_random
 from playbill.durable import (
+    Recorder,
     RecordingCorrupted,
     RecordingDivergence,
     read_recording,
@@ -193,3 +195,71 @@ def test_explore_around_a_recording_finds_the_lost_deposit_the_production_run_mi
     assert found.minimal.value == 50
     with pytest.raises(InvalidArgument, match=r"around=.*strategy='random'"):
         explore(two_deposits, lambda result: True, around=path, strategy="dfs")
+
+
+class Counter(Actor):
+    def __init__(self) -> None:
+        self.count = 0
+
+    def receive(self, message: Any) -> Any:
+        self.count += 1
+        return self.count
+
+
+def test_a_crash_loses_only_what_was_noted_after_the_last_write_of_flush_size_entries(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "run.jsonl"
+    crashed = tmp_path / "crashed.jsonl"  # the file as a crash would leave it, mid-run
+
+    @program
+    def told() -> Any:
+        counter = yield free_spawn(Counter, name="counter")
+        for _ in range(7):
+            yield counter.free_tell("tick")
+        return (yield counter.free_ask("tock"))
+
+    async def main() -> Any:
+        # no timer writes in this run: only the size bound does, every 3 entries
+        recorder = Recorder(path, flush_every=3600, flush_size=3)
+        async with ActorSystem("app", record=recorder) as system:
+            value = await system.run(told())
+            crashed.write_bytes(path.read_bytes())
+        return value
+
+    assert asyncio.run(main()) == 8
+    kept = read_recording(crashed)
+    assert not kept.complete
+    assert len(kept.messages) == 6  # 8 handled: the last 2 were noted, not yet written
+    replayed = replay_recording(told(), crashed)
+    assert replayed.followed == 6
+    assert replayed.result.value == 8  # past the prefix, the simulator goes on
+    assert len(read_recording(path).messages) == 8  # closed: everything written
+
+
+def test_what_is_noted_is_written_within_flush_every_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+
+    async def main() -> int:
+        async with ActorSystem("app", record=Recorder(path, flush_every=0.01)) as system:
+            counter = system.spawn(Counter, name="counter")
+            counter.tell("tick")
+            await counter.ask("tock")
+            await asyncio.sleep(0.1)  # a few ticks of the recorder's timer
+            return len(read_recording(path).messages)
+
+    assert asyncio.run(main()) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"flush_size": 0}, "flush_size must be an int >= 1.*got 0"),
+        ({"flush_size": 2.5}, "flush_size must be an int >= 1.*got 2.5"),
+        ({"flush_size": True}, "flush_size must be an int >= 1.*got True"),
+        ({"flush_every": 0}, "flush_every must be a number of seconds > 0, got 0"),
+    ],
+)
+def test_bad_recorder_bounds_are_named(tmp_path: Path, options: Any, named: str) -> None:
+    with pytest.raises(InvalidArgument, match=named):
+        Recorder(tmp_path / "run.jsonl", **options)

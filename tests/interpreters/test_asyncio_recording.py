@@ -127,3 +127,43 @@ def test_a_router_s_key_function_sees_the_user_s_message(tmp_path: Path, record:
 
     asyncio.run(go())
     assert keys == [("x", 1), ("y", 2)]
+
+
+class NotedSink:
+    """A sink of one's own (any `RecordingSink`): it is told each handled message."""
+
+    def __init__(self) -> None:
+        self.handled_messages: list[tuple[str, str, object]] = []
+
+    def start(self, system: str) -> None:
+        pass
+
+    def handled(self, path: str, sender: str, message: object) -> None:
+        self.handled_messages.append((path, sender, message))
+
+    def reserve(self, context: str) -> int:
+        return 0
+
+    def result(
+        self, context: str, index: int, effect: object, value: object, error: BaseException | None
+    ) -> None:
+        pass
+
+    def jitter(self, value: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_sink_of_one_s_own_is_told_each_handled_message_with_its_sender() -> None:
+    sink = NotedSink()
+
+    async def main() -> None:
+        async with ActorSystem("app", record=sink) as system:
+            echo = system.spawn(Echo, name="echo")
+            echo.tell("one")
+            await echo.ask("two")
+
+    asyncio.run(main())
+    assert sink.handled_messages == [("/app/echo", "main", "one"), ("/app/echo", "main", "two")]

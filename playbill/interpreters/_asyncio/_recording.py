@@ -22,6 +22,7 @@ from playbill.effects import Now, Program, Random
 from playbill.effects._handlers import Handler, program_in_place
 from playbill.effects._program import fail, pure
 from playbill.interpreters._asyncio._cell import _Ask, _Cell
+from playbill.interpreters._recording_file import Recorder
 
 # who is running: an actor's path in its task (and the tasks it forks), else "main" — the
 # names the simulator gives the same senders
@@ -64,6 +65,7 @@ def _asked(message: object, future: asyncio.Future[Any] | None) -> _Ask:
 
 
 _INSTANCE: Any = vars(KernelCell)["instance"]  # the slot's descriptor
+_STOPPING = Phase.STOPPING
 
 
 class _RecordingCell(_Cell):
@@ -93,16 +95,28 @@ class _RecordingCell(_Cell):
         await super()._main()
 
     def tell(self, message: object) -> None:
+        # `_Cell.tell` with the sender noted, inline (a recorded tell's hot path)
         if type(message) in ROUTER_MESSAGES:
             super().tell(message)
         elif self.routing is not None:  # routed here, at the send; the routee notes the sender
             routed = self._route(message)
             if routed is not None:
                 routed.tell(message)
-        elif self.phase >= Phase.STOPPING:
+        elif self.phase >= _STOPPING:
             super().tell(message)  # a dead letter
         else:
-            super().tell(_sent(message, None))
+            entry = _Ask(message, None)
+            entry.sender = _CONTEXT.get()
+            box = self.mailbox
+            if box.capacity is None or len(box.user) < box.capacity:
+                box.user.append(entry)
+                waiter = self.waiter
+                if waiter is not None:
+                    self.waiter = None
+                    if not waiter.done():
+                        waiter.set_result(None)
+            else:
+                self._overflow(entry, waiting_allowed=False)
 
     def _post(self, message: object) -> Any:
         if type(message) in ROUTER_MESSAGES or self.routing is not None:
@@ -116,9 +130,28 @@ def _recorded_receive(
     receive: Callable[[object], Any], cell: _Cell, sink: RecordingSink
 ) -> Callable[[object], Any]:
     path = cell.path
+    if isinstance(sink, Recorder):  # the hot path: a line appended, written later in bulk
+        pending, bound, flush = sink.note_handled()
+        note = pending.append
+        # this actor's line for each sender and message type (no object made per message)
+        lines: dict[str, dict[type, str]] = {}
+
+        def receive_noted(message: object) -> Any:
+            entry = cell.current  # the mailbox entry being handled
+            sender = entry.sender if type(entry) is _Ask else RUNTIME
+            try:
+                note(lines[sender][type(message)])
+            except KeyError:
+                line = sink.line_of(path, sender, type(message))
+                note(lines.setdefault(sender, {}).setdefault(type(message), line))
+            if len(pending) >= bound:
+                flush()
+            return receive(message)
+
+        return receive_noted
 
     def receive_recorded(message: object) -> Any:
-        entry = cell.current  # the mailbox entry being handled
+        entry = cell.current
         sink.handled(path, entry.sender if type(entry) is _Ask else RUNTIME, message)
         return receive(message)
 
