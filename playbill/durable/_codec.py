@@ -39,6 +39,10 @@ _SHAPES: dict[type[Any], Any] = {
 }
 
 
+# one encoder for every effect (json.dumps with options builds one per call)
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
 def canonical(effect: Effect[Any]) -> str:
     """A stable text for ``effect``: its class name and fields, the same on every run and
     machine (no memory addresses), compared at replay.
@@ -59,7 +63,7 @@ def canonical(effect: Effect[Any]) -> str:
         }
     else:
         fields = _fields(effect)
-    return kind.__qualname__ + json.dumps(fields, separators=(",", ":"), sort_keys=True)
+    return kind.__qualname__ + _CANONICAL(fields)
 
 
 def _fields(value: object) -> dict[str, Any]:

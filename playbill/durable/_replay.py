@@ -36,12 +36,12 @@ from playbill.effects import (
     Machine,
     Program,
     TimedOut,
-    blocking,
     program,
 )
 from playbill.effects._concurrency import CancelFiber, Fork, Join, Parallel, Race, Timeout
 from playbill.effects._program import Suspend
 from playbill.effects._promises import AwaitPromise, CompletePromise, FailPromise, NewPromise
+from playbill.effects._vocabulary import Blocking
 
 _PROMISE_EFFECTS = frozenset({NewPromise, CompletePromise, FailPromise, AwaitPromise})
 
@@ -121,7 +121,8 @@ class Run:
     def append(self, position: str, effect: str, kind: EntryKind, payload: str) -> Program[Any]:
         entry = Entry(position, effect, kind, payload)
         self.entries[position] = entry
-        return blocking(self.store.append, self.workflow_id, entry)
+        # what blocking(store.append, ...) gives, without its checks of a known function
+        return Suspend(Blocking(self.store.append, (self.workflow_id, entry)))
 
     def encode(self, value: object, effect: Effect[Any], position: str) -> str:
         try:

@@ -198,7 +198,7 @@ CREATE TABLE IF NOT EXISTS journal (
     payload TEXT NOT NULL,
     checksum TEXT NOT NULL,
     PRIMARY KEY (workflow_id, position)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS journal_order ON journal (workflow_id, sequence);
 """
 
@@ -229,6 +229,9 @@ class SQLiteJournal:
         # its thread ended, never closed. The lock keeps the threads' uses apart.
         self._lock = threading.RLock()
         self._open: sqlite3.Connection | None = None
+        # each workflow's (length, head) as this journal last wrote or read it: an append
+        # checks it rather than reading it (and reads it if another process moved it)
+        self._heads: dict[str, tuple[int, str]] = {}
         with self._connection() as connection:
             connection.executescript(_SCHEMA)  # idempotent; commits on its own
 
@@ -244,20 +247,24 @@ class SQLiteJournal:
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            connection = self._open
-            if connection is None:
-                connection = sqlite3.connect(
-                    self.path, timeout=30, isolation_level=None, check_same_thread=False
-                )
-                try:
-                    connection.execute("PRAGMA journal_mode=WAL")
-                    # in WAL mode NORMAL survives a crash of the process (not of the machine)
-                    connection.execute("PRAGMA synchronous=NORMAL")
-                except BaseException:
-                    connection.close()
-                    raise
-                self._open = connection
-            yield connection
+            yield self._connection_now()
+
+    def _connection_now(self) -> sqlite3.Connection:
+        """The connection, opened if need be (the caller holds the lock)."""
+        connection = self._open
+        if connection is None:
+            connection = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                # in WAL mode NORMAL survives a crash of the process (not of the machine)
+                connection.execute("PRAGMA synchronous=NORMAL")
+            except BaseException:
+                connection.close()
+                raise
+            self._open = connection
+        return connection
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -330,27 +337,49 @@ class SQLiteJournal:
         return Loaded(record, verify(workflow_id, row[6], checked))
 
     def append(self, workflow_id: str, entry: Entry) -> None:
-        with self._transaction() as connection:
-            length, head = connection.execute(
-                "SELECT length, head FROM workflows WHERE workflow_id = ?", (workflow_id,)
-            ).fetchone()
-            made = checksum(head, workflow_id, length, entry)
-            connection.execute(
-                "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    workflow_id,
-                    entry.position,
-                    length,
-                    entry.effect,
-                    entry.kind.value,
-                    entry.payload,
-                    made,
-                ),
-            )
-            connection.execute(
-                "UPDATE workflows SET length = ?, head = ? WHERE workflow_id = ?",
-                (length + 1, made, workflow_id),
-            )
+        # One transaction of two statements: the workflow's row moves to the new head only if
+        # it is still where this journal last saw it (another process may have written since:
+        # then it is read), and the entry goes in. It is committed before this returns.
+        with self._lock:
+            connection = self._connection_now()
+            execute = connection.execute
+            seen = self._heads.get(workflow_id)
+            execute("BEGIN IMMEDIATE")
+            try:
+                if seen is not None:
+                    length, head = seen
+                    made = checksum(head, workflow_id, length, entry)
+                    moved = execute(
+                        "UPDATE workflows SET length = ?, head = ? "
+                        "WHERE workflow_id = ? AND length = ? AND head = ?",
+                        (length + 1, made, workflow_id, length, head),
+                    ).rowcount
+                if seen is None or not moved:
+                    length, head = execute(
+                        "SELECT length, head FROM workflows WHERE workflow_id = ?", (workflow_id,)
+                    ).fetchone()
+                    made = checksum(head, workflow_id, length, entry)
+                    execute(
+                        "UPDATE workflows SET length = ?, head = ? WHERE workflow_id = ?",
+                        (length + 1, made, workflow_id),
+                    )
+                execute(
+                    "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        workflow_id,
+                        entry.position,
+                        length,
+                        entry.effect,
+                        entry.kind.value,
+                        entry.payload,
+                        made,
+                    ),
+                )
+            except BaseException:
+                execute("ROLLBACK")
+                raise
+            execute("COMMIT")
+            self._heads[workflow_id] = (length + 1, made)
 
     def update(
         self,
@@ -384,6 +413,7 @@ class SQLiteJournal:
 
     def truncate(self, workflow_id: str, keep: int) -> None:
         with self._transaction() as connection:
+            self._heads.pop(workflow_id, None)
             connection.execute(
                 "DELETE FROM journal WHERE workflow_id = ? AND sequence >= ?", (workflow_id, keep)
             )

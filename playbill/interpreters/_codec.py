@@ -25,6 +25,9 @@ from playbill.effects import PlaybillError
 
 __all__ = ["Codec", "NotEncodable", "TypeNames"]
 
+# one encoder for every call (json.dumps with options builds one per call)
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+
 
 @runtime_checkable
 class TypeNames(Protocol):
@@ -95,7 +98,7 @@ class Codec:
 
     def dumps(self, value: object) -> str:
         """``value`` as JSON text; `NotEncodable` naming what could not be written."""
-        return json.dumps(self.encode(value, "the value"), separators=(",", ":"))
+        return _COMPACT(self.encode(value, "the value"))
 
     def loads(self, text: str) -> Any:
         return self.decode(json.loads(text))

@@ -139,3 +139,33 @@ def test_a_journal_is_a_context_manager_that_closes_it(tmp_path: Path) -> None:
         journal.open("w", "three", "null")
         assert (tmp_path / "j.db-wal").exists()
     assert not (tmp_path / "j.db-wal").exists()
+
+
+def test_appends_from_two_journals_on_one_file_keep_one_chain(tmp_path: Path) -> None:
+    # each journal checks the head it last saw rather than reading it: when the other one
+    # moved it, it reads it and chains to it
+    path = tmp_path / "j.db"
+    with SQLiteJournal(path) as one, SQLiteJournal(path) as other:
+        one.open("w", "steps", "null")
+        for sequence in range(6):
+            writer = one if sequence % 3 else other
+            writer.append("w", Entry(str(sequence), "Work", EntryKind.VALUE, str(sequence)))
+        loaded = one.load("w")
+        assert loaded is not None
+        assert [entry.payload for entry in loaded.entries] == [str(n) for n in range(6)]
+        with pytest.raises(sqlite3.IntegrityError):  # a position taken: nothing is written
+            one.append("w", Entry("5", "Work", EntryKind.VALUE, "again"))
+        one.append("w", Entry("6", "Work", EntryKind.VALUE, "6"))
+    with SQLiteJournal(path) as fresh:
+        reloaded = fresh.load("w")
+    assert reloaded is not None
+    assert len(reloaded.entries) == 7
+
+
+def test_the_journal_table_is_clustered_by_workflow_and_position(tmp_path: Path) -> None:
+    SQLiteJournal(tmp_path / "j.db").close()
+    with closing(sqlite3.connect(tmp_path / "j.db")) as connection, connection:
+        (schema,) = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'journal'"
+        ).fetchone()
+    assert schema.rstrip().endswith("WITHOUT ROWID")  # one b-tree less to write per entry
