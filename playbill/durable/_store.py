@@ -16,7 +16,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, final
@@ -177,6 +177,20 @@ def verify(
 
 # -- SQLite ---------------------------------------------------------------------------------
 
+
+@final
+class _Append:
+    """An append waiting to be written (by its own thread, or with another's)."""
+
+    __slots__ = ("done", "entry", "error", "workflow_id")
+
+    def __init__(self, workflow_id: str, entry: Entry) -> None:
+        self.workflow_id = workflow_id
+        self.entry = entry
+        self.done = False
+        self.error: BaseException | None = None
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflows (
     workflow_id TEXT PRIMARY KEY,
@@ -232,6 +246,8 @@ class SQLiteJournal:
         # each workflow's (length, head) as this journal last wrote or read it: an append
         # checks it rather than reading it (and reads it if another process moved it)
         self._heads: dict[str, tuple[int, str]] = {}
+        self._queue: list[_Append] = []  # appends waiting for a thread to write them
+        self._queue_lock = threading.Lock()
         with self._connection() as connection:
             connection.executescript(_SCHEMA)  # idempotent; commits on its own
 
@@ -337,49 +353,99 @@ class SQLiteJournal:
         return Loaded(record, verify(workflow_id, row[6], checked))
 
     def append(self, workflow_id: str, entry: Entry) -> None:
-        # One transaction of two statements: the workflow's row moves to the new head only if
-        # it is still where this journal last saw it (another process may have written since:
-        # then it is read), and the entry goes in. It is committed before this returns.
+        """Write ``entry``, committed before this returns. Appends that threads make at once
+        share a commit (group commit): the first to take the journal writes what the others
+        queued meanwhile, in one transaction, each entry under its own savepoint, so one that
+        fails (a position taken) fails alone."""
+        waiting = _Append(workflow_id, entry)
+        with self._queue_lock:
+            self._queue.append(waiting)
         with self._lock:
-            connection = self._connection_now()
-            execute = connection.execute
-            seen = self._heads.get(workflow_id)
-            execute("BEGIN IMMEDIATE")
-            try:
-                if seen is not None:
-                    length, head = seen
-                    made = checksum(head, workflow_id, length, entry)
-                    moved = execute(
-                        "UPDATE workflows SET length = ?, head = ? "
-                        "WHERE workflow_id = ? AND length = ? AND head = ?",
-                        (length + 1, made, workflow_id, length, head),
-                    ).rowcount
-                if seen is None or not moved:
-                    length, head = execute(
-                        "SELECT length, head FROM workflows WHERE workflow_id = ?", (workflow_id,)
-                    ).fetchone()
-                    made = checksum(head, workflow_id, length, entry)
-                    execute(
-                        "UPDATE workflows SET length = ?, head = ? WHERE workflow_id = ?",
-                        (length + 1, made, workflow_id),
-                    )
-                execute(
-                    "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        workflow_id,
-                        entry.position,
-                        length,
-                        entry.effect,
-                        entry.kind.value,
-                        entry.payload,
-                        made,
-                    ),
-                )
-            except BaseException:
-                execute("ROLLBACK")
-                raise
+            if not waiting.done:  # (else a thread before this one wrote it, with its own)
+                self._write_queued()
+        if waiting.error is not None:
+            raise waiting.error
+
+    def _write_queued(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        try:
+            self._write(batch)
+        except BaseException as error:
+            for each in batch:
+                if each.error is None:
+                    each.error = error
+        for each in batch:
+            each.done = True
+
+    def _write(self, batch: list[_Append]) -> None:
+        connection = self._connection_now()
+        execute = connection.execute
+        heads: dict[str, tuple[int, str]] = {}  # as moved in this transaction
+        execute("BEGIN IMMEDIATE")
+        try:
+            if len(batch) == 1:
+                (only,) = batch
+                heads[only.workflow_id] = self._write_entry(execute, only, heads)
+            else:
+                for each in batch:
+                    execute("SAVEPOINT entry")
+                    try:
+                        head = self._write_entry(execute, each, heads)
+                    except Exception as error:  # this entry alone: the others are written
+                        execute("ROLLBACK TO entry")
+                        each.error = error
+                    else:
+                        heads[each.workflow_id] = head
+                    execute("RELEASE entry")
             execute("COMMIT")
-            self._heads[workflow_id] = (length + 1, made)
+        except BaseException:
+            execute("ROLLBACK")
+            raise
+        self._heads.update(heads)
+
+    def _write_entry(
+        self,
+        execute: Callable[[str, tuple[object, ...]], sqlite3.Cursor],
+        append: _Append,
+        heads: dict[str, tuple[int, str]],
+    ) -> tuple[int, str]:
+        """Move the workflow's row to its new head and insert the entry; the new head. The
+        row is checked against the head this journal last wrote rather than read first (it
+        is read when another process moved it)."""
+        workflow_id, entry = append.workflow_id, append.entry
+        seen = heads.get(workflow_id) or self._heads.get(workflow_id)
+        moved = 0
+        if seen is not None:
+            length, head = seen
+            made = checksum(head, workflow_id, length, entry)
+            moved = execute(
+                "UPDATE workflows SET length = ?, head = ? "
+                "WHERE workflow_id = ? AND length = ? AND head = ?",
+                (length + 1, made, workflow_id, length, head),
+            ).rowcount
+        if not moved:
+            length, head = execute(
+                "SELECT length, head FROM workflows WHERE workflow_id = ?", (workflow_id,)
+            ).fetchone()
+            made = checksum(head, workflow_id, length, entry)
+            execute(
+                "UPDATE workflows SET length = ?, head = ? WHERE workflow_id = ?",
+                (length + 1, made, workflow_id),
+            )
+        execute(
+            "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                workflow_id,
+                entry.position,
+                length,
+                entry.effect,
+                entry.kind.value,
+                entry.payload,
+                made,
+            ),
+        )
+        return length + 1, made
 
     def update(
         self,

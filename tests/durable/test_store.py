@@ -169,3 +169,46 @@ def test_the_journal_table_is_clustered_by_workflow_and_position(tmp_path: Path)
             "SELECT sql FROM sqlite_master WHERE name = 'journal'"
         ).fetchone()
     assert schema.rstrip().endswith("WITHOUT ROWID")  # one b-tree less to write per entry
+
+
+def test_appends_made_at_once_share_one_commit_and_a_failing_one_fails_alone(
+    tmp_path: Path,
+) -> None:
+    import threading
+    import time
+
+    with SQLiteJournal(tmp_path / "j.db") as journal:
+        for name in ("a", "b"):
+            journal.open(name, "steps", "null")
+        journal.append("a", Entry("0", "Work", EntryKind.VALUE, "0"))
+        commits: list[str] = []
+        journal._open.set_trace_callback(  # type: ignore[union-attr]
+            lambda sql: commits.append(sql) if sql == "COMMIT" else None
+        )
+        appends = [("a", "1"), ("b", "0"), ("a", "0"), ("b", "1"), ("a", "2")]  # a 0: taken
+        errors: dict[tuple[str, str], BaseException] = {}
+
+        def append(workflow_id: str, position: str) -> None:
+            try:
+                journal.append(workflow_id, Entry(position, "Work", EntryKind.VALUE, position))
+            except BaseException as error:
+                errors[workflow_id, position] = error
+
+        with journal._lock:  # a write in progress: the appends made meanwhile queue up
+            threads = []
+            for workflow_id, position in appends:
+                thread = threading.Thread(target=append, args=(workflow_id, position))
+                thread.start()
+                threads.append(thread)
+                while len(journal._queue) < len(threads):  # (each queued, in this order)
+                    time.sleep(0.001)
+        for thread in threads:
+            thread.join()
+        assert commits == ["COMMIT"]  # one transaction wrote them all
+        assert list(errors) == [("a", "0")]
+        assert isinstance(errors["a", "0"], sqlite3.IntegrityError)
+        loaded_a, loaded_b = journal.load("a"), journal.load("b")
+    assert loaded_a is not None  # (its chain checks out)
+    assert loaded_b is not None
+    assert [entry.position for entry in loaded_a.entries] == ["0", "1", "2"]
+    assert [entry.position for entry in loaded_b.entries] == ["0", "1"]
