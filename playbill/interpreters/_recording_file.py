@@ -156,8 +156,10 @@ class Recorder:
         file.flush()
 
     def handled(self, path: str, sender: str, message: object) -> None:
+        if self._file is None:
+            return
         self._pending.append(self.line_of(path, sender, type(message)))
-        if len(self._pending) >= self.flush_size:
+        if self._loop is None or len(self._pending) >= self.flush_size:
             self.flush()
 
     def line_of(self, path: str, sender: str, kind: type) -> str:

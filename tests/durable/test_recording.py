@@ -263,3 +263,16 @@ def test_what_is_noted_is_written_within_flush_every_seconds(tmp_path: Path) -> 
 def test_bad_recorder_bounds_are_named(tmp_path: Path, options: Any, named: str) -> None:
     with pytest.raises(InvalidArgument, match=named):
         Recorder(tmp_path / "run.jsonl", **options)
+
+
+def test_a_recorder_started_with_no_running_loop_writes_each_entry_at_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "run.jsonl"
+    recorder = Recorder(path)
+    recorder.handled("/app/a", "main", "before the start")  # nothing is recording yet
+    recorder.start("app")  # no event loop runs here: no timer to write later
+    recorder.handled("/app/a", "main", "hi")
+    assert [m.kind for m in read_recording(path).messages] == ["str"]
+    recorder.close()
+    assert read_recording(path).complete
