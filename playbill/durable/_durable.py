@@ -188,6 +188,8 @@ class Durable:
         try:
             value = yield journaled(run, body)
         except Paused_ as pause:
+            if run.unwritten():  # the journal is whole before the status says where it is
+                yield run.flush()
             yield blocking(
                 store.update,
                 workflow_id,
@@ -200,8 +202,12 @@ class Durable:
         except DurableError:
             raise  # the journal could not be followed: the workflow stays as it was
         except Exception:
+            if run.unwritten():
+                yield run.flush()
             yield blocking(store.update, workflow_id, Status.FAILED)
             raise
+        if run.unwritten():
+            yield run.flush()
         if record.status is not Status.COMPLETED:
             yield blocking(store.update, workflow_id, Status.COMPLETED)
         return Completed(workflow_id, value)

@@ -17,6 +17,7 @@ each child continuing from where its journal ends.
 from __future__ import annotations
 
 import json
+import threading
 import typing
 from collections.abc import Generator
 from typing import Any, final
@@ -94,7 +95,16 @@ class _Answer:
 class Run:
     """One durable run of one workflow: its journal as loaded, and how it appends."""
 
-    __slots__ = ("answer", "codec", "entries", "paused", "store", "workflow_id")
+    __slots__ = (
+        "answer",
+        "codec",
+        "deferred",
+        "entries",
+        "paused",
+        "store",
+        "workflow_id",
+        "writing",
+    )
 
     def __init__(
         self,
@@ -113,16 +123,57 @@ class Run:
         # where the recorded run paused, and its prompt: the journal reaches that far
         self.paused = paused
         self.answer = _Answer(paused[0], answer) if paused is not None else None
+        # markers that need no durability point of their own (a patch, a fork, a join, a
+        # promise: lost in a crash, they are made again the same way): written with the next
+        # entry that does, or before the workflow's status changes; what is written is
+        # always a prefix of the journal
+        self.deferred: list[Entry] = []
+        self.writing = threading.Lock()  # held while entries are written
 
     def recorded_up_to(self, position: Path) -> bool:
         """Whether the recorded run reached past ``position`` (it paused there or later)."""
         return self.paused is not None and position <= _path(self.paused[0])
 
     def append(self, position: str, effect: str, kind: EntryKind, payload: str) -> Program[Any]:
+        """A durability point: ``entry`` and those deferred before it, written (in one commit
+        where the store can) before the program goes on."""
+        self.defer(position, effect, kind, payload)
+        return self.flush()
+
+    def defer(self, position: str, effect: str, kind: EntryKind, payload: str) -> None:
+        """A marker that needs no durability point: written with the next entry that does."""
         entry = Entry(position, effect, kind, payload)
         self.entries[position] = entry
-        # what blocking(store.append, ...) gives, without its checks of a known function
-        return Suspend(Blocking(self.store.append, (self.workflow_id, entry)))
+        self.deferred.append(entry)
+
+    def unwritten(self) -> bool:
+        """Whether an entry is deferred, or being written (by another fiber's call)."""
+        return bool(self.deferred) or self.writing.locked()
+
+    def flush(self) -> Program[Any]:
+        """What writes the deferred entries (and waits for those being written)."""
+        # what blocking(...) gives, without its checks of a known function
+        return Suspend(Blocking(self.write_deferred))
+
+    def write_deferred(self) -> None:
+        """Write every entry deferred so far, in order; return once they are committed,
+        those another thread is writing included. If the store fails, none of them is
+        taken as written: the next flush writes them again."""
+        with self.writing:
+            batch, self.deferred = self.deferred, []
+            written = 0
+            try:
+                if len(batch) == 1:
+                    self.store.append(self.workflow_id, batch[0])
+                elif hasattr(self.store, "append_all"):  # all of them, or none
+                    self.store.append_all(self.workflow_id, batch)
+                else:  # a store of one's own without it
+                    for entry in batch:
+                        self.store.append(self.workflow_id, entry)
+                        written += 1
+            except BaseException:
+                self.deferred[:0] = batch[written:]
+                raise
 
     def encode(self, value: object, effect: Effect[Any], position: str) -> str:
         try:
@@ -179,7 +230,7 @@ def _journaled(run: Run, body: Program[Any], path: Path) -> Generator[Any, Any, 
             # an entry that is not this patch: the journal predates the change, which takes
             # no position then, so what follows replays as it was recorded
             if entry is None and not run.recorded_up_to(position):
-                yield run.append(key, text, EntryKind.MARKER, "null")
+                run.defer(key, text, EntryKind.MARKER, "null")
             elif entry is None or entry.effect != text:
                 step = step.resume(False)
                 continue
@@ -219,7 +270,7 @@ def _perform(
         if kind is Fork:
             effect = Fork(journaled(run, effect.program, position))  # type: ignore[attr-defined]
         if entry is None:
-            yield run.append(key, text, EntryKind.MARKER, "null")
+            run.defer(key, text, EntryKind.MARKER, "null")
         return (yield Suspend(effect))
     if entry is not None:
         return run.served(entry)
@@ -343,6 +394,7 @@ def _structure(
     record = {"order": order, "outcome": "value"}
     if kind is Race:
         record["winner"], value = value
+    # a durability point: the order (a race's winner) decides what the program does next
     yield run.append(key, text, EntryKind.MARKER, json.dumps(record))
     return value
 

@@ -105,7 +105,11 @@ class JournalStore(Protocol):
         """The workflow's record and checked journal, or None if there is none."""
         ...
 
-    def append(self, workflow_id: str, entry: Entry) -> None: ...
+    def append(self, workflow_id: str, entry: Entry) -> None:
+        """Write ``entry``, committed before this returns. A store may also have
+        ``append_all(workflow_id, entries)``, writing several in one commit, all or none;
+        without it, they are appended one by one."""
+        ...
 
     def update(
         self,
@@ -370,7 +374,7 @@ class SQLiteJournal:
         with self._queue_lock:
             batch, self._queue = self._queue, []
         try:
-            self._write(batch)
+            self._write(batch, all_or_nothing=len(batch) == 1)
         except BaseException as error:
             for each in batch:
                 if each.error is None:
@@ -378,15 +382,22 @@ class SQLiteJournal:
         for each in batch:
             each.done = True
 
-    def _write(self, batch: list[_Append]) -> None:
+    def append_all(self, workflow_id: str, entries: Sequence[Entry]) -> None:
+        """Write ``entries`` in order, in one transaction: all of them or, if one fails, none
+        (the durable layer writes the entries that need no durability point of their own
+        with the next one that does)."""
+        with self._lock:
+            self._write([_Append(workflow_id, entry) for entry in entries], all_or_nothing=True)
+
+    def _write(self, batch: list[_Append], *, all_or_nothing: bool) -> None:
         connection = self._connection_now()
         execute = connection.execute
         heads: dict[str, tuple[int, str]] = {}  # as moved in this transaction
         execute("BEGIN IMMEDIATE")
         try:
-            if len(batch) == 1:
-                (only,) = batch
-                heads[only.workflow_id] = self._write_entry(execute, only, heads)
+            if all_or_nothing:
+                for each in batch:
+                    heads[each.workflow_id] = self._write_entry(execute, each, heads)
             else:
                 for each in batch:
                     execute("SAVEPOINT entry")
@@ -566,6 +577,10 @@ class MemoryJournal:
                 return None
             rows = list(self._rows[workflow_id])
         return Loaded(record, verify(workflow_id, len(rows), rows))
+
+    def append_all(self, workflow_id: str, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            self.append(workflow_id, entry)
 
     def append(self, workflow_id: str, entry: Entry) -> None:
         with self._lock:
