@@ -182,6 +182,9 @@ def verify(
 # -- SQLite ---------------------------------------------------------------------------------
 
 
+_NO_HEADS: dict[str, tuple[int, str]] = {}  # (a transaction of one entry: read, never written)
+
+
 @final
 class _Append:
     """An append waiting to be written (by its own thread, or with another's)."""
@@ -361,6 +364,13 @@ class SQLiteJournal:
         share a commit (group commit): the first to take the journal writes what the others
         queued meanwhile, in one transaction, each entry under its own savepoint, so one that
         fails (a position taken) fails alone."""
+        lock = self._lock
+        if not self._queue and lock.acquire(blocking=False):  # no other: written at once
+            try:
+                self._write_one(workflow_id, entry)
+            finally:
+                lock.release()
+            return
         waiting = _Append(workflow_id, entry)
         with self._queue_lock:
             self._queue.append(waiting)
@@ -389,6 +399,17 @@ class SQLiteJournal:
         with self._lock:
             self._write([_Append(workflow_id, entry) for entry in entries], all_or_nothing=True)
 
+    def _write_one(self, workflow_id: str, entry: Entry) -> None:
+        execute = self._connection_now().execute
+        execute("BEGIN IMMEDIATE")
+        try:
+            head = self._write_entry(execute, workflow_id, entry, _NO_HEADS)
+            execute("COMMIT")
+        except BaseException:
+            execute("ROLLBACK")
+            raise
+        self._heads[workflow_id] = head
+
     def _write(self, batch: list[_Append], *, all_or_nothing: bool) -> None:
         connection = self._connection_now()
         execute = connection.execute
@@ -397,12 +418,14 @@ class SQLiteJournal:
         try:
             if all_or_nothing:
                 for each in batch:
-                    heads[each.workflow_id] = self._write_entry(execute, each, heads)
+                    heads[each.workflow_id] = self._write_entry(
+                        execute, each.workflow_id, each.entry, heads
+                    )
             else:
                 for each in batch:
                     execute("SAVEPOINT entry")
                     try:
-                        head = self._write_entry(execute, each, heads)
+                        head = self._write_entry(execute, each.workflow_id, each.entry, heads)
                     except Exception as error:  # this entry alone: the others are written
                         execute("ROLLBACK TO entry")
                         each.error = error
@@ -418,13 +441,13 @@ class SQLiteJournal:
     def _write_entry(
         self,
         execute: Callable[[str, tuple[object, ...]], sqlite3.Cursor],
-        append: _Append,
+        workflow_id: str,
+        entry: Entry,
         heads: dict[str, tuple[int, str]],
     ) -> tuple[int, str]:
         """Move the workflow's row to its new head and insert the entry; the new head. The
-        row is checked against the head this journal last wrote rather than read first (it
-        is read when another process moved it)."""
-        workflow_id, entry = append.workflow_id, append.entry
+        row is checked against the head this transaction (``heads``) or this journal last
+        wrote rather than read first (it is read when another process moved it)."""
         seen = heads.get(workflow_id) or self._heads.get(workflow_id)
         moved = 0
         if seen is not None:
