@@ -83,12 +83,14 @@ _Decoded = tuple[Envelope, Any] | Refusal | _Copy | None  # an entry, read
 
 _REFUSED, _DONE, _ALREADY, _WRITE_FAILED, _ERROR = 0, 1, 2, 3, -1
 _COMMIT_BATCH = 256
+_COMMIT_DELAY = 0.005  # seconds a first delivery's commit may wait for the rest of its batch
 
 
 class _Host:
     __slots__ = (
         "closing",
         "commit_ready",
+        "commit_timer",
         "commits",
         "commits_queued",
         "committer",
@@ -102,6 +104,7 @@ class _Host:
         "mailbox",
         "outgoing",
         "owning",
+        "released",
         "reread",
         "retired",
         "supervision",
@@ -138,13 +141,18 @@ class _Host:
         self.owning = False
         self.local: ActorRef | None = None
         self.writes: list[RedisWrite] | None = None  # staged by the message being handled
-        self.outgoing: list[tuple[str, bytes]] = []  # its tells to durable refs, staged too
+        # its tells to durable refs, staged too: (stream, envelope, message id) each
+        self.outgoing: list[tuple[str, bytes, str]] = []
         self.closing = False
         self.retired = False
         self.commits = 0
         # commits are pipelined in order by the committer, while the next handlers run
         self.commits_queued: list[_Commit] = []
         self.commit_ready = asyncio.Event()
+        # a first delivery's commit waits for the end of its read batch (one COMMIT call a
+        # batch), at most _COMMIT_DELAY: then this timer starts it
+        self.commit_timer: asyncio.TimerHandle | None = None
+        self.released = 0  # how many of the queued commits the committer may start
         self.committer: asyncio.Task[None] | None = None
         self.reread = False  # a commit failed: read the pending entries again
         self.in_flight: set[str] = set()  # message ids whose commits are queued, not done
@@ -283,6 +291,7 @@ class _Host:
         transport._by_local[self.local] = self
         await self._claim()
         self.commits_queued = []
+        self.released = 0
         self.in_flight.clear()
         self.reread = False
         self.committer = asyncio.ensure_future(self._commit_loop())
@@ -294,6 +303,9 @@ class _Host:
             self.committer.cancel()
             await asyncio.gather(self.committer, return_exceptions=True)
             self.committer = None
+            if self.commit_timer is not None:
+                self.commit_timer.cancel()
+                self.commit_timer = None
             for pending in self.commits_queued:  # (refused anyway: the lease is gone)
                 if not pending.done.done():
                     pending.done.set_result(_REFUSED)
@@ -303,6 +315,7 @@ class _Host:
         transport = self.transport
         history = True  # this node's pending entries first
         block = max(10, transport._ms(min(transport.heartbeat, 1.0)))
+        last = b"0-0"  # new entries are awaited from here (READ says where it got to)
         attempt = 0
         while True:
             if self.closing:
@@ -322,13 +335,17 @@ class _Host:
                 if not self.owning:
                     raise _Lost
             try:
-                found: Any = await client.xreadgroup(
-                    "playbill",
-                    transport.node_id,
-                    {mbox: "0" if history else ">"},
-                    count=transport.read_count,
-                    block=None if history else block,
-                )
+                if history:
+                    found: Any = await client.xreadgroup(
+                        "playbill", transport.node_id, {mbox: "0"}, count=transport.read_count
+                    )
+                    entries: list[tuple[str, Any, int]] = [
+                        (entry.decode(), fields, -1)
+                        for _, batch in found or ()
+                        for entry, fields in batch
+                    ]
+                else:
+                    last, entries = await self._read_new(client, last, block)
             except _FAULTS as error:
                 attempt += 1
                 history = True  # what was read but not received is pending now
@@ -343,25 +360,26 @@ class _Host:
                 history = True
                 continue
             attempt = 0
-            entries = [
-                (entry.decode(), fields) for _, batch in found or () for entry, fields in batch
-            ]
-            if history and not entries:
+            if not entries:
                 history = False
                 continue
             try:
                 batch = (
-                    [(entry, fields, None) for entry, fields in entries]
+                    [(entry, fields, None) for entry, fields, _ in entries]
                     if history
                     else await self._fresh(entries)
                 )
-                for entry, fields, decoded in batch:
-                    if not self._active():
-                        break
-                    outcome = await self._process(entry, fields, decoded, fresh=not history)
-                    if outcome is _Outcome.RETRY:
-                        history = True
-                        break
+                try:
+                    for entry, fields, decoded in batch:
+                        if not self._active():
+                            break
+                        outcome = await self._process(entry, fields, decoded, fresh=not history)
+                        if outcome is _Outcome.RETRY:
+                            history = True
+                            break
+                finally:
+                    if self.commits_queued:  # (the batch's commits go in one call)
+                        self._kick()
             except (_Lost, asyncio.CancelledError):
                 raise
             except Exception as error:  # (a script refused, say): logged, retried
@@ -429,37 +447,93 @@ class _Host:
 
     # -- one entry -----------------------------------------------------------------------------
 
-    async def _fresh(self, entries: list[tuple[str, Any]]) -> list[tuple[str, Any, _Decoded]]:
-        """New entries (never delivered before): decoded, and those already committed (a
-        sender's retried XADD) acknowledged and left out, in one round trip."""
+    async def _read_new(
+        self, client: Any, last: bytes, block: int
+    ) -> tuple[bytes, list[tuple[str, dict[bytes, Any], int]]]:
+        """The next new entries (and the id to wait from next), each with READ's flag: in
+        one round trip, a blocking ``XREAD`` from ``last`` and, behind it in the pipeline,
+        the ``READ`` script (which runs as soon as the wait ends)."""
         transport = self.transport
-        decoded: list[tuple[str, Any, _Decoded]] = [
-            (entry, fields, self._decode(fields.get(b"e")) if fields else None)
-            for entry, fields in entries
-        ]
-        checked = [(entry, found[0].id) for entry, _, found in decoded if isinstance(found, tuple)]
-        if not checked:
-            return decoded
-        flags: Any = await transport._retrying(
-            "dedup",
-            lambda: self._script("DEDUP")(
-                keys=[self.keys["lease"], self.keys["mbox"], self.keys["seen"]],
-                args=[
-                    self.fence,
-                    "playbill",
-                    transport._ms(transport.dedup_ttl),
-                    *(entry for entry, _ in checked),
-                    *(message_id for _, message_id in checked),
-                ],
-                client=transport._redis,
-            ),
+        script = self._script("READ")
+        keys = self.keys
+        mbox = keys["mbox"]
+        args = (
+            keys["lease"],
+            mbox,
+            keys["seen"],
+            self.fence,
+            "playbill",
+            transport._ms(transport.dedup_ttl),
+            transport.node_id,
+            transport.read_count,
         )
-        if flags and flags[0] == -2:
+        while True:
+            try:
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.execute_command("XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", mbox, last)
+                    pipe.execute_command("EVALSHA", script.sha, 3, *args)
+                    answer: Any = (await pipe.execute())[1]
+                break
+            except redis.exceptions.NoScriptError:
+                # (Redis restarted and forgot the script: load it and read again)
+                script.sha = await client.script_load(script.script)
+        if answer[0] == -2:
             self.lose("the lease check of a delivery failed")
             raise _Lost
-        duplicates = {entry for (entry, _), flag in zip(checked, flags, strict=True) if flag == 1}
-        # a copy of a message this batch or a queued commit already handles: acknowledged
-        # only, by a commit queued after the original's
+        if answer[0] == 0:
+            return answer[1], []
+        return answer[1], [
+            (entry.decode(), dict(zip(fields[::2], fields[1::2], strict=True)), flag)
+            for (entry, fields), flag in zip(answer[2], answer[3], strict=True)
+        ]
+
+    async def _fresh(
+        self, entries: list[tuple[str, dict[bytes, Any], int]]
+    ) -> list[tuple[str, Any, _Decoded]]:
+        """New entries (never delivered before), decoded; those already committed (a
+        sender's retried XADD) are acknowledged only. READ's flags say which are, for the
+        entries whose ``i`` field is their envelope's id; the others (no such field:
+        another writer, or a hostile one) are checked by ``DEDUP``, one more round trip,
+        which acknowledges their duplicates and leaves them out."""
+        transport = self.transport
+        decoded: list[tuple[str, Any, _Decoded]] = []
+        seen: set[str] = set()  # duplicates READ found: acknowledged by a commit
+        checked: list[tuple[str, str]] = []  # (entry, message id) for DEDUP
+        for entry, fields, flag in entries:
+            read = self._decode(fields.get(b"e"))
+            decoded.append((entry, fields, read))
+            if isinstance(read, tuple):
+                message_id = read[0].id
+                if flag >= 0 and fields.get(b"i") == message_id.encode():
+                    if flag == 1:
+                        seen.add(entry)
+                else:
+                    checked.append((entry, message_id))
+        duplicates: set[str] = set()
+        if checked:
+            flags: Any = await transport._retrying(
+                "dedup",
+                lambda: self._script("DEDUP")(
+                    keys=[self.keys["lease"], self.keys["mbox"], self.keys["seen"]],
+                    args=[
+                        self.fence,
+                        "playbill",
+                        transport._ms(transport.dedup_ttl),
+                        *(entry for entry, _ in checked),
+                        *(message_id for _, message_id in checked),
+                    ],
+                    client=transport._redis,
+                ),
+            )
+            if flags and flags[0] == -2:
+                self.lose("the lease check of a delivery failed")
+                raise _Lost
+            duplicates = {
+                entry for (entry, _), flag in zip(checked, flags, strict=True) if flag == 1
+            }
+        # a copy of a message already committed (READ's flag), or that this batch or a
+        # queued commit already handles: acknowledged only, by a commit queued after the
+        # original's
         taken = set(self.in_flight)
         kept: list[tuple[str, Any, _Decoded]] = []
         for item in decoded:
@@ -467,7 +541,7 @@ class _Host:
             if entry in duplicates:
                 continue
             if isinstance(found, tuple):
-                if found[0].id in taken:
+                if entry in seen or found[0].id in taken:
                     kept.append((entry, None, _Copy(found[0])))
                     continue
                 taken.add(found[0].id)
@@ -655,7 +729,7 @@ class _Host:
         reply: bytes,
         writes: list[RedisWrite],
         dead: tuple[str, bytes] | None = None,
-        outgoing: list[tuple[str, bytes]] | None = None,
+        outgoing: list[tuple[str, bytes, str]] | None = None,
         *,
         wait: bool = True,
         counted: bool = False,
@@ -679,35 +753,51 @@ class _Host:
             outgoing or [],
             1 if wait or counted else 0,  # (a first delivery has a count only if it failed)
         )
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.commits_queued.append(_Commit(entry, envelope, item, done))
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+        queue = self.commits_queued
+        queue.append(_Commit(entry, envelope, item, done))
         if envelope is not None:
             self.in_flight.add(envelope.id)
-        self.commit_ready.set()
+        if wait or reply or len(queue) >= _COMMIT_BATCH:  # (an asker waits for its reply)
+            self._kick()
+        elif self.commit_timer is None:
+            self.commit_timer = loop.call_later(_COMMIT_DELAY, self._kick)
         if wait:
             status = await asyncio.shield(done)
             if status == _REFUSED:
                 raise _Lost
 
+    def _kick(self) -> None:
+        """Start the queued commits now."""
+        if self.commit_timer is not None:
+            self.commit_timer.cancel()
+            self.commit_timer = None
+        self.released = len(self.commits_queued)
+        self.commit_ready.set()
+
     async def _drain(self) -> None:
         """Wait until every queued commit is done (bounded by the lease: past it they would
         be refused anyway)."""
+        self._kick()
         pending = [commit.done for commit in self.commits_queued if not commit.done.done()]
         if pending:
             await asyncio.wait(pending, timeout=self.transport.lease_ttl)
 
     async def _commit_loop(self) -> None:
         """Run the queued commits in order, pipelined: while one batch is under way the
-        handlers go on, and the next batch is whatever they queued meanwhile."""
+        handlers go on, and the next batch is what was released meanwhile (`_kick`: at the
+        end of a read batch, for a reply or an awaited commit, or after _COMMIT_DELAY)."""
         transport = self.transport
         queue = self.commits_queued
         while True:
             await self.commit_ready.wait()
             self.commit_ready.clear()
-            while queue:
-                batch = queue[:_COMMIT_BATCH]
+            while queue and self.released > 0:
+                batch = queue[: min(self.released, _COMMIT_BATCH)]
                 results = await transport._retrying("commit", partial(self._run_commits, batch))
                 del queue[: len(batch)]
+                self.released = max(0, self.released - len(batch))
                 for pending, result in zip(batch, results, strict=True):
                     await self._settle(pending, result)
 

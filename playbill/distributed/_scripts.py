@@ -7,8 +7,14 @@
 - RETIRE: mark the actor stopped permanently and drop the lease (fenced).
 - BEGIN: before a handler runs, drop a duplicate (its dedup record exists: ack only) or count
   the delivery (fenced).
+- READ: read a batch of new entries for this consumer and say, for each, whether the message
+  id its ``i`` field names is already in the dedup records (fenced; it acknowledges nothing:
+  the node checks that the field is the envelope's id, and commits a duplicate as one).
+  Called in one pipeline right behind a blocking ``XREAD`` from the last entry seen, so a
+  new entry is read and checked in the round trip that waited for it.
 - DEDUP: for a batch of new entries, in one step: acknowledge those already committed (a
-  sender's retried XADD) and say which they are (fenced).
+  sender's retried XADD) and say which they are (fenced). For entries with no (or a wrong)
+  ``i`` field: written by another client, or hostile.
 - COMMIT: after the handlers of a batch of consecutive entries, in one step: the fence check
   (once), then for each entry in order XACK, the dedup record, the handler's staged writes,
   the reply for an ask, its staged tells and the dead letter. The batch travels as one
@@ -28,6 +34,7 @@ __all__ = [
     "COMMIT",
     "DEDUP",
     "INCARNATION",
+    "READ",
     "RELEASE",
     "RENEW",
     "RETIRE",
@@ -107,6 +114,49 @@ return redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
     dedup_ttl=5,
 )
 
+# KEYS: lease, mbox, seen prefix; ARGV: lease value, group, dedup ttl ms, consumer, count
+# -> {-2} the lease is not mine; {0, the stream's last id ('0-0' empty)} nothing new; else
+# {n, the last entry's id, the entries ({id, {field, value, ...}} each, as XREADGROUP gives
+# them), one flag per entry: 1 its i field is a message id already seen, 0 not, -1 no i field}
+READ = _with_generation(
+    """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-2} end
+local found = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[4], 'COUNT', ARGV[5],
+  'STREAMS', KEYS[2], '>')
+if not found then
+  local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  if #last == 0 then return {0, '0-0'} end
+  return {0, last[1][1]}
+end
+local entries = found[1][2]
+local n = #entries
+local flags, ids, at = {}, {}, {}
+for k = 1, n do
+  flags[k] = -1
+  local fields = entries[k][2]
+  for j = 1, #fields, 2 do
+    if fields[j] == 'i' then
+      ids[#ids + 1] = fields[j + 1]
+      at[#ids] = k
+      break
+    end
+  end
+end
+for first = 1, #ids, 1000 do  -- (unpack has a limit)
+  local chunk = {}
+  for j = first, math.min(#ids, first + 999) do chunk[#chunk + 1] = ids[j] end
+  local here = redis.call('HMGET', current, unpack(chunk))
+  local before = redis.call('HMGET', previous, unpack(chunk))
+  for j = 1, #chunk do
+    if here[j] or before[j] then flags[at[first + j - 1]] = 1 else flags[at[first + j - 1]] = 0 end
+  end
+end
+return {n, entries[n][1], entries, flags}
+""",
+    seen=3,
+    dedup_ttl=3,
+)
+
 # KEYS: lease, mbox, seen prefix; ARGV: lease value, group, dedup ttl ms, then the n entries'
 # ids, then their n message ids -> {-2} the lease is not mine; else one flag per entry: 1 a
 # duplicate (acked). New entries were never delivered: they have no delivery count to delete.
@@ -144,7 +194,7 @@ return flags
 # ARGV: lease value, group, dedup ttl ms, the batch: a msgpack array with one array per entry,
 #   in stream order: entry id, message id to record as seen ('' none), reply stream, reply
 #   ('' none), dead reason ('' none), dead data, message id, staged writes ({command, key,
-#   arguments...} each), staged tells ({stream, envelope} each), 1 if its delivery was
+#   arguments...} each), staged tells ({stream, envelope, message id} each), 1 if its delivery was
 #   counted (else 0: it has no deliveries field to delete)
 # -> {0} refused (the lease is not mine: nothing is done), else a flat {status, error} per
 #    entry: 1 done, 2 already committed (acked only), 3 a staged write failed (error says
@@ -185,7 +235,9 @@ for k = 1, #batch do
       out[#out + 1] = failed
     else
       if e[4] ~= '' then redis.call('XADD', e[3], '*', 'r', e[4]) end
-      for _, tell in ipairs(e[9]) do redis.call('XADD', tell[1], '*', 'e', tell[2]) end
+      for _, tell in ipairs(e[9]) do
+        redis.call('XADD', tell[1], '*', 'e', tell[2], 'i', tell[3])
+      end
       if e[5] ~= '' then
         redis.call('XADD', KEYS[4], '*', 'entry', entry, 'id', e[7], 'reason', e[5],
           'data', e[6])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import ipaddress
 import itertools
 import logging
@@ -40,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["DeadEntry", "RedisTransport"]
 
 T = TypeVar("T")
+# a message to append: its mailbox stream, its encoded envelope and its message id
+_Entry = tuple[str, bytes, str]
 
 logger = logging.getLogger("playbill")
 
@@ -191,9 +192,7 @@ class RedisTransport:
         self._hosts: dict[str, _Host] = {}
         self._by_local: dict[ActorRef, _Host] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._outbox: collections.deque[tuple[str, bytes] | asyncio.Future[None]] = (
-            collections.deque()
-        )
+        self._outbox: collections.deque[_Entry | asyncio.Future[None]] = collections.deque()
         self._outbox_ready = asyncio.Event()
         self._asks: dict[str, _PendingAsk] = {}
         # actor id -> (until when, its live owner): asks in a burst look the owner up once
@@ -385,14 +384,16 @@ class RedisTransport:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _envelope(
-        self, ref: DurableRef, message: object, corr: str | None = None
-    ) -> tuple[str, bytes]:
+    def _envelope(self, ref: DurableRef, message: object, corr: str | None = None) -> _Entry:
+        """The mailbox stream, the encoded envelope and its message id (written beside the
+        envelope as the entry's ``i`` field, so that the reader's READ script looks it up
+        in the dedup records without decoding the envelope)."""
         self._require_client()
         kind, version = self.registry.type_of(message)
         payload = self.registry.pack(message)
+        message_id = f"{self._id_prefix}{next(self._id_counter):x}"
         envelope = Envelope(
-            f"{self._id_prefix}{next(self._id_counter):x}",
+            message_id,
             kind,
             version,
             payload,
@@ -408,7 +409,7 @@ class RedisTransport:
                 f"max_payload={self.max_payload}; send a reference to the data instead, or "
                 "raise RedisTransport(max_payload=...) on every node"
             )
-        return self.key("mbox", ref.id), envelope
+        return self.key("mbox", ref.id), envelope, message_id
 
     def _tell_effect(self, effect: DurableTell) -> None:
         host = self._by_local.get(effect.sender) if effect.sender is not None else None
@@ -448,8 +449,20 @@ class RedisTransport:
         if limit != math.inf:
             pending.timer = loop.call_later(limit, self._time_out, corr)
         future.add_done_callback(lambda _: self._forget(corr))
-        self._spawn_task(self._find_owner(corr, written), "ask")
+        written.add_done_callback(lambda _: self._written(corr))
         return future
+
+    def _written(self, corr: str) -> None:
+        """An ask's message is in Redis: its target's owner is watched from now on (known
+        if it was seen live within a heartbeat, else looked up)."""
+        pending = self._asks.get(corr)
+        if pending is None or self._ending:
+            return
+        known = self._owners.get(pending.actor)
+        if known is not None and known[0] > asyncio.get_running_loop().time():
+            pending.owner = known[1]  # (a live owner seen just now)
+        else:
+            self._spawn_task(self._find_owner(corr), "ask")
 
     def _time_out(self, corr: str) -> None:
         pending = self._asks.get(corr)
@@ -467,21 +480,16 @@ class RedisTransport:
         if pending is not None and pending.timer is not None:
             pending.timer.cancel()
 
-    async def _find_owner(self, corr: str, written: asyncio.Future[None]) -> None:
-        await written
+    async def _find_owner(self, corr: str) -> None:
         pending = self._asks.get(corr)
         if pending is None:
             return
         loop = asyncio.get_running_loop()
-        known = self._owners.get(pending.actor)
-        if known is not None and known[0] > loop.time():  # (a live owner seen just now)
-            owner: str | None = known[1]
-        else:
-            owner = await self._owner_of(pending.actor)
-            if owner is not None:
-                if len(self._owners) >= 1024:  # (stale entries go now and then)
-                    self._owners.clear()
-                self._owners[pending.actor] = (loop.time() + self.heartbeat, owner)
+        owner = await self._owner_of(pending.actor)
+        if owner is not None:
+            if len(self._owners) >= 1024:  # (stale entries go now and then)
+                self._owners.clear()
+            self._owners[pending.actor] = (loop.time() + self.heartbeat, owner)
         if owner is None and not pending.future.done():
             pending.future.set_exception(
                 NodeDown(
@@ -532,8 +540,9 @@ class RedisTransport:
                 if entries:
                     try:
                         async with client.pipeline(transaction=False) as pipe:
-                            for stream, envelope in entries:
-                                pipe.xadd(stream, {b"e": envelope})
+                            command = pipe.execute_command  # (xadd() only checks and repacks)
+                            for stream, envelope, message_id in entries:
+                                command("XADD", stream, "*", "e", envelope, "i", message_id)
                             await pipe.execute()
                     except _FAULTS as error:
                         attempt += 1
@@ -563,9 +572,16 @@ class RedisTransport:
         last = b"0-0"
         attempt = 0
         block = max(10, self._ms(min(self.heartbeat, 1.0)))
+        seen: list[bytes] = []  # replies read, deleted in the next read's round trip
         while not self._ending:  # (not cancellation alone: a redis-py read timeout can swallow it)
             try:
-                found: Any = await client.xread({stream: last}, count=self.read_count, block=block)
+                if seen:
+                    async with client.pipeline(transaction=False) as pipe:
+                        pipe.xdel(stream, *seen)
+                        pipe.xread({stream: last}, count=self.read_count, block=block)
+                        found: Any = (await pipe.execute())[1]
+                else:
+                    found = await client.xread({stream: last}, count=self.read_count, block=block)
             except _FAULTS as error:
                 attempt += 1
                 await self._pause("read replies", error, attempt)
@@ -577,9 +593,6 @@ class RedisTransport:
                     last = entry
                     seen.append(entry)
                     self._resolve_reply(fields.get(b"r"))
-            if seen:
-                with contextlib.suppress(*_FAULTS):  # (deleted with the stream at close)
-                    await client.xdel(stream, *seen)
 
     def _resolve_reply(self, raw: object) -> None:
         data = decode_reply(raw)

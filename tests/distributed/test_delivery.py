@@ -13,7 +13,7 @@ import msgpack
 import pytest
 
 from playbill import Actor, program
-from playbill.distributed import Envelope, RemoteError, message, redis_write
+from playbill.distributed import Envelope, RemoteError, _host, message, redis_write
 from tests.distributed.support import admin, clean, eventually, node
 
 LOG: list[object] = []
@@ -134,6 +134,72 @@ def test_a_duplicate_entry_with_the_same_message_id_is_dropped(arun, redis_url, 
             assert await ref.ask(Work(8), timeout=5) == 8
             charges = await client.hgetall(transport.data_key("charges"))
             assert charges == {b"4": b"1", b"8": b"1"}
+            await eventually(lambda: _pending(client, namespace, "charger", 0))
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def _script_calls(transport, name):
+    """The arguments of each call of the transport's script ``name`` from now on."""
+    real, calls = transport._redis.evalsha, []
+
+    async def evalsha(sha, keys, *args):
+        if sha == transport._scripts[name].sha:
+            calls.append(args)
+        return await real(sha, keys, *args)
+
+    transport._redis.evalsha = evalsha
+    return calls
+
+
+def test_a_copy_from_a_retrying_sender_is_dropped_in_the_round_trip_that_read_it(
+    arun, redis_url, namespace
+):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            ref = await system.spawn_durable(Charger, id="charger")
+            dedup = _script_calls(transport, "DEDUP")
+            stream, envelope, message_id = transport._envelope(ref, Work(4))
+            fields = {b"e": envelope, b"i": message_id}  # as the node's sender writes it
+            await client.xadd(stream, fields)
+            assert await ref.ask(Work(2), timeout=5) == 2  # (Work(4) committed before it)
+            for _ in range(2):  # the sender's XADD again, after a timeout say
+                await client.xadd(stream, fields)
+            assert await ref.ask(Work(6), timeout=5) == 6
+            charges = await client.hgetall(transport.data_key("charges"))
+            assert charges == {b"4": b"1", b"2": b"1", b"6": b"1"}
+            assert dedup == []  # READ's flags found the copies: no second round trip
+            await eventually(lambda: _pending(client, namespace, "charger", 0))
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_an_entry_whose_i_field_is_not_its_envelopes_id_is_checked_by_the_envelopes_id(
+    arun, redis_url, namespace
+):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            ref = await system.spawn_durable(Charger, id="charger")
+            mbox = f"{namespace}:mbox:charger"
+
+            def envelope(message_id, n):
+                payload = transport.registry.pack(Work(n))
+                return Envelope(message_id, "tests.delivery.work", 1, payload, "x").encode()
+
+            await client.xadd(mbox, {b"e": envelope("m-1", 4), b"i": b"m-1"})
+            assert await ref.ask(Work(2), timeout=5) == 2
+            # another writer's entries (or a hostile one's): the i field is not trusted
+            await client.xadd(mbox, {b"e": envelope("m-1", 4), b"i": b"not-m-1"})  # a copy
+            await client.xadd(mbox, {b"e": envelope("m-3", 8), b"i": b"m-1"})  # not a copy
+            assert await ref.ask(Work(6), timeout=5) == 6
+            charges = await client.hgetall(transport.data_key("charges"))
+            assert charges == {b"4": b"1", b"2": b"1", b"8": b"1", b"6": b"1"}
             await eventually(lambda: _pending(client, namespace, "charger", 0))
         await client.aclose()
         await clean(redis_url, namespace)
@@ -352,6 +418,58 @@ def test_one_commit_call_covers_a_batch_of_consecutive_entries_in_order(arun, re
         assert [int(n) for n in written] == list(range(-1, 301))
         assert sum(sizes) == 301  # each entry committed once, by one of the calls
         assert max(sizes) > 1, sizes  # the handlers ran while a call was under way
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_the_first_deliveries_of_a_read_batch_are_committed_by_one_call(
+    arun, redis_url, namespace, monkeypatch
+):
+    monkeypatch.setattr(_host, "_COMMIT_DELAY", 60.0)  # only the batch's end starts the call
+
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            sender = system.remote("log")
+            for n in range(100):
+                sender.tell(n)
+            await transport.flush()  # in the stream before the actor reads it: one batch
+            commits = _script_calls(transport, "COMMIT")
+            await system.spawn_durable(Appender, id="log")
+
+            async def written():
+                return await client.llen(transport.data_key("log")) == 100
+
+            await eventually(written, what="the batch committed")
+        assert [len(msgpack.unpackb(args[-1])) for args in commits] == [100]
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_a_slow_handler_does_not_hold_back_the_commits_of_the_entries_before_it(
+    arun, redis_url, namespace
+):
+    async def main():
+        Recorder.gate = asyncio.Event()
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            sender = system.remote("rec")
+            for n in (1, -1, 2):  # Work(-1) blocks until the gate opens
+                sender.tell(Work(n))
+            await transport.flush()  # one read batch
+            await system.spawn_durable(Recorder, id="rec")
+            await eventually(lambda: [Work(1), Work(-1)] == LOG, what="the slow handler began")
+            await eventually(
+                lambda: _pending(client, namespace, "rec", 2),
+                what="the first entry committed while the second's handler runs",
+            )
+            Recorder.gate.set()
+            await eventually(lambda: _pending(client, namespace, "rec", 0), what="the rest")
+        assert [Work(1), Work(-1), Work(2)] == LOG
         await client.aclose()
         await clean(redis_url, namespace)
 
