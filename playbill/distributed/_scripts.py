@@ -1,5 +1,7 @@
 """The Lua scripts, each one atomic step on the server (loaded once, called by EVALSHA).
 
+- APPEND: a sender's batch of messages, one XADD each (envelope and message id), in order: one
+  command for the batch instead of one per message (redis-py packs and parses each command).
 - ACQUIRE: take a free lease with a fresh epoch (``node:epoch``), so every later write can
   be fenced by comparing the lease's value with the writer's.
 - RENEW / RELEASE: extend or drop the lease, only if it is still the caller's.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACQUIRE",
+    "APPEND",
     "BEGIN",
     "COMMIT",
     "DEDUP",
@@ -40,6 +43,13 @@ __all__ = [
     "RETIRE",
     "TRIM",
 ]
+
+# KEYS: the n mailbox streams; ARGV: the n envelopes, then their n message ids -> n
+APPEND = """
+local n = #KEYS
+for k = 1, n do redis.call('XADD', KEYS[k], '*', 'e', ARGV[k], 'i', ARGV[n + k]) end
+return n
+"""
 
 ACQUIRE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end

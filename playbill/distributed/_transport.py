@@ -539,11 +539,7 @@ class RedisTransport:
                 entries = [item for item in batch if isinstance(item, tuple)]
                 if entries:
                     try:
-                        async with client.pipeline(transaction=False) as pipe:
-                            command = pipe.execute_command  # (xadd() only checks and repacks)
-                            for stream, envelope, message_id in entries:
-                                command("XADD", stream, "*", "e", envelope, "i", message_id)
-                            await pipe.execute()
+                        await self._append(client, entries)
                     except _FAULTS as error:
                         attempt += 1
                         delay = _backoff(attempt, self.retry_max)
@@ -563,6 +559,18 @@ class RedisTransport:
                     item = outbox.popleft()
                     if isinstance(item, asyncio.Future) and not item.done():
                         item.set_result(None)
+
+    async def _append(self, client: aioredis.Redis, entries: list[_Entry]) -> None:
+        """One ``APPEND`` call: the entries' ``XADD``s, in order."""
+        script = self._scripts["APPEND"]
+        streams, envelopes, ids = zip(*entries, strict=True)
+        while True:
+            try:
+                await client.evalsha(script.sha, len(entries), *streams, *envelopes, *ids)
+                return
+            except redis.exceptions.NoScriptError:
+                # (Redis restarted and forgot the script: load it and write the batch)
+                script.sha = await client.script_load(script.script)
 
     # -- replies and membership ---------------------------------------------------------------
 

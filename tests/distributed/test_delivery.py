@@ -142,13 +142,15 @@ def test_a_duplicate_entry_with_the_same_message_id_is_dropped(arun, redis_url, 
 
 
 def _script_calls(transport, name):
-    """The arguments of each call of the transport's script ``name`` from now on."""
+    """The arguments of each call of the transport's script ``name`` from now on (that
+    Redis ran: not a NOSCRIPT answer, after which the script is loaded and called again)."""
     real, calls = transport._redis.evalsha, []
 
     async def evalsha(sha, keys, *args):
+        answer = await real(sha, keys, *args)
         if sha == transport._scripts[name].sha:
             calls.append(args)
-        return await real(sha, keys, *args)
+        return answer
 
     transport._redis.evalsha = evalsha
     return calls
@@ -260,6 +262,30 @@ def test_message_ids_are_a_random_prefix_per_transport_and_a_counter(arun, redis
         assert len(prefixes) == 2  # one per transport
         by_prefix = {p: sorted(int(n, 16) for q, n in parsed if q == p) for p in prefixes}
         assert all(numbers[1] == numbers[0] + 1 for numbers in by_prefix.values())
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_a_burst_of_tells_is_written_by_one_append_call_in_order(arun, redis_url, namespace):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            appends = _script_calls(transport, "APPEND")
+            refs = [system.remote(f"w{k}") for k in range(3)]
+            for n in range(300):
+                refs[n % 3].tell(n)
+            await transport.flush()
+            for k in range(3):
+                read = await client.xrange(f"{namespace}:mbox:w{k}")
+                envelopes = [msgpack.unpackb(fields[b"e"]) for _, fields in read]
+                assert [fields[b"i"].decode() for _, fields in read] == [
+                    envelope["id"] for envelope in envelopes
+                ]
+                sent = [transport.registry.unpack(envelope["p"]) for envelope in envelopes]
+                assert sent == list(range(k, 300, 3))
+        assert [len(args) for args in appends] == [3 * 300]  # streams, envelopes, ids
         await client.aclose()
         await clean(redis_url, namespace)
 
