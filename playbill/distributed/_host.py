@@ -86,6 +86,12 @@ _COMMIT_BATCH = 256
 _COMMIT_DELAY = 0.05  # seconds a first delivery's commit may wait behind a slow handler
 
 
+async def _drop(reading: asyncio.Future[Any]) -> None:
+    """Cancel a read under way (redis-py closes its connection); what it read is pending."""
+    reading.cancel()
+    await asyncio.gather(reading, return_exceptions=True)
+
+
 class _Host:
     __slots__ = (
         "closing",
@@ -108,6 +114,7 @@ class _Host:
         "released",
         "reread",
         "retired",
+        "settled_since_read",
         "supervision",
         "system",
         "task",
@@ -158,6 +165,9 @@ class _Host:
         self.committer: asyncio.Task[None] | None = None
         self.reread = False  # a commit failed: read the pending entries again
         self.in_flight: set[str] = set()  # message ids whose commits are queued, not done
+        # message ids whose commits were done since the last READ was sent: READ may not
+        # have seen their dedup records (its answer can be handled after theirs)
+        self.settled_since_read: set[str] = set()
         self.task: asyncio.Task[Any] | None = None
 
     @property
@@ -295,6 +305,7 @@ class _Host:
         self.commits_queued = []
         self.released = 0
         self.in_flight.clear()
+        self.settled_since_read = set()
         self.reread = False
         self.committer = asyncio.ensure_future(self._commit_loop())
         try:
@@ -319,76 +330,93 @@ class _Host:
         block = max(10, transport._ms(min(transport.heartbeat, 1.0)))
         last = b"0-0"  # new entries are awaited from here (READ says where it got to)
         attempt = 0
-        while True:
-            if self.closing:
-                return
-            if not self.owning:
-                raise _Lost
-            if self._local_stopped():
-                await self._drain()
-                if not self._system_stopping():  # (a system's failure stops it: not for good)
-                    await self._retire()
-                return
-            if self.reread:
-                self.reread = False
-                history = True
-            if history:  # (the commits under way settle first: their entries are pending)
-                await self._drain()
+        # after a full batch of new entries, the next READ goes out before its handlers run
+        # (its entries are handled after theirs; if it is dropped, they are pending: read again)
+        prefetch: asyncio.Future[tuple[bytes, list[tuple[str, Any, int]]]] | None = None
+        try:
+            while True:
+                if self.closing:
+                    return
                 if not self.owning:
                     raise _Lost
-            try:
-                if history:
-                    found: Any = await client.xreadgroup(
-                        "playbill", transport.node_id, {mbox: "0"}, count=transport.read_count
-                    )
-                    entries: list[tuple[str, Any, int]] = [
-                        (entry.decode(), fields, -1)
-                        for _, batch in found or ()
-                        for entry, fields in batch
-                    ]
-                else:
-                    last, entries = await self._read_new(client, last, block)
-            except _FAULTS as error:
-                attempt += 1
-                history = True  # what was read but not received is pending now
-                await transport._pause(f"read of {mbox}", error, attempt)
-                continue
-            except redis.exceptions.ResponseError as error:
-                # the stream was deleted (or Redis lost it): start it again, never die
-                attempt += 1
-                logger.error("reading the mailbox %s failed (%s); it is made again", mbox, error)
-                await self._create_group()
-                await transport._pause(f"read of {mbox}", error, attempt)
-                history = True
-                continue
-            attempt = 0
-            if not entries:
-                history = False
-                continue
-            try:
-                batch = (
-                    [(entry, fields, None) for entry, fields, _ in entries]
-                    if history
-                    else await self._fresh(entries)
-                )
+                if self._local_stopped():
+                    await self._drain()
+                    if not self._system_stopping():  # (a system's failure stops it: not for good)
+                        await self._retire()
+                    return
+                if self.reread:
+                    self.reread = False
+                    history = True
+                if history and prefetch is not None:
+                    await _drop(prefetch)
+                    prefetch = None
+                if history:  # (the commits under way settle first: their entries are pending)
+                    await self._drain()
+                    if not self.owning:
+                        raise _Lost
                 try:
-                    for entry, fields, decoded in batch:
-                        if not self._active():
-                            break
-                        outcome = await self._process(entry, fields, decoded, fresh=not history)
-                        if outcome is _Outcome.RETRY:
-                            history = True
-                            break
-                finally:
-                    if self.commits_queued:  # (the batch's commits go in one call)
-                        self._kick()
-            except (_Lost, asyncio.CancelledError):
-                raise
-            except Exception as error:  # (a script refused, say): logged, retried
-                attempt += 1
-                logger.exception("durable actor %r could not handle its entries", self.id)
-                await transport._pause(f"entries of {mbox}", error, attempt)
-                history = True
+                    if history:
+                        found: Any = await client.xreadgroup(
+                            "playbill", transport.node_id, {mbox: "0"}, count=transport.read_count
+                        )
+                        entries: list[tuple[str, Any, int]] = [
+                            (entry.decode(), fields, -1)
+                            for _, batch in found or ()
+                            for entry, fields in batch
+                        ]
+                    elif prefetch is not None:
+                        reading, prefetch = prefetch, None
+                        last, entries = await reading
+                    else:
+                        last, entries = await self._read_new(client, last, block)
+                except _FAULTS as error:
+                    attempt += 1
+                    history = True  # what was read but not received is pending now
+                    await transport._pause(f"read of {mbox}", error, attempt)
+                    continue
+                except redis.exceptions.ResponseError as error:
+                    # the stream was deleted (or Redis lost it): start it again, never die
+                    attempt += 1
+                    logger.error(
+                        "reading the mailbox %s failed (%s); it is made again", mbox, error
+                    )
+                    await self._create_group()
+                    await transport._pause(f"read of {mbox}", error, attempt)
+                    history = True
+                    continue
+                attempt = 0
+                if not entries:
+                    history = False
+                    continue
+                try:
+                    batch: list[tuple[str, Any, _Decoded]]
+                    if history:
+                        batch = [(entry, fields, None) for entry, fields, _ in entries]
+                    else:
+                        batch = await self._fresh(entries)
+                        if len(entries) >= transport.read_count:  # (more are likely waiting)
+                            prefetch = asyncio.ensure_future(self._read_new(client, last, block))
+                    try:
+                        for entry, fields, decoded in batch:
+                            if not self._active():
+                                break
+                            outcome = await self._process(entry, fields, decoded, fresh=not history)
+                            if outcome is _Outcome.RETRY:
+                                history = True
+                                break
+                    finally:
+                        if self.commits_queued:  # (the batch's commits go in one call)
+                            self._kick()
+                except (_Lost, asyncio.CancelledError):
+                    raise
+                except Exception as error:  # (a script refused, say): logged, retried
+                    attempt += 1
+                    logger.exception("durable actor %r could not handle its entries", self.id)
+                    await transport._pause(f"entries of {mbox}", error, attempt)
+                    history = True
+        finally:
+            if prefetch is not None:
+                await _drop(prefetch)
 
     async def _create_group(self) -> None:
         transport = self.transport
@@ -469,6 +497,7 @@ class _Host:
             transport.node_id,
             transport.read_count,
         )
+        self.settled_since_read = set()  # (READ sees the dedup records of those done before)
         while True:
             try:
                 async with client.pipeline(transaction=False) as pipe:
@@ -536,7 +565,7 @@ class _Host:
         # a copy of a message already committed (READ's flag), or that this batch or a
         # queued commit already handles: acknowledged only, by a commit queued after the
         # original's
-        taken = set(self.in_flight)
+        taken = self.in_flight | self.settled_since_read
         kept: list[tuple[str, Any, _Decoded]] = []
         for item in decoded:
             entry, _, found = item
@@ -870,6 +899,7 @@ class _Host:
         transport = self.transport
         if pending.envelope is not None:
             self.in_flight.discard(pending.envelope.id)
+            self.settled_since_read.add(pending.envelope.id)
         if isinstance(result, Exception):
             logger.error(
                 "durable actor %r: the commit of entry %s failed: %r; it stays pending and is "

@@ -502,6 +502,61 @@ def test_a_slow_handler_does_not_hold_back_the_commits_of_the_entries_before_it(
     arun(main())
 
 
+def test_after_a_full_batch_the_next_read_goes_out_before_its_handlers_run(
+    arun, redis_url, namespace, monkeypatch
+):
+    began = []  # how many messages were handled when each read of new entries began
+    real = _host._Host._read_new
+
+    def read_new(self, *args):
+        began.append(len(LOG))
+        return real(self, *args)
+
+    monkeypatch.setattr(_host._Host, "_read_new", read_new)
+
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a", read_count=2) as (system, transport):
+            sender = system.remote("rec")
+            for n in range(1, 6):
+                sender.tell(Work(n))
+            await transport.flush()
+            await system.spawn_durable(Recorder, id="rec")
+            await eventually(lambda: len(LOG) == 5, what="every entry handled")
+            await eventually(lambda: _pending(client, namespace, "rec", 0), what="committed")
+        assert [Work(n) for n in range(1, 6)] == LOG  # in stream order all the same
+        assert began[:3] == [0, 0, 2], began  # batches (1, 2), (3, 4), (5): reads 2 and 3 early
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+def test_a_copy_of_a_message_committed_after_the_read_was_sent_is_acknowledged_only(
+    arun, redis_url, namespace
+):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            ref = await system.spawn_durable(Charger, id="charger")
+            assert await ref.ask(Work(2), timeout=5) == 2
+            host = transport._hosts["charger"]
+            _, envelope, message_id = transport._envelope(ref, Work(4))
+            fields = {b"e": envelope, b"i": message_id.encode()}
+            # READ saw no dedup record (flag 0): the original's commit was done after READ
+            # was sent, and before its answer was handled
+            host.settled_since_read.add(message_id)
+            [(_, _, copy)] = await host._fresh([("1-1", fields, 0)])
+            assert isinstance(copy, _host._Copy)
+            host.settled_since_read.clear()
+            [(_, _, original)] = await host._fresh([("1-2", fields, 0)])
+            assert original[1] == Work(4)
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
 def test_a_failed_staged_write_dead_letters_its_entry_and_the_rest_of_the_batch_commits(
     arun, redis_url, namespace
 ):
