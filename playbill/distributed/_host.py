@@ -407,6 +407,10 @@ class _Host:
                     finally:
                         if self.commits_queued:  # (the batch's commits go in one call)
                             self._kick()
+                    if prefetch is None and self.commit_ready.is_set():
+                        # the committer sends first: a reply reaches its asker one
+                        # write sooner (the next READ only waits, usually)
+                        await asyncio.sleep(0)
                 except (_Lost, asyncio.CancelledError):
                     raise
                 except Exception as error:  # (a script refused, say): logged, retried

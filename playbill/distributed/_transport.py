@@ -601,6 +601,11 @@ class RedisTransport:
                     last = entry
                     seen.append(entry)
                     self._resolve_reply(fields.get(b"r"))
+            if seen:
+                # the askers run first (an asker's next message is written by the sender
+                # task: two steps), then this read is sent again
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
 
     def _resolve_reply(self, raw: object) -> None:
         data = decode_reply(raw)

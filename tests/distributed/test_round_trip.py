@@ -251,3 +251,59 @@ def test_a_durable_ref_travels_in_a_message_and_works_on_arrival(arun, redis_url
         await clean(redis_url, namespace)
 
     arun(main())
+
+
+def test_on_an_ask_path_each_side_writes_first_what_the_other_side_waits_for(
+    arun, redis_url, namespace, monkeypatch
+):
+    from playbill.distributed import _host, _transport
+
+    events = []
+    real_append, real_commit = _transport.RedisTransport._append, _host._Host._call_commit
+    real_read_new = _host._Host._read_new
+
+    def append(self, *args):
+        events.append("append")
+        return real_append(self, *args)
+
+    def call_commit(self, *args):
+        events.append("commit")
+        return real_commit(self, *args)
+
+    def read_new(self, *args):
+        events.append("read")
+        return real_read_new(self, *args)
+
+    monkeypatch.setattr(_transport.RedisTransport, "_append", append)
+    monkeypatch.setattr(_host._Host, "_call_commit", call_commit)
+    monkeypatch.setattr(_host._Host, "_read_new", read_new)
+
+    async def main():
+        async with node(redis_url, namespace, "host") as (host, _):
+            await host.spawn_durable(Counter, id="echo")
+            async with node(redis_url, namespace, "asker") as (asker, transport):
+                ref = asker.remote("echo")
+                assert await ref.ask(0, timeout=5) == 0
+                pipeline = transport._redis.pipeline
+
+                def replies_pipeline(*args, **kwargs):  # the reply reader's XDEL + XREAD
+                    made = pipeline(*args, **kwargs)
+                    xdel = made.xdel
+
+                    def record(*a, **k):
+                        events.append("reread")
+                        return xdel(*a, **k)
+
+                    made.xdel = record
+                    return made
+
+                transport._redis.pipeline = replies_pipeline
+                events.clear()
+                for n in range(1, 4):
+                    assert await ref.ask(n, timeout=5) == n
+        # the host commits (the reply) before it sends its next read; the asker's reply
+        # reader lets the next ask be written before it reads again
+        assert events[:8] == ["append", "reread", "commit", "read"] * 2, events
+        await clean(redis_url, namespace)
+
+    arun(main())
