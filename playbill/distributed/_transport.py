@@ -48,6 +48,7 @@ GROUP = "playbill"  # the consumer group of every mailbox stream
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 _FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _KEPT_DATA = 1024  # bytes of a refused oversize entry kept in its dead letter
+_APPEND_BYTES = 8_000_000  # envelope bytes past which an APPEND call takes no more entries
 
 
 @final
@@ -561,16 +562,23 @@ class RedisTransport:
                         item.set_result(None)
 
     async def _append(self, client: aioredis.Redis, entries: list[_Entry]) -> None:
-        """One ``APPEND`` call: the entries' ``XADD``s, in order."""
+        """``APPEND`` calls: the entries' ``XADD``s, in order (one call, unless the batch is
+        over _APPEND_BYTES: a command is held whole in Redis's query buffer)."""
         script = self._scripts["APPEND"]
-        streams, envelopes, ids = zip(*entries, strict=True)
-        while True:
+        start = 0
+        while start < len(entries):
+            end, size = start, 0
+            while end < len(entries) and (end == start or size < _APPEND_BYTES):
+                size += len(entries[end][1])
+                end += 1
+            streams, envelopes, ids = zip(*entries[start:end], strict=True)
             try:
-                await client.evalsha(script.sha, len(entries), *streams, *envelopes, *ids)
-                return
+                await client.evalsha(script.sha, end - start, *streams, *envelopes, *ids)
             except redis.exceptions.NoScriptError:
                 # (Redis restarted and forgot the script: load it and write the batch)
                 script.sha = await client.script_load(script.script)
+                continue
+            start = end
 
     # -- replies and membership ---------------------------------------------------------------
 

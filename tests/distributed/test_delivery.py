@@ -292,6 +292,33 @@ def test_a_burst_of_tells_is_written_by_one_append_call_in_order(arun, redis_url
     arun(main())
 
 
+def test_a_burst_of_large_tells_is_split_into_append_calls_in_order(
+    arun, redis_url, namespace, monkeypatch
+):
+    from playbill.distributed import _transport
+
+    monkeypatch.setattr(_transport, "_APPEND_BYTES", 2_000)  # (8 MB by default)
+
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            appends = _script_calls(transport, "APPEND")
+            ref = system.remote("big")
+            for n in range(10):
+                ref.tell(f"{n}" * 700)  # about 800 bytes an envelope: 3 a call
+            await transport.flush()
+            read = await client.xrange(f"{namespace}:mbox:big")
+            sent = [
+                transport.registry.unpack(msgpack.unpackb(fields[b"e"])["p"]) for _, fields in read
+            ]
+        assert sent == [f"{n}" * 700 for n in range(10)]
+        assert [len(args) // 3 for args in appends] == [3, 3, 3, 1]
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
 class Poisoned(Actor):
     def __init__(self) -> None:
         self.seen = 0
