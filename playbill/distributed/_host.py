@@ -83,7 +83,7 @@ _Decoded = tuple[Envelope, Any] | Refusal | _Copy | None  # an entry, read
 
 _REFUSED, _DONE, _ALREADY, _WRITE_FAILED, _ERROR = 0, 1, 2, 3, -1
 _COMMIT_BATCH = 256
-_COMMIT_DELAY = 0.05  # seconds a first delivery's commit may wait behind a slow handler
+_COMMIT_DELAY = 0.05  # seconds a first delivery's commit may wait for the rest of its batch
 
 
 async def _drop(reading: asyncio.Future[Any]) -> None:
@@ -102,7 +102,6 @@ class _Host:
         "committer",
         "factory",
         "fence",
-        "handling_since",
         "id",
         "in_flight",
         "incarnation",
@@ -158,10 +157,9 @@ class _Host:
         self.commits_queued: list[_Commit] = []
         self.commit_ready = asyncio.Event()
         # a first delivery's commit waits for the end of its read batch (one COMMIT call a
-        # batch), or until a handler has run for _COMMIT_DELAY: this timer checks
+        # batch), at most _COMMIT_DELAY after the first waiting commit was queued: this timer
         self.commit_timer: asyncio.TimerHandle | None = None
         self.released = 0  # how many of the queued commits the committer may start
-        self.handling_since: float | None = None  # loop time the running handler began
         self.committer: asyncio.Task[None] | None = None
         self.reread = False  # a commit failed: read the pending entries again
         self.in_flight: set[str] = set()  # message ids whose commits are queued, not done
@@ -655,8 +653,6 @@ class _Host:
             if tracing is None or envelope.trace is None
             else tracing.handling(envelope.trace, self.id, envelope.type)
         )
-        loop = asyncio.get_running_loop()
-        self.handling_since = loop.time()
         try:
             with scope:  # the sender's trace context, when its envelope carries one
                 result = await local.ask(message, math.inf)
@@ -689,7 +685,6 @@ class _Host:
             )
             return _Outcome.RETRY
         finally:
-            self.handling_since = None
             writes, self.writes = self.writes, None
             outgoing, self.outgoing = self.outgoing, []
         reply = b""
@@ -800,23 +795,11 @@ class _Host:
         if wait or reply or len(queue) >= _COMMIT_BATCH:  # (an asker waits for its reply)
             self._kick()
         elif self.commit_timer is None:
-            self.commit_timer = loop.call_later(_COMMIT_DELAY, self._commit_due)
+            self.commit_timer = loop.call_later(_COMMIT_DELAY, self._kick)
         if wait:
             status = await asyncio.shield(done)
             if status == _REFUSED:
                 raise _Lost
-
-    def _commit_due(self) -> None:
-        """The queued commits have waited _COMMIT_DELAY: start them, unless the handlers
-        are still going steadily (the one running now began less than _COMMIT_DELAY ago:
-        the batch's end starts them, or this timer again once a handler is slow)."""
-        self.commit_timer = None
-        since = self.handling_since
-        loop = asyncio.get_running_loop()
-        if since is not None and loop.time() - since < _COMMIT_DELAY:
-            self.commit_timer = loop.call_at(since + _COMMIT_DELAY, self._commit_due)
-        else:
-            self._kick()
 
     def _kick(self) -> None:
         """Start the queued commits now."""

@@ -12,7 +12,7 @@ import attrs
 import msgpack
 import pytest
 
-from playbill import Actor, program
+from playbill import Actor, program, sleep
 from playbill.distributed import Envelope, RemoteError, _host, message, redis_write
 from tests.distributed.support import admin, clean, eventually, node
 
@@ -578,6 +578,45 @@ def test_a_copy_of_a_message_committed_after_the_read_was_sent_is_acknowledged_o
             host.settled_since_read.clear()
             [(_, _, original)] = await host._fresh([("1-2", fields, 0)])
             assert original[1] == Work(4)
+        await client.aclose()
+        await clean(redis_url, namespace)
+
+    arun(main())
+
+
+class Steady(Actor):
+    """Each message takes 10 ms."""
+
+    def receive(self, message: object) -> object:
+        @program
+        def handle():
+            yield sleep(0.01)
+            LOG.append(message)
+            return message
+
+        return handle()
+
+
+def test_steady_handlers_do_not_hold_back_their_batchs_commits_to_its_end(
+    arun, redis_url, namespace
+):
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "a") as (system, transport):
+            sender = system.remote("steady")
+            for n in range(40):
+                sender.tell(n)
+            await transport.flush()  # one read batch: 0.4 s of handlers
+            await system.spawn_durable(Steady, id="steady")
+            committed_mid_batch = 0
+            while len(LOG) < 40:
+                pending = await client.xpending(f"{namespace}:mbox:steady", "playbill")
+                if len(LOG) < 40 and pending["pending"]:
+                    committed_mid_batch = max(committed_mid_batch, 40 - pending["pending"])
+                await asyncio.sleep(0.01)
+            # commits go out at most _COMMIT_DELAY (50 ms) after they were queued
+            assert committed_mid_batch >= 5, committed_mid_batch
+            await eventually(lambda: _pending(client, namespace, "steady", 0), what="the rest")
         await client.aclose()
         await clean(redis_url, namespace)
 
