@@ -27,7 +27,8 @@ from playbill.distributed._effects import (
     redis_write,
 )
 from playbill.distributed._envelope import Envelope
-from playbill.distributed._errors import NodeDown, RemoteError
+from playbill.distributed._errors import NodeDown, RemoteError, StaleGrainState
+from playbill.distributed._grains import RedisStore
 from playbill.distributed._ref import DurableRef
 from playbill.distributed._registry import MessageRegistry, default_registry, message
 from playbill.distributed._transport import DeadEntry, RedisTransport
@@ -41,9 +42,11 @@ __all__ = [
     "Envelope",
     "MessageRegistry",
     "NodeDown",
+    "RedisStore",
     "RedisTransport",
     "RedisWrite",
     "RemoteError",
+    "StaleGrainState",
     "default_registry",
     "message",
     "redis_write",

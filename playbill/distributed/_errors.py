@@ -1,4 +1,4 @@
-"""The errors of the distributed engine: both are `PlaybillError`s."""
+"""The errors of the distributed engine: all are `PlaybillError`s."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import final
 
 from playbill.effects import PlaybillError
 
-__all__ = ["NodeDown", "RemoteError"]
+__all__ = ["NodeDown", "RemoteError", "StaleGrainState"]
 
 
 @final
@@ -39,3 +39,14 @@ class RemoteError(PlaybillError):
 
     def __reduce__(self) -> tuple[type[RemoteError], tuple[str, str, str]]:
         return (RemoteError, (self.error_type, self.text, self.actor))
+
+
+@final
+class StaleGrainState(PlaybillError):
+    """A `RedisStore` refused a save: another activation of the grain saved a newer state
+    since this one loaded (a second activation, in another process, of a grain that should
+    be active in one place). The stale state is not written; the grain should stop.
+
+    >>> issubclass(StaleGrainState, PlaybillError)
+    True
+    """
