@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import functools
 import ipaddress
 import itertools
 import logging
@@ -21,7 +23,14 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from attrs import frozen
 
-from playbill.actors import DeadLetterReason, MailboxPolicy, SupervisionStrategy
+from playbill.actors import (
+    DeadLetterReason,
+    Grain,
+    GrainStore,
+    MailboxPolicy,
+    SupervisionStrategy,
+)
+from playbill.actors._spawning import actor_label
 from playbill.distributed import _scripts
 from playbill.distributed._effects import DurableAsk, DurableTell, RedisWrite
 from playbill.distributed._envelope import Envelope, decode_reply
@@ -191,6 +200,7 @@ class RedisTransport:
         self._system: ActorSystem | None = None
         self._redis: aioredis.Redis | None = None
         self._hosts: dict[str, _Host] = {}
+        self._spawning: dict[str, asyncio.Future[DurableRef]] = {}  # get_or_spawn_durable
         self._by_local: dict[ActorRef, _Host] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._outbox: collections.deque[_Entry | asyncio.Future[None]] = collections.deque()
@@ -351,6 +361,69 @@ class RedisTransport:
         await host.try_acquire()
         host.task = self._spawn_task(host.run(), f"host of durable actor {id!r}")
         return DurableRef(id, incarnation, self)
+
+    async def get_or_spawn_durable(
+        self,
+        actor: Callable[[], Any],
+        id: str,
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> DurableRef:
+        """The ref of the durable actor ``id``, hosted here now if this node does not host it
+        yet (get-or-create): atomic across processes, as every node that calls it with one
+        ``id`` gets the same incarnation (one script step) and one node at a time owns the
+        actor (its fenced lease) while the others stand by; concurrent calls in this
+        process share one spawn. ``actor`` is used only when this node hosts it anew."""
+        _check_id("get_or_spawn_durable() id", id)
+        if not callable(actor):
+            raise InvalidArgument(
+                f"get_or_spawn_durable() takes an actor class or factory, got {actor!r}"
+            )
+        self._require_started()
+        host = self._hosts.get(id)
+        if host is not None and not host.retired:
+            return DurableRef(id, host.incarnation, self)
+        spawning = self._spawning.get(id)
+        if spawning is None:
+            spawning = asyncio.ensure_future(
+                self.spawn_durable(actor, id, supervision=supervision, mailbox=mailbox)
+            )
+            self._spawning[id] = spawning
+            spawning.add_done_callback(lambda _: self._spawning.pop(id, None))
+        return await asyncio.shield(spawning)
+
+    async def grain(
+        self,
+        grain: Callable[[Any], Grain],
+        key: str | int,
+        *,
+        store: GrainStore,
+        kind: str | None = None,
+    ) -> DurableRef:
+        """The ref of the virtual actor ``(kind, key)`` on the cluster: a durable actor named
+        ``grain.{kind}.{key}`` (``kind``: the grain class's name by default), got or spawned
+        here (`get_or_spawn_durable`), so it is active on exactly one node at a time; on
+        that node it is ``grain(key)``, its state loaded from ``store`` when it activates
+        and saved when it deactivates (or by ``write_state()``). When its owner dies,
+        another node that addressed it takes it over once the lease expires, loading the
+        state ``store`` kept (a `RedisStore`: each process its own)."""
+        if not callable(grain):
+            raise InvalidArgument(
+                f"grain() grain must be a Grain subclass or a factory of the key, got {grain!r}"
+            )
+        if not isinstance(store, GrainStore):
+            raise InvalidArgument(
+                f"grain() store must be a GrainStore (RedisStore(url) for grains that move "
+                f"between processes), got {store!r}"
+            )
+        name = kind if kind is not None else actor_label(grain)
+        _check_id("grain() kind", name)
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            raise InvalidArgument(f"grain() key must be a str or an int, got {key!r}")
+        text = _check_id("grain() key", str(key))
+        factory = functools.partial(_build_grain, grain, key, store, name)
+        return await self.get_or_spawn_durable(factory, f"grain.{name}.{text}")
 
     def remote(self, id: str, *, incarnation: int | None = None) -> DurableRef:
         """A ref to the durable actor ``id`` wherever it runs (``incarnation=None``:
@@ -741,6 +814,18 @@ class RedisTransport:
                     raise
                 attempt += 1
                 await self._pause(what, error, attempt)
+
+
+def _build_grain(grain: Callable[[Any], Grain], key: Any, store: GrainStore, kind: str) -> Grain:
+    instance = grain(key)
+    if not isinstance(instance, Grain):
+        raise InvalidArgument(
+            f"grain() grain must build a Grain (a subclass of playbill.actors.Grain), got "
+            f"{instance!r}"
+        )
+    instance.grain_store = store
+    instance.grain_kind = kind
+    return instance
 
 
 class _PendingAsk:

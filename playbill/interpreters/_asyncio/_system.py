@@ -429,6 +429,21 @@ class ActorSystem:
         self._running_guardian()
         return await self._require_transport("spawn_durable").spawn_durable(actor, id, **options)
 
+    async def get_or_spawn_durable(self, actor: Callable[[], Any], id: str, **options: Any) -> Any:
+        """The ref of the durable actor ``id``, hosted on this node too if it is not yet
+        (get-or-create, atomic across the processes sharing the transport: one incarnation,
+        one owner); see `playbill.distributed.RedisTransport.get_or_spawn_durable`. A
+        transport without it is refused with `InvalidArgument`."""
+        self._running_guardian()
+        transport = self._require_transport("get_or_spawn_durable")
+        method = getattr(transport, "get_or_spawn_durable", None)
+        if method is None:
+            raise InvalidArgument(
+                f"system.get_or_spawn_durable() needs a transport with get_or_spawn_durable "
+                f"(such as playbill.distributed.RedisTransport), got {short(transport)}"
+            )
+        return await method(actor, id, **options)
+
     def remote(self, id: str, **options: Any) -> Any:
         """A ref to the durable actor ``id``, wherever it runs (or will run), through the
         system's transport; see `playbill.distributed.RedisTransport.remote`."""
