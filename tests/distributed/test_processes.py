@@ -214,3 +214,67 @@ def test_asks_across_two_processes_succeed_time_out_and_fail_promptly_when_the_n
         await clean(redis_url, namespace)
 
     run(main())
+
+
+def test_a_grain_lives_in_one_process_and_after_a_sigkill_activates_elsewhere_with_its_state(
+    redis_url, namespace
+):
+    """Two worker processes address the grain Purse("hana"): one activates it, the other
+    stands by; both reach the one activation. The owner is SIGKILLed: the next message
+    activates the grain in the other process, with the state the RedisStore kept."""
+    from tests.distributed.grain_worker import Purse
+
+    async def start(node_id: str) -> asyncio.subprocess.Process:
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.distributed.grain_worker",
+            redis_url,
+            namespace,
+            node_id,
+            "hana",
+            cwd=ROOT,
+            env=environment,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 15)
+        assert line == b"ready\n", f"grain worker {node_id} did not start: {line!r}"
+        return process
+
+    async def main() -> None:
+        client = await admin(redis_url)
+        processes = [await start("p1"), await start("p2")]
+        try:
+            lease = f"{namespace}:lease:grain.Purse.hana"
+            owner = (await client.get(lease)).decode().rsplit(":", 1)[0]
+            assert owner in ("p1", "p2")
+            async with node(redis_url, namespace, "client") as (system, _):
+                grain = system.remote("grain.Purse.hana")
+                assert await grain.ask(5, timeout=10) == [5, owner]
+                assert await grain.ask(6, timeout=10) == [11, owner]
+                victim = processes[0 if owner == "p1" else 1]
+                victim.send_signal(signal.SIGKILL)
+                await victim.wait()
+                survivor = "p2" if owner == "p1" else "p1"
+                grain.tell(1)  # waits in the grain's stream until the survivor takes it over
+                await eventually(
+                    lambda: _owned_by(client, lease, survivor), timeout=10, what="the takeover"
+                )
+                assert await grain.ask("balance", timeout=10) == [12, survivor]
+        finally:
+            for process in processes:
+                if process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+                    await asyncio.wait_for(process.wait(), 10)
+            await client.aclose()
+        await clean(redis_url, namespace)
+
+    assert Purse.node == ""  # (the grain ran in the workers only)
+    run(main(), timeout=60)
+
+
+async def _owned_by(client, lease: str, node_id: str) -> bool:
+    value = await client.get(lease)
+    return value is not None and value.decode().startswith(f"{node_id}:")
