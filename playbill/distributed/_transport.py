@@ -374,7 +374,19 @@ class RedisTransport:
         yet (get-or-create): atomic across processes, as every node that calls it with one
         ``id`` gets the same incarnation (one script step) and one node at a time owns the
         actor (its fenced lease) while the others stand by; concurrent calls in this
-        process share one spawn. ``actor`` is used only when this node hosts it anew."""
+        process share one spawn. ``actor`` is used only when this node hosts it anew.
+
+        >>> import asyncio
+        >>> transport = RedisTransport("redis://127.0.0.1:6379/0")
+        >>> asyncio.run(transport.get_or_spawn_durable(object, "a b"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        playbill.effects._errors.InvalidArgument: get_or_spawn_durable() id must be 1-200 ...
+
+        With a server, in two processes: both get the same ref, one of them runs the actor::
+
+            ref = await system.get_or_spawn_durable(Cache, "cache")
+        """
         _check_id("get_or_spawn_durable() id", id)
         if not callable(actor):
             raise InvalidArgument(
@@ -407,7 +419,22 @@ class RedisTransport:
         that node it is ``grain(key)``, its state loaded from ``store`` when it activates
         and saved when it deactivates (or by ``write_state()``). When its owner dies,
         another node that addressed it takes it over once the lease expires, loading the
-        state ``store`` kept (a `RedisStore`: each process its own)."""
+        state ``store`` kept (a `RedisStore`: each process its own).
+
+        >>> import asyncio
+        >>> from playbill.actors import Grain, InMemoryStore
+        >>> transport = RedisTransport("redis://127.0.0.1:6379/0")
+        >>> asyncio.run(transport.grain(Grain, "a/b", store=InMemoryStore()))
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        playbill.effects._errors.InvalidArgument: grain() key must be 1-200 characters ...
+
+        With a server (in every process that addresses it)::
+
+            purse = await transport.grain(Purse, "alice", store=RedisStore(url))
+            balance = await purse.ask(5, timeout=5)
+        """
         if not callable(grain):
             raise InvalidArgument(
                 f"grain() grain must be a Grain subclass or a factory of the key, got {grain!r}"

@@ -433,7 +433,19 @@ class ActorSystem:
         """The ref of the durable actor ``id``, hosted on this node too if it is not yet
         (get-or-create, atomic across the processes sharing the transport: one incarnation,
         one owner); see `playbill.distributed.RedisTransport.get_or_spawn_durable`. A
-        transport without it is refused with `InvalidArgument`."""
+        transport without it is refused with `InvalidArgument`, as is a system with none:
+
+        >>> import asyncio
+        >>> from playbill import Actor, InvalidArgument
+        >>> async def demo():
+        ...     async with ActorSystem("app") as system:
+        ...         try:
+        ...             await system.get_or_spawn_durable(Actor, id="cache")
+        ...         except InvalidArgument as error:
+        ...             return "RedisTransport(url)" in str(error)
+        >>> asyncio.run(demo())
+        True
+        """
         self._running_guardian()
         transport = self._require_transport("get_or_spawn_durable")
         method = getattr(transport, "get_or_spawn_durable", None)
