@@ -838,6 +838,11 @@ class RedisTransport:
             except _FAULTS as error:
                 if self._ending:
                     raise
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # a cancellation the client turned into a connection error (redis-py can,
+                    # mid-read): it is still a cancellation, never a fault to retry
+                    raise asyncio.CancelledError(f"{what} cancelled") from error
                 attempt += 1
                 await self._pause(what, error, attempt)
 

@@ -177,3 +177,34 @@ def test_a_write_whose_answer_is_lost_is_retried_and_takes_effect_once(
 
     arun(main())
     assert logged in caplog.text
+
+
+def test_a_cancellation_the_client_turns_into_a_connection_error_still_cancels(arun):
+    """redis-py can turn a cancellation mid-read into a ConnectionError: a retried operation
+    then ends cancelled rather than retrying on (a host's committer waits on it to stop)."""
+    from playbill.distributed import RedisTransport
+
+    transport = RedisTransport("redis://127.0.0.1:1")  # never connected
+    calls: list[int] = []
+
+    async def read() -> None:
+        calls.append(1)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise redis.exceptions.ConnectionError("Connection closed by server.") from None
+
+    async def main() -> bool:
+        task = asyncio.ensure_future(transport._retrying("read", read))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.wait([task], timeout=5)
+        cancelled = task.done() and task.cancelled()
+        if not task.done():  # (it retries on: end it, so that the test fails rather than hangs)
+            transport._ending = True
+            task.cancel()
+            await asyncio.wait([task])
+        return cancelled
+
+    assert arun(main()) is True
+    assert calls == [1]  # cancelled, not retried
