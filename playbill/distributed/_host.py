@@ -311,12 +311,8 @@ class _Host:
         finally:
             if self._active() or self.closing:
                 await self._drain()
-            committer = self.committer
-            while not committer.done():  # cancelled again should a client swallow it
-                committer.cancel()
-                await asyncio.wait([committer], timeout=1.0)
-            if not committer.cancelled():
-                committer.exception()  # (read and dropped, as before: the lease is gone anyway)
+            self.committer.cancel()
+            await asyncio.gather(self.committer, return_exceptions=True)
             self.committer = None
             if self.commit_timer is not None:
                 self.commit_timer.cancel()
