@@ -11,7 +11,9 @@
 # redis-servers and leases, seconds per test), the agents/MoA/OpenTelemetry layers, the docs
 # site, snippets, examples, CLI, browser and packaging checks (they test the tools and the
 # artefacts, which the primary run covers) nor the benchmarks. OTHER_PYTHONS_FULL=1 runs
-# everything there too; OTHER_PYTHON_VERSIONS="3.13" picks the versions ("" none).
+# everything there too; OTHER_PYTHON_VERSIONS="3.13" picks the versions ("" none). They run
+# Hypothesis's quick `dev` profile (the thorough search is the primary run's under CI);
+# OTHER_PYTHONS_PROFILE=ci makes them thorough too.
 set -u
 VERSIONS="${OTHER_PYTHON_VERSIONS-3.12 3.13}"  # set but empty: none
 LOGS=.test-logs
@@ -45,7 +47,7 @@ run_on() {  # version python: venv, install, suite; the log in $LOGS
         touch "$venv/.installed-dev" || exit 1
     fi
     # shellcheck disable=SC2086
-    "$venv/bin/python" -m pytest -q $SUBSET
+    HYPOTHESIS_PROFILE="${OTHER_PYTHONS_PROFILE:-dev}" "$venv/bin/python" -m pytest -q $SUBSET
   } >"$LOGS/python$1.log" 2>&1
 }
 
