@@ -94,19 +94,14 @@ class _Run:
         self.joined: set[int] = set()
 
     async def perform(self, program: Program[A]) -> A:
-        machine = Machine(program)
-        try:
-            step, pending = self._advance(machine, machine.start())
-            result: A = await self.finish(machine, step, pending)
-            return result
-        finally:
-            if self.fibers:
-                await self._cancel_fibers()
+        result: A = await self.finish(*self.begin(program))
+        return result
 
     def begin(self, program: Program[Any]) -> tuple[Machine, Step, Any]:
         """Run ``program`` as far as it goes without waiting: its machine, the step reached
         and what that step waits on (None: it ended). A program that ends here, forking
-        nothing, needs no coroutine at all (`outcome`); any other goes on with `finish`."""
+        nothing, needs no coroutine at all (`ActorSystem._perform_now`); any other goes on
+        with `finish`."""
         machine = Machine(program)
         step, pending = self._advance(machine, machine.start())
         return machine, step, pending
