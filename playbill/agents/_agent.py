@@ -90,26 +90,10 @@ class _Running:
         """This task as the parent of the tasks it sends (made when one is sent)."""
         link = self._link
         if link is None:
-            parent = self.parent
             link = self._link = TaskLink(
-                self.task_id,
-                self.agent_path,
-                parent.task_id if parent is not None else None,
-                parent.agent_path if parent is not None else None,
+                self.task_id, self.agent_path, self.parent_task_id, self.parent_agent_path
             )
         return link
-
-    def event(self, kind: TaskEventKind, time: float, data: object) -> TaskEvent:
-        return TaskEvent(
-            kind,
-            self.task_id,
-            self.agent_path,
-            self.parent_task_id,
-            self.parent_agent_path,
-            self.run_id,
-            time,
-            data,
-        )
 
     def link_task(self, task: Task[Any]) -> Task[Any]:
         """``task`` as a child of this one: its parent, run and id filled in."""
