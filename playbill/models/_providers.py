@@ -271,10 +271,11 @@ class SdkProvider:
     """What the SDK providers share: their checked options, the key, one SDK client per event
     loop, and a request answered by the SDK's call (`_complete`) or stream (`_stream`). A
     subclass names its SDK module (``_sdk``, also the extra that brings it), the SDK's async
-    client class, whose server ``base_url=None`` means, and how it maps the SDK's errors
-    (`_mapped`)."""
+    client class, whose server ``base_url=None`` means, and what its reply is called in the
+    error for one the SDK could not read (``_reply_name``)."""
 
     _sdk: str
+    _reply_name: str
     _client_class: str
     _owner: str
     _base_url_example = ""
@@ -330,10 +331,66 @@ class SdkProvider:
     def _stream(self, request: ModelRequest) -> StreamReader:  # pragma: no cover
         raise NotImplementedError
 
-    def _mapped(
-        self, sdk: Any, error: BaseException, received: int | None = None
-    ) -> BaseException:  # pragma: no cover - each provider's
-        raise NotImplementedError
+    def _mapped(self, sdk: Any, error: BaseException, received: int | None = None) -> BaseException:
+        """The `ModelError` for what the SDK raised; ``received`` is how many pieces a stream
+        had published (``None``: not streaming, or the stream had not started). Both SDKs
+        (they share one generator) raise the same classes: a status error (200: an error
+        event inside a stream), a timeout, a connection error, a reply it could not read,
+        an error event; and the HTTP library's own errors come through from a stream's
+        body."""
+        key = self._key
+        provider = self.name
+        secrets = (key,)
+        if isinstance(error, ModelError):
+            return error
+        timeouts, transports = _http_errors()
+        if isinstance(error, sdk.APIStatusError):
+            response = error.response
+            status = error.status_code
+            return status_error(
+                0 if status == 200 else status,
+                body_message(error.body, error.message),
+                response.headers if response is not None else None,
+                provider=provider,
+                key=key,
+                kind=body_type(error.body),
+            )
+        if isinstance(error, (sdk.APITimeoutError, *timeouts)):
+            return timed_out(received, provider, secrets)
+        if isinstance(error, (sdk.APIConnectionError, *transports)):
+            said = getattr(error, "message", None)
+            return connection_lost(
+                said if isinstance(said, str) else str(error), received, provider, secrets
+            )
+        if isinstance(
+            error, (sdk.APIResponseValidationError, ValueError, KeyError, AttributeError)
+        ):
+            return malformed_reply(self._reply_name, error, provider, secrets)
+        if isinstance(error, sdk.APIError):  # an error event inside a stream
+            return status_error(
+                0,
+                body_message(error.body, error.message),
+                None,
+                provider=provider,
+                key=key,
+                kind=body_type(error.body),
+            )
+        return error
+
+
+def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """The HTTP library's timeout and transport errors, which an SDK lets through from a
+    stream's body (its HTTP library is ``httpx``, or ``httpx2`` in later releases)."""
+    timeouts: list[type[BaseException]] = []
+    transports: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        timeouts.append(module.TimeoutException)
+        transports.append(module.TransportError)
+    return tuple(timeouts), tuple(transports)
 
 
 class SdkStream(StreamReader):

@@ -15,17 +15,11 @@ from typing import Any, final
 
 from playbill.effects._checks import check_count
 from playbill.models._effects import ModelRequest
-from playbill.models._errors import ApiKey, ModelError, StreamInterrupted
+from playbill.models._errors import ApiKey, StreamInterrupted
 from playbill.models._providers import (
     SdkProvider,
     SdkStream,
-    body_message,
-    body_type,
-    connection_lost,
-    malformed_reply,
     need_sdk,
-    status_error,
-    timed_out,
 )
 from playbill.models._values import (
     AssistantMessage,
@@ -153,50 +147,6 @@ def _completion(message: Any, model: str) -> Completion:
     )
 
 
-def _map_error(
-    sdk: Any, error: BaseException, *, provider: str, key: ApiKey, received: int | None = None
-) -> BaseException:
-    """The `ModelError` for what the SDK raised; ``received`` is how many pieces a stream had
-    published (``None``: not streaming, or the stream had not started)."""
-    secrets = (key,)
-    if isinstance(error, ModelError):
-        return error
-    timeouts, transports = _http_errors()
-    if isinstance(error, sdk.APIStatusError):
-        response = error.response
-        status = error.status_code
-        return status_error(
-            0 if status == 200 else status,  # 200: an error event inside a stream
-            body_message(error.body, error.message),
-            response.headers if response is not None else None,
-            provider=provider,
-            key=key,
-            kind=body_type(error.body),
-        )
-    if isinstance(error, (sdk.APITimeoutError, *timeouts)):
-        return timed_out(received, provider, secrets)
-    if isinstance(error, (sdk.APIConnectionError, *transports)):
-        return connection_lost(str(error), received, provider, secrets)
-    if isinstance(error, (sdk.APIResponseValidationError, ValueError, KeyError, AttributeError)):
-        return malformed_reply("Messages reply", error, provider, secrets)
-    return error
-
-
-def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """The HTTP library's timeout and transport errors, which the SDK lets through from a
-    stream's body (its HTTP library is ``httpx``, or ``httpx2`` in later releases)."""
-    timeouts: list[type[BaseException]] = []
-    transports: list[type[BaseException]] = []
-    for name in ("httpx2", "httpx"):
-        try:
-            module = __import__(name)
-        except ImportError:
-            continue
-        timeouts.append(module.TimeoutException)
-        transports.append(module.TransportError)
-    return tuple(timeouts), tuple(transports)
-
-
 @final
 class AnthropicMessages(SdkProvider):
     """A model that asks the Anthropic Messages API (asyncio only).
@@ -212,6 +162,7 @@ class AnthropicMessages(SdkProvider):
     """
 
     _sdk = "anthropic"
+    _reply_name = "Messages reply"
     _client_class = "AsyncAnthropic"
     _owner = "Anthropic"
 
@@ -242,9 +193,6 @@ class AnthropicMessages(SdkProvider):
 
     def _stream(self, request: ModelRequest) -> _AnthropicStream:
         return _AnthropicStream(self, request)
-
-    def _mapped(self, sdk: Any, error: BaseException, received: int | None = None) -> BaseException:
-        return _map_error(sdk, error, provider=self.name, key=self._key, received=received)
 
 
 class _AnthropicStream(SdkStream):

@@ -14,16 +14,11 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, final
 
 from playbill.models._effects import ModelRequest
-from playbill.models._errors import ApiKey, ModelError, StreamInterrupted
+from playbill.models._errors import ApiKey, StreamInterrupted
 from playbill.models._providers import (
     SdkProvider,
     SdkStream,
-    body_message,
-    connection_lost,
-    malformed_reply,
     need_sdk,
-    status_error,
-    timed_out,
 )
 from playbill.models._values import (
     AssistantMessage,
@@ -130,36 +125,6 @@ def _completion(response: Any, model: str) -> Completion:
     )
 
 
-def _map_error(
-    sdk: Any, error: BaseException, *, provider: str, key: ApiKey, received: int | None = None
-) -> BaseException:
-    """The `ModelError` for what the SDK raised; ``received`` is how many pieces a stream had
-    published (``None``: not streaming, or the stream had not started)."""
-    secrets = (key,)
-    if isinstance(error, ModelError):
-        return error
-    if isinstance(error, sdk.APIStatusError):
-        response = error.response
-        return status_error(
-            error.status_code,
-            body_message(error.body, error.message),
-            response.headers if response is not None else None,
-            provider=provider,
-            key=key,
-        )
-    if isinstance(error, sdk.APITimeoutError):
-        return timed_out(received, provider, secrets)
-    if isinstance(error, sdk.APIConnectionError):
-        return connection_lost(error.message, received, provider, secrets)
-    if isinstance(error, (sdk.APIResponseValidationError, ValueError, KeyError, AttributeError)):
-        return malformed_reply("Chat Completion", error, provider, secrets)
-    if isinstance(error, sdk.APIError):  # an error event inside a stream
-        return status_error(
-            0, body_message(error.body, error.message), None, provider=provider, key=key
-        )
-    return error
-
-
 @final
 class OpenAIChat(SdkProvider):
     """A model that asks an OpenAI-compatible Chat Completions API (asyncio only).
@@ -177,6 +142,7 @@ class OpenAIChat(SdkProvider):
     """
 
     _sdk = "openai"
+    _reply_name = "Chat Completion"
     _client_class = "AsyncOpenAI"
     _owner = "OpenAI"
     _base_url_example = " (such as 'http://localhost:11434/v1' for Ollama)"
@@ -206,9 +172,6 @@ class OpenAIChat(SdkProvider):
 
     def _stream(self, request: ModelRequest) -> _OpenAIStream:
         return _OpenAIStream(self, request)
-
-    def _mapped(self, sdk: Any, error: BaseException, received: int | None = None) -> BaseException:
-        return _map_error(sdk, error, provider=self.name, key=self._key, received=received)
 
 
 class _OpenAIStream(SdkStream):
