@@ -25,6 +25,7 @@ from playbill.actors._spawning import check_spawn
 from playbill.actors._supervising import check_supervision
 from playbill.actors._supervision import SupervisionStrategy
 from playbill.effects import ActorRef, InvalidArgument
+from playbill.effects._checks import check_callable
 
 __all__ = [
     "ROUTER_MESSAGES",
@@ -79,12 +80,7 @@ class SmallestMailbox:
 
 
 def _check_key(key: object) -> Callable[[Any], Any]:
-    if not callable(key):
-        raise InvalidArgument(
-            f"ConsistentHash key must be a function of the message (its routing key), got "
-            f"{short(key)} ({type(key).__name__})"
-        )
-    return key
+    return check_callable("ConsistentHash key", key, "a function of the message (its routing key)")  # type: ignore[no-any-return]
 
 
 def _check_virtual_nodes(value: object) -> int:

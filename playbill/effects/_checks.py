@@ -148,6 +148,22 @@ def check_iterable(where: str, value: object) -> Iterable[Any]:
     return value
 
 
+def check_callable(where: str, value: object, what: str = "a function") -> Any:
+    """``value`` when it is callable, else an `InvalidArgument` naming ``where`` and ``what``
+    it must be.
+
+    >>> check_callable("map()", str.upper) is str.upper
+    True
+    >>> check_callable("map()", 42)
+    Traceback (most recent call last):
+    ...
+    playbill.effects._errors.InvalidArgument: map() must be a function, got an int: 42
+    """
+    if not callable(value):
+        raise InvalidArgument(f"{where} must be {what}, got {a_type(value)}: {value!r:.80}")
+    return value
+
+
 def callable_with(function: object, arguments: int) -> bool:
     """Whether ``function`` is callable with ``arguments`` positional arguments (``True`` when
     its signature cannot be read, as for some builtins: the call will tell).

@@ -15,7 +15,7 @@ from attrs import field, frozen
 
 from playbill.actors import Backoff
 from playbill.effects import ActorRef, InvalidArgument, Program
-from playbill.effects._checks import check_path
+from playbill.effects._checks import check_callable, check_path
 from playbill.effects._structure import Structural, repr_by_fields, walk_family
 
 if TYPE_CHECKING:
@@ -114,12 +114,12 @@ class Flow(Structural, Generic[I_contra, O_co]):
 
     def map(self, function: Callable[[O_co], P]) -> Flow[I_contra, P]:
         """Apply a plain function to the output."""
-        return Mapped(self, _check_callable("map(...)", function))
+        return Mapped(self, check_callable("map(...)", function))
 
     def flat_map(self, function: Callable[[O_co], Flow[O_co, P]]) -> Flow[I_contra, P]:
         """Choose the next flow from the output: ``function(output)`` returns a flow, which
         runs with that output as its input."""
-        return FlatMapped(self, _check_callable("flat_map(...)", function))
+        return FlatMapped(self, check_callable("flat_map(...)", function))
 
     def zip(self, other: Flow[I_contra, P]) -> Flow[I_contra, tuple[O_co, P]]:
         """Run both flows on the same input, concurrently; the output is the pair. A failure of
@@ -128,11 +128,11 @@ class Flow(Structural, Generic[I_contra, O_co]):
 
     def recover(self, function: Callable[[Exception], P]) -> Flow[I_contra, O_co | P]:
         """On failure, the output is ``function(error)`` (a value, or a Program to run)."""
-        return Recover(self, _check_callable("recover(...)", function))
+        return Recover(self, check_callable("recover(...)", function))
 
     def recover_with(self, function: Callable[[Exception], Flow[Any, Any]]) -> Flow[I_contra, Any]:
         """On failure, ``function(error)`` gives a flow to run on the original input."""
-        return RecoverWith(self, _check_callable("recover_with(...)", function))
+        return RecoverWith(self, check_callable("recover_with(...)", function))
 
     def fallback_to(self, fallback: Flow[I_contra, P]) -> Flow[I_contra, O_co | P]:
         """On failure, run ``fallback`` on the original input instead."""
@@ -148,16 +148,16 @@ class Flow(Structural, Generic[I_contra, O_co]):
 
     def filter(self, predicate: Callable[[O_co], bool]) -> Flow[I_contra, O_co]:
         """Pass the output on if ``predicate(output)``; otherwise fail with `FilteredOut`."""
-        return Filter(self, _check_callable("filter(...)", predicate))
+        return Filter(self, check_callable("filter(...)", predicate))
 
     def tap(self, function: Callable[[O_co], Any]) -> Flow[I_contra, O_co]:
         """Call ``function(output)`` (a Program it returns is run) and pass the output on."""
-        return Tap(self, _check_callable("tap(...)", function))
+        return Tap(self, check_callable("tap(...)", function))
 
     def and_then(self, function: Callable[[Any], Any]) -> Flow[I_contra, O_co]:
         """Call ``function(outcome)`` with the flow's `returns` ``Result``, success or failure,
         then give that outcome unchanged (a failing callback is reported as a `FlowEvent`)."""
-        return AndThen(self, _check_callable("and_then(...)", function))
+        return AndThen(self, check_callable("and_then(...)", function))
 
     def timeout(self, seconds: float) -> Flow[I_contra, O_co]:
         """Fail with `TimedOut` (and cancel the flow) if it runs longer than ``seconds`` on
@@ -234,14 +234,6 @@ def _check_flows(where: str, values: tuple[object, ...], *, at_least: int = 1) -
     return tuple(values)
 
 
-def _check_callable(where: str, value: object) -> Any:
-    if not callable(value):
-        raise InvalidArgument(
-            f"{where} takes a function, got {type(value).__name__}: {value!r:.80}"
-        )
-    return value
-
-
 def _check_count(where: str, value: object, minimum: int = 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise InvalidArgument(f"{where} must be an integer >= {minimum}, got {value!r}")
@@ -253,7 +245,7 @@ def _is_flow(instance: object, attribute: Any, value: Any) -> None:
 
 
 def _is_callable(instance: object, attribute: Any, value: Any) -> None:
-    _check_callable(attribute.name, value)
+    check_callable(f"{type(instance).__name__}'s {attribute.name}", value)
 
 
 def _flows(value: Iterable[Flow[Any, Any]]) -> tuple[Flow[Any, Any], ...]:

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar, final
 from attrs import frozen
 
 from playbill.effects import InvalidArgument, PlaybillError
+from playbill.effects._checks import check_callable
 from playbill.flow import (
     Continue,
     Done,
@@ -162,8 +163,7 @@ def router(
     >>> simulate(pick.to_program(5)).value, simulate(pick.to_program(50)).value
     (6, 5)
     """
-    if not callable(choose):
-        raise InvalidArgument(f"router() choose must be a function, got {choose!r:.80}")
+    check_callable("router() choose", choose)
     names = _routes("router()", routes)
     unchanged: Flow[Any, Any] = identity()
     return (
@@ -273,8 +273,7 @@ def stateful_router(
     >>> simulate(spread.to_program(["ab", "cd", "ef"])).value
     ('AB', 'Cd', 'EF')
     """
-    if not callable(choose):
-        raise InvalidArgument(f"stateful_router() choose must be a function, got {choose!r:.80}")
+    check_callable("stateful_router() choose", choose)
     names = _routes("stateful_router()", routes)
     if not isinstance(max_inputs, int) or isinstance(max_inputs, bool) or max_inputs < 0:
         raise InvalidArgument(
@@ -442,8 +441,7 @@ def debate(
     team = _agents("debate() debaters:", tuple(debaters))
     judge = as_flow("debate() arbiter", arbiter)
     rounds = _rounds("debate()", max_rounds)
-    if not callable(agreement):
-        raise InvalidArgument(f"debate() agreement must be a predicate, got {agreement!r:.80}")
+    check_callable("debate() agreement", agreement, "a predicate")
     unchanged: Flow[Any, Any] = identity()
     body = (
         step(debate_turn)

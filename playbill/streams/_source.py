@@ -9,7 +9,13 @@ from typing import Any, Generic, TypeVar, final
 from attrs import frozen
 
 from playbill.effects import ActorRef, InvalidArgument, Program, program, pure
-from playbill.effects._checks import _received, check_count, check_iterable, check_seconds
+from playbill.effects._checks import (
+    _received,
+    check_callable,
+    check_count,
+    check_iterable,
+    check_seconds,
+)
 from playbill.effects._program import as_program
 from playbill.streams._pullers import END, Puller, materialise
 from playbill.streams._signal import NOTHING
@@ -43,12 +49,6 @@ __all__ = ["Source", "fold", "foreach", "ignore", "source", "to_actor", "to_list
 
 A = TypeVar("A")
 B = TypeVar("B")
-
-
-def _check_function(where: str, value: object) -> Any:
-    if not callable(value):
-        raise InvalidArgument(f"{where} must be a function, {_received(value)}")
-    return value
 
 
 def _check_positive(where: str, value: object) -> int:
@@ -120,7 +120,7 @@ class Source(Generic[A]):
         >>> stub.run(countdown.to_list())
         [3, 2, 1]
         """
-        return Source(Unfold(state, _check_function("Source.unfold() step", step)))
+        return Source(Unfold(state, check_callable("Source.unfold() step", step)))
 
     @staticmethod
     def from_actor(
@@ -147,7 +147,7 @@ class Source(Generic[A]):
         >>> stub.run(source(["a", "b"]).map(str.upper).to_list())
         ['A', 'B']
         """
-        return self._then(MapStage(_check_function("Source.map() function", function)))  # type: ignore[no-any-return]
+        return self._then(MapStage(check_callable("Source.map() function", function)))  # type: ignore[no-any-return]
 
     def filter(self, predicate: Callable[[A], bool]) -> Source[A]:
         """Only the elements ``predicate`` accepts.
@@ -156,7 +156,7 @@ class Source(Generic[A]):
         >>> stub.run(source(range(6)).filter(lambda n: n % 3 == 0).to_list())
         [0, 3]
         """
-        return self._then(FilterStage(_check_function("Source.filter() predicate", predicate)))  # type: ignore[no-any-return]
+        return self._then(FilterStage(check_callable("Source.filter() predicate", predicate)))  # type: ignore[no-any-return]
 
     def take(self, count: int) -> Source[A]:
         """The first ``count`` elements; then upstream is cancelled (its fibers stop, a
@@ -182,7 +182,7 @@ class Source(Generic[A]):
         >>> simulate(stream.flat_map(lambda got: now().map(lambda t: (got, t)))).value
         ([0, 1, 2], 3.0)
         """
-        _check_function("Source.map_async() function", function)
+        check_callable("Source.map_async() function", function)
         parallelism = _check_positive("Source.map_async() parallelism", parallelism)
         if not isinstance(ordered, bool):
             raise InvalidArgument(
@@ -277,7 +277,7 @@ class Source(Generic[A]):
         >>> stub.run(source([1, 2, 3]).fold(0, lambda total, n: total + n).to_list())
         [6]
         """
-        return self._then(FoldStage(zero, _check_function("Source.fold() function", function)))  # type: ignore[no-any-return]
+        return self._then(FoldStage(zero, check_callable("Source.fold() function", function)))  # type: ignore[no-any-return]
 
     def recover(self, function: Callable[[Exception], A]) -> Source[A]:
         """If upstream fails, one last element ``function(error)``, then completion.
@@ -286,7 +286,7 @@ class Source(Generic[A]):
         >>> stub.run(source([2, 0]).map(lambda n: 4 // n).recover(lambda e: -1).to_list())
         [2, -1]
         """
-        return self._then(RecoverStage(_check_function("Source.recover() function", function)))  # type: ignore[no-any-return]
+        return self._then(RecoverStage(check_callable("Source.recover() function", function)))  # type: ignore[no-any-return]
 
     # -- running ---------------------------------------------------------------------------
 
@@ -346,7 +346,7 @@ def fold(zero: Any, function: Callable[[Any, Any], Any]) -> Sink:
     >>> stub.run(source([1, 2, 3]).run_with(fold(10, lambda total, n: total + n)))
     16
     """
-    return FoldSink(zero, _check_function("fold() function", function))
+    return FoldSink(zero, check_callable("fold() function", function))
 
 
 def foreach(function: Callable[[Any], object]) -> Sink:
@@ -358,7 +358,7 @@ def foreach(function: Callable[[Any], object]) -> Sink:
     >>> stub.run(source([1, 2]).run_with(foreach(lambda n: sleep(n))).then(now()))
     3.0
     """
-    return ForeachSink(_check_function("foreach() function", function))
+    return ForeachSink(check_callable("foreach() function", function))
 
 
 def ignore() -> Sink:

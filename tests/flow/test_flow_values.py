@@ -60,7 +60,7 @@ def test_a_deep_flow_has_the_repr_of_a_shallow_one_continued() -> None:
 
 def test_a_deep_flow_given_where_a_function_belongs_is_a_clear_error() -> None:
     deep = nested(5_000)
-    with pytest.raises(InvalidArgument, match=r"takes a function, got LoopWithState: LoopWith"):
+    with pytest.raises(InvalidArgument, match=r"must be a function, got a LoopWithState: LoopWith"):
         step(deep)
 
 

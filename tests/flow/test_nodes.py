@@ -52,7 +52,7 @@ def test_chains_stay_flat_whichever_way_they_nest() -> None:
         (lambda: step(inc).timeout(0), "seconds must be positive"),
         (lambda: step(inc).timeout(float("nan")), "seconds must be positive"),
         (lambda: step(inc).retry(0), "retry attempts must be an integer >= 1"),
-        (lambda: step(42), "takes a function"),  # type: ignore[arg-type]
+        (lambda: step(42), "must be a function"),  # type: ignore[arg-type]
         (lambda: step(inc) >> 3, "then(...) takes a Flow"),  # type: ignore[operator]
         (lambda: step(inc).zip(inc), "zip(...) takes a Flow"),  # type: ignore[arg-type]
         (lambda: race(), "needs at least 1 flow"),
@@ -61,7 +61,7 @@ def test_chains_stay_flat_whichever_way_they_nest() -> None:
         (lambda: branch({"int": identity()}), "must be a (type, Flow) pair"),  # type: ignore[dict-item]
         (lambda: branch_on(inc, identity(), 3), "on_false takes a Flow"),  # type: ignore[arg-type]
         (lambda: call(""), "call() target must be an actor path"),
-        (lambda: actor("Echo"), "takes a function"),  # type: ignore[arg-type]
+        (lambda: actor("Echo"), "must be a function"),  # type: ignore[arg-type]
         (lambda: actor(dict, ask_timeout=-1), "ask_timeout must be positive"),
     ],
 )
