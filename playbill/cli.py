@@ -136,18 +136,26 @@ def _program_factory(target: str) -> tuple[Callable[[], Program[Any]], str]:
     _usage(f"{name} is {a_type(found)}, not a Program or a function building one")
 
 
-def _registry(target: str) -> Any:
-    from playbill.flow import Registry
-
-    found = _attribute(target, "--registry")
-    if callable(found) and not isinstance(found, Registry):
+def _given(target: str, what: str, accepts: Callable[[Any], bool], kind: str) -> Any:
+    """``MODULE:NAME`` loaded and, when it is a function building one, called: a value
+    ``accepts`` takes, else a usage error saying it is not ``kind``."""
+    found = _attribute(target, what)
+    if callable(found) and not accepts(found):
         try:
             found = found()
         except Exception as error:
-            _usage(f"--registry {target}: calling it raised {_one_line(error)}")
-    if not isinstance(found, Registry):
-        _usage(f"--registry {target} is {a_type(found)}, not a playbill.flow.Registry")
+            _usage(f"{what} {target}: calling it raised {_one_line(error)}")
+    if not accepts(found):
+        _usage(f"{what} {target} is {a_type(found)}, not {kind}")
     return found
+
+
+def _registry(target: str) -> Any:
+    from playbill.flow import Registry
+
+    return _given(
+        target, "--registry", lambda found: isinstance(found, Registry), "a playbill.flow.Registry"
+    )
 
 
 def _flow(path: str, registry: str) -> tuple[Any, Any]:
@@ -257,15 +265,12 @@ def replay_recording(path: str, program: str, handlers_target: str | None) -> No
 def _handlers(target: str) -> Any:
     from collections.abc import Mapping
 
-    found = _attribute(target, "--handlers")
-    if callable(found) and not isinstance(found, Mapping):
-        try:
-            found = found()
-        except Exception as error:
-            _usage(f"--handlers {target}: calling it raised {_one_line(error)}")
-    if not isinstance(found, Mapping):
-        _usage(f"--handlers {target} is {a_type(found)}, not a mapping from effect type to handler")
-    return found
+    return _given(
+        target,
+        "--handlers",
+        lambda found: isinstance(found, Mapping),
+        "a mapping from effect type to handler",
+    )
 
 
 @main.command()
