@@ -2,8 +2,9 @@
 one step, in shared code every interpreter calls, so concurrent callers in one process get the
 same actor and it is spawned once.
 
-Pluggable for more than one process: an interpreter (or, later, the Redis node) that must
-agree with other processes first takes the path's lease, then calls `get_or_spawn_cell`.
+Across processes, ``system.get_or_spawn(path, actor, durable=True)`` maps the path to one
+durable actor of the system's transport (`playbill.distributed.RedisTransport.get_or_spawn`),
+which its fenced lease keeps single on the cluster.
 """
 
 from __future__ import annotations

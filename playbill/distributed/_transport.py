@@ -54,6 +54,7 @@ logger = logging.getLogger("playbill")
 
 GROUP = "playbill"  # the consumer group of every mailbox stream
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")  # a path segment on the cluster: no '.' (the joint)
 _FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _KEPT_DATA = 1024  # bytes of a refused oversize entry kept in its dead letter
 _APPEND_BYTES = 8_000_000  # envelope bytes past which an APPEND call takes no more entries
@@ -403,6 +404,85 @@ class RedisTransport:
             self._spawning[id] = spawning
             spawning.add_done_callback(lambda _: self._spawning.pop(id, None))
         return await asyncio.shield(spawning)
+
+    def id_of(self, path: str) -> str:
+        """The durable id that the actor path ``path`` names on the cluster (used by
+        `get_or_spawn`): its segments under the root guardian, joined by ``.``. A relative
+        path is under the root (``"sessions/alice"``); an absolute one starts with this
+        system's name (``"/app/sessions/alice"``), which is dropped, so every node — each
+        with its own system name — maps one path to one id. Segments are letters, digits,
+        ``_`` and ``-`` (``.`` joins them, so it is refused in a segment).
+
+        >>> transport = RedisTransport("redis://127.0.0.1:6379/0")
+        >>> transport.id_of("sessions/alice"), transport.id_of("/app/cache")
+        ('sessions.alice', 'cache')
+        >>> transport.id_of("worker.1")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        playbill.effects._errors.InvalidArgument: get_or_spawn() path must be ...
+        """
+        accepted = (
+            "an actor path like 'parent/child' (under the root guardian) or "
+            "'/system/parent/child', each segment letters, digits, '_' and '-' ('.' joins "
+            "them in the durable id)"
+        )
+        if not isinstance(path, str):
+            raise InvalidArgument(f"get_or_spawn() path must be {accepted}, got {path!r}")
+        segments = path.split("/")
+        if path.startswith("/"):
+            system, segments = segments[1], segments[2:]
+            if self._system is not None and system != self._system.name:
+                raise InvalidArgument(
+                    f"get_or_spawn() path {path!r} is under /{system}, not this system "
+                    f"/{self._system.name}; give it relative to the root ('a/b'), which every "
+                    "node maps to the same durable id"
+                )
+        if not segments or not all(_SEGMENT.match(segment) for segment in segments):
+            raise InvalidArgument(f"get_or_spawn() path must be {accepted}, got {path!r}")
+        durable_id = ".".join(segments)
+        if len(durable_id) > 200:
+            raise InvalidArgument(
+                f"get_or_spawn() path must give a durable id of at most 200 characters, got "
+                f"{path!r} ({len(durable_id)})"
+            )
+        return durable_id
+
+    async def get_or_spawn(
+        self,
+        path: str,
+        actor: Callable[[], Any],
+        *,
+        supervision: SupervisionStrategy | None = None,
+        mailbox: MailboxPolicy | None = None,
+    ) -> DurableRef:
+        """``get_or_spawn(path, actor)`` across processes: the ref of the one actor the path
+        names on the cluster, the durable actor `id_of(path)` (``"sessions/alice"`` is
+        ``"sessions.alice"``), got or spawned here as by `get_or_spawn_durable` — nodes
+        racing on one path get the same ref and one of them runs the actor (its fenced
+        lease) while the others stand by. ``actor`` is used only by a node that hosts it
+        anew. ``system.get_or_spawn(path, actor, durable=True)`` is the same call.
+
+        >>> import asyncio
+        >>> transport = RedisTransport("redis://127.0.0.1:6379/0")
+        >>> asyncio.run(transport.get_or_spawn("a//b", object))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        playbill.effects._errors.InvalidArgument: get_or_spawn() path must be ...
+
+        With a server, in every process (one actor is built, on one node)::
+
+            cache = await system.get_or_spawn("caches/users", Cache, durable=True)
+            await cache.ask(Lookup("alice"), timeout=5)
+        """
+        durable_id = self.id_of(path)
+        if not callable(actor):
+            raise InvalidArgument(
+                f"get_or_spawn() factory must be an actor class or a zero-argument factory, "
+                f"got {actor!r}"
+            )
+        return await self.get_or_spawn_durable(
+            actor, durable_id, supervision=supervision, mailbox=mailbox
+        )
 
     async def grain(
         self,

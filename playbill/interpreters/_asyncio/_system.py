@@ -13,7 +13,7 @@ import random as _random
 import time
 from collections.abc import Awaitable, Callable, Container, Mapping
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from playbill.actors import (
     DEFAULT_ASK_TIMEOUT,
@@ -367,11 +367,29 @@ class ActorSystem:
         """Start a top-level actor now and return its live ref."""
         return self._spawn(self._running_guardian(), actor, name, supervision, mailbox).ref
 
-    def get_or_spawn(self, path: str, actor: Callable[[], Any]) -> ActorRef:
+    @overload
+    def get_or_spawn(
+        self, path: str, actor: Callable[[], Any], *, durable: Literal[False] = False
+    ) -> ActorRef: ...
+
+    @overload
+    def get_or_spawn(
+        self, path: str, actor: Callable[[], Any], *, durable: Literal[True], **options: Any
+    ) -> Awaitable[Any]: ...
+
+    def get_or_spawn(
+        self, path: str, actor: Callable[[], Any], *, durable: bool = False, **options: Any
+    ) -> ActorRef | Awaitable[Any]:
         """The live ref of the actor at ``path`` (``"/app/cache"``, or relative to the root,
         ``"cache"``), spawned there from ``actor`` now when there is none: atomic within the
         system, so concurrent callers get the same actor, spawned once (the direct twin of
         `free_get_or_spawn`).
+
+        With ``durable=True`` (awaited; a system with a transport): atomic **across the
+        processes** sharing the transport — the path names one actor on the cluster, a
+        durable actor, and nodes racing on it get the same ref while one of them runs it
+        (``options``: ``supervision``, ``mailbox``); see
+        `playbill.distributed.RedisTransport.get_or_spawn`.
 
         >>> import asyncio
         >>> from playbill import Actor, ActorSystem
@@ -385,6 +403,27 @@ class ActorSystem:
         >>> asyncio.run(main())
         True
         """
+        if durable is True:
+            self._running_guardian()
+            transport = self._require_transport("get_or_spawn(durable=True)")
+            method = getattr(transport, "get_or_spawn", None)
+            if method is None:
+                raise InvalidArgument(
+                    f"system.get_or_spawn(durable=True) needs a transport with get_or_spawn "
+                    f"(such as playbill.distributed.RedisTransport), got {short(transport)}"
+                )
+            awaitable: Awaitable[Any] = method(path, actor, **options)
+            return awaitable
+        if durable is not False:
+            raise InvalidArgument(
+                f"get_or_spawn() durable must be True (one actor across the processes of a "
+                f"transport) or False (this system's), got {short(durable)}"
+            )
+        if options:
+            raise InvalidArgument(
+                f"get_or_spawn() takes {', '.join(sorted(options))} only with durable=True "
+                "(a durable actor's options); spawn the actor with system.spawn for them here"
+            )
         guardian = self._running_guardian()
         cell: _Cell = get_or_spawn_cell(guardian, self.name, path, actor)
         return cell.ref
