@@ -23,13 +23,18 @@ import redis.exceptions
 from attrs import frozen
 
 from playbill.actors import (
+    NEVER,
+    AfterIdle,
+    Deactivate,
     DeadLetterReason,
     Grain,
     GrainStore,
     MailboxPolicy,
+    StopPolicy,
     SupervisionStrategy,
 )
 from playbill.actors._spawning import actor_label
+from playbill.actors._stop_policies import Never
 from playbill.distributed import _scripts
 from playbill.distributed._effects import DurableAsk, DurableTell, RedisWrite
 from playbill.distributed._envelope import Envelope, decode_reply
@@ -57,6 +62,7 @@ _ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")  # a path segment on the cluster: no '.' (the joint)
 _FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _KEPT_DATA = 1024  # bytes of a refused oversize entry kept in its dead letter
+_DEACTIVATE = ("playbill.Deactivate", 1)  # how `Deactivate` travels
 _APPEND_BYTES = 8_000_000  # envelope bytes past which an APPEND call takes no more entries
 
 
@@ -197,6 +203,8 @@ class RedisTransport:
                 f"registry that @message fills), got {registry!r}"
             )
         self.registry = registry if registry is not None else default_registry
+        if not self.registry.knows(*_DEACTIVATE):  # (sent to a cluster grain: `grain()`)
+            self.registry.message(*_DEACTIVATE)(Deactivate)
         self._system: ActorSystem | None = None
         self._redis: aioredis.Redis | None = None
         self._hosts: dict[str, _Host] = {}
@@ -345,6 +353,16 @@ class RedisTransport:
         _check_id("spawn_durable() id", id)
         if not callable(actor):
             raise InvalidArgument(f"spawn_durable() takes an actor class or factory, got {actor!r}")
+        return await self._spawn_host(actor, id, supervision, mailbox, _Host)
+
+    async def _spawn_host(
+        self,
+        actor: Callable[[], Any],
+        id: str,
+        supervision: SupervisionStrategy | None,
+        mailbox: MailboxPolicy | None,
+        kind: type[_Host],
+    ) -> DurableRef:
         system = self._require_started()
         if id in self._hosts:
             raise InvalidArgument(f"the durable actor {id!r} is already hosted by this node")
@@ -356,7 +374,7 @@ class RedisTransport:
                 ),
             )
         )
-        host = _Host(self, system, id, actor, supervision, mailbox, incarnation)
+        host = kind(self, system, id, actor, supervision, mailbox, incarnation)
         self._hosts[id] = host
         await host.try_acquire()
         host.task = self._spawn_task(host.run(), f"host of durable actor {id!r}")
@@ -392,6 +410,16 @@ class RedisTransport:
             raise InvalidArgument(
                 f"get_or_spawn_durable() takes an actor class or factory, got {actor!r}"
             )
+        return await self._get_or_spawn_host(actor, id, supervision, mailbox, _Host)
+
+    async def _get_or_spawn_host(
+        self,
+        actor: Callable[[], Any],
+        id: str,
+        supervision: SupervisionStrategy | None,
+        mailbox: MailboxPolicy | None,
+        kind: type[_Host],
+    ) -> DurableRef:
         self._require_started()
         host = self._hosts.get(id)
         if host is not None and not host.retired:
@@ -399,7 +427,7 @@ class RedisTransport:
         spawning = self._spawning.get(id)
         if spawning is None:
             spawning = asyncio.ensure_future(
-                self.spawn_durable(actor, id, supervision=supervision, mailbox=mailbox)
+                self._spawn_host(actor, id, supervision, mailbox, kind)
             )
             self._spawning[id] = spawning
             spawning.add_done_callback(lambda _: self._spawning.pop(id, None))
@@ -491,14 +519,23 @@ class RedisTransport:
         *,
         store: GrainStore,
         kind: str | None = None,
+        stop_policy: StopPolicy = NEVER,
     ) -> DurableRef:
         """The ref of the virtual actor ``(kind, key)`` on the cluster: a durable actor named
         ``grain.{kind}.{key}`` (``kind``: the grain class's name by default), got or spawned
         here (`get_or_spawn_durable`), so it is active on exactly one node at a time; on
         that node it is ``grain(key)``, its state loaded from ``store`` when it activates
         and saved when it deactivates (or by ``write_state()``). When its owner dies,
-        another node that addressed it takes it over once the lease expires, loading the
-        state ``store`` kept (a `RedisStore`: each process its own).
+        another node that addressed it takes it over once a message waits and the lease
+        expired, loading the state ``store`` kept (a `RedisStore`: each process its own).
+
+        ``stop_policy=AfterIdle(seconds)`` deactivates the grain after ``seconds`` with no
+        message, as `VirtualActors` does in one process; ``Deactivate(key)`` sent to it does
+        it by hand (answered ``True``). Deactivated, the grain saves its state, stops and
+        releases its lease; no node runs it until the next message, which activates a fresh
+        instance (on whichever node addressed it takes the lease first) with the state
+        reloaded. A message racing with the deactivation stays in the stream and is handled
+        by the next activation: never lost. Give every node the same options.
 
         >>> import asyncio
         >>> from playbill.actors import Grain, InMemoryStore
@@ -528,8 +565,15 @@ class RedisTransport:
         if isinstance(key, bool) or not isinstance(key, (str, int)):
             raise InvalidArgument(f"grain() key must be a str or an int, got {key!r}")
         text = _check_id("grain() key", str(key))
-        factory = functools.partial(_build_grain, grain, key, store, name)
-        return await self.get_or_spawn_durable(factory, f"grain.{name}.{text}")
+        if not isinstance(stop_policy, (Never, AfterIdle)):
+            raise InvalidArgument(
+                f"grain() stop_policy must be NEVER or AfterIdle(seconds) (when an idle grain "
+                f"deactivates), got {stop_policy!r}"
+            )
+        factory = functools.partial(_build_grain, grain, key, store, name, stop_policy)
+        return await self._get_or_spawn_host(
+            factory, f"grain.{name}.{text}", None, None, _GrainHost
+        )
 
     def remote(self, id: str, *, incarnation: int | None = None) -> DurableRef:
         """A ref to the durable actor ``id`` wherever it runs (``incarnation=None``:
@@ -665,7 +709,16 @@ class RedisTransport:
         if pending is None:
             return
         loop = asyncio.get_running_loop()
-        owner = await self._owner_of(pending.actor)
+        delay = 0.005
+        while True:
+            owner = await self._owner_of(pending.actor)
+            if owner is not None or not await self._activatable(pending.actor):
+                break
+            # a dormant grain: the message activates it on one of its nodes; wait for it
+            if pending.future.done() or self._ending:
+                return
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, self.heartbeat)
         if owner is not None:
             if len(self._owners) >= 1024:  # (stale entries go now and then)
                 self._owners.clear()
@@ -694,6 +747,23 @@ class RedisTransport:
             "heartbeat lookup", lambda: client.exists(self.key("node", node))
         )
         return node if alive else None
+
+    async def _activatable(self, actor: str) -> bool:
+        """Whether a live node keeps ``actor`` dormant (a deactivated cluster grain), so that
+        a message waiting in its stream activates it there (dead nodes' notes are dropped)."""
+        client = self._client()
+        key = self.key("dormant", actor)
+        nodes: Any = await self._retrying("dormant lookup", lambda: client.hkeys(key))
+        if not nodes:
+            return False
+        names = sorted(node.decode() for node in nodes)
+        beats: Any = await self._retrying(
+            "heartbeat lookup", lambda: client.mget([self.key("node", name) for name in names])
+        )
+        dead = [name for name, beat in zip(names, beats, strict=True) if beat is None]
+        if dead:
+            await self._retrying("dormant clean-up", lambda: client.hdel(key, *dead))
+        return len(dead) < len(names)
 
     def _fail_asks(self, error: PlaybillError) -> None:
         for pending in list(self._asks.values()):
@@ -854,6 +924,11 @@ class RedisTransport:
                 if successor is not None and successor != pending.owner:
                     pending.owner = successor
                     continue
+                if successor is None and await self._activatable(pending.actor):
+                    # a grain another live node activates once the lease expired: wait
+                    pending.owner = None
+                    self._spawn_task(self._find_owner(corr), "ask")
+                    continue
                 if corr in self._asks and not pending.future.done():
                     pending.future.set_exception(
                         NodeDown(
@@ -927,7 +1002,9 @@ class RedisTransport:
                 await self._pause(what, error, attempt)
 
 
-def _build_grain(grain: Callable[[Any], Grain], key: Any, store: GrainStore, kind: str) -> Grain:
+def _build_grain(
+    grain: Callable[[Any], Grain], key: Any, store: GrainStore, kind: str, policy: StopPolicy
+) -> Grain:
     instance = grain(key)
     if not isinstance(instance, Grain):
         raise InvalidArgument(
@@ -936,6 +1013,9 @@ def _build_grain(grain: Callable[[Any], Grain], key: Any, store: GrainStore, kin
         )
     instance.grain_store = store
     instance.grain_kind = kind
+    if policy is not NEVER:
+        instance.stop_policy = policy
+    instance.middleware = (*instance.middleware, DEACTIVATION)  # (Deactivate stops it)
     return instance
 
 
@@ -958,4 +1038,5 @@ class _PendingAsk:
         self.timer: asyncio.TimerHandle | None = None
 
 
+from playbill.distributed._grain_host import DEACTIVATION, _GrainHost  # noqa: E402
 from playbill.distributed._host import _Host  # noqa: E402  (they refer to each other)
