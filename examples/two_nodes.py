@@ -10,6 +10,11 @@ stages ``HINCRBY <actor> <message> 1``, applied atomically with the message's
 acknowledgement. B is killed while beta is mid-way; its replacement takes beta's lease once
 the old one expired, and beta's unacknowledged messages are redelivered to it.
 
+Then, on the same Redis, two nodes in this process show the cluster's named actors and
+grains: both race ``system.get_or_spawn("shared/cache", Cache, durable=True)`` and get one
+actor; a grain with ``stop_policy=AfterIdle(0.3)`` idles out (its state saved, its lease
+released) and the next message, from the other node, activates it again with its state.
+
 It starts its own ``redis-server`` (127.0.0.1, a random port, AOF on) when one is installed;
 otherwise it prints how to get one and exits 0.
 """
@@ -94,6 +99,51 @@ def finish(process: subprocess.Popen[str]) -> None:
         process.stdout.close()
 
 
+# -- named actors and an idle grain, two nodes in this process --------------------------------
+
+
+async def cluster_names_and_grains(url: str, namespace: str) -> dict[str, Any]:
+    from playbill import Actor
+    from playbill.actors import AfterIdle, Grain
+    from playbill.distributed import RedisStore, RedisTransport
+    from playbill.interpreters import ActorSystem
+
+    class Cache(Actor):
+        def receive(self, message: object) -> object:
+            return message
+
+    class Tab(Grain):
+        def initial_state(self) -> object:
+            return 0
+
+        def receive(self, amount: int) -> object:
+            self.state += amount  # saved when it deactivates
+            return [self.state, self.context.self_ref.path.split("/")[1]]
+
+    async with (
+        ActorSystem("A", transport=RedisTransport(url, namespace=namespace, **OPTIONS)) as a,
+        ActorSystem("B", transport=RedisTransport(url, namespace=namespace, **OPTIONS)) as b,
+    ):
+        caches = await asyncio.gather(
+            a.get_or_spawn("shared/cache", Cache, durable=True),
+            b.get_or_spawn("shared/cache", Cache, durable=True),
+        )
+        stores = [RedisStore(url, namespace=namespace) for _ in range(2)]
+        tabs = [
+            await system.transport.grain(Tab, "t1", store=store, stop_policy=AfterIdle(0.3))  # type: ignore[union-attr]
+            for system, store in zip((a, b), stores, strict=True)
+        ]
+        first = await tabs[0].ask(5, timeout=5)
+        lease = f"{namespace}:lease:{tabs[0].id}"
+        client = a.transport._redis  # type: ignore[union-attr]
+        while await client.exists(lease):  # idle: saved, stopped, lease released
+            await asyncio.sleep(0.05)
+        again = await tabs[1].ask(1, timeout=5)  # activates it again, state reloaded
+        for store in stores:
+            store.close()
+    return {"named": len(set(caches)), "grain": [first, again]}
+
+
 def main(printer: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the two nodes, kill one, restart it; return the counts (None when Redis or the
     ``redis`` extra is missing)."""
@@ -148,7 +198,14 @@ def main(printer: Callable[[str], None] = print) -> dict[str, Any]:
             process.send_signal(signal.SIGTERM)  # a clean shutdown: leases released
             finish(process)
         client.close()
-    return {"before": before, "after": after, "twice": twice}
+        cluster = asyncio.run(cluster_names_and_grains(server.url, "names"))
+        first, again = cluster["grain"]
+        printer(
+            f"get_or_spawn('shared/cache', durable=True) on both nodes: {cluster['named']} actor; "
+            f"grain t1 was {first[0]} on {first[1]}, idled out, and came back as {again[0]} "
+            f"on {again[1]}"
+        )
+    return {"before": before, "after": after, "twice": twice, **cluster}
 
 
 if __name__ == "__main__":

@@ -236,6 +236,10 @@ def test_the_two_nodes_example_loses_nothing_when_a_node_is_killed_and_restarted
     assert summary["twice"] == 0
     assert summary["before"]["beta"] < 100  # killed mid-load
     assert "node B killed (SIGKILL)" in lines[0]
+    assert summary["named"] == 1  # both nodes' get_or_spawn: one actor
+    first, again = summary["grain"]
+    assert first[0] == 5
+    assert again[0] == 6  # idled out, saved, reactivated with its state
 
 
 def test_the_two_nodes_example_says_how_to_get_redis_server_when_it_is_missing(monkeypatch):

@@ -224,28 +224,12 @@ def test_a_grain_lives_in_one_process_and_after_a_sigkill_activates_elsewhere_wi
     activates the grain in the other process, with the state the RedisStore kept."""
     from tests.distributed.grain_worker import Purse
 
-    async def start(node_id: str) -> asyncio.subprocess.Process:
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.distributed.grain_worker",
-            redis_url,
-            namespace,
-            node_id,
-            "hana",
-            cwd=ROOT,
-            env=environment,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), 15)
-        assert line == b"ready\n", f"grain worker {node_id} did not start: {line!r}"
-        return process
-
     async def main() -> None:
         client = await admin(redis_url)
-        processes = [await start("p1"), await start("p2")]
+        processes = [
+            await _start_grain_worker(redis_url, namespace, "p1", "hana"),
+            await _start_grain_worker(redis_url, namespace, "p2", "hana"),
+        ]
         try:
             lease = f"{namespace}:lease:grain.Purse.hana"
             owner = (await client.get(lease)).decode().rsplit(":", 1)[0]
@@ -278,3 +262,70 @@ def test_a_grain_lives_in_one_process_and_after_a_sigkill_activates_elsewhere_wi
 async def _owned_by(client, lease: str, node_id: str) -> bool:
     value = await client.get(lease)
     return value is not None and value.decode().startswith(f"{node_id}:")
+
+
+async def _start_grain_worker(
+    url: str, namespace: str, node_id: str, key: str, *extra: str
+) -> asyncio.subprocess.Process:
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.distributed.grain_worker",
+        url,
+        namespace,
+        node_id,
+        key,
+        *extra,
+        cwd=ROOT,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), 15)
+    assert line == b"ready\n", f"grain worker {node_id} did not start: {line!r}"
+    return process
+
+
+def test_an_idle_grain_deactivates_in_one_process_and_reactivates_in_another(redis_url, namespace):
+    """Two worker processes address the grain Purse("iris") with AfterIdle(0.5): it runs in
+    one of them; idle, it saves its state, stops and releases its lease (no node owns it).
+    That process is then SIGKILLed — nothing of the grain is lost with it: the next message,
+    from a third process, activates it in the other worker at once (the lease was released,
+    not left to expire), with the state reloaded."""
+
+    async def main() -> None:
+        client = await admin(redis_url)
+        processes = {
+            name: await _start_grain_worker(redis_url, namespace, name, "iris", "0.5")
+            for name in ("p1", "p2")
+        }
+        lease = f"{namespace}:lease:grain.Purse.iris"
+        try:
+            async with node(redis_url, namespace, "client") as (system, _):
+                grain = system.remote("grain.Purse.iris")
+                balance, owner = await grain.ask(5, timeout=10)
+                assert balance == 5
+                assert await grain.ask(6, timeout=10) == [11, owner]
+
+                async def released() -> bool:
+                    return not await client.exists(lease)
+
+                await eventually(released, timeout=10, what="the idle deactivation")
+                victim = processes.pop(owner)
+                victim.send_signal(signal.SIGKILL)
+                await victim.wait()
+                (survivor,) = processes
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                assert await grain.ask("balance", timeout=10) == [11, survivor]
+                assert loop.time() - started < 2.0  # no lease to wait for
+        finally:
+            for process in processes.values():
+                if process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+                    await asyncio.wait_for(process.wait(), 10)
+            await client.aclose()
+        await clean(redis_url, namespace)
+
+    run(main(), timeout=60)
