@@ -84,11 +84,17 @@ class _GrainHost(_Host):
 
     async def run(self) -> None:
         """As `_Host.run`, but a host that does not own the grain is dormant rather than a
-        standby: it tries the lease only when a message waits in the stream."""
+        standby: it tries the lease only when a message waits in the stream. Activations
+        that end having committed nothing (a grain that stops itself as it activates, say)
+        are followed by a growing pause (up to ``lease_ttl``), so that a message waiting
+        for such a grain cannot make the nodes activate it in a busy loop."""
+        transport = self.transport
+        barren = 0
         while not self.closing and not self.retired:
             if not self.owning and not await self._wait_for_work():
                 continue
             renewer = asyncio.ensure_future(self._renew())
+            commits = self.commits
             try:
                 await self._own()
             except _Lost:
@@ -97,6 +103,9 @@ class _GrainHost(_Host):
                 renewer.cancel()
                 await asyncio.gather(renewer, return_exceptions=True)
                 await self.stop_local()
+            barren = barren + 1 if self.commits == commits else 0
+            if barren > 1 and not self.closing:
+                await asyncio.sleep(min(transport.lease_ttl, 0.01 * 2.0**barren))
 
     async def _wait_for_work(self) -> bool:
         """Whether this node took the lease (a message waits); ``False`` when closing."""

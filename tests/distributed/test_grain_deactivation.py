@@ -237,3 +237,41 @@ def test_a_bad_stop_policy_is_refused(arun, redis_url, namespace):
         await clean(redis_url, namespace)
 
     arun(main())
+
+
+class Refusing(Grain):
+    """Stops itself as it activates (after its first activation): it never handles the
+    message that waits for it."""
+
+    activations = 0
+
+    def on_activate(self) -> object:
+        Refusing.activations += 1
+        if Refusing.activations > 1:
+            self.context.stop(self.context.self_ref)
+        return None
+
+    def receive(self, message: object) -> object:
+        return message
+
+
+def test_a_grain_that_never_handles_a_message_is_not_activated_in_a_busy_loop(
+    arun, redis_url, namespace
+):
+    async def main() -> None:
+        Refusing.activations = 0
+        store = RedisStore(redis_url, namespace=namespace)
+        try:
+            async with node(redis_url, namespace, "a") as (_, transport):
+                ref = await transport.grain(Refusing, "r", store=store, stop_policy=AfterIdle(0.1))
+                await eventually(_not_leased(redis_url, namespace, ref.id))
+                ref.tell("waits for ever")
+                await ref.flush()
+                await asyncio.sleep(2.0)
+                # with pauses growing to lease_ttl (0.6 s): about 7; without them, dozens
+                assert 3 <= Refusing.activations <= 20
+        finally:
+            store.close()
+        await clean(redis_url, namespace)
+
+    arun(main())
