@@ -11,9 +11,10 @@ import pytest
 import redis.exceptions
 
 from playbill import Actor
-from playbill.distributed import RedisTransport, redis_write
+from playbill.actors import Deactivate, Grain
+from playbill.distributed import RedisStore, RedisTransport, redis_write
 from playbill.interpreters import ActorSystem
-from tests.distributed.support import FAST, admin, clean
+from tests.distributed.support import FAST, admin, clean, eventually
 
 DOCS = pathlib.Path(__file__).parent.parent.parent / "docs" / "distributed.md"
 
@@ -21,6 +22,15 @@ DOCS = pathlib.Path(__file__).parent.parent.parent / "docs" / "distributed.md"
 def documented_acl() -> list[str]:
     [block] = re.findall(r"```text\n(ACL SETUSER .*?)```", DOCS.read_text(), re.DOTALL)
     return block.split()[2:]  # after "ACL SETUSER"
+
+
+class Shelf(Grain):
+    def initial_state(self) -> object:
+        return 0
+
+    def receive(self, amount: int) -> object:
+        self.state += amount
+        return self.state
 
 
 class Stock(Actor):
@@ -53,6 +63,20 @@ def test_the_documented_acl_lets_a_node_work_and_keeps_it_in_its_namespace(arun,
                 assert await client.hget("shop:data:stock", "tea") == b"2"
                 with pytest.raises(redis.exceptions.NoPermissionError):
                     await transport._redis.set("elsewhere", "x")
+                # get-or-create on the cluster, and a grain deactivated then asked (dormant)
+                cache = await system.get_or_spawn("caches/stock", Stock, durable=True)
+                assert await cache.ask("three", timeout=5) == "three"
+                store = RedisStore(url, namespace="shop")
+                shelf = await transport.grain(Shelf, "s1", store=store)
+                assert await shelf.ask(4, timeout=5) == 4
+                assert await shelf.ask(Deactivate("s1"), timeout=5) is True
+
+                async def released() -> bool:
+                    return not await client.exists("shop:lease:grain.Shelf.s1")
+
+                await eventually(released, what="the deactivation")
+                assert await shelf.ask(1, timeout=5) == 5  # activated again, state reloaded
+                store.close()
         finally:
             await client.execute_command("ACL", "DELUSER", "shop-node")
             await client.aclose()
