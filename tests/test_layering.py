@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "streams": {"effects"},
     "agents": _CORE | {"flow", "models"},
     "moa": _CORE | {"flow", "models", "agents"},
-    "durable": _CORE | {"flow"},
+    "durable": _CORE | {"flow", "distributed"},  # (RedisJournal: the `redis` extra)
     "distributed": _CORE,
 }
 

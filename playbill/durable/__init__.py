@@ -25,11 +25,14 @@ Completed(workflow_id='w-1', value=('hello', 0.0))
 ['Now{}']
 """
 
+from typing import TYPE_CHECKING, Any
+
 from playbill.durable._codec import Codec, canonical
 from playbill.durable._durable import Completed, Durable, Interpreter, Outcome, Paused
 from playbill.durable._effects import AwaitInput, Patched, await_input, patched
 from playbill.durable._errors import (
     DurableError,
+    JournalConflict,
     JournalCorrupted,
     JournalMismatch,
     NotEncodable,
@@ -67,6 +70,7 @@ __all__ = [
     "EntryKind",
     "InputRejected",
     "Interpreter",
+    "JournalConflict",
     "JournalCorrupted",
     "JournalMismatch",
     "JournalStore",
@@ -82,6 +86,7 @@ __all__ = [
     "RecordingCorrupted",
     "RecordingDivergence",
     "RecordingReplay",
+    "RedisJournal",
     "SQLiteJournal",
     "Status",
     "WorkflowCancelled",
@@ -92,3 +97,16 @@ __all__ = [
     "read_recording",
     "replay_recording",
 ]
+
+if TYPE_CHECKING:
+    from playbill.durable._redis import RedisJournal
+
+
+def __getattr__(name: str) -> Any:
+    # RedisJournal needs the `redis` extra: imported when asked for, so that the rest of
+    # playbill.durable works without it
+    if name == "RedisJournal":
+        from playbill.durable._redis import RedisJournal
+
+        return RedisJournal
+    raise AttributeError(f"module 'playbill.durable' has no attribute {name!r}")

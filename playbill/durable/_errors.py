@@ -9,6 +9,7 @@ from playbill.interpreters._codec import NotEncodable
 
 __all__ = [
     "DurableError",
+    "JournalConflict",
     "JournalCorrupted",
     "JournalMismatch",
     "NotEncodable",
@@ -58,6 +59,13 @@ class JournalCorrupted(DurableError):
             "from a backup, or call Durable.repair(workflow_id) to drop the untrusted entries "
             "(their effects will be performed again)"
         )
+
+
+@final
+class JournalConflict(DurableError):
+    """A journal write was refused: its position is taken (another run of the workflow
+    wrote it), or it was made for a durable actor whose node no longer holds the actor's
+    lease (a stale owner). Nothing of the write is kept."""
 
 
 @final

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -16,6 +18,7 @@ from playbill.durable import (
     Durable,
     Entry,
     EntryKind,
+    JournalConflict,
     JournalCorrupted,
     MemoryJournal,
     SQLiteJournal,
@@ -34,14 +37,119 @@ def three_charges(order: str) -> Any:
     return first, second
 
 
-def durable(path: Path, counter: Counter) -> Durable:
+class Backend:
+    """Where the journals of a test live: one SQLite file, or one Redis namespace; each
+    ``journal()`` is a new store on it (as another process would open), and the helpers
+    corrupt what is stored behind the store's back."""
+
+    taken: type[BaseException]  # what appending at a taken position raises
+
+    def journal(self) -> Any:
+        raise NotImplementedError
+
+    def change_payload(self, position: str, payload: str) -> None:
+        raise NotImplementedError
+
+    def delete_sequence(self, sequence: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        for journal in self.opened:
+            journal.close()
+
+    opened: list[Any]
+
+
+class SQLiteBackend(Backend):
+    taken = sqlite3.IntegrityError
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.opened = []
+
+    def journal(self) -> Any:
+        journal = SQLiteJournal(self.path)
+        self.opened.append(journal)
+        return journal
+
+    def _corrupt(self, sql: str, *parameters: object) -> None:
+        with closing(sqlite3.connect(self.path)) as connection, connection:
+            connection.execute(sql, parameters)
+
+    def change_payload(self, position: str, payload: str) -> None:
+        self._corrupt("UPDATE journal SET payload = ? WHERE position = ?", payload, position)
+
+    def delete_sequence(self, sequence: int) -> None:
+        self._corrupt("DELETE FROM journal WHERE sequence = ?", sequence)
+
+
+class RedisBackend(Backend):
+    taken = JournalConflict
+
+    def __init__(self, url: str, namespace: str) -> None:
+        import redis
+
+        self.url = url
+        self.namespace = namespace
+        self.client = redis.Redis.from_url(url, decode_responses=True)
+        self.opened = []
+
+    def journal(self) -> Any:
+        from playbill.durable import RedisJournal
+
+        journal = RedisJournal(self.url, namespace=self.namespace)
+        self.opened.append(journal)
+        return journal
+
+    def _rows(self, workflow_id: str = "w") -> list[list[Any]]:
+        key = f"{self.namespace}:journal:{workflow_id}"
+        return [json.loads(row) for row in self.client.lrange(key, 0, -1)]
+
+    def change_payload(self, position: str, payload: str) -> None:
+        key = f"{self.namespace}:journal:w"
+        for index, row in enumerate(self._rows()):
+            if row[1] == position:
+                row[4] = payload
+                self.client.lset(key, index, json.dumps(row))
+
+    def delete_sequence(self, sequence: int) -> None:
+        key = f"{self.namespace}:journal:w"
+        for row in self.client.lrange(key, 0, -1):
+            if json.loads(row)[0] == sequence:
+                self.client.lrem(key, 1, row)
+
+    def close(self) -> None:
+        super().close()
+        keys = list(self.client.scan_iter(match=f"{self.namespace}:*"))
+        if keys:
+            self.client.delete(*keys)
+        self.client.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The store conformance tests run on SQLite and on Redis."""
+    made: Backend
+    if request.param == "sqlite":
+        made = SQLiteBackend(tmp_path / "j.db")
+    else:
+        made = RedisBackend(
+            request.getfixturevalue("redis_url"), request.getfixturevalue("namespace")
+        )
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def durable(backend: Backend, counter: Counter) -> Durable:
     registry = Registry()
     registry.register(three_charges, name="three")
-    return Durable(SQLiteJournal(path), registry, handlers={Charge: counter})
+    return Durable(backend.journal(), registry, handlers={Charge: counter})
 
 
 def test_the_file_is_in_wal_mode_and_keyed_by_workflow_and_position(tmp_path: Path) -> None:
-    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
+    durable(SQLiteBackend(tmp_path / "j.db"), Counter()).start("three", "w", "o")
     with closing(sqlite3.connect(tmp_path / "j.db")) as connection, connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         rows = connection.execute(
@@ -50,48 +158,45 @@ def test_the_file_is_in_wal_mode_and_keyed_by_workflow_and_position(tmp_path: Pa
     assert rows == [("w", "0", "value"), ("w", "1", "value"), ("w", "2", "value")]
 
 
-def test_a_journal_survives_a_new_store_on_the_same_file(tmp_path: Path) -> None:
+def test_a_journal_survives_a_new_store_on_the_same_file(backend: Backend) -> None:
     counter = Counter()
-    first = durable(tmp_path / "j.db", counter).start("three", "w", "o")
-    second = durable(tmp_path / "j.db", counter).recover("w")
+    first = durable(backend, counter).start("three", "w", "o")
+    second = durable(backend, counter).recover("w")
     assert first == second == Completed("w", ("receipt-o-1", "receipt-o-2"))
     assert counter.calls == ["o-1", "o-2"]
 
 
-def _corrupt(path: Path, sql: str) -> None:
-    with closing(sqlite3.connect(path)) as connection, connection:
-        connection.execute(sql)
-
-
-def test_a_changed_byte_is_found_and_nothing_after_it_is_trusted(tmp_path: Path) -> None:
-    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
-    _corrupt(tmp_path / "j.db", "UPDATE journal SET payload = '\"forged\"' WHERE position = '1'")
+def test_a_changed_byte_is_found_and_nothing_after_it_is_trusted(backend: Backend) -> None:
+    durable(backend, Counter()).start("three", "w", "o")
+    backend.change_payload("1", '"forged"')
     with pytest.raises(JournalCorrupted, match="entry 1 \\(position 1\\) fails its checksum") as e:
-        durable(tmp_path / "j.db", Counter()).recover("w")
+        durable(backend, Counter()).recover("w")
     assert e.value.trusted == 1
 
 
-def test_a_truncated_journal_is_found(tmp_path: Path) -> None:
-    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
-    _corrupt(tmp_path / "j.db", "DELETE FROM journal WHERE sequence = 2")
+def test_a_truncated_journal_is_found(backend: Backend) -> None:
+    durable(backend, Counter()).start("three", "w", "o")
+    backend.delete_sequence(2)
     with pytest.raises(JournalCorrupted, match="truncated: its record counts 3 entries, 2"):
-        durable(tmp_path / "j.db", Counter()).recover("w")
+        durable(backend, Counter()).recover("w")
 
 
-def test_a_lost_entry_in_the_middle_is_found(tmp_path: Path) -> None:
-    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
-    _corrupt(tmp_path / "j.db", "DELETE FROM journal WHERE sequence = 0")
+def test_a_lost_entry_in_the_middle_is_found(backend: Backend) -> None:
+    durable(backend, Counter()).start("three", "w", "o")
+    backend.delete_sequence(0)
     with pytest.raises(JournalCorrupted, match="entry 0 is missing") as caught:
-        durable(tmp_path / "j.db", Counter()).recover("w")
+        durable(backend, Counter()).recover("w")
     assert caught.value.trusted == 0
 
 
-def test_repair_drops_the_untrusted_entries_and_their_effects_run_again(tmp_path: Path) -> None:
-    durable(tmp_path / "j.db", Counter()).start("three", "w", "o")
-    _corrupt(tmp_path / "j.db", "UPDATE journal SET payload = '0' WHERE position = '1'")
+def test_repair_drops_the_untrusted_entries_and_their_effects_run_again(
+    backend: Backend,
+) -> None:
+    durable(backend, Counter()).start("three", "w", "o")
+    backend.change_payload("1", "0")
     counter = Counter()
-    assert durable(tmp_path / "j.db", counter).repair("w") == 1
-    outcome = durable(tmp_path / "j.db", counter).recover("w")
+    assert durable(backend, counter).repair("w") == 1
+    outcome = durable(backend, counter).recover("w")
     assert outcome == Completed("w", ("receipt-o-1", "receipt-o-2"))
     assert counter.calls == ["o-2"]  # entry 0 was trusted; the sleep and the rest ran again
 
@@ -111,8 +216,8 @@ def test_a_journal_path_must_name_a_file(path: Any) -> None:
         SQLiteJournal(path)
 
 
-def test_listing_by_status(tmp_path: Path) -> None:
-    journal = SQLiteJournal(tmp_path / "j.db")
+def test_listing_by_status(backend: Backend) -> None:
+    journal = backend.journal()
     journal.open("a", "three", "null")
     journal.open("b", "three", "null")
     journal.update("b", Status.PAUSED, prompt="ok?", schema="bool", position="3")
@@ -141,25 +246,51 @@ def test_a_journal_is_a_context_manager_that_closes_it(tmp_path: Path) -> None:
     assert not (tmp_path / "j.db-wal").exists()
 
 
-def test_appends_from_two_journals_on_one_file_keep_one_chain(tmp_path: Path) -> None:
+def test_appends_from_two_journals_on_one_file_keep_one_chain(backend: Backend) -> None:
     # each journal checks the head it last saw rather than reading it: when the other one
     # moved it, it reads it and chains to it
-    path = tmp_path / "j.db"
-    with SQLiteJournal(path) as one, SQLiteJournal(path) as other:
-        one.open("w", "steps", "null")
-        for sequence in range(6):
-            writer = one if sequence % 3 else other
-            writer.append("w", Entry(str(sequence), "Work", EntryKind.VALUE, str(sequence)))
-        loaded = one.load("w")
-        assert loaded is not None
-        assert [entry.payload for entry in loaded.entries] == [str(n) for n in range(6)]
-        with pytest.raises(sqlite3.IntegrityError):  # a position taken: nothing is written
-            one.append("w", Entry("5", "Work", EntryKind.VALUE, "again"))
-        one.append("w", Entry("6", "Work", EntryKind.VALUE, "6"))
-    with SQLiteJournal(path) as fresh:
-        reloaded = fresh.load("w")
+    one, other = backend.journal(), backend.journal()
+    one.open("w", "steps", "null")
+    for sequence in range(6):
+        writer = one if sequence % 3 else other
+        writer.append("w", Entry(str(sequence), "Work", EntryKind.VALUE, str(sequence)))
+    loaded = one.load("w")
+    assert loaded is not None
+    assert [entry.payload for entry in loaded.entries] == [str(n) for n in range(6)]
+    with pytest.raises(backend.taken):  # a position taken: nothing is written
+        one.append("w", Entry("5", "Work", EntryKind.VALUE, "again"))
+    one.append("w", Entry("6", "Work", EntryKind.VALUE, "6"))
+    reloaded = backend.journal().load("w")
     assert reloaded is not None
     assert len(reloaded.entries) == 7
+
+
+def test_appending_several_entries_writes_all_or_none(backend: Backend) -> None:
+    journal = backend.journal()
+    journal.open("w", "steps", "null")
+    journal.append("w", Entry("0", "Work", EntryKind.VALUE, "0"))
+    batch = [Entry("1", "Work", EntryKind.VALUE, "1"), Entry("0", "Work", EntryKind.VALUE, "x")]
+    with pytest.raises(backend.taken):
+        journal.append_all("w", batch)
+    journal.append_all("w", [Entry("1", "Work", EntryKind.MARKER, "null")])
+    loaded = backend.journal().load("w")
+    assert loaded is not None
+    assert [(entry.position, entry.payload) for entry in loaded.entries] == [
+        ("0", "0"),
+        ("1", "null"),
+    ]
+
+
+def test_a_fork_copies_the_journal_into_a_new_workflow(backend: Backend) -> None:
+    counter = Counter()
+    durable(backend, counter).start("three", "w", "o")
+    forked = durable(backend, counter).fork("w", at=2, new_id="w2", result="receipt-x")
+    assert forked == Completed("w2", ("receipt-o-1", "receipt-x"))
+    assert counter.calls == ["o-1", "o-2"]  # the fork replayed 0 and 1, and was given 2
+    with pytest.raises(InvalidArgument, match="new_id 'w2' is already a workflow"):
+        durable(backend, counter).fork("w", at=2, new_id="w2")
+    ids = [record.workflow_id for record in backend.journal().workflows()]
+    assert ids == ["w", "w2"]
 
 
 def test_the_journal_table_is_clustered_by_workflow_and_position(tmp_path: Path) -> None:
