@@ -21,6 +21,7 @@ from playbill.actors import MailboxPolicy, SupervisionStrategy
 from playbill.actors._kernel import Phase
 from playbill.distributed._effects import RedisWrite
 from playbill.distributed._envelope import Envelope, Refusal, decode_envelope, encode_reply
+from playbill.distributed._staging import HOSTING, Guard, MessageStage, Write
 from playbill.effects import ActorRef, ActorStopped, InvalidArgument
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ class _Copy:
 
 _Decoded = tuple[Envelope, Any] | Refusal | _Copy | None  # an entry, read
 
-_REFUSED, _DONE, _ALREADY, _WRITE_FAILED, _ERROR = 0, 1, 2, 3, -1
+_REFUSED, _DONE, _ALREADY, _WRITE_FAILED, _MOVED, _ERROR = 0, 1, 2, 3, 4, -1
+_NOTHING_STAGED: tuple[list[Guard], list[Write]] = ([], [])
 _COMMIT_BATCH = 256
 _COMMIT_DELAY = 0.05  # seconds a first delivery's commit may wait for the rest of its batch
 
@@ -114,6 +116,7 @@ class _Host:
         "reread",
         "retired",
         "settled_since_read",
+        "stage",
         "supervision",
         "system",
         "task",
@@ -150,6 +153,8 @@ class _Host:
         self.writes: list[RedisWrite] | None = None  # staged by the message being handled
         # its tells to durable refs, staged too: (stream, envelope, message id) each
         self.outgoing: list[tuple[str, bytes, str]] = []
+        # the guarded writes of stores (the durable journal) staged by that message, if any
+        self.stage: MessageStage | None = None
         self.closing = False
         self.retired = False
         self.commits = 0
@@ -292,6 +297,7 @@ class _Host:
         assert client is not None
         mbox = self.keys["mbox"]
         await self._create_group()
+        HOSTING.set(self)  # the actor's task inherits it: its stores find the message's stage
         self.local = self.system.spawn(
             self.factory,
             f"durable:{self.id}",
@@ -687,13 +693,24 @@ class _Host:
         finally:
             writes, self.writes = self.writes, None
             outgoing, self.outgoing = self.outgoing, []
+            stage, self.stage = self.stage, None
         reply = b""
         if envelope.reply_to is not None and envelope.corr is not None:
             try:
                 reply = encode_reply(envelope.corr, transport.registry.pack(result), None)
             except InvalidArgument as error:
                 reply = encode_reply(envelope.corr, None, ("InvalidArgument", str(error)))
-        await self._commit(entry, envelope, reply, writes or [], outgoing=outgoing, wait=wait)
+        staged = stage.commands() if stage is not None else None
+        await self._commit(
+            entry,
+            envelope,
+            reply,
+            writes or [],
+            outgoing=outgoing,
+            staged=staged,
+            # (a journal written: the next message reads it, so it is committed first)
+            wait=wait or bool(staged and staged[1]),
+        )
         return _Outcome.DONE
 
     def _decode(self, raw: object) -> tuple[Envelope, Any] | Refusal:
@@ -766,6 +783,7 @@ class _Host:
         *,
         wait: bool = True,
         counted: bool = False,
+        staged: tuple[list[Guard], list[Write]] | None = None,
     ) -> None:
         """Queue the entry's commit for the committer; with ``wait``, until it is done.
         ``wait`` is false for a first delivery, whose delivery count exists only if
@@ -785,6 +803,7 @@ class _Host:
             ],
             outgoing or [],
             1 if wait or counted else 0,  # (a first delivery has a count only if it failed)
+            *(staged or _NOTHING_STAGED),
         )
         loop = asyncio.get_running_loop()
         done: asyncio.Future[int] = loop.create_future()
@@ -899,6 +918,16 @@ class _Host:
             pending.done.set_result(_ERROR)
             return
         status, error = result
+        if status == _MOVED:  # a guard of its staged writes failed: left pending
+            logger.warning(
+                "durable actor %r: entry %s is redelivered: %s",
+                self.id,
+                pending.entry,
+                error.decode(errors="replace"),
+            )
+            self.reread = True
+            pending.done.set_result(_ERROR)
+            return
         if status == _REFUSED:
             self.lose("its commit was refused by the lease check")
         elif status == _WRITE_FAILED:  # acked and dead-lettered

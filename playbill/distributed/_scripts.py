@@ -18,8 +18,10 @@
   sender's retried XADD) and say which they are (fenced). For entries with no (or a wrong)
   ``i`` field: written by another client, or hostile.
 - COMMIT: after the handlers of a batch of consecutive entries, in one step: the fence check
-  (once), then for each entry in order XACK, the dedup record, the handler's staged writes,
-  the reply for an ask, its staged tells and the dead letter. The batch travels as one
+  (once), then for each entry in order the guards of its staged store writes (a journal that
+  moved since its handler read it: the entry is left pending), XACK, the dedup record, the
+  staged store writes (the durable journal's appends), the handler's staged writes, the
+  reply for an ask, its staged tells and the dead letter. The batch travels as one
   msgpack argument (``cmsgpack.unpack`` in Lua), so redis-py packs a handful of arguments per
   batch instead of about 14 per entry. A staged write that fails dead-letters its entry (acked)
   and the next entries of the batch are still committed. The node runs commits in order
@@ -205,10 +207,13 @@ return flags
 #   in stream order: entry id, message id to record as seen ('' none), reply stream, reply
 #   ('' none), dead reason ('' none), dead data, message id, staged writes ({command, key,
 #   arguments...} each), staged tells ({stream, envelope, message id} each), 1 if its delivery was
-#   counted (else 0: it has no deliveries field to delete)
+#   counted (else 0: it has no deliveries field to delete), the guards of its staged store
+#   writes ({hash key, field, value} each: HGET must give that value, '' when absent), those
+#   writes ({command, key, arguments...} each: the durable journal's, see _staging.py)
 # -> {0} refused (the lease is not mine: nothing is done), else a flat {status, error} per
 #    entry: 1 done, 2 already committed (acked only), 3 a staged write failed (error says
-#    which; the entry is acked and dead-lettered instead, and the next entries go on)
+#    which; the entry is acked and dead-lettered instead, and the next entries go on), 4 a
+#    guard failed (error says which): nothing is done, the entry stays pending
 COMMIT = _with_generation(
     """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
@@ -218,11 +223,27 @@ local out = {}
 for k = 1, #batch do
   local e = batch[k]
   local entry = e[1]
-  if redis.call('XACK', KEYS[2], ARGV[2], entry) == 0 then
+  local moved = nil
+  for _, guard in ipairs(e[11] or {}) do
+    if (redis.call('HGET', guard[1], guard[2]) or '') ~= guard[3] then
+      moved = 'the ' .. guard[2] .. ' of ' .. guard[1] .. ' moved since the handler read it'
+      break
+    end
+  end
+  if moved then
+    if #redis.call('XPENDING', KEYS[2], ARGV[2], entry, entry, 1) == 0 then
+      out[#out + 1] = 2
+      out[#out + 1] = ''
+    else
+      out[#out + 1] = 4
+      out[#out + 1] = moved
+    end
+  elseif redis.call('XACK', KEYS[2], ARGV[2], entry) == 0 then
     out[#out + 1] = 2
     out[#out + 1] = ''
   else
     if e[10] == 1 then redis.call('HDEL', KEYS[3], entry) end
+    for _, write in ipairs(e[12] or {}) do redis.call(unpack(write)) end
     if e[2] ~= '' then
       redis.call('HSET', current, e[2], '1')
       if not expiring then
