@@ -1,6 +1,8 @@
 """A small durable workflow run in a subprocess, to be killed with SIGKILL while it sleeps.
 
-python _killed_workflow.py JOURNAL.db SIDE_EFFECTS.txt start|recover INTERPRETER
+python _killed_workflow.py JOURNAL SIDE_EFFECTS.txt start|recover INTERPRETER
+
+JOURNAL is a SQLite file, or ``redis://host:port/db#namespace`` for a `RedisJournal`.
 """
 
 import sys
@@ -9,7 +11,7 @@ from typing import Any
 from attrs import frozen
 
 from playbill import Effect, perform, program, sleep
-from playbill.durable import Durable, SQLiteJournal
+from playbill.durable import Durable, JournalStore, SQLiteJournal
 from playbill.flow import Registry
 
 
@@ -37,7 +39,15 @@ def main() -> None:
 
     registry = Registry()
     registry.register(delivery, name="delivery")
-    durable = Durable(SQLiteJournal(journal), registry, handlers={Ship: ship})
+    store: JournalStore
+    if journal.startswith("redis://"):
+        from playbill.durable import RedisJournal
+
+        url, _, namespace = journal.partition("#")
+        store = RedisJournal(url, namespace=namespace)
+    else:
+        store = SQLiteJournal(journal)
+    durable = Durable(store, registry, handlers={Ship: ship})
     if mode == "start":
         outcome = durable.start("delivery", "parcels", 60.0, interpreter=interpreter)
     else:

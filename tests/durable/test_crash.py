@@ -21,7 +21,13 @@ def _script(*arguments: str) -> list[str]:
     return [sys.executable, str(SCRIPT), *arguments]
 
 
-def _journaled(journal: Path) -> int:
+def _journaled(journal: Path | str) -> int:
+    if isinstance(journal, str):  # redis://host:port/db#namespace
+        import redis
+
+        url, _, namespace = journal.partition("#")
+        with redis.Redis.from_url(url) as client:
+            return int(client.llen(f"{namespace}:journal:parcels"))
     if not journal.exists():
         return 0
     try:
@@ -32,10 +38,15 @@ def _journaled(journal: Path) -> int:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
 def test_a_workflow_killed_while_it_sleeps_resumes_and_does_each_effect_once(
-    tmp_path: Path,
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
 ) -> None:
-    journal, effects = tmp_path / "journal.db", tmp_path / "effects.txt"
+    effects = tmp_path / "effects.txt"
+    journal: Path | str = tmp_path / "journal.db"
+    if store == "redis":  # the same workflow, its journal in Redis
+        url = request.getfixturevalue("redis_url")
+        journal = f"{url}#{request.getfixturevalue('namespace')}"
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         _script(str(journal), str(effects), "start", "asyncio"), env=environment
