@@ -112,8 +112,8 @@ class Durable:
     ) -> None:
         if not all(hasattr(journal, name) for name in ("open", "load", "append", "update")):
             raise InvalidArgument(
-                f"journal must be a journal store (SQLiteJournal(path) or MemoryJournal()), "
-                f"got {journal!r}"
+                "journal must be a journal store (SQLiteJournal(path), RedisJournal(url) or "
+                f"MemoryJournal()), got {journal!r}"
             )
         if not isinstance(registry, Registry):
             raise InvalidArgument(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -343,3 +343,60 @@ def test_appends_made_at_once_share_one_commit_and_a_failing_one_fails_alone(
     assert loaded_b is not None
     assert [entry.position for entry in loaded_a.entries] == ["0", "1", "2"]
     assert [entry.position for entry in loaded_b.entries] == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"namespace": "a:b"}, "RedisJournal namespace must be 1-200 characters .* got 'a:b'"),
+        ({"allow_insecure": "yes"}, "RedisJournal allow_insecure .* 'yes'"),
+    ],
+)
+def test_redis_journal_options_are_checked(options: dict[str, Any], named: str) -> None:
+    pytest.importorskip("redis")
+    from playbill.durable import RedisJournal
+
+    with pytest.raises(InvalidArgument, match=named):
+        RedisJournal("redis://127.0.0.1:6379/0", **options)
+
+
+def test_a_redis_journal_write_made_for_a_durable_actor_is_fenced_by_its_lease(
+    redis_url: str, namespace: str
+) -> None:
+    # outside a message (an on_start, say) a durable actor's journal writes go at once,
+    # each checked against the actor's lease: a stale owner's write is refused
+    import redis
+
+    from playbill.distributed._staging import HOSTING
+    from playbill.durable import RedisJournal
+
+    class Transport:
+        url = redis_url
+
+    class Host:  # what the staging module reads of a `_Host`
+        transport = Transport()
+        keys: ClassVar[dict[str, str]] = {"lease": f"{namespace}:lease:orders"}
+        lease = "node-a:1"
+        writes = None
+
+    with (
+        redis.Redis.from_url(redis_url) as client,
+        RedisJournal(redis_url, namespace=namespace) as journal,
+    ):
+        client.set(Host.keys["lease"], "node-a:1")
+        token = HOSTING.set(Host())  # type: ignore[arg-type]
+        try:
+            journal.open("w", "steps", "null")
+            journal.append("w", Entry("0", "Work", EntryKind.VALUE, "0"))
+            client.set(Host.keys["lease"], "node-b:2")  # another node took the actor over
+            with pytest.raises(JournalConflict, match="no longer owned by this node"):
+                journal.append("w", Entry("1", "Work", EntryKind.VALUE, "1"))
+            with pytest.raises(JournalConflict, match="no longer owned"):
+                journal.update("w", Status.COMPLETED)
+        finally:
+            HOSTING.reset(token)
+        loaded = journal.load("w")
+        assert loaded is not None
+        assert [entry.position for entry in loaded.entries] == ["0"]
+        assert loaded.record.status is Status.RUNNING
+        client.delete(*client.keys(f"{namespace}:*"))
