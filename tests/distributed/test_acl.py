@@ -8,6 +8,7 @@ import pathlib
 import re
 
 import pytest
+import redis
 import redis.exceptions
 
 from playbill import Actor
@@ -88,3 +89,53 @@ def test_the_documented_acl_lets_a_node_work_and_keeps_it_in_its_namespace(arun,
     # poison message's failure is the supervisor's log, expected)
     refused = [record.getMessage() for record in caplog.records if record.module != "_failure_log"]
     assert not refused, refused
+
+
+def test_the_documented_acl_lets_a_redis_journal_work_in_its_namespace(redis_url):
+    from attrs import frozen
+
+    from playbill import Effect, perform, program
+    from playbill.durable import Completed, Durable, RedisJournal
+    from playbill.flow import Registry
+
+    @frozen
+    class Pay(Effect[str]):
+        amount: int
+
+    @program
+    def pay_twice(amount):
+        first = yield perform(Pay(amount))
+        return first, (yield perform(Pay(amount + 1)))
+
+    registry = Registry()
+    registry.register(pay_twice, name="pay")
+    paid: list[int] = []
+
+    def pay(effect):
+        paid.append(effect.amount)
+        return effect.amount
+
+    rules = documented_acl()
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    url = f"redis://shop-node:long-random-password@127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(redis_url)
+    client.execute_command("ACL", "SETUSER", *rules)
+    try:
+        with RedisJournal(url, namespace="shop") as journal:
+            durable = Durable(journal, registry, handlers={Pay: pay})
+            assert durable.start("pay", "p-1", 5) == Completed("p-1", (5, 6))
+            assert durable.recover("p-1") == Completed("p-1", (5, 6))
+            durable.fork("p-1", at=1, new_id="p-2", result=9)
+            assert durable.repair("p-2") == 2
+            assert [record.workflow_id for record in durable.journal.workflows()] == ["p-1", "p-2"]
+        assert paid == [5, 6]
+        with (
+            RedisJournal(url, namespace="elsewhere") as outside,
+            pytest.raises(redis.exceptions.NoPermissionError),
+        ):
+            outside.open("x", "pay", "null")
+    finally:
+        client.execute_command("ACL", "DELUSER", "shop-node")
+        for key in client.scan_iter(match="shop:*"):
+            client.delete(key)
+        client.close()
