@@ -51,18 +51,23 @@ class MessageStage:
     server at ``url``. ``parts`` holds one part per store object (keyed by the store's
     choice, a key name say); the lock keeps threads that stage at once apart."""
 
-    __slots__ = ("lock", "parts", "url")
+    __slots__ = ("lock", "parts", "sealed", "url")
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.parts: dict[object, Any] = {}
         self.lock = threading.Lock()
+        # set once the host took the commands: a store that finds it set (holding the lock)
+        # writes at once instead, or its write would be lost
+        self.sealed = False
 
     def commands(self) -> tuple[list[Guard], list[Write]]:
-        """Every part's guards and writes, in the order the parts were staged."""
+        """Every part's guards and writes, in the order the parts were staged; the stage
+        takes no more after this."""
         guards: list[Guard] = []
         writes: list[Write] = []
         with self.lock:
+            self.sealed = True
             for part in self.parts.values():
                 part_writes = part.writes()
                 if part_writes:  # (a part read but not written guards nothing)

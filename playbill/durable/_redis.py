@@ -171,15 +171,17 @@ class _Staged:
         "record",
     )
 
-    def __init__(self, journal: RedisJournal, record: WorkflowRecord, loaded: Loaded | None):
+    def __init__(
+        self, journal: RedisJournal, record: WorkflowRecord, loaded: Loaded | None, head: str
+    ) -> None:
         self.journal = journal
         self.record = record
         self.new = loaded is None  # made in this message
         self.entries: list[Entry] = list(loaded.entries) if loaded is not None else []
         self.positions = {entry.position for entry in self.entries}
         self.length = len(self.entries)
-        self.head = journal._heads.get(record.workflow_id, (0, ""))[1] if loaded else ""
-        self.base = (self.length, self.head)
+        self.head = head
+        self.base = (self.length, head)
         self.pairs: list[tuple[str, str]] = []  # (position, row) staged
         self.changed = False  # the status was written
 
@@ -355,6 +357,11 @@ class RedisJournal:
     # -- reading ---------------------------------------------------------------------------
 
     def _load_now(self, workflow_id: str) -> Loaded | None:
+        read = self._read(workflow_id)
+        return read[0] if read is not None else None
+
+    def _read(self, workflow_id: str) -> tuple[Loaded, str] | None:
+        """The workflow's record and checked journal, and its head checksum."""
         with self._redis().pipeline(transaction=True) as pipe:  # (one snapshot)
             pipe.hmget(self.record_key(workflow_id), [*_RECORD_FIELDS, "length", "head"])
             pipe.lrange(self.journal_key(workflow_id), 0, -1)
@@ -384,8 +391,9 @@ class RedisJournal:
                 ) from None
             checked.append((sequence, entry, kept))
         entries = verify(workflow_id, length, checked)
-        self._heads[workflow_id] = (length, checked[-1][2] if checked else "")
-        return Loaded(record, entries)
+        head = checked[-1][2] if checked else ""
+        self._heads[workflow_id] = (length, head)
+        return Loaded(record, entries), head
 
     def _part(self, stage: MessageStage, workflow_id: str) -> _Staged | None:
         """``workflow_id``'s part of ``stage`` (read from Redis the first time; the caller
@@ -393,20 +401,22 @@ class RedisJournal:
         key = self.record_key(workflow_id)
         part: _Staged | None = stage.parts.get(key)
         if part is None:
-            loaded = self._load_now(workflow_id)
-            if loaded is None:
+            read = self._read(workflow_id)
+            if read is None:
                 return None
-            part = stage.parts[key] = _Staged(self, loaded.record, loaded)
+            loaded, head = read
+            part = stage.parts[key] = _Staged(self, loaded.record, loaded, head)
         return part
 
     def load(self, workflow_id: str) -> Loaded | None:
         _check_workflow_id(workflow_id)
         stage = self._stage()
-        if stage is None:
-            return self._load_now(workflow_id)
-        with stage.lock:
-            part = self._part(stage, workflow_id)
-            return part.loaded() if part is not None else None
+        if stage is not None:
+            with stage.lock:
+                if not stage.sealed:
+                    part = self._part(stage, workflow_id)
+                    return part.loaded() if part is not None else None
+        return self._load_now(workflow_id)
 
     def workflows(self, status: Status | None = None) -> tuple[WorkflowRecord, ...]:
         client = self._redis()
@@ -442,12 +452,13 @@ class RedisJournal:
         stage = self._stage()
         if stage is not None:
             with stage.lock:
-                part = self._part(stage, workflow_id)
-                if part is None:
-                    record = WorkflowRecord(workflow_id, workflow, input, Status.RUNNING)
-                    part = _Staged(self, record, None)
-                    stage.parts[self.record_key(workflow_id)] = part
-                return part.loaded()
+                if not stage.sealed:
+                    part = self._part(stage, workflow_id)
+                    if part is None:
+                        record = WorkflowRecord(workflow_id, workflow, input, Status.RUNNING)
+                        part = _Staged(self, record, None, "")
+                        stage.parts[self.record_key(workflow_id)] = part
+                    return part.loaded()
         lease, fence = self._fence(workflow_id)
         made = self._run(
             "open",
@@ -468,19 +479,9 @@ class RedisJournal:
         stage = self._stage()
         if stage is not None:
             with stage.lock:
-                part = self._part(stage, workflow_id)
-                if part is None:
-                    raise self._missing(workflow_id)
-                for entry in entries:
-                    if entry.position in part.positions:
-                        raise self._taken(workflow_id, entry.position)
-                pairs, head = _chained(workflow_id, part.length, part.head, entries)
-                part.pairs += pairs
-                part.entries += entries
-                part.positions.update(entry.position for entry in entries)
-                part.length += len(entries)
-                part.head = head
-            return
+                if not stage.sealed:
+                    self._stage_entries(stage, workflow_id, entries)
+                    return
         lease, fence = self._fence(workflow_id)
         keys = [
             lease,
@@ -509,6 +510,22 @@ class RedisJournal:
                 raise self._fenced(workflow_id)
             raise self._missing(workflow_id)
 
+    def _stage_entries(
+        self, stage: MessageStage, workflow_id: str, entries: Sequence[Entry]
+    ) -> None:
+        part = self._part(stage, workflow_id)
+        if part is None:
+            raise self._missing(workflow_id)
+        for entry in entries:
+            if entry.position in part.positions:
+                raise self._taken(workflow_id, entry.position)
+        pairs, head = _chained(workflow_id, part.length, part.head, entries)
+        part.pairs += pairs
+        part.entries += entries
+        part.positions.update(entry.position for entry in entries)
+        part.length += len(entries)
+        part.head = head
+
     def _taken(self, workflow_id: str, position: str) -> JournalConflict:
         return JournalConflict(
             f"the journal of workflow {workflow_id!r} already has an entry at position "
@@ -531,13 +548,18 @@ class RedisJournal:
         stage = self._stage()
         if stage is not None:
             with stage.lock:
-                part = self._part(stage, workflow_id)
-                if part is not None:
-                    part.record = attrs.evolve(
-                        part.record, status=status, prompt=prompt, schema=schema, position=position
-                    )
-                    part.changed = True
-            return
+                if not stage.sealed:
+                    part = self._part(stage, workflow_id)
+                    if part is not None:
+                        part.record = attrs.evolve(
+                            part.record,
+                            status=status,
+                            prompt=prompt,
+                            schema=schema,
+                            position=position,
+                        )
+                        part.changed = True
+                    return
         lease, fence = self._fence(workflow_id)
         done = self._run(
             "update",

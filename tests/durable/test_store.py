@@ -360,6 +360,77 @@ def test_redis_journal_options_are_checked(options: dict[str, Any], named: str) 
         RedisJournal("redis://127.0.0.1:6379/0", **options)
 
 
+def _fake_host(url: str, namespace: str, handling: bool) -> Any:
+    """What the staging module reads of a `_Host` (a durable actor's host)."""
+
+    class Transport:
+        pass
+
+    class Host:
+        transport = Transport()
+        keys: ClassVar[dict[str, str]] = {"lease": f"{namespace}:lease:orders"}
+        lease = "node-a:1"
+        writes: list[object] | None = [] if handling else None
+        stage = None
+
+    Host.transport.url = url  # type: ignore[attr-defined]
+    return Host()
+
+
+def test_a_redis_journal_in_a_durable_actors_message_stages_its_writes(
+    redis_url: str, namespace: str
+) -> None:
+    import redis
+
+    from playbill.distributed._staging import HOSTING, message_stage
+    from playbill.durable import RedisJournal
+
+    host = _fake_host(redis_url, namespace, handling=True)
+    with (
+        redis.Redis.from_url(redis_url, decode_responses=True) as client,
+        RedisJournal(redis_url, namespace=namespace) as journal,
+    ):
+        client.set(host.keys["lease"], host.lease)
+        for workflow_id in ("old", "other"):
+            journal.open(workflow_id, "steps", "null")
+            journal.append(workflow_id, Entry("0", "Work", EntryKind.VALUE, "0"))
+        token = HOSTING.set(host)
+        try:
+            stage = message_stage()
+            assert stage is not None
+            journal.open("new", "steps", '"x"')
+            journal.append_all("new", [Entry(str(n), "Work", EntryKind.VALUE, "1") for n in (0, 1)])
+            journal.update("new", Status.PAUSED, prompt="ok?", schema="bool", position="2")
+            journal.append("old", Entry("1", "Work", EntryKind.VALUE, "1"))
+            with pytest.raises(JournalConflict, match="position 0"):
+                journal.append("old", Entry("0", "Work", EntryKind.VALUE, "again"))
+            staged = journal.load("new")  # a run later in the message reads what it staged
+            assert staged is not None
+            assert (staged.record.status, len(staged.entries)) == (Status.PAUSED, 2)
+            assert not client.exists(journal.record_key("new"))  # nothing written yet
+            assert client.llen(journal.journal_key("old")) == 1
+            guards, writes = stage.commands()  # what the message's COMMIT checks and writes
+            # once the host took them, a write goes at once (fenced), never to a lost stage
+            journal.append("other", Entry("1", "Work", EntryKind.MARKER, "null"))
+            assert client.llen(journal.journal_key("other")) == 2
+        finally:
+            HOSTING.reset(token)
+        assert guards == [
+            (journal.record_key("new"), "workflow", ""),  # no such workflow yet
+            (journal.record_key("old"), "length", "1"),  # as the message read it
+            (journal.record_key("old"), "head", journal._heads["old"][1]),
+        ]
+        for write in writes:  # as COMMIT does, after its guards held
+            client.execute_command(*write)
+        with RedisJournal(redis_url, namespace=namespace) as fresh:
+            assert fresh.load("new") == staged
+            old = fresh.load("old")
+            assert old is not None
+            assert [entry.position for entry in old.entries] == ["0", "1"]
+            assert [record.workflow_id for record in fresh.workflows(Status.PAUSED)] == ["new"]
+        client.delete(*client.keys(f"{namespace}:*"))
+
+
 def test_a_redis_journal_write_made_for_a_durable_actor_is_fenced_by_its_lease(
     redis_url: str, namespace: str
 ) -> None:
@@ -370,21 +441,14 @@ def test_a_redis_journal_write_made_for_a_durable_actor_is_fenced_by_its_lease(
     from playbill.distributed._staging import HOSTING
     from playbill.durable import RedisJournal
 
-    class Transport:
-        url = redis_url
-
-    class Host:  # what the staging module reads of a `_Host`
-        transport = Transport()
-        keys: ClassVar[dict[str, str]] = {"lease": f"{namespace}:lease:orders"}
-        lease = "node-a:1"
-        writes = None
+    Host = type(_fake_host(redis_url, namespace, handling=False))  # noqa: N806
 
     with (
         redis.Redis.from_url(redis_url) as client,
         RedisJournal(redis_url, namespace=namespace) as journal,
     ):
         client.set(Host.keys["lease"], "node-a:1")
-        token = HOSTING.set(Host())  # type: ignore[arg-type]
+        token = HOSTING.set(Host())
         try:
             journal.open("w", "steps", "null")
             journal.append("w", Entry("0", "Work", EntryKind.VALUE, "0"))
