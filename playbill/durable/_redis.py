@@ -241,7 +241,9 @@ class RedisJournal:
     """Journals in Redis (``url``, keys under ``namespace``): usable wherever
     `SQLiteJournal` is, by several processes and machines at once. In a durable actor's
     message on a `RedisTransport` of the same ``url``, its writes are staged and committed
-    with the message (see the module's notes and ``docs/durable.md``).
+    with the message (see the module's notes and ``docs/durable.md``); ``staged=False``
+    writes them at once there too (for an actor that a durable actor spawned, which runs in
+    its context: else its writes would join the message its parent is handling).
 
     A non-loopback ``url`` must use TLS with credentials (``rediss://user:pw@host``) unless
     ``allow_insecure``. Every call is a blocking call on a synchronous client (the durable
@@ -263,9 +265,15 @@ class RedisJournal:
     """
 
     def __init__(
-        self, url: str, *, namespace: str = "playbill", allow_insecure: bool = False
+        self,
+        url: str,
+        *,
+        namespace: str = "playbill",
+        staged: bool = True,
+        allow_insecure: bool = False,
     ) -> None:
         check_flag("RedisJournal allow_insecure", allow_insecure)
+        self.staged = check_flag("RedisJournal staged", staged)
         try:
             self.url = _check_url(url, allow_insecure)
         except InvalidArgument as error:  # (its message names RedisTransport)
@@ -335,6 +343,8 @@ class RedisJournal:
     def _stage(self) -> MessageStage | None:
         """The stage of the durable actor's message this call is made for, if its transport
         is on this journal's Redis."""
+        if not self.staged:
+            return None
         stage = message_stage()
         if stage is None or stage.url != self.url:
             return None

@@ -350,6 +350,7 @@ def test_appends_made_at_once_share_one_commit_and_a_failing_one_fails_alone(
     [
         ({"namespace": "a:b"}, "RedisJournal namespace must be 1-200 characters .* got 'a:b'"),
         ({"allow_insecure": "yes"}, "RedisJournal allow_insecure .* 'yes'"),
+        ({"staged": 1}, "RedisJournal staged must be True or False, .*1"),
     ],
 )
 def test_redis_journal_options_are_checked(options: dict[str, Any], named: str) -> None:
@@ -428,6 +429,33 @@ def test_a_redis_journal_in_a_durable_actors_message_stages_its_writes(
             assert old is not None
             assert [entry.position for entry in old.entries] == ["0", "1"]
             assert [record.workflow_id for record in fresh.workflows(Status.PAUSED)] == ["new"]
+        client.delete(*client.keys(f"{namespace}:*"))
+
+
+def test_a_redis_journal_made_with_staged_false_writes_at_once_in_a_message(
+    redis_url: str, namespace: str
+) -> None:
+    import redis
+
+    from playbill.distributed._staging import HOSTING, message_stage
+    from playbill.durable import RedisJournal
+
+    host = _fake_host(redis_url, namespace, handling=True)
+    with (
+        redis.Redis.from_url(redis_url) as client,
+        RedisJournal(redis_url, namespace=namespace, staged=False) as journal,
+    ):
+        client.set(host.keys["lease"], host.lease)
+        token = HOSTING.set(host)
+        try:
+            journal.open("w", "steps", "null")
+            journal.append("w", Entry("0", "Work", EntryKind.VALUE, "0"))
+            stage = message_stage()
+            assert stage is not None
+            assert stage.commands() == ([], [])  # nothing staged
+        finally:
+            HOSTING.reset(token)
+        assert client.llen(journal.journal_key("w")) == 1  # written at once
         client.delete(*client.keys(f"{namespace}:*"))
 
 
