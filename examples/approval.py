@@ -1,11 +1,13 @@
 """An approval workflow that waits for a person: the process running it is killed while it
 waits, and a new process resumes it with the answer and finishes it.
 
-    python examples/approval.py
+    python examples/approval.py            # the journal in a SQLite file
+    python examples/approval.py --redis    # the journal in Redis (a RedisJournal)
 
 The workflow charges a deposit, asks a manager to approve the refund, and pays out (or not).
-Every effect is journaled in a SQLite file, so the deposit is charged once, whichever
-process does the rest. From the command line, the same resume is::
+Every effect is journaled in a SQLite file (or, with ``--redis``, in a ``redis-server`` it
+starts on 127.0.0.1), so the deposit is charged once, whichever process does the rest. From
+the command line, the same resume is (``--journal redis://host:port/0`` for Redis)::
 
     playbill paused examples/approval.py:durable --journal approvals.db
     playbill resume examples/approval.py:durable refund-7 --journal approvals.db \\
@@ -26,7 +28,7 @@ from typing import Any
 from attrs import frozen
 
 from playbill import Effect, perform, program
-from playbill.durable import Durable, SQLiteJournal, await_input
+from playbill.durable import Durable, JournalStore, SQLiteJournal, await_input
 from playbill.flow import Registry
 
 
@@ -62,8 +64,9 @@ registry.register(Approval)
 
 
 def durable(journal: str = "approvals.db", ledger: str | None = None) -> Durable:
-    """The durable workflows on the SQLite file ``journal``; payments are written to
-    ``ledger`` (a text file) when given, so that a test can count them."""
+    """The durable workflows on the SQLite file ``journal`` (or on Redis, for a
+    ``redis://`` url); payments are written to ``ledger`` (a text file) when given, so that
+    a test can count them."""
 
     def pay(effect: Pay) -> str:
         if ledger is not None:
@@ -71,7 +74,14 @@ def durable(journal: str = "approvals.db", ledger: str | None = None) -> Durable
                 file.write(f"{effect.to} {effect.amount}\n")
         return f"paid {effect.amount} to {effect.to}"
 
-    return Durable(SQLiteJournal(journal), registry, handlers={Pay: pay})
+    store: JournalStore
+    if journal.startswith(("redis://", "rediss://")):
+        from playbill.durable import RedisJournal
+
+        store = RedisJournal(journal, namespace="approvals")
+    else:
+        store = SQLiteJournal(journal)
+    return Durable(store, registry, handlers={Pay: pay})
 
 
 def _start_then_wait(journal: str, ledger: str) -> None:
@@ -82,9 +92,24 @@ def _start_then_wait(journal: str, ledger: str) -> None:
     signal.pause()
 
 
-def main(printer: Callable[[str], None] = print) -> dict[str, Any]:
+def main(printer: Callable[[str], None] = print, *, redis: bool = False) -> dict[str, Any]:
+    if not redis:
+        return _main(printer, None)
+    from playbill.testing.redis import REDIS_MISSING, RedisServer, redis_server_path
+
+    if redis_server_path() is None:
+        printer(REDIS_MISSING)
+        return {"skipped": "redis-server"}
+    with RedisServer() as server:
+        return _main(printer, server.url)
+
+
+def _main(printer: Callable[[str], None], url: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
-        journal, ledger = str(Path(directory) / "approvals.db"), str(Path(directory) / "ledger")
+        journal, ledger = (
+            url or str(Path(directory) / "approvals.db"),
+            str(Path(directory) / "ledger"),
+        )
         root = str(Path(__file__).resolve().parent.parent)
         environment = {**os.environ, "PYTHONPATH": root}
         first = subprocess.Popen(
@@ -114,4 +139,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--start"]:
         _start_then_wait(*sys.argv[2:4])
     else:
-        main()
+        main(redis="--redis" in sys.argv[1:])

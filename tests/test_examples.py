@@ -221,6 +221,24 @@ def test_the_approval_workflow_is_killed_while_it_waits_and_finishes_elsewhere()
     assert "killed (-9)" in lines[1]
 
 
+def test_the_approval_workflow_runs_the_same_on_a_redis_journal():
+    import pytest
+
+    from playbill.testing.redis import REDIS_MISSING, redis_server_path
+
+    if redis_server_path() is None:
+        pytest.skip(REDIS_MISSING)
+    import approval
+
+    lines: list[str] = []
+    summary = approval.main(printer=lines.append, redis=True)
+    assert summary == {
+        "value": "approved by ana: paid 40 to bo",
+        "payments": ["escrow 40", "bo 40"],  # the deposit was charged once
+    }
+    assert "killed (-9)" in lines[1]
+
+
 def test_the_two_nodes_example_loses_nothing_when_a_node_is_killed_and_restarted():
     import pytest
 
