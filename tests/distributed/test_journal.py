@@ -252,3 +252,108 @@ def test_a_message_reads_the_journal_its_predecessor_committed(arun, redis_url, 
         await clean(redis_url, namespace)
 
     arun(main())
+
+
+def test_a_node_killed_mid_workflow_is_taken_over_and_each_journal_is_whole(redis_url, namespace):
+    # process-level: a worker hosting the shipper is SIGKILLed while it ships, another
+    # process takes the actor over; every order's workflow completes, its journal holds
+    # each ship once, and only the order whose message was being handled at the kill
+    # (committed one message at a time) can have shipped a parcel twice
+    import os
+    import pathlib
+    import signal
+    import sys
+
+    import redis
+
+    root = pathlib.Path(__file__).resolve().parent.parent.parent
+    orders = [f"o{n}" for n in range(30)]
+
+    async def start(node_id: str) -> asyncio.subprocess.Process:
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *sys.path])}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.distributed.journal_worker",
+            redis_url,
+            namespace,
+            node_id,
+            cwd=root,
+            env=environment,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 15)
+        assert line == b"ready\n", f"worker {node_id} did not start: {line!r}"
+        return process
+
+    async def shipped() -> dict[str, int]:
+        client = await admin(redis_url)
+        try:
+            keys = [key async for key in client.scan_iter(match=f"{namespace}:shipped:*")]
+            values = await client.mget(keys) if keys else []
+        finally:
+            await client.aclose()
+        return {
+            key.decode().rsplit(":", 1)[1]: int(value)
+            for key, value in zip(keys, values, strict=True)
+        }
+
+    async def main():
+        first = await start("w1")
+        second = None
+        try:
+            async with node(redis_url, namespace, "client") as (system, transport):
+                shipper = system.remote("shipper")
+                for order in orders:
+                    shipper.tell(order)
+                await transport.flush()
+                await eventually(
+                    lambda: _shipped_some(shipped, 10), timeout=30, what="shipping under way"
+                )
+                first.send_signal(signal.SIGKILL)  # mid-load: one message mid-workflow
+                await first.wait()
+                second = await start("w2")
+                client = await admin(redis_url)
+                await eventually(
+                    lambda: _all_acknowledged(client, namespace),
+                    timeout=60,
+                    what="every order handled",
+                )
+                await client.aclose()
+        finally:
+            for process in (first, second):
+                if process is not None and process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+                    await asyncio.wait_for(process.wait(), 15)
+        return await shipped()
+
+    counts = asyncio.run(asyncio.wait_for(main(), 150))
+    from tests.distributed.journal_worker import REGISTRY as WORKER_REGISTRY
+    from tests.distributed.journal_worker import Ship
+
+    with RedisJournal(redis_url, namespace=namespace) as journal:
+        durable = Durable(journal, WORKER_REGISTRY)
+        statuses = {order: durable.status(order).status for order in orders}
+        journals = {order: [e.effect for e in durable.entries(order)] for order in orders}
+    assert set(statuses.values()) == {Status.COMPLETED}
+    for order in orders:  # each ship journaled once, in order, whatever happened
+        ships = [effect for effect in journals[order] if effect.startswith("Ship")]
+        assert ships == [canonical(Ship(f"{order}-a")), canonical(Ship(f"{order}-b"))]
+        assert len(journals[order]) == 3  # ship, sleep, ship
+    assert set(counts) == {f"{order}-{parcel}" for order in orders for parcel in "ab"}
+    repeated = {parcel.rsplit("-", 1)[0] for parcel, count in counts.items() if count > 1}
+    assert len(repeated) <= 1, f"parcels shipped twice for {repeated}"
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*client.keys(f"{namespace}:*"))
+    client.close()
+
+
+async def _shipped_some(shipped: Any, at_least: int) -> bool:
+    return sum((await shipped()).values()) >= at_least
+
+
+async def _all_acknowledged(client: Any, namespace: str) -> bool:
+    # every entry read and acknowledged (the last one too: nothing pending, none new)
+    info = await client.xinfo_groups(f"{namespace}:mbox:shipper")
+    return bool(info) and info[0]["pending"] == 0 and info[0]["lag"] == 0
