@@ -28,7 +28,7 @@ from _shared import command_line
 from attrs import frozen
 
 from playbill import Actor, ActorSystem, program
-from playbill.actors import Grain, Middleware, Pool, VirtualActors, WithMiddleware
+from playbill.actors import Grain, Middleware, Pool, VirtualActors, WithMiddleware, grain_ref
 from playbill.actors._middleware import install_middleware
 
 try:  # the peer, for side-by-side runs only
@@ -282,8 +282,27 @@ def _grain_key(message: Any) -> Any:
 
 
 async def playbill_grain_tell(n: int) -> float:
-    """``n`` tells to one active grain through its `VirtualActors` directory (activated by a
-    first message before the clock starts): the twin of `playbill_shared_tell`."""
+    """``n`` tells to one active grain through its ref (`grain_ref`, kept by the sender, the
+    grain activated by a first message before the clock starts): the twin of
+    `playbill_shared_tell`, the same messages to the same kind of receive."""
+    done = asyncio.get_running_loop().create_future()
+    _SharedCounter.count, _SharedCounter.target, _SharedCounter.done = 0, n + 1, done
+    async with ActorSystem("bench") as system:
+        directory = system.spawn(VirtualActors(_CountingGrain, _grain_key), "grains")
+        grain = grain_ref(directory, "k")
+        grain.tell(-1)
+        while _SharedCounter.count < 1:
+            await asyncio.sleep(0)
+        start = time.perf_counter()
+        for i in range(n):
+            grain.tell(i)
+        await done
+        return time.perf_counter() - start
+
+
+async def playbill_grain_directory_tell(n: int) -> float:
+    """``n`` tells to one active grain sent to its `VirtualActors` directory, which names the
+    grain by ``key(message)`` at each send (each message a ``(key, i)`` tuple)."""
     done = asyncio.get_running_loop().create_future()
     _SharedCounter.count, _SharedCounter.target, _SharedCounter.done = 0, n + 1, done
     async with ActorSystem("bench") as system:
@@ -371,6 +390,7 @@ def toolkit_lines(tells: int, spawns: int, repeats: int, chain_calls: int = 200_
             "layers1": lambda: playbill_middleware_tell(tells, 1),
             "layers4": lambda: playbill_middleware_tell(tells, 4),
             "grain": lambda: playbill_grain_tell(tells),
+            "grain_directory": lambda: playbill_grain_directory_tell(tells),
             "spawn": lambda: playbill_spawn_and_tell(spawns),
             "activate": lambda: playbill_grain_activation(spawns),
         },
@@ -393,7 +413,9 @@ def toolkit_lines(tells: int, spawns: int, repeats: int, chain_calls: int = 200_
         f"(target <= 0.3); the receive chain alone: {chain[0]:.3f} / {chain[1]:.3f} / "
         f"{chain[4]:.3f} µs, {(chain[4] - chain[0]) / 4:.3f} µs per layer over 4",
         f"tell to an active grain {us('grain', tells):.2f} µs vs direct tell "
-        f"{us('direct', tells):.2f} µs: {t['grain'] / t['direct']:.2f}x (target <= 1.2)",
+        f"{us('direct', tells):.2f} µs: {t['grain'] / t['direct']:.2f}x (target <= 1.2; "
+        f"through its grain_ref); through its directory, key(message) per tell: "
+        f"{us('grain_directory', tells):.2f} µs, {t['grain_directory'] / t['direct']:.2f}x",
         f"grain activation + first message {us('activate', spawns):.2f} µs vs spawn + first "
         f"message {us('spawn', spawns):.2f} µs: {t['activate'] / t['spawn']:.2f}x "
         f"(target <= 2)",

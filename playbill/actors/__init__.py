@@ -66,6 +66,7 @@ from playbill.actors._virtual import (
     InMemoryStore,
     SQLiteStore,
     VirtualActors,
+    grain_ref,
 )
 
 __all__ = [
@@ -126,6 +127,7 @@ __all__ = [
     "WithMiddleware",
     "check_name",
     "child_path",
+    "grain_ref",
     "observe",
     "restart_on_exception",
     "split_path",

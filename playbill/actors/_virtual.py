@@ -37,7 +37,15 @@ from playbill.actors._stop_policies import (
     Never,
     StopPolicy,
 )
-from playbill.effects import InvalidArgument, Program, blocking, program, pure, sleep
+from playbill.effects import (
+    ActorRef,
+    InvalidArgument,
+    Program,
+    blocking,
+    program,
+    pure,
+    sleep,
+)
 
 __all__ = [
     "Grain",
@@ -46,6 +54,7 @@ __all__ = [
     "InMemoryStore",
     "SQLiteStore",
     "VirtualActors",
+    "grain_ref",
 ]
 
 _STOPPING = 3  # Phase.STOPPING and Phase.STOPPED (the kernel imports this package's modules)
@@ -253,12 +262,12 @@ class Grain(Actor):
             self.routing.forget(self.key, self.context)
 
 
-def _name_of(key: Any) -> str:
+def _name_of(key: Any, option: str = "VirtualActors key must give") -> str:
     name = key if isinstance(key, str) else repr(key)
     if not name or "/" in name or "$" in name:
         raise InvalidArgument(
-            f"VirtualActors key must give a grain key that can name an actor (a non-empty "
-            f"str or int, without '/' or '$'), got {short(key)} ({type(key).__name__})"
+            f"{option} a grain key that can name an actor (a non-empty str or int, without "
+            f"'/' or '$'), got {short(key)} ({type(key).__name__})"
         )
     return name
 
@@ -357,7 +366,10 @@ class GrainRouting:
         self.turn: Any = None  # (a round-robin router's shortcut, read at the send; not ours)
 
     def route(self, message: object) -> Any:
-        key = self.key(message)
+        return self.cell_of(self.key(message))
+
+    def cell_of(self, key: Any) -> Any:
+        """The live grain of ``key`` (its cell), activated now when none is."""
         cell = self.active.get(key)
         if cell is not None and cell.phase < _STOPPING:
             return cell
@@ -432,3 +444,93 @@ class GrainDirectory(Router):
             f"a VirtualActors directory takes Deactivate(key) and GetRoutees() for itself "
             f"(every other message goes to its grain), got {short(message)}"
         )
+
+
+# -- a grain's own ref ----------------------------------------------------------------------------
+
+
+class GrainBinding:
+    """What makes a grain's ref (`grain_ref`) work: whatever is sent through it goes to the
+    grain's live incarnation, found as a message to the directory would find it (activated
+    at the send when none is live). It keeps the incarnation it found, and finds one again
+    only once that one is deactivating or gone — so a message racing a deactivation goes to
+    a fresh incarnation, as the directory's would, and is never lost. While the directory is
+    stopping it resolves to the directory, where what is sent is a dead letter.
+
+    The interpreters resolve a ref with this binding (an effect's target) by `resolve`; an
+    interpreter may bind a subclass whose ``tell`` is its hot path."""
+
+    __slots__ = ("cell", "directory", "key")
+
+    def __init__(self, directory: Any, key: Any) -> None:
+        self.directory = directory  # the directory's cell
+        self.key = key
+        self.cell: Any = None  # the incarnation found last
+
+    def resolve(self) -> Any:
+        """The grain's live incarnation (its cell), activated now when none is; the
+        directory's cell while the directory is stopping."""
+        directory = self.directory
+        if directory.phase >= _STOPPING:
+            return directory
+        cell = self.cell
+        if cell is None or cell.phase >= _STOPPING:
+            cell = self.cell = directory.routing.cell_of(self.key)
+        return cell
+
+    # the binding behind ActorRef's direct methods: the incarnation's own
+    def tell(self, message: object) -> None:
+        self.resolve().tell(message)
+
+    def ask(self, message: object, timeout: float | None) -> Any:
+        return self.resolve().ask(message, timeout)
+
+    def send(self, message: object) -> Any:
+        return self.resolve().send(message)
+
+    def stop(self, ref: Any = None, *, interrupt: bool = False) -> None:
+        cell = self.resolve()
+        if cell is not self.directory:  # (a stopping directory stops its grains itself)
+            cell.stop(interrupt=interrupt)
+
+    def __repr__(self) -> str:
+        return f"GrainBinding({self.directory.path}, {self.key!r})"
+
+
+def grain_ref(directory: ActorRef, key: Any) -> ActorRef:
+    """The ref of the grain ``key`` of the `VirtualActors` directory ``directory`` (the ref its
+    spawn gave): keep it, and send to it rather than to the directory — its messages go
+    straight to the grain, with no ``key(message)`` call (the key is the ref's), and a tell
+    to an active grain costs about what a direct tell does. It names the grain, not one
+    incarnation: the first message activates it, and after a deactivation the next message
+    activates a fresh one, exactly as the directory's would. It works wherever a ref does:
+    ``tell``, ``ask`` and ``send`` under asyncio, ``free_tell`` and ``free_ask`` in programs
+    under every interpreter, ``watch`` (the incarnation live at the time) and ``free_stop``
+    (a hard stop of that incarnation). To deactivate a grain, tell its directory
+    ``Deactivate(key)``; a message sent through a grain's ref goes to the grain itself.
+
+    >>> from playbill import free_spawn, program, simulate
+    >>> class Counter(Grain):
+    ...     def initial_state(self):
+    ...         return 0
+    ...     def receive(self, amount):
+    ...         self.state += amount
+    ...         return self.state
+    >>> @program
+    ... def main():
+    ...     counters = yield free_spawn(VirtualActors(Counter, key=lambda m: m), name="counters")
+    ...     alice = grain_ref(counters, "alice")
+    ...     yield alice.free_tell(5)
+    ...     return alice.path, (yield alice.free_ask(2))
+    >>> simulate(main(), seed=0).value
+    ('/app/counters/alice', 7)
+    """
+    cell = directory.binding if isinstance(directory, ActorRef) else None
+    if type(getattr(cell, "routing", None)) is not GrainRouting:
+        raise InvalidArgument(
+            f"grain_ref directory must be the ref of a spawned VirtualActors directory (what "
+            f"spawn or free_spawn gave), got {short(directory)} ({type(directory).__name__})"
+        )
+    name = _name_of(key, "grain_ref key must be")
+    binding = getattr(cell, "grain_binding", GrainBinding)(cell, key)
+    return ActorRef(f"{directory.path}/{name}", 0, binding, directory.realm)

@@ -12,6 +12,7 @@ from attrs import frozen
 
 from playbill import (
     Actor,
+    ActorRef,
     InvalidArgument,
     free_spawn,
     free_stop,
@@ -24,11 +25,13 @@ from playbill import (
 from playbill.actors import (
     AfterIdle,
     Deactivate,
+    DeadLettered,
     GetRoutees,
     Grain,
     InMemoryStore,
     SQLiteStore,
     VirtualActors,
+    grain_ref,
 )
 from playbill.interpreters.simulation import explore
 
@@ -78,9 +81,18 @@ class Savings(Account):
     pass
 
 
+keyed: list[object] = []  # the messages `counted_key` was called on
+
+
+def counted_key(message: Any) -> str:
+    keyed.append(message)
+    return message.account  # type: ignore[no-any-return]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_log():
     ACTIVATIONS.clear()
+    keyed.clear()
 
 
 @pytest.mark.parametrize("interpreter", INTERPRETERS)
@@ -419,3 +431,213 @@ def test_an_activation_loads_the_state_then_runs_an_on_activate_program_before_a
         return (yield grains.free_ask("w"))
 
     assert perform(main(), interpreter) == "stored + warmed"
+
+
+# -- a grain's own ref (grain_ref) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_grain_ref_activates_its_grain_and_reaches_it_with_no_key_call(interpreter):
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, counted_key), name="accounts")
+        savings = yield free_spawn(VirtualActors(Savings, counted_key), name="savings")
+        alice = grain_ref(accounts, "alice")
+        yield alice.free_tell(Deposit("alice", 5))  # activates it
+        yield gather(*(alice.free_tell(Deposit("alice", 1)) for _ in range(3)))
+        yield grain_ref(savings, "alice").free_tell(Deposit("alice", 100))  # another type
+        # the key is the ref's: a message the key function could not read reaches the grain
+        balance = yield alice.free_ask("balance, please")
+        same_grain = yield accounts.free_ask(Balance("alice"))  # (the directory's key call)
+        active = yield accounts.free_ask(GetRoutees())
+        return alice.path, balance, same_grain, [ref.path for ref in active]
+
+    assert perform(main(), interpreter) == (
+        "/app/accounts/alice", 8, 8, ["/app/accounts/alice"],
+    )  # fmt: skip
+    assert sorted(ACTIVATIONS) == [("Account", "alice"), ("Savings", "alice")]
+    assert keyed == [Balance("alice")]
+
+
+def racing_deactivation_through_a_grain_ref() -> Any:
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, by_account), name="accounts")
+        alice = grain_ref(accounts, "alice")
+        yield alice.free_tell(Deposit("alice", 1))
+        # deactivations racing deposits sent through the ref, which keeps the incarnation it
+        # found: each deposit still reaches some incarnation, never one that has saved
+        yield gather(
+            accounts.free_tell(Deactivate("alice")),
+            alice.free_tell(Deposit("alice", 10)),
+            accounts.free_ask(Deactivate("alice")),
+            alice.free_tell(Deposit("alice", 100)),
+            accounts.free_tell(Deactivate("alice")),
+            alice.free_ask(Deposit("alice", 1000)),
+        )
+        return (yield alice.free_ask(Balance("alice")))
+
+    return main()
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_message_through_a_grain_ref_racing_deactivation_reaches_an_incarnation(interpreter):
+    assert perform(racing_deactivation_through_a_grain_ref(), interpreter) == 1111
+
+
+@pytest.mark.parametrize("delivery", ["causal", "per_pair"])
+def test_no_message_through_a_grain_ref_is_lost_racing_deactivation_in_any_schedule(delivery):
+    def check(result: Any) -> None:
+        assert result.status == "completed", result.format_trace()
+        assert result.value == 1111
+        assert result.dead_letters == 0
+
+    explored = explore(racing_deactivation_through_a_grain_ref, check, runs=40, delivery=delivery)
+    explored.assert_passed()
+
+
+def test_the_direct_api_through_a_grain_ref_finds_its_grain_again_only_after_deactivation(
+    monkeypatch,
+):
+    # the asyncio hot path: a tell to the incarnation the ref found, still live, is queued
+    # inline; the directory's look-up (`cell_of`) runs only to find a grain again
+    import asyncio
+
+    from playbill import ActorSystem
+    from playbill.actors._virtual import GrainRouting
+
+    looked_up: list[object] = []
+    cell_of = GrainRouting.cell_of
+
+    def counting(self: Any, key: object) -> Any:
+        looked_up.append(key)
+        return cell_of(self, key)
+
+    monkeypatch.setattr(GrainRouting, "cell_of", counting)
+    store = InMemoryStore()
+
+    async def main() -> Any:
+        async with ActorSystem("app") as system:
+            accounts = system.spawn(VirtualActors(Account, by_account, store), "accounts")
+            alice = grain_ref(accounts, "alice")
+            for amount in (1, 2, 3):
+                alice.tell(Deposit("alice", amount))
+            await alice.send(Deposit("alice", 4))
+            first = await alice.ask(Balance("alice"))
+            assert await accounts.ask(Deactivate("alice"))  # saved: 10
+            alice.tell(Deposit("alice", 100))  # a fresh incarnation, once the old one saved
+            return first, await alice.ask(Balance("alice")), system.dead_letters.count
+
+    assert asyncio.run(main()) == (10, 110, 0)
+    assert looked_up == ["alice", "alice"]
+    assert ACTIVATIONS == [("Account", "alice"), ("Account", "alice")]
+    assert store.states[("Account", "alice")] == 110
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_grain_ref_s_message_to_a_stopping_directory_is_a_dead_letter_of_the_directory(
+    interpreter,
+):
+    # as a message sent to the directory itself would be, even though the grain the ref
+    # found is still running (the directory stops its grains once it handles its stop)
+    store = InMemoryStore()
+
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, by_account, store), name="accounts")
+        alice = grain_ref(accounts, "alice")
+        yield alice.free_ask(Deposit("alice", 1))
+        yield free_stop(accounts)
+        yield alice.free_tell(Deposit("alice", 100))
+        yield sleep(0.05)
+        return None
+
+    if interpreter == "simulation":
+        result = simulate(main(), seed=0)
+        assert result.status == "completed", result.format_trace()
+        letters = [
+            (event.letter.message, event.letter.recipient, event.letter.reason.name)
+            for event in result.events
+            if type(event) is DeadLettered
+        ]
+    else:
+        import asyncio
+
+        from playbill import ActorSystem
+
+        async def under_asyncio() -> Any:
+            async with ActorSystem("app") as system:
+                await system.run(main())
+                return [
+                    (letter.message, letter.recipient, letter.reason.name)
+                    for letter in system.dead_letters.recent
+                ]
+
+        letters = asyncio.run(under_asyncio())
+    assert letters == [(Deposit("alice", 100), "/app/accounts", "STOPPED")]
+    assert store.states[("Account", "alice")] == 1
+
+
+def test_a_direct_tell_through_a_grain_ref_to_a_stopping_directory_is_a_dead_letter():
+    # the asyncio hot path checks the directory too, not only the grain it found
+    import asyncio
+
+    from playbill import ActorSystem
+
+    store = InMemoryStore()
+
+    async def main() -> Any:
+        async with ActorSystem("app") as system:
+            accounts = system.spawn(VirtualActors(Account, by_account, store), "accounts")
+            alice = grain_ref(accounts, "alice")
+            await alice.ask(Deposit("alice", 1))
+            accounts.stop()
+            alice.tell(Deposit("alice", 100))
+        return [(letter.message, letter.recipient) for letter in system.dead_letters.recent]
+
+    assert asyncio.run(main()) == [(Deposit("alice", 100), "/app/accounts")]
+    assert store.states[("Account", "alice")] == 1
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_stopping_a_grain_ref_stops_its_incarnation_and_the_next_message_activates_one(
+    interpreter,
+):
+    store = InMemoryStore()
+
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, by_account, store), name="accounts")
+        alice = grain_ref(accounts, "alice")
+        yield alice.free_ask(Deposit("alice", 3))
+        yield alice.free_stop()  # a hard stop of the incarnation: its state is saved
+        yield sleep(0.05)
+        saved = store.states[("Account", "alice")]
+        return saved, (yield alice.free_ask(Deposit("alice", 4)))
+
+    assert perform(main(), interpreter) == (3, 7)
+    assert ACTIVATIONS == [("Account", "alice"), ("Account", "alice")]
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_grain_ref_of_something_else_or_with_a_bad_key_is_refused_naming_the_option(
+    interpreter,
+):
+    @program
+    def main():
+        accounts = yield free_spawn(VirtualActors(Account, by_account), name="accounts")
+        plain = yield free_spawn(lambda: Account("x"), name="plain")  # not a directory
+        said = []
+        for directory, key in ((accounts, "a/b"), (plain, "x"), (ActorRef("/app/accounts"), "x")):
+            try:
+                grain_ref(directory, key)
+            except InvalidArgument as refused:
+                said.append(str(refused))
+        return said
+
+    bad_key, not_directory, not_live = perform(main(), interpreter)
+    assert bad_key.startswith("grain_ref key must be a grain key that can name an actor")
+    assert "'a/b'" in bad_key
+    assert not_directory.startswith("grain_ref directory must be the ref of a spawned")
+    assert "/app/plain" in not_directory
+    assert "/app/accounts" in not_live

@@ -16,10 +16,13 @@ from playbill.actors import (
     AfterMessage,
     Bounded,
     ConsistentHash,
+    Grain,
     Middleware,
     Overflow,
     Pool,
+    VirtualActors,
     WithMiddleware,
+    grain_ref,
 )
 
 
@@ -167,3 +170,31 @@ def test_a_sink_of_one_s_own_is_told_each_handled_message_with_its_sender() -> N
 
     asyncio.run(main())
     assert sink.handled_messages == [("/app/echo", "main", "one"), ("/app/echo", "main", "two")]
+
+
+class Tally(Grain):
+    def initial_state(self) -> int:
+        return 0
+
+    def receive(self, message: Any) -> Any:
+        self.state += message
+        return self.state
+
+
+def test_a_grain_ref_s_messages_are_noted_with_their_sender() -> None:
+    # a grain's ref tells the grain's recording cell, which notes the sender (its plain
+    # binding's inline tell would queue the bare message: noted as the runtime's)
+    sink = NotedSink()
+
+    async def main() -> Any:
+        async with ActorSystem("app", record=sink) as system:
+            tallies = system.spawn(VirtualActors(Tally, lambda message: "t"), name="tallies")
+            tally = grain_ref(tallies, "t")
+            tally.tell(1)
+            tally.tell(2)
+            return await tally.ask(3)
+
+    assert asyncio.run(main()) == 6
+    assert sink.handled_messages == [
+        ("/app/tallies/t", "main", 1), ("/app/tallies/t", "main", 2), ("/app/tallies/t", "main", 3),
+    ]  # fmt: skip

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from playbill.actors._kernel import KernelCell, Phase
 from playbill.actors._routing import ROUTER_MESSAGES
+from playbill.actors._virtual import GrainBinding
 from playbill.effects import Now, Program, Random
 from playbill.effects._handlers import Handler, program_in_place
 from playbill.effects._program import fail, pure
@@ -77,6 +78,8 @@ class _RecordingCell(_Cell):
     __slots__ = ()
 
     _entry = staticmethod(_asked)  # type: ignore[assignment]
+    # a grain ref tells the grain's cell, which notes the sender (no inline tell)
+    grain_binding = GrainBinding
 
     @property
     def instance(self) -> Any:

@@ -38,6 +38,7 @@ from playbill.actors._reports import short
 from playbill.actors._spawning import Guardian, instantiate, new_realm
 from playbill.actors._supervising import check_supervision
 from playbill.actors._tree import find_cell, walk_cells
+from playbill.actors._virtual import GrainBinding
 from playbill.effects import (
     ActorNotFound,
     ActorRef,
@@ -590,6 +591,8 @@ class ActorSystem:
             return binding
         if isinstance(binding, _Cell):  # the root guardian's, or another system's
             return binding if binding.system is self else None
+        if isinstance(binding, GrainBinding):  # a grain's ref (`grain_ref`): its incarnation
+            return binding.resolve() if binding.directory.system is self else None
         if binding is not None or self._guardian is None:
             return None
         found: _Cell | None = find_cell(self._guardian, self.name, ref.path, ref.uid, ref.realm)

@@ -40,6 +40,7 @@ from playbill.actors._reports import (
 from playbill.actors._routing import ROUTER_MESSAGES
 from playbill.actors._signals import START
 from playbill.actors._tree import THROUGHPUT, find_cell
+from playbill.actors._virtual import GrainBinding
 from playbill.effects import (
     ActorNotFound,
     ActorRef,
@@ -151,6 +152,8 @@ class _Mail(FiberScheduler):
         binding = ref.binding
         if type(binding) is _SimCell and binding.world is self:
             return binding
+        if isinstance(binding, GrainBinding):  # a grain's ref (`grain_ref`): its incarnation
+            return binding.resolve() if binding.directory.world is self else None
         if binding is not None:
             return None  # an actor of another run (uids count from 1 in each): not ours
         found: _SimCell | None = find_cell(self.guardian, self.name, ref.path, ref.uid, ref.realm)

@@ -48,6 +48,7 @@ from playbill.actors._reports import is_failure, short
 from playbill.actors._signals import Restart
 from playbill.actors._spawning import Guardian, instantiate, new_realm
 from playbill.actors._tree import list_live, walk_cells
+from playbill.actors._virtual import GrainBinding
 from playbill.effects import (
     ActorRef,
     ActorSystemFailed,
@@ -580,6 +581,8 @@ class _World(_Mail):
                     return False
         target = ref.binding
         if type(target) is not _SimCell or target.world is not self:
+            if isinstance(target, GrainBinding):
+                return False  # a grain's ref: `perform_tell` resolves it, at the send
             target = self.resolve(ref)
         if target is not None and not target.unbounded:
             return False
