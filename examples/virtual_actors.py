@@ -4,6 +4,8 @@ Accounts are addressed by key (``Deposit("alice", 5)`` goes to the grain of "ali
 first message activates one, concurrent first messages activate exactly one, and an idle
 account deactivates, saving its balance. The next deposit activates a fresh incarnation with
 the balance reloaded — from a SQLite file here, so a second run starts where the first ended.
+A sender that talks to one account often keeps its ref, ``grain_ref(accounts, "alice")``:
+its messages go straight to the grain, and it follows the grain across deactivations.
 
     python examples/virtual_actors.py
 """
@@ -18,7 +20,7 @@ from typing import Any
 from attrs import frozen
 
 from playbill import free_spawn, gather, program, run, simulate, sleep
-from playbill.actors import AfterIdle, GetRoutees, Grain, SQLiteStore, VirtualActors
+from playbill.actors import AfterIdle, GetRoutees, Grain, SQLiteStore, VirtualActors, grain_ref
 
 
 @frozen
@@ -49,11 +51,13 @@ def bank(store: SQLiteStore, idle: float, wait: float) -> Any:
     )
     # five concurrent first deposits to alice: one activation
     yield gather(*(accounts.free_ask(Deposit("alice", 10)) for _ in range(5)))
+    alice_ref = grain_ref(accounts, "alice")  # alice's own ref, kept: no key call per message
     bob = yield accounts.free_ask(Deposit("bob", 3))
     active = yield accounts.free_ask(GetRoutees())
     yield sleep(wait)  # both go idle: deactivated, balances saved
     idle_now = yield accounts.free_ask(GetRoutees())
-    alice = yield accounts.free_ask(Deposit("alice", 1))  # reactivated, balance reloaded
+    # through the kept ref: a fresh incarnation, its balance reloaded
+    alice = yield alice_ref.free_ask(Deposit("alice", 1))
     return {"alice": alice, "bob": bob, "active": len(active), "after idling": len(idle_now)}
 
 
