@@ -102,6 +102,7 @@ class _Host:
         "commits",
         "commits_queued",
         "committer",
+        "committing",
         "factory",
         "fence",
         "id",
@@ -121,6 +122,7 @@ class _Host:
         "system",
         "task",
         "transport",
+        "trim_due",
         "writes",
     )
 
@@ -166,6 +168,10 @@ class _Host:
         self.commit_timer: asyncio.TimerHandle | None = None
         self.released = 0  # how many of the queued commits the committer may start
         self.committer: asyncio.Task[None] | None = None
+        # a batch of commits is under way (the committer's call, or one riding on a read):
+        # one at a time, so they run in order
+        self.committing = False
+        self.trim_due = False  # trim_every commits were done: the next commit call trims
         self.reread = False  # a commit failed: read the pending entries again
         self.in_flight: set[str] = set()  # message ids whose commits are queued, not done
         # message ids whose commits were done since the last READ was sent: READ may not
@@ -308,6 +314,7 @@ class _Host:
         await self._claim()
         self.commits_queued = []
         self.released = 0
+        self.committing = False
         self.in_flight.clear()
         self.settled_since_read = set()
         self.reread = False
@@ -371,8 +378,8 @@ class _Host:
                     elif prefetch is not None:
                         reading, prefetch = prefetch, None
                         last, entries = await reading
-                    else:
-                        last, entries = await self._read_new(client, last, block)
+                    else:  # (it carries the commits released at the end of the batch)
+                        last, entries = await self._read_new(client, last, block, carry=True)
                 except _FAULTS as error:
                     attempt += 1
                     history = True  # what was read but not received is pending now
@@ -411,10 +418,6 @@ class _Host:
                     finally:
                         if self.commits_queued:  # (the batch's commits go in one call)
                             self._kick()
-                    if prefetch is None and self.commit_ready.is_set():
-                        # the committer sends first: a reply reaches its asker one
-                        # write sooner (the next READ only waits, usually)
-                        await asyncio.sleep(0)
                 except (_Lost, asyncio.CancelledError):
                     raise
                 except Exception as error:  # (a script refused, say): logged, retried
@@ -486,11 +489,15 @@ class _Host:
     # -- one entry -----------------------------------------------------------------------------
 
     async def _read_new(
-        self, client: Any, last: bytes, block: int
+        self, client: Any, last: bytes, block: int, *, carry: bool = False
     ) -> tuple[bytes, list[tuple[str, dict[bytes, Any], int]]]:
         """The next new entries (and the id to wait from next), each with READ's flag: in
         one round trip, a blocking ``XREAD`` from ``last`` and, behind it in the pipeline,
-        the ``READ`` script (which runs as soon as the wait ends)."""
+        the ``READ`` script (which runs as soon as the wait ends). With ``carry`` (the read
+        that follows a batch's handlers), the commits released meanwhile go first in the
+        same pipeline (and a due ``TRIM``): one write for the batch's commit and the next
+        read, the reply of an ask on its way before the read waits. Their statuses come
+        back with the read, so they are settled only then."""
         transport = self.transport
         script = self._script("READ")
         keys = self.keys
@@ -506,16 +513,50 @@ class _Host:
             transport.read_count,
         )
         self.settled_since_read = set()  # (READ sees the dedup records of those done before)
+        batch = self._take_released() if carry else []
         while True:
+            trim = self._take_trim()
             try:
                 async with client.pipeline(transaction=False) as pipe:
+                    if batch:
+                        pipe.execute_command("EVALSHA", *self._commit_command(batch))
+                    if trim:
+                        pipe.execute_command("EVALSHA", *self._trim_command())
                     pipe.execute_command("XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", mbox, last)
                     pipe.execute_command("EVALSHA", script.sha, 3, *args)
-                    answer: Any = (await pipe.execute())[1]
-                break
-            except redis.exceptions.NoScriptError:
+                    answers: Any = await pipe.execute(raise_on_error=False)
+            except BaseException:
+                self.trim_due = self.trim_due or trim
+                if batch:  # (not known to be done: the committer runs them again, harmless)
+                    self._put_back(batch)
+                raise
+            carried = 1 if batch else 0
+            if trim:
+                await self._trimmed(answers[carried])
+            if batch:
+                done, batch = batch, []
+                if isinstance(answers[0], Exception):
+                    # (the script unknown after a restart, or a script error: run as the
+                    # committer does, which loads it, or runs the batch one entry a call)
+                    try:
+                        results = await transport._retrying(
+                            "commit", partial(self._run_commits, done)
+                        )
+                    except BaseException:
+                        self._put_back(done)
+                        raise
+                else:
+                    results = self._statuses(answers[0], done)
+                await self._settle_batch(done, results)
+            answer = answers[-1]
+            if isinstance(answer, redis.exceptions.NoScriptError):
                 # (Redis restarted and forgot the script: load it and read again)
                 script.sha = await client.script_load(script.script)
+                continue
+            for found in answers[-2:]:
+                if isinstance(found, Exception):
+                    raise found
+            break
         if answer[0] == -2:
             self.lose("the lease check of a delivery failed")
             raise _Lost
@@ -839,19 +880,68 @@ class _Host:
     async def _commit_loop(self) -> None:
         """Run the queued commits in order, pipelined: while one batch is under way the
         handlers go on, and the next batch is what was released meanwhile (`_kick`: at the
-        end of a read batch, for a reply or an awaited commit, or after _COMMIT_DELAY)."""
+        end of a read batch, for a reply or an awaited commit, or after _COMMIT_DELAY). A
+        batch released at the end of a read batch usually rides on the next read instead
+        (`_read_new`); one batch is under way at a time, whoever sends it."""
         transport = self.transport
-        queue = self.commits_queued
         while True:
             await self.commit_ready.wait()
             self.commit_ready.clear()
-            while queue and self.released > 0:
-                batch = queue[: min(self.released, _COMMIT_BATCH)]
-                results = await transport._retrying("commit", partial(self._run_commits, batch))
-                del queue[: len(batch)]
-                self.released = max(0, self.released - len(batch))
-                for pending, result in zip(batch, results, strict=True):
-                    await self._settle(pending, result)
+            while batch := self._take_released():
+                try:
+                    results = await transport._retrying("commit", partial(self._run_commits, batch))
+                except BaseException:
+                    self._put_back(batch)
+                    raise
+                await self._settle_batch(batch, results)
+
+    def _take_released(self) -> list[_Commit]:
+        """The next batch of released commits, now under way (none if a batch is)."""
+        if self.committing or self.released <= 0 or not self.commits_queued:
+            return []
+        self.committing = True
+        batch = self.commits_queued[: min(self.released, _COMMIT_BATCH)]
+        every = self.transport.trim_every
+        if (self.commits + len(batch)) // every > self.commits // every:
+            self.trim_due = True  # (TRIM goes right behind this COMMIT, in its round trip)
+        self.commits += len(batch)
+        return batch
+
+    def _put_back(self, batch: list[_Commit]) -> None:
+        """The batch under way did not run, or its outcome is unknown: it stays at the
+        head of the queue, and the committer runs it (again: an entry already committed
+        answers "already committed")."""
+        self.committing = False
+        self.commit_ready.set()
+
+    async def _settle_batch(self, batch: list[_Commit], results: list[Any]) -> None:
+        del self.commits_queued[: len(batch)]
+        self.released = max(0, self.released - len(batch))
+        self.committing = False
+        if self.released > 0:
+            self.commit_ready.set()
+        for pending, result in zip(batch, results, strict=True):
+            await self._settle(pending, result)
+
+    def _take_trim(self) -> bool:
+        due, self.trim_due = self.trim_due, False
+        return due
+
+    async def _trimmed(self, result: Any) -> None:
+        """A ``TRIM``'s answer (it went in a commit's pipeline)."""
+        if isinstance(result, redis.exceptions.NoScriptError):
+            # (Redis restarted and forgot the script: load it; the next commit trims)
+            script = self._script("TRIM")
+            client = self.transport._redis
+            assert client is not None
+            script.sha = await client.script_load(script.script)
+            self.trim_due = True
+        elif isinstance(result, Exception):
+            logger.warning("trim of %s failed: %r", self.keys["mbox"], result)
+
+    def _trim_command(self) -> tuple[Any, ...]:
+        """``EVALSHA`` arguments of ``TRIM`` (a due trim goes in a commit's pipeline)."""
+        return self._script("TRIM").sha, 1, self.keys["mbox"], "playbill"
 
     async def _run_commits(self, batch: list[_Commit]) -> list[Any]:
         """One ``COMMIT`` call for the batch: a status per entry, in order. A script error
@@ -871,14 +961,14 @@ class _Host:
                 results.append(error)
         return results
 
-    async def _call_commit(self, batch: list[_Commit]) -> list[Any]:
+    def _commit_command(self, batch: list[_Commit]) -> tuple[Any, ...]:
+        """``EVALSHA`` arguments of ``COMMIT`` for the batch."""
         transport = self.transport
-        client = transport._redis
-        assert client is not None
-        script = self._script("COMMIT")
         keys = self.keys
         assert self.fence is not None
-        args = (
+        return (
+            self._script("COMMIT").sha,
+            5,
             keys["lease"],
             keys["mbox"],
             keys["deliveries"],
@@ -890,16 +980,40 @@ class _Host:
             # (raw strings only: Redis's cmsgpack refuses msgpack's bin and str8 types)
             msgpack.packb([pending.item for pending in batch], use_bin_type=False),
         )
+
+    @staticmethod
+    def _statuses(flat: Any, batch: list[_Commit]) -> list[Any]:
+        if len(flat) == 1:  # refused: the lease is not this node's
+            return [(_REFUSED, b"")] * len(batch)
+        return list(zip(flat[::2], flat[1::2], strict=True))
+
+    async def _call_commit(self, batch: list[_Commit]) -> list[Any]:
+        transport = self.transport
+        client = transport._redis
+        assert client is not None
+        script = self._script("COMMIT")
         while True:
+            trim = self._take_trim()
             try:
-                flat: Any = await client.evalsha(script.sha, 5, *args)
+                if trim:  # (in the same round trip)
+                    async with client.pipeline(transaction=False) as pipe:
+                        pipe.execute_command("EVALSHA", *self._commit_command(batch))
+                        pipe.execute_command("EVALSHA", *self._trim_command())
+                        flat, trimmed = await pipe.execute(raise_on_error=False)
+                    await self._trimmed(trimmed)
+                    if isinstance(flat, Exception):
+                        raise flat
+                else:
+                    flat = await client.evalsha(*self._commit_command(batch))
                 break
             except redis.exceptions.NoScriptError:
                 # (Redis restarted and forgot the script: load it and run the batch again)
                 script.sha = await client.script_load(script.script)
-        if len(flat) == 1:  # refused: the lease is not this node's
-            return [(_REFUSED, b"")] * len(batch)
-        return list(zip(flat[::2], flat[1::2], strict=True))
+                self.trim_due = self.trim_due or trim
+            except BaseException:
+                self.trim_due = self.trim_due or trim
+                raise
+        return self._statuses(flat, batch)
 
     async def _settle(self, pending: _Commit, result: Any) -> None:
         transport = self.transport
@@ -946,11 +1060,3 @@ class _Host:
                 body = encode_reply(envelope.corr, None, ("StagedWriteFailed", reason))
                 await transport._retrying("error reply", lambda: client.xadd(stream, {b"r": body}))
         pending.done.set_result(status)
-        self.commits += 1
-        if self.commits % transport.trim_every == 0:
-            try:
-                await self._script("TRIM")(
-                    keys=[self.keys["mbox"]], args=["playbill"], client=transport._redis
-                )
-            except _FAULTS as error:
-                logger.warning("trim of %s failed: %r", self.keys["mbox"], error)

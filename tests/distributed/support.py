@@ -62,3 +62,41 @@ async def clean(url: str, namespace: str) -> None:
         if task is not asyncio.current_task() and task.get_coro().__name__ not in runners
     ]
     assert not left, f"tasks left behind: {left}"
+
+
+def script_calls(transport: RedisTransport, name: str, after: Any = None) -> list[tuple[Any, ...]]:
+    """The arguments (after the key count) of each call of the transport's script ``name``
+    from now on that Redis ran (not a NOSCRIPT answer), whether sent alone (``evalsha``)
+    or in a pipeline (a host's commit riding on its next read, say). ``after(args)``, if
+    given, is called once Redis answered such a call (it may raise: the answer is lost)."""
+    client: Any = transport._redis
+    real_evalsha, real_pipeline, calls = client.evalsha, client.pipeline, []
+
+    def ran(sha: Any, args: tuple[Any, ...]) -> None:
+        if sha == transport._scripts[name].sha:
+            calls.append(args)
+            if after is not None:
+                after(args)
+
+    async def evalsha(sha: Any, keys: Any, *args: Any) -> Any:
+        answer = await real_evalsha(sha, keys, *args)
+        ran(sha, args)
+        return answer
+
+    def pipeline(*p_args: Any, **p_kwargs: Any) -> Any:
+        made = real_pipeline(*p_args, **p_kwargs)
+        real_execute = made.execute
+
+        async def execute(*e_args: Any, **e_kwargs: Any) -> Any:
+            sent = [(args[1], args[3:]) for args, _ in made.command_stack if args[0] == "EVALSHA"]
+            answers = await real_execute(*e_args, **e_kwargs)
+            for (sha, args), answer in zip(sent, answers, strict=False):
+                if not isinstance(answer, Exception):
+                    ran(sha, args)
+            return answers
+
+        made.execute = execute
+        return made
+
+    client.evalsha, client.pipeline = evalsha, pipeline
+    return calls

@@ -14,7 +14,7 @@ import pytest
 
 from playbill import Actor, program, sleep
 from playbill.distributed import Envelope, RemoteError, _host, message, redis_write
-from tests.distributed.support import admin, clean, eventually, node
+from tests.distributed.support import admin, clean, eventually, node, script_calls
 
 LOG: list[object] = []
 
@@ -144,16 +144,7 @@ def test_a_duplicate_entry_with_the_same_message_id_is_dropped(arun, redis_url, 
 def _script_calls(transport, name):
     """The arguments of each call of the transport's script ``name`` from now on (that
     Redis ran: not a NOSCRIPT answer, after which the script is loaded and called again)."""
-    real, calls = transport._redis.evalsha, []
-
-    async def evalsha(sha, keys, *args):
-        answer = await real(sha, keys, *args)
-        if sha == transport._scripts[name].sha:
-            calls.append(args)
-        return answer
-
-    transport._redis.evalsha = evalsha
-    return calls
+    return script_calls(transport, name)
 
 
 def test_a_copy_from_a_retrying_sender_is_dropped_in_the_round_trip_that_read_it(
@@ -456,19 +447,13 @@ def test_one_commit_call_covers_a_batch_of_consecutive_entries_in_order(arun, re
         async with node(redis_url, namespace, "a") as (system, transport):
             ref = await system.spawn_durable(Appender, id="log")
             await ref.ask(-1, timeout=5)
-            real, sizes = transport._redis.evalsha, []
-
-            async def evalsha(sha, keys, *args):
-                if sha == transport._scripts["COMMIT"].sha:
-                    sizes.append(len(msgpack.unpackb(args[-1], raw=True)))
-                return await real(sha, keys, *args)
-
-            transport._redis.evalsha = evalsha
+            commits = _script_calls(transport, "COMMIT")
             for n in range(300):
                 ref.tell(n)
             await ref.ask(300, timeout=10)
             written = await client.lrange(transport.data_key("log"), 0, -1)
         assert [int(n) for n in written] == list(range(-1, 301))
+        sizes = [len(msgpack.unpackb(args[-1], raw=True)) for args in commits]
         assert sum(sizes) == 301  # each entry committed once, by one of the calls
         assert max(sizes) > 1, sizes  # the handlers ran while a call was under way
         await client.aclose()
@@ -535,9 +520,9 @@ def test_after_a_full_batch_the_next_read_goes_out_before_its_handlers_run(
     began = []  # how many messages were handled when each read of new entries began
     real = _host._Host._read_new
 
-    def read_new(self, *args):
+    def read_new(self, *args, **kwargs):
         began.append(len(LOG))
-        return real(self, *args)
+        return real(self, *args, **kwargs)
 
     monkeypatch.setattr(_host._Host, "_read_new", read_new)
 

@@ -260,50 +260,60 @@ def test_on_an_ask_path_each_side_writes_first_what_the_other_side_waits_for(
 
     events = []
     real_append, real_commit = _transport.RedisTransport._append, _host._Host._call_commit
-    real_read_new = _host._Host._read_new
 
     def append(self, *args):
         events.append("append")
         return real_append(self, *args)
 
-    def call_commit(self, *args):
+    def call_commit(self, *args):  # a commit sent alone
         events.append("commit")
         return real_commit(self, *args)
 
-    def read_new(self, *args):
-        events.append("read")
-        return real_read_new(self, *args)
-
     monkeypatch.setattr(_transport.RedisTransport, "_append", append)
     monkeypatch.setattr(_host._Host, "_call_commit", call_commit)
-    monkeypatch.setattr(_host._Host, "_read_new", read_new)
+
+    def record_writes(transport, names):
+        """Each pipeline the transport sends, as the names of the commands in it."""
+        pipeline = transport._redis.pipeline
+
+        def recorded(*args, **kwargs):
+            made = pipeline(*args, **kwargs)
+            execute = made.execute
+
+            def run(*a, **k):
+                sent = [names(command) for command, _ in made.command_stack]
+                events.append("+".join(name for name in sent if name))
+                return execute(*a, **k)
+
+            made.execute = run
+            return made
+
+        transport._redis.pipeline = recorded
 
     async def main():
-        async with node(redis_url, namespace, "host") as (host, _):
+        async with node(redis_url, namespace, "host") as (host, host_transport):
             await host.spawn_durable(Counter, id="echo")
             async with node(redis_url, namespace, "asker") as (asker, transport):
                 ref = asker.remote("echo")
                 assert await ref.ask(0, timeout=5) == 0
-                pipeline = transport._redis.pipeline
-
-                def replies_pipeline(*args, **kwargs):  # the reply reader's XDEL + XREAD
-                    made = pipeline(*args, **kwargs)
-                    xdel = made.xdel
-
-                    def record(*a, **k):
-                        events.append("reread")
-                        return xdel(*a, **k)
-
-                    made.xdel = record
-                    return made
-
-                transport._redis.pipeline = replies_pipeline
+                commit_sha = host_transport._scripts["COMMIT"].sha
+                record_writes(
+                    host_transport,
+                    lambda command: (
+                        "commit"
+                        if command[:2] == ("EVALSHA", commit_sha)
+                        else "read"
+                        if command[0] == "XREAD"
+                        else ""
+                    ),
+                )
+                record_writes(transport, lambda command: "reread" if command[0] == "XDEL" else "")
                 events.clear()
                 for n in range(1, 4):
                     assert await ref.ask(n, timeout=5) == n
-        # the host commits (the reply) before it sends its next read; the asker's reply
-        # reader lets the next ask be written before it reads again
-        assert events[:8] == ["append", "reread", "commit", "read"] * 2, events
+        # the host's commit (the reply) goes first in the write of its next read, and the
+        # asker's reply reader lets the next ask be written before it reads again
+        assert events[:6] == ["append", "reread", "commit+read"] * 2, events
         await clean(redis_url, namespace)
 
     arun(main())
