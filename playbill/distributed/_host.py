@@ -21,6 +21,7 @@ from playbill.actors import MailboxPolicy, SupervisionStrategy
 from playbill.actors._kernel import Phase
 from playbill.distributed._effects import RedisWrite
 from playbill.distributed._envelope import Envelope, Refusal, decode_envelope, encode_reply
+from playbill.distributed._round_trips import one_write
 from playbill.distributed._staging import HOSTING, Guard, MessageStage, Write
 from playbill.effects import ActorRef, ActorStopped, InvalidArgument
 
@@ -516,38 +517,34 @@ class _Host:
         batch = self._take_released() if carry else []
         while True:
             trim = self._take_trim()
-            try:
-                async with client.pipeline(transaction=False) as pipe:
-                    if batch:
-                        pipe.execute_command("EVALSHA", *self._commit_command(batch))
-                    if trim:
-                        pipe.execute_command("EVALSHA", *self._trim_command())
-                    pipe.execute_command("XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", mbox, last)
-                    pipe.execute_command("EVALSHA", script.sha, 3, *args)
-                    answers: Any = await pipe.execute(raise_on_error=False)
-            except BaseException:
-                self.trim_due = self.trim_due or trim
-                if batch:  # (not known to be done: the committer runs them again, harmless)
-                    self._put_back(batch)
-                raise
-            carried = 1 if batch else 0
-            if trim:
-                await self._trimmed(answers[carried])
+            commands: list[tuple[Any, ...]] = []
             if batch:
-                done, batch = batch, []
-                if isinstance(answers[0], Exception):
-                    # (the script unknown after a restart, or a script error: run as the
-                    # committer does, which loads it, or runs the batch one entry a call)
-                    try:
-                        results = await transport._retrying(
-                            "commit", partial(self._run_commits, done)
-                        )
-                    except BaseException:
-                        self._put_back(done)
-                        raise
-                else:
-                    results = self._statuses(answers[0], done)
-                await self._settle_batch(done, results)
+                commands.append(("EVALSHA", *self._commit_command(batch)))
+            if trim:
+                commands.append(("EVALSHA", *self._trim_command()))
+            early = len(commands)
+            commands.append(("XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", mbox, last))
+            commands.append(("EVALSHA", script.sha, 3, *args))
+            settled = False
+
+            async def settle(answers: list[Any], trim: bool = trim) -> None:
+                # (Redis ran them before the read began to wait: settled now, not after it)
+                nonlocal batch, settled
+                settled = True
+                if trim:
+                    await self._trimmed(answers[-1])
+                if batch:
+                    done, batch = batch, []
+                    await self._settle_ride(done, answers[0])
+
+            try:
+                answers = await one_write(client, commands, early=early, on_early=settle)
+            except BaseException:
+                if not settled:  # (not known to be done: run again, harmless)
+                    self.trim_due = self.trim_due or trim
+                    if batch:
+                        self._put_back(batch)
+                raise
             answer = answers[-1]
             if isinstance(answer, redis.exceptions.NoScriptError):
                 # (Redis restarted and forgot the script: load it and read again)
@@ -913,6 +910,22 @@ class _Host:
         answers "already committed")."""
         self.committing = False
         self.commit_ready.set()
+
+    async def _settle_ride(self, batch: list[_Commit], answer: Any) -> None:
+        """Settle a batch whose ``COMMIT`` rode on a read, from its answer."""
+        if isinstance(answer, Exception):
+            # (the script unknown after a restart, or a script error: run as the committer
+            # does, which loads it, or runs the batch one entry a call)
+            try:
+                results = await self.transport._retrying(
+                    "commit", partial(self._run_commits, batch)
+                )
+            except BaseException:
+                self._put_back(batch)
+                raise
+        else:
+            results = self._statuses(answer, batch)
+        await self._settle_batch(batch, results)
 
     async def _settle_batch(self, batch: list[_Commit], results: list[Any]) -> None:
         del self.commits_queued[: len(batch)]

@@ -263,6 +263,12 @@ class RedisTransport:
             ) from error
         for name in _scripts.__all__:
             self._scripts[name] = client.register_script(getattr(_scripts, name))
+        # loaded now, in one round trip: a script's first call in a pipeline or one write
+        # would otherwise answer NOSCRIPT and be sent again
+        async with client.pipeline(transaction=False) as pipe:
+            for script in self._scripts.values():
+                pipe.script_load(script.script)
+            await pipe.execute()
         await client.set(self.key("node", self.node_id), b"1", px=self._ms(self.lease_ttl))
         self._spawn_task(self._heartbeat(), "heartbeat")
         self._spawn_task(self._read_replies(), "reply reader")

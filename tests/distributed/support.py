@@ -64,11 +64,16 @@ async def clean(url: str, namespace: str) -> None:
     assert not left, f"tasks left behind: {left}"
 
 
-def script_calls(transport: RedisTransport, name: str, after: Any = None) -> list[tuple[Any, ...]]:
+def script_calls(
+    transport: RedisTransport, name: str, monkeypatch: Any, after: Any = None
+) -> list[tuple[Any, ...]]:
     """The arguments (after the key count) of each call of the transport's script ``name``
-    from now on that Redis ran (not a NOSCRIPT answer), whether sent alone (``evalsha``)
-    or in a pipeline (a host's commit riding on its next read, say). ``after(args)``, if
-    given, is called once Redis answered such a call (it may raise: the answer is lost)."""
+    from now on that Redis ran (not a NOSCRIPT answer), whether sent alone (``evalsha``),
+    in a pipeline, or in a host's or node's one write (a commit riding on a read, say).
+    ``after(args)``, if given, is called once Redis answered such a call; if it raises, the
+    answer is lost (for a call in one write: before the caller saw it)."""
+    from playbill.distributed import _host, _round_trips, _transport
+
     client: Any = transport._redis
     real_evalsha, real_pipeline, calls = client.evalsha, client.pipeline, []
 
@@ -98,5 +103,30 @@ def script_calls(transport: RedisTransport, name: str, after: Any = None) -> lis
         made.execute = execute
         return made
 
+    real_one_write = _round_trips.one_write
+
+    async def one_write(
+        to: Any, commands: Any, *, early: int = 0, on_early: Any = None
+    ) -> list[Any]:
+        if to is not client:
+            return await real_one_write(to, commands, early=early, on_early=on_early)
+
+        def check(answers: list[Any], start: int) -> None:
+            for command, answer in zip(commands[start:], answers[start:], strict=False):
+                if command[0] == "EVALSHA" and not isinstance(answer, Exception):
+                    ran(command[1], tuple(command[3:]))
+
+        async def first(answers: list[Any]) -> None:
+            check(answers, 0)
+            if on_early is not None:
+                await on_early(answers)
+
+        answers = await real_one_write(to, commands, early=early, on_early=first if early else None)
+        check(answers, early)
+        return answers
+
     client.evalsha, client.pipeline = evalsha, pipeline
+    for module in (_host, _transport):
+        if hasattr(module, "one_write"):
+            monkeypatch.setattr(module, "one_write", one_write)
     return calls

@@ -141,20 +141,14 @@ def test_a_duplicate_entry_with_the_same_message_id_is_dropped(arun, redis_url, 
     arun(main())
 
 
-def _script_calls(transport, name):
-    """The arguments of each call of the transport's script ``name`` from now on (that
-    Redis ran: not a NOSCRIPT answer, after which the script is loaded and called again)."""
-    return script_calls(transport, name)
-
-
 def test_a_copy_from_a_retrying_sender_is_dropped_in_the_round_trip_that_read_it(
-    arun, redis_url, namespace
+    arun, redis_url, namespace, monkeypatch
 ):
     async def main():
         client = await admin(redis_url)
         async with node(redis_url, namespace, "a") as (system, transport):
             ref = await system.spawn_durable(Charger, id="charger")
-            dedup = _script_calls(transport, "DEDUP")
+            dedup = script_calls(transport, "DEDUP", monkeypatch)
             stream, envelope, message_id = transport._envelope(ref, Work(4))
             fields = {b"e": envelope, b"i": message_id}  # as the node's sender writes it
             await client.xadd(stream, fields)
@@ -259,11 +253,13 @@ def test_message_ids_are_a_random_prefix_per_transport_and_a_counter(arun, redis
     arun(main())
 
 
-def test_a_burst_of_tells_is_written_by_one_append_call_in_order(arun, redis_url, namespace):
+def test_a_burst_of_tells_is_written_by_one_append_call_in_order(
+    arun, redis_url, namespace, monkeypatch
+):
     async def main():
         client = await admin(redis_url)
         async with node(redis_url, namespace, "a") as (system, transport):
-            appends = _script_calls(transport, "APPEND")
+            appends = script_calls(transport, "APPEND", monkeypatch)
             refs = [system.remote(f"w{k}") for k in range(3)]
             for n in range(300):
                 refs[n % 3].tell(n)
@@ -293,7 +289,7 @@ def test_a_burst_of_large_tells_is_split_into_append_calls_in_order(
     async def main():
         client = await admin(redis_url)
         async with node(redis_url, namespace, "a") as (system, transport):
-            appends = _script_calls(transport, "APPEND")
+            appends = script_calls(transport, "APPEND", monkeypatch)
             ref = system.remote("big")
             for n in range(10):
                 ref.tell(f"{n}" * 700)  # about 800 bytes an envelope: 3 a call
@@ -441,13 +437,15 @@ def test_pipelined_commits_apply_staged_writes_in_message_order(arun, redis_url,
     arun(main())
 
 
-def test_one_commit_call_covers_a_batch_of_consecutive_entries_in_order(arun, redis_url, namespace):
+def test_one_commit_call_covers_a_batch_of_consecutive_entries_in_order(
+    arun, redis_url, namespace, monkeypatch
+):
     async def main():
         client = await admin(redis_url)
         async with node(redis_url, namespace, "a") as (system, transport):
             ref = await system.spawn_durable(Appender, id="log")
             await ref.ask(-1, timeout=5)
-            commits = _script_calls(transport, "COMMIT")
+            commits = script_calls(transport, "COMMIT", monkeypatch)
             for n in range(300):
                 ref.tell(n)
             await ref.ask(300, timeout=10)
@@ -474,7 +472,7 @@ def test_the_first_deliveries_of_a_read_batch_are_committed_by_one_call(
             for n in range(100):
                 sender.tell(n)
             await transport.flush()  # in the stream before the actor reads it: one batch
-            commits = _script_calls(transport, "COMMIT")
+            commits = script_calls(transport, "COMMIT", monkeypatch)
             await system.spawn_durable(Appender, id="log")
 
             async def written():

@@ -150,7 +150,7 @@ class Stager(Actor):
     ids=["a commit", "a sender's APPEND"],
 )
 def test_a_write_whose_answer_is_lost_is_retried_and_takes_effect_once(
-    arun, redis_url, namespace, caplog, script, logged
+    arun, redis_url, namespace, caplog, monkeypatch, script, logged
 ):
     async def main():
         client = await admin(redis_url)
@@ -164,7 +164,7 @@ def test_a_write_whose_answer_is_lost_is_retried_and_takes_effect_once(
                     lost.append(args)
                     raise redis.exceptions.ConnectionError("the answer was lost")
 
-            script_calls(transport, script, after=lose_the_answer)
+            script_calls(transport, script, monkeypatch, after=lose_the_answer)
             assert await ref.ask("once", timeout=5) == "once"
             # it ran, its answer was lost, and it was run again (the reply may come first)
             await eventually(lambda: lost, what="the lost answer")
