@@ -238,6 +238,10 @@ class _Host:
                     client=transport._redis,
                 )
             except _FAULTS as error:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # (a cancellation the client turned into a connection error: still one)
+                    raise asyncio.CancelledError("lease renewal cancelled") from error
                 if loop.time() - renewed >= transport.lease_ttl:
                     self.lose(f"it could not renew the lease for lease_ttl: {error!r}")
                     return

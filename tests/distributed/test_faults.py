@@ -206,3 +206,40 @@ def test_a_cancellation_the_client_turns_into_a_connection_error_still_cancels(a
 
     assert arun(main()) is True
     assert calls == [1]  # cancelled, not retried
+
+
+def test_a_lease_renewal_whose_cancellation_the_client_turns_into_an_error_still_ends(arun):
+    """The renewer of a host's lease is cancelled when the host stops owning; a RENEW call
+    that redis-py turns from that cancellation into a ConnectionError must not keep it
+    renewing (the host would wait on it, and the node's close would find it left)."""
+    from playbill.distributed import RedisTransport, _host
+
+    transport = RedisTransport("redis://127.0.0.1:1", lease_ttl=0.3, heartbeat=0.1)
+    host = _host._Host(transport, None, "x", object, None, None, 1)  # type: ignore[arg-type]
+    host.fence, host.owning = "n:1", True
+    calls: list[int] = []
+
+    async def renew(**_: object) -> int:
+        calls.append(1)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise redis.exceptions.ConnectionError("Connection closed by server.") from None
+        return 1
+
+    transport._scripts["RENEW"] = renew
+
+    async def main() -> bool:
+        task = asyncio.ensure_future(host._renew())
+        while not calls:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.wait([task], timeout=2)
+        cancelled = task.done() and task.cancelled()
+        if not task.done():  # (it renews on: end it, so that the test fails rather than hangs)
+            host.owning = False
+            task.cancel()
+            await asyncio.wait([task])
+        return cancelled
+
+    assert arun(main()) is True
