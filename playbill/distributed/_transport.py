@@ -41,6 +41,7 @@ from playbill.distributed._envelope import Envelope, decode_reply
 from playbill.distributed._errors import NodeDown, RemoteError
 from playbill.distributed._ref import DurableRef
 from playbill.distributed._registry import MessageRegistry, UnknownMessageType, default_registry
+from playbill.distributed._round_trips import one_write, stream_entries
 from playbill.distributed._tracing import TraceCarrier
 from playbill.effects import ActorRef, AskTimeout, InvalidArgument, PlaybillError
 from playbill.effects._checks import check_count, check_flag, check_seconds
@@ -213,6 +214,9 @@ class RedisTransport:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._outbox: collections.deque[_Entry | asyncio.Future[None]] = collections.deque()
         self._outbox_ready = asyncio.Event()
+        self._writing = False  # the outbox's head is being written (by the sender or the reader)
+        # replies were just handled: the askers' next messages go in the reply read's write
+        self._reply_window = False
         self._asks: dict[str, _PendingAsk] = {}
         # actor id -> (until when, its live owner): asks in a burst look the owner up once
         self._owners: dict[str, tuple[float, str]] = {}
@@ -779,21 +783,20 @@ class RedisTransport:
 
     async def _send(self) -> None:
         """Write the outbox in order, in pipelined batches; retried on a fault (a message
-        written twice has one id, so the receiver drops the copy)."""
+        written twice has one id, so the receiver drops the copy). Right after replies came
+        in, the reply reader writes the outbox's head in the write of its next read
+        (`_take_outbox`) instead."""
         client = self._client()
         outbox = self._outbox
         attempt = 0
         while not self._ending:  # (not cancellation alone: a redis-py read timeout can swallow it)
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
-            while outbox:
-                batch = []
-                for item in outbox:
-                    batch.append(item)
-                    if len(batch) >= 512:
-                        break
+            while outbox and not self._writing and not self._reply_window:
+                batch = self._outbox_head()
                 entries = [item for item in batch if isinstance(item, tuple)]
                 if entries:
+                    self._writing = True
                     try:
                         await self._append(client, entries)
                     except _FAULTS as error:
@@ -810,11 +813,58 @@ class RedisTransport:
                         )
                         await asyncio.sleep(delay)
                         continue
+                    finally:
+                        self._writing = False
                 attempt = 0
-                for _ in batch:
-                    item = outbox.popleft()
-                    if isinstance(item, asyncio.Future) and not item.done():
-                        item.set_result(None)
+                self._written_head(len(batch))
+
+    def _outbox_head(self, limit: int = 512) -> list[_Entry | asyncio.Future[None]]:
+        batch: list[_Entry | asyncio.Future[None]] = []
+        for item in self._outbox:
+            batch.append(item)
+            if len(batch) >= limit:
+                break
+        return batch
+
+    def _written_head(self, count: int) -> None:
+        """The first ``count`` items of the outbox are in Redis."""
+        outbox = self._outbox
+        for _ in range(count):
+            item = outbox.popleft()
+            if isinstance(item, asyncio.Future) and not item.done():
+                item.set_result(None)
+
+    def _take_outbox(self) -> list[_Entry | asyncio.Future[None]]:
+        """The outbox's head, for the reply reader to write with its read (none if the
+        sender is writing, or if it is too big for one ``APPEND`` call: the sender splits
+        it); the caller calls `_outbox_done`."""
+        if self._writing or not self._outbox:
+            return []
+        batch: list[_Entry | asyncio.Future[None]] = []
+        size = 0
+        for item in self._outbox_head():
+            if isinstance(item, tuple):
+                if size >= _APPEND_BYTES:  # (as `_append` splits: one call's worth)
+                    break
+                size += len(item[1])
+            batch.append(item)
+        if not any(isinstance(item, tuple) for item in batch):
+            return []
+        self._writing = True
+        return batch
+
+    def _outbox_done(self, batch: list[_Entry | asyncio.Future[None]], written: bool) -> None:
+        """The reply reader's write of ``batch`` is over: written, or to be written by the
+        sender (a fault, or an error answer: the sender's retries and script loading)."""
+        self._writing = False
+        if written:
+            self._written_head(len(batch))
+        if self._outbox:
+            self._outbox_ready.set()
+
+    def _append_command(self, entries: list[_Entry]) -> tuple[Any, ...]:
+        streams, envelopes, ids = zip(*entries, strict=True)
+        return ("EVALSHA", self._scripts["APPEND"].sha, len(entries), *streams, *envelopes, *ids)
 
     async def _append(self, client: aioredis.Redis, entries: list[_Entry]) -> None:
         """``APPEND`` calls: the entries' ``XADD``s, in order (one call, unless the batch is
@@ -845,28 +895,60 @@ class RedisTransport:
         block = max(10, self._ms(min(self.heartbeat, 1.0)))
         seen: list[bytes] = []  # replies read, deleted in the next read's round trip
         while not self._ending:  # (not cancellation alone: a redis-py read timeout can swallow it)
+            # the askers' next messages, if any, go first in the same write
+            batch = self._take_outbox()
+            if self._reply_window and not batch and self._outbox:
+                self._outbox_ready.set()  # (the sender left it to this read: it writes it)
+            self._reply_window = False
+            commands: list[tuple[Any, ...]] = []
+            entries = [item for item in batch if isinstance(item, tuple)]
+            if entries:
+                commands.append(self._append_command(entries))
+            if seen:
+                commands.append(("XDEL", stream, *seen))
+            commands.append(
+                ("XREAD", "COUNT", self.read_count, "BLOCK", block, "STREAMS", stream, last)
+            )
+            appended = False
+
+            async def written(answers: list[Any], batch: list[Any] = batch) -> None:
+                nonlocal appended
+                appended = True
+                self._outbox_done(batch, not isinstance(answers[0], Exception))
+
             try:
-                if seen:
-                    async with client.pipeline(transaction=False) as pipe:
-                        pipe.xdel(stream, *seen)
-                        pipe.xread({stream: last}, count=self.read_count, block=block)
-                        found: Any = (await pipe.execute())[1]
-                else:
-                    found = await client.xread({stream: last}, count=self.read_count, block=block)
+                answers = await one_write(
+                    client,
+                    commands,
+                    early=1 if entries else 0,
+                    on_early=written if entries else None,
+                )
             except _FAULTS as error:
+                if entries and not appended:
+                    self._outbox_done(batch, False)
                 attempt += 1
                 await self._pause("read replies", error, attempt)
                 continue
+            except BaseException:
+                if entries and not appended:
+                    self._outbox_done(batch, False)
+                raise
+            found = answers[-1]
+            if isinstance(found, Exception):
+                attempt += 1
+                await self._pause("read replies", found, attempt)
+                continue
             attempt = 0
             seen = []
-            for _, entries in found or ():
-                for entry, fields in entries:
-                    last = entry
-                    seen.append(entry)
-                    self._resolve_reply(fields.get(b"r"))
+            for entry, fields in stream_entries(found):
+                last = entry
+                seen.append(entry)
+                self._resolve_reply(dict(zip(fields[::2], fields[1::2], strict=True)).get(b"r"))
             if seen:
-                # the askers run first (an asker's next message is written by the sender
-                # task: two steps), then this read is sent again
+                # the askers run first (an asker's next message is then written with the
+                # next read: the sender leaves the outbox to this window), then this read is
+                # sent again
+                self._reply_window = True
                 await asyncio.sleep(0)
                 await asyncio.sleep(0)
 

@@ -145,8 +145,9 @@ class Stager(Actor):
 
 @pytest.mark.parametrize(
     ("script", "logged"),
-    # (an ask's commit goes in the pipeline of the host's next read: that read fails)
-    [("COMMIT", "redis read of"), ("APPEND", "could not write 1 message(s)")],
+    # (an ask's commit goes in the write of the host's next read, and an ask made as a
+    # reply came in goes in the write of the reply reader's next read: that read fails)
+    [("COMMIT", "redis read of"), ("APPEND", "redis read replies failed")],
     ids=["a commit", "a sender's APPEND"],
 )
 def test_a_write_whose_answer_is_lost_is_retried_and_takes_effect_once(

@@ -261,7 +261,7 @@ def test_on_an_ask_path_each_side_writes_first_what_the_other_side_waits_for(
     events = []
     real_append, real_commit = _transport.RedisTransport._append, _host._Host._call_commit
 
-    def append(self, *args):
+    def append(self, *args):  # a sender's write alone
         events.append("append")
         return real_append(self, *args)
 
@@ -272,23 +272,17 @@ def test_on_an_ask_path_each_side_writes_first_what_the_other_side_waits_for(
     monkeypatch.setattr(_transport.RedisTransport, "_append", append)
     monkeypatch.setattr(_host._Host, "_call_commit", call_commit)
 
-    def record_writes(transport, names):
-        """Each pipeline the transport sends, as the names of the commands in it."""
-        pipeline = transport._redis.pipeline
+    def record_writes(module, client, names):
+        """Each write of ``client`` through ``module``'s one_write, as command names."""
+        real_one_write = module.one_write
 
-        def recorded(*args, **kwargs):
-            made = pipeline(*args, **kwargs)
-            execute = made.execute
-
-            def run(*a, **k):
-                sent = [names(command) for command, _ in made.command_stack]
+        def one_write(to, commands, **kwargs):
+            if to is client:
+                sent = [names(command) for command in commands]
                 events.append("+".join(name for name in sent if name))
-                return execute(*a, **k)
+            return real_one_write(to, commands, **kwargs)
 
-            made.execute = run
-            return made
-
-        transport._redis.pipeline = recorded
+        monkeypatch.setattr(module, "one_write", one_write)
 
     async def main():
         async with node(redis_url, namespace, "host") as (host, host_transport):
@@ -297,28 +291,35 @@ def test_on_an_ask_path_each_side_writes_first_what_the_other_side_waits_for(
                 ref = asker.remote("echo")
                 assert await ref.ask(0, timeout=5) == 0
                 commit_sha = host_transport._scripts["COMMIT"].sha
-                real_one_write = _host.one_write
-
-                def one_write(client, commands, **kwargs):  # the host's reads
-                    sent = [
+                append_sha = transport._scripts["APPEND"].sha
+                record_writes(
+                    _host,
+                    host_transport._redis,
+                    lambda command: (
                         "commit"
                         if command[:2] == ("EVALSHA", commit_sha)
                         else "read"
                         if command[0] == "XREAD"
                         else ""
-                        for command in commands
-                    ]
-                    events.append("+".join(name for name in sent if name))
-                    return real_one_write(client, commands, **kwargs)
-
-                monkeypatch.setattr(_host, "one_write", one_write)
-                record_writes(transport, lambda command: "reread" if command[0] == "XDEL" else "")
+                    ),
+                )
+                record_writes(
+                    _transport,
+                    transport._redis,
+                    lambda command: (
+                        "append"
+                        if command[:2] == ("EVALSHA", append_sha)
+                        else "reread"
+                        if command[0] == "XREAD"
+                        else ""
+                    ),
+                )
                 events.clear()
                 for n in range(1, 4):
                     assert await ref.ask(n, timeout=5) == n
-        # the host's commit (the reply) goes first in the write of its next read, and the
-        # asker's reply reader lets the next ask be written before it reads again
-        assert events[:6] == ["append", "reread", "commit+read"] * 2, events
+        # one write a side and an ask: the asker's next message goes in the write of its
+        # reply read, and the host's commit (the reply) in the write of its next read
+        assert events[:6] == ["append+reread", "commit+read"] * 3, events
         await clean(redis_url, namespace)
 
     arun(main())
