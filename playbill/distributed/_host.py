@@ -856,7 +856,12 @@ class _Host:
         if wait or reply or len(queue) >= _COMMIT_BATCH:  # (an asker waits for its reply)
             self._kick()
         elif self.commit_timer is None:
-            self.commit_timer = loop.call_later(_COMMIT_DELAY, self._kick)
+            # (on a grid of a quarter of the delay: the node's actors whose commits began to
+            # wait in the same quarter are released in one loop turn, and their commits go
+            # in one write; none waits longer than _COMMIT_DELAY)
+            step = _COMMIT_DELAY / 4
+            due = math.floor((loop.time() + _COMMIT_DELAY) / step) * step
+            self.commit_timer = loop.call_at(due, self._kick)
         if wait:
             status = await asyncio.shield(done)
             if status == _REFUSED:
@@ -1005,31 +1010,32 @@ class _Host:
         return list(zip(flat[::2], flat[1::2], strict=True))
 
     async def _call_commit(self, batch: list[_Commit]) -> list[Any]:
+        """One ``COMMIT`` call (and a due ``TRIM`` behind it), in the write of the node's
+        other actors' commits sent in this loop turn (`WriteGroup`)."""
         transport = self.transport
         client = transport._redis
         assert client is not None
         script = self._script("COMMIT")
         while True:
             trim = self._take_trim()
+            commands: list[tuple[Any, ...]] = [("EVALSHA", *self._commit_command(batch))]
+            if trim:
+                commands.append(("EVALSHA", *self._trim_command()))
             try:
-                if trim:  # (in the same round trip)
-                    async with client.pipeline(transaction=False) as pipe:
-                        pipe.execute_command("EVALSHA", *self._commit_command(batch))
-                        pipe.execute_command("EVALSHA", *self._trim_command())
-                        flat, trimmed = await pipe.execute(raise_on_error=False)
-                    await self._trimmed(trimmed)
-                    if isinstance(flat, Exception):
-                        raise flat
-                else:
-                    flat = await client.evalsha(*self._commit_command(batch))
-                break
-            except redis.exceptions.NoScriptError:
-                # (Redis restarted and forgot the script: load it and run the batch again)
-                script.sha = await client.script_load(script.script)
-                self.trim_due = self.trim_due or trim
+                answers = await transport._commit_writes.send(client, commands)
             except BaseException:
                 self.trim_due = self.trim_due or trim
                 raise
+            if trim:
+                await self._trimmed(answers[1])
+            flat = answers[0]
+            if isinstance(flat, redis.exceptions.NoScriptError):
+                # (Redis restarted and forgot the script: load it and run the batch again)
+                script.sha = await client.script_load(script.script)
+                continue
+            if isinstance(flat, Exception):
+                raise flat
+            break
         return self._statuses(flat, batch)
 
     async def _settle(self, pending: _Commit, result: Any) -> None:

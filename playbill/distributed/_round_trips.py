@@ -10,13 +10,14 @@ on its next read, a node's appends on its reply read, and neither waits for the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
 
-__all__ = ["one_write", "stream_entries"]
+__all__ = ["WriteGroup", "one_write", "stream_entries"]
 
 
 async def _connection(pool: Any) -> Any:
@@ -67,3 +68,51 @@ def stream_entries(answer: Any) -> list[tuple[bytes, list[Any]]]:
         return []
     streams = answer.values() if isinstance(answer, dict) else (pair[1] for pair in answer)
     return [(entry, fields) for entries in streams for entry, fields in entries]
+
+
+class WriteGroup:
+    """Commands that several tasks send in the same loop turn go out in one write
+    (`one_write`), each task getting its own answers: the commits of a node's actors,
+    released together, cost one write instead of one each."""
+
+    __slots__ = ("_waiting", "_writes")
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[Sequence[Sequence[Any]], asyncio.Future[list[Any]]]] = []
+        self._writes: set[asyncio.Future[None]] = set()
+
+    async def send(self, client: aioredis.Redis, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """``commands``' answers (as `one_write`'s), written with those of the other tasks
+        that send in this loop turn; a fault of the write is raised to each."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        self._waiting.append((commands, future))
+        if len(self._waiting) == 1:  # (after the tasks already woken in this turn)
+            loop.call_soon(self._start, client)
+        return await future
+
+    def _start(self, client: aioredis.Redis) -> None:
+        waiting, self._waiting = self._waiting, []
+        write = asyncio.ensure_future(self._write(client, waiting))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
+
+    @staticmethod
+    async def _write(
+        client: aioredis.Redis,
+        waiting: list[tuple[Sequence[Sequence[Any]], asyncio.Future[list[Any]]]],
+    ) -> None:
+        try:
+            answers = await one_write(client, [c for commands, _ in waiting for c in commands])
+        except BaseException as error:
+            for _, future in waiting:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        start = 0
+        for commands, future in waiting:
+            if not future.done():  # (a cancelled sender's answers are dropped)
+                future.set_result(answers[start : start + len(commands)])
+            start += len(commands)

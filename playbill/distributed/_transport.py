@@ -41,7 +41,7 @@ from playbill.distributed._envelope import Envelope, decode_reply
 from playbill.distributed._errors import NodeDown, RemoteError
 from playbill.distributed._ref import DurableRef
 from playbill.distributed._registry import MessageRegistry, UnknownMessageType, default_registry
-from playbill.distributed._round_trips import one_write, stream_entries
+from playbill.distributed._round_trips import WriteGroup, one_write, stream_entries
 from playbill.distributed._tracing import TraceCarrier
 from playbill.effects import ActorRef, AskTimeout, InvalidArgument, PlaybillError
 from playbill.effects._checks import check_count, check_flag, check_seconds
@@ -215,6 +215,7 @@ class RedisTransport:
         self._outbox: collections.deque[_Entry | asyncio.Future[None]] = collections.deque()
         self._outbox_ready = asyncio.Event()
         self._writing = False  # the outbox's head is being written (by the sender or the reader)
+        self._commit_writes = WriteGroup()  # the hosts' commits of a loop turn: one write
         # replies were just handled: the askers' next messages go in the reply read's write
         self._reply_window = False
         self._asks: dict[str, _PendingAsk] = {}

@@ -126,7 +126,7 @@ def script_calls(
         return answers
 
     client.evalsha, client.pipeline = evalsha, pipeline
-    for module in (_host, _transport):
+    for module in (_host, _transport, _round_trips):
         if hasattr(module, "one_write"):
             monkeypatch.setattr(module, "one_write", one_write)
     return calls
