@@ -12,8 +12,6 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any, ClassVar, Generic, TypeVar, cast, final
 
-import attrs
-
 from playbill.actors import Actor
 from playbill.actors._reports import short
 from playbill.actors._tree import CellContext
@@ -43,6 +41,7 @@ from playbill.effects import (
     Race,
     Random,
     SelfRef,
+    Settle,
     Suspend,
     Timeout,
     program,
@@ -118,11 +117,22 @@ class _Running:
                 if message.parent is None:
                     return Ask(ask.ref, self.link_task(message), ask.timeout)
                 if message.run_id is None:  # linked elsewhere (a flow's span): in this run still
-                    return Ask(ask.ref, attrs.evolve(message, run_id=self.run_id), ask.timeout)
+                    # (built directly: attrs.evolve costs several times a Task's own __init__)
+                    task = Task(
+                        message.input, message.id, self.run_id, message.parent,
+                        message.forward_chunks,
+                    )  # fmt: skip
+                    return Ask(ask.ref, task, ask.timeout)
         elif kind is Parallel:
             return Parallel(tuple(_linked(member, self) for member in effect.programs))  # type: ignore[attr-defined]
         elif kind is Race:
             return Race(tuple(_linked(member, self) for member in effect.programs))  # type: ignore[attr-defined]
+        elif kind is Settle:
+            # the expansion runs in place, under this same intercept: only the members the
+            # interpreter runs on their own are wrapped
+            settle = cast(Settle, effect)
+            members = tuple(_linked(member, self) for member in settle.programs)
+            return Settle(members, settle.decide, settle.expansion)
         elif kind is Timeout:
             return Timeout(_linked(effect.program, self), effect.seconds)  # type: ignore[attr-defined]
         elif kind is Fork:

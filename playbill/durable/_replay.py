@@ -39,7 +39,15 @@ from playbill.effects import (
     TimedOut,
     program,
 )
-from playbill.effects._concurrency import CancelFiber, Fork, Join, Parallel, Race, Timeout
+from playbill.effects._concurrency import (
+    CancelFiber,
+    Fork,
+    Join,
+    Parallel,
+    Race,
+    Settle,
+    Timeout,
+)
 from playbill.effects._program import Suspend
 from playbill.effects._promises import AwaitPromise, CompletePromise, FailPromise, NewPromise
 from playbill.effects._vocabulary import Blocking
@@ -212,6 +220,9 @@ def _journaled(run: Run, body: Program[Any], path: Path) -> Generator[Any, Any, 
             raise step.error
         effect = step.effect
         kind = type(effect)
+        if kind is Settle:  # journaled as its expansion (the race it stands for), in place
+            step = machine.resume_with(effect.expansion)  # type: ignore[attr-defined]
+            continue
         if not recording:  # cancelled: the finalisers run live, and are not journaled
             try:
                 value = yield Suspend(effect)

@@ -8,9 +8,11 @@ fibers whose interleaving its scheduler chooses).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar, final, overload
 
 from attrs import frozen
+from returns.result import Result
 
 from playbill.effects._errors import InvalidArgument
 from playbill.effects._program import Effect, Program, Suspend, as_program
@@ -23,6 +25,7 @@ __all__ = [
     "Join",
     "Parallel",
     "Race",
+    "Settle",
     "Timeout",
     "cancel",
     "fork",
@@ -77,6 +80,37 @@ class Race(Effect[Any]):
 
 @final
 @frozen
+class Settle(Effect[Any]):
+    """Run ``programs`` concurrently until ``decide`` settles the outcome: as each ends,
+    ``decide(index, outcome)`` is called with its ``Result`` (a cancelled member's is a
+    ``FiberCancelled`` failure), in the order they end, and gives ``None`` while the outcome is
+    open or a ``Result`` once it is settled. That result is the effect's (its failure raised);
+    the members still running are cancelled, as a race's losers are. Every member starts, in
+    program order, and runs to its first wait before any outcome is looked at.
+
+    ``expansion`` is the same thing built from the core effects (a race of members that each
+    report to a shared tally, say). An interpreter with no counting join of its own runs it
+    in place, unrecorded: the simulator (so its schedules and traces are the expansion's), the
+    stub and the durable journal do; asyncio counts natively, with no fiber left waiting to
+    be cancelled. ``flow.at_least`` compiles to one.
+
+    >>> from returns.result import Success
+    >>> from playbill import pure
+    >>> from playbill.interpreters import stub
+    >>> def first_even(index, outcome):
+    ...     return outcome if outcome.unwrap() % 2 == 0 else None
+    >>> settle = Settle((pure(1), pure(4), pure(6)), first_even, pure(4))
+    >>> stub.run(Suspend(settle))
+    4
+    """
+
+    programs: tuple[Program[Any], ...]
+    decide: Callable[[int, Result[Any, BaseException]], Result[Any, BaseException] | None]
+    expansion: Program[Any]
+
+
+@final
+@frozen
 class Timeout(Effect[Any]):
     """Run ``program``; if it has not finished after ``seconds``, cancel it and fail with
     `TimedOut`."""
@@ -111,7 +145,7 @@ class CancelFiber(Effect[None]):
 
 # gather(gather(...)) and timeout(timeout(...)) nest programs through these effects: equality
 # and hashing of a program walk into them rather than recurse.
-walk_class(Parallel, Race, Timeout, Fork)
+walk_class(Parallel, Race, Settle, Timeout, Fork)
 
 
 def _members(where: str, programs: tuple[object, ...]) -> tuple[Program[Any], ...]:

@@ -14,7 +14,15 @@ from typing import Any, cast
 
 from returns.result import Success
 
-from playbill.effects._concurrency import CancelFiber, Fork, Join, Parallel, Race, Timeout
+from playbill.effects._concurrency import (
+    CancelFiber,
+    Fork,
+    Join,
+    Parallel,
+    Race,
+    Settle,
+    Timeout,
+)
 from playbill.effects._program import (
     Catch,
     Ensuring,
@@ -276,6 +284,8 @@ def _effect(effect: object) -> tuple[str, list[Program[Any]], str]:
             return "gather", list(programs), ""
         case Race(programs):
             return "race", list(programs), ""
+        case Settle(programs, _, _):
+            return "settle", list(programs), ""
         case Timeout(program, seconds):
             return "timeout", [program], f"{seconds:g}s"
         case Fork(program):

@@ -26,6 +26,7 @@ from playbill.effects import (
     Effect,
     Generate,
     Program,
+    Settle,
     Suspend,
     emit,
     free_spawn,
@@ -588,6 +589,32 @@ class _Tally:
         self.indices: list[int] = []
         self.failed: list[BaseException] = []
 
+    def decide(self, index: int, outcome: Result[Any, BaseException]) -> Result[Any, Any] | None:
+        """Count member ``index``'s ``outcome``: the quorum's outcome once it is decided
+        (either way: `QuorumNotReached` is a value here, raised by `_at_least`), else None."""
+        if isinstance(outcome, Success):
+            self.succeeded.append(outcome.unwrap())
+            self.indices.append(index)
+            if len(self.succeeded) == self.k:
+                return Success(self.reached())
+        else:
+            self.failed.append(outcome.failure())
+            if len(self.failed) == self.n - self.k + 1:
+                return Success(self.impossible())
+        return None
+
+    def reached(self) -> QuorumResult:
+        return QuorumResult(tuple(self.succeeded), tuple(self.indices), tuple(self.failed))
+
+    def impossible(self) -> QuorumNotReached:
+        return QuorumNotReached(
+            f"at_least at {self.path or '(root)'} needed {self.k} of {self.n} flows to "
+            f"succeed, but {len(self.failed)} failed: "
+            + "; ".join(repr(error) for error in self.failed),
+            self.path,
+            tuple(self.failed),
+        )
+
     def __repr__(self) -> str:
         # stable from run to run (no address), so a traced run replays line for line
         where = self.path or "(root)"
@@ -598,44 +625,36 @@ class _Tally:
 
 
 def _at_least(flow: AtLeast, value: Any, run: _Run, path: str, span: str) -> _Body:
-    # each member reports to the tally; the one that decides the quorum (either way) is the
-    # only one ever to finish, so the core race ends there and cancels the rest
+    # a counting join (`Settle`): each member's outcome goes to the tally as it ends, and
+    # the one that decides the quorum (either way) cancels those still running. Where there
+    # is no counting join (the simulator, the stub, a journal) it is the race of `_expanded`
     tally = _Tally(flow.k, len(flow.flows), path)
-    members = (
-        Generate(
-            _member,
-            (
-                tally,
-                i,
-                _under(each, value, run, path, span, f"flows[{i}]"),
-            ),
-            (),
-        )
-        for i, each in enumerate(flow.flows)
+    members = tuple(
+        _under(each, value, run, path, span, f"flows[{i}]") for i, each in enumerate(flow.flows)
     )
-    decided = yield core_race(*members)
+    decided = yield Suspend(
+        Settle(members, tally.decide, Generate(_expanded, (tally, members), ()))
+    )
     if isinstance(decided, QuorumNotReached):
         raise decided
     return decided
 
 
+def _expanded(tally: _Tally, members: tuple[Program[Any], ...]) -> _Body:
+    """The quorum as a race of the core effects: the member that decides it (either way) is
+    the only one ever to finish, so the race ends there and cancels the rest."""
+    return (
+        yield core_race(
+            *(Generate(_member, (tally, i, member), ()) for i, member in enumerate(members))
+        )
+    )
+
+
 def _member(tally: _Tally, index: int, program: Program[Any]) -> _Body:
     outcome = yield program.attempt()
-    if isinstance(outcome, Success):
-        tally.succeeded.append(outcome.unwrap())
-        tally.indices.append(index)
-        if len(tally.succeeded) == tally.k:
-            return QuorumResult(tuple(tally.succeeded), tuple(tally.indices), tuple(tally.failed))
-    else:
-        tally.failed.append(outcome.failure())
-        if len(tally.failed) == tally.n - tally.k + 1:
-            return QuorumNotReached(
-                f"at_least at {tally.path or '(root)'} needed {tally.k} of {tally.n} flows to "
-                f"succeed, but {len(tally.failed)} failed: "
-                + "; ".join(repr(error) for error in tally.failed),
-                tally.path,
-                tuple(tally.failed),
-            )
+    decided = tally.decide(index, outcome)
+    if decided is not None:
+        return decided.unwrap()
     yield sleep(math.inf)  # undecided: wait to be cancelled by the race's winner
 
 

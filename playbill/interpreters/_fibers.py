@@ -30,6 +30,7 @@ from playbill.effects import (
     Next,
     Parallel,
     Race,
+    Settle,
     Step,
     TimedOut,
     Timeout,
@@ -42,6 +43,7 @@ __all__ = ["ERROR", "START", "STEP", "STRUCTURAL", "VALUE", "FiberScheduler", "R
 STRUCTURAL = (
     Parallel,
     Race,
+    Settle,
     Timeout,
     Fork,
     Join,
@@ -293,6 +295,8 @@ class FiberScheduler:
                 return machine.resume(())
             self.wait_all(fiber, effect.programs, _GatherState(len(effect.programs)), "gather")
             return None
+        if kind is Settle:  # no counting join here: its expansion, in place
+            return machine.resume_with(effect.expansion)  # type: ignore[attr-defined]
         if isinstance(effect, Race):
             if not effect.programs:
                 return machine.throw(InvalidArgument("race() needs at least one program"))

@@ -29,8 +29,8 @@ def test_the_vocabulary_is_what_the_design_lists() -> None:
             "Ask", "Await", "AwaitPromise", "Blocking", "CancelFiber", "CompletePromise", "Emit",
             "EmitStamped", "FailPromise", "Fork", "Join", "NewPromise",
             "GetOrSpawn", "LiveActors",
-            "MaybeFault", "Now", "Parallel", "Race", "Random", "SelfRef", "Sleep", "Spawn", "Stop",
-            "Tell", "Timeout", "Watch",
+            "MaybeFault", "Now", "Parallel", "Race", "Random", "SelfRef", "Settle", "Sleep",
+            "Spawn", "Stop", "Tell", "Timeout", "Watch",
         ]
     )  # fmt: skip
 

@@ -23,9 +23,12 @@ import asyncio
 import enum
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, final
 
-from playbill.effects import Cancelled, Done, FiberCancelled, Machine, Program, Step
+from returns.result import Failure, Result, Success
+
+from playbill.effects import Cancelled, Done, FiberCancelled, Machine, Program, ProgramError, Step
 
 if TYPE_CHECKING:
     from playbill.interpreters._asyncio._run import _Run
@@ -57,13 +60,19 @@ class _Outcome(enum.Enum):
 
 @final
 class Nested:
-    """What an inline member's gather or race waits on: a group nested in its own."""
+    """What an inline member's gather, race or settle waits on: a group nested in its own."""
 
-    __slots__ = ("programs", "race")
+    __slots__ = ("decide", "programs", "race")
 
-    def __init__(self, programs: tuple[Program[Any], ...], *, race: bool) -> None:
+    def __init__(
+        self, programs: tuple[Program[Any], ...], *, race: bool, decide: Decide | None = None
+    ) -> None:
         self.programs = programs
         self.race = race
+        self.decide = decide
+
+
+Decide = Callable[[int, Result[Any, BaseException]], Result[Any, BaseException] | None]
 
 
 def sleeping(loop: asyncio.AbstractEventLoop, seconds: float) -> asyncio.Future[None]:
@@ -121,6 +130,7 @@ class _Member:
 class _Group:
     __slots__ = (
         "cancelled",
+        "decide",
         "decided",
         "dirty",
         "done",
@@ -133,9 +143,10 @@ class _Group:
         "value",
     )
 
-    def __init__(self, owner: _Member | None, *, race: bool) -> None:
+    def __init__(self, owner: _Member | None, *, race: bool, decide: Decide | None) -> None:
         self.owner = owner  # the member that waits on it (None: the task's own program)
-        self.race = race
+        self.race = race  # (a settle is a race whose winner ``decide`` names)
+        self.decide = decide
         self.members: list[_Member] = []
         self.remaining = 0
         self.fresh: list[int] = []  # the members finished since it was last looked at
@@ -160,10 +171,13 @@ class Members:
         self.dirty: list[_Group] = []
         self.wakeup: asyncio.Future[None] | None = None
 
-    async def perform(self, programs: tuple[Program[Any], ...], *, race: bool) -> Any:
-        """Run ``programs`` as a gather (their results in order) or a race (the first to
-        succeed) in the current task."""
-        root = _Group(None, race=race)
+    async def perform(
+        self, programs: tuple[Program[Any], ...], *, race: bool, decide: Decide | None = None
+    ) -> Any:
+        """Run ``programs`` as a gather (their results in order), a race (the first to
+        succeed) or, given ``decide``, a settle (`Settle`: the outcome ``decide`` settles
+        as they end) in the current task."""
+        root = _Group(None, race=race or decide is not None, decide=decide)
         self.start(root, self.run, programs)
         self.pump()
         cancelled = False
@@ -238,7 +252,10 @@ class Members:
             step, pending = run._advance(machine, step)
             while pending is not None:
                 if type(pending) is Nested:
-                    group = _Group(member, race=pending.race)
+                    settling = pending.decide
+                    group = _Group(
+                        member, race=pending.race or settling is not None, decide=settling
+                    )
                     member.state = _State.NESTED
                     member.nested = group
                     self.start(group, run, pending.programs)
@@ -346,7 +363,11 @@ class Members:
     # -- outcomes ---------------------------------------------------------------------------
 
     def look_at(self, group: _Group) -> None:
-        """Take the outcomes of the members finished since last time, in program order."""
+        """Take the outcomes of the members finished since last time, in program order (a
+        settle's in the order they ended, as its tally counts them)."""
+        if group.decide is not None:
+            self.settle(group)
+            return
         fresh = sorted(group.fresh)
         group.fresh.clear()
         members = group.members
@@ -364,6 +385,39 @@ class Members:
                 if not group.race:
                     self.decide(group)
         if group.remaining == 0:
+            self.complete(group)
+
+    def settle(self, group: _Group) -> None:
+        decide = group.decide
+        assert decide is not None
+        fresh, group.fresh = group.fresh, []
+        members = group.members
+        for index in fresh:
+            if group.decided or group.cancelled:
+                break
+            member = members[index]
+            outcome: Result[Any, BaseException] = (
+                Success(member.result)
+                if member.outcome is _Outcome.SUCCEEDED
+                else Failure(_error_of(member))
+            )
+            try:
+                decision = decide(index, outcome)
+            except Exception as error:  # a defect of the decider: the settle fails with it
+                decision = Failure(error)
+            if decision is not None:
+                if isinstance(decision, Success):
+                    group.value = decision.unwrap()
+                else:
+                    group.error = decision.failure()
+                self.decide(group)
+        if group.remaining == 0:
+            if not group.decided and not group.cancelled:
+                group.error = ProgramError(
+                    f"a Settle's {len(members)} member(s) all ended and its decide settled "
+                    "nothing; decide must give a Result once the outcome is known, at the "
+                    "last member's end at the latest"
+                )
             self.complete(group)
 
     def decide(self, group: _Group) -> None:

@@ -51,6 +51,7 @@ from playbill.effects import (
     Race,
     Random,
     SelfRef,
+    Settle,
     Sleep,
     Spawn,
     Step,
@@ -344,6 +345,14 @@ class _Run:
             return _Awaiting(Nested(effect.programs, race=True))
         return _Awaiting(Members(self).perform(effect.programs, race=True))
 
+    def _settle_of(self, effect: Settle) -> _Awaiting:
+        # a counting join: no member is left waiting to be cancelled once it has reported
+        if not effect.programs:
+            raise InvalidArgument("a Settle needs at least one program; none cannot settle")
+        if self.inline:
+            return _Awaiting(Nested(effect.programs, race=True, decide=effect.decide))
+        return _Awaiting(Members(self).perform(effect.programs, race=True, decide=effect.decide))
+
     def _timeout_of(self, effect: Timeout) -> _Awaiting:
         return _Awaiting(self._timeout(effect.program, effect.seconds))
 
@@ -507,6 +516,7 @@ _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     Blocking: _Run._blocking,
     Parallel: _Run._parallel,
     Race: _Run._race_of,
+    Settle: _Run._settle_of,
     Timeout: _Run._timeout_of,
     Fork: _Run._fork,
     Join: _Run._join_of,

@@ -70,6 +70,7 @@ from playbill.effects import (
     Program,
     Random,
     SelfRef,
+    Settle,
     Sleep,
     Spawn,
     Stop,
@@ -540,6 +541,11 @@ class _World(_Mail):
             if told and (kind not in _IMMEDIATE or self.handlers.find(effect) is not None):
                 self.wake(fiber, STEP, step)
                 return
+            if kind is Settle:
+                # its expansion, in place and unrecorded: the schedule and the trace are those
+                # of the race it expands to
+                step = step.machine.resume_with(effect.expansion)
+                continue
             if kind in STRUCTURAL:
                 if self.tracing:
                     self.log(fiber.label, one_line(_suspend(effect)), StepKind.CONCURRENCY)
