@@ -13,9 +13,11 @@ import asyncio
 import contextvars
 import inspect
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
+from playbill.actors import DeadLetterReason, Terminated
 from playbill.actors._kernel import KernelCell, Phase
 from playbill.actors._routing import ROUTER_MESSAGES
 from playbill.actors._virtual import GrainBinding
@@ -51,18 +53,15 @@ class RecordingSink(Protocol):
 
 
 def _sent(message: object, future: asyncio.Future[Any] | None) -> _Ask:
-    """A mailbox entry of a recording system: the message as it is, its sender beside it."""
-    entry = _Ask(message, future)
-    entry.sender = _CONTEXT.get()
-    return entry
-
-
-def _asked(message: object, future: asyncio.Future[Any] | None) -> _Ask:
-    """An ask's entry: a router's own messages are noted as the runtime's, as their tells
-    are (a tell of one is queued as it is, or the router would route it)."""
+    """A mailbox entry of a recording system with its sender beside the message (what is
+    queued other than a plain tell: an ask, a `send`, a tell to a bounded mailbox)."""
     entry = _Ask(message, future)
     entry.sender = RUNTIME if type(message) in ROUTER_MESSAGES else _CONTEXT.get()
     return entry
+
+
+def _is_notice(item: object) -> bool:
+    return type(item) is _Ask and item.sender is RUNTIME and type(item.message) is Terminated
 
 
 _INSTANCE: Any = vars(KernelCell)["instance"]  # the slot's descriptor
@@ -70,16 +69,27 @@ _STOPPING = Phase.STOPPING
 
 
 class _RecordingCell(_Cell):
-    """A cell of a recording system: what it queues notes its sender beside the message (an
-    `_Ask` entry; a tell's has no future), and its instance's ``receive`` reports each message
-    before handling it. The message itself is never wrapped: routing, stop policies, dead
-    letters, middleware and asker errors see exactly what an unrecorded system's would."""
+    """A cell of a recording system: its instance's ``receive`` notes each message it handles
+    (`_recorded_receive`), with its sender. The message itself is never wrapped: routing,
+    stop policies, dead letters, middleware and asker errors see exactly what an unrecorded
+    system's would.
 
-    __slots__ = ()
+    Where the sender is kept: a plain tell to an unbounded mailbox (the hot path) queues the
+    message as it is and its sender in ``senders``, in the same order — no object is made per
+    tell. Everything else is queued as an `_Ask` with its sender on it: asks, sends, tells to
+    a bounded mailbox (whose overflow policy may drop one from the middle of the queue) and
+    the runtime's notices (``Terminated``). So the plain items of the queue and ``senders``
+    go together: the handling of one pops the other, and a drain clears both."""
 
-    _entry = staticmethod(_asked)  # type: ignore[assignment]
+    __slots__ = ("senders",)
+
+    _entry = staticmethod(_sent)  # type: ignore[assignment]
     # a grain ref tells the grain's cell, which notes the sender (no inline tell)
     grain_binding = GrainBinding
+
+    def __init__(self, *arguments: Any) -> None:
+        super().__init__(*arguments)
+        self.senders: deque[str] = deque()
 
     @property
     def instance(self) -> Any:
@@ -98,41 +108,63 @@ class _RecordingCell(_Cell):
         await super()._main()
 
     def tell(self, message: object) -> None:
-        # `_Cell.tell` with the sender noted, inline (a recorded tell's hot path)
-        if type(message) in ROUTER_MESSAGES:
-            super().tell(message)
-        elif self.routing is not None:  # routed here, at the send; the routee notes the sender
-            routed = self._route(message)
+        # `_Cell.tell`, inline, with the sender noted in ``senders`` (a recorded tell's hot path)
+        box = self.mailbox
+        if self.routing is None and box.capacity is None and self.phase < _STOPPING:
+            box.user.append(message)
+            self.senders.append(RUNTIME if type(message) in ROUTER_MESSAGES else _CONTEXT.get())
+            waiter = self.waiter
+            if waiter is not None:
+                self.waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
+        elif self.routing is not None and type(message) not in ROUTER_MESSAGES:
+            routed = self._route(message)  # routed here, at the send; the routee notes it
             if routed is not None:
                 routed.tell(message)
         elif self.phase >= _STOPPING:
             super().tell(message)  # a dead letter
-        else:
-            entry = _Ask(message, None)
-            entry.sender = _CONTEXT.get()
-            box = self.mailbox
+        else:  # a bounded mailbox, or a router's own message to a router
+            entry = _sent(message, None)
             if box.capacity is None or len(box.user) < box.capacity:
                 box.user.append(entry)
-                waiter = self.waiter
-                if waiter is not None:
-                    self.waiter = None
-                    if not waiter.done():
-                        waiter.set_result(None)
+                self._wake()
             else:
                 self._overflow(entry, waiting_allowed=False)
 
     def _post(self, message: object) -> Any:
-        if type(message) in ROUTER_MESSAGES or self.routing is not None:
+        if self.routing is not None and type(message) not in ROUTER_MESSAGES:
             return super()._post(message)  # (a router posts to the routee, which notes it)
-        if self.phase >= Phase.STOPPING:
-            return super()._post(message)
-        return super()._post(_sent(message, None))
+        if self.phase >= _STOPPING:
+            return super()._post(message)  # a dead letter
+        entry = _sent(message, None)
+        box = self.mailbox
+        if box.capacity is None or len(box.user) < box.capacity:
+            box.user.append(entry)
+            self._wake()
+            return None
+        return self._post_full(entry)
+
+    def _deliver_first(self, message: object) -> None:
+        notice = _Ask(message, None)
+        notice.sender = RUNTIME
+        self.mailbox.notify(notice, _is_notice)
+        self._wake()
+
+    def _drain(self, reason: DeadLetterReason) -> None:
+        self.senders.clear()
+        super()._drain(reason)
 
 
 def _recorded_receive(
-    receive: Callable[[object], Any], cell: _Cell, sink: RecordingSink
+    receive: Callable[[object], Any], cell: _RecordingCell, sink: RecordingSink
 ) -> Callable[[object], Any]:
+    """``receive``, noting each message its cell handles: the item being handled is the
+    message itself (a plain tell: its sender is the next in ``cell.senders``) or an `_Ask`
+    carrying it. A call of ``receive`` from inside the actor (``self.receive(other)``) handles
+    no message of the mailbox and is not noted."""
     path = cell.path
+    take = cell.senders.popleft
     if isinstance(sink, Recorder):  # the hot path: a line appended, written later in bulk
         pending, bound, flush = sink.note_handled()
         note = pending.append
@@ -140,8 +172,13 @@ def _recorded_receive(
         lines: dict[str, dict[type, str]] = {}
 
         def receive_noted(message: object) -> Any:
-            entry = cell.current  # the mailbox entry being handled
-            sender = entry.sender if type(entry) is _Ask else RUNTIME
+            entry = cell.current  # the mailbox item being handled
+            if entry is message:
+                sender = take()
+            elif type(entry) is _Ask and entry.message is message:
+                sender = entry.sender
+            else:
+                return receive(message)
             try:
                 note(lines[sender][type(message)])
             except KeyError:
@@ -155,7 +192,10 @@ def _recorded_receive(
 
     def receive_recorded(message: object) -> Any:
         entry = cell.current
-        sink.handled(path, entry.sender if type(entry) is _Ask else RUNTIME, message)
+        if entry is message:
+            sink.handled(path, take(), message)
+        elif type(entry) is _Ask and entry.message is message:
+            sink.handled(path, entry.sender, message)
         return receive(message)
 
     return receive_recorded
