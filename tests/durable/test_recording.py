@@ -276,3 +276,131 @@ def test_a_recorder_started_with_no_running_loop_writes_each_entry_at_once(
     assert [m.kind for m in read_recording(path).messages] == ["str"]
     recorder.close()
     assert read_recording(path).complete
+
+
+# -- what the hot path notes: the sender of each kind of queued item ----------------------------
+
+
+class Relay(Actor):
+    """Tells ``count`` plain messages to ``target`` from inside its receive (so their sender is
+    this actor's path), then answers."""
+
+    def receive(self, message: Any) -> Any:
+        target, count = message
+        for _ in range(count):
+            target.tell("relayed")
+        return "relayed"
+
+
+class Watcher(Actor):
+    """Watches the actor it is asked to watch; its ``Terminated`` is noted as the runtime's."""
+
+    def __init__(self) -> None:
+        self.notices = 0
+
+    def receive(self, message: Any) -> Any:
+        from playbill import Terminated, watch
+
+        if isinstance(message, Terminated):
+            self.notices += 1
+            return None
+        if message == "notices":
+            return self.notices
+        return watch(message)
+
+
+@program
+def mixed_senders() -> Any:
+    from playbill.actors import Bounded, Overflow
+
+    flaky = yield free_spawn(Flaky, name="flaky")
+    relay = yield free_spawn(Relay, name="relay")
+    bounded = yield free_spawn(Counter, name="bounded", mailbox=Bounded(2, Overflow.DROP_OLDEST))
+    watcher = yield free_spawn(Watcher, name="watcher")
+    doomed = yield free_spawn(Counter, name="doomed")
+    yield flaky.free_tell("a")  # a plain tell from main
+    yield relay.free_ask((flaky, 2))  # two plain tells from /app/relay
+    yield flaky.free_tell("boom")  # a failure: a restart, with the tells behind it kept
+    yield flaky.free_tell("b")
+    yield flaky.free_tell("c")
+    yield bounded.free_tell("x")  # a bounded mailbox: the sender rides with the message
+    yield bounded.free_tell("y")
+    yield watcher.free_ask(doomed)
+    yield doomed.free_stop()
+    yield sleep(0.05)
+    notices = yield watcher.free_ask("notices")
+    return (yield flaky.free_ask("count")), (yield bounded.free_ask("count")), notices
+
+
+def test_each_handled_message_is_recorded_with_its_sender_and_replays(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    value = run(mixed_senders(), record=path)
+    assert value == (3, 3, 1)  # the restarted flaky counts b, c and the ask
+    messages = read_recording(path).messages
+    flaky = [(m.sender, m.kind) for m in messages if m.path == "/app/flaky"]
+    assert flaky == [
+        ("main", "str"),
+        ("/app/relay", "str"),
+        ("/app/relay", "str"),
+        ("main", "str"),  # boom
+        ("main", "str"),
+        ("main", "str"),
+        ("main", "str"),  # the ask
+    ]
+    watcher = [(m.sender, m.kind) for m in messages if m.path == "/app/watcher"]
+    assert watcher == [("main", "ActorRef"), ("runtime", "Terminated"), ("main", "str")]
+    replayed = replay_recording(mixed_senders(), path)
+    assert replayed.result.value == value
+    assert replayed.followed == len(messages)
+
+
+class Recursive(Actor):
+    """Handles "outer" by calling its own receive with "inner": one message handled."""
+
+    def receive(self, message: Any) -> Any:
+        if message == "outer":
+            return ("outer", self.receive("inner"))
+        return message
+
+
+def test_a_receive_that_calls_itself_is_one_handled_message(tmp_path: Path) -> None:
+    path = tmp_path / "recursive.jsonl"
+
+    @program
+    def main() -> Any:
+        recursive = yield free_spawn(Recursive, name="recursive")
+        return (yield recursive.free_ask("outer"))
+
+    assert run(main(), record=path) == ("outer", "inner")
+    assert [m.path for m in read_recording(path).messages] == ["/app/recursive"]
+    assert replay_recording(main(), path).result.value == ("outer", "inner")
+
+
+class Stamping(Actor):
+    """Answers each message with the time: a program whose effect's result is noted while
+    the actor handles its messages, between two of them."""
+
+    def receive(self, message: Any) -> Any:
+        return now()
+
+
+def test_results_noted_between_handled_messages_count_toward_flush_size(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    crashed = tmp_path / "crashed.jsonl"
+
+    async def main() -> int:
+        recorder = Recorder(path, flush_every=3600, flush_size=3)
+        async with ActorSystem("app", record=recorder) as system:
+            stamping = system.spawn(Stamping, name="stamping")
+            for _ in range(4):
+                stamping.tell("tick")  # handled in one batch: message, result, message, ...
+            await stamping.ask("tock")
+            crashed.write_bytes(path.read_bytes())
+        return len(path.read_text().splitlines())
+
+    lines = asyncio.run(main())
+    assert lines == 1 + 10 + 1  # the header, 5 messages and their 5 results, the end
+    # written each time 3 entries were waiting, never later: 9 of the 10 (a message and a
+    # result alternating), the last result noted, not yet written
+    kept = read_recording(crashed)
+    assert len(kept.messages) + len(kept.results) == 9

@@ -57,6 +57,7 @@ from playbill.effects import (
 from playbill.effects._checks import check_flag, plural
 
 if TYPE_CHECKING:
+    from playbill.interpreters._asyncio._recording import _Notes
     from playbill.interpreters._asyncio._system import ActorSystem
 
 
@@ -70,8 +71,9 @@ logger = logging.getLogger("playbill")
 @final
 class _Ask:
     """A user message with a future for its reply. In a recording system every user message
-    is queued as one, with ``sender`` set (a tell's ``future`` is None), so the sender is
-    noted beside the message and the message itself stays the user's."""
+    but a plain tell to an unbounded mailbox is queued as one, with ``sender`` set (a tell's
+    ``future`` is None), so the sender is noted beside the message and the message itself
+    stays the user's (a plain tell's sender waits in its cell's ``senders``)."""
 
     __slots__ = ("future", "message", "sender")
 
@@ -106,6 +108,9 @@ class _Cell(KernelCell):
     # a grain ref's binding, when this cell is a grain directory's (`grain_ref`); the plain
     # cell's inlines the tell (set below, once the class exists)
     grain_binding: Callable[[Any, Any], GrainBinding] = GrainBinding
+    # what a recording system's cell notes each handled message in (`_RecordingCell`): read
+    # once per batch by the hot loop, which an unrecorded cell's None keeps as it is
+    notes: _Notes | None = None
 
     def fresh_id(self) -> str:
         system = self.system
@@ -485,6 +490,11 @@ class _Cell(KernelCell):
                 # The hot loop: up to THROUGHPUT messages, inlined, awaiting only for a
                 # receive that returned a program or an awaitable.
                 receive = self.instance.receive
+                notes = self.notes
+                if notes is not None:  # a recording system's cell (`_RecordingCell`)
+                    take, note = notes.tools()
+                    last_sender = last_kind = line = None
+                    room = 1  # notes before it checks the recorder's bound (`_Notes.room`)
                 handled = 0
                 while user_queue and not box.system and self.phase is _RUNNING:
                     item = self.current = user_queue.popleft()
@@ -496,6 +506,17 @@ class _Cell(KernelCell):
                     else:
                         message = item
                         future = None
+                    if notes is not None:  # it notes what it handles, in bulk (`_Notes`)
+                        try:
+                            sender = take() if item is message else item.sender
+                        except IndexError:  # (a plain item with no sender: never, but the
+                            sender = "?"  # actor goes on, and the replay diverges there)
+                        if sender is not last_sender or type(message) is not last_kind:
+                            last_sender, last_kind, line = notes.line_of(sender, message)
+                        note(line)
+                        room -= 1
+                        if not room:
+                            room = notes.room()
                     try:
                         result = receive(message)
                         if result is not None and type(result) not in _PLAIN:
@@ -513,6 +534,7 @@ class _Cell(KernelCell):
                                     result = await self._complete(result)
                                 finally:
                                     self.in_program = False
+                            room = 1  # (others may have noted meanwhile: it checks again)
                     except BaseException as error:
                         if not is_failure(error):
                             raise
@@ -558,6 +580,7 @@ class _Cell(KernelCell):
                         self.handled_count += handled
                         handled = 0
                         await asyncio.sleep(0)
+                        room = 1
                 self.handled_count += handled
         except asyncio.CancelledError:
             self._abort()

@@ -1,7 +1,8 @@
 """Recording a production run (``ActorSystem(record=...)``): which message each actor handled
 next (by its sender), and what every handler-answered effect gave (time, randomness, the
-user's effects). Only a recording system pays for it: its cells are `_RecordingCell`s and its
-handler table is wrapped; an unrecorded system runs the plain `_Cell` untouched.
+user's effects). Only a recording system pays for it: its cells are `_RecordingCell`s, whose
+`_Notes` the hot loop of `_Cell._main` notes each handled message with, and its handler table
+is wrapped; an unrecorded system's cells have no notes (one ``is None`` test per message).
 
 The sink that writes the recording is given (`RecordingSink`); the file format is
 `playbill.interpreters._recording_file`'s (`Recorder`), its replay the simulator's
@@ -15,10 +16,10 @@ import inspect
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, final, runtime_checkable
 
 from playbill.actors import DeadLetterReason, Terminated
-from playbill.actors._kernel import KernelCell, Phase
+from playbill.actors._kernel import Phase
 from playbill.actors._routing import ROUTER_MESSAGES
 from playbill.actors._virtual import GrainBinding
 from playbill.effects import Now, Program, Random
@@ -30,6 +31,7 @@ from playbill.interpreters._recording_file import Recorder
 # who is running: an actor's path in its task (and the tasks it forks), else "main" — the
 # names the simulator gives the same senders
 _CONTEXT: contextvars.ContextVar[str] = contextvars.ContextVar("playbill_recording", default="main")
+_sender = _CONTEXT.get  # (a recorded tell's hot path: one lookup fewer)
 RUNTIME = "runtime"  # the sender of a message the runtime queues (`Terminated`)
 
 
@@ -64,24 +66,24 @@ def _is_notice(item: object) -> bool:
     return type(item) is _Ask and item.sender is RUNTIME and type(item.message) is Terminated
 
 
-_INSTANCE: Any = vars(KernelCell)["instance"]  # the slot's descriptor
 _STOPPING = Phase.STOPPING
 
 
 class _RecordingCell(_Cell):
-    """A cell of a recording system: its instance's ``receive`` notes each message it handles
-    (`_recorded_receive`), with its sender. The message itself is never wrapped: routing,
-    stop policies, dead letters, middleware and asker errors see exactly what an unrecorded
-    system's would.
+    """A cell of a recording system: the hot loop of `_Cell._main` notes each message it
+    handles, with its sender, in the cell's `_Notes`. The message itself is never wrapped:
+    routing, stop policies, dead letters, middleware and asker errors see exactly what an
+    unrecorded system's would.
 
     Where the sender is kept: a plain tell to an unbounded mailbox (the hot path) queues the
     message as it is and its sender in ``senders``, in the same order — no object is made per
     tell. Everything else is queued as an `_Ask` with its sender on it: asks, sends, tells to
-    a bounded mailbox (whose overflow policy may drop one from the middle of the queue) and
-    the runtime's notices (``Terminated``). So the plain items of the queue and ``senders``
-    go together: the handling of one pops the other, and a drain clears both."""
+    a bounded mailbox (whose overflow policy may drop one from the middle of the queue), a
+    router's own messages and the runtime's notices (``Terminated``). So the plain items of
+    the queue and ``senders`` go together: the handling of one pops the other, and a drain
+    clears both."""
 
-    __slots__ = ("senders",)
+    __slots__ = ("notes", "senders")
 
     _entry = staticmethod(_sent)  # type: ignore[assignment]
     # a grain ref tells the grain's cell, which notes the sender (no inline tell)
@@ -90,18 +92,7 @@ class _RecordingCell(_Cell):
     def __init__(self, *arguments: Any) -> None:
         super().__init__(*arguments)
         self.senders: deque[str] = deque()
-
-    @property
-    def instance(self) -> Any:
-        return _INSTANCE.__get__(self)
-
-    @instance.setter
-    def instance(self, value: Any) -> None:
-        if value is not None and not hasattr(value, "_playbill_recorded"):
-            sink: RecordingSink = self.system._recorder  # type: ignore[assignment]
-            value.receive = _recorded_receive(value.receive, self, sink)
-            value._playbill_recorded = True
-        _INSTANCE.__set__(self, value)
+        self.notes = _Notes(self, self.system._recorder)  # type: ignore[arg-type]
 
     async def _main(self) -> None:
         _CONTEXT.set(self.path)
@@ -112,7 +103,7 @@ class _RecordingCell(_Cell):
         box = self.mailbox
         if self.routing is None and box.capacity is None and self.phase < _STOPPING:
             box.user.append(message)
-            self.senders.append(RUNTIME if type(message) in ROUTER_MESSAGES else _CONTEXT.get())
+            self.senders.append(_sender())
             waiter = self.waiter
             if waiter is not None:
                 self.waiter = None
@@ -156,49 +147,68 @@ class _RecordingCell(_Cell):
         super()._drain(reason)
 
 
-def _recorded_receive(
-    receive: Callable[[object], Any], cell: _RecordingCell, sink: RecordingSink
-) -> Callable[[object], Any]:
-    """``receive``, noting each message its cell handles: the item being handled is the
-    message itself (a plain tell: its sender is the next in ``cell.senders``) or an `_Ask`
-    carrying it. A call of ``receive`` from inside the actor (``self.receive(other)``) handles
-    no message of the mailbox and is not noted."""
-    path = cell.path
-    take = cell.senders.popleft
-    if isinstance(sink, Recorder):  # the hot path: a line appended, written later in bulk
-        pending, bound, flush = sink.note_handled()
-        note = pending.append
-        # this actor's line for each sender and message type (no object made per message)
-        lines: dict[str, dict[type, str]] = {}
+@final
+class _Notes:
+    """What the hot loop of a recording cell (`_Cell._main`) notes each handled message with,
+    taken into its locals once per batch (`tools`): the sender of a plain tell is taken from
+    the cell's ``senders``, and the message's line is appended to the recorder's list of
+    lines, written in bulk. A message from the same sender and of the same type as the one
+    before it in the batch appends the same line: nothing is made or looked up per message.
+    Any other asks `line_of` (one line per sender and type, encoded once). With a sink of
+    one's own, each message is a `RecordingSink.handled` call instead."""
 
-        def receive_noted(message: object) -> Any:
-            entry = cell.current  # the mailbox item being handled
-            if entry is message:
-                sender = take()
-            elif type(entry) is _Ask and entry.message is message:
-                sender = entry.sender
-            else:
-                return receive(message)
-            try:
-                note(lines[sender][type(message)])
-            except KeyError:
-                line = sink.line_of(path, sender, type(message))
-                note(lines.setdefault(sender, {}).setdefault(type(message), line))
-            if len(pending) >= bound:
-                flush()
-            return receive(message)
+    __slots__ = ("bound", "flush", "lines", "path", "pending", "recorder", "senders", "sink")
 
-        return receive_noted
+    def __init__(self, cell: _RecordingCell, sink: RecordingSink) -> None:
+        self.senders = cell.senders
+        self.path = cell.path
+        self.lines: dict[tuple[str, type], str] = {}
+        self.pending: list[Any]
+        self.bound: int
+        self.flush: Callable[[], None]
+        self.recorder: Recorder | None = None
+        self.sink: RecordingSink | None = None
+        if isinstance(sink, Recorder):
+            self.recorder = sink
+            self.pending, self.bound, self.flush = sink.note_handled()
+        else:  # each message told to the sink as it is handled
+            self.sink = sink
+            self.pending, self.bound, self.flush = [], 1, self._tell_sink
 
-    def receive_recorded(message: object) -> Any:
-        entry = cell.current
-        if entry is message:
-            sink.handled(path, take(), message)
-        elif type(entry) is _Ask and entry.message is message:
-            sink.handled(path, entry.sender, message)
-        return receive(message)
+    def tools(self) -> tuple[Callable[[], str], Callable[[Any], None]]:
+        """What the hot loop notes with: take a plain tell's sender, note a line."""
+        return self.senders.popleft, self.pending.append
 
-    return receive_recorded
+    def room(self) -> int:
+        """Write what is noted if it reached the recorder's bound (``flush_size``); how many
+        more lines the hot loop may note before it asks again. The hot loop counts them down
+        in a local — at most 256, so each count is a cached int — and asks again after
+        anything that may have noted lines in between: an await (another actor ran) or a
+        program run inline (its effects' results were noted). So the bound holds exactly, and
+        no message pays for a ``len``."""
+        pending = self.pending
+        if len(pending) >= self.bound:
+            self.flush()
+        return min(self.bound - len(pending), 256)
+
+    def line_of(self, sender: str, message: object) -> tuple[str | None, type | None, Any]:
+        """The line that notes ``message`` from ``sender``, with the sender and type it
+        stands for while they repeat (with a sink of one's own: none)."""
+        kind = type(message)
+        if self.sink is not None:
+            return None, None, (self.path, sender, message)
+        line = self.lines.get((sender, kind))
+        if line is None:
+            assert self.recorder is not None
+            line = self.lines[sender, kind] = self.recorder.line_of(self.path, sender, kind)
+        return sender, kind, line
+
+    def _tell_sink(self) -> None:
+        assert self.sink is not None
+        handled = self.sink.handled
+        for path, sender, message in self.pending:
+            handled(path, sender, message)
+        self.pending.clear()
 
 
 def recording_handlers(
