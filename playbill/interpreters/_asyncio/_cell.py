@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
 from playbill.actors import (
+    Actor,
     DeadLetterReason,
     Failed,
     MailboxFull,
@@ -45,6 +46,7 @@ from playbill.actors._reports import (
     undelivered_ask_error,
 )
 from playbill.actors._routing import ROUTER_MESSAGES
+from playbill.actors._signals import STOP
 from playbill.actors._tree import THROUGHPUT
 from playbill.actors._virtual import GrainBinding
 from playbill.effects import (
@@ -61,7 +63,12 @@ if TYPE_CHECKING:
     from playbill.interpreters._asyncio._system import ActorSystem
 
 
-_RUNNING, _STOPPED, _STOPPING = Phase.RUNNING, Phase.STOPPED, Phase.STOPPING
+_STARTING, _RUNNING, _STOPPED, _STOPPING = (
+    Phase.STARTING,
+    Phase.RUNNING,
+    Phase.STOPPED,
+    Phase.STOPPING,
+)
 A = TypeVar("A")
 _NOBODY: Any = ()  # no sender waits for room
 
@@ -94,7 +101,9 @@ class _Cell(KernelCell):
     __slots__ = (
         "_terminated",
         "asking",
+        "began",
         "current",
+        "first",
         "handled_count",
         "in_program",
         "interrupting",
@@ -148,9 +157,159 @@ class _Cell(KernelCell):
         self.blocked: deque[tuple[asyncio.Future[None], object]] = _NOBODY
         self._terminated: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
+        # set when its start, or its first message, was carried out inline by the program
+        # that spawned and asked it (`ask_inline`): its task then skips on_start, and
+        # finishes that message first (the reply's future, and what is left to await)
+        self.began = False
+        self.first: tuple[object, asyncio.Future[Any], Any] | None = None
 
     def start(self) -> None:
         self.task = self.loop.create_task(self._main())
+
+    # -- a child spawned and asked at once, without a task (ask_agent's shape) --------------
+
+    def can_begin_inline(self) -> bool:
+        """Whether this actor, spawned just now and not started, may be started and take its
+        first message inline, in the turn of the program that spawned it: a plain cell with
+        nothing queued, the default ``on_start`` and ``on_stop``, no middleware, no stop
+        policy, not a router, and no telemetry timing asks."""
+        if (
+            self.phase is not _STARTING
+            or self.task is not None
+            or self.mailbox.user
+            or self.mailbox.system
+            or self.routing is not None
+            or self.stop_policy is not None
+            or type(self) is not _Cell
+            or self.system._ask_probe is not None
+        ):
+            return False
+        kind = type(self.instance)
+        plain = _DEFAULT_HOOKS.get(kind)
+        if plain is None:
+            plain = _DEFAULT_HOOKS[kind] = (
+                kind.on_start is Actor.on_start
+                and kind.on_stop is Actor.on_stop
+                and not getattr(kind, "middleware", None)
+            )
+        return plain and not getattr(self.instance, "middleware", None)
+
+    def ask_inline(self, message: object, timeout: float | None) -> tuple[bool, Any]:
+        """Start this actor (`can_begin_inline`) and handle ``message``, its first, now, as
+        its task would have: (True, the reply) when ``receive`` finished without waiting;
+        (False, a future of the reply) when what it returned waits (the actor's task, started
+        by the caller, finishes it first); or the asker's error raised when it failed (the
+        supervisor decides, as for any failure)."""
+        system = self.system
+        self.began = True
+        commands = system._kernel.started(self, None)  # (the default on_start: nothing ran)
+        if commands:
+            self._apply(commands)
+        self.current = message
+        try:
+            result = self.instance.receive(message)
+            if result is not None and type(result) not in _PLAIN:
+                if isinstance(result, Program):  # run at once, as far as it goes
+                    result = system._perform_now(result, self)
+                    if type(result) is _Unfinished:
+                        return False, self._first_waits(message, timeout, result)
+                elif isinstance(result, Effect) or inspect.isawaitable(result):
+                    return False, self._first_waits(message, timeout, result)
+                else:
+                    _PLAIN.add(type(result))
+        except BaseException as error:
+            if not is_failure(error):
+                raise
+            self.handled_count += 1
+            raise self._receive_failed(error, message, None) from None
+        self.current = None
+        self.handled_count += 1
+        return True, result
+
+    def _first_waits(
+        self, message: object, timeout: float | None, rest: Any
+    ) -> asyncio.Future[Any]:
+        """The first message's ``receive`` returned what waits: the reply's future, as an ask
+        makes it (its deadline included); the actor's task finishes ``rest`` first."""
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self.current = _Ask(message, future)
+        self.first = (message, future, rest)
+        system = self.system
+        limit = system.ask_timeout if timeout is None else timeout
+        if limit != math.inf:
+            system._deadlines.add(limit, future, self, message)
+        return future
+
+    def stop_inline(self) -> bool:
+        """Stop this actor, started inline and idle, now: True once it has terminated (no
+        children to wait for; its ``on_stop`` is the default), else False, its task (started
+        by the caller) carrying the stop on."""
+        kernel = self.system._kernel
+        self._apply(kernel.stop(self))
+        system_queue = self.mailbox.system
+        if self.children_cells or len(system_queue) != 1 or system_queue[0] is not STOP:
+            return False
+        system_queue.popleft()
+        hook = self._apply(kernel.system_message(self, STOP))
+        while hook is not None:  # on_stop, the default: nothing to run or await
+            getattr(self.instance, hook.name)(*hook.arguments)
+            hook = self._apply(kernel.hook_done(self, None))
+        return self.phase is _STOPPED
+
+    async def _finish_first(self, message: object, future: asyncio.Future[Any], rest: Any) -> None:
+        """Finish the first message, whose ``receive`` ran inline and returned ``rest`` (what
+        is left of its program, or an awaitable), as the hot loop finishes any message."""
+        self.in_program = True
+        if self.interrupting:  # interrupted before its task began: cancelled at its first wait
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+        try:
+            try:
+                if type(rest) is _Unfinished:
+                    result = await rest.coroutine
+                else:
+                    result = await self._complete(rest)
+            finally:
+                self.in_program = False
+        except BaseException as error:
+            if not is_failure(error):
+                raise
+            if isinstance(error, asyncio.CancelledError) and _being_cancelled():
+                if not self.interrupting:
+                    raise
+                self.interrupting = False
+                task = asyncio.current_task()
+                assert task is not None
+                task.uncancel()
+                error = stopped_error(self.path, message)
+            self.handled_count += 1
+            self._receive_failed(error, message, future)
+            return
+        self.current = None
+        self.handled_count += 1
+        if future.done():
+            self.system._dead_letter(result, self.path, DeadLetterReason.LATE_REPLY)
+        else:
+            future.set_result(result)
+
+    def _receive_failed(
+        self, error: BaseException, message: object, future: asyncio.Future[Any] | None
+    ) -> BaseException:
+        """``receive`` failed with ``error`` (a failure, not this task's own cancellation):
+        its asker's ``future`` fails, the failure is logged and the supervisor decides. The
+        error the asker gets is returned."""
+        self.current = None
+        # a program's own Cancelled arrives as the CancelledError that carried it out of the
+        # program: the asker gets that, the supervisor the original
+        own = isinstance(error, asyncio.CancelledError) and isinstance(error.__cause__, Cancelled)
+        asked = error if own else asker_error(self.path, message, error)
+        if future is not None and not future.done():
+            future.set_exception(asked)
+        cause: BaseException = error.__cause__ if own else error  # type: ignore[assignment]
+        self.system._failure_log.failing(self.path, cause, message=message)
+        self._fail(cause)
+        return asked
 
     def terminated(self) -> asyncio.Future[None]:
         """A future done once the actor has stopped (made on demand: most are never awaited)."""
@@ -383,6 +542,10 @@ class _Cell(KernelCell):
         ):
             self.interrupting = True
             task.cancel()
+        elif self.first is not None and not self.interrupting:
+            # its first message waits, begun inline, and its task has not taken it up yet:
+            # the task cancels it at its first wait
+            self.interrupting = True
 
     def _stop_self(self, interrupt: bool) -> None:
         if check_flag("stop() interrupt", interrupt):
@@ -460,22 +623,28 @@ class _Cell(KernelCell):
     async def _main(self) -> None:
         system = self.system
         try:
-            try:  # on_start, inline: what the kernel's START decides, for every actor spawned
-                started = self.instance.on_start()
-            except BaseException as failure:
-                if not is_failure(failure):
-                    raise
-                system._failure_log.failing(self.path, failure, hook="on_start")
-                await self._perform(system._kernel.started(self, failure))
+            if self.began:  # started inline (`ask_inline`): its first message may wait
+                first = self.first
+                if first is not None:
+                    self.first = None
+                    await self._finish_first(*first)
             else:
-                if started is not None:  # a program: run at once, as far as it goes
-                    started = self._start_now(started)
-                if started is None:
-                    commands = system._kernel.started(self, None)
-                    if commands:
-                        self._apply(commands)
+                try:  # on_start, inline: what the kernel's START decides, for every actor
+                    started = self.instance.on_start()
+                except BaseException as failure:
+                    if not is_failure(failure):
+                        raise
+                    system._failure_log.failing(self.path, failure, hook="on_start")
+                    await self._perform(system._kernel.started(self, failure))
                 else:
-                    await self._finish_start(started)
+                    if started is not None:  # a program: run at once, as far as it goes
+                        started = self._start_now(started)
+                    if started is None:
+                        commands = system._kernel.started(self, None)
+                        if commands:
+                            self._apply(commands)
+                    else:
+                        await self._finish_start(started)
             box = self.mailbox
             user_queue = box.user
             while True:
@@ -549,21 +718,9 @@ class _Cell(KernelCell):
                             task.uncancel()
                             error = stopped_error(self.path, message)
                         # anything else, an inner cancellation included, is a failure
-                        self.current = None
-                        # a program's own Cancelled arrives as the CancelledError that carried
-                        # it out of the program: the asker gets that, the supervisor the original
-                        own = isinstance(error, asyncio.CancelledError) and isinstance(
-                            error.__cause__, Cancelled
-                        )
-                        if future is not None and not future.done():
-                            future.set_exception(
-                                error if own else asker_error(self.path, message, error)
-                            )
-                        cause: BaseException = error.__cause__ if own else error  # type: ignore[assignment]
-                        system._failure_log.failing(self.path, cause, message=message)
                         self.handled_count += handled + 1
                         handled = 0
-                        self._fail(cause)
+                        self._receive_failed(error, message, future)
                         break
                     self.current = None
                     if self.consecutive_restarts:
@@ -808,6 +965,7 @@ class _Unfinished:
         self.coroutine = coroutine
 
 
+_DEFAULT_HOOKS: dict[type, bool] = {}  # per actor class: on_start, on_stop, no middleware
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
 
 

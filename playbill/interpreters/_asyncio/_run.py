@@ -66,11 +66,13 @@ from playbill.effects._handlers import program_in_place
 
 if TYPE_CHECKING:
     from playbill.interpreters._asyncio._system import ActorSystem
+from playbill.actors._kernel import Phase
 from playbill.interpreters._asyncio._cell import _Cell
 from playbill.interpreters._asyncio._members import Members, Nested, sleeping
 from playbill.interpreters._asyncio._promises import LoopPromise, new_promise, promise_state
 
 A = TypeVar("A")
+_STOPPED = Phase.STOPPED
 
 logger = logging.getLogger("playbill")
 
@@ -193,6 +195,11 @@ class _Run:
                 if self.main:  # the wait-for graph an AskTimeout describes
                     self.cell.asking = (target, effect.message)  # type: ignore[union-attr]
                 return step, pending
+            if kind is Spawn and system._spawn_inline:
+                step, pending = self._spawn_then(machine, effect)
+                if pending is not None:
+                    return step, pending
+                continue
             if kind is EmitStamped and not system._emits_handled:
                 # an agent's event (a chunk, say): performed here, as `_emit_stamped` does
                 try:
@@ -237,6 +244,56 @@ class _Run:
                 step = machine.resume(outcome)
         return step, None
 
+    def _spawn_then(self, machine: Machine, effect: Spawn) -> tuple[Step, Any]:
+        """Perform ``effect`` and go on to the program's next effect. A child the program
+        asks at once (``ask_agent``'s shape: spawn, ask, stop) is started and handles that
+        first message inline, with no task, when its ``receive`` finishes without waiting
+        (`_Cell.ask_inline`); stopped next, it terminates inline too. A task runs what is
+        left, as soon as anything is: the child's own messages and hooks run where they
+        would have, and in the same order. The step reached, and what it waits on."""
+        system = self.system
+        parent = self.cell if self.cell is not None else system._running_guardian()
+        try:
+            cell: _Cell = system._kernel.spawn(
+                parent,
+                effect.actor,
+                effect.name,
+                effect.supervision,
+                effect.mailbox,
+                system._fresh,
+                system._new_cell,
+            )
+        except Exception as error:
+            return machine.throw(error), None
+        try:  # every way out leaves the child a task, unless it terminated inline
+            step = machine.resume(cell.ref)
+            if type(step) is not Next:
+                return step, None
+            asked = step.effect
+            if type(asked) is not Ask or asked.ref.binding is not cell:
+                return step, None
+            if not cell.can_begin_inline():
+                return step, None
+            try:
+                done, reply = cell.ask_inline(asked.message, asked.timeout)
+            except Exception as error:  # it failed: the asker's error, its supervisor decides
+                return machine.throw(error), None
+            if not done:  # it waits: its task finishes the message, the program awaits it
+                if self.main:  # the wait-for graph an AskTimeout describes
+                    self.cell.asking = (cell, asked.message)  # type: ignore[union-attr]
+                return step, reply
+            step = machine.resume(reply)
+            if type(step) is not Next:
+                return step, None
+            stop = step.effect
+            if type(stop) is not Stop or stop.ref.binding is not cell:
+                return step, None
+            cell.stop_inline()  # (an interrupt of an idle actor is a plain stop)
+            return machine.resume(None), None
+        finally:
+            if cell.task is None and cell.phase is not _STOPPED:
+                cell.start()
+
     def _perform_effect(self, effect: Any) -> Any:
         system = self.system
         kind = type(effect)
@@ -274,13 +331,23 @@ class _Run:
         cell = get_or_spawn_cell(system._running_guardian(), system.name, effect.path, effect.actor)
         return cell.ref  # type: ignore[no-any-return]
 
-    def _stop(self, effect: Stop) -> None:
+    def _stop(self, effect: Stop) -> _Awaiting | None:
         target = self.system._target(effect.ref, "free_stop()")
         if target is not None:
             if effect.interrupt and target is not self.cell:  # an actor never interrupts itself
                 target.interrupt()
+                if (
+                    target.interrupting
+                    and self.cell is not None
+                    and target.parent_cell is self.cell
+                ):
+                    # a child's message program was cancelled and unwinds in its task: go on
+                    # once it has terminated, so that no ephemeral child (ask_agent's, a flow
+                    # leaf's) outlives the call, nor publishes its last events after it
+                    return _Awaiting(target.terminated())
             else:
                 target.stop()  # (forks of its own program run in tasks of their own)
+        return None
 
     def _self_ref(self, effect: SelfRef) -> ActorRef:
         return self._need_actor("self_ref()").ref

@@ -55,6 +55,8 @@ from playbill.effects import (
     PlaybillError,
     Program,
     Promise,
+    Spawn,
+    Stop,
 )
 from playbill.effects._checks import check_count, check_path, check_seconds
 from playbill.effects._handlers import Handlers, HandlerTable
@@ -172,6 +174,11 @@ class ActorSystem:
         # reads to let an agent's task that nobody watches skip making its events
         self._event_runs: Container[object] | None = None
         self._emits_handled = self.handlers.find(EmitStamped(_stamp_only)) is not None
+        # no user handler takes a spawn or a stop, and the cells are plain (not recording):
+        # a child spawned and asked at once may start and answer inline (`_Run._spawn_then`)
+        self._spawn_inline = self._recorder is None and not any(
+            self.handlers.find(object.__new__(kind)) is not None for kind in (Spawn, Stop)
+        )
         self._uids = itertools.count(1)
         self.realm = new_realm()  # carried by every ref of this system's actors
         # the ids `_Cell.fresh_id` gives: 48 of the realm's random bits, then a count
