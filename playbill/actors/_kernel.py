@@ -50,6 +50,7 @@ from playbill.actors._supervising import DEFAULT_STRATEGY, decide_supervision, s
 from playbill.actors._supervision import Directive, OneForOne, SupervisionStrategy
 from playbill.actors._tree import CellContext
 from playbill.effects import ActorRef, ActorStopped
+from playbill.effects._vocabulary import _trusted_ref
 
 __all__ = [
     "Command",
@@ -289,7 +290,7 @@ class KernelCell(CellContext):
         self.parent_cell = parent
         self.path = path
         self.name = path[path.rfind("/") + 1 :]
-        self.ref = ActorRef(path, uid, self, realm)
+        self.ref = _trusted_ref(path, uid, self, realm)  # (its path is made of checked names)
         self.factory = factory
         self.mailbox = Mailbox(policy)
         self.strategy: SupervisionStrategy = DEFAULT_STRATEGY

@@ -3,9 +3,11 @@ the realm a new system's refs carry."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import secrets
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -69,7 +71,13 @@ def child_name(
     if stopping:
         raise ActorStopped(f"{parent_path} is stopping, so it cannot spawn children")
     if name is None:
-        return f"{actor_label(actor)}${fresh()}"
+        try:
+            label = _LABELS[actor]
+        except (KeyError, TypeError):
+            label = actor_label(actor)
+            with contextlib.suppress(TypeError):
+                _LABELS[actor] = label
+        return f"{label}${fresh()}"
     check_name(name)
     if name in siblings:
         raise InvalidArgument(
@@ -77,6 +85,9 @@ def child_name(
             "that child and wait for it to terminate first"
         )
     return name
+
+
+_LABELS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # actor_label's
 
 
 def actor_label(actor: object) -> str:

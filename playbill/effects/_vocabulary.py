@@ -179,6 +179,17 @@ _set_ref_binding = _slot_setter(ActorRef, "binding")
 _set_ref_realm = _slot_setter(ActorRef, "realm")
 
 
+def _trusted_ref(path: str, uid: int, binding: RefBinding | None, realm: int) -> ActorRef:
+    """An `ActorRef` whose ``path`` a runtime built from checked names: not checked again
+    (one is made per actor spawned)."""
+    ref: ActorRef = object.__new__(ActorRef)
+    _set_ref_path(ref, path)
+    _set_ref_uid(ref, uid)
+    _set_ref_binding(ref, binding)
+    _set_ref_realm(ref, realm)
+    return ref
+
+
 def relative_ref(path: str) -> ActorRef:
     """A ref to the actor at ``path`` relative to the root guardian of whichever system
     performs it (``"worker"`` is ``/app/worker`` under a system named ``app``): what
