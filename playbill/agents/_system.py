@@ -15,6 +15,7 @@ import attrs
 from playbill.actors import DEFAULT_ASK_TIMEOUT, SupervisionStrategy, check_name
 from playbill.actors._reports import short
 from playbill.actors._tree import list_live
+from playbill.actors._virtual import Grain, GrainBinding
 from playbill.agents._agent import AgentActor, agent_class
 from playbill.agents._cards import AgentListing, _check_skill, listings
 from playbill.agents._values import (
@@ -508,6 +509,33 @@ class AgentSystem:
         ``target`` is the `ActorRef` of a live agent, or an agent (class or function) to run
         as an ephemeral actor, stopped when the stream ends. Leaving early cancels: an
         ephemeral agent is stopped; a live agent finishes its task unobserved.
+
+        ``target`` may be a grain's ref (`playbill.actors.grain_ref`) whose class is both a
+        `Grain` and an `AgentActor`: the task goes to the grain's live incarnation (activated
+        now when none is, its state loaded), which streams it as any live agent does, and
+        keeps its ``state`` across deactivations. A grain that is not an agent is refused
+        with `InvalidArgument`.
+
+        >>> import asyncio
+        >>> from playbill import program
+        >>> from playbill.actors import Grain, VirtualActors, grain_ref
+        >>> class Notes(Grain, AgentActor[str, list]):
+        ...     def initial_state(self):
+        ...         return []
+        ...     @program
+        ...     def execute(self, note):
+        ...         yield self.chunk(note)
+        ...         self.state.append(note)
+        ...         return self.state
+        >>> async def main():
+        ...     async with AgentSystem("app") as system:
+        ...         notes = system.actors.spawn(VirtualActors(Notes, key=str), "notes")
+        ...         alice = grain_ref(notes, "alice")
+        ...         await alice.ask(Task("hello"))
+        ...         return [item async for item in system.ask_stream(alice, Task("again"))]
+        >>> *events, last = asyncio.run(main())
+        >>> [item.event.kind.value for item in events], last.result.output
+        (['started', 'chunk', 'completed'], ['hello', 'again'])
         """
         if not isinstance(task, Task):
             task = Task(task)
@@ -577,13 +605,23 @@ class AgentSystem:
 
     def _check_agent_ref(self, target: ActorRef) -> None:
         """Refuse a live actor that is not an agent: it would not answer a `Task` with a
-        `TaskResult` nor publish its events (one that is gone fails the stream as a refusal)."""
+        `TaskResult` nor publish its events (one that is gone fails the stream as a refusal).
+        A grain's ref (`grain_ref`) stands for its live incarnation, activated here when none
+        is — unless its directory builds grains of a class that is not an agent, refused
+        before anything is activated."""
+        binding = target.binding
+        if isinstance(binding, GrainBinding):
+            built = binding.directory.routing.spec.grain
+            if isinstance(built, type) and not issubclass(built, AgentActor):
+                raise _not_an_agent_grain(target, built)
         cell = self.actors._resolve(target)
         if cell is None:
             return
         instance = cell.instance
         if instance is None or isinstance(instance, AgentActor):
             return
+        if isinstance(instance, Grain):
+            raise _not_an_agent_grain(target, type(instance))
         raise InvalidArgument(
             f"ask_stream() target {target.path} is not an agent: it is a "
             f"{type(instance).__qualname__}, a plain actor, which neither performs Tasks nor "
@@ -615,6 +653,15 @@ class AgentSystem:
                 "wait for that run to end"
             )
         return run_id
+
+
+def _not_an_agent_grain(target: ActorRef, grain: type) -> InvalidArgument:
+    return InvalidArgument(
+        f"ask_stream() target {target.path} is a grain of {grain.__qualname__}, a Grain but "
+        "not an AgentActor, which neither performs Tasks nor publishes their events; make "
+        f"its class an agent grain too (class {grain.__name__}(Grain, AgentActor[I, O]) with "
+        "execute(self, input)), or ask it with ref.ask(message)"
+    )
 
 
 def _timeout(where: str, timeout: float) -> float:
