@@ -608,7 +608,8 @@ class AgentSystem:
         `TaskResult` nor publish its events (one that is gone fails the stream as a refusal).
         A grain's ref (`grain_ref`) stands for its live incarnation, activated here when none
         is — unless its directory builds grains of a class that is not an agent, refused
-        before anything is activated."""
+        before anything is activated; while its directory is stopping, the stream fails as
+        one to an actor that is gone does."""
         binding = target.binding
         if isinstance(binding, GrainBinding):
             built = binding.directory.routing.spec.grain
@@ -617,6 +618,8 @@ class AgentSystem:
         cell = self.actors._resolve(target)
         if cell is None:
             return
+        if isinstance(binding, GrainBinding) and cell is binding.directory:
+            return  # its directory is stopping: the task is its dead letter, the stream fails
         instance = cell.instance
         if instance is None or isinstance(instance, AgentActor):
             return

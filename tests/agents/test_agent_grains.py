@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from playbill import InvalidArgument, free_spawn, program, sleep
+from playbill import ActorStopped, InvalidArgument, free_spawn, program, sleep
 from playbill.actors import (
     AfterIdle,
     Deactivate,
@@ -167,3 +167,20 @@ def test_an_agent_grain_streams_and_reloads_its_state_as_a_program_everywhere(in
     ]
     assert {event.agent_path for event in outcome.events} == {"/app/notes/alice"}
     assert store.states == {("Notes", "alice"): ["a b", "c"]}  # saved when it stopped
+
+
+def test_streaming_to_a_grain_of_a_stopped_directory_fails_as_to_a_stopped_actor(arun):
+    async def main() -> Any:
+        async with AgentSystem("app") as system:
+            notes = system.actors.spawn(VirtualActors(Notes, key=by_note), "notes")
+            alice = grain_ref(notes, "alice")
+            notes.stop()
+            while notes.path in [ref.path for ref in system.actors.children]:
+                await asyncio.sleep(0.001)
+            return [item async for item in system.ask_stream(alice, Task("late"))]
+
+    [only] = arun(main())  # no InvalidArgument calling the stopped directory "not an agent"
+    assert isinstance(only, StreamResult)
+    assert only.result.status is TaskStatus.FAILED
+    assert isinstance(only.result.error, ActorStopped)
+    assert "/app/notes is stopped" in str(only.result.error)
