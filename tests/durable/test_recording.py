@@ -24,6 +24,7 @@ from playbill import (
 )
 from playbill import random as draw_random
 from playbill.durable import (
+    RecordedMessage,
     Recorder,
     RecordingCorrupted,
     RecordingDivergence,
@@ -149,13 +150,15 @@ def test_a_cut_recording_replays_its_prefix_and_says_where_it_ended(tmp_path: Pa
     run(racy_deposits(), record=path)
     lines = path.read_text().splitlines()
     cut = tmp_path / "cut.jsonl"
-    cut.write_text("\n".join(lines[:4]) + '\n{"h":"/app/bal')  # a crash mid-line
+    # the header, then three messages, each after the line defining its number; then a crash
+    # mid-line
+    cut.write_text("\n".join(lines[:7]) + '\n{"d":3,"h":"/app/b')
     recording = read_recording(cut)
     assert not recording.complete
     assert len(recording.messages) == 3
     replayed = replay_recording(racy_deposits(), cut)
     assert replayed.followed == 3
-    assert "cut short after line 4" in replayed.note
+    assert "cut short after line 7" in replayed.note
     assert "on its own from step" in replayed.note
 
 
@@ -215,7 +218,7 @@ def test_a_crash_loses_only_what_was_noted_after_the_last_write_of_flush_size_en
     @program
     def told() -> Any:
         counter = yield free_spawn(Counter, name="counter")
-        for _ in range(7):
+        for _ in range(9):
             yield counter.free_tell("tick")
         return (yield counter.free_ask("tock"))
 
@@ -227,14 +230,16 @@ def test_a_crash_loses_only_what_was_noted_after_the_last_write_of_flush_size_en
             crashed.write_bytes(path.read_bytes())
         return value
 
-    assert asyncio.run(main()) == 8
+    assert asyncio.run(main()) == 10
     kept = read_recording(crashed)
     assert not kept.complete
-    assert len(kept.messages) == 6  # 8 handled: the last 2 were noted, not yet written
+    # 10 handled, noted in 11 lines (the first defines their number): written 3 by 3, so the
+    # last 2 were noted, not yet written
+    assert len(kept.messages) == 8
     replayed = replay_recording(told(), crashed)
-    assert replayed.followed == 6
-    assert replayed.result.value == 8  # past the prefix, the simulator goes on
-    assert len(read_recording(path).messages) == 8  # closed: everything written
+    assert replayed.followed == 8
+    assert replayed.result.value == 10  # past the prefix, the simulator goes on
+    assert len(read_recording(path).messages) == 10  # closed: everything written
 
 
 def test_what_is_noted_is_written_within_flush_every_seconds(tmp_path: Path) -> None:
@@ -399,8 +404,67 @@ def test_results_noted_between_handled_messages_count_toward_flush_size(tmp_path
         return len(path.read_text().splitlines())
 
     lines = asyncio.run(main())
-    assert lines == 1 + 10 + 1  # the header, 5 messages and their 5 results, the end
-    # written each time 3 entries were waiting, never later: 9 of the 10 (a message and a
-    # result alternating), the last result noted, not yet written
+    # the header, the line defining the messages' number, 5 messages and their 5 results, the end
+    assert lines == 1 + 1 + 10 + 1
+    # written each time 3 lines were waiting, never later: 9 of the 11 (the definition, then
+    # a message and a result alternating), the last 2 noted, not yet written
     kept = read_recording(crashed)
-    assert len(kept.messages) + len(kept.results) == 9
+    assert len(kept.messages) + len(kept.results) == 8
+
+
+# -- the file format ----------------------------------------------------------------------
+
+
+def test_a_repeated_message_is_written_as_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+
+    async def main() -> int:
+        async with ActorSystem("app", record=path) as system:
+            counter = system.spawn(Counter, name="counter")
+            for _ in range(1_000):
+                counter.tell("tick")
+            return int(await counter.ask("tock"))
+
+    assert asyncio.run(main()) == 1_001
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[0])["playbill-recording"] == 2
+    assert json.loads(lines[1]) == {"d": 0, "h": "/app/counter", "s": "main", "t": "str"}
+    assert lines[2:-1] == ["0"] * 1_001  # each message two bytes of file
+    recording = read_recording(path)
+    assert recording.complete
+    assert len(recording.messages) == 1_001
+    assert set(recording.messages) == {RecordedMessage("/app/counter", "main", "str")}
+
+
+def test_a_version_1_recording_still_reads_and_replays(tmp_path: Path) -> None:
+    path = tmp_path / "bank.jsonl"
+    run(racy_deposits(), record=path)
+    numbered = read_recording(path)
+    lines = [json.dumps({"playbill-recording": 1, "system": "app"})]
+    for message in numbered.messages:
+        lines.append(json.dumps({"h": message.path, "s": message.sender, "t": message.kind}))
+    lines.append(json.dumps({"end": True}))
+    old = tmp_path / "old.jsonl"
+    old.write_text("\n".join(lines) + "\n")
+    assert read_recording(old).messages == numbered.messages
+    assert replay_recording(racy_deposits(), old).result.value == (
+        replay_recording(racy_deposits(), path).result.value
+    )
+
+
+def test_a_number_cut_short_by_a_crash_is_not_read_as_another(tmp_path: Path) -> None:
+    path = tmp_path / "cut.jsonl"
+    defined = [json.dumps({"d": n, "h": f"/app/a{n}", "s": "main", "t": "str"}) for n in (1, 12)]
+    header = json.dumps({"playbill-recording": 2, "system": "app"})
+    path.write_text("\n".join([header, *defined, "12", "1"]))  # "12" cut to "1" mid-write
+    recording = read_recording(path)
+    assert [message.path for message in recording.messages] == ["/app/a12"]
+    assert not recording.complete
+
+
+def test_a_number_never_defined_is_a_corrupted_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    header = json.dumps({"playbill-recording": 2, "system": "app"})
+    path.write_text("\n".join([header, "3", json.dumps({"end": True})]) + "\n")
+    with pytest.raises(RecordingCorrupted, match="line 2 is not a recording entry: '3'"):
+        read_recording(path)
