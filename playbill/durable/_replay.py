@@ -8,10 +8,12 @@ program being journaled never knows.
 
 Positions: the n-th effect of the top program is ``n``; the programs a gather, race or
 timeout at position ``p`` carries are journaled under ``p.0``, ``p.1``…, and the structure's
-own entry at ``p`` records the order in which they finished (and a race's winner), written
-when it completes. Replaying a completed structure runs its finished children one after
-another in that order, each from its own journal; an unfinished one is performed again,
-each child continuing from where its journal ends.
+own entry at ``p`` records the order in which they finished (and a race's winner, where each
+loser waited when cancelled, and when it got there), written when it completes. Replaying a
+completed structure runs its finished children one after another in that order, each from
+its own journal (a race's losers among them, each stopped where it waited, performing
+nothing); an unfinished one is performed again, each child continuing from where its
+journal ends.
 """
 
 from __future__ import annotations
@@ -105,10 +107,13 @@ class Run:
 
     __slots__ = (
         "answer",
+        "clock",
         "codec",
         "deferred",
         "entries",
         "paused",
+        "reached",
+        "stops",
         "store",
         "workflow_id",
         "writing",
@@ -137,6 +142,12 @@ class Run:
         # always a prefix of the journal
         self.deferred: list[Entry] = []
         self.writing = threading.Lock()  # held while entries are written
+        # where each program cancelled from outside waited (a race's losers), by its path,
+        # and when it got there: the race's entry records its losers', so a replay stops
+        # them where they stood, in the order they got there and its members finished
+        self.stops: dict[Path, tuple[str, int]] = {}
+        self.reached: dict[Path, int] = {}  # when each program inside a structure got
+        self.clock = 0  # to the effect it is at: a count of such arrivals and finishes
 
     def recorded_up_to(self, position: Path) -> bool:
         """Whether the recorded run reached past ``position`` (it paused there or later)."""
@@ -204,11 +215,21 @@ class Run:
 
 def journaled(run: Run, journaled_program: Program[Any], path: Path = ()) -> Program[Any]:
     """``journaled_program`` with every effect journaled in ``run`` under ``path``."""
-    return _journaled(run, journaled_program, path)
+    return _journaled(run, journaled_program, path, None)
+
+
+# what a race's loser replayed only as far as its journal goes gives, once it gets there
+_STOPPED: Any = object()
 
 
 @program
-def _journaled(run: Run, body: Program[Any], path: Path) -> Generator[Any, Any, Any]:
+def _journaled(
+    run: Run, body: Program[Any], path: Path, stop: str | None
+) -> Generator[Any, Any, Any]:
+    """``body`` journaled under ``path``. With a ``stop`` (a race's loser, the position it
+    waited at when the race cancelled it, or ``""`` if not known), it is replayed only: at
+    that position, or the first its journal does not hold, it stops (it gives ``_STOPPED``),
+    nothing performed and nothing journaled, and its program is dropped where it stands."""
     machine = Machine(body)
     step = machine.start()
     count = 0
@@ -234,9 +255,14 @@ def _journaled(run: Run, body: Program[Any], path: Path) -> Generator[Any, Any, 
             step = step.resume(value)
             continue
         position = (*path, count)
+        if path and stop is None:
+            run.clock += 1
+            run.reached[path] = run.clock
         text = canonical(effect)
         key = position_text(position)
         entry = run.entries.get(key)
+        if stop is not None and (entry is None or key == stop):
+            return _STOPPED  # a race's loser: the recorded run cancelled it here
         if kind is Patched:
             # an entry that is not this patch: the journal predates the change, which takes
             # no position then, so what follows replays as it was recorded
@@ -260,6 +286,8 @@ def _journaled(run: Run, body: Program[Any], path: Path) -> Generator[Any, Any, 
             raise
         except Cancelled as error:  # cancelled from outside while live: not journaled
             recording = False
+            if path:
+                run.stops[path] = (key, run.reached.pop(path, 0))
             step = step.throw(error)
             continue
         except BaseException as error:
@@ -366,7 +394,12 @@ def _rejected(value: object, schema: Any, prompt: str, reason: str) -> InputReje
 
 @program
 def _tracked(
-    run: Run, body: Program[Any], path: Path, order: list[list[Any]], tag: bool
+    run: Run,
+    body: Program[Any],
+    path: Path,
+    order: list[list[Any]],
+    finished: dict[int, int],
+    tag: bool,
 ) -> Generator[Any, Any, Any]:
     try:
         value = yield journaled(run, body, path)
@@ -374,8 +407,14 @@ def _tracked(
         raise
     except BaseException:
         order.append([path[-1], False])
+        run.clock += 1
+        finished[path[-1]] = run.clock
+        run.reached.pop(path, None)
         raise
     order.append([path[-1], True])
+    run.clock += 1
+    finished[path[-1]] = run.clock
+    run.reached.pop(path, None)
     return (path[-1], value) if tag else value
 
 
@@ -387,8 +426,9 @@ def _structure(
     if entry is not None:
         return (yield from _replay_structure(run, kind, programs, position, entry))
     order: list[list[Any]] = []
+    finished: dict[int, int] = {}  # when each member finished (the run's clock)
     children = tuple(
-        _tracked(run, child, (*position, index), order, kind is Race)
+        _tracked(run, child, (*position, index), order, finished, kind is Race)
         for index, child in enumerate(programs)
     )
     performed = Timeout(children[0], effect.seconds) if kind is Timeout else kind(children)
@@ -405,6 +445,16 @@ def _structure(
     record = {"order": order, "outcome": "value"}
     if kind is Race:
         record["winner"], value = value
+        # where each loser stood when the race cancelled it (its replay stops there), and
+        # the order in which the losers got there and the others finished (the replay's)
+        arrived = dict(finished)
+        stopped: dict[str, str] = {}
+        for index in range(len(programs)):
+            stood = run.stops.pop((*position, index), None)
+            if stood is not None and index not in finished:
+                stopped[str(index)], arrived[index] = stood
+        record["stopped"] = stopped
+        record["sequence"] = sorted(arrived, key=arrived.__getitem__)
     # a durability point: the order (a race's winner) decides what the program does next
     yield run.append(key, text, EntryKind.MARKER, json.dumps(record))
     return value
@@ -418,7 +468,22 @@ def _replay_structure(
         raise run.codec.decode(record["error"])
     results: dict[int, Any] = {}
     failure: BaseException | None = None
-    for index, _ in record["order"]:
+    finished = [index for index, _ in record["order"]]
+    stopped: dict[str, str] = {}
+    sequence: list[int] = finished
+    if kind is Race and record["outcome"] == "value":
+        # the losers the race cancelled replay too, each as far as its journal goes (to where
+        # it waited when cancelled), then stops, never waiting or performing anything live:
+        # what they did first (a tally they reported to, say: an at_least's members) is done
+        # again, in the order they got there and the others finished. A journal from before
+        # that order was recorded replays the losers first
+        stopped = record.get("stopped", {})
+        losers = [index for index in range(len(programs)) if index not in set(finished)]
+        sequence = record.get("sequence", losers + finished)
+    for index in sequence:
+        if index not in finished:
+            yield _journaled(run, programs[index], (*position, index), stopped.get(str(index), ""))
+            continue
         try:
             results[index] = yield journaled(run, programs[index], (*position, index))
         except _PASS_THROUGH:
