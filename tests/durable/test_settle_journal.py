@@ -6,13 +6,14 @@ none waits on its ``sleep(inf)`` and no effect is performed again (issue 17)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from attrs import frozen
 
 from playbill import Effect, perform, program, race, sleep
-from playbill.durable import Durable, MemoryJournal
+from playbill.durable import Durable, Entry, MemoryJournal
 from playbill.flow import Registry, at_least, step
 
 
@@ -126,3 +127,26 @@ def test_a_workflow_recovered_past_a_race_gets_its_journaled_winner_and_finishes
         assert value == "receipt-o-fast"
     again = Durable(journal, registry, handlers=handlers).recover("w", interpreter=interpreter)
     assert again == recovered  # a completed workflow replays whole
+
+
+def test_a_race_journaled_before_its_losers_stops_were_recorded_still_recovers() -> None:
+    registry = Registry()
+    registry.register(quorum_then_tip, name="w")
+    journal = MemoryJournal()
+    calls: list[str] = []
+    handlers = _crashing_once(calls)
+    with pytest.raises(ProcessDied):
+        Durable(journal, registry, handlers=handlers).start("w", "w", "o")
+    charged = list(calls)
+    old = []
+    for entry in Durable(journal, registry).entries("w"):
+        if entry.effect.startswith("Race"):
+            record = json.loads(entry.payload)
+            assert record["stopped"]  # what this test takes away
+            del record["stopped"], record["sequence"]
+            entry = Entry(entry.position, entry.effect, entry.kind, json.dumps(record))
+        old.append(entry)
+    journal.copy("old", "w", json.dumps("o"), old)
+    recovered = Durable(journal, registry, handlers=handlers).recover("old")
+    assert calls == [*charged, "tip-o"]  # the losers replayed first, to their journals' ends
+    assert recovered.value[1] == "tip-o"  # type: ignore[union-attr]
