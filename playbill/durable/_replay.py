@@ -437,27 +437,39 @@ def _structure(
     except _PASS_THROUGH:
         raise
     except BaseException as error:
+        _stood(run, position, len(programs))  # a failing gather's: it replays none of them
         record: dict[str, Any] = {"order": order, "outcome": "error"}
         if kind is Timeout and not order:  # the time ran out before the program finished
             record = {"order": order, "outcome": "cut", "error": run.codec.encode(error, key)}
         yield run.append(key, text, EntryKind.MARKER, json.dumps(record))
         raise
     record = {"order": order, "outcome": "value"}
+    stood = _stood(run, position, len(programs))
     if kind is Race:
         record["winner"], value = value
         # where each loser stood when the race cancelled it (its replay stops there), and
         # the order in which the losers got there and the others finished (the replay's)
         arrived = dict(finished)
         stopped: dict[str, str] = {}
-        for index in range(len(programs)):
-            stood = run.stops.pop((*position, index), None)
-            if stood is not None and index not in finished:
-                stopped[str(index)], arrived[index] = stood
+        for index, (at, when) in stood.items():
+            if index not in finished:
+                stopped[str(index)], arrived[index] = at, when
         record["stopped"] = stopped
         record["sequence"] = sorted(arrived, key=arrived.__getitem__)
     # a durability point: the order (a race's winner) decides what the program does next
     yield run.append(key, text, EntryKind.MARKER, json.dumps(record))
     return value
+
+
+def _stood(run: Run, position: Path, count: int) -> dict[int, tuple[str, int]]:
+    """Where each of the ``count`` programs under ``position`` cancelled from outside waited,
+    and when it got there (taken out of ``run``)."""
+    stood = {}
+    for index in range(count):
+        at = run.stops.pop((*position, index), None)
+        if at is not None:
+            stood[index] = at
+    return stood
 
 
 def _replay_structure(
