@@ -22,7 +22,7 @@ from attrs import frozen
 from playbill.actors import Deactivate
 from playbill.actors._kernel import Phase
 from playbill.actors._middleware import Middleware
-from playbill.distributed._host import _FAULTS, _Decoded, _Host, _Lost, _Outcome
+from playbill.distributed._host import _FAULTS, _Decoded, _Host, _Outcome
 
 logger = logging.getLogger("playbill")
 
@@ -80,32 +80,22 @@ DEACTIVATION = Deactivation()
 
 @final
 class _GrainHost(_Host):
-    __slots__ = ()
+    # As `_Host.run`, but a host that does not own the grain is dormant rather than a standby:
+    # it tries the lease only when a message waits in the stream (`_take_turn`). Activations
+    # that end having committed nothing (a grain that stops itself as it activates, say) are
+    # followed by a growing pause (up to ``lease_ttl``, `_after_turn`), so that a message
+    # waiting for such a grain cannot make the nodes activate it in a busy loop.
+    __slots__ = ("barren",)
 
-    async def run(self) -> None:
-        """As `_Host.run`, but a host that does not own the grain is dormant rather than a
-        standby: it tries the lease only when a message waits in the stream. Activations
-        that end having committed nothing (a grain that stops itself as it activates, say)
-        are followed by a growing pause (up to ``lease_ttl``), so that a message waiting
-        for such a grain cannot make the nodes activate it in a busy loop."""
-        transport = self.transport
-        barren = 0
-        while not self.closing and not self.retired:
-            if not self.owning and not await self._wait_for_work():
-                continue
-            renewer = asyncio.ensure_future(self._renew())
-            commits = self.commits
-            try:
-                await self._own()
-            except _Lost:
-                self.owning = False
-            finally:
-                renewer.cancel()
-                await asyncio.gather(renewer, return_exceptions=True)
-                await self.stop_local()
-            barren = barren + 1 if self.commits == commits else 0
-            if barren > 1 and not self.closing:
-                await asyncio.sleep(min(transport.lease_ttl, 0.01 * 2.0**barren))
+    barren: int
+
+    async def _take_turn(self) -> bool:
+        return await self._wait_for_work()
+
+    async def _after_turn(self, committed: int) -> None:
+        barren = self.barren = getattr(self, "barren", 0) + 1 if not committed else 0
+        if barren > 1 and not self.closing:
+            await asyncio.sleep(min(self.transport.lease_ttl, 0.01 * 2.0**barren))
 
     async def _wait_for_work(self) -> bool:
         """Whether this node took the lease (a message waits); ``False`` when closing."""

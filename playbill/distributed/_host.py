@@ -254,12 +254,11 @@ class _Host:
     # -- the host's life -----------------------------------------------------------------------
 
     async def run(self) -> None:
-        transport = self.transport
         while not self.closing and not self.retired:
-            if not self.owning and not await self.try_acquire():
-                await asyncio.sleep(transport.lease_ttl / 3)  # a standby
+            if not self.owning and not await self._take_turn():
                 continue
             renewer = asyncio.ensure_future(self._renew())
+            commits = self.commits
             try:
                 await self._own()
             except _Lost:
@@ -268,6 +267,18 @@ class _Host:
                 renewer.cancel()
                 await asyncio.gather(renewer, return_exceptions=True)
                 await self.stop_local()
+            await self._after_turn(self.commits - commits)
+
+    async def _take_turn(self) -> bool:
+        """Whether this node took the lease; if not, it waits a while first (a standby)."""
+        if await self.try_acquire():
+            return True
+        await asyncio.sleep(self.transport.lease_ttl / 3)
+        return False
+
+    async def _after_turn(self, committed: int) -> None:
+        """What follows an ownership that ``committed`` so many batches: nothing here (a
+        cluster grain pauses after activations that committed nothing)."""
 
     async def stop_local(self) -> None:
         local = self.local
