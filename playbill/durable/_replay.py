@@ -9,10 +9,11 @@ program being journaled never knows.
 Positions: the n-th effect of the top program is ``n``; the programs a gather, race or
 timeout at position ``p`` carries are journaled under ``p.0``, ``p.1``…, and the structure's
 own entry at ``p`` records the order in which they finished (and a race's winner, where each
-loser waited when cancelled, and when it got there), written when it completes. Replaying a
-completed structure runs its finished children one after another in that order, each from
-its own journal (a race's losers among them, each stopped where it waited, performing
-nothing); an unfinished one is performed again, each child continuing from where its
+loser waited when cancelled, and when it got there; or the program whose failure it settled
+on), written when it completes. Replaying a completed structure runs its finished children
+one after another in that order, each from its own journal (a race's losers among them, each
+stopped where it waited, performing nothing); an unfinished one is performed again, each
+child continuing from where its
 journal ends.
 """
 
@@ -405,8 +406,8 @@ def _tracked(
         value = yield journaled(run, body, path)
     except _PASS_THROUGH:
         raise
-    except BaseException:
-        order.append([path[-1], False])
+    except BaseException as error:
+        order.append([path[-1], False, error])  # the error: which one settled the structure
         run.clock += 1
         finished[path[-1]] = run.clock
         run.reached.pop(path, None)
@@ -438,12 +439,17 @@ def _structure(
         raise
     except BaseException as error:
         _stood(run, position, len(programs))  # a failing gather's: it replays none of them
-        record: dict[str, Any] = {"order": order, "outcome": "error"}
+        record: dict[str, Any] = {"order": _finished(order), "outcome": "error"}
         if kind is Timeout and not order:  # the time ran out before the program finished
             record = {"order": order, "outcome": "cut", "error": run.codec.encode(error, key)}
+        # the program whose failure the structure settled on (a gather's first to fail, as
+        # the interpreter saw them): the replay gives that one's, whatever the others did
+        settled = [item[0] for item in order if not item[1] and item[2] is error]
+        if settled:
+            record["failed"] = settled[0]
         yield run.append(key, text, EntryKind.MARKER, json.dumps(record))
         raise
-    record = {"order": order, "outcome": "value"}
+    record = {"order": _finished(order), "outcome": "value"}
     stood = _stood(run, position, len(programs))
     if kind is Race:
         record["winner"], value = value
@@ -470,6 +476,11 @@ def _stood(run: Run, position: Path, count: int) -> dict[int, tuple[str, int]]:
         if at is not None:
             stood[index] = at
     return stood
+
+
+def _finished(order: list[list[Any]]) -> list[list[Any]]:
+    """The completion order as journaled: each program's index and whether it succeeded."""
+    return [item[:2] for item in order]
 
 
 def _replay_structure(
@@ -502,6 +513,8 @@ def _replay_structure(
             raise
         except BaseException as error:
             failure = error
+            if index == record.get("failed"):  # what the live run settled on: those after
+                break  # it finished once it had (a journal without it: the last failure)
     if record["outcome"] == "error":
         if failure is None:  # pragma: no cover - a journal written by this module has one
             raise TimedOut(f"{entry.effect} failed")
