@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -57,3 +58,24 @@ def test_a_journaled_program_replays_its_outcome_without_performing_again(
     if interpreter == "stub":
         assert first == plain  # journaling changes nothing (the simulator's schedule may)
     assert ticks == performed  # the replay performed nothing
+
+
+@pytest.mark.filterwarnings("ignore:.*concurrent fibers were never observed:RuntimeWarning")
+@pytest.mark.parametrize("interpreter", ["stub", "simulation", "asyncio"])
+def test_a_failed_gather_replays_the_failure_it_settled_on(interpreter: Any) -> None:
+    # issue 17: the gather fails with 1 and cancels the first program, whose finaliser then
+    # fails with 0 (after 1, in the journaled order); the replay used to give that one
+    registry = Registry()
+    registry.register(lambda _: _FAILING_FINALISER, name="drawn")
+    registry.register(LawError)
+    durable = Durable(MemoryJournal(), registry)
+    first = _outcome(lambda: durable.start("drawn", "w", interpreter=interpreter).value)
+    for seed in range(3):
+        again = _outcome(partial(_recovered, durable, interpreter, seed))
+        assert again == first == Failure(1)
+    (marker,) = (entry for entry in durable.entries("w") if entry.position == "0")
+    assert '"failed": 1' in marker.payload
+
+
+def _recovered(durable: Durable, interpreter: Any, seed: int) -> Any:
+    return durable.recover("w", interpreter=interpreter, seed=seed).value
