@@ -12,7 +12,7 @@ from returns.result import Failure, Success
 
 from playbill import Program
 from playbill.durable import Durable, MemoryJournal
-from playbill.effects import fail, gather, pure, sleep
+from playbill.effects import fail, gather, perform, pure, sleep
 from playbill.flow import Registry
 from playbill.interpreters import stub
 from playbill.testing import LawError, Tick, programs
@@ -26,6 +26,10 @@ def _outcome(run: Any) -> Any:
 
 
 _FAILING_FINALISER = gather(sleep(0).then(pure(0)).ensuring(fail(LawError(0))), fail(LawError(1)))
+# the program the gather cancelled, run on by the replay, used to perform its tick
+_CANCELLED_TICK = gather(
+    sleep(1).then(perform(Tick(5))).ensuring(fail(LawError(0))), fail(LawError(1))
+)
 
 
 # a drawn program may leave a failure nobody observes (a finaliser of cancelled work that
@@ -37,6 +41,7 @@ _FAILING_FINALISER = gather(sleep(0).then(pure(0)).ensuring(fail(LawError(0))), 
 # finaliser (0) finishes after it, and the replay once settled on that one
 @example(_FAILING_FINALISER, "stub", 0)
 @example(_FAILING_FINALISER, "simulation", 0)
+@example(_CANCELLED_TICK, "stub", 0)
 def test_a_journaled_program_replays_its_outcome_without_performing_again(
     body: Program[int], interpreter: Any, seed: int
 ) -> None:
