@@ -14,6 +14,14 @@ PLUGIN = "playbill.testing.pytest_plugin"
 ROOT = pathlib.Path(__file__).parents[2]
 
 
+@pytest.fixture(autouse=True)
+def cached_bytecode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each run is a fresh pytest that rewrites the asserts of every plugin's package (playbill's,
+    # hypothesis', langsmith's...): with bytecode writing off, each run redid it all (~15 s a run
+    # on a loaded machine); with it on, the first run caches the rewritten modules for the rest.
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+
+
 def run(pytester: pytest.Pytester, *arguments: str) -> pytest.RunResult:
     return pytester.runpytest("-p", PLUGIN, "-p", "no:cacheprovider", *arguments)
 
