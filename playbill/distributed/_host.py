@@ -21,7 +21,7 @@ from playbill.actors import MailboxPolicy, SupervisionStrategy
 from playbill.actors._kernel import Phase
 from playbill.distributed._effects import RedisWrite
 from playbill.distributed._envelope import Envelope, Refusal, decode_envelope, encode_reply
-from playbill.distributed._round_trips import one_write
+from playbill.distributed._round_trips import Lane, one_write
 from playbill.distributed._staging import HOSTING, Guard, MessageStage, Write
 from playbill.effects import ActorRef, ActorStopped, InvalidArgument
 
@@ -110,6 +110,7 @@ class _Host:
         "in_flight",
         "incarnation",
         "keys",
+        "lane",
         "local",
         "mailbox",
         "outgoing",
@@ -179,6 +180,7 @@ class _Host:
         # have seen their dedup records (its answer can be handled after theirs)
         self.settled_since_read: set[str] = set()
         self.task: asyncio.Task[Any] | None = None
+        self.lane: Lane | None = None  # the read loop's connection, while this node owns
 
     @property
     def lease(self) -> str | None:
@@ -335,9 +337,12 @@ class _Host:
         self.settled_since_read = set()
         self.reread = False
         self.committer = asyncio.ensure_future(self._commit_loop())
+        self.lane = Lane(client)
         try:
             await self._read_loop(client, mbox)
         finally:
+            lane, self.lane = self.lane, None
+            await lane.close()
             if self._active() or self.closing:
                 await self._drain()
             self.committer.cancel()
@@ -553,7 +558,9 @@ class _Host:
                     await self._settle_ride(done, answers[0])
 
             try:
-                answers = await one_write(client, commands, early=early, on_early=settle)
+                answers = await one_write(
+                    client, commands, early=early, on_early=settle, lane=self.lane
+                )
             except BaseException:
                 if not settled:  # (not known to be done: run again, harmless)
                     self.trim_due = self.trim_due or trim

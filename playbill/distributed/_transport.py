@@ -41,7 +41,7 @@ from playbill.distributed._envelope import Envelope, decode_reply
 from playbill.distributed._errors import NodeDown, RemoteError
 from playbill.distributed._ref import DurableRef
 from playbill.distributed._registry import MessageRegistry, UnknownMessageType, default_registry
-from playbill.distributed._round_trips import WriteGroup, one_write, stream_entries
+from playbill.distributed._round_trips import Lane, WriteGroup, one_write, stream_entries
 from playbill.distributed._tracing import TraceCarrier
 from playbill.effects import ActorRef, AskTimeout, InvalidArgument, PlaybillError
 from playbill.effects._checks import check_count, check_flag, check_seconds
@@ -890,6 +890,13 @@ class RedisTransport:
 
     async def _read_replies(self) -> None:
         client = self._client()
+        lane = Lane(client)  # (one connection for every read: none taken and given back a turn)
+        try:
+            await self._reply_loop(client, lane)
+        finally:
+            await lane.close()
+
+    async def _reply_loop(self, client: aioredis.Redis, lane: Lane) -> None:
         stream = self.key("reply", self.node_id)
         last = b"0-0"
         attempt = 0
@@ -923,6 +930,7 @@ class RedisTransport:
                     commands,
                     early=1 if entries else 0,
                     on_early=written if entries else None,
+                    lane=lane,
                 )
             except _FAULTS as error:
                 if entries and not appended:

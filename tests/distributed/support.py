@@ -106,10 +106,10 @@ def script_calls(
     real_one_write = _round_trips.one_write
 
     async def one_write(
-        to: Any, commands: Any, *, early: int = 0, on_early: Any = None
+        to: Any, commands: Any, *, early: int = 0, on_early: Any = None, lane: Any = None
     ) -> list[Any]:
         if to is not client:
-            return await real_one_write(to, commands, early=early, on_early=on_early)
+            return await real_one_write(to, commands, early=early, on_early=on_early, lane=lane)
 
         def check(answers: list[Any], start: int) -> None:
             for command, answer in zip(commands[start:], answers[start:], strict=False):
@@ -121,7 +121,9 @@ def script_calls(
             if on_early is not None:
                 await on_early(answers)
 
-        answers = await real_one_write(to, commands, early=early, on_early=first if early else None)
+        answers = await real_one_write(
+            to, commands, early=early, on_early=first if early else None, lane=lane
+        )
         check(answers, early)
         return answers
 
