@@ -619,10 +619,12 @@ class RedisTransport:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _envelope(self, ref: DurableRef, message: object, corr: str | None = None) -> _Entry:
+    def _envelope(self, ref: DurableRef, message: object, ask: bool = False) -> _Entry:
         """The mailbox stream, the encoded envelope and its message id (written beside the
         envelope as the entry's ``i`` field, so that the reader's READ script looks it up
-        in the dedup records without decoding the envelope)."""
+        in the dedup records without decoding the envelope). An ask's envelope carries this
+        node's reply stream, and its message id as the correlation id of the reply (unique
+        to this node's run as the id is: no uuid4 an ask)."""
         self._require_client()
         kind, version = self.registry.type_of(message)
         payload = self.registry.pack(message)
@@ -633,8 +635,8 @@ class RedisTransport:
             version,
             payload,
             self.node_id,
-            self.key("reply", self.node_id) if corr is not None else None,
-            corr,
+            self.key("reply", self.node_id) if ask else None,
+            message_id if ask else None,
             ref.incarnation,
             self.tracing.inject() if self.tracing is not None else None,
         ).encode()
@@ -670,8 +672,8 @@ class RedisTransport:
 
     def _ask(self, ref: DurableRef, message: object, timeout: float | None) -> Awaitable[Any]:
         system = self._require_started()
-        corr = uuid.uuid4().hex
-        entry = self._envelope(ref, message, corr)
+        entry = self._envelope(ref, message, ask=True)
+        corr = entry[2]
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         limit = system.ask_timeout if timeout is None else float(timeout)
@@ -864,12 +866,17 @@ class RedisTransport:
             self._outbox_ready.set()
 
     def _append_command(self, entries: list[_Entry]) -> tuple[Any, ...]:
+        """The command that appends ``entries``: an ``APPEND`` call, or for one entry (an
+        ask's message, say) the ``XADD`` it would run, without a script's cost."""
+        if len(entries) == 1:
+            [(stream, envelope, message_id)] = entries
+            return ("XADD", stream, "*", "e", envelope, "i", message_id)
         streams, envelopes, ids = zip(*entries, strict=True)
         return ("EVALSHA", self._scripts["APPEND"].sha, len(entries), *streams, *envelopes, *ids)
 
     async def _append(self, client: aioredis.Redis, entries: list[_Entry]) -> None:
-        """``APPEND`` calls: the entries' ``XADD``s, in order (one call, unless the batch is
-        over _APPEND_BYTES: a command is held whole in Redis's query buffer)."""
+        """Append the entries in order (one `_append_command`, unless the batch is over
+        _APPEND_BYTES: a command is held whole in Redis's query buffer)."""
         script = self._scripts["APPEND"]
         start = 0
         while start < len(entries):
@@ -877,13 +884,13 @@ class RedisTransport:
             while end < len(entries) and (end == start or size < _APPEND_BYTES):
                 size += len(entries[end][1])
                 end += 1
-            streams, envelopes, ids = zip(*entries[start:end], strict=True)
-            try:
-                await client.evalsha(script.sha, end - start, *streams, *envelopes, *ids)
-            except redis.exceptions.NoScriptError:
+            [answer] = await one_write(client, [self._append_command(entries[start:end])])
+            if isinstance(answer, redis.exceptions.NoScriptError):
                 # (Redis restarted and forgot the script: load it and write the batch)
                 script.sha = await client.script_load(script.script)
                 continue
+            if isinstance(answer, Exception):
+                raise answer
             start = end
 
     # -- replies and membership ---------------------------------------------------------------

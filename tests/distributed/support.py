@@ -71,7 +71,9 @@ def script_calls(
     from now on that Redis ran (not a NOSCRIPT answer), whether sent alone (``evalsha``),
     in a pipeline, or in a host's or node's one write (a commit riding on a read, say).
     ``after(args)``, if given, is called once Redis answered such a call; if it raises, the
-    answer is lost (for a call in one write: before the caller saw it)."""
+    answer is lost (for a call in one write: before the caller saw it). ``APPEND`` counts
+    the plain ``XADD`` a node sends for one entry instead, as the call it stands for (its
+    arguments: the stream, the envelope and the message id)."""
     from playbill.distributed import _host, _round_trips, _transport
 
     client: Any = transport._redis
@@ -113,8 +115,12 @@ def script_calls(
 
         def check(answers: list[Any], start: int) -> None:
             for command, answer in zip(commands[start:], answers[start:], strict=False):
-                if command[0] == "EVALSHA" and not isinstance(answer, Exception):
+                if isinstance(answer, Exception):
+                    continue
+                if command[0] == "EVALSHA":
                     ran(command[1], tuple(command[3:]))
+                elif command[0] == "XADD" and name == "APPEND" and len(command) == 7:
+                    ran(transport._scripts[name].sha, (command[1], command[4], command[6]))
 
         async def first(answers: list[Any]) -> None:
             check(answers, 0)

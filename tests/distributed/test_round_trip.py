@@ -309,6 +309,8 @@ def test_on_an_ask_path_each_side_writes_first_what_the_other_side_waits_for(
                     lambda command: (
                         "append"
                         if command[:2] == ("EVALSHA", append_sha)
+                        else "xadd"
+                        if command[0] == "XADD"
                         else "reread"
                         if command[0] == "XREAD"
                         else ""
@@ -318,8 +320,44 @@ def test_on_an_ask_path_each_side_writes_first_what_the_other_side_waits_for(
                 for n in range(1, 4):
                     assert await ref.ask(n, timeout=5) == n
         # one write a side and an ask: the asker's next message goes in the write of its
-        # reply read, and the host's commit (the reply) in the write of its next read
-        assert events[:6] == ["append+reread", "commit+read"] * 3, events
+        # reply read (a plain XADD: no script for one entry), and the host's commit (the
+        # reply) in the write of its next read
+        assert events[:6] == ["xadd+reread", "commit+read"] * 3, events
         await clean(redis_url, namespace)
 
     arun(main())
+
+
+def test_an_asks_reply_is_matched_by_its_message_id_with_no_uuid_drawn(
+    arun, redis_url, namespace, monkeypatch
+):
+    """The correlation id of an ask is its message id (random per node run, then a
+    counter): unique to the node's reply stream as a uuid4 was, without drawing one (an
+    ``os.urandom`` call) an ask."""
+    import msgpack
+
+    from playbill.distributed import _transport
+
+    async def main():
+        client = await admin(redis_url)
+        async with node(redis_url, namespace, "host") as (host, _):
+            await host.spawn_durable(Counter, id="echo")
+            async with node(redis_url, namespace, "asker") as (asker, _):
+                ref = asker.remote("echo")
+
+                def no_uuid():
+                    raise AssertionError("an ask drew a uuid4")
+
+                monkeypatch.setattr(_transport.uuid, "uuid4", no_uuid)
+                assert [await ref.ask(n, timeout=5) for n in range(3)] == [0, 1, 2]
+                monkeypatch.undo()
+                entries = await client.xrange(f"{namespace}:mbox:echo")
+        await client.aclose()
+        await clean(redis_url, namespace)
+        return [(fields[b"i"], msgpack.unpackb(fields[b"e"])) for _, fields in entries]
+
+    sent = arun(main())
+    assert len(sent) == 3
+    for message_id, envelope in sent:
+        assert envelope["c"] == envelope["id"] == message_id.decode()
+        assert envelope["r"] == f"{namespace}:reply:asker"
