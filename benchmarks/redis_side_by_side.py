@@ -4,7 +4,8 @@
 
 Starts its own redis-server (127.0.0.1, a random port, AOF on, appendfsync everysec) and
 measures, each the best of ``--repeats`` runs, ours and the floor interleaved (the floor is
-measured again beside each case):
+measured again beside each case, its runs alternating with ours: floor, ours, floor, ours,
+..., so a change of the machine's load in between falls on both):
 
 - the floor: XADD, XREADGROUP and XACK on redis-py's asyncio client in a loop, the producer
   pipelining its adds by ``BATCH``, the consumer reading ``BATCH`` entries a call and
@@ -194,9 +195,20 @@ async def _drop(url: str, namespace: str) -> None:
 # -- running ------------------------------------------------------------------------------
 
 
-def best(repeats: int, measure: Callable[[], Awaitable[float]], *, higher: bool) -> float:
-    results = [asyncio.run(measure()) for _ in range(repeats)]  # type: ignore[arg-type]
-    return max(results) if higher else min(results)
+def best_pair(
+    repeats: int,
+    floor: Callable[[], Awaitable[float]],
+    ours: Callable[[], Awaitable[float]],
+    *,
+    higher: bool,
+) -> tuple[float, float]:
+    """The best of ``repeats`` runs of each, the floor's and ours alternating."""
+    runs: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for measure, results in zip((floor, ours), runs, strict=True):
+            results.append(asyncio.run(measure()))  # type: ignore[arg-type]
+    pick = max if higher else min
+    return pick(runs[0]), pick(runs[1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -214,13 +226,19 @@ def main(argv: list[str] | None = None) -> None:
         url, repeats = server.url, options.repeats
         for label, actors, nodes in TELL_CASES:
             # the floor next to each case: on a shared machine the load drifts between cases
-            floor = best(repeats, lambda: floor_tells(url, messages), higher=True)
-            ours = best(
-                repeats, lambda a=actors, n=nodes: ours_tells(url, messages, a, n), higher=True
+            floor, ours = best_pair(
+                repeats,
+                lambda: floor_tells(url, messages),
+                lambda a=actors, n=nodes: ours_tells(url, messages, a, n),
+                higher=True,
             )
             rows.append((label, f"{floor:,.0f}", f"{ours:,.0f}", f"{ours / floor:.2f}x"))
-        floor_trip = best(repeats, lambda: floor_round_trips(url, rounds), higher=False)
-        trip = best(repeats, lambda: ours_round_trips(url, rounds), higher=False)
+        floor_trip, trip = best_pair(
+            repeats,
+            lambda: floor_round_trips(url, rounds),
+            lambda: ours_round_trips(url, rounds),
+            higher=False,
+        )
         # a round trip's ratio is the floor's time over ours (higher is better, as above)
         rows.append(
             (
