@@ -345,6 +345,7 @@ class AgentActor(Actor, Generic[I, O]):
     """
 
     _running: _Running | None = None
+    _handed: tuple[Any] | None = None  # what execute gave for the task begun in place
     _path: str | None = None  # this instance's actor path, read at its first task
     _agent_name: ClassVar[str | None] = None  # the class or function a wrapper stands for
     skills: ClassVar[tuple[str, ...]] = ()
@@ -417,6 +418,10 @@ class AgentActor(Actor, Generic[I, O]):
                 "Task(input), or use ask_agent(agent, input) or system.run(agent, input), "
                 "which wrap the input for you"
             )
+        handed = self._handed
+        if handed is not None:  # its first task, begun in place (`InPlaceAgents`)
+            self._handed = None
+            return _perform(self, message, None, handed[0])
         context = self.context
         if context._unobserved(message.run_id):
             return _perform_unobserved(self, message, cast(CellContext, context))

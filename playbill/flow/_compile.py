@@ -111,28 +111,52 @@ class FlowEvent:
 class _Run:
     """What one run of a flow shares between its nodes: made afresh when the run starts."""
 
-    __slots__ = ("events", "sides", "wait")
+    __slots__ = ("agents", "events", "sides", "wait")
 
-    def __init__(self, events: bool, wait: bool) -> None:
+    def __init__(self, events: bool, wait: bool, agents: AgentLeaves | None = None) -> None:
         self.events = events
         self.wait = wait  # whether the run waits for its side flows before it ends
         self.sides: list[ActorRef] = []  # the actors running side flows, when it waits
+        # how the run's actor leaves may run other than as a spawned child (see compile_flow)
+        self.agents = agents
 
     def __repr__(self) -> str:
         # stable from run to run (no address), so a traced run replays line for line
         return f"<flow run: events={self.events}, side flows={len(self.sides)}>"
 
 
+# what a caller may give `compile_flow` to run the flow's ``actor(...)`` leaves otherwise than
+# as a spawned child: called with the leaf, its input and its span, it gives the program that
+# runs the leaf, or None to let it be spawned and asked as usual
+AgentLeaves = Callable[[Spawned, Any, str], "Program[Any] | None"]
+
+
 def compile_flow(
-    flow: Flow[Any, Any], value: Any, *, events: bool, span: str, wait_for_side_flows: bool
+    flow: Flow[Any, Any],
+    value: Any,
+    *,
+    events: bool,
+    span: str,
+    wait_for_side_flows: bool,
+    agents: AgentLeaves | None = None,
 ) -> Program[Any]:
+    """``flow`` on ``value`` as a program. ``agents`` (for the agent layer, which knows when an
+    agent needs no actor of its own) may run the ``actor(...)`` leaves of this run (not those
+    of its side flows, which run in actors of their own)."""
     if not isinstance(flow, Flow):
         raise TypeError(f"compile_flow takes a Flow, got {flow!r}")
-    return Generate(_root, (flow, value, events, span, wait_for_side_flows), ())
+    return Generate(_root, (flow, value, events, span, wait_for_side_flows, agents), ())
 
 
-def _root(flow: Flow[Any, Any], value: Any, events: bool, span: str, wait: bool) -> _Body:
-    run = _Run(events, wait)
+def _root(
+    flow: Flow[Any, Any],
+    value: Any,
+    events: bool,
+    span: str,
+    wait: bool,
+    agents: AgentLeaves | None = None,
+) -> _Body:
+    run = _Run(events, wait, agents)
     return (yield _awaiting_sides(run, node(flow, value, run, "", span, None)))
 
 
@@ -291,6 +315,11 @@ def _step(flow: Step, value: Any, run: _Run, path: str, span: str) -> _Body:
 
 
 def _spawned(flow: Spawned, value: Any, run: _Run, path: str, span: str) -> _Body:
+    agents = run.agents
+    if agents is not None:
+        in_place = agents(flow, value, span)
+        if in_place is not None:
+            return (yield in_place)
     ref = yield free_spawn(flow.factory)
     # an actor class may say how a flow asks it (the agent layer's agents take a Task linked
     # to this node's span, and answer a TaskResult): ``flow_ask(ref, value, span, timeout)``

@@ -9,12 +9,34 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from playbill.agents import AgentActor, AgentRun, AgentSystem, TaskStatus
+from playbill.agents._in_place import InPlaceAgents, never_in_place
 from playbill.effects import Emit, InvalidArgument, Program
 from playbill.flow import Flow, actor, step
+from playbill.flow._compile import compile_flow
 from playbill.interpreters import ActorSystem
+from playbill.interpreters._asyncio._cell import _Cell
 from playbill.moa._layers import as_flow, layer_result, layers_of
 
 __all__ = ["MoASystem"]
+
+
+def _compiled(
+    flow: Flow[Any, Any], value: Any, agent: AgentActor[Any, Any], listening: Callable[[], bool]
+) -> Program[Any]:
+    """``flow`` on ``value`` as the task of ``agent``: with the flows' own events while
+    somebody reads them; else, on a plain asyncio cell, with the instant agents of its
+    ``actor`` leaves run in place (`InPlaceAgents`: nobody could tell an actor from none)."""
+    if listening():
+        return flow.to_program(value, events=True)
+    context = agent.context
+    running = agent._running
+    if type(context) is not _Cell or context.system._ask_probe is not None or running is None:
+        # a recording system's cell, or telemetry timing asks: each agent in its actor
+        return flow.to_program(value, events=False)
+    agents = InPlaceAgents(context, running.run_id)
+    return compile_flow(
+        flow, value, events=False, span="flow", wait_for_side_flows=True, agents=agents
+    )
 
 
 def _layer_agent(
@@ -24,17 +46,19 @@ def _layer_agent(
 
     class Layer(AgentActor[Any, Any]):
         def execute(self, given: Any) -> Program[Any]:
-            return layer.to_program(given, events=listening())
+            return _compiled(layer, given, self, listening)
 
     Layer.__name__ = Layer.__qualname__ = f"Layer{index}"
+    never_in_place(Layer)  # (it compiles its layer for the actor it runs in)
     return Layer
 
 
 def _root_agent(flow: Flow[Any, Any], listening: Callable[[], bool]) -> type[AgentActor[Any, Any]]:
     class MoA(AgentActor[Any, Any]):
         def execute(self, question: Any) -> Program[Any]:
-            return flow.to_program(question, events=listening())
+            return _compiled(flow, question, self, listening)
 
+    never_in_place(MoA)
     return MoA
 
 

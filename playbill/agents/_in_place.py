@@ -1,0 +1,249 @@
+"""Agents run in place: a flow's ``actor(AgentClass)`` leaf whose task finishes at once (its
+``execute`` returns a plain value) needs no actor of its own when nobody watches the actor
+tree. `InPlaceAgents` runs such a leaf in the fiber of the actor running the flow, publishing
+the task events the ephemeral child would have published — the same kinds, ids, agent path
+(a fresh ``Name$n`` under that actor) and parent links — and hands every other task (a
+program, a coroutine, a failure) to a child actor built from the same instance, as before.
+Only the asyncio interpreter's cells offer it; the simulator keeps one actor per leaf."""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Callable, Generator
+from typing import Any, final
+
+from playbill.actors import NEVER, Actor, ActorContext, Grain, Router
+from playbill.actors._spawning import actor_label
+from playbill.agents._agent import (
+    _NOT_YET,
+    AgentActor,
+    _Running,
+    _stamped,
+    _task_output,
+)
+from playbill.agents._values import Task, TaskEventKind, TaskLink
+from playbill.effects import (
+    Ask,
+    Cancelled,
+    Fail,
+    Generate,
+    Program,
+    Pure,
+    Suspend,
+    free_spawn,
+    free_stop,
+)
+
+__all__ = ["InPlaceAgents", "never_in_place"]
+
+_STARTED, _COMPLETED = TaskEventKind.STARTED, TaskEventKind.COMPLETED
+
+# each agent class checked: its label (what its unnamed children are called) when its tasks
+# may run in place, None when they may not
+_ELIGIBLE: weakref.WeakKeyDictionary[type, str | None] = weakref.WeakKeyDictionary()
+
+
+def _in_place_label(factory: object) -> str | None:
+    """The label of ``factory``'s children when its tasks may run in place: an `AgentActor`
+    class asked the usual way (its own ``flow_ask``), with the default lifecycle hooks, no
+    middleware, no stop policy, not a grain nor a router, whose own methods never read
+    ``self.context`` (which only an actor has)."""
+    if not isinstance(factory, type):
+        return None
+    try:
+        return _ELIGIBLE[factory]
+    except KeyError:
+        pass
+    label: str | None = None
+    if (
+        issubclass(factory, AgentActor)
+        and not issubclass(factory, (Grain, Router))
+        and factory.flow_ask.__func__ is AgentActor.flow_ask.__func__  # type: ignore[attr-defined]
+        and factory.on_start is Actor.on_start
+        and factory.on_stop is Actor.on_stop
+        and factory.on_restart is Actor.on_restart
+        and not getattr(factory, "middleware", None)
+        and factory.stop_policy is NEVER
+        and not _reads_context(factory)
+    ):
+        label = actor_label(factory)
+    _ELIGIBLE[factory] = label
+    return label
+
+
+def never_in_place(cls: type) -> None:
+    """Keep ``cls``'s tasks in actors of their own (an agent whose ``execute`` reads its
+    actor in ways `_in_place_label` cannot see)."""
+    _ELIGIBLE[cls] = None
+
+
+def _reads_context(cls: type) -> bool:
+    """Whether a function of ``cls`` or of a class between it and `AgentActor` names
+    ``context`` (``self.context``: the actor's context, which a task run in place has not)."""
+    for klass in cls.__mro__:
+        if klass is AgentActor:
+            return False
+        for member in vars(klass).values():
+            function = getattr(member, "__func__", member)
+            code = getattr(function, "__code__", None)
+            if code is not None and _names_context(code):
+                return True
+    return False
+
+
+def _names_context(code: Any) -> bool:
+    if "context" in code.co_names:
+        return True
+    return any(_names_context(const) for const in code.co_consts if inspect.iscode(const))
+
+
+class _NeedsActor(Exception):
+    """Raised by an in-place instance's context: the task goes to an actor after all."""
+
+
+@final
+class _NoActorYet(ActorContext):
+    """The context of an instance whose task runs in place: any use of it sends the task to
+    an actor (it is never reached by a class `_in_place_label` accepts, short of reaching
+    the context other than by name)."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        raise _NeedsActor(name)
+
+    self_ref = parent = children = None  # type: ignore[assignment]
+
+    def spawn(self, *args: Any, **kwargs: Any) -> Any:
+        raise _NeedsActor("spawn")
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        raise _NeedsActor("stop")
+
+    def watch(self, *args: Any, **kwargs: Any) -> None:
+        raise _NeedsActor("watch")
+
+
+_NO_ACTOR_YET = _NoActorYet()
+
+
+@final
+class _Built:
+    """The factory of a child actor that takes over an instance built already (named after
+    its class, as the class's own children are)."""
+
+    def __init__(self, instance: AgentActor[Any, Any], name: str) -> None:
+        self.instance = instance
+        self.__name__ = name
+
+    def __call__(self) -> AgentActor[Any, Any]:
+        return self.instance
+
+
+@final
+class InPlaceAgents:
+    """Runs the ``actor(AgentClass)`` leaves of a flow compiled inside the asyncio actor
+    whose ``context`` it is given, for the run ``run_id``: each eligible agent's task in
+    place when its ``execute`` returns a plain value, else in a child actor (see the module's
+    docstring). Give it to ``compile_flow(..., agents=)``."""
+
+    __slots__ = ("fresh_id", "fresh_name", "path", "run_id")
+
+    def __init__(self, context: Any, run_id: str | None) -> None:
+        system = context.system
+        self.path: str = context.ref.path
+        self.run_id = run_id
+        self.fresh_id: Callable[[], str] = context.fresh_id
+        self.fresh_name: Callable[[], int] = system._fresh  # the numbers of unnamed children
+
+    def __call__(self, leaf: Any, value: Any, span: str) -> Program[Any] | None:
+        factory = leaf.factory
+        label = _in_place_label(factory)
+        if label is None:
+            return None
+        return Generate(_in_place, (self, factory, label, value, span, leaf.ask_timeout), ())
+
+
+def _in_place(
+    site: InPlaceAgents,
+    factory: type[AgentActor[Any, Any]],
+    label: str,
+    value: Any,
+    span: str,
+    timeout: float | None,
+) -> Generator[Any, Any, Any]:
+    parent = TaskLink(span, site.path, None, None)
+    instance = factory()  # (a failure is raised here, as the spawn of the class would)
+    if instance.stop_policy is not NEVER or getattr(instance, "middleware", None):
+        # chosen per instance: an actor of its own, as ever
+        task = Task(value, None, site.run_id, parent)
+        return (yield _in_actor(instance, label, task, _NOT_YET, timeout))
+    task_id = f"t{site.fresh_id()}"
+    task = Task(value, task_id, site.run_id, parent)
+    running = _Running(task, task_id, f"{site.path}/{label}${site.fresh_name()}")
+    instance.context = _NO_ACTOR_YET
+    instance._running = running
+    try:
+        produced = instance.execute(value)
+        if type(produced) is Pure:
+            output = produced.value
+            instance._check_output(output)
+        elif (
+            isinstance(produced, Program)
+            or inspect.isasyncgen(produced)
+            or inspect.isawaitable(produced)
+        ):
+            output = _NOT_YET  # it waits: an actor performs it, from its 'started' event on
+        else:
+            output = produced
+            instance._check_output(output)
+    except _NeedsActor:
+        # it reached for the actor's context: the task is an actor's after all, from the start
+        _ELIGIBLE[factory] = None
+        instance._running = None
+        return (yield Generate(_spawned_child, (factory, value, span, timeout), ()))
+    except (Cancelled, Exception) as error:
+        # a failure is an actor's to report, as ever (its supervisor decides, it is logged)
+        produced, output = Fail(error), _NOT_YET
+    finally:
+        if instance._running is running:
+            instance._running = None
+    if output is _NOT_YET:
+        del instance.context  # (the class's until an actor gives it its own)
+        handed = Task(value, None, site.run_id, parent)
+        return (yield _in_actor(instance, label, handed, produced, timeout))
+    yield _stamped(running, _STARTED, None)
+    yield _stamped(running, _COMPLETED, output)
+    return output
+
+
+def _in_actor(
+    instance: AgentActor[Any, Any],
+    label: str,
+    task: Task[Any],
+    produced: Any,
+    timeout: float | None,
+) -> Program[Any]:
+    """A child actor taking over ``instance`` performs ``task``, whose ``execute`` gave
+    ``produced`` already (`_NOT_YET`: not called yet), and is stopped whatever happens."""
+
+    instance._handed = (produced,)  # what the actor's first task goes on from
+
+    def ask(ref: Any) -> Program[Any]:
+        return (
+            Suspend(Ask(ref, task, timeout))
+            .ensuring(free_stop(ref, interrupt=True))
+            .map(_task_output)
+        )
+
+    return free_spawn(_Built(instance, label)).flat_map(ask)
+
+
+def _spawned_child(
+    factory: type[AgentActor[Any, Any]], value: Any, span: str, timeout: float | None
+) -> Generator[Any, Any, Any]:
+    """The leaf as a flow runs it with no `InPlaceAgents`: a child spawned, asked, stopped."""
+    ref = yield free_spawn(factory)
+    asking = factory.flow_ask(ref, value, span, timeout)
+    return (yield asking.ensuring(free_stop(ref, interrupt=True)))
