@@ -18,6 +18,7 @@ from playbill.actors._spawning import actor_label
 from playbill.agents._agent import (
     _NOT_YET,
     AgentActor,
+    _perform,
     _Running,
     _stamped,
     _task_output,
@@ -35,7 +36,7 @@ from playbill.effects import (
     free_stop,
 )
 
-__all__ = ["InPlaceAgents", "never_in_place"]
+__all__ = ["InPlaceAgents", "never_in_place", "runs_in_place"]
 
 _STARTED, _COMPLETED = TaskEventKind.STARTED, TaskEventKind.COMPLETED
 
@@ -70,6 +71,19 @@ def _in_place_label(factory: object) -> str | None:
         label = actor_label(factory)
     _ELIGIBLE[factory] = label
     return label
+
+
+# the agent classes whose program-returning task runs in place too (`runs_in_place`)
+_PROGRAMS: weakref.WeakSet[type] = weakref.WeakSet()
+
+
+def runs_in_place(cls: type) -> None:
+    """Run ``cls``'s tasks in place, whatever its ``execute`` returns: a class (MoASystem's
+    layers) whose task only runs a flow, built for the `InPlaceAgents` it finds on its
+    instance as ``in_place`` (its agents' tasks then name it as their parent, though their
+    actors, when they need one, are children of the actor running the flow around it)."""
+    _ELIGIBLE[cls] = None
+    _PROGRAMS.add(cls)
 
 
 def never_in_place(cls: type) -> None:
@@ -148,7 +162,7 @@ class InPlaceAgents:
     place when its ``execute`` returns a plain value, else in a child actor (see the module's
     docstring). Give it to ``compile_flow(..., agents=)``."""
 
-    __slots__ = ("fresh_id", "fresh_name", "path", "run_id")
+    __slots__ = ("fresh_id", "fresh_name", "path", "run_id", "virtual")
 
     def __init__(self, context: Any, run_id: str | None) -> None:
         system = context.system
@@ -156,13 +170,29 @@ class InPlaceAgents:
         self.run_id = run_id
         self.fresh_id: Callable[[], str] = context.fresh_id
         self.fresh_name: Callable[[], int] = system._fresh  # the numbers of unnamed children
+        self.virtual = False  # whether ``path`` names a task run in place, not an actor
+
+    def under(self, path: str) -> InPlaceAgents:
+        """The site of the agents of a task run in place at ``path`` (`runs_in_place`)."""
+        site = object.__new__(InPlaceAgents)
+        site.path, site.run_id, site.virtual = path, self.run_id, True
+        site.fresh_id, site.fresh_name = self.fresh_id, self.fresh_name
+        return site
 
     def __call__(self, leaf: Any, value: Any, span: str) -> Program[Any] | None:
         factory = leaf.factory
         label = _in_place_label(factory)
-        if label is None:
-            return None
-        return Generate(_in_place, (self, factory, label, value, span, leaf.ask_timeout), ())
+        if label is not None:
+            return Generate(_in_place, (self, factory, label, value, span, leaf.ask_timeout), ())
+        if factory in _PROGRAMS:
+            return Generate(_program_in_place, (self, factory, value, span), ())
+        if self.virtual and isinstance(factory, type) and issubclass(factory, AgentActor):
+            # an actor after all, whose task names the task run in place as its parent
+            parent = TaskLink(span, self.path, None, None)
+            task = Task(value, None, self.run_id, parent)
+            instance = factory()
+            return _in_actor(instance, actor_label(factory), task, _NOT_YET, leaf.ask_timeout)
+        return None
 
 
 def _in_place(
@@ -216,6 +246,20 @@ def _in_place(
     yield _stamped(running, _STARTED, None)
     yield _stamped(running, _COMPLETED, output)
     return output
+
+
+def _program_in_place(
+    site: InPlaceAgents, factory: type[AgentActor[Any, Any]], value: Any, span: str
+) -> Generator[Any, Any, Any]:
+    """The task of a `runs_in_place` agent, run here: its events published as its actor's
+    would be, its program (linked to it) run in this fiber."""
+    instance = factory()
+    task_id = f"t{site.fresh_id()}"
+    task = Task(value, task_id, site.run_id, TaskLink(span, site.path, None, None))
+    path = f"{site.path}/{actor_label(factory)}${site.fresh_name()}"
+    instance.in_place = site.under(path)  # type: ignore[attr-defined]
+    result = yield _perform(instance, task, _Running(task, task_id, path))
+    return result.output
 
 
 def _in_actor(

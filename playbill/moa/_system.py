@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from playbill.agents import AgentActor, AgentRun, AgentSystem, TaskStatus
-from playbill.agents._in_place import InPlaceAgents, never_in_place
+from playbill.agents._in_place import InPlaceAgents, never_in_place, runs_in_place
 from playbill.effects import Emit, InvalidArgument, Program
 from playbill.flow import Flow, actor, step
 from playbill.flow._compile import compile_flow
@@ -28,6 +28,11 @@ def _compiled(
     ``actor`` leaves run in place (`InPlaceAgents`: nobody could tell an actor from none)."""
     if listening():
         return flow.to_program(value, events=True)
+    site = getattr(agent, "in_place", None)
+    if site is not None:  # a layer run in place, in the fiber of the run's root
+        return compile_flow(
+            flow, value, events=False, span="flow", wait_for_side_flows=True, agents=site
+        )
     context = agent.context
     running = agent._running
     if type(context) is not _Cell or context.system._ask_probe is not None or running is None:
@@ -49,7 +54,7 @@ def _layer_agent(
             return _compiled(layer, given, self, listening)
 
     Layer.__name__ = Layer.__qualname__ = f"Layer{index}"
-    never_in_place(Layer)  # (it compiles its layer for the actor it runs in)
+    runs_in_place(Layer)  # a task of the root's, not an actor of its own, when nobody watches
     return Layer
 
 
