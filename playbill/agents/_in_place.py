@@ -9,6 +9,7 @@ Only the asyncio interpreter's cells offer it; the simulator keeps one actor per
 from __future__ import annotations
 
 import inspect
+import time
 import weakref
 from collections.abc import Callable, Generator
 from typing import Any, final
@@ -20,12 +21,12 @@ from playbill.agents._agent import (
     AgentActor,
     _perform,
     _Running,
-    _stamped,
     _task_output,
 )
-from playbill.agents._values import Task, TaskEventKind, TaskLink
+from playbill.agents._values import Task, TaskEvent, TaskEventKind, TaskLink
 from playbill.effects import (
     Ask,
+    Await,
     Cancelled,
     Fail,
     Generate,
@@ -162,7 +163,7 @@ class InPlaceAgents:
     place when its ``execute`` returns a plain value, else in a child actor (see the module's
     docstring). Give it to ``compile_flow(..., agents=)``."""
 
-    __slots__ = ("fresh_id", "fresh_name", "path", "run_id", "virtual")
+    __slots__ = ("fresh_id", "fresh_name", "gate", "path", "run_id", "virtual")
 
     def __init__(self, context: Any, run_id: str | None) -> None:
         system = context.system
@@ -171,19 +172,20 @@ class InPlaceAgents:
         self.fresh_id: Callable[[], str] = context.fresh_id
         self.fresh_name: Callable[[], int] = system._fresh  # the numbers of unnamed children
         self.virtual = False  # whether ``path`` names a task run in place, not an actor
+        self.gate: Callable[[object], Any] | None = system._event_gate
 
     def under(self, path: str) -> InPlaceAgents:
         """The site of the agents of a task run in place at ``path`` (`runs_in_place`)."""
         site = object.__new__(InPlaceAgents)
         site.path, site.run_id, site.virtual = path, self.run_id, True
-        site.fresh_id, site.fresh_name = self.fresh_id, self.fresh_name
+        site.fresh_id, site.fresh_name, site.gate = self.fresh_id, self.fresh_name, self.gate
         return site
 
     def __call__(self, leaf: Any, value: Any, span: str) -> Program[Any] | None:
         factory = leaf.factory
         label = _in_place_label(factory)
         if label is not None:
-            return Generate(_in_place, (self, factory, label, value, span, leaf.ask_timeout), ())
+            return _in_place(self, factory, label, value, span, leaf.ask_timeout)
         if factory in _PROGRAMS:
             return Generate(_program_in_place, (self, factory, value, span), ())
         if self.virtual and isinstance(factory, type) and issubclass(factory, AgentActor):
@@ -202,13 +204,15 @@ def _in_place(
     value: Any,
     span: str,
     timeout: float | None,
-) -> Generator[Any, Any, Any]:
+) -> Program[Any]:
+    """The leaf's task, performed now: the program giving its output once its events are
+    published, or the program of the actor it needs after all."""
     parent = TaskLink(span, site.path, None, None)
     instance = factory()  # (a failure is raised here, as the spawn of the class would)
     if instance.stop_policy is not NEVER or getattr(instance, "middleware", None):
         # chosen per instance: an actor of its own, as ever
         task = Task(value, None, site.run_id, parent)
-        return (yield _in_actor(instance, label, task, _NOT_YET, timeout))
+        return _in_actor(instance, label, task, _NOT_YET, timeout)
     task_id = f"t{site.fresh_id()}"
     task = Task(value, task_id, site.run_id, parent)
     running = _Running(task, task_id, f"{site.path}/{label}${site.fresh_name()}")
@@ -232,7 +236,7 @@ def _in_place(
         # it reached for the actor's context: the task is an actor's after all, from the start
         _ELIGIBLE[factory] = None
         instance._running = None
-        return (yield Generate(_spawned_child, (factory, value, span, timeout), ()))
+        return Generate(_spawned_child, (factory, value, span, timeout), ())
     except (Cancelled, Exception) as error:
         # a failure is an actor's to report, as ever (its supervisor decides, it is logged)
         produced, output = Fail(error), _NOT_YET
@@ -242,9 +246,42 @@ def _in_place(
     if output is _NOT_YET:
         del instance.context  # (the class's until an actor gives it its own)
         handed = Task(value, None, site.run_id, parent)
-        return (yield _in_actor(instance, label, handed, produced, timeout))
-    yield _stamped(running, _STARTED, None)
-    yield _stamped(running, _COMPLETED, output)
+        return _in_actor(instance, label, handed, produced, timeout)
+    # published as the interpreter publishes an agent's events when nobody subscribes (this
+    # runs only then): to the agent layer's gate, waiting while the run's buffer is full
+    gate = site.gate
+    if gate is None:
+        return Pure(output)
+    room = gate(_event(running, _STARTED, None))
+    if room is not None:
+        return Generate(_published, (gate, room, running, output), ())
+    room = gate(_event(running, _COMPLETED, output))
+    if room is not None:
+        return Suspend(Await(room, "the agent layer's event buffer")).map(lambda _: output)
+    return Pure(output)
+
+
+def _event(running: _Running, kind: TaskEventKind, data: object) -> TaskEvent:
+    return TaskEvent(
+        kind,
+        running.task_id,
+        running.agent_path,
+        running.parent_task_id,
+        running.parent_agent_path,
+        running.run_id,
+        time.time(),  # the wall clock, as the interpreter stamps an agent's events
+        data,
+    )
+
+
+def _published(
+    gate: Callable[[object], Any], room: Any, running: _Running, output: Any
+) -> Generator[Any, Any, Any]:
+    """The rest of an in-place task's events, once the buffer had room for its start."""
+    yield Await(room, "the agent layer's event buffer")
+    room = gate(_event(running, _COMPLETED, output))
+    if room is not None:
+        yield Await(room, "the agent layer's event buffer")
     return output
 
 

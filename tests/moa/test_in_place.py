@@ -2,6 +2,7 @@
 watches the actor tree: the run's task events are those the actors would have published;
 a task that waits, fails or reaches for its actor still gets one."""
 
+import asyncio
 import re
 
 import pytest
@@ -164,3 +165,31 @@ def test_a_failing_instant_agent_fails_in_an_actor_as_before(arun, caplog):
     assert isinstance(failed[0].data, ValueError)
     # as an actor's failure, it is logged once per run (its supervisor decided)
     assert sum("Fails" in record.getMessage() for record in caplog.records) == 2
+
+
+def test_in_place_events_wait_for_room_in_the_runs_buffer(arun):
+    async def main():
+        async with MoASystem(buffer=1) as moa:
+            flow = tree(Echo, Echo, Echo)
+            seen = []
+            async for event in moa.run(flow, "q"):
+                seen.append(event)
+                await asyncio.sleep(0)  # a slow reader: the agents wait for room
+            roomy = await events_of(moa, flow, "q", watched=False)
+            return seen, roomy, moa.actors.children
+
+    seen, (roomy, spawned), left = arun(main())
+
+    def tasks(events):  # (the agents' tasks interleave otherwise while they wait for room)
+        return sorted(
+            (e.kind.value, e.agent_path.rsplit("/")[-1][:4], repr(e.data)) for e in events
+        )
+
+    assert tasks(seen) == tasks(roomy)
+    order = [(e.task_id, e.kind) for e in seen]
+    assert all(
+        order.index((task, TaskEventKind.STARTED)) < order.index((task, TaskEventKind.COMPLETED))
+        for task, _ in order
+    )
+    assert spawned == 1
+    assert not left
