@@ -37,7 +37,7 @@ from playbill.effects import (
     free_stop,
 )
 
-__all__ = ["InPlaceAgents", "never_in_place", "runs_in_place"]
+__all__ = ["InPlaceAgents", "in_place_label", "never_in_place", "runs_in_place"]
 
 _STARTED, _COMPLETED = TaskEventKind.STARTED, TaskEventKind.COMPLETED
 
@@ -46,7 +46,7 @@ _STARTED, _COMPLETED = TaskEventKind.STARTED, TaskEventKind.COMPLETED
 _ELIGIBLE: weakref.WeakKeyDictionary[type, str | None] = weakref.WeakKeyDictionary()
 
 
-def _in_place_label(factory: object) -> str | None:
+def in_place_label(factory: object) -> str | None:
     """The label of ``factory``'s children when its tasks may run in place: an `AgentActor`
     class asked the usual way (its own ``flow_ask``), with the default lifecycle hooks, no
     middleware, no stop policy, not a grain nor a router, whose own methods never read
@@ -89,7 +89,7 @@ def runs_in_place(cls: type) -> None:
 
 def never_in_place(cls: type) -> None:
     """Keep ``cls``'s tasks in actors of their own (an agent whose ``execute`` reads its
-    actor in ways `_in_place_label` cannot see)."""
+    actor in ways `in_place_label` cannot see)."""
     _ELIGIBLE[cls] = None
 
 
@@ -120,7 +120,7 @@ class _NeedsActor(Exception):
 @final
 class _NoActorYet(ActorContext):
     """The context of an instance whose task runs in place: any use of it sends the task to
-    an actor (it is never reached by a class `_in_place_label` accepts, short of reaching
+    an actor (it is never reached by a class `in_place_label` accepts, short of reaching
     the context other than by name)."""
 
     __slots__ = ()
@@ -183,7 +183,7 @@ class InPlaceAgents:
 
     def __call__(self, leaf: Any, value: Any, span: str) -> Program[Any] | None:
         factory = leaf.factory
-        label = _in_place_label(factory)
+        label = in_place_label(factory)
         if label is not None:
             return _in_place(self, factory, label, value, span, leaf.ask_timeout)
         if factory in _PROGRAMS:
@@ -236,7 +236,8 @@ def _in_place(
         # it reached for the actor's context: the task is an actor's after all, from the start
         _ELIGIBLE[factory] = None
         instance._running = None
-        return Generate(_spawned_child, (factory, value, span, timeout), ())
+        task = Task(value, None, site.run_id, parent)
+        return _in_actor(factory(), label, task, _NOT_YET, timeout)
     except (Cancelled, Exception) as error:
         # a failure is an actor's to report, as ever (its supervisor decides, it is logged)
         produced, output = Fail(error), _NOT_YET
@@ -319,12 +320,3 @@ def _in_actor(
         )
 
     return free_spawn(_Built(instance, label)).flat_map(ask)
-
-
-def _spawned_child(
-    factory: type[AgentActor[Any, Any]], value: Any, span: str, timeout: float | None
-) -> Generator[Any, Any, Any]:
-    """The leaf as a flow runs it with no `InPlaceAgents`: a child spawned, asked, stopped."""
-    ref = yield free_spawn(factory)
-    asking = factory.flow_ask(ref, value, span, timeout)
-    return (yield asking.ensuring(free_stop(ref, interrupt=True)))

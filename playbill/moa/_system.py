@@ -3,16 +3,23 @@ as a live stream of the agent layer's task events, nested per layer and per prop
 
 from __future__ import annotations
 
+import inspect
 import math
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from playbill.agents import AgentActor, AgentRun, AgentSystem, TaskStatus
-from playbill.agents._in_place import InPlaceAgents, never_in_place, runs_in_place
+from playbill.agents._in_place import (
+    InPlaceAgents,
+    in_place_label,
+    never_in_place,
+    runs_in_place,
+)
 from playbill.effects import Emit, InvalidArgument, Program
 from playbill.flow import Flow, actor, step
 from playbill.flow._compile import compile_flow
+from playbill.flow._nodes import Diverted, FlatMapped, RecoverWith, Spawned
 from playbill.interpreters import ActorSystem
 from playbill.interpreters._asyncio._cell import _Cell
 from playbill.moa._layers import as_flow, layer_result, layers_of
@@ -54,8 +61,40 @@ def _layer_agent(
             return _compiled(layer, given, self, listening)
 
     Layer.__name__ = Layer.__qualname__ = f"Layer{index}"
-    runs_in_place(Layer)  # a task of the root's, not an actor of its own, when nobody watches
+    if _instant_only(layer):  # a task of the root's, not an actor of its own, when unwatched
+        runs_in_place(Layer)
+    else:  # its agents' actors are its children, their paths under its own
+        never_in_place(Layer)
     return Layer
+
+
+def _instant_only(layer: Flow[Any, Any]) -> bool:
+    """Whether every agent of ``layer`` is one `InPlaceAgents` runs in place, its ``execute``
+    a plain function (not a generator, coroutine or ``@program`` one, which wait), and the
+    layer spawns nothing else (no side flow, no leaf chosen while it runs): then no actor of
+    the layer would be the child of a layer actor, and the layer needs none."""
+    pending: list[object] = [layer]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Spawned):
+            if in_place_label(node.factory) is None:
+                return False
+            # (through @program's wrapper)
+            execute = inspect.unwrap(getattr(node.factory, "execute", _no_execute))
+            if (
+                inspect.isgeneratorfunction(execute)
+                or inspect.iscoroutinefunction(execute)
+                or inspect.isasyncgenfunction(execute)
+            ):
+                return False
+        elif isinstance(node, (FlatMapped, RecoverWith, Diverted)):
+            return False
+        elif isinstance(node, Flow):
+            fields = type(node).__attrs_attrs__  # type: ignore[attr-defined]  # (attrs nodes)
+            pending.extend(getattr(node, field.name) for field in fields)
+        elif isinstance(node, tuple):
+            pending.extend(node)
+    return True
 
 
 def _root_agent(flow: Flow[Any, Any], listening: Callable[[], bool]) -> type[AgentActor[Any, Any]]:
@@ -244,3 +283,7 @@ class MoASystem:
         for index, layer in enumerate(layers[1:], start=1):
             chain = chain >> actor(_layer_agent(index, layer, listening))
         return chain >> step(layer_result)
+
+
+def _no_execute(input: Any) -> Any:  # (what `_instant_only` reads of a class with none)
+    return None

@@ -118,7 +118,9 @@ def test_an_agent_that_waits_or_reads_its_actor_gets_one(arun, agent):
 
     (first, spawned), (again, _), (watched, in_actors), left = arun(main())
     assert not left
-    assert spawned == 1 + 2 * 1  # the root; an actor each of its tasks; Echo, Join none
+    # the root, an actor for each of its tasks (Echo and Join none), and the layers' when
+    # they can tell it waits (its execute is a @program) or reads its actor
+    assert spawned == 1 + 2 * 1 + (2 if agent in (Waits, Where) else 0)
     assert in_actors == 3 + 2 * 3
     if agent is Waits:
         assert first[-1].data == "echo:echo:q | waited:q | waited:echo:q | waited:q"
