@@ -13,7 +13,7 @@ from playbill.actors._supervision import OneForOne, SupervisionStrategy
 from playbill.effects import ActorRef, PlaybillError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from playbill.actors._mailbox import MailboxPolicy
     from playbill.actors._middleware import Middleware
@@ -68,6 +68,12 @@ class ActorContext(abc.ABC):
 
     @abc.abstractmethod
     def watch(self, ref: ActorRef) -> None: ...
+
+    # publishes an event, stamped with the interpreter's time, here and now: an interpreter
+    # sets it when it performs `EmitStamped` itself, in place, with no user handler (the
+    # simulator); then an agent's task that finishes at once publishes its events with it and
+    # runs no program (see `playbill.agents`). None: the events are effects of a program.
+    _stamp: Callable[[Callable[[float], object]], None] | None = None
 
     def _unobserved(self, run_id: object) -> bool:
         """Whether nothing can see the events a task of run ``run_id`` would publish, were it

@@ -424,7 +424,10 @@ class AgentActor(Actor, Generic[I, O]):
             return _perform(self, message, None, handed[0])
         context = self.context
         if context._unobserved(message.run_id):
-            return _perform_unobserved(self, message, cast(CellContext, context))
+            return _perform_at_once(self, message, cast(CellContext, context), None)
+        stamp = context._stamp
+        if stamp is not None:
+            return _perform_at_once(self, message, cast(CellContext, context), stamp)
         return _perform(self, message)
 
     def _name(self) -> str:
@@ -484,7 +487,7 @@ def _perform(
     running: _Running | None = None,
     produced: Any = _NOT_YET,
 ) -> Generator[Any, Any, TaskResult[Any]]:
-    # (`_perform_unobserved` gives the running task and what its execute returned)
+    # (`_perform_at_once` gives the running task and what its execute returned)
     if running is None:
         # the path and a fresh task id come from the actor's cell, with no effect performed;
         # a context that is no interpreter's cell pays an effect for each
@@ -533,12 +536,19 @@ def _perform(
     return TaskResult(running.task_id, TaskStatus.COMPLETED, output)
 
 
-def _perform_unobserved(agent: AgentActor[Any, Any], task: Task[Any], context: CellContext) -> Any:
-    """`_perform` for a task whose events nobody can see (``context._unobserved``): when
-    ``execute`` finishes at once (a plain value, a `Pure`) the events are never made and the
-    `TaskResult` is the reply, with no program run; otherwise the task goes on as `_perform`
-    does from its ``started`` event, published before any of ``execute``'s work is done (a
-    program, coroutine or async generator has not started when ``execute`` returns it)."""
+def _perform_at_once(
+    agent: AgentActor[Any, Any],
+    task: Task[Any],
+    context: CellContext,
+    stamp: Callable[[Callable[[float], object]], None] | None,
+) -> Any:
+    """`_perform`, with no program run when ``execute`` finishes at once (a plain value, a
+    `Pure`): the `TaskResult` is the reply, and the ``started`` and ``completed`` events are
+    published with ``stamp`` (the interpreter's ``context._stamp``, which publishes in place)
+    or, when ``stamp`` is None, never made, since nobody can see them
+    (``context._unobserved``). Otherwise the task goes on as `_perform` does from its
+    ``started`` event, published before any of ``execute``'s work is done (a program,
+    coroutine or async generator has not started when ``execute`` returns it)."""
     path = agent._path
     if path is None:
         path = agent._path = context.self_ref.path
@@ -567,6 +577,9 @@ def _perform_unobserved(agent: AgentActor[Any, Any], task: Task[Any], context: C
     finally:
         if agent._running is running:
             agent._running = None
+    if stamp is not None:  # (no time passed: both events carry the same time)
+        stamp(_Stamped(running, TaskEventKind.STARTED, None))
+        stamp(_Stamped(running, TaskEventKind.COMPLETED, output))
     return TaskResult(task_id, TaskStatus.COMPLETED, output)
 
 

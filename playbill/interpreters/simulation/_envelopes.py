@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, final
 
 from playbill.actors import (
+    Emitted,
     MailboxPolicy,
     SupervisionStrategy,
 )
@@ -30,6 +31,7 @@ from playbill.effects import (
 )
 from playbill.effects._checks import check_flag
 from playbill.effects._handlers import refuse_awaitable
+from playbill.effects._pretty import bounded_repr
 from playbill.interpreters._fibers import (
     _WAITING,
     ERROR,
@@ -140,6 +142,21 @@ class _SimCell(KernelCell):
         self.interrupted = False  # whether free_stop(interrupt=True) cancelled its program
         # told without a choice point between consecutive tells (see _World.take_turn)
         self.unbounded = self.mailbox.capacity is None
+        # an agent's task that finishes at once publishes its events here, in the step that
+        # handles its message, with no fiber (unless a user handler takes `EmitStamped`)
+        self._stamp = self.stamp_now if world.stamps_in_place else None
+
+    def stamp_now(self, make: Callable[[float], object]) -> None:
+        """Publish the event ``make`` makes at the virtual clock's time, as performing
+        `EmitStamped` in this actor's message fiber would (its trace line included)."""
+        world = self.world
+        clock = world.clock
+        event = make(clock)
+        world.events.append(Emitted(self.path, clock, event))
+        if world.tracing:
+            world.log(
+                f"{self.path}#{self.handled}", f"emit {bounded_repr(event, 240)}", StepKind.EMIT
+            )
 
     def queued(self, envelope: _Envelope) -> None:
         if not self.counting:

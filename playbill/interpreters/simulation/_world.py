@@ -188,7 +188,8 @@ class _World(_Mail):
         self.tell_handled = handlers.find(Tell(ActorRef(f"/{name}"), None)) is not None
         # an event stamped with the clock is published right in the turn (`take_turn`) when
         # nothing else would see it: no trace line to write, no handler of the user's
-        self.stamp_inline = not tracing and handlers.find(EmitStamped(_no_event)) is None
+        self.stamps_in_place = handlers.find(EmitStamped(_no_event)) is None
+        self.stamp_inline = not tracing and self.stamps_in_place
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
         self.kernel = Kernel(self, notes=tracing)

@@ -1,0 +1,119 @@
+"""Under the simulator, an agent's task that finishes at once (a plain ``execute``, or a
+`Pure`) is done in the step that handles its message, as a plain actor's ask is: no fiber of
+its own, so no step and no choice point of its own; its ``started`` and ``completed`` events
+are published all the same, in place, and replay, tracing and handlers see what they saw."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from playbill import Actor, free_ask, free_spawn, program, pure, replay, simulate
+from playbill.actors import Emitted
+from playbill.agents import AgentActor, Task, TaskEventKind, ask_agent, sequence_agents
+from playbill.effects import EmitStamped
+
+
+class Echo(AgentActor[Any, Any]):
+    def execute(self, input: Any) -> Any:
+        return pure(input)
+
+
+class Plain(AgentActor[Any, Any]):
+    def execute(self, input: Any) -> Any:
+        return input
+
+
+class Stepped(AgentActor[Any, Any]):
+    """The same output through a program (an @program generator): a fiber of its own."""
+
+    @program
+    def execute(self, input: Any) -> Any:
+        return input
+        yield  # pragma: no cover - makes it a generator
+
+
+class PlainActor(Actor):
+    def receive(self, message: Any) -> Any:
+        return message
+
+
+def asks(actor: type, count: int, wrap: bool) -> Any:
+    @program
+    def main() -> Any:
+        ref = yield free_spawn(actor, name="echo")
+        outputs = []
+        for index in range(count):
+            reply = yield free_ask(ref, Task(index) if wrap else index)
+            outputs.append(reply.output if wrap else reply)
+        return outputs
+
+    return main()
+
+
+def last_step(result: Any) -> int:
+    return max(row[0] for row in result.rows)
+
+
+@pytest.mark.parametrize("agent", [Echo, Plain])
+def test_a_task_that_finishes_at_once_takes_the_steps_of_a_plain_ask(agent: type) -> None:
+    tasks = simulate(asks(agent, 5, wrap=True))
+    plain = simulate(asks(PlainActor, 5, wrap=False))
+    assert tasks.value == plain.value == [0, 1, 2, 3, 4]
+    assert last_step(tasks) == last_step(plain)
+    # a task run as a program takes a step more each (its message's fiber)
+    assert last_step(simulate(asks(Stepped, 5, wrap=True))) == last_step(plain) + 5
+
+
+def events(result: Any) -> list[Any]:
+    return [event.event for event in result.events if type(event) is Emitted]
+
+
+@pytest.mark.parametrize("trace", [True, False])
+@pytest.mark.parametrize("agent", [Echo, Plain])
+def test_its_events_and_trace_lines_are_those_of_a_task_run_as_a_program(
+    agent: type, trace: bool
+) -> None:
+    at_once = simulate(asks(agent, 3, wrap=True), trace=trace)
+    stepped = simulate(asks(Stepped, 3, wrap=True), trace=trace)
+    assert events(at_once) == events(stepped)
+    assert [event.kind for event in events(at_once)] == [
+        TaskEventKind.STARTED,
+        TaskEventKind.COMPLETED,
+    ] * 3
+    assert [event.task_id for event in events(at_once)] == ["t1", "t1", "t2", "t2", "t3", "t3"]
+    emitted = [(line.actor, line.event) for line in at_once.trace_lines(kinds={"emit"})]
+    assert emitted == [(line.actor, line.event) for line in stepped.trace_lines(kinds={"emit"})]
+    assert len(emitted) == (6 if trace else 0)
+
+
+def test_a_handler_of_stamped_events_gets_each_of_them() -> None:
+    handled: list[Any] = []
+    result = simulate(asks(Echo, 2, wrap=True), handlers={EmitStamped: handled.append})
+    assert result.value == [0, 1]
+    assert [effect.make(0.0).kind for effect in handled] == [
+        TaskEventKind.STARTED,
+        TaskEventKind.COMPLETED,
+    ] * 2
+
+
+@program
+def team() -> Any:
+    notes = yield free_spawn(PlainActor, name="notes")
+    outputs = yield sequence_agents(
+        [ask_agent(Echo, "a"), ask_agent(Plain, "b"), ask_agent(Stepped, "c")]
+    )
+    yield free_ask(notes, outputs)
+    return outputs
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_traced_run_and_an_untraced_one_make_the_same_choices_and_replay(seed: int) -> None:
+    traced = simulate(team(), seed=seed)
+    untraced = simulate(team(), seed=seed, trace=False)
+    assert traced.schedule == untraced.schedule
+    assert events(traced) == events(untraced)
+    again = replay(team(), str(untraced.schedule))
+    assert again.value == ("a", "b", "c")
+    assert again.rows == traced.rows
