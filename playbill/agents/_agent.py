@@ -346,6 +346,9 @@ class AgentActor(Actor, Generic[I, O]):
 
     _running: _Running | None = None
     _handed: tuple[Any] | None = None  # what execute gave for the task begun in place
+    # the class of ``O`` that `_check_output` checks (None: nothing to check), set for each
+    # subclass as it is made
+    _declared: ClassVar[Any] = None
     _path: str | None = None  # this instance's actor path, read at its first task
     _agent_name: ClassVar[str | None] = None  # the class or function a wrapper stands for
     skills: ClassVar[tuple[str, ...]] = ()
@@ -355,6 +358,8 @@ class AgentActor(Actor, Generic[I, O]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # the output type `_check_output` checks, read once (its bases are known by now)
+        cls._declared = _declared_output(cls)
         if "skills" in cls.__dict__:
             check_skills(cls.__dict__["skills"], cls.__qualname__)
         if "__init__" in cls.__dict__:  # its failure is a ProgramError, as a plain class's
@@ -423,18 +428,18 @@ class AgentActor(Actor, Generic[I, O]):
             self._handed = None
             return _perform(self, message, None, handed[0])
         context = self.context
+        stamp = context._stamp
+        if stamp is not None:  # (the simulator's: its events published in place)
+            return _perform_at_once(self, message, cast(CellContext, context), stamp)
         if context._unobserved(message.run_id):
             return _perform_at_once(self, message, cast(CellContext, context), None)
-        stamp = context._stamp
-        if stamp is not None:
-            return _perform_at_once(self, message, cast(CellContext, context), stamp)
         return _perform(self, message)
 
     def _name(self) -> str:
         return self._agent_name or type(self).__qualname__
 
     def _check_output(self, output: object) -> None:
-        declared = _declared_output(type(self))
+        declared = self._declared
         if declared is not None and not isinstance(output, declared):
             raise ProgramError(
                 f"{self._name()}.execute produced {short(output)}, but the agent declares "
@@ -540,7 +545,7 @@ def _perform_at_once(
     agent: AgentActor[Any, Any],
     task: Task[Any],
     context: CellContext,
-    stamp: Callable[[Callable[[float], object]], None] | None,
+    stamp: Callable[[Callable[[float], tuple[object, ...]]], None] | None,
 ) -> Any:
     """`_perform`, with no program run when ``execute`` finishes at once (a plain value, a
     `Pure`): the `TaskResult` is the reply, and the ``started`` and ``completed`` events are
@@ -578,9 +583,36 @@ def _perform_at_once(
         if agent._running is running:
             agent._running = None
     if stamp is not None:  # (no time passed: both events carry the same time)
-        stamp(_Stamped(running, TaskEventKind.STARTED, None))
-        stamp(_Stamped(running, TaskEventKind.COMPLETED, output))
+        stamp(functools.partial(_started_and_completed, running, output))
     return TaskResult(task_id, TaskStatus.COMPLETED, output)
+
+
+def _started_and_completed(
+    running: _Running, output: object, time: float
+) -> tuple[TaskEvent, TaskEvent]:
+    """The ``started`` and ``completed`` events of a task that finished at once."""
+    task_id, path, parent_task_id, parent_path, run_id = (
+        running.task_id,
+        running.agent_path,
+        running.parent_task_id,
+        running.parent_agent_path,
+        running.run_id,
+    )
+    return (
+        TaskEvent(
+            TaskEventKind.STARTED, task_id, path, parent_task_id, parent_path, run_id, time, None
+        ),
+        TaskEvent(
+            TaskEventKind.COMPLETED,
+            task_id,
+            path,
+            parent_task_id,
+            parent_path,
+            run_id,
+            time,
+            output,
+        ),
+    )
 
 
 # -- the progressive API: a function, a plain class, an AgentActor -----------------------------

@@ -146,17 +146,19 @@ class _SimCell(KernelCell):
         # handles its message, with no fiber (unless a user handler takes `EmitStamped`)
         self._stamp = self.stamp_now if world.stamps_in_place else None
 
-    def stamp_now(self, make: Callable[[float], object]) -> None:
-        """Publish the event ``make`` makes at the virtual clock's time, as performing
-        `EmitStamped` in this actor's message fiber would (its trace line included)."""
+    def stamp_now(self, make: Callable[[float], tuple[object, ...]]) -> None:
+        """Publish the events ``make`` makes at the virtual clock's time, as performing an
+        `EmitStamped` for each in this actor's message fiber would (trace lines included)."""
         world = self.world
         clock = world.clock
-        event = make(clock)
-        world.events.append(Emitted(self.path, clock, event))
-        if world.tracing:
-            world.log(
-                f"{self.path}#{self.handled}", f"emit {bounded_repr(event, 240)}", StepKind.EMIT
-            )
+        path = self.path
+        append = world.events.append
+        for event in make(clock):
+            append(Emitted(path, clock, event))
+            if world.tracing:
+                world.log(
+                    f"{path}#{self.handled}", f"emit {bounded_repr(event, 240)}", StepKind.EMIT
+                )
 
     def queued(self, envelope: _Envelope) -> None:
         if not self.counting:

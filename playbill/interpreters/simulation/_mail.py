@@ -9,6 +9,7 @@ import inspect
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from returns.result import Success
@@ -65,7 +66,6 @@ from playbill.interpreters._fibers import (
 )
 from playbill.interpreters.simulation._envelopes import (
     _NO_CHILDREN,
-    _PLAIN,
     _AskExpiry,
     _bind,
     _Deadlocked,
@@ -100,6 +100,9 @@ class _Mail(FiberScheduler):
         max_steps: int
         ask_timeout: float
         dirty: set[_SimCell]
+        # the types of what a receive returned that are plain replies (no program, effect
+        # or awaitable): the builtins', and each other type once seen to be one
+        plain_types: set[type]
         events: list[ActorEvent]
         dead_letters: DeadLetters
         names: Iterator[int]
@@ -459,7 +462,7 @@ class _Mail(FiberScheduler):
         if sender is not None and queue[0].sender != sender:
             index = next(i for i, queued in enumerate(queue) if queued.sender == sender)
         handled = 0
-        per_pair, tracing = self.per_pair, self.tracing
+        per_pair, tracing, plain = self.per_pair, self.tracing, self.plain_types
         while True:
             if self.faults_on and self.fault("crash", cell.path, "crash before its next message"):
                 # the message stays queued: a restarted instance handles it, a stop
@@ -509,7 +512,7 @@ class _Mail(FiberScheduler):
                     raise
                 self.message_failed(cell, envelope, error)
                 return
-            if result is None or type(result) in _PLAIN:
+            if result is None or type(result) in plain:
                 cell.current = None
                 cell.consecutive_restarts = 0
                 if envelope.asked:
@@ -586,6 +589,9 @@ class _Mail(FiberScheduler):
         if inspect.isawaitable(result):
             self.message_failed(cell, envelope, _refuse_async(cell, "receive", result))
             return False
+        kind = type(result)
+        if kind is not GeneratorType:  # (whether a generator is awaitable is its own)
+            self.plain_types.add(kind)  # `handle` takes its values as replies, checking no more
         self.message_done(cell, envelope, result)
         return True
 

@@ -92,6 +92,7 @@ from playbill.interpreters._fibers import (
 from playbill.interpreters.simulation._choosers import _RANDOM_BUCKETS, _UNMIX, Chooser
 from playbill.interpreters.simulation._envelopes import (
     _IMMEDIATE,
+    _PLAIN,
     _bind,
     _Deadlocked,
     _Envelope,
@@ -167,6 +168,7 @@ class _World(_Mail):
         self.options: list[_Option] = []
         self.ready: dict[int, _Option] = {}  # the ready fibers' options, by fiber id
         self.dirty: set[_SimCell] = set()  # cells whose ability to act may have changed
+        self.plain_types: set[type] = set(_PLAIN)
         self.due: dict[int, _Option] = {}  # the options of timers due now, by sequence
         self.deadlines: dict[float, deque[tuple[float, int, _Timer]]] = {}  # asks, by timeout
         self.choices: list[int] = []
