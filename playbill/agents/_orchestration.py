@@ -14,16 +14,21 @@ from playbill.agents._values import Task, TaskResult
 from playbill.effects import (
     ActorRef,
     Ask,
+    Ensuring,
+    FlatMap,
     InvalidArgument,
+    Map,
+    Parallel,
     Program,
+    Spawn,
+    Stop,
     Suspend,
-    free_spawn,
-    free_stop,
     gather,
     pure,
     race,
 )
 from playbill.effects._checks import check_iterable
+from playbill.effects._program import _slot_setter
 from playbill.effects._vocabulary import _check_timeout
 
 __all__ = [
@@ -43,7 +48,25 @@ def _output(result: TaskResult[A]) -> A:
     return result.output  # type: ignore[return-value]
 
 
-def _ask_once(
+def _ask_once(spawn: Program[ActorRef], task: Task[Any], timeout: float | None) -> Program[Any]:
+    """``spawn``, then ask the child ``task``, then stop it, whatever happens — its work
+    interrupted if the ask failed or was cancelled, so no ephemeral child outlives the call —
+    and produce the output; built from parts the callers checked (the ref is the spawn's)."""
+
+    def ask(child: ActorRef) -> Program[Any]:
+        stop = object.__new__(Stop)  # (Stop's check of its flag: True is one)
+        _set_stop_ref(stop, child)
+        _set_stop_interrupt(stop, True)
+        return Map(Ensuring(Suspend(Ask(child, task, timeout)), Suspend(stop)), _output)
+
+    return FlatMap(spawn, ask)
+
+
+_set_stop_ref = _slot_setter(Stop, "ref")
+_set_stop_interrupt = _slot_setter(Stop, "interrupt")
+
+
+def _ask_checked(
     agent: object,
     task: Task[Any],
     name: str | None,
@@ -54,17 +77,7 @@ def _ask_once(
     timeout = _check_timeout(where, timeout)
     if name is not None:  # up front, with every rule a name follows ('$' included)
         check_name(name, f"{where} name")
-
-    def ask(child: ActorRef) -> Program[Any]:
-        # the child is stopped whatever happens — its work interrupted if the ask failed or
-        # was cancelled — so no ephemeral child outlives the call
-        return (
-            Suspend(Ask(child, task, timeout))
-            .ensuring(free_stop(child, interrupt=True))
-            .map(_output)
-        )
-
-    return free_spawn(factory, name).flat_map(ask)
+    return _ask_once(Suspend(Spawn(factory, name)), task, timeout)
 
 
 def ask_agent(
@@ -82,7 +95,7 @@ def ask_agent(
     >>> simulate(ask_agent(lambda text: text[::-1], "stressed")).value
     'desserts'
     """
-    return _ask_once(agent, Task(input), name, timeout, "ask_agent()")
+    return _ask_checked(agent, Task(input), name, timeout, "ask_agent()")
 
 
 def stream_agent(
@@ -91,7 +104,7 @@ def stream_agent(
     """`ask_agent`, with every chunk the child streams published on the calling task's behalf
     too, so whoever watches the caller sees them (one level up; outside an agent it is
     `ask_agent`)."""
-    return _ask_once(agent, Task(input, forward_chunks=True), name, timeout, "stream_agent()")
+    return _ask_checked(agent, Task(input, forward_chunks=True), name, timeout, "stream_agent()")
 
 
 def _members(where: str, programs: Iterable[Program[A]]) -> tuple[Program[A], ...]:
@@ -133,9 +146,13 @@ def traverse_agents(agent: object, inputs: Iterable[object]) -> Program[tuple[An
     >>> simulate(traverse_agents(str.upper, ["a", "b"])).value
     ('A', 'B')
     """
-    agent_class(agent, "traverse_agents()")
-    items = check_iterable("traverse_agents() inputs", inputs)
-    return sequence_agents([ask_agent(agent, item) for item in items])
+    factory = agent_class(agent, "traverse_agents()")
+    items = tuple(check_iterable("traverse_agents() inputs", inputs))
+    if not items:
+        return pure(())
+    # `ask_agent(agent, item)` for each, its checks made once: one spawn shared by all
+    spawn = Suspend(Spawn(factory))
+    return Suspend(Parallel(tuple(_ask_once(spawn, Task(item), None) for item in items)))
 
 
 def race_agents(programs: Iterable[Program[A]]) -> Program[A]:
