@@ -491,6 +491,30 @@ class Kernel:
         self._stop(cell, out)
         return out
 
+    def stop_at_once(self, cell: Any) -> list[Command] | None:
+        """Stop ``cell`` and terminate it in this one transition, when nothing makes a stop
+        wait: it runs idle (nothing queued, no sender waiting for room, no system message
+        pending, no hook under way) with no children, and its ``on_stop`` is one the performer
+        knows does nothing (the default). The commands are those `stop`, its STOP system
+        message and that ``on_stop`` would give, in order, less those that do nothing then:
+        no mailbox to drain, no STOP to post and take back, no hook to run. ``None``, with
+        nothing changed, when the cell is not so: stop it with `stop`. (An ephemeral child's
+        end: ``ask_agent`` stops each child it asked, most of them idle.)"""
+        if (
+            cell.phase is not _RUNNING
+            or cell.children_cells
+            or cell.then is not None
+            or cell.mailbox.user
+            or cell.mailbox.system
+            or cell.blocked
+        ):
+            return None
+        out: list[Command] = []
+        self._note(out, cell, "stop")
+        cell.phase = _STOPPING
+        self._terminate(cell, out, drain=False)
+        return out
+
     def fail(self, cell: Any, error: BaseException) -> list[Command]:
         """``cell`` failed with ``error`` (in a message or a hook): it is suspended and its
         supervisor decides."""
@@ -716,11 +740,12 @@ class Kernel:
         )
         out.append(Report(f"on_stop of {cell.path} failed", error))
 
-    def _terminate(self, cell: Any, out: list[Command]) -> None:
+    def _terminate(self, cell: Any, out: list[Command], *, drain: bool = True) -> None:
         if cell.phase == _STOPPED:
             return
         cell.phase = _STOPPED
-        out.append(DrainMailbox(cell, DeadLetterReason.UNPROCESSED))
+        if drain:  # (not when the caller knows nothing is queued)
+            out.append(DrainMailbox(cell, DeadLetterReason.UNPROCESSED))
         for target in cell.watching:
             if cell in target.watchers:
                 target.watchers.remove(cell)
@@ -742,7 +767,8 @@ class Kernel:
         undecided, cell.undecided = cell.undecided, ()
         for error in undecided:
             self._report_failure(parent or cell, cell, error, Directive.STOP, out)
-        out.append(Publish(Stopped(cell.path, self.environment.event_time())))
+        if self.environment.publishing():  # (an event nobody reads is not made)
+            out.append(Publish(Stopped(cell.path, self.environment.event_time())))
         out.append(Gone(cell))
         if parent is not None and cell in parent.waiting_children:
             parent.waiting_children.discard(cell)

@@ -111,6 +111,7 @@ class Cell(KernelCell):
         self.hook: str | None = None
         self.busy: Item | None = None
         self.first_instance: Any = None
+        self.blocked: Any = ()  # no sender waits for room (the machine's mailboxes are unbounded)
 
     # the ref binding: never used by the kernel
     def tell(self, message: object) -> None:
@@ -787,6 +788,38 @@ class KernelMachine(RuleBasedStateMachine):
     def stop(self, which):
         cell = self.pick([cell for cell in self.live() if cell is not self.root], which)
         self.call(cell, self.kernel.stop)
+
+    def stops_at_once(self, cell: Cell) -> bool:
+        """Whether ``cell`` is idle in its own turn with no child, as `Kernel.stop_at_once`
+        needs (the performer knows it handles no message and runs no hook)."""
+        return (
+            cell.phase is Phase.RUNNING
+            and cell.hook is None
+            and cell.busy is None
+            and not cell.children_cells
+            and not cell.mailbox.user
+            and not cell.mailbox.system
+        )
+
+    @precondition(lambda self: any(cell.phase is not Phase.STOPPED for cell in self.cells[1:]))
+    @rule(which=PICK)
+    def stop_at_once(self, which):
+        """A stop in one transition (an ephemeral child's end under asyncio): an idle,
+        childless cell terminates at once, its default ``on_stop`` doing nothing (the probe
+        notes it ran); any other cell is refused, unchanged, and stopped the usual way."""
+        cell = self.pick([cell for cell in self.live() if cell is not self.root], which)
+        if not self.stops_at_once(cell):
+            phase, then = cell.phase, cell.then
+            assert self.kernel.stop_at_once(cell) is None
+            assert (cell.phase, cell.then) == (phase, then)
+            self.call(cell, self.kernel.stop)
+            return
+        event("an idle cell stopped at once")
+        cell.instance.hooks.append("on_stop")
+        self.call(cell, self.kernel.stop_at_once)
+        assert cell.phase is Phase.STOPPED
+        assert cell in self.gone
+        assert cell.name not in cell.parent_cell.children_cells
 
     @precondition(lambda self: any(self.in_turn(cell) for cell in self.cells[1:]))
     @rule(watcher=PICK, whom=st.one_of(st.none(), PICK))

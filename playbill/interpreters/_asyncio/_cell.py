@@ -245,6 +245,10 @@ class _Cell(KernelCell):
         children to wait for; its ``on_stop`` is the default), else False, its task (started
         by the caller) carrying the stop on."""
         kernel = self.system._kernel
+        at_once = kernel.stop_at_once(self)  # idle, childless: terminated in one transition
+        if at_once is not None:
+            self._apply(at_once)
+            return True
         self._apply(kernel.stop(self))
         system_queue = self.mailbox.system
         if self.children_cells or len(system_queue) != 1 or system_queue[0] is not STOP:
