@@ -790,12 +790,11 @@ class KernelMachine(RuleBasedStateMachine):
         self.call(cell, self.kernel.stop)
 
     def stops_at_once(self, cell: Cell) -> bool:
-        """Whether ``cell`` is idle in its own turn with no child, as `Kernel.stop_at_once`
-        needs (the performer knows it handles no message and runs no hook)."""
+        """Whether ``cell``, in its own turn between messages, is idle with no child, as
+        `Kernel.stop_at_once` needs."""
         return (
             cell.phase is Phase.RUNNING
-            and cell.hook is None
-            and cell.busy is None
+            and cell.then is None
             and not cell.children_cells
             and not cell.mailbox.user
             and not cell.mailbox.system
@@ -808,6 +807,10 @@ class KernelMachine(RuleBasedStateMachine):
         childless cell terminates at once, its default ``on_stop`` doing nothing (the probe
         notes it ran); any other cell is refused, unchanged, and stopped the usual way."""
         cell = self.pick([cell for cell in self.live() if cell is not self.root], which)
+        if cell.busy is not None or cell.hook is not None:
+            # a performer asks only between messages and hooks (it knows; the kernel cannot)
+            self.call(cell, self.kernel.stop)
+            return
         if not self.stops_at_once(cell):
             phase, then = cell.phase, cell.then
             assert self.kernel.stop_at_once(cell) is None
