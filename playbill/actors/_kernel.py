@@ -510,7 +510,8 @@ class Kernel:
         ):
             return None
         out: list[Command] = []
-        self._note(out, cell, "stop")
+        if self.notes:
+            out.append(Note(cell, "stop"))
         cell.phase = _STOPPING
         self._terminate(cell, out, drain=False)
         return out

@@ -22,6 +22,7 @@ from playbill.agents._values import (
     TaskLink,
     TaskResult,
     TaskStatus,
+    trusted_task,
 )
 from playbill.effects import (
     ActorRef,
@@ -97,7 +98,7 @@ class _Running:
     def link_task(self, task: Task[Any]) -> Task[Any]:
         """``task`` as a child of this one: its parent, run and id filled in."""
         self.children += 1
-        return Task(
+        return trusted_task(  # (its parts checked already, or made here)
             task.input,
             task.id if task.id is not None else f"{self.task_id}.{self.children}",
             task.run_id if task.run_id is not None else self.run_id,
@@ -111,7 +112,7 @@ class _Running:
         wrapped to be linked the same way."""
         kind = type(effect)
         if kind is Ask:
-            ask = cast(Ask, effect)
+            ask: Ask = effect  # type: ignore[assignment]  # (no cast: a call per task)
             message = ask.message
             if type(message) is Task:
                 if message.parent is None:
@@ -123,8 +124,11 @@ class _Running:
                         message.forward_chunks,
                     )  # fmt: skip
                     return Ask(ask.ref, task, ask.timeout)
-        elif kind is Parallel:
-            return Parallel(tuple(_linked(member, self) for member in effect.programs))  # type: ignore[attr-defined]
+        elif kind not in _MEMBERED:  # (a spawn, a stop, ...: passed on as it is)
+            return effect
+        elif kind is Parallel:  # (each member linked as `_linked` does, inline: one per child)
+            intercept = self.intercept
+            return Parallel(tuple([Intercept(member, intercept) for member in effect.programs]))  # type: ignore[attr-defined]
         elif kind is Race:
             return Race(tuple(_linked(member, self) for member in effect.programs))  # type: ignore[attr-defined]
         elif kind is Settle:
@@ -139,6 +143,9 @@ class _Running:
             return Fork(_linked(effect.program, self))  # type: ignore[attr-defined]
         return effect
 
+
+# the effects whose members run on their own, so are linked each (`_Running.link_effect`)
+_MEMBERED = frozenset({Parallel, Race, Settle, Timeout, Fork})
 
 # the effects the lifecycle performs, built once (a Suspend yielded is the machine's fast path)
 _RANDOM: Program[float] = Suspend(Random())
@@ -432,7 +439,7 @@ class AgentActor(Actor, Generic[I, O]):
         if stamp is not None:  # (the simulator's: its events published in place)
             return _perform_at_once(self, message, cast(CellContext, context), stamp)
         if context._unobserved(message.run_id):
-            return _perform_at_once(self, message, cast(CellContext, context), None)
+            return _perform_at_once(self, message, context, None)  # type: ignore[arg-type]
         return _perform(self, message)
 
     def _name(self) -> str:

@@ -152,7 +152,7 @@ def traverse_agents(agent: object, inputs: Iterable[object]) -> Program[tuple[An
         return pure(())
     # `ask_agent(agent, item)` for each, its checks made once: one spawn shared by all
     spawn = Suspend(Spawn(factory))
-    return Suspend(Parallel(tuple(_ask_once(spawn, Task(item), None) for item in items)))
+    return Suspend(Parallel(tuple([_ask_once(spawn, Task(item), None) for item in items])))
 
 
 def race_agents(programs: Iterable[Program[A]]) -> Program[A]:

@@ -155,6 +155,24 @@ class Task(Generic[I]):
         _set_task_forward_chunks(self, forward_chunks)
 
 
+def trusted_task(
+    input: I,
+    id: str | None,
+    run_id: str | None,
+    parent: TaskLink | None,
+    forward_chunks: bool,
+) -> Task[I]:
+    """A `Task` of parts the agent layer checked or made itself: not checked again (one is
+    made per task an agent sends)."""
+    task: Task[I] = object.__new__(Task)
+    _set_task_input(task, input)
+    _set_task_id(task, id)
+    _set_task_run_id(task, run_id)
+    _set_task_parent(task, parent)
+    _set_task_forward_chunks(task, forward_chunks)
+    return task
+
+
 _check_task_id = _check_id("Task id")
 _check_run_id = _check_id("Task run_id")
 _set_task_input = _slot_setter(Task, "input")

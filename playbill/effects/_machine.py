@@ -280,7 +280,10 @@ class Machine:
 
     def _intercepted(self, effect: Effect[Any]) -> Effect[Any]:
         # the innermost intercept sees the effect first, as a handler nearest the effect would
-        for transform in reversed(self._transforms):  # type: ignore[arg-type]
+        transforms: list[Callable[[Effect[Any]], Effect[Any]]] = self._transforms  # type: ignore[assignment]
+        if len(transforms) == 1:  # (the common case: one, an agent's link)
+            return transforms[0](effect)
+        for transform in reversed(transforms):
             effect = transform(effect)
         return effect
 
@@ -302,14 +305,20 @@ class _Chain:
 
 
 @final
-@frozen
+@frozen(init=False)
 class _Restore:
     """After a finaliser: restore the outcome it was run for."""
 
     outcome: Program[Any]
 
+    def __init__(self, outcome: Program[Any]) -> None:  # by hand: one per finaliser run
+        _set_restore_outcome(self, outcome)
+
     def __call__(self, _finalizer_result: object) -> Program[Any]:
         return self.outcome
+
+
+_set_restore_outcome = _slot_setter(_Restore, "outcome")
 
 
 def _lift(yielded: object, generator: Any) -> Program[Any]:

@@ -427,7 +427,7 @@ class Members:
     def complete(self, group: _Group) -> None:
         group.done = True
         if not group.race and group.error is None and not group.cancelled:
-            group.value = tuple(member.result for member in group.members)
+            group.value = tuple([member.result for member in group.members])
         owner = group.owner
         if owner is None:
             return

@@ -73,6 +73,7 @@ from playbill.interpreters._asyncio._promises import LoopPromise, new_promise, p
 
 A = TypeVar("A")
 _STOPPED = Phase.STOPPED
+_NO_FIBERS: Any = {}  # shared, never written: a run's fibers until it forks one
 
 logger = logging.getLogger("playbill")
 
@@ -93,8 +94,10 @@ class _Run:
         # whether it is a member of a gather or race, stepped by `_Members` in the task of
         # the program that waits on it (its sleeps are futures, its gathers and races nest)
         self.inline = inline
-        self.fibers: dict[int, asyncio.Task[Any]] = {}
-        self.joined: set[int] = set()
+        # the fibers it forked, and those joined (shared empties until the first fork: most
+        # runs, each member of a gather among them, fork none)
+        self.fibers: dict[int, asyncio.Task[Any]] = _NO_FIBERS
+        self.joined: set[int] = _NO_FIBERS
 
     async def perform(self, program: Program[A]) -> A:
         result: A = await self.finish(*self.begin(program))
@@ -426,6 +429,8 @@ class _Run:
     def _fork(self, effect: Fork) -> Fiber[Any]:
         system = self.system
         fiber_id = next(system._fiber_ids)
+        if self.fibers is _NO_FIBERS:
+            self.fibers, self.joined = {}, set()
         self.fibers[fiber_id] = system._loop.create_task(self._child(effect.program))
         return Fiber(fiber_id)
 
