@@ -212,8 +212,12 @@ class Machine:
                             return Done(value)
                     elif kind is Suspend:
                         effect = current.effect
-                        if self._transforms:
-                            effect = self._intercepted(effect)
+                        transforms = self._transforms
+                        if transforms:  # (one, an agent's link, is called directly)
+                            if len(transforms) == 1:
+                                effect = transforms[0](effect)
+                            else:
+                                effect = self._intercepted(effect)
                         waiting = self._waiting = Next(effect, self)
                         return waiting
                     elif kind is Generate:
