@@ -22,6 +22,14 @@ from playbill.agents._values import (
     TaskLink,
     TaskResult,
     TaskStatus,
+    _set_event_agent_path,
+    _set_event_data,
+    _set_event_kind,
+    _set_event_parent_agent_path,
+    _set_event_parent_task_id,
+    _set_event_run_id,
+    _set_event_task_id,
+    _set_event_time,
     trusted_task,
 )
 from playbill.effects import (
@@ -111,6 +119,8 @@ class _Running:
         of a concurrent effect (gather, race, timeout, fork) run on their own, so they are
         wrapped to be linked the same way."""
         kind = type(effect)
+        if kind not in _LINKED:  # an event, a sleep...: most effects of execute, the chunks
+            return effect
         if kind is Ask:
             ask: Ask = effect  # type: ignore[assignment]  # (no cast: a call per task)
             message = ask.message
@@ -124,8 +134,6 @@ class _Running:
                         message.forward_chunks,
                     )  # fmt: skip
                     return Ask(ask.ref, task, ask.timeout)
-        elif kind not in _MEMBERED:  # (a spawn, a stop, ...: passed on as it is)
-            return effect
         elif kind is Parallel:  # (each member linked as `_linked` does, inline: one per child)
             intercept = self.intercept
             return Parallel(tuple([Intercept(member, intercept) for member in effect.programs]))  # type: ignore[attr-defined]
@@ -144,38 +152,31 @@ class _Running:
         return effect
 
 
-# the effects whose members run on their own, so are linked each (`_Running.link_effect`)
-_MEMBERED = frozenset({Parallel, Race, Settle, Timeout, Fork})
+_CHUNK = TaskEventKind.CHUNK
+# the effects `_Running.link_effect` rewrites: an ask (its Task) and the concurrent ones
+_LINKED = frozenset({Ask, Parallel, Race, Settle, Timeout, Fork})
 
 # the effects the lifecycle performs, built once (a Suspend yielded is the machine's fast path)
 _RANDOM: Program[float] = Suspend(Random())
 _SELF: Program[Any] = Suspend(SelfRef())
 
 
-@final
-class _Stamped:
+def _event(running: _Running, kind: TaskEventKind, data: object, time: float) -> TaskEvent:
     """One event of the running task, made with the time the interpreter stamps it with
-    (`EmitStamped`: one effect, where the time and then the event would be two)."""
-
-    __slots__ = ("data", "kind", "running")
-
-    def __init__(self, running: _Running, kind: TaskEventKind, data: object) -> None:
-        self.running = running
-        self.kind = kind
-        self.data = data
-
-    def __call__(self, time: float) -> TaskEvent:
-        running = self.running  # (`_Running.event`, inline: one is made per event)
-        return TaskEvent(
-            self.kind,
-            running.task_id,
-            running.agent_path,
-            running.parent_task_id,
-            running.parent_agent_path,
-            running.run_id,
-            time,
-            self.data,
-        )
+    (`EmitStamped`: one effect, where the time and then the event would be two). Bound to
+    its task, kind and data by `functools.partial`, which is made in C: no frame, no
+    ``__init__`` per event; the event's slots are set directly, as ``TaskEvent.__init__``
+    does (a class call costs as much as the eight slots)."""
+    event = _new(TaskEvent)
+    _set_event_kind(event, kind)
+    _set_event_task_id(event, running.task_id)
+    _set_event_agent_path(event, running.agent_path)
+    _set_event_parent_task_id(event, running.parent_task_id)
+    _set_event_parent_agent_path(event, running.parent_agent_path)
+    _set_event_run_id(event, running.run_id)
+    _set_event_time(event, time)
+    _set_event_data(event, data)
+    return event
 
 
 @final
@@ -205,13 +206,19 @@ class _Forwarded:
 
 
 def _stamped(running: _Running, kind: TaskEventKind, data: object) -> Suspend[None]:
-    # EmitStamped's check of its maker is skipped: a `_Stamped` is callable (two a task)
-    effect = object.__new__(EmitStamped)
-    _set_make(effect, _Stamped(running, kind, data))
-    return Suspend(effect)
+    # built slot by slot: EmitStamped's check of its maker is skipped (a partial is callable),
+    # and neither it nor the Suspend pays a class call (several a task, one per chunk)
+    effect = _new(EmitStamped)
+    _set_make(effect, _partial(_event, running, kind, data))
+    suspend: Suspend[None] = _new(Suspend)
+    _set_suspend_effect(suspend, effect)
+    return suspend
 
 
+_new = object.__new__
+_partial = functools.partial
 _set_make = _slot_setter(EmitStamped, "make")
+_set_suspend_effect = _slot_setter(Suspend, "effect")
 
 
 def _publish(running: _Running, kind: TaskEventKind, data: object) -> Program[None]:
@@ -406,7 +413,12 @@ class AgentActor(Actor, Generic[I, O]):
         running = self._running
         if running is None or running.forward is not None:  # (checked, or stream_agent's)
             return _chunk(self._need_running("chunk"), data)
-        return _stamped(running, TaskEventKind.CHUNK, data)  # the common case, inline
+        # the common case, inline (`_stamped`): one is made per chunk streamed
+        effect = _new(EmitStamped)
+        _set_make(effect, _partial(_event, running, _CHUNK, data))
+        suspend: Suspend[None] = _new(Suspend)
+        _set_suspend_effect(suspend, effect)
+        return suspend
 
     @property
     def task(self) -> TaskLink:

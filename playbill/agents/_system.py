@@ -26,6 +26,7 @@ from playbill.agents._values import (
     TaskEventKind,
     TaskResult,
     TaskStatus,
+    _set_stream_event,
 )
 from playbill.effects import ActorRef, ActorStopped, AskTimeout, InvalidArgument, ProgramError
 from playbill.effects._checks import check_count
@@ -38,7 +39,10 @@ __all__ = ["AgentRun", "AgentSystem", "TaskStream"]
 
 O = TypeVar("O")  # noqa: E741
 
+_new = object.__new__
 
+
+_CHUNK = TaskEventKind.CHUNK
 _COMPLETED = TaskEventKind.COMPLETED
 _FAILED = TaskEventKind.FAILED
 _CANCELLED = TaskEventKind.CANCELLED
@@ -372,7 +376,9 @@ class TaskStream(_Stream, Generic[O]):
         run = self._run
         channel = run.channel
         if channel.events and not channel.writers:  # one kept already, nobody to let in
-            return StreamEvent(channel.events.popleft())
+            item = _new(StreamEvent)  # (its slot set directly: one is made per event)
+            _set_stream_event(item, channel.events.popleft())
+            return item
         event = channel.take()  # (lets a waiting publisher in)
         if event is None:
             event = await channel.next(run.run_id)
@@ -636,6 +642,8 @@ class AgentSystem:
         if type(event) is TaskEvent:
             run = self._runs.get(event.run_id)  # type: ignore[arg-type]  # (None: no run)
             if run is not None:
+                if event.kind is _CHUNK:  # never a task's first or last: straight in
+                    return run.channel.offer(event)
                 return run.offer(event)
         return None
 

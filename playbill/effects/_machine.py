@@ -40,6 +40,7 @@ __all__ = ["Done", "Failed", "Machine", "Next", "Step"]
 A = TypeVar("A")
 
 _START = Pure(None)
+_PURE_NONE: Pure[None] = Pure(None)
 
 
 @final
@@ -131,7 +132,8 @@ class Machine:
         if self._waiting is None:
             raise _not_waiting()
         self._waiting = None
-        return self._run(Pure(value))
+        # (None, an event's or a tell's result, is the most common: its Pure is made once)
+        return self._run(_PURE_NONE if value is None else Pure(value))
 
     def throw(self, error: BaseException) -> Step:
         """Continue by raising ``error`` into the program where it waits."""
@@ -198,8 +200,12 @@ class Machine:
                                 else:
                                     current = _lift(yielded, frame)
                                     break
-                                if self._transforms:
-                                    effect = self._intercepted(effect)
+                                transforms = self._transforms
+                                if transforms:  # (one intercept, the usual: no loop)
+                                    if len(transforms) == 1:
+                                        effect = transforms[0](effect)
+                                    else:
+                                        effect = self._intercepted(effect)
                                 waiting = self._waiting = Next(effect, self)
                                 return waiting
                             elif frame_kind is Ensuring:

@@ -47,13 +47,13 @@ class Counting(AgentActor[Any, int]):
 def events_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The kinds of the task events made (whoever reads them, if anyone)."""
     made: list[str] = []
-    real = agent_module._Stamped.__call__
+    real = agent_module._event
 
-    def counting(self: Any, time: float) -> TaskEvent:
-        made.append(self.kind.value)
-        return real(self, time)
+    def counting(running: Any, kind: Any, data: object, time: float) -> TaskEvent:
+        made.append(kind.value)
+        return real(running, kind, data, time)
 
-    monkeypatch.setattr(agent_module._Stamped, "__call__", counting)
+    monkeypatch.setattr(agent_module, "_event", counting)
     return made
 
 

@@ -207,12 +207,20 @@ class _Run:
                 # an agent's event (a chunk, say): performed here, as `_emit_stamped` does
                 try:
                     stamp = time.time()  # the wall clock, as now() gives it
-                    published = self._publish(effect.make(stamp), stamp)
+                    event = effect.make(stamp)
+                    if system._subscriptions:
+                        published = self._publish(event, stamp)
+                        if published is not None:
+                            return step, published.awaitable
+                    else:  # only the agent layer's gate to pass: no `_publish` frame
+                        gate = system._event_gate
+                        if gate is not None:
+                            pushback = gate(event)
+                            if pushback is not None:  # a consumer pushing back
+                                return step, pushback
                 except Exception as error:
                     step = machine.throw(error)
                     continue
-                if published is not None:
-                    return step, published.awaitable
                 step = machine.resume(None)
                 continue
             if kind in _PROMISE_EFFECTS and system._promises_inline:
