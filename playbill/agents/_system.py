@@ -69,16 +69,24 @@ class _Channel:
         if self.left:
             return None
         self.events.append(event)
-        reader = self.reader
-        if reader is not None:
-            self.reader = None
-            if not reader.done():
-                reader.set_result(None)
+        if self.reader is not None:
+            self.wake()
         if len(self.events) > self.limit and not self.unbounded:
-            room = self.loop.create_future()
-            self.writers.append(room)
-            return room
+            return self.wait()
         return None
+
+    def wake(self) -> None:
+        """Wake the consumer waiting for an event."""
+        reader = self.reader
+        self.reader = None
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future for a publisher to wait on until the consumer makes room."""
+        room = self.loop.create_future()
+        self.writers.append(room)
+        return room
 
     def release(self, everyone: bool = False) -> None:
         writers = self.writers
@@ -643,7 +651,16 @@ class AgentSystem:
             run = self._runs.get(event.run_id)  # type: ignore[arg-type]  # (None: no run)
             if run is not None:
                 if event.kind is _CHUNK:  # never a task's first or last: straight in
-                    return run.channel.offer(event)
+                    channel = run.channel  # (`_Channel.offer`, inline: one per chunk)
+                    if channel.left:
+                        return None
+                    events = channel.events
+                    events.append(event)
+                    if channel.reader is not None:
+                        channel.wake()
+                    if len(events) > channel.limit and not channel.unbounded:
+                        return channel.wait()
+                    return None
                 return run.offer(event)
         return None
 

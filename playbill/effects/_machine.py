@@ -89,6 +89,7 @@ Step = Done[Any] | Failed | Next
 _set_done_value = _slot_setter(Done, "value")
 _set_next_effect = _slot_setter(Next, "effect")
 _set_next_machine = _slot_setter(Next, "machine")
+_new = object.__new__
 
 
 @final
@@ -206,7 +207,10 @@ class Machine:
                                         effect = transforms[0](effect)
                                     else:
                                         effect = self._intercepted(effect)
-                                waiting = self._waiting = Next(effect, self)
+                                # (built slot by slot: a class call costs as much again)
+                                waiting = self._waiting = _new(Next)
+                                _set_next_effect(waiting, effect)
+                                _set_next_machine(waiting, self)
                                 return waiting
                             elif frame_kind is Ensuring:
                                 current = FlatMap(frame.finalizer, _Restore(Pure(value)))
@@ -224,7 +228,9 @@ class Machine:
                                 effect = transforms[0](effect)
                             else:
                                 effect = self._intercepted(effect)
-                        waiting = self._waiting = Next(effect, self)
+                        waiting = self._waiting = _new(Next)
+                        _set_next_effect(waiting, effect)
+                        _set_next_machine(waiting, self)
                         return waiting
                     elif kind is Generate:
                         generator = current.function(*current.args, **dict(current.kwargs))
