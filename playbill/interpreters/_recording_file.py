@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
 from typing import Any, final
 
 import attrs
@@ -72,6 +71,7 @@ class Recorder:
         "_loop",
         "_pending",
         "_tick",
+        "_waiting",
         "codec",
         "flush_every",
         "flush_size",
@@ -115,7 +115,10 @@ class Recorder:
         self._file: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tick: asyncio.TimerHandle | None = None
-        self._pending: list[str] = []  # the lines noted and not yet written
+        # the lines noted and not yet written, and how many: an item may be several lines (a
+        # run of handled messages, appended by a recording cell's `_Notes`)
+        self._pending: list[str] = []
+        self._waiting = 0
         self._counters: dict[str, int] = {}
         # the line of each (actor, sender, message type) handled — its number, defined by a
         # line of its own before its first use: a run has few of them, so noting a handled
@@ -146,9 +149,9 @@ class Recorder:
     def _line(self, entry: dict[str, Any]) -> None:
         if self._file is None:
             return
-        pending = self._pending
-        pending.append(json.dumps(entry, separators=(",", ":")) + "\n")
-        if self._loop is None or len(pending) >= self.flush_size:
+        self._pending.append(json.dumps(entry, separators=(",", ":")) + "\n")
+        self._waiting += 1
+        if self._loop is None or self._waiting >= self.flush_size:
             self.flush()
 
     def flush(self) -> None:
@@ -159,7 +162,8 @@ class Recorder:
         if file is None or file.closed or not pending:
             return
         text = "".join(pending)
-        pending.clear()  # (the same list: the cells `note_handled` gave it to append to it)
+        pending.clear()
+        self._waiting = 0
         file.write(text)
         file.flush()
 
@@ -167,7 +171,8 @@ class Recorder:
         if self._file is None:
             return
         self._pending.append(self.line_of(path, sender, type(message)))
-        if self._loop is None or len(self._pending) >= self.flush_size:
+        self._waiting += 1
+        if self._loop is None or self._waiting >= self.flush_size:
             self.flush()
 
     def line_of(self, path: str, sender: str, kind: type) -> str:
@@ -180,14 +185,9 @@ class Recorder:
             number = len(self._lines)
             entry = {"d": number, "h": path, "s": sender, "t": kind.__qualname__}
             self._pending.append(json.dumps(entry, separators=(",", ":")) + "\n")
+            self._waiting += 1
             line = self._lines[key] = f"{number}\n"
         return line
-
-    def note_handled(self) -> tuple[list[str], int, Callable[[], None]]:
-        """What a recording cell notes each handled message in, on its hot path, with no call
-        of the recorder's: the list it appends the message's line to (`line_of`, kept by the
-        cell), the bound at which it calls `flush`, and `flush` (what `handled` does)."""
-        return self._pending, self.flush_size, self.flush
 
     def reserve(self, context: str) -> int:
         index = self._counters.get(context, 0)

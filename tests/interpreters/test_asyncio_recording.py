@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from attrs import frozen
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from playbill import Actor, ActorSystem, free_spawn, program, sleep
 from playbill.actors import (
@@ -198,3 +200,151 @@ def test_a_grain_ref_s_messages_are_noted_with_their_sender() -> None:
     assert sink.handled_messages == [
         ("/app/tallies/t", "main", 1), ("/app/tallies/t", "main", 2), ("/app/tallies/t", "main", 3),
     ]  # fmt: skip
+
+
+# -- what a recorded tell queues, and how its receiver notes it ---------------------------------
+
+
+def test_a_run_of_tells_from_one_sender_carries_the_sender_on_its_first_only() -> None:
+    from playbill.interpreters._asyncio._cell import _Ask
+
+    sink = NotedSink()
+
+    async def main() -> list[Any]:
+        async with ActorSystem("app", record=sink) as system:
+            echo = system.spawn(Echo, name="echo")
+            for message in ("a", "b", "c"):
+                echo.tell(message)
+            asked = echo.ask("d")  # an ask carries its sender ...
+            echo.tell("e")  # ... and a tell from the same sender after it does not
+            cell = system._resolve(echo)
+            assert cell is not None
+            queued = [
+                (item.message, item.sender) if type(item) is _Ask else item
+                for item in cell.mailbox.user
+            ]
+            await asked
+            return queued
+
+    queued = asyncio.run(main())
+    assert queued == [("a", "main"), "b", "c", ("d", "main"), "e"]
+    assert sink.handled_messages == [("/app/echo", "main", each) for each in "abcde"]
+
+
+@frozen
+class Watch:
+    ref: Any
+
+
+class Log(Actor):
+    """Logs the id of each message it handles (its type varies with the id's form); a
+    negative id fails (a restart: the mailbox and the log are kept); every fourth waits."""
+
+    def __init__(self, log: list[object]) -> None:
+        self.log = log
+
+    def receive(self, message: Any) -> Any:
+        from playbill import Terminated, watch
+
+        if type(message) is Watch:
+            self.log.append("watch")
+            return watch(message.ref)
+        if type(message) is Terminated:
+            self.log.append("terminated")
+            return None
+        number = message[0] if type(message) is tuple else int(message)
+        self.log.append(number)
+        if number < 0:
+            raise ValueError(f"failed on {number}")
+        if number % 4 == 0:  # a program that waits: what is sent meanwhile queues up
+            return sleep(0.001).map(lambda _: number)
+        return number
+
+
+class Sender(Actor):
+    """Sends to the log what it is told to, from its own task: a tell, an ask or a send."""
+
+    def receive(self, message: Any) -> Any:
+        how, target, payload = message
+        if how == "tell":
+            target.tell(payload)
+        elif how == "ask":
+            target.ask(payload)  # (its reply is not awaited)
+        else:
+            return target.send(payload)
+        return None
+
+
+def _payload(number: int, form: str) -> Any:
+    return {"str": str(number), "int": number, "tuple": (number,), "bytes": str(number).encode()}[
+        form
+    ]
+
+
+_STEP = st.one_of(
+    st.tuples(
+        st.sampled_from(["tell", "ask", "send"]),
+        st.sampled_from(["main", "/app/one", "/app/two"]),
+        st.sampled_from(["str", "int", "tuple", "bytes"]),
+        st.just(False),
+    ),
+    st.tuples(st.just("tell"), st.just("main"), st.just("int"), st.just(True)),  # a failure
+    st.just(("pause",)),
+    st.just(("stop the watched",)),
+)
+
+
+@settings(deadline=None)
+@given(steps=st.lists(_STEP, max_size=60), flush_size=st.sampled_from([1, 3, 64, 10_000]))
+def test_each_message_is_recorded_with_its_sender_and_type_in_the_order_handled(
+    steps: list[tuple[Any, ...]], flush_size: int
+) -> None:
+    # tells, asks and sends from three senders interleaved in one mailbox, failures and a
+    # Terminated put ahead of the queue: what is recorded is what the actor handled
+    import tempfile
+
+    from playbill.durable import Recorder, read_recording
+
+    log: list[object] = []
+    sent: dict[object, tuple[str, str]] = {"watch": ("main", "Watch")}
+    sent["terminated"] = ("runtime", "Terminated")
+
+    async def main(path: Path) -> None:
+        recorder = Recorder(path, flush_every=3600, flush_size=flush_size)
+        async with ActorSystem("app", record=recorder) as system:
+            target = system.spawn(lambda: Log(log), name="log")
+            senders = {"/app/one": system.spawn(Sender, name="one")}
+            senders["/app/two"] = system.spawn(Sender, name="two")
+            watched = system.spawn(Echo, name="watched")
+            target.tell(Watch(watched))
+            replies = []
+            for number, step in enumerate(steps, start=1):
+                if step[0] == "pause":
+                    await asyncio.sleep(0)
+                    continue
+                if step[0] == "stop the watched":
+                    watched.stop()
+                    continue
+                how, sender, form, fails = step
+                payload = _payload(-number if fails else number, form)
+                sent[-number if fails else number] = (sender, type(payload).__name__)
+                if sender == "main":
+                    if how == "tell":
+                        target.tell(payload)
+                    elif how == "ask":
+                        replies.append(target.ask(payload))
+                    else:
+                        await target.send(payload)
+                else:
+                    senders[sender].tell((how, target, payload))
+            await asyncio.gather(*replies, return_exceptions=True)
+            await target.ask(0)
+            sent[0] = ("main", "int")
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "run.jsonl"
+        asyncio.run(main(path))
+        recorded = [
+            (m.sender, m.kind) for m in read_recording(path).messages if m.path == "/app/log"
+        ]
+    assert recorded == [sent[each] for each in log]

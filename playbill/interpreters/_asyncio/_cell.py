@@ -78,9 +78,10 @@ logger = logging.getLogger("playbill")
 @final
 class _Ask:
     """A user message with a future for its reply. In a recording system every user message
-    but a plain tell to an unbounded mailbox is queued as one, with ``sender`` set (a tell's
-    ``future`` is None), so the sender is noted beside the message and the message itself
-    stays the user's (a plain tell's sender waits in its cell's ``senders``)."""
+    but a plain tell to an unbounded mailbox from the sender of the item before it is queued
+    as one, with ``sender`` set (a tell's ``future`` is None), so the sender is noted beside
+    the message and the message itself stays the user's (a plain tell's sender is that of the
+    last item before it that carries one: `_RecordingCell`)."""
 
     __slots__ = ("future", "message", "sender")
 
@@ -664,10 +665,10 @@ class _Cell(KernelCell):
                 # receive that returned a program or an awaitable.
                 receive = self.instance.receive
                 notes = self.notes
-                if notes is not None:  # a recording system's cell (`_RecordingCell`)
-                    take, note = notes.tools()
-                    last_sender = last_kind = line = None
-                    room = 1  # notes before it checks the recorder's bound (`_Notes.room`)
+                limit = THROUGHPUT  # handled before it yields (a recording cell: or writes)
+                if notes is not None:  # a recording system's cell (`_RecordingCell`): the
+                    # type of the run of plain tells it is in (`_Notes`), and its limit
+                    kind, limit = notes.resume(0)
                 handled = 0
                 while user_queue and not box.system and self.phase is _RUNNING:
                     item = self.current = user_queue.popleft()
@@ -676,23 +677,20 @@ class _Cell(KernelCell):
                     if type(item) is _Ask:
                         message = item.message
                         future: asyncio.Future[Any] | None = item.future
+                        if notes is not None:  # noted with the sender it carries
+                            kind, limit = notes.stamped(item.sender, message, handled)
                     else:
                         message = item
                         future = None
-                    if notes is not None:  # it notes what it handles, in bulk (`_Notes`)
-                        try:
-                            sender = take() if item is message else item.sender
-                        except IndexError:  # (a plain item with no sender: never, but the
-                            sender = "?"  # actor goes on, and the replay diverges there)
-                        if sender is not last_sender or type(message) is not last_kind:
-                            last_sender, last_kind, line = notes.line_of(sender, message)
-                        note(line)
-                        room -= 1
-                        if not room:
-                            room = notes.room()
+                        # a recording cell notes a plain tell only when its run ends: while
+                        # the type repeats, nothing is done per message
+                        if notes is not None and type(message) is not kind:
+                            kind, limit = notes.plain(message, handled)
                     try:
                         result = receive(message)
                         if result is not None and type(result) not in _PLAIN:
+                            if notes is not None:  # noted before others run or note
+                                notes.close(handled + 1)
                             if isinstance(result, Program):  # run at once, as far as it goes
                                 result = system._perform_now(result, self)
                                 if type(result) is _Unfinished:  # it waits: awaited here
@@ -707,8 +705,11 @@ class _Cell(KernelCell):
                                     result = await self._complete(result)
                                 finally:
                                     self.in_program = False
-                            room = 1  # (others may have noted meanwhile: it checks again)
+                            if notes is not None:  # (others may have noted meanwhile)
+                                kind, limit = notes.resume(handled + 1)
                     except BaseException as error:
+                        if notes is not None:  # (the message it failed on was handled)
+                            notes.close(handled + 1)
                         if not is_failure(error):
                             raise
                         if isinstance(error, asyncio.CancelledError) and _being_cancelled():
@@ -737,11 +738,17 @@ class _Cell(KernelCell):
                     if self.stop_policy is not None:  # (its decision: the kernel's)
                         self._apply(system._kernel.handled(self, message))
                     handled += 1
-                    if handled >= THROUGHPUT:
-                        self.handled_count += handled
-                        handled = 0
-                        await asyncio.sleep(0)
-                        room = 1
+                    if handled >= limit:
+                        if notes is not None:  # its run noted: before others run, or as
+                            notes.close(handled)  # many as the recorder takes before writing
+                        if handled >= THROUGHPUT:
+                            self.handled_count += handled
+                            handled = 0
+                            await asyncio.sleep(0)
+                        if notes is not None:
+                            kind, limit = notes.resume(handled)
+                if notes is not None and handled > notes.began:
+                    notes.close(handled)
                 self.handled_count += handled
         except asyncio.CancelledError:
             self._abort()
