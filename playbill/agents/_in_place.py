@@ -126,6 +126,8 @@ class _NoActorYet(ActorContext):
     __slots__ = ()
 
     def __getattribute__(self, name: str) -> Any:
+        if name.startswith("__"):  # (Python's own lookups: doctest's unwrap, copy, repr...)
+            return object.__getattribute__(self, name)
         raise _NeedsActor(name)
 
     self_ref = parent = children = None  # type: ignore[assignment]
