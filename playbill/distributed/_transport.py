@@ -324,15 +324,24 @@ class RedisTransport:
 
     async def _stop_tasks(self) -> None:
         self._ending = True
-        tasks = [task for task in self._tasks if not task.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
+        await self._cancel_tasks()
+        for host in self._hosts.values():
+            await host.stop_local()
+        await self._cancel_tasks()  # (any a host's stop began)
+
+    async def _cancel_tasks(self) -> None:
+        """Cancel the node's tasks and wait for their end, again for any begun meanwhile."""
+        for _ in range(3):
+            tasks = [task for task in self._tasks if not task.done()]
+            if not tasks:
+                return
+            for task in tasks:
+                task.cancel()
             _, still = await asyncio.wait(tasks, timeout=self.lease_ttl + 1.0)
             for task in still:
                 logger.error("node %s: %r did not end when cancelled", self.node_id, task)
-        for host in self._hosts.values():
-            await host.stop_local()
+            if still:
+                return
 
     def _spawn_task(self, coroutine: Awaitable[Any], what: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(self._guard(coroutine, what))

@@ -13,7 +13,7 @@ from attrs import frozen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbill import Actor, ActorSystem, free_spawn, program, sleep
+from playbill import Actor, ActorSystem, OneForOne, free_spawn, program, sleep
 from playbill.actors import (
     AfterMessage,
     Bounded,
@@ -311,7 +311,9 @@ def test_each_message_is_recorded_with_its_sender_and_type_in_the_order_handled(
 
     async def main(path: Path) -> None:
         recorder = Recorder(path, flush_every=3600, flush_size=flush_size)
-        async with ActorSystem("app", record=recorder) as system:
+        # (a budget no list of steps exhausts: every failure is a restart, none escalates)
+        restarts = OneForOne(max_restarts=len(steps) + 1)
+        async with ActorSystem("app", record=recorder, supervision=restarts) as system:
             target = system.spawn(lambda: Log(log), name="log")
             senders = {"/app/one": system.spawn(Sender, name="one")}
             senders["/app/two"] = system.spawn(Sender, name="two")
