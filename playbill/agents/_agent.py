@@ -286,17 +286,10 @@ def _drain(
         raise
 
 
-_OUTPUT_TYPES: weakref.WeakKeyDictionary[type, type | None] = weakref.WeakKeyDictionary()
-
-
 def _declared_output(cls: type) -> type | None:
     """The class ``O`` of ``AgentActor[I, O]`` that ``cls`` declares, when it is one that
     ``isinstance`` can check (``list[str]`` checks ``list``; ``Any`` or a type variable
-    nothing)."""
-    try:
-        return _OUTPUT_TYPES[cls]
-    except KeyError:
-        pass
+    nothing). Read once a class, as it is made (`AgentActor.__init_subclass__`)."""
     found: type | None = None
     for klass in cls.__mro__:
         for base in getattr(klass, "__orig_bases__", ()):
@@ -312,7 +305,6 @@ def _declared_output(cls: type) -> type | None:
         else:
             continue
         break
-    _OUTPUT_TYPES[cls] = found
     return found
 
 
