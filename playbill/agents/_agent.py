@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import types
 import typing
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator
@@ -275,6 +276,12 @@ def _drain(
                 ) from refused
             if not more:
                 return collected
+            if isinstance(chunk, Program):
+                raise ProgramError(
+                    f"{origin} yielded {short(chunk)}, a Program: an async generator's "
+                    "yields are its chunks themselves (yield x, not yield self.chunk(x)); "
+                    "to perform effects, write execute as an @program generator"
+                )
             yield _chunk(running, chunk)
             collected.append(chunk)
     except GeneratorExit:
@@ -286,26 +293,50 @@ def _drain(
         raise
 
 
-def _declared_output(cls: type) -> type | None:
-    """The class ``O`` of ``AgentActor[I, O]`` that ``cls`` declares, when it is one that
-    ``isinstance`` can check (``list[str]`` checks ``list``; ``Any`` or a type variable
-    nothing). Read once a class, as it is made (`AgentActor.__init_subclass__`)."""
-    found: type | None = None
+def _declared_output(cls: type) -> tuple[type | tuple[type, ...] | None, str]:
+    """What ``isinstance`` checks of the ``O`` of ``AgentActor[I, O]`` that ``cls`` declares,
+    and how to name it: ``list[str]`` checks ``list``, ``int | None`` both, a ``TypedDict``
+    ``dict``; ``Any``, a type variable, a ``Literal`` or a ``Protocol`` that is not
+    ``runtime_checkable`` nothing. Read once a class, as it is made
+    (`AgentActor.__init_subclass__`)."""
     for klass in cls.__mro__:
         for base in getattr(klass, "__orig_bases__", ()):
             if typing.get_origin(base) is AgentActor:
                 arguments = typing.get_args(base)
-                declared = arguments[1] if len(arguments) == 2 else None
-                origin = typing.get_origin(declared)
-                if isinstance(origin, type):
-                    declared = origin
-                if isinstance(declared, type) and declared not in (object, Any):
-                    found = declared
-                break
-        else:
-            continue
-        break
-    return found
+                if len(arguments) != 2:
+                    return None, ""
+                declared = arguments[1]
+                name = getattr(declared, "__name__", None) or repr(declared)
+                return _checkable(declared), name
+    return None, ""
+
+
+def _checkable(declared: object) -> type | tuple[type, ...] | None:
+    """The class (or classes) ``isinstance`` can check of the type ``declared``, or None."""
+    origin = typing.get_origin(declared)
+    if origin is typing.Annotated:
+        return _checkable(typing.get_args(declared)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        classes: list[type] = []
+        for member in typing.get_args(declared):
+            checked = _checkable(member)
+            if checked is None:  # (`int | Any`: anything goes)
+                return None
+            classes.extend(checked if isinstance(checked, tuple) else (checked,))
+        return tuple(classes)
+    if declared is None:
+        return type(None)
+    if isinstance(origin, type):
+        declared = origin
+    if not isinstance(declared, type) or declared is object:
+        return None
+    if typing.is_typeddict(declared):
+        return dict
+    try:
+        isinstance(None, declared)
+    except TypeError:  # (a Protocol that is not runtime_checkable, say)
+        return None
+    return declared
 
 
 def check_skills(skills: object, name: str) -> tuple[str, ...]:
@@ -351,10 +382,12 @@ class AgentActor(Actor, Generic[I, O]):
     """
 
     _running: _Running | None = None
+    _asynchronous = False  # performing an async execute: progress() and chunk() refuse
     _handed: tuple[Any] | None = None  # what execute gave for the task begun in place
     # the class of ``O`` that `_check_output` checks (None: nothing to check), set for each
     # subclass as it is made
     _declared: ClassVar[Any] = None
+    _declared_name: ClassVar[str] = ""
     _path: str | None = None  # this instance's actor path, read at its first task
     _agent_name: ClassVar[str | None] = None  # the class or function a wrapper stands for
     skills: ClassVar[tuple[str, ...]] = ()
@@ -365,15 +398,17 @@ class AgentActor(Actor, Generic[I, O]):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # the output type `_check_output` checks, read once (its bases are known by now)
-        cls._declared = _declared_output(cls)
+        cls._declared, cls._declared_name = _declared_output(cls)
         if "skills" in cls.__dict__:
             check_skills(cls.__dict__["skills"], cls.__qualname__)
         if "__init__" in cls.__dict__:  # its failure is a ProgramError, as a plain class's
             cls.__init__ = _guarded_init(cls.__dict__["__init__"])  # type: ignore[method-assign]
-        if "receive" in cls.__dict__:
+        if cls.receive is not AgentActor.receive:
+            owner = next(k for k in cls.__mro__ if "receive" in k.__dict__)
             raise ProgramError(
-                f"{cls.__qualname__} overrides receive(), which an AgentActor's framework "
-                "owns (it runs the task's lifecycle and publishes its events); override "
+                f"{cls.__qualname__} overrides receive() (from {owner.__qualname__}), which "
+                "an AgentActor's framework owns (it runs the task's lifecycle and publishes "
+                "its events); override "
                 "execute(self, input) instead, or subclass playbill.Actor for a plain actor"
             )
 
@@ -403,7 +438,8 @@ class AgentActor(Actor, Generic[I, O]):
         """A program that publishes a ``chunk`` of the running task's streamed output (and,
         under `stream_agent`, the same chunk on the calling task's behalf)."""
         running = self._running
-        if running is None or running.forward is not None:  # (checked, or stream_agent's)
+        if running is None or running.forward is not None or self._asynchronous:
+            # (checked, or stream_agent's)
             return _chunk(self._need_running("chunk"), data)
         # the common case, inline (`_stamped`): one is made per chunk streamed
         effect = _new(EmitStamped)
@@ -419,6 +455,19 @@ class AgentActor(Actor, Generic[I, O]):
 
     def _need_running(self, where: str) -> _Running:
         running = self._running
+        if self._asynchronous:
+            raise ProgramError(
+                f"{self._name()}.{where}() was called in an async execute, which cannot "
+                "perform it (a Program is yielded from an @program execute, not awaited); "
+                f"write execute as an @program generator: yield self.{where}(...), and ask "
+                "other agents with yield ask_agent(...), linked to this task and explorable "
+                "by the simulator"
+                + (
+                    "; or as an async generator yielding each chunk itself"
+                    if where == "chunk"
+                    else ""
+                )
+            )
         if running is None:
             raise InvalidArgument(
                 f"{type(self).__name__}.{where}() was called outside execute(); it publishes "
@@ -450,11 +499,18 @@ class AgentActor(Actor, Generic[I, O]):
         return self._agent_name or type(self).__qualname__
 
     def _check_output(self, output: object) -> None:
+        if type(output) is types.GeneratorType:
+            raise ProgramError(
+                f"{self._name()}.execute returned a generator, not an output: an execute "
+                "that yields effects must be decorated with @program (from playbill import "
+                "program), so that its yields are performed"
+            )
         declared = self._declared
         if declared is not None and not isinstance(output, declared):
+            name = self._declared_name
             raise ProgramError(
                 f"{self._name()}.execute produced {short(output)}, but the agent declares "
-                f"its output as {declared.__name__} (AgentActor[..., {declared.__name__}]); "
+                f"its output as {name} (AgentActor[..., {name}]); "
                 "return a value of that type, or change the declared output type"
             )
 
@@ -532,8 +588,10 @@ def _perform(
                 else:
                     output = yield Intercept(produced, running.intercept)
             elif inspect.isasyncgen(produced):
+                agent._asynchronous = True
                 output = yield _drain(produced, running, f"{agent._name()}.execute")
             elif inspect.isawaitable(produced):
+                agent._asynchronous = True
                 output = yield Await(produced, f"{agent._name()}.execute")
             else:
                 output = produced
@@ -549,6 +607,7 @@ def _perform(
     finally:
         if agent._running is running:
             agent._running = None
+            agent._asynchronous = False
     return TaskResult(running.task_id, TaskStatus.COMPLETED, output)
 
 

@@ -14,7 +14,7 @@ import attrs
 
 from playbill.actors import DEFAULT_ASK_TIMEOUT, SupervisionStrategy, check_name
 from playbill.actors._reports import short
-from playbill.actors._tree import list_live
+from playbill.actors._tree import find_cell, list_live, walk_cells
 from playbill.actors._virtual import Grain, GrainBinding
 from playbill.agents._agent import AgentActor, agent_class
 from playbill.agents._cards import AgentListing, _check_skill, listings
@@ -29,10 +29,11 @@ from playbill.agents._values import (
     _set_stream_event,
 )
 from playbill.effects import ActorRef, ActorStopped, AskTimeout, InvalidArgument, ProgramError
-from playbill.effects._checks import check_count
+from playbill.effects._checks import check_count, check_seconds
 from playbill.effects._handlers import Handlers
 from playbill.effects._vocabulary import _check_timeout
 from playbill.interpreters import ActorSystem
+from playbill.interpreters._asyncio._cell import _Cell
 from playbill.interpreters._asyncio._system import DEFAULT_BLOCKING_THREADS
 
 __all__ = ["AgentRun", "AgentSystem", "TaskStream"]
@@ -466,6 +467,7 @@ class AgentSystem:
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel every run still going, then stop every actor."""
+        check_seconds("AgentSystem.shutdown() timeout", timeout, infinite=False)
         runs = list(self._runs.values())
         for run in runs:
             run.cancel()
@@ -588,6 +590,13 @@ class AgentSystem:
                 "cancels"
             )
         run.cancel()
+        current = asyncio.current_task()
+        if current is not None and self._runs_within(run, current):
+            # an agent of the run aborts it: its own execute is cancelled too, as the rest of
+            # the run is (an actor never interrupts itself, and waiting for the run's actors
+            # to go would wait for this one)
+            current.cancel()
+            await asyncio.sleep(0)
         await asyncio.shield(run.driver)
         return True
 
@@ -604,6 +613,14 @@ class AgentSystem:
         return self.actors.spawn(agent_class(agent, "AgentSystem.spawn()"), name)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _runs_within(self, run: _Run, task: asyncio.Task[Any]) -> bool:
+        """Whether ``task`` is the task of one of ``run``'s actors."""
+        actors, ref = self.actors, run.root
+        if ref is None:
+            return False
+        root = find_cell(actors._guardian, actors.name, ref.path, ref.uid)
+        return root is not None and any(cell.task is task for cell in walk_cells(root))
 
     def _check_root_name(self, run_id: str, where: str) -> None:
         """Refuse a run id whose root actor's name, ``run-<run_id>``, a live top-level actor
@@ -625,6 +642,20 @@ class AgentSystem:
         before anything is activated; while its directory is stopping, the stream fails as
         one to an actor that is gone does."""
         binding = target.binding
+        system = (
+            binding.system
+            if isinstance(binding, _Cell)
+            else binding.directory.system
+            if isinstance(binding, GrainBinding)
+            else None
+        )
+        if system is not None and system is not self.actors:
+            raise InvalidArgument(
+                f"ask_stream() target {target.path} is an actor of another actor system "
+                f"({getattr(system, 'name', '?')!r}, not this AgentSystem's "
+                f"{self.actors.name!r}): its events are published there, so this stream "
+                "would see none; stream it with the AgentSystem that spawned it"
+            )
         if isinstance(binding, GrainBinding):
             built = binding.directory.routing.spec.grain
             if isinstance(built, type) and not issubclass(built, AgentActor):

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar, final
 from attrs import frozen
 
 from playbill.actors import Emitted
+from playbill.actors._reports import short
 from playbill.effects import InvalidArgument
 from playbill.effects._checks import check_flag, check_iterable
 from playbill.effects._program import _slot_setter
@@ -333,6 +334,25 @@ def task_events(events: Iterable[object]) -> tuple[TaskEvent, ...]:
     return tuple(found)
 
 
+def _check_tree_event(event: Any) -> None:
+    """`InvalidArgument` when ``event`` has parts no run makes (its values are not checked
+    when built: agents make one per event)."""
+    wrong = None
+    if not isinstance(event.kind, TaskEventKind):
+        wrong = f"kind {short(event.kind)}, not a TaskEventKind"
+    elif not isinstance(event.task_id, str) or not event.task_id:
+        wrong = f"task_id {short(event.task_id)}, not a non-empty str"
+    elif event.parent_task_id is not None and not isinstance(event.parent_task_id, str):
+        wrong = f"parent_task_id {short(event.parent_task_id)}, neither a str nor None"
+    elif event.run_id is not None and not isinstance(event.run_id, str):
+        wrong = f"run_id {short(event.run_id)}, neither a str nor None"
+    if wrong is not None:
+        raise InvalidArgument(
+            f"task_tree() got an event with {wrong}: {short(event)}; build TaskEvents "
+            "with TaskEventKind kinds and str ids, as agents publish them"
+        )
+
+
 def task_tree(events: Iterable[object], *, run_id: str | None = None) -> tuple[TaskSpan, ...]:
     """Rebuild the call tree from a flat stream of events: the root spans, in the order they
     started, each holding the spans of the tasks it sent. ``run_id`` keeps one run's events.
@@ -348,9 +368,15 @@ def task_tree(events: Iterable[object], *, run_id: str | None = None) -> tuple[T
     >>> root.task_id, root.status.value, [child.task_id for child in root.children]
     ('a', 'completed', ['b'])
     """
+    if run_id is not None and not isinstance(run_id, str):
+        raise InvalidArgument(
+            f"task_tree() takes run_id, a run's id (a str, as TaskEvent.run_id) or None for "
+            f"every run, got {short(run_id)} ({type(run_id).__name__})"
+        )
     order: list[str] = []
     by_task: dict[str, list[TaskEvent]] = {}
     for event in task_events(check_iterable("task_tree() events", events)):
+        _check_tree_event(event)
         if run_id is not None and event.run_id != run_id:
             continue
         seen = by_task.get(event.task_id)
