@@ -756,6 +756,9 @@ def agent_class(candidate: object, where: str) -> type[AgentActor[Any, Any]]:
                 _CLASSES[candidate] = made
             return made
     elif callable(candidate):
+        with contextlib.suppress(KeyError, TypeError):
+            return _WRAPPERS[candidate]  # checked before
+        _check_takes_input(candidate, False, getattr(candidate, "__qualname__", None), where)
         return _wrapper(candidate, _FunctionAgent, "_function", staticmethod(candidate))
     raise InvalidArgument(
         f"{where} takes an agent — an AgentActor subclass, a class with an execute(self, "
@@ -782,6 +785,29 @@ def _check_constructible(cls: type, where: str) -> None:
             "instance per actor, again on a restart); give them defaults, or pass them in "
             "the task's input"
         )
+    execute = inspect.getattr_static(cls, "execute", None)
+    if execute is not None and not isinstance(execute, classmethod):
+        method = not isinstance(execute, staticmethod)
+        function = execute if method else execute.__func__
+        _check_takes_input(function, method, f"{cls.__qualname__}.execute", where)
+
+
+def _check_takes_input(function: Any, method: bool, name: str | None, where: str) -> None:
+    """`InvalidArgument` when ``function`` (a method when ``method``) cannot be called with one
+    input, as an agent's execute is."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without one: let the call tell
+        return
+    try:
+        signature.bind(*((None, None) if method else (None,)))
+    except TypeError as error:
+        taken = "execute(self, input)" if method else "a function of one input"
+        raise InvalidArgument(
+            f"{where} takes an agent whose execute takes the task's input, but "
+            f"{name or short(function)}{signature} cannot be called with one ({error}); "
+            f"write {taken}, and pass what it needs in the input"
+        ) from None
 
 
 def _wrapper(

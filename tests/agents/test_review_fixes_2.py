@@ -223,3 +223,43 @@ def test_a_plain_actor_may_still_define_receive():
             return message
 
     assert Plain().receive(1) == 1
+
+
+def _no_input() -> int:
+    return 1
+
+
+def _two_inputs(first: object, second: object) -> object:
+    return first
+
+
+class ExecuteWithoutInput(AgentActor[str, str]):
+    def execute(self) -> str:  # type: ignore[override]
+        return "x"
+
+
+class PlainWithoutInput:
+    def execute(self) -> str:
+        return "x"
+
+
+class PlainStatic:
+    @staticmethod
+    def execute(text: str) -> str:
+        return text.upper()
+
+
+@pytest.mark.parametrize("agent", [_no_input, _two_inputs, ExecuteWithoutInput, PlainWithoutInput])
+def test_an_agent_whose_execute_cannot_take_the_input_is_refused_up_front(agent):
+    with pytest.raises(InvalidArgument, match="cannot be called with one"):
+        ask_agent(agent, "x")
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_static_execute_and_a_callable_instance_still_take_the_input(interpreter):
+    class Double:
+        def __call__(self, value: int) -> int:
+            return value * 2
+
+    assert perform(ask_agent(PlainStatic, "a"), interpreter).value == "A"
+    assert perform(ask_agent(Double(), 3), interpreter).value == 6
