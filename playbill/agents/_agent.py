@@ -346,8 +346,9 @@ def check_skills(skills: object, name: str) -> tuple[str, ...]:
         isinstance(skill, str) and skill for skill in skills
     ):
         hint = f"; for one skill write ({skills!r},)" if isinstance(skills, str) else ""
+        whose = name if name.endswith(" skills") else f"the agent {name}'s skills"
         raise InvalidArgument(
-            f"the agent {name}'s skills must be a tuple of non-empty strings, got "
+            f"{whose} must be a tuple of non-empty strings, got "
             f"{short(skills)} ({type(skills).__name__}){hint}"
         )
     return tuple(skills)

@@ -26,6 +26,28 @@ from playbill.effects import ActorRef, InvalidArgument, LiveActor, Program, live
 __all__ = ["AgentCard", "AgentListing", "agent_card", "find_agents", "listings"]
 
 
+def _check_text(_: object, attribute: Any, text: Any) -> None:
+    required = attribute.name == "name"
+    if not isinstance(text, str) or (required and not text):
+        wanted = "a non-empty str" if required else "a str"
+        raise InvalidArgument(
+            f"AgentCard {attribute.name} must be {wanted}, got {short(text)} "
+            f"({type(text).__name__})"
+        )
+
+
+def _card_skills(skills: object) -> tuple[str, ...]:
+    return check_skills(skills, "AgentCard skills")
+
+
+def _check_schema(_: object, attribute: Any, schema: Any) -> None:
+    if schema is not None and not isinstance(schema, dict):
+        raise InvalidArgument(
+            f"AgentCard {attribute.name} must be a JSON Schema (a dict) or None, got "
+            f"{short(schema)} ({type(schema).__name__})"
+        )
+
+
 @final
 @frozen
 class AgentCard:
@@ -39,11 +61,11 @@ class AgentCard:
     (('summarise',), None)
     """
 
-    name: str
-    description: str = ""
-    skills: tuple[str, ...] = ()
-    input_schema: dict[str, Any] | None = field(default=None, hash=False)
-    output_schema: dict[str, Any] | None = field(default=None, hash=False)
+    name: str = field(validator=_check_text)
+    description: str = field(default="", validator=_check_text)
+    skills: tuple[str, ...] = field(default=(), converter=_card_skills)
+    input_schema: dict[str, Any] | None = field(default=None, hash=False, validator=_check_schema)
+    output_schema: dict[str, Any] | None = field(default=None, hash=False, validator=_check_schema)
 
 
 @final

@@ -15,6 +15,7 @@ import pytest
 from playbill import Actor, InvalidArgument, ProgramError
 from playbill.agents import (
     AgentActor,
+    AgentCard,
     AgentSystem,
     Task,
     TaskEvent,
@@ -263,3 +264,26 @@ def test_a_static_execute_and_a_callable_instance_still_take_the_input(interpret
 
     assert perform(ask_agent(PlainStatic, "a"), interpreter).value == "A"
     assert perform(ask_agent(Double(), 3), interpreter).value == 6
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"name": 5}, "AgentCard name must be a non-empty str"),
+        ({"name": ""}, "AgentCard name must be a non-empty str"),
+        ({"name": "x", "description": None}, "AgentCard description must be a str"),
+        ({"name": "x", "skills": "abc"}, r"for one skill write \('abc',\)"),
+        ({"name": "x", "skills": ("a", 1)}, "AgentCard skills must be a tuple"),
+        ({"name": "x", "input_schema": 5}, "AgentCard input_schema must be a JSON Schema"),
+        ({"name": "x", "output_schema": "{}"}, "AgentCard output_schema must be a JSON Schema"),
+    ],
+)
+def test_an_agent_card_refuses_parts_of_the_wrong_type(fields, says):
+    with pytest.raises(InvalidArgument, match=says):
+        AgentCard(**fields)
+
+
+def test_an_agent_cards_skills_given_as_a_list_are_kept_as_a_tuple():
+    card = AgentCard("x", skills=["a", "b"])  # type: ignore[arg-type]
+    assert card.skills == ("a", "b")
+    assert card == AgentCard("x", skills=("a", "b"))
