@@ -7,6 +7,7 @@ put flows together. Building a flow performs nothing: `Flow.to_program` compiles
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, final, overload
@@ -245,7 +246,29 @@ def _is_flow(instance: object, attribute: Any, value: Any) -> None:
 
 
 def _is_callable(instance: object, attribute: Any, value: Any) -> None:
-    check_callable(f"{type(instance).__name__}'s {attribute.name}", value)
+    kind = getattr(type(instance), "kind", None)
+    check_callable(f"{kind}() {attribute.name}" if kind else attribute.name, value)
+
+
+def _is_factory(instance: object, attribute: Any, factory: Any) -> None:
+    """An `actor` leaf's factory: callable with no arguments (an actor class, or a function
+    making one); a function of the input is refused, pointing at `step`."""
+    _is_callable(instance, attribute, factory)
+    if isinstance(factory, type):
+        return  # (a class's __init__ is checked where it is built: agents refuse it up front)
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind()
+    except TypeError:
+        name = getattr(factory, "__qualname__", type(factory).__name__)
+        raise InvalidArgument(
+            f"actor() takes a factory of the actor to spawn, called with no arguments (an "
+            f"Actor or agent class, or a function making one), got {name}{signature}, which "
+            "needs arguments; for a function of the input use step(function)"
+        ) from None
 
 
 def _flows(value: Iterable[Flow[Any, Any]]) -> tuple[Flow[Any, Any], ...]:
@@ -333,7 +356,7 @@ class Spawned(Flow[Any, Any]):
     """Spawn an ephemeral child actor from ``factory``, ask it with the input, stop it."""
 
     kind: ClassVar[str] = "actor"
-    factory: Callable[[], Any] = field(validator=_is_callable)
+    factory: Callable[[], Any] = field(validator=_is_factory)
     ask_timeout: float | None = field(default=None, validator=_check_timeout)
 
 

@@ -86,3 +86,22 @@ def test_every_node_is_a_flow_with_a_kind() -> None:
     assert len(KINDS) == 25
     assert all(issubclass(cls, Flow) for cls in KINDS.values())
     assert pure(1).kind == "pure"
+
+
+def _of_the_input(text: str) -> str:
+    return text
+
+
+@pytest.mark.parametrize("factory", [_of_the_input, lambda a, b: a])
+def test_an_actor_leaf_refuses_a_factory_that_needs_arguments_pointing_at_step(factory):
+    with pytest.raises(
+        InvalidArgument, match=r"needs arguments; for a function of the input use step"
+    ):
+        actor(factory)
+
+
+def test_a_leaf_names_its_public_constructor_when_its_function_is_not_callable():
+    with pytest.raises(InvalidArgument, match=r"actor\(\) factory"):
+        actor(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match=r"step\(\) function"):
+        step(42)  # type: ignore[arg-type]
