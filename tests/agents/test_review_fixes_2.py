@@ -12,7 +12,7 @@ from typing import Protocol, TypedDict
 
 import pytest
 
-from playbill import Actor, InvalidArgument, ProgramError
+from playbill import Actor, InvalidArgument, ProgramError, program
 from playbill.agents import (
     AgentActor,
     AgentCard,
@@ -287,3 +287,23 @@ def test_an_agent_cards_skills_given_as_a_list_are_kept_as_a_tuple():
     card = AgentCard("x", skills=["a", "b"])  # type: ignore[arg-type]
     assert card.skills == ("a", "b")
     assert card == AgentCard("x", skills=("a", "b"))
+
+
+class Chain(AgentActor[int, int]):
+    @program
+    def execute(self, depth: int):  # type: ignore[no-untyped-def]
+        if depth == 0:
+            return 0
+        return 1 + (yield ask_agent(Chain, depth - 1))
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_chain_of_agents_deeper_than_the_recursion_limit_completes(interpreter):
+    # each asks the next and finishes without waiting: under asyncio the children ran inline,
+    # one inside another, and overflowed the stack at ~200 levels
+    depth = 1_200
+    outcome = perform(ask_agent(Chain, depth), interpreter)
+    assert outcome.error is None
+    assert outcome.value == depth
+    assert len(task_tree(outcome.events)) == 1
+    assert outcome.left == ()

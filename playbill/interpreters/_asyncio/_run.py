@@ -78,6 +78,12 @@ _NO_FIBERS: Any = {}  # shared, never written: a run's fibers until it forks one
 logger = logging.getLogger("playbill")
 
 
+INLINE_DEPTH = 24
+"""How many ephemeral children, each asked by the one before, run inline on one stack (each
+takes a dozen frames); a deeper one gets a task, so a chain of any depth stays within
+Python's recursion limit."""
+
+
 class _Run:
     """One performance of one program (and the fibers it forks) on behalf of ``cell``."""
 
@@ -283,12 +289,15 @@ class _Run:
             asked = step.effect
             if type(asked) is not Ask or asked.ref.binding is not cell:
                 return step, None
-            if not cell.can_begin_inline():
-                return step, None
+            if not cell.can_begin_inline() or system._inline_depth >= INLINE_DEPTH:
+                return step, None  # (past the depth, a task: the stack starts afresh there)
+            system._inline_depth += 1
             try:
                 done, reply = cell.ask_inline(asked.message, asked.timeout)
             except Exception as error:  # it failed: the asker's error, its supervisor decides
                 return machine.throw(error), None
+            finally:
+                system._inline_depth -= 1
             if not done:  # it waits: its task finishes the message, the program awaits it
                 if self.main:  # the wait-for graph an AskTimeout describes
                     self.cell.asking = (cell, asked.message)  # type: ignore[union-attr]

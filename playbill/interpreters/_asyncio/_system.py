@@ -197,6 +197,7 @@ class ActorSystem:
         self._abandoning = False
         self._kernel = Kernel(self)
         self._fresh = self._names.__next__  # numbers the children spawned without a name
+        self._inline_depth = 0  # children asked inline, one inside another (`INLINE_DEPTH`)
         self._new_cell = partial(_Cell, self)
         if self._recorder is not None:  # (an unrecorded system keeps the plain cell)
             self._new_cell = partial(_RecordingCell, self)  # type: ignore[assignment]
