@@ -637,7 +637,7 @@ def main(argv: list[str] | None = None) -> None:
 @functools.cache
 def quick_table() -> str:
     """What ``main(["--quick"])`` prints, run once per process for every test that reads it
-    (the router's and the toolkit's ratios are lines of the same table)."""
+    (the script check's, the router's and the toolkit's: their lines are of the same table)."""
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         main(["--quick"])

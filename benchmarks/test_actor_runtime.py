@@ -24,9 +24,8 @@ def test_spawn(benchmark):
     benchmark(lambda: asyncio.run(scenarios.playbill_spawn(1_000)))
 
 
-def test_the_side_by_side_script_runs(capsys):
-    scenarios.main(["--quick"])
-    output = capsys.readouterr().out
+def test_the_side_by_side_script_runs():
+    output = scenarios.quick_table()  # (its --quick run, shared with the router's and toolkit's)
     assert "tell 10,000, one actor" in output
     assert "messages lost: floor 0, playbill 0" in output
 
