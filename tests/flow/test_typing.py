@@ -4,7 +4,7 @@ does not fit the output before it."""
 import pathlib
 import textwrap
 
-from mypy import api
+from tests.typecheck import mypy_strict
 
 SNIPPET = """
 from playbill import Program, pure
@@ -29,7 +29,7 @@ step(parse) >> step(lambda n: n + 1)
 def test_mypy_infers_and_checks_flow_types(tmp_path: pathlib.Path) -> None:
     source = tmp_path / "pipeline.py"
     source.write_text(textwrap.dedent(SNIPPET))
-    report, _, _ = api.run(["--strict", "--no-incremental", "--cache-dir=/dev/null", str(source)])
+    report = mypy_strict(source)
     assert report.count("error:") == 1, report
     assert 'Revealed type is "playbill.flow._nodes.Flow[str, int]"' in report
     assert 'Revealed type is "playbill.flow._nodes.Flow[int, str]"' in report

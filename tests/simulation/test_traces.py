@@ -8,14 +8,12 @@ import asyncio
 import functools
 import pathlib
 import re
-import sys
 import textwrap
 import time
 from typing import Any
 
 import pytest
 from attrs import frozen
-from mypy import api
 from returns.result import Failure, Success
 
 from playbill import (
@@ -63,6 +61,7 @@ from playbill.flow import (
 from playbill.flow import pure as flow_pure
 from playbill.interpreters.simulation import StepKind, check_determinism
 from tests.conformance.programs import CASES
+from tests.typecheck import mypy_strict
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
 
@@ -539,13 +538,7 @@ reveal_type(result.outcome)
 def test_unwrap_is_typed_for_mypy_strict_users(tmp_path: pathlib.Path) -> None:
     source = tmp_path / "typed.py"
     source.write_text(TYPED)
-    limit = sys.getrecursionlimit()
-    try:
-        report, _, _ = api.run(
-            ["--strict", "--no-incremental", "--cache-dir=/dev/null", str(source)]
-        )
-    finally:
-        sys.setrecursionlimit(limit)  # mypy raises it; other tests check the default
+    report = mypy_strict(source)
     assert report.count("error:") == 0, report
     assert 'Revealed type is "int"' in report
     assert 'Revealed type is "returns.result.Result[int, BaseException]"' in (report)
