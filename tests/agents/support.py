@@ -1,5 +1,6 @@
 """Run one program under asyncio and under the simulator (both delivery modes), and see what
-it produced, the task events it published, and which actors it left behind."""
+it produced, the task events it published, and which actors it left behind; and the small
+agents several test files share."""
 
 from __future__ import annotations
 
@@ -8,11 +9,25 @@ from typing import Any
 
 from attrs import frozen
 
-from playbill import ActorSystem, Program, simulate
+from playbill import ActorSystem, Program, pure, simulate
 from playbill.actors import Spawned, Stopped
-from playbill.agents import TaskEvent, task_events
+from playbill.agents import AgentActor, TaskEvent, task_events
 
 INTERPRETERS = ["asyncio", "causal", "per_pair"]
+
+
+class Echo(AgentActor[Any, Any]):
+    """Answers with its input as a `Pure` program: a task that finishes at once."""
+
+    def execute(self, input: Any) -> Any:
+        return pure(input)
+
+
+class Plain(AgentActor[Any, Any]):
+    """Answers with its input as a plain value: a task that finishes at once, no program."""
+
+    def execute(self, input: Any) -> Any:
+        return input
 
 
 @frozen

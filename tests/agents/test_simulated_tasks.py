@@ -9,20 +9,11 @@ from typing import Any
 
 import pytest
 
-from playbill import Actor, free_ask, free_spawn, program, pure, replay, simulate
+from playbill import Actor, free_ask, free_spawn, program, replay, simulate
 from playbill.actors import Emitted
 from playbill.agents import AgentActor, Task, TaskEventKind, ask_agent, sequence_agents
 from playbill.effects import EmitStamped
-
-
-class Echo(AgentActor[Any, Any]):
-    def execute(self, input: Any) -> Any:
-        return pure(input)
-
-
-class Plain(AgentActor[Any, Any]):
-    def execute(self, input: Any) -> Any:
-        return input
+from tests.agents.support import Echo, Plain
 
 
 class Stepped(AgentActor[Any, Any]):

@@ -9,21 +9,12 @@ from typing import Any
 
 import pytest
 
-from playbill import ActorSystem, ProgramError, program, pure, sleep
+from playbill import ActorSystem, ProgramError, program, sleep
 from playbill.actors import Emitted
 from playbill.agents import AgentActor, AgentSystem, Task, TaskEvent
 from playbill.agents import _agent as agent_module
 from playbill.effects import EmitStamped
-
-
-class Echo(AgentActor[Any, Any]):
-    def execute(self, input: Any) -> Any:
-        return pure(input)
-
-
-class Plain(AgentActor[Any, Any]):
-    def execute(self, input: Any) -> Any:
-        return input
+from tests.agents.support import Echo, Plain
 
 
 class Slow(AgentActor[Any, Any]):
