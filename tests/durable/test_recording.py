@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,12 +210,28 @@ class Counter(Actor):
         return self.count
 
 
+def crash_copy(
+    tmp_path: Path, flush_size: int, body: Callable[[ActorSystem], Awaitable[Any]]
+) -> tuple[Any, Path, Path]:
+    """Run ``body`` on a system that records to ``run.jsonl``, written by the size bound alone
+    (every ``flush_size`` entries; no timer writes), and keep ``crashed.jsonl``, the file as a
+    crash right after ``body`` would leave it. Returns body's value and the two paths."""
+    path = tmp_path / "run.jsonl"
+    crashed = tmp_path / "crashed.jsonl"
+
+    async def main() -> Any:
+        recorder = Recorder(path, flush_every=3600, flush_size=flush_size)
+        async with ActorSystem("app", record=recorder) as system:
+            value = await body(system)
+            crashed.write_bytes(path.read_bytes())
+        return value
+
+    return asyncio.run(main()), path, crashed
+
+
 def test_a_crash_loses_only_what_was_noted_after_the_last_write_of_flush_size_entries(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "run.jsonl"
-    crashed = tmp_path / "crashed.jsonl"  # the file as a crash would leave it, mid-run
-
     @program
     def told() -> Any:
         counter = yield free_spawn(Counter, name="counter")
@@ -222,15 +239,11 @@ def test_a_crash_loses_only_what_was_noted_after_the_last_write_of_flush_size_en
             yield counter.free_tell("tick")
         return (yield counter.free_ask("tock"))
 
-    async def main() -> Any:
-        # no timer writes in this run: only the size bound does, every 3 entries
-        recorder = Recorder(path, flush_every=3600, flush_size=3)
-        async with ActorSystem("app", record=recorder) as system:
-            value = await system.run(told())
-            crashed.write_bytes(path.read_bytes())
-        return value
+    async def body(system: ActorSystem) -> Any:
+        return await system.run(told())
 
-    assert asyncio.run(main()) == 10
+    value, path, crashed = crash_copy(tmp_path, 3, body)  # written every 3 entries
+    assert value == 10
     kept = read_recording(crashed)
     assert not kept.complete
     # 10 handled, noted in 11 lines (the first defines their number): written 3 by 3, so the
@@ -245,20 +258,14 @@ def test_a_crash_loses_only_what_was_noted_after_the_last_write_of_flush_size_en
 def test_runs_of_tells_are_written_at_flush_size_entries_across_batches(tmp_path: Path) -> None:
     # a receiver notes a run of tells from one sender once, when it ends: it still ends each
     # time the recorder holds flush_size entries, in the middle of a batch or not
-    path = tmp_path / "run.jsonl"
-    crashed = tmp_path / "crashed.jsonl"
+    async def body(system: ActorSystem) -> Any:
+        counter = system.spawn(Counter, name="counter")
+        for _ in range(150):  # three batches of the actor's hot loop
+            counter.tell("tick")
+        return await counter.ask("tock")
 
-    async def main() -> Any:
-        recorder = Recorder(path, flush_every=3600, flush_size=7)
-        async with ActorSystem("app", record=recorder) as system:
-            counter = system.spawn(Counter, name="counter")
-            for _ in range(150):  # three batches of the actor's hot loop
-                counter.tell("tick")
-            value = await counter.ask("tock")
-            crashed.write_bytes(path.read_bytes())
-        return value
-
-    assert asyncio.run(main()) == 151
+    value, path, crashed = crash_copy(tmp_path, 7, body)
+    assert value == 151
     # 151 handled, noted in 152 lines (the first defines their number): written 7 by 7, so
     # 147 lines are in the file, the last 5 noted, not yet written
     assert len(read_recording(crashed).messages) == 146
@@ -413,20 +420,14 @@ class Stamping(Actor):
 
 
 def test_results_noted_between_handled_messages_count_toward_flush_size(tmp_path: Path) -> None:
-    path = tmp_path / "run.jsonl"
-    crashed = tmp_path / "crashed.jsonl"
+    async def body(system: ActorSystem) -> Any:
+        stamping = system.spawn(Stamping, name="stamping")
+        for _ in range(4):
+            stamping.tell("tick")  # handled in one batch: message, result, message, ...
+        return await stamping.ask("tock")
 
-    async def main() -> int:
-        recorder = Recorder(path, flush_every=3600, flush_size=3)
-        async with ActorSystem("app", record=recorder) as system:
-            stamping = system.spawn(Stamping, name="stamping")
-            for _ in range(4):
-                stamping.tell("tick")  # handled in one batch: message, result, message, ...
-            await stamping.ask("tock")
-            crashed.write_bytes(path.read_bytes())
-        return len(path.read_text().splitlines())
-
-    lines = asyncio.run(main())
+    _, path, crashed = crash_copy(tmp_path, 3, body)
+    lines = len(path.read_text().splitlines())
     # the header, the line defining the messages' number, 5 messages and their 5 results, the end
     assert lines == 1 + 1 + 10 + 1
     # written each time 3 lines were waiting, never later: 9 of the 11 (the definition, then
