@@ -5,10 +5,22 @@ registers (the `pytest11` entry point): the suite uses it as users do."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once every test module is imported, freeze what is alive (modules, classes, functions,
+    Hypothesis' and the plugins' state: ~460,000 objects that live as long as the run) out of
+    the garbage collector's sight. Each full collection walked them all, and the suite makes
+    many (its own gc.collect() calls, and each time enough survivors pile up): the CPU time of
+    the tests that allocate most fell by a fifth to a third. What the tests make is collected
+    as before."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture
