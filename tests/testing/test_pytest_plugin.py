@@ -26,6 +26,13 @@ def run(pytester: pytest.Pytester, *arguments: str) -> pytest.RunResult:
     return pytester.runpytest("-p", PLUGIN, "-p", "no:cacheprovider", *arguments)
 
 
+def fresh(pytester: pytest.Pytester, *arguments: str) -> pytest.RunResult:
+    """pytest in a new process (a profile loaded in this one would stay loaded), without
+    langsmith's plugin: installed with the langchain extra, it has nothing to do with the
+    profiles, and importing it was a third of each run's start-up."""
+    return pytester.runpytest_subprocess("-p", "no:langsmith_plugin", *arguments)
+
+
 def test_the_entry_point_is_declared_in_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     plugins = project["project"]["entry-points"]["pytest11"]
@@ -46,16 +53,16 @@ def test_the_hypothesis_profiles_load_and_the_command_line_overrides(pytester, m
             print("examples:", settings().max_examples)
         """
     )
-    without = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", "-p", f"no:{PLUGIN}")
+    without = fresh(pytester, "-s", "-p", "no:cacheprovider", "-p", f"no:{PLUGIN}")
     without.stdout.fnmatch_lines(["*profile: default", "examples: 100"])
-    quick = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    quick = fresh(pytester, "-s", "-p", PLUGIN)
     quick.assert_outcomes(passed=1)
     quick.stdout.fnmatch_lines(["*profile: dev", "examples: 50"])
     monkeypatch.setenv("CI", "true")
-    thorough = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    thorough = fresh(pytester, "-s", "-p", PLUGIN)
     thorough.stdout.fnmatch_lines(["*profile: ci", "examples: 1000"])
     monkeypatch.delenv("CI")
-    chosen = pytester.runpytest_subprocess("-s", "-p", PLUGIN, "--hypothesis-profile", "ci")
+    chosen = fresh(pytester, "-s", "-p", PLUGIN, "--hypothesis-profile", "ci")
     chosen.stdout.fnmatch_lines(["*profile: ci", "examples: 1000"])
 
 
@@ -80,13 +87,13 @@ def test_a_profile_the_projects_conftest_loads_is_kept_even_in_ci(pytester, monk
         """
     )
     pytester.makepyfile(PROFILE_TEST)
-    kept = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    kept = fresh(pytester, "-s", "-p", PLUGIN)
     kept.stdout.fnmatch_lines(["*profile: mine", "examples: 7"])
     monkeypatch.setenv("CI", "true")
-    in_ci = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    in_ci = fresh(pytester, "-s", "-p", PLUGIN)
     in_ci.stdout.fnmatch_lines(["*profile: mine", "examples: 7"])
     monkeypatch.setenv("HYPOTHESIS_PROFILE", "dev")  # the environment still wins
-    chosen = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    chosen = fresh(pytester, "-s", "-p", PLUGIN)
     chosen.stdout.fnmatch_lines(["*profile: dev", "examples: 50"])
 
 
@@ -101,7 +108,7 @@ def test_a_dev_profile_the_project_registers_is_not_replaced(pytester, monkeypat
         """
     )
     pytester.makepyfile(PROFILE_TEST)
-    result = pytester.runpytest_subprocess("-s", "-p", PLUGIN)
+    result = fresh(pytester, "-s", "-p", PLUGIN)
     result.stdout.fnmatch_lines(["*profile: dev", "examples: 3"])
 
 
@@ -110,7 +117,7 @@ def test_an_unknown_hypothesis_profile_is_a_usage_error_naming_the_registered_on
 ):
     monkeypatch.setenv("HYPOTHESIS_PROFILE", "nope")
     pytester.makepyfile(PROFILE_TEST)
-    result = pytester.runpytest_subprocess("-p", PLUGIN)
+    result = fresh(pytester, "-p", PLUGIN)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
