@@ -405,6 +405,12 @@ class _World(_Mail):
         queue = self.deadlines.get(limit)
         if queue is None:
             queue = self.deadlines[limit] = deque()
+        else:
+            # the asks answered already (the oldest, mostly) leave the queue now, not when the
+            # clock next moves: what each holds (its envelope, message and expiry) is freed
+            # at once, not kept for the collector to walk again and again
+            while queue and not queue[0][2].active:
+                queue.popleft()
         queue.append((self.clock + limit, self.sequence, timer))
         self.sequence += 1
         return timer
