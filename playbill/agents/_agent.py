@@ -74,7 +74,6 @@ class _Running:
         "agent_path",
         "children",
         "forward",
-        "intercept",
         "parent",
         "parent_agent_path",
         "parent_task_id",
@@ -92,7 +91,8 @@ class _Running:
         self.forward = task.parent if task.forward_chunks else None
         self._link: TaskLink | None = None
         self.children = 0
-        self.intercept = self.link_effect  # bound once: the transform of every Intercept
+        # (no bound ``link_effect`` kept here: it would make each running task a reference
+        # cycle, freed only by the collector; a task that finishes at once never needs it)
 
     @property
     def link(self) -> TaskLink:
@@ -136,7 +136,7 @@ class _Running:
                     )  # fmt: skip
                     return Ask(ask.ref, task, ask.timeout)
         elif kind is Parallel:  # (each member linked as `_linked` does, inline: one per child)
-            intercept = self.intercept
+            intercept = self.link_effect
             return Parallel(tuple([Intercept(member, intercept) for member in effect.programs]))  # type: ignore[attr-defined]
         elif kind is Race:
             return Race(tuple(_linked(member, self) for member in effect.programs))  # type: ignore[attr-defined]
@@ -241,7 +241,7 @@ def _linked(body: Program[A], running: _Running) -> Program[A]:
     running task: each of its effects passes through `_Running.link_effect` on its way to the
     interpreter (an `Intercept`, so it runs on every interpreter, and costs one call per
     effect). Concurrent members (gather, race, timeout, fork) are linked the same way."""
-    return Intercept(body, running.intercept)
+    return Intercept(body, running.link_effect)
 
 
 async def _next_chunk(chunks: AsyncIterator[Any], ran: list[bool]) -> tuple[bool, Any]:
@@ -587,7 +587,7 @@ def _perform(
                 if type(produced) is Pure:  # nothing to perform, so nothing to link
                     output = produced.value
                 else:
-                    output = yield Intercept(produced, running.intercept)
+                    output = yield Intercept(produced, running.link_effect)
             elif inspect.isasyncgen(produced):
                 agent._asynchronous = True
                 output = yield _drain(produced, running, f"{agent._name()}.execute")

@@ -5,13 +5,21 @@ are published all the same, in place, and replay, tracing and handlers see what 
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 
 from playbill import Actor, free_ask, free_spawn, program, replay, simulate
 from playbill.actors import Emitted
-from playbill.agents import AgentActor, Task, TaskEventKind, ask_agent, sequence_agents
+from playbill.agents import (
+    AgentActor,
+    Task,
+    TaskEventKind,
+    ask_agent,
+    sequence_agents,
+)
+from playbill.agents._agent import _Running
 from playbill.effects import EmitStamped
 from tests.agents.support import Echo, Plain
 
@@ -108,3 +116,27 @@ def test_a_traced_run_and_an_untraced_one_make_the_same_choices_and_replay(seed:
     again = replay(team(), str(untraced.schedule))
     assert again.value == ("a", "b", "c")
     assert again.rows == traced.rows
+
+
+def alive(kind: type, collect: bool = True) -> int:
+    if collect:
+        gc.collect()
+    return sum(1 for each in gc.get_objects() if type(each) is kind)
+
+
+def test_a_finished_task_leaves_nothing_for_the_collector() -> None:
+    # its running record is no reference cycle: freed as the task ends, not when the
+    # collector next runs (a run of many tasks made it walk every one of them)
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        before = alive(_Running, collect=False)
+        for trace in (True, False):
+            result = simulate(asks(Echo, 10, wrap=True), trace=trace)
+            assert result.value == list(range(10))
+            assert len(result.events) > 20
+            assert alive(_Running, collect=False) == before
+    finally:
+        if enabled:
+            gc.enable()
