@@ -69,12 +69,15 @@ class ActorContext(abc.ABC):
     @abc.abstractmethod
     def watch(self, ref: ActorRef) -> None: ...
 
-    # publishes events here and now, in order: those its argument makes of the interpreter's
-    # time (as `EmitStamped` effects would be). An interpreter sets it when it performs
-    # `EmitStamped` itself, in place, with no user handler (the simulator); then an agent's
-    # task that finishes at once publishes its events with it and runs no program (see
-    # `playbill.agents`). None: the events are effects of a program.
-    _stamp: Callable[[Callable[[float], tuple[object, ...]]], None] | None = None
+    # ``_stamp(make, *arguments)`` publishes events here and now, in order: those
+    # ``make(*arguments, time)`` makes of the interpreter's time (as `EmitStamped` effects
+    # would be). An interpreter sets it when it performs `EmitStamped` itself, in place, with
+    # no user handler (the simulator); then an agent's task that finishes at once publishes
+    # its events with it and runs no program (see `playbill.agents`). ``make`` must not fail
+    # and must make the same events whenever it is called: an interpreter may call it only
+    # when the events are read (the simulator, untraced). None: the events are effects of a
+    # program.
+    _stamp: Callable[..., None] | None = None
 
     def _unobserved(self, run_id: object) -> bool:
         """Whether nothing can see the events a task of run ``run_id`` would publish, were it

@@ -616,7 +616,7 @@ def _perform_at_once(
     agent: AgentActor[Any, Any],
     task: Task[Any],
     context: CellContext,
-    stamp: Callable[[Callable[[float], tuple[object, ...]]], None] | None,
+    stamp: Callable[..., None] | None,
 ) -> Any:
     """`_perform`, with no program run when ``execute`` finishes at once (a plain value, a
     `Pure`): the `TaskResult` is the reply, and the ``started`` and ``completed`` events are
@@ -654,21 +654,30 @@ def _perform_at_once(
         if agent._running is running:
             agent._running = None
     if stamp is not None:  # (no time passed: both events carry the same time)
-        stamp(functools.partial(_started_and_completed, running, output))
+        # made of the task's parts, not of its running record: the simulator may keep the
+        # call until its events are read, and parts (strings, mostly) cost the collector less
+        stamp(
+            _started_and_completed,
+            task_id,
+            path,
+            running.parent_task_id,
+            running.parent_agent_path,
+            running.run_id,
+            output,
+        )
     return TaskResult(task_id, TaskStatus.COMPLETED, output)
 
 
 def _started_and_completed(
-    running: _Running, output: object, time: float
+    task_id: str,
+    path: str,
+    parent_task_id: str | None,
+    parent_path: str | None,
+    run_id: str,
+    output: object,
+    time: float,
 ) -> tuple[TaskEvent, TaskEvent]:
     """The ``started`` and ``completed`` events of a task that finished at once."""
-    task_id, path, parent_task_id, parent_path, run_id = (
-        running.task_id,
-        running.agent_path,
-        running.parent_task_id,
-        running.parent_agent_path,
-        running.run_id,
-    )
     return (
         TaskEvent(
             TaskEventKind.STARTED, task_id, path, parent_task_id, parent_path, run_id, time, None

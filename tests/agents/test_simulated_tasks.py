@@ -6,15 +6,28 @@ are published all the same, in place, and replay, tracing and handlers see what 
 from __future__ import annotations
 
 import gc
+import pickle
 from typing import Any
 
+import attrs
 import pytest
 
-from playbill import Actor, free_ask, free_spawn, program, replay, simulate
+from playbill import (
+    Actor,
+    emit,
+    free_ask,
+    free_spawn,
+    free_stop,
+    free_tell,
+    program,
+    replay,
+    simulate,
+)
 from playbill.actors import Emitted
 from playbill.agents import (
     AgentActor,
     Task,
+    TaskEvent,
     TaskEventKind,
     ask_agent,
     sequence_agents,
@@ -122,6 +135,49 @@ def alive(kind: type, collect: bool = True) -> int:
     if collect:
         gc.collect()
     return sum(1 for each in gc.get_objects() if type(each) is kind)
+
+
+def test_untraced_the_events_of_tasks_that_finish_at_once_are_made_when_read() -> None:
+    before = alive(TaskEvent)
+    result = simulate(asks(Echo, 20, wrap=True), trace=False)
+    assert result.value == list(range(20))
+    assert alive(TaskEvent) == before  # not made: nothing has read them
+    made = result.events
+    assert alive(TaskEvent) == before + 40
+    assert result.events is made  # made once
+    assert events(result) == events(simulate(asks(Echo, 20, wrap=True)))
+
+
+@program
+def mixed() -> Any:
+    """Tasks that finish at once among other events: a spawn, an emit, a dead letter."""
+    echo = yield free_spawn(Echo, name="echo")
+    first = yield free_ask(echo, Task("a"))
+    yield emit(("between", first.output))
+    gone = yield free_spawn(PlainActor, name="gone")
+    yield free_stop(gone)
+    yield free_tell(gone, "lost")
+    second = yield free_ask(echo, Task("b"))
+    return second.output
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_events_made_when_read_are_those_a_traced_run_publishes_in_the_same_order(
+    seed: int,
+) -> None:
+    untraced = simulate(mixed(), seed=seed, trace=False)
+    traced = simulate(mixed(), seed=seed)
+    assert untraced.events == traced.events
+    assert [type(event).__name__ for event in untraced.events] == [
+        type(event).__name__ for event in traced.events
+    ]
+    # the result as a value: compared, shown, copied and pickled with its events
+    again = simulate(mixed(), seed=seed, trace=False)
+    assert again == untraced
+    assert hash(again) == hash(untraced)
+    assert "events=(" in repr(simulate(mixed(), seed=seed, trace=False))
+    assert attrs.evolve(again, status="failed").events == traced.events
+    assert pickle.loads(pickle.dumps(again)).events == traced.events
 
 
 def test_a_finished_task_leaves_nothing_for_the_collector() -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, final
 
 from playbill.actors import (
+    ActorEvent,
     Emitted,
     MailboxPolicy,
     SupervisionStrategy,
@@ -146,14 +147,21 @@ class _SimCell(KernelCell):
         # handles its message, with no fiber (unless a user handler takes `EmitStamped`)
         self._stamp = self.stamp_now if world.stamps_in_place else None
 
-    def stamp_now(self, make: Callable[[float], tuple[object, ...]]) -> None:
-        """Publish the events ``make`` makes at the virtual clock's time, as performing an
-        `EmitStamped` for each in this actor's message fiber would (trace lines included)."""
+    def stamp_now(self, make: Callable[..., tuple[object, ...]], *arguments: object) -> None:
+        """Publish the events ``make(*arguments, time)`` makes at the virtual clock's time, as
+        performing an `EmitStamped` for each in this actor's message fiber would (trace lines
+        included). Untraced, nothing reads them before the run is over: they are made only
+        if the result's ``events`` are read (`made_events`), and kept until then as the
+        call that makes them."""
         world = self.world
         clock = world.clock
         path = self.path
+        if not world.tracing:
+            world.events.append((path, clock, make, arguments))
+            world.events_deferred = True
+            return
         append = world.events.append
-        for event in make(clock):
+        for event in make(*arguments, clock):
             append(Emitted(path, clock, event))
             if world.tracing:
                 world.log(
@@ -252,6 +260,25 @@ class _SimCell(KernelCell):
         raise ProgramError(
             "await ref.send(...) cannot run in the simulator; yield ref.free_tell(...) instead"
         )
+
+
+# published events not made yet (`_SimCell.stamp_now`): the actor's path, the time, and the
+# call that makes them
+_Deferred = tuple[str, float, Callable[..., tuple[object, ...]], tuple[object, ...]]
+
+
+def made_events(published: list[ActorEvent | _Deferred]) -> tuple[ActorEvent, ...]:
+    """The events of a run, in the order they were published, those deferred made now."""
+    events: list[ActorEvent] = []
+    append = events.append
+    for entry in published:
+        if type(entry) is tuple:
+            path, clock, make, arguments = entry
+            for event in make(*arguments, clock):
+                append(Emitted(path, clock, event))
+        else:
+            append(entry)  # type: ignore[arg-type]
+    return tuple(events)
 
 
 # -- the world --------------------------------------------------------------------------------

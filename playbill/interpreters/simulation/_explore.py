@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import random as _random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, final
@@ -25,6 +26,7 @@ from playbill.effects._checks import callable_with, check_flag, describe_callabl
 from playbill.effects._handlers import HandlerFactory, Handlers, HandlerTable, fresh_handlers
 from playbill.effects._program import Generate
 from playbill.interpreters.simulation._choosers import Chooser, _AroundChooser, _chooser
+from playbill.interpreters.simulation._envelopes import made_events
 from playbill.interpreters.simulation._progress import Progress
 from playbill.interpreters.simulation._schedule import (
     AskCycles,
@@ -34,6 +36,7 @@ from playbill.interpreters.simulation._schedule import (
     SimulationOptions,
     SimulationResult,
     TraceLine,
+    defer_events,
 )
 from playbill.interpreters.simulation._world import _World
 
@@ -176,7 +179,7 @@ def simulate(
             "finishing: a livelock (actors or fibers that keep each other busy), or work "
             "larger than max_steps"
         )
-    return SimulationResult(
+    result = SimulationResult(
         status,
         value,
         error,
@@ -184,12 +187,15 @@ def simulate(
         tuple(world.trace),
         world.finished_at if status in ("completed", "failed") else world.clock,
         world.dead_letters.count,
-        tuple(world.events),
+        () if world.events_deferred else tuple(world.events),  # type: ignore[arg-type]
         world.unobserved_failures(),
         tuple(world.widths),
         tuple(world.kinds),
         world.failure_index(error) if status != "completed" else None,
     )
+    if world.events_deferred:  # made when read, if ever
+        result = defer_events(result, functools.partial(made_events, world.events))
+    return result
 
 
 def _as_schedule(schedule: object) -> Schedule | None:

@@ -69,6 +69,7 @@ from playbill.interpreters.simulation._envelopes import (
     _AskExpiry,
     _bind,
     _Deadlocked,
+    _Deferred,
     _Envelope,
     _refuse_async,
     _SimCell,
@@ -103,7 +104,7 @@ class _Mail(FiberScheduler):
         # the types of what a receive returned that are plain replies (no program, effect
         # or awaitable): the builtins', and each other type once seen to be one
         plain_types: set[type]
-        events: list[ActorEvent]
+        events: list[ActorEvent | _Deferred]
         dead_letters: DeadLetters
         names: Iterator[int]
         steps: int

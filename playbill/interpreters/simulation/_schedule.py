@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import enum
 import string
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Literal, TypeVar, final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, final
 from urllib.parse import quote, unquote
 
 import attrs
@@ -523,6 +523,27 @@ class SimulationResult(Generic[A]):
     kinds: tuple[StepKind, ...] = field(default=(), repr=False)
     """The `StepKind` of each row (empty when the run was not traced)."""
     failure_index: int | None = field(default=None, repr=False)
+    # what makes ``events`` when they are first read, while they are not made yet (see
+    # `defer_events`); None once they are
+    _events_maker: Callable[[], tuple[ActorEvent, ...]] | None = field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )
+
+    if not TYPE_CHECKING:  # (typed code sees ``events`` as the field it is)
+
+        def __getattr__(self, name: str) -> Any:
+            # called only for an attribute not set: ``events`` of a run that left them to
+            # be made when read (equality, repr, pickling and attrs' helpers read them too)
+            if name == "events":
+                maker = self._events_maker
+                if maker is not None:
+                    events = maker()
+                    _set_result_events(self, events)
+                    _set_result_events_maker(self, None)
+                    return events
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+            )
 
     @property
     def trace(self) -> tuple[TraceLine, ...]:
@@ -653,3 +674,19 @@ class SimulationResult(Generic[A]):
             if key != "trace" and key not in carried
         )
         return f"replay({program_expression}, {str(self.schedule)!r}{given})"
+
+
+_set_result_events = SimulationResult.__dict__["events"].__set__
+_set_result_events_maker = SimulationResult.__dict__["_events_maker"].__set__
+_unset_result_events = SimulationResult.__dict__["events"].__delete__
+
+
+def defer_events(
+    result: SimulationResult[A], maker: Callable[[], tuple[ActorEvent, ...]]
+) -> SimulationResult[A]:
+    """``result``, its ``events`` made by ``maker`` when first read rather than now: a run
+    that publishes many events nobody reads (an agent's tasks, two events each) does not
+    pay for them. ``maker`` must make the same events whenever it is called."""
+    _unset_result_events(result)
+    _set_result_events_maker(result, maker)
+    return result

@@ -95,6 +95,7 @@ from playbill.interpreters.simulation._envelopes import (
     _PLAIN,
     _bind,
     _Deadlocked,
+    _Deferred,
     _Envelope,
     _is_notice,
     _Names,
@@ -178,7 +179,8 @@ class _World(_Mail):
         # the errors trace lines showed, by id, with the index of the first line of each
         self.failures: dict[int, tuple[BaseException, int]] = {}
         self.hook_error: BaseException | None = None  # the failure of the hook just finished
-        self.events: list[ActorEvent] = []
+        self.events: list[ActorEvent | _Deferred] = []
+        self.events_deferred = False  # whether some are (`_SimCell.stamp_now`)
         self.dead_letters = DeadLetters()
         self.uids = itertools.count(1)
         self.realm = new_realm(simulated=True)
