@@ -37,6 +37,7 @@ from playbill.interpreters._fibers import (
     _WAITING,
     ERROR,
     _Fiber,
+    _Timer,
     _Wait,
 )
 from playbill.interpreters.simulation._schedule import StepKind
@@ -74,8 +75,13 @@ class _Envelope:
         return None
 
 
-class _AskExpiry:
-    """An ask's timeout: if its fiber still waits for this reply, it fails with `AskTimeout`."""
+def _never() -> None:
+    """The action of an `_AskExpiry` as a plain timer's: none (`_World.fire` calls it)."""
+
+
+class _AskExpiry(_Timer):
+    """An ask's timeout, and the timer of its deadline (one object an ask, not two): if its
+    fiber still waits for this reply, it fails with `AskTimeout`."""
 
     __slots__ = ("envelope", "fiber", "limit", "message", "path", "world")
 
@@ -94,6 +100,9 @@ class _AskExpiry:
         self.path = path
         self.message = message
         self.limit = limit
+        self.action = _never  # (`_World.fire` calls the expiry itself)
+        self.active = True
+        self.sequence = -1
 
     def __call__(self) -> None:
         fiber, envelope, world = self.fiber, self.envelope, self.world

@@ -61,7 +61,6 @@ from playbill.interpreters._fibers import (
     VALUE,
     FiberScheduler,
     _Fiber,
-    _Timer,
     _Wait,
 )
 from playbill.interpreters.simulation._envelopes import (
@@ -119,7 +118,7 @@ class _Mail(FiberScheduler):
 
         def post_system(self, cell: _SimCell, message: object) -> None: ...
 
-        def add_deadline(self, limit: float, action: Callable[[], None]) -> _Timer: ...
+        def add_deadline(self, limit: float, timer: _AskExpiry) -> _AskExpiry: ...
 
         def fault(self, kind: str, where: str, what: str) -> bool: ...
 

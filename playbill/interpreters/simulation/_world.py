@@ -93,6 +93,7 @@ from playbill.interpreters.simulation._choosers import _RANDOM_BUCKETS, _UNMIX, 
 from playbill.interpreters.simulation._envelopes import (
     _IMMEDIATE,
     _PLAIN,
+    _AskExpiry,
     _bind,
     _Deadlocked,
     _Deferred,
@@ -400,10 +401,9 @@ class _World(_Mail):
             heapq.heappush(self.timers, (self.clock + delay, sequence, timer))
         return timer
 
-    def add_deadline(self, limit: float, action: Callable[[], None]) -> _Timer:
-        """A timer for an ask: asks with one timeout expire in the order they were made, so
-        each timeout keeps a plain queue (no heap to sift for the many answered in time)."""
-        timer = _Timer(action)
+    def add_deadline(self, limit: float, timer: _AskExpiry) -> _AskExpiry:
+        """Queue an ask's deadline: asks with one timeout expire in the order they were made,
+        so each timeout keeps a plain queue (no heap to sift for the many answered in time)."""
         queue = self.deadlines.get(limit)
         if queue is None:
             queue = self.deadlines[limit] = deque()
@@ -456,7 +456,10 @@ class _World(_Mail):
     def fire(self, timer: _Timer) -> None:
         self.drop_option(self.due.pop(timer.sequence))
         timer.active = False
-        timer.action()
+        if type(timer) is _AskExpiry:  # an ask's deadline: the expiry is its own timer
+            timer()
+        else:
+            timer.action()
 
     def abort_stuck(self) -> None:
         """The shutdown cannot go on (an actor never finishes its message): as asyncio does
