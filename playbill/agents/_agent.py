@@ -23,14 +23,9 @@ from playbill.agents._values import (
     TaskLink,
     TaskResult,
     TaskStatus,
-    _set_event_agent_path,
-    _set_event_data,
-    _set_event_kind,
-    _set_event_parent_agent_path,
-    _set_event_parent_task_id,
-    _set_event_run_id,
-    _set_event_task_id,
-    _set_event_time,
+    _set_class,
+    _TaskEventSlots,
+    new_task_event,
     trusted_task,
 )
 from playbill.effects import (
@@ -166,18 +161,19 @@ def _event(running: _Running, kind: TaskEventKind, data: object, time: float) ->
     """One event of the running task, made with the time the interpreter stamps it with
     (`EmitStamped`: one effect, where the time and then the event would be two). Bound to
     its task, kind and data by `functools.partial`, which is made in C: no frame, no
-    ``__init__`` per event; the event's slots are set directly, as ``TaskEvent.__init__``
-    does (a class call costs as much as the eight slots)."""
-    event = _new(TaskEvent)
-    _set_event_kind(event, kind)
-    _set_event_task_id(event, running.task_id)
-    _set_event_agent_path(event, running.agent_path)
-    _set_event_parent_task_id(event, running.parent_task_id)
-    _set_event_parent_agent_path(event, running.parent_agent_path)
-    _set_event_run_id(event, running.run_id)
-    _set_event_time(event, time)
-    _set_event_data(event, data)
-    return event
+    ``__init__`` per event; the event is built as `new_task_event` does (inline: one is made
+    per chunk)."""
+    event = _new(_TaskEventSlots)
+    event.kind = kind
+    event.task_id = running.task_id
+    event.agent_path = running.agent_path
+    event.parent_task_id = running.parent_task_id
+    event.parent_agent_path = running.parent_agent_path
+    event.run_id = running.run_id
+    event.time = time
+    event.data = data
+    _set_class(event, TaskEvent)
+    return event  # type: ignore[return-value]  # (a TaskEvent now)
 
 
 @final
@@ -194,7 +190,7 @@ class _Forwarded:
         running = self.running
         forward = running.forward
         assert forward is not None
-        return TaskEvent(
+        return new_task_event(
             TaskEventKind.CHUNK,
             forward.task_id,
             forward.agent_path,
@@ -679,10 +675,10 @@ def _started_and_completed(
 ) -> tuple[TaskEvent, TaskEvent]:
     """The ``started`` and ``completed`` events of a task that finished at once."""
     return (
-        TaskEvent(
+        new_task_event(
             TaskEventKind.STARTED, task_id, path, parent_task_id, parent_path, run_id, time, None
         ),
-        TaskEvent(
+        new_task_event(
             TaskEventKind.COMPLETED,
             task_id,
             path,

@@ -195,3 +195,29 @@ def test_the_per_task_values_built_by_hand_keep_every_field_by_position_and_by_n
     assert emitted == Emitted(path="/a", time=1.5, event=by_name)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         emitted.path = "/b"  # type: ignore[misc]
+
+
+def test_a_task_event_the_agent_layer_builds_fast_is_a_true_frozen_task_event():
+    # new_task_event builds it as its plain slots class, then gives it its class
+    import weakref
+
+    from playbill.agents._values import new_task_event
+
+    parts = (TaskEventKind.CHUNK, "t1", "/a/b", "t0", "/a", "r", 2.5, ("x",))
+    fast, built = new_task_event(*parts), TaskEvent(*parts)
+    assert type(fast) is TaskEvent
+    assert fast == built
+    assert hash(fast) == hash(built)
+    assert repr(fast) == repr(built)
+    assert attrs.astuple(fast, recurse=False) == parts
+    assert attrs.evolve(fast, data="y") == TaskEvent(*parts[:-1], "y")
+    assert weakref.ref(fast)() is fast
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.data = "y"  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del fast.kind  # type: ignore[misc]
+    match fast:
+        case TaskEvent(TaskEventKind.CHUNK, "t1", data=data):
+            assert data == ("x",)
+        case _:
+            pytest.fail("a fast-built event matches as any other")
