@@ -105,7 +105,7 @@ class Machine:
     Done(value=42.0)
     """
 
-    __slots__ = ("_program", "_stack", "_transforms", "_waiting")
+    __slots__ = ("_in_step", "_in_step_kind", "_program", "_stack", "_transforms", "_waiting")
 
     def __init__(self, program: Program[Any]) -> None:
         if not isinstance(program, Program):
@@ -119,6 +119,38 @@ class Machine:
         # the transforms of the `Intercept` frames on the stack, innermost last (None: none
         # yet, so a machine that never meets one pays nothing for it)
         self._transforms: list[Callable[[Effect[Any]], Effect[Any]]] | None = None
+        # the one kind of effect the interpreter performs inside the step (`perform_in_step`)
+        self._in_step_kind: type | None = None
+        self._in_step: Callable[[Any], Effect[Any] | None] | None = None
+
+    def perform_in_step(
+        self, kind: type[Effect[Any]], perform: Callable[[Any], Effect[Any] | None]
+    ) -> None:
+        """Have the interpreter perform each effect of ``kind`` whose result is None (an
+        event published, say) inside the step, where a generator of ``@program`` yields it:
+        ``perform(effect)`` performs it and returns None, and the generator goes on at once
+        with None, with no `Next` made, returned and resumed (one round trip per event
+        saved). When the program must wait before it goes on (a buffer that pushes back),
+        ``perform`` returns the effect to wait on instead, which the step returns as its
+        `Next`; its result is the program's. What ``perform`` raises is raised into the
+        program at the effect. Effects of ``kind`` reached otherwise (a bare `Suspend`, a
+        ``flat_map``'s result) come out as `Next` as any other.
+
+        >>> from playbill import emit_stamped, program
+        >>> from playbill.effects import EmitStamped
+        >>> @program
+        ... def publish():
+        ...     yield emit_stamped(lambda time: ("one", time))
+        ...     yield emit_stamped(lambda time: ("two", time))
+        ...     return "done"
+        >>> published = []
+        >>> machine = Machine(publish())
+        >>> machine.perform_in_step(EmitStamped, lambda effect: published.append(effect.make(0.0)))
+        >>> machine.start(), published
+        (Done(value='done'), [('one', 0.0), ('two', 0.0)])
+        """
+        self._in_step_kind = kind
+        self._in_step = perform
 
     def start(self) -> Step:
         """Run until the first effect, or to the end."""
@@ -207,6 +239,12 @@ class Machine:
                                         effect = transforms[0](effect)
                                     else:
                                         effect = self._intercepted(effect)
+                                if type(effect) is self._in_step_kind:
+                                    instead = self._in_step(effect)  # type: ignore[misc]
+                                    if instead is None:  # performed: the generator goes on
+                                        value = None
+                                        continue
+                                    effect = instead
                                 # (built slot by slot: a class call costs as much again)
                                 waiting = self._waiting = _new(Next)
                                 _set_next_effect(waiting, effect)

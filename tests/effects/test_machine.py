@@ -1,7 +1,7 @@
 import pytest
 
-from playbill import ProgramError, now, program, pure
-from playbill.effects import Done, Failed, Intercept, Machine, Next, Now, Random
+from playbill import ProgramError, emit_stamped, now, program, pure
+from playbill.effects import Done, EmitStamped, Failed, Intercept, Machine, Next, Now, Random
 
 
 def test_the_stepper_stops_at_each_effect_and_resumes_with_its_result():
@@ -167,3 +167,67 @@ def test_a_transform_that_raises_fails_the_program_at_the_effect():
             return "caught"
 
     assert Machine(Intercept(body(), broken)).start() == Done("caught")
+
+
+# -- effects performed inside the step (an interpreter's agent events) -------------------------
+
+
+def _publishing(events):
+    @program
+    def body():
+        try:
+            yield emit_stamped(lambda time: ("a", time))
+            yield emit_stamped(lambda time: ("b", time))
+        except KeyError as error:
+            return f"caught {error}"
+        return (yield now())
+
+    return body()
+
+
+def test_an_effect_performed_in_step_goes_straight_back_into_its_generator():
+    events = []
+    machine = Machine(_publishing(events))
+    machine.perform_in_step(EmitStamped, lambda effect: events.append(effect.make(1.0)))
+    step = machine.start()
+    assert isinstance(step, Next)  # the first effect not performed in step
+    assert step.effect == Now()
+    assert events == [("a", 1.0), ("b", 1.0)]
+    assert step.resume(2.0) == Done(2.0)
+
+
+def test_an_effect_performed_in_step_may_hand_back_an_effect_to_wait_on():
+    waits = []
+
+    def perform(effect):
+        waits.append(effect.make(0.0))
+        return Random() if len(waits) == 1 else None  # wait once, after the first
+
+    machine = Machine(_publishing([]))
+    machine.perform_in_step(EmitStamped, perform)
+    step = machine.start()
+    assert isinstance(step, Next)
+    assert step.effect == Random()
+    assert waits == [("a", 0.0)]
+    step = step.resume(0.5)  # its result is the waited effect's; the generator goes on
+    assert waits == [("a", 0.0), ("b", 0.0)]
+    assert isinstance(step, Next)
+    assert step.effect == Now()
+
+
+def test_a_failure_of_an_effect_performed_in_step_is_raised_at_the_effect():
+    def perform(effect):
+        raise KeyError("full")
+
+    machine = Machine(_publishing([]))
+    machine.perform_in_step(EmitStamped, perform)
+    assert machine.start() == Done("caught 'full'")
+
+
+def test_only_a_generators_yield_is_performed_in_step():
+    machine = Machine(emit_stamped(lambda time: time).then(pure(1)))
+    machine.perform_in_step(EmitStamped, lambda effect: pytest.fail("performed in step"))
+    step = machine.start()
+    assert isinstance(step, Next)
+    assert type(step.effect) is EmitStamped
+    assert step.resume(None) == Done(1)

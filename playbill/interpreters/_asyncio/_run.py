@@ -30,6 +30,7 @@ from playbill.effects import (
     Cancelled,
     CompletePromise,
     Done,
+    Effect,
     Emit,
     EmitStamped,
     FailPromise,
@@ -115,6 +116,8 @@ class _Run:
         nothing, needs no coroutine at all (`ActorSystem._perform_now`); any other goes on
         with `finish`."""
         machine = Machine(program)
+        if not self.system._emits_handled:
+            machine.perform_in_step(EmitStamped, self._emit_in_step)
         step, pending = self._advance(machine, machine.start())
         return machine, step, pending
 
@@ -385,6 +388,24 @@ class _Run:
         stamp = time.time()  # the wall clock, as now() gives it
         return self._publish(effect.make(stamp), stamp)
 
+    def _emit_in_step(self, effect: EmitStamped) -> Effect[None] | None:
+        """`EmitStamped` performed inside the machine's step (`Machine.perform_in_step`: an
+        agent's chunk, with no round trip through `_advance`); a wait for the consumer of
+        the agent layer's run, when it pushes back."""
+        stamp = time.time()  # the wall clock, as now() gives it
+        event = effect.make(stamp)
+        system = self.system
+        if system._subscriptions:  # (as `_publish` does)
+            cell = self.cell
+            path = cell.path if cell is not None else f"/{system.name}"
+            system._publish(Emitted(path, stamp, event))
+        gate = system._event_gate
+        if gate is not None:  # a consumer that pushes back (the agent layer's runs)
+            pushback = gate(event)
+            if pushback is not None:  # a consumer pushing back
+                return Await(pushback, _EVENT_BUFFER)
+        return None
+
     def _publish(self, event: object, stamp: float) -> _Awaiting | None:
         system = self.system
         if system._subscriptions:
@@ -615,6 +636,8 @@ _PERFORMERS: dict[type, Callable[[_Run, Any], Any]] = {
     FailPromise: _Run._fail_promise,
     AwaitPromise: _Run._await_promise,
 }
+
+_EVENT_BUFFER = "the event stream's consumer (a full buffer)"
 
 _PROMISE_EFFECTS = frozenset({NewPromise, CompletePromise, FailPromise, AwaitPromise})
 
