@@ -23,7 +23,6 @@ from playbill.agents._values import (
     TaskLink,
     TaskResult,
     TaskStatus,
-    _set_class,
     _TaskEventSlots,
     new_task_event,
     trusted_task,
@@ -51,7 +50,8 @@ from playbill.effects import (
     Timeout,
     program,
 )
-from playbill.effects._program import _slot_setter
+from playbill.effects._program import _SuspendSlots
+from playbill.effects._vocabulary import _EmitStampedSlots
 
 __all__ = ["AgentActor", "agent_class", "check_skills", "is_agent"]
 
@@ -163,7 +163,7 @@ def _event(running: _Running, kind: TaskEventKind, data: object, time: float) ->
     its task, kind and data by `functools.partial`, which is made in C: no frame, no
     ``__init__`` per event; the event is built as `new_task_event` does (inline: one is made
     per chunk)."""
-    event = _new(_TaskEventSlots)
+    event = _TaskEventSlots()
     event.kind = kind
     event.task_id = running.task_id
     event.agent_path = running.agent_path
@@ -172,7 +172,7 @@ def _event(running: _Running, kind: TaskEventKind, data: object, time: float) ->
     event.run_id = running.run_id
     event.time = time
     event.data = data
-    _set_class(event, TaskEvent)
+    event.__class__ = TaskEvent
     return event  # type: ignore[return-value]  # (a TaskEvent now)
 
 
@@ -203,19 +203,19 @@ class _Forwarded:
 
 
 def _stamped(running: _Running, kind: TaskEventKind, data: object) -> Suspend[None]:
-    # built slot by slot: EmitStamped's check of its maker is skipped (a partial is callable),
-    # and neither it nor the Suspend pays a class call (several a task, one per chunk)
-    effect = _new(EmitStamped)
-    _set_make(effect, _partial(_event, running, kind, data))
-    suspend: Suspend[None] = _new(Suspend)
-    _set_suspend_effect(suspend, effect)
-    return suspend
+    # built as their plain slots classes, then given their own: EmitStamped's check of its
+    # maker is skipped (a partial is callable), and neither pays a class call nor a slot
+    # setter's (several a task, one per chunk)
+    effect = _EmitStampedSlots()
+    effect.make = _partial(_event, running, kind, data)
+    effect.__class__ = EmitStamped
+    suspend = _SuspendSlots()
+    suspend.effect = effect  # type: ignore[assignment]  # (an EmitStamped now)
+    suspend.__class__ = Suspend
+    return suspend  # type: ignore[return-value]  # (a Suspend now)
 
 
-_new = object.__new__
 _partial = functools.partial
-_set_make = _slot_setter(EmitStamped, "make")
-_set_suspend_effect = _slot_setter(Suspend, "effect")
 
 
 def _publish(running: _Running, kind: TaskEventKind, data: object) -> Program[None]:
@@ -439,11 +439,13 @@ class AgentActor(Actor, Generic[I, O]):
             # (checked, or stream_agent's)
             return _chunk(self._need_running("chunk"), data)
         # the common case, inline (`_stamped`): one is made per chunk streamed
-        effect = _new(EmitStamped)
-        _set_make(effect, _partial(_event, running, _CHUNK, data))
-        suspend: Suspend[None] = _new(Suspend)
-        _set_suspend_effect(suspend, effect)
-        return suspend
+        effect = _EmitStampedSlots()
+        effect.make = _partial(_event, running, _CHUNK, data)
+        effect.__class__ = EmitStamped
+        suspend = _SuspendSlots()
+        suspend.effect = effect  # type: ignore[assignment]  # (an EmitStamped now)
+        suspend.__class__ = Suspend
+        return suspend  # type: ignore[return-value]  # (a Suspend now)
 
     @property
     def task(self) -> TaskLink:

@@ -26,7 +26,8 @@ from playbill.agents._values import (
     TaskEventKind,
     TaskResult,
     TaskStatus,
-    _set_stream_event,
+    _StreamEventSlots,
+    new_stream_event,
 )
 from playbill.effects import ActorRef, ActorStopped, AskTimeout, InvalidArgument, ProgramError
 from playbill.effects._checks import check_count, check_seconds
@@ -375,24 +376,34 @@ class TaskStream(_Stream, Generic[O]):
     def __init__(self, run: _Run) -> None:
         self._run = run
         self._done = False
+        # the channel's queues, read by every item: the events kept, the publishers waiting
+        self._events = run.channel.events
+        self._writers = run.channel.writers
 
     def __aiter__(self) -> AsyncIterator[StreamEvent | StreamResult[O]]:
         return self
 
     async def __anext__(self) -> StreamEvent | StreamResult[O]:
+        events = self._events
+        if events and not self._writers:  # one kept already, nobody to let in: the usual
+            # (built as `new_stream_event` does, inline: one is made per event)
+            item = _StreamEventSlots()
+            item.event = events.popleft()
+            item.__class__ = StreamEvent
+            return item  # type: ignore[return-value]  # (a StreamEvent now)
+        return await self._wait()
+
+    async def _wait(self) -> StreamEvent | StreamResult[O]:
+        """The next item when none is kept, or a publisher waits for room."""
         if self._done:
             raise StopAsyncIteration
         run = self._run
         channel = run.channel
-        if channel.events and not channel.writers:  # one kept already, nobody to let in
-            item = _new(StreamEvent)  # (its slot set directly: one is made per event)
-            _set_stream_event(item, channel.events.popleft())
-            return item
         event = channel.take()  # (lets a waiting publisher in)
         if event is None:
             event = await channel.next(run.run_id)
         if event is not None:
-            return StreamEvent(event)
+            return new_stream_event(event)
         if run.channel.left:  # left early: nothing more, even while a live agent works on
             self._done = True
             raise StopAsyncIteration

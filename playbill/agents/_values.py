@@ -287,10 +287,6 @@ class TaskEvent(_TaskEventSlots):
         _set_event_data(self, data)
 
 
-_new = object.__new__
-_set_class = object.__dict__["__class__"].__set__
-
-
 def new_task_event(
     kind: TaskEventKind,
     task_id: str,
@@ -303,7 +299,7 @@ def new_task_event(
 ) -> TaskEvent:
     """A `TaskEvent` of parts the agent layer made itself (not checked: its ``__init__``
     checks nothing either), built at a third of a class call's cost (see `_TaskEventSlots`)."""
-    event = _new(_TaskEventSlots)
+    event = _TaskEventSlots()
     event.kind = kind
     event.task_id = task_id
     event.agent_path = agent_path
@@ -312,7 +308,7 @@ def new_task_event(
     event.run_id = run_id
     event.time = time
     event.data = data
-    _set_class(event, TaskEvent)
+    event.__class__ = TaskEvent  # (a plain store: a descriptor's setter call costs more)
     return event  # type: ignore[return-value]  # (a TaskEvent now)
 
 
@@ -330,9 +326,19 @@ _set_event_time = _slot_setter(TaskEvent, "time")
 _set_event_data = _slot_setter(TaskEvent, "data")
 
 
+class _StreamEventSlots:
+    """The slot of a `StreamEvent`, in a plain class: `ask_stream` builds each item as one
+    of these, then turns it into the `StreamEvent` it is (`new_stream_event`), as
+    `new_task_event` does."""
+
+    event: TaskEvent
+
+    __slots__ = ("__weakref__", "event")
+
+
 @final
 @frozen(init=False)
-class StreamEvent:
+class StreamEvent(_StreamEventSlots):
     """An item of `AgentSystem.ask_stream`: one event of the task (or of a task it sent)."""
 
     event: TaskEvent
@@ -342,6 +348,14 @@ class StreamEvent:
 
 
 _set_stream_event = _slot_setter(StreamEvent, "event")
+
+
+def new_stream_event(event: TaskEvent) -> StreamEvent:
+    """``StreamEvent(event)`` at a third of the cost (see `new_task_event`)."""
+    item = _StreamEventSlots()
+    item.event = event
+    item.__class__ = StreamEvent
+    return item  # type: ignore[return-value]  # (a StreamEvent now)
 
 
 @final

@@ -298,9 +298,19 @@ def _check_make(_: object, __: object, make: Any) -> None:
         )
 
 
+class _EmitStampedSlots:
+    """The slot of an `EmitStamped`, in a plain class, for the agent layer's hot path (one
+    per chunk streamed): built with a plain store, then made the `EmitStamped` it is by
+    assigning its class, as `Suspend`'s (`_SuspendSlots`)."""
+
+    make: Callable[[float], object]
+
+    __slots__ = ("__weakref__", "make")
+
+
 @final
 @frozen(init=False)
-class EmitStamped(Effect[None]):
+class EmitStamped(_EmitStampedSlots, Effect[None]):
     """Publish ``make(time)`` on the system event stream, ``time`` being the interpreter's
     clock (`Now`'s): one effect where ``now()`` then ``emit(...)`` are two."""
 

@@ -221,3 +221,39 @@ def test_a_task_event_the_agent_layer_builds_fast_is_a_true_frozen_task_event():
             assert data == ("x",)
         case _:
             pytest.fail("a fast-built event matches as any other")
+
+
+def test_a_stream_event_the_agent_layer_builds_fast_is_a_true_frozen_stream_event():
+    from playbill.agents import StreamEvent
+    from playbill.agents._values import new_stream_event
+
+    inner = event("chunk", "a")
+    fast = new_stream_event(inner)
+    assert type(fast) is StreamEvent
+    assert fast == StreamEvent(inner)
+    assert hash(fast) == hash(StreamEvent(inner))
+    assert repr(fast) == repr(StreamEvent(inner))
+    assert attrs.astuple(fast, recurse=False) == (inner,)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.event = inner  # type: ignore[misc]
+
+
+def test_an_agents_chunk_is_a_true_suspend_of_a_true_emit_stamped():
+    # both built as their plain slots classes, then given their own (one per chunk)
+    from playbill.agents._agent import _Running, _stamped
+    from playbill.effects import EmitStamped, Program, Suspend
+
+    running = _Running(Task("x", "t1", "r"), "t1", "/app/a")
+    chunk = _stamped(running, TaskEventKind.CHUNK, "word")
+    assert type(chunk) is Suspend
+    assert isinstance(chunk, Program)
+    assert type(chunk.effect) is EmitStamped
+    assert chunk == Suspend(chunk.effect)
+    assert chunk.effect == EmitStamped(chunk.effect.make)
+    assert chunk.effect.make(2.0) == TaskEvent(
+        TaskEventKind.CHUNK, "t1", "/app/a", None, None, "r", 2.0, "word"
+    )
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        chunk.effect = None  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        chunk.effect.make = None  # type: ignore[misc]
