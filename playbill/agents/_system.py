@@ -187,6 +187,9 @@ class _Run:
                 cell = system.actors._resolve(root)
                 if cell is not None:
                     cell._retire(cell)
+                    # and the run ends as it terminates, in that same turn: the consumer
+                    # woken by its first event then reads every event and the end at once
+                    cell.on_gone = self._root_gone
         # done once the run is over: its outcome settled and its actors gone
         self.driver: asyncio.Future[None] = system.actors._loop.create_future()
         self.settled = False
@@ -217,6 +220,13 @@ class _Run:
             return
         error = reply.exception()
         self._settle(reply.result() if error is None else None, error)
+
+    def _root_gone(self) -> None:
+        """The ephemeral root terminated (its answer given, or failed): the run ends now,
+        rather than once the reply's callback runs on the loop's next turn."""
+        reply = self.reply
+        if isinstance(reply, asyncio.Future) and reply.done():
+            self._replied(reply)
 
     def _settle(self, result: Any, error: BaseException | None) -> None:
         """Record how the root task ended, then end the run once its actors are gone."""

@@ -47,6 +47,7 @@ from playbill.actors._reports import (
 )
 from playbill.actors._routing import ROUTER_MESSAGES
 from playbill.actors._signals import STOP
+from playbill.actors._stop_policies import WHEN_DRAINED
 from playbill.actors._tree import THROUGHPUT
 from playbill.actors._virtual import GrainBinding
 from playbill.effects import (
@@ -109,6 +110,7 @@ class _Cell(KernelCell):
         "in_program",
         "interrupting",
         "loop",
+        "on_gone",
         "system",
         "task",
         "waiter",
@@ -157,6 +159,9 @@ class _Cell(KernelCell):
         # senders waiting for room (a deque of its own once one waits: most never do)
         self.blocked: deque[tuple[asyncio.Future[None], object]] = _NOBODY
         self._terminated: asyncio.Future[None] | None = None
+        # called once it has terminated, in that same turn (`terminated()`'s callbacks wait
+        # for the next): an ephemeral run's root ends its run there (`agents._system._Run`)
+        self.on_gone: Callable[[], None] | None = None
         self.task: asyncio.Task[None] | None = None
         # set when its start, or its first message, was carried out inline by the program
         # that spawned and asked it (`ask_inline`): its task then skips on_start, and
@@ -735,8 +740,10 @@ class _Cell(KernelCell):
                             system._dead_letter(result, self.path, DeadLetterReason.LATE_REPLY)
                         else:
                             future.set_result(result)
-                    if self.stop_policy is not None:  # (its decision: the kernel's)
-                        self._apply(system._kernel.handled(self, message))
+                    # (a stop policy's decision: the kernel's; True: it stopped, and is gone)
+                    if self.stop_policy is not None and self._handled(message):
+                        self.handled_count += handled + 1
+                        return
                     handled += 1
                     if handled >= limit:
                         if notes is not None:  # its run noted: before others run, or as
@@ -799,6 +806,25 @@ class _Cell(KernelCell):
         if current is not None:
             self._undeliverable(current, DeadLetterReason.UNPROCESSED)
         self._apply(self.system._kernel.terminate(self))
+
+    def _handled(self, message: object) -> bool:
+        """The kernel's decision once ``message`` is handled (the cell has a stop policy);
+        True when it terminated then. A retired cell (`WHEN_DRAINED`: an ephemeral run's
+        root, a router's old routee) that has nothing more to do — idle, childless, its
+        ``on_stop`` the default — stops in one transition (`Kernel.stop_at_once`): no STOP
+        posted to itself and taken back, no hook to run."""
+        kernel = self.system._kernel
+        if (
+            self.stop_policy is WHEN_DRAINED
+            and type(self) is _Cell
+            and type(self.instance).on_stop is Actor.on_stop
+        ):
+            at_once = kernel.stop_at_once(self)
+            if at_once is not None:
+                self._apply(at_once)
+                return True
+        self._apply(kernel.handled(self, message))
+        return False
 
     def _deliver_first(self, message: object) -> None:
         """Queue a runtime message (``Terminated``) ahead of the user messages: handled next,
@@ -876,9 +902,14 @@ class _Cell(KernelCell):
                 command.watcher._deliver_first(command.message)  # type: ignore[union-attr]
             elif kind is Gone:
                 system._failure_log.forget(command.cell.path)  # type: ignore[union-attr]
-                terminated = command.cell._terminated  # type: ignore[union-attr]
+                gone = command.cell  # type: ignore[union-attr]
+                terminated = gone._terminated
                 if terminated is not None and not terminated.done():
                     terminated.set_result(None)
+                then = gone.on_gone
+                if then is not None:
+                    gone.on_gone = None
+                    then()
             elif kind is ContinueAfterChildren:  # in the parent's own task
                 command.cell.post_system(command)  # type: ignore[union-attr]
             elif kind is PostSystemLater:
