@@ -745,8 +745,10 @@ def agent_class(candidate: object, where: str) -> type[AgentActor[Any, Any]]:
     Anything else is refused with `InvalidArgument`, naming ``where``.
     """
     if isinstance(candidate, type):
-        with contextlib.suppress(KeyError, TypeError):
+        try:  # (a try, not contextlib.suppress: this is on every run's and ask_agent's way)
             return _CLASSES[candidate]  # checked before: a signature costs more than a task
+        except (KeyError, TypeError):
+            pass
         _check_constructible(candidate, where)
         if issubclass(candidate, AgentActor):
             with contextlib.suppress(TypeError):

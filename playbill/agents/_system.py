@@ -165,31 +165,31 @@ class _Run:
         self.root_ended = False  # the root published its terminal event
         self.timed_out: BaseException | None = None  # the root's deadline passed mid-task
         self.held: TaskEvent | None = None  # the root's 'cancelled', once it timed out
+        self.gone = False  # the ephemeral root terminated
+        self.reply: Awaitable[Any]
+        actors = system.actors
         if agent is not None:  # an ephemeral root: spawned now, so a bad agent fails here
-            self.root = system.actors.spawn(agent, f"run-{run_id}")
+            cell = actors._spawn(actors._running_guardian(), agent, f"run-{run_id}", None, None)
+            self.root = cell.ref
             self.ephemeral = True
+            # the task is sent now, so the root takes it on the loop's next turn (its
+            # timeout checked by `run`); then it stops by itself, its last step
+            self.reply = cell.ask(task, timeout)
+            cell._retire(cell)
+            # and the run ends as it terminates, in that same turn: the consumer woken by
+            # its first event then reads every event and the end at once
+            cell.on_gone = self._root_gone
         else:
             self.root = target
             self.ephemeral = False
-        root = self.root
-        assert root is not None
-        # the task is sent now, so the root takes it on the loop's next turn; a refusal (a
-        # ref that is not live) is the run's failure, as any other
-        self.reply: Awaitable[Any]
-        try:
-            self.reply = root.ask(task, self.timeout)
-        except Exception as error:
-            refused = system.actors._loop.create_future()
-            refused.set_exception(error)
-            self.reply = refused
-        else:
-            if self.ephemeral:  # it stops by itself once the task is done: its last step
-                cell = system.actors._resolve(root)
-                if cell is not None:
-                    cell._retire(cell)
-                    # and the run ends as it terminates, in that same turn: the consumer
-                    # woken by its first event then reads every event and the end at once
-                    cell.on_gone = self._root_gone
+            assert target is not None
+            # a refusal (a ref that is not live) is the run's failure, as any other
+            try:
+                self.reply = target.ask(task, self.timeout)
+            except Exception as error:
+                refused = actors._loop.create_future()
+                refused.set_exception(error)
+                self.reply = refused
         # done once the run is over: its outcome settled and its actors gone
         self.driver: asyncio.Future[None] = system.actors._loop.create_future()
         self.settled = False
@@ -224,6 +224,7 @@ class _Run:
     def _root_gone(self) -> None:
         """The ephemeral root terminated (its answer given, or failed): the run ends now,
         rather than once the reply's callback runs on the loop's next turn."""
+        self.gone = True
         reply = self.reply
         if isinstance(reply, asyncio.Future) and reply.done():
             self._replied(reply)
@@ -261,7 +262,7 @@ class _Run:
                 self.channel.release(everyone=True)
             self.result = TaskResult(task_id, TaskStatus.FAILED, error=error)
             self.status = TaskStatus.FAILED
-        if self.ephemeral:  # the root and its whole tree are gone before the stream ends
+        if self.ephemeral and not self.gone:  # its whole tree is gone before the stream ends
             root.stop(interrupt=True)
             cell = self.system.actors._resolve(root)
             if cell is not None:
@@ -366,7 +367,9 @@ class AgentRun(_Stream):
             event = await run.channel.next(run.run_id)
         if event is not None:
             return event
-        await asyncio.shield(run.driver)
+        driver = run.driver
+        if not driver.done():  # (done, as it mostly is by now: nothing to wait for)
+            await asyncio.shield(driver)
         result = run.result
         if result is not None and result.status is TaskStatus.FAILED and not run.channel.left:
             run.channel.left = True  # raised once
@@ -647,13 +650,13 @@ class AgentSystem:
         """Refuse a run id whose root actor's name, ``run-<run_id>``, a live top-level actor
         already has (one the user spawned)."""
         name = f"run-{run_id}"
-        for child in self.actors.children:
-            if child.path.rsplit("/", 1)[-1] == name:
-                raise InvalidArgument(
-                    f"{where} run_id {run_id!r} would name the run's root actor {name!r}, "
-                    f"but {child.path} is already a live actor of that name; give another "
-                    "run_id (or leave it out for a fresh one)"
-                )
+        child = self.actors._running_guardian().children_cells.get(name)
+        if child is not None:
+            raise InvalidArgument(
+                f"{where} run_id {run_id!r} would name the run's root actor {name!r}, "
+                f"but {child.path} is already a live actor of that name; give another "
+                "run_id (or leave it out for a fresh one)"
+            )
 
     def _check_agent_ref(self, target: ActorRef) -> None:
         """Refuse a live actor that is not an agent: it would not answer a `Task` with a
