@@ -633,7 +633,10 @@ def _perform_at_once(
     agent._running = running
     try:
         produced = agent.execute(task.input)
-        if type(produced) is Pure:
+        kind = type(produced)
+        if kind in _PLAIN_OUTPUTS:  # (no program, coroutine or generator: the common case)
+            output = produced
+        elif kind is Pure:
             output = produced.value
         elif (
             isinstance(produced, Program)
@@ -643,7 +646,8 @@ def _perform_at_once(
             return _perform(agent, task, running, produced)
         else:
             output = produced
-        agent._check_output(output)
+        if agent._declared is not None:
+            agent._check_output(output)
     except (Cancelled, Exception) as error:
         # failed at once: published and raised as `_perform` does it (the events may have a
         # reader by the time the failure is handled)
@@ -664,6 +668,12 @@ def _perform_at_once(
             output,
         )
     return TaskResult(task_id, TaskStatus.COMPLETED, output)
+
+
+# outputs that are plainly no program, awaitable or async generator (exact types only)
+_PLAIN_OUTPUTS = frozenset(
+    {type(None), int, float, complex, str, bytes, bool, tuple, list, dict, set, frozenset}
+)
 
 
 def _started_and_completed(

@@ -25,6 +25,7 @@ class _Deadlines:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self.time = loop.time  # (bound once: read on every ask)
         self.queues: dict[float, deque[tuple[float, asyncio.Future[Any], _Cell, object]]] = {}
         self.armed: dict[float, asyncio.TimerHandle] = {}
         self.compact_at: dict[float, int] = {}
@@ -35,11 +36,11 @@ class _Deadlines:
             queue = self.queues[limit] = deque()
         while queue and queue[0][1].done():
             queue.popleft()
-        if len(queue) >= self.compact_at.get(limit, 1024):
+        if len(queue) >= 1024 and len(queue) >= self.compact_at.get(limit, 1024):
             # a slow ask at the head keeps answered ones behind it: drop those now and then
             queue = self.queues[limit] = deque(entry for entry in queue if not entry[1].done())
             self.compact_at[limit] = max(1024, 2 * len(queue))
-        queue.append((self.loop.time() + limit, future, cell, message))
+        queue.append((self.time() + limit, future, cell, message))
         if limit not in self.armed:
             self.armed[limit] = self.loop.call_at(queue[0][0], self.fire, limit)
 
