@@ -13,22 +13,18 @@ from playbill.agents._agent import agent_class
 from playbill.agents._values import Task, TaskResult
 from playbill.effects import (
     ActorRef,
-    Ask,
-    Ensuring,
     FlatMap,
     InvalidArgument,
-    Map,
     Parallel,
     Program,
     Spawn,
-    Stop,
     Suspend,
     gather,
     pure,
     race,
 )
+from playbill.effects._ask_once import AskThenStop
 from playbill.effects._checks import check_iterable
-from playbill.effects._program import _slot_setter
 from playbill.effects._vocabulary import _check_timeout
 
 __all__ = [
@@ -51,19 +47,9 @@ def _output(result: TaskResult[A]) -> A:
 def _ask_once(spawn: Program[ActorRef], task: Task[Any], timeout: float | None) -> Program[Any]:
     """``spawn``, then ask the child ``task``, then stop it, whatever happens — its work
     interrupted if the ask failed or was cancelled, so no ephemeral child outlives the call —
-    and produce the output; built from parts the callers checked (the ref is the spawn's)."""
-
-    def ask(child: ActorRef) -> Program[Any]:
-        stop = object.__new__(Stop)  # (Stop's check of its flag: True is one)
-        _set_stop_ref(stop, child)
-        _set_stop_interrupt(stop, True)
-        return Map(Ensuring(Suspend(Ask(child, task, timeout)), Suspend(stop)), _output)
-
-    return FlatMap(spawn, ask)
-
-
-_set_stop_ref = _slot_setter(Stop, "ref")
-_set_stop_interrupt = _slot_setter(Stop, "interrupt")
+    and produce the output; built from parts the callers checked (the ref is the spawn's).
+    The continuation is an `AskThenStop`, which the asyncio interpreter performs natively."""
+    return FlatMap(spawn, AskThenStop(task, timeout, _output))
 
 
 def _ask_checked(

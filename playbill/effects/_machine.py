@@ -188,6 +188,42 @@ class Machine:
         self._waiting = None
         return self._run(program)
 
+    # -- for an interpreter that performs a known continuation natively -------------------
+
+    def pop_continuation(self, kind: type) -> Any:
+        """While the program waits on an effect: the continuation of the `FlatMap` that
+        waits for that effect's result, removed from the stack, when it is a ``kind``
+        (the interpreter performs what it stands for itself, then resumes with the outcome);
+        else None, with nothing changed."""
+        stack = self._stack
+        if self._waiting is None or not stack:
+            return None
+        frame = stack[-1]
+        if type(frame) is not FlatMap or type(frame.continuation) is not kind:
+            return None
+        stack.pop()
+        return frame.continuation
+
+    def intercept(self, effect: Effect[Any]) -> Effect[Any]:
+        r"""``effect`` as the program's `Intercept`\ s would hand it to the interpreter had
+        the program yielded it where it waits now (each transform called once)."""
+        if self._transforms:
+            return self._intercepted(effect)
+        return effect
+
+    def wait_within(self, frames: tuple[Program[Any], ...], effect: Effect[Any]) -> Next:
+        """Wait on ``effect`` (intercepted already) inside ``frames`` — `Map`, `FlatMap` or
+        `Ensuring` nodes, outermost first, whose sources are ignored — in place of the effect
+        the program waits on now: as if the program had been ``frames`` around
+        ``Suspend(effect)``."""
+        if self._waiting is None:
+            raise _not_waiting()
+        self._stack.extend(frames)
+        waiting = self._waiting = _new(Next)
+        _set_next_effect(waiting, effect)
+        _set_next_machine(waiting, self)
+        return waiting
+
     @property
     def depth(self) -> int:
         """How many continuations wait on the stack (for tests and diagnostics)."""

@@ -33,6 +33,7 @@ from playbill.effects import (
     Effect,
     Emit,
     EmitStamped,
+    Ensuring,
     FailPromise,
     Fiber,
     FiberCancelled,
@@ -43,12 +44,14 @@ from playbill.effects import (
     LiveActor,
     LiveActors,
     Machine,
+    Map,
     MaybeFault,
     NewPromise,
     Next,
     Now,
     Parallel,
     Program,
+    Pure,
     Race,
     Random,
     SelfRef,
@@ -57,12 +60,14 @@ from playbill.effects import (
     Spawn,
     Step,
     Stop,
+    Suspend,
     Tell,
     TimedOut,
     Timeout,
     UnhandledEffect,
     Watch,
 )
+from playbill.effects._ask_once import AskThenStop, stop_of
 from playbill.effects._handlers import program_in_place
 
 if TYPE_CHECKING:
@@ -286,6 +291,9 @@ class _Run:
         except Exception as error:
             return machine.throw(error), None
         try:  # every way out leaves the child a task, unless it terminated inline
+            plan = machine.pop_continuation(AskThenStop)
+            if plan is not None:  # ask it once and stop it: performed here, not expanded
+                return self._ask_then_stop(machine, cell, plan)
             step = machine.resume(cell.ref)
             if type(step) is not Next:
                 return step, None
@@ -316,6 +324,42 @@ class _Run:
         finally:
             if cell.task is None and cell.phase is not _STOPPED:
                 cell.start()
+
+    def _ask_then_stop(self, machine: Machine, cell: _Cell, plan: AskThenStop) -> tuple[Step, Any]:
+        """What `AskThenStop` stands for — ask the child just spawned, stop it whatever
+        happens, then ``plan.then`` of the reply — performed with no program built: the ask
+        and the stop pass through the program's intercepts as the expansion's effects would,
+        each once and in that order. A child that answers inline is stopped inline;
+        otherwise the machine waits on the ask inside the expansion's frames (the stop a
+        finaliser, ``then`` a map) and the rest goes on as the expansion's would. The step
+        reached, and what it waits on (the caller gives the child a task if it needs one)."""
+        ref = cell.ref
+        ask = Ask(ref, plan.message, plan.timeout)
+        if not cell.can_begin_inline():  # it needs its task: the expansion as it is
+            return machine.wait_within(_expansion(plan, ref), machine.intercept(ask)), None
+        asked = machine.intercept(ask)
+        if type(asked) is not Ask or asked.ref.binding is not cell:  # rewritten: performed
+            return machine.wait_within(_expansion(plan, ref), asked), None
+        try:
+            done, reply = cell.ask_inline(asked.message, asked.timeout)
+        except Exception as error:  # it failed: the asker's error, its supervisor decides
+            machine.wait_within(_expansion(plan, ref), asked)
+            return machine.throw(error), None
+        if not done:  # it waits: its task finishes the message, the program awaits it
+            if self.main:  # the wait-for graph an AskTimeout describes
+                self.cell.asking = (cell, asked.message)  # type: ignore[union-attr]
+            return machine.wait_within(_expansion(plan, ref), asked), reply
+        stop = machine.intercept(stop_of(ref))
+        if type(stop) is not Stop or stop.ref.binding is not cell:
+            # the stop was rewritten: performed as the expansion's finaliser, then the reply
+            frames = (Map(_IGNORED, plan.then), Map(_IGNORED, _Constant(reply)))
+            return machine.wait_within(frames, stop), None
+        cell.stop_inline()  # (an interrupt of an idle actor is a plain stop)
+        try:
+            output = plan.then(reply)
+        except Exception as error:
+            return machine.throw(error), None
+        return machine.resume(output), None
 
     def _perform_effect(self, effect: Any) -> Any:
         system = self.system
@@ -568,6 +612,27 @@ class _Run:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 error = task.exception()
                 logger.error("a forked fiber failed and was never joined", exc_info=error)
+
+
+_IGNORED: Program[Any] = Pure(None)  # the source of a frame the machine is given directly
+
+
+def _expansion(plan: AskThenStop, ref: ActorRef) -> tuple[Program[Any], ...]:
+    """The frames of what ``plan`` expands to around its ask (`AskThenStop.__call__`)."""
+    return (Map(_IGNORED, plan.then), Ensuring(_IGNORED, Suspend(stop_of(ref))))
+
+
+@final
+class _Constant:
+    """A function giving ``value`` whatever it is given."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __call__(self, _: object) -> object:
+        return self.value
 
 
 @final
