@@ -134,3 +134,18 @@ def test_an_ask_an_intercept_redirects_is_performed_as_rewritten() -> None:
     value, _ = on_asyncio(body())
     assert value == "other x"
     assert simulate(body()).value == "other x"
+
+
+class Chain(AgentActor[int, int]):
+    @program
+    def execute(self, depth: int) -> Any:
+        if depth == 0:
+            return 0
+        return 1 + (yield ask_agent(Chain, depth - 1))
+
+
+def test_a_chain_of_children_each_asking_the_next_inline_stays_within_the_stack() -> None:
+    # past INLINE_DEPTH children asked inline one inside another, the next gets a task
+    value, left = on_asyncio(ask_agent(Chain, 1_200))
+    assert value == 1_200
+    assert left == []
