@@ -636,17 +636,19 @@ def _perform_at_once(
         kind = type(produced)
         if kind in _PLAIN_OUTPUTS:  # (no program, coroutine or generator: the common case)
             output = produced
-        elif kind is Pure:
-            output = produced.value
-        elif (
-            isinstance(produced, Program)
-            or inspect.isasyncgen(produced)
-            or inspect.isawaitable(produced)
-        ):
-            return _perform(agent, task, running, produced)
+            if agent._declared is not None:  # (nothing else to check of such an output)
+                agent._check_output(output)
         else:
-            output = produced
-        if agent._declared is not None:
+            if kind is Pure:
+                output = produced.value
+            elif (
+                isinstance(produced, Program)
+                or inspect.isasyncgen(produced)
+                or inspect.isawaitable(produced)
+            ):
+                return _perform(agent, task, running, produced)
+            else:
+                output = produced
             agent._check_output(output)
     except (Cancelled, Exception) as error:
         # failed at once: published and raised as `_perform` does it (the events may have a
