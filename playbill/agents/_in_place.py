@@ -23,7 +23,7 @@ from playbill.agents._agent import (
     _Running,
     _task_output,
 )
-from playbill.agents._values import Task, TaskEvent, TaskEventKind, TaskLink
+from playbill.agents._values import Task, TaskEvent, TaskEventKind, TaskLink, new_task_event
 from playbill.effects import (
     Ask,
     Await,
@@ -265,7 +265,7 @@ def _in_place(
 
 
 def _event(running: _Running, kind: TaskEventKind, data: object) -> TaskEvent:
-    return TaskEvent(
+    return new_task_event(
         kind,
         running.task_id,
         running.agent_path,

@@ -7,7 +7,7 @@ import enum
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar, final
 
-from attrs import frozen
+from attrs import field, frozen
 
 from playbill.actors import Emitted
 from playbill.actors._reports import short
@@ -87,10 +87,26 @@ class TaskLink:
     """The task that sent a nested task: its id and agent path, and its own parent's (so a
     child can stream chunks on its parent's behalf, see `stream_agent`)."""
 
-    task_id: str
-    agent_path: str
-    parent_task_id: str | None = None
-    parent_agent_path: str | None = None
+    task_id: str = field(validator=lambda _, __, value: _check_text("TaskLink task_id", value))
+    agent_path: str = field(
+        validator=lambda _, __, value: _check_text("TaskLink agent_path", value)
+    )
+    parent_task_id: str | None = field(
+        default=None,
+        validator=lambda _, __, value: _check_text("TaskLink parent_task_id", value, True),
+    )
+    parent_agent_path: str | None = field(
+        default=None,
+        validator=lambda _, __, value: _check_text("TaskLink parent_agent_path", value, True),
+    )
+
+
+def _check_text(where: str, value: object, optional: bool = False) -> None:
+    """`InvalidArgument` unless ``value`` is a non-empty str (or None, when ``optional``)."""
+    if (value is None and optional) or (type(value) is str and value):
+        return
+    wanted = "a non-empty str or None" if optional else "a non-empty str"
+    raise InvalidArgument(f"{where} must be {wanted}, got {short(value)} ({type(value).__name__})")
 
 
 def _check_id(where: str) -> Any:
@@ -205,6 +221,12 @@ class TaskResult(Generic[O]):
         output: O | None = None,
         error: BaseException | None = None,
     ) -> None:
+        if (
+            type(task_id) is not str
+            or type(status) is not TaskStatus
+            or (error is not None and not isinstance(error, BaseException))
+        ):
+            _refuse_result(task_id, status, error)
         _set_result_task_id(self, task_id)
         _set_result_status(self, status)
         _set_result_output(self, output)
@@ -277,6 +299,21 @@ class TaskEvent(_TaskEventSlots):
         time: float,
         data: object = None,
     ) -> None:
+        if type(kind) is not TaskEventKind:
+            raise InvalidArgument(
+                f"TaskEvent kind must be a TaskEventKind (TaskEventKind.STARTED, ...), got "
+                f"{short(kind)} ({type(kind).__name__}); for a name write TaskEventKind(name)"
+            )
+        _check_text("TaskEvent task_id", task_id)
+        _check_text("TaskEvent agent_path", agent_path)
+        _check_text("TaskEvent parent_task_id", parent_task_id, True)
+        _check_text("TaskEvent parent_agent_path", parent_agent_path, True)
+        _check_text("TaskEvent run_id", run_id, True)
+        if type(time) not in (int, float):
+            raise InvalidArgument(
+                f"TaskEvent time must be a number of seconds (the interpreter's clock), got "
+                f"{short(time)} ({type(time).__name__})"
+            )
         _set_event_kind(self, kind)
         _set_event_task_id(self, task_id)
         _set_event_agent_path(self, agent_path)
@@ -344,6 +381,11 @@ class StreamEvent(_StreamEventSlots):
     event: TaskEvent
 
     def __init__(self, event: TaskEvent) -> None:  # by hand: one per event streamed
+        if type(event) is not TaskEvent:
+            raise InvalidArgument(
+                f"StreamEvent takes the TaskEvent it carries, got {short(event)} "
+                f"({type(event).__name__})"
+            )
         _set_stream_event(self, event)
 
 
@@ -363,7 +405,32 @@ def new_stream_event(event: TaskEvent) -> StreamEvent:
 class StreamResult(Generic[O]):
     """The last item of `AgentSystem.ask_stream`: how the task ended."""
 
-    result: TaskResult[O]
+    result: TaskResult[O] = field(validator=lambda _, __, value: _check_stream_result(value))
+
+
+def _check_stream_result(result: object) -> None:
+    if type(result) is not TaskResult:
+        raise InvalidArgument(
+            f"StreamResult takes the TaskResult the task ended with, got {short(result)} "
+            f"({type(result).__name__})"
+        )
+
+
+def _refuse_result(task_id: object, status: object, error: object) -> None:
+    """`InvalidArgument` naming the first wrong part of a `TaskResult`."""
+    if type(task_id) is not str:
+        raise InvalidArgument(
+            f"TaskResult task_id must be a str, got {short(task_id)} ({type(task_id).__name__})"
+        )
+    if type(status) is not TaskStatus:
+        raise InvalidArgument(
+            f"TaskResult status must be a TaskStatus (TaskStatus.COMPLETED, ...), got "
+            f"{short(status)} ({type(status).__name__}); for a name write TaskStatus(name)"
+        )
+    raise InvalidArgument(
+        f"TaskResult error must be an exception or None, got {short(error)} "
+        f"({type(error).__name__})"
+    )
 
 
 @final

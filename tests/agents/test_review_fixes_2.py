@@ -17,13 +17,18 @@ from playbill.agents import (
     AgentActor,
     AgentCard,
     AgentSystem,
+    StreamEvent,
+    StreamResult,
     Task,
     TaskEvent,
     TaskEventKind,
+    TaskLink,
+    TaskResult,
     TaskStatus,
     ask_agent,
     task_tree,
 )
+from playbill.agents._values import new_task_event
 from tests.agents.support import INTERPRETERS, perform
 
 
@@ -139,7 +144,9 @@ def test_an_async_execute_performing_an_agent_effect_fails_clearly(arun, agent, 
 
 
 def _event(task_id: object, kind: object = TaskEventKind.STARTED) -> TaskEvent:
-    return TaskEvent(kind, task_id, "/app/a", None, None, "r", 0.0)  # type: ignore[arg-type]
+    # built unchecked, as the agent layer builds its own (a malformed one gets this far only
+    # so: TaskEvent(...) refuses it, see below)
+    return new_task_event(kind, task_id, "/app/a", None, None, "r", 0.0, None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -153,6 +160,48 @@ def _event(task_id: object, kind: object = TaskEventKind.STARTED) -> TaskEvent:
 def test_task_tree_refuses_a_malformed_event_rather_than_looping(event, says):
     with pytest.raises(InvalidArgument, match=says):
         task_tree([event])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (("started", "t", "/a", None, None, "r", 0.0), "TaskEvent kind must be a TaskEventKind"),
+        ((TaskEventKind.STARTED, None, "/a", None, None, "r", 0.0), "TaskEvent task_id"),
+        ((TaskEventKind.STARTED, "t", 5, None, None, "r", 0.0), "TaskEvent agent_path"),
+        ((TaskEventKind.STARTED, "t", "/a", 1, None, "r", 0.0), "TaskEvent parent_task_id"),
+        ((TaskEventKind.STARTED, "t", "/a", None, "", "r", 0.0), "TaskEvent parent_agent_path"),
+        ((TaskEventKind.STARTED, "t", "/a", None, None, 7, 0.0), "TaskEvent run_id"),
+        ((TaskEventKind.STARTED, "t", "/a", None, None, "r", "now"), "TaskEvent time"),
+    ],
+)
+def test_a_task_event_refuses_parts_of_the_wrong_type(arguments, says):
+    with pytest.raises(InvalidArgument, match=says):
+        TaskEvent(*arguments)
+
+
+@pytest.mark.parametrize(
+    ("build", "says"),
+    [
+        (lambda: TaskResult("t", "completed"), "TaskResult status must be a TaskStatus"),
+        (lambda: TaskResult(5, TaskStatus.COMPLETED), "TaskResult task_id must be a str"),
+        (lambda: TaskResult("t", TaskStatus.FAILED, error="oops"), "TaskResult error"),
+        (lambda: TaskLink(5, "/a"), "TaskLink task_id"),
+        (lambda: TaskLink("t", "/a", parent_task_id=3), "TaskLink parent_task_id"),
+        (lambda: StreamEvent("x"), "StreamEvent takes the TaskEvent"),
+        (lambda: StreamResult("x"), "StreamResult takes the TaskResult"),
+    ],
+)
+def test_the_other_task_values_refuse_parts_of_the_wrong_type(build, says):
+    with pytest.raises(InvalidArgument, match=says):
+        build()
+
+
+def test_well_formed_task_values_are_built_as_before():
+    event = TaskEvent(TaskEventKind.CHUNK, "t", "/a", "p", "/b", "r", 1, data=[1])
+    result = TaskResult("t", TaskStatus.FAILED, error=ValueError("x"))
+    assert StreamEvent(event).event is event
+    assert StreamResult(result).result is result
+    assert TaskLink("t", "/a").parent_task_id is None
 
 
 def test_task_tree_refuses_a_run_id_that_is_not_a_str():
