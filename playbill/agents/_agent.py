@@ -438,7 +438,8 @@ class AgentActor(Actor, Generic[I, O]):
         if running is None or running.forward is not None or self._asynchronous:
             # (checked, or stream_agent's)
             return _chunk(self._need_running("chunk"), data)
-        # the common case, inline (`_stamped`): one is made per chunk streamed
+        # the common case, `_stamped` inlined: one is made per chunk streamed, and the call
+        # cost ~0.9K instructions a chunk (of ~19K; cachegrind)
         effect = _EmitStampedSlots()
         effect.make = _partial(_event, running, _CHUNK, data)
         effect.__class__ = EmitStamped
