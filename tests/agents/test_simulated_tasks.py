@@ -196,3 +196,33 @@ def test_a_finished_task_leaves_nothing_for_the_collector() -> None:
     finally:
         if enabled:
             gc.enable()
+
+
+def test_untraced_a_program_tasks_lifecycle_events_are_published_inside_its_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a task run as a program publishes its started and completed events inside its
+    # machine's step (`Machine.perform_in_step`): no Next made and resumed for either
+    from playbill.effects._machine import Next
+
+    resumed: list[object] = []
+    resume = Next.resume
+
+    def counting(self: Next, value: object) -> object:
+        resumed.append(self.effect)
+        return resume(self, value)
+
+    monkeypatch.setattr(Next, "resume", counting)
+    untraced = simulate(asks(Stepped, 3, wrap=True), trace=False)
+    assert untraced.value == [0, 1, 2]
+    assert not [effect for effect in resumed if type(effect) is EmitStamped]
+    # the same events as a traced run's, which publishes each as an effect of the fiber
+    traced = simulate(asks(Stepped, 3, wrap=True))
+    assert [type(effect) for effect in resumed].count(EmitStamped) == 6
+    kinds = [
+        event.event.kind
+        for event in untraced.events
+        if isinstance(event, Emitted) and isinstance(event.event, TaskEvent)
+    ]
+    assert kinds == [TaskEventKind.STARTED, TaskEventKind.COMPLETED] * 3
+    assert untraced.events == traced.events

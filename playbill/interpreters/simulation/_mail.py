@@ -49,6 +49,7 @@ from playbill.effects import (
     Cancelled,
     Deadlock,
     Effect,
+    EmitStamped,
     InjectedFault,
     InvalidArgument,
     Program,
@@ -94,6 +95,7 @@ class _Mail(FiberScheduler):
         faults: Faults
         faults_on: bool
         tracing: bool
+        stamp_inline: bool
         failure_log: FailureLog | None
         channels: dict[tuple[str, int], deque[_Envelope]]
         name: str
@@ -567,6 +569,8 @@ class _Mail(FiberScheduler):
                 f"{cell.path}#{cell.handled}",
             )
             fiber.actor = cell
+            if self.stamp_inline:  # (untraced, no handler of its own: events published in step)
+                fiber.machine.perform_in_step(EmitStamped, cell.emit_in_step)
             cell.busy = fiber
             self.dirty.add(cell)
 
