@@ -558,8 +558,11 @@ def _perform(
     task: Task[Any],
     running: _Running | None = None,
     produced: Any = _NOT_YET,
+    stamp: Callable[..., None] | None = None,
 ) -> Generator[Any, Any, TaskResult[Any]]:
-    # (`_perform_at_once` gives the running task and what its execute returned)
+    # (`_perform_at_once` gives the running task and what its execute returned, and the
+    # simulator's ``context._stamp``, which publishes its started and completed events in
+    # place, in the message fiber's turn, as performing their EmitStamped there would)
     if running is None:
         # the path and a fresh task id come from the actor's cell, with no effect performed;
         # a context that is no interpreter's cell pays an effect for each
@@ -578,7 +581,19 @@ def _perform(
         running = _Running(task, task_id, path)
     agent._running = running
     try:
-        yield _stamped(running, TaskEventKind.STARTED, None)
+        if stamp is None:
+            yield _stamped(running, TaskEventKind.STARTED, None)
+        else:
+            stamp(
+                _lifecycle_event,
+                running.task_id,
+                running.agent_path,
+                running.parent_task_id,
+                running.parent_agent_path,
+                running.run_id,
+                TaskEventKind.STARTED,
+                None,
+            )
         try:
             if produced is _NOT_YET:
                 produced = agent.execute(task.input)
@@ -603,7 +618,19 @@ def _perform(
             yield _stamped(running, TaskEventKind.FAILED, error)
             raise
         # stamped when published: execute may have taken time, even a plain function's
-        yield _stamped(running, TaskEventKind.COMPLETED, output)
+        if stamp is None:
+            yield _stamped(running, TaskEventKind.COMPLETED, output)
+        else:
+            stamp(
+                _lifecycle_event,
+                running.task_id,
+                running.agent_path,
+                running.parent_task_id,
+                running.parent_agent_path,
+                running.run_id,
+                TaskEventKind.COMPLETED,
+                output,
+            )
     finally:
         if agent._running is running:
             agent._running = None
@@ -647,7 +674,7 @@ def _perform_at_once(
                 or inspect.isasyncgen(produced)
                 or inspect.isawaitable(produced)
             ):
-                return _perform(agent, task, running, produced)
+                return _perform(agent, task, running, produced, stamp)
             else:
                 output = produced
             agent._check_output(output)
@@ -677,6 +704,20 @@ def _perform_at_once(
 _PLAIN_OUTPUTS = frozenset(
     {type(None), int, float, complex, str, bytes, bool, tuple, list, dict, set, frozenset}
 )
+
+
+def _lifecycle_event(
+    task_id: str,
+    path: str,
+    parent_task_id: str | None,
+    parent_path: str | None,
+    run_id: str,
+    kind: TaskEventKind,
+    data: object,
+    time: float,
+) -> tuple[TaskEvent]:
+    """One event of a task run as a program, published with ``context._stamp``."""
+    return (new_task_event(kind, task_id, path, parent_task_id, parent_path, run_id, time, data),)
 
 
 def _started_and_completed(

@@ -198,11 +198,17 @@ def test_a_finished_task_leaves_nothing_for_the_collector() -> None:
             gc.enable()
 
 
-def test_untraced_a_program_tasks_lifecycle_events_are_published_inside_its_step(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # a task run as a program publishes its started and completed events inside its
-    # machine's step (`Machine.perform_in_step`): no Next made and resumed for either
+class Chunky(AgentActor[Any, Any]):
+    """A task run as a program that streams one chunk (its input) before it returns."""
+
+    @program
+    def execute(self, input: Any) -> Any:
+        yield self.chunk(input)
+        return input
+
+
+def resumed_effects(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The effects of each `Next` resumed from now on (each a round trip through the turn)."""
     from playbill.effects._machine import Next
 
     resumed: list[object] = []
@@ -213,16 +219,53 @@ def test_untraced_a_program_tasks_lifecycle_events_are_published_inside_its_step
         return resume(self, value)
 
     monkeypatch.setattr(Next, "resume", counting)
-    untraced = simulate(asks(Stepped, 3, wrap=True), trace=False)
-    assert untraced.value == [0, 1, 2]
-    assert not [effect for effect in resumed if type(effect) is EmitStamped]
-    # the same events as a traced run's, which publishes each as an effect of the fiber
-    traced = simulate(asks(Stepped, 3, wrap=True))
-    assert [type(effect) for effect in resumed].count(EmitStamped) == 6
-    kinds = [
-        event.event.kind
-        for event in untraced.events
+    return resumed
+
+
+def task_events(result: Any) -> list[TaskEvent]:
+    return [
+        event.event
+        for event in result.events
         if isinstance(event, Emitted) and isinstance(event.event, TaskEvent)
     ]
-    assert kinds == [TaskEventKind.STARTED, TaskEventKind.COMPLETED] * 3
+
+
+def test_untraced_a_program_tasks_chunks_are_published_inside_its_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # untraced, a message fiber's EmitStamped (a chunk) is performed inside its machine's
+    # step (`Machine.perform_in_step`): no Next made and resumed for it
+    resumed = resumed_effects(monkeypatch)
+    untraced = simulate(asks(Chunky, 3, wrap=True), trace=False)
+    assert untraced.value == [0, 1, 2]
+    assert [type(effect) for effect in resumed].count(EmitStamped) == 0
+    # a traced run performs each as an effect of the fiber (its trace line written): the
+    # same events, in the same order
+    traced = simulate(asks(Chunky, 3, wrap=True))
+    assert [type(effect) for effect in resumed].count(EmitStamped) == 3
+    kinds = [event.kind for event in task_events(untraced)]
+    assert kinds == [TaskEventKind.STARTED, TaskEventKind.CHUNK, TaskEventKind.COMPLETED] * 3
     assert untraced.events == traced.events
+
+
+@pytest.mark.parametrize("trace", [True, False])
+def test_a_program_tasks_started_and_completed_are_stamped_in_its_turn_with_no_effect(
+    monkeypatch: pytest.MonkeyPatch, trace: bool
+) -> None:
+    # a task run as a program publishes its started and completed events with the cell's
+    # stamp (`context._stamp`), in its fiber's turn: no effect performed for either, the
+    # same events and trace lines as a handler of EmitStamped sees performed as effects
+    resumed = resumed_effects(monkeypatch)
+    result = simulate(asks(Stepped, 3, wrap=True), trace=trace)
+    assert result.value == [0, 1, 2]
+    assert not [effect for effect in resumed if type(effect) is EmitStamped]
+    kinds = [event.kind for event in task_events(result)]
+    assert kinds == [TaskEventKind.STARTED, TaskEventKind.COMPLETED] * 3
+    assert [event.task_id for event in task_events(result)] == ["t1", "t1", "t2", "t2", "t3", "t3"]
+    if trace:
+        # each written in its fiber's turn, the step after the one that received its message
+        emitted = [(line.step, line.actor) for line in result.trace_lines(kinds={"emit"})]
+        received = [line.step for line in result.trace_lines(kinds={"receive"})]
+        assert emitted == [
+            (step + 1, f"/app/echo#{n}") for n, step in enumerate(received, 1) for _ in "sc"
+        ]
