@@ -19,6 +19,7 @@ from playbill import (
     free_spawn,
     free_stop,
     free_tell,
+    now,
     program,
     replay,
     simulate,
@@ -33,7 +34,7 @@ from playbill.agents import (
     sequence_agents,
 )
 from playbill.agents._agent import _Running
-from playbill.effects import EmitStamped
+from playbill.effects import EmitStamped, Now
 from tests.agents.support import Echo, Plain
 
 
@@ -269,3 +270,38 @@ def test_a_program_tasks_started_and_completed_are_stamped_in_its_turn_with_no_e
         assert emitted == [
             (step + 1, f"/app/echo#{n}") for n, step in enumerate(received, 1) for _ in "sc"
         ]
+
+
+class Clocked(AgentActor[Any, Any]):
+    """A task run as a program that reads the clock: the output is the input and the time."""
+
+    @program
+    def execute(self, input: Any) -> Any:
+        when = yield now()
+        return (input, when)
+
+
+@pytest.mark.parametrize("trace", [True, False])
+def test_untraced_a_programs_now_is_read_in_its_turn_with_no_pass_through_immediate(
+    monkeypatch: pytest.MonkeyPatch, trace: bool
+) -> None:
+    from playbill.interpreters.simulation._world import _World
+
+    seen: list[object] = []
+    immediate = _World.immediate
+
+    def counting(self: _World, fiber: Any, effect: Any, step: Any) -> Any:
+        seen.append(effect)
+        return immediate(self, fiber, effect, step)
+
+    monkeypatch.setattr(_World, "immediate", counting)
+    result = simulate(asks(Clocked, 3, wrap=True), trace=trace)
+    assert result.value == [(0, 0.0), (1, 0.0), (2, 0.0)]
+    assert [type(effect) for effect in seen].count(Now) == (3 if trace else 0)
+    if trace:
+        assert len(result.trace_lines(kinds={"now"})) == 3
+
+
+def test_a_handler_of_now_still_answers_an_untraced_programs_now() -> None:
+    result = simulate(asks(Clocked, 2, wrap=True), trace=False, handlers={Now: lambda effect: 7.5})
+    assert result.value == [(0, 7.5), (1, 7.5)]

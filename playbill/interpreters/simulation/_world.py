@@ -195,6 +195,9 @@ class _World(_Mail):
         # nothing else would see it: no trace line to write, no handler of the user's
         self.stamps_in_place = handlers.find(EmitStamped(_no_event)) is None
         self.stamp_inline = not tracing and self.stamps_in_place
+        # the clock read right in the turn (`take_turn`) when no trace line is written and no
+        # handler of the user's takes `Now`
+        self.now_inline = not tracing and handlers.find(Now()) is None
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
         self.kernel = Kernel(self, notes=tracing)
@@ -504,6 +507,7 @@ class _World(_Mail):
         # case of `tell_in_turn`, inlined: no trace, fault, tell handler or per-pair channel)
         inline = not (self.tracing or self.faults_on or self.per_pair or self.tell_handled)
         stamp_inline = self.stamp_inline
+        now_inline = self.now_inline
         dirty = self.dirty
         while True:
             if type(step) is not Next:
@@ -528,6 +532,9 @@ class _World(_Mail):
                 path = actor.path if actor is not None else f"/{self.name}"
                 self.events.append(Emitted(path, clock, published))
                 step = step.resume(None)
+                continue
+            if kind is Now and now_inline:  # `immediate`'s, inlined (a program's now())
+                step = step.resume(self.clock)
                 continue
             if kind is Tell:
                 ref = effect.ref
