@@ -537,7 +537,10 @@ def now() -> Program[float]:
     >>> stub.run(sleep(2.5).then(now()))
     2.5
     """
-    return Suspend(Now())
+    return _NOW  # (a program is an immutable value: one serves every call)
+
+
+_NOW: Program[float] = Suspend(Now())
 
 
 def sleep(seconds: float) -> Program[None]:

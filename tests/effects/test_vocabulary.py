@@ -107,3 +107,10 @@ def test_spawn_names_must_be_path_segments(name):
 def test_invalid_argument_is_both_a_value_error_and_a_type_error():
     assert issubclass(InvalidArgument, ValueError)
     assert issubclass(InvalidArgument, TypeError)
+
+
+def test_now_is_one_program_for_every_call() -> None:
+    # a program is an immutable value: now() builds nothing per call (it is on hot paths,
+    # an @program agent's task reading the clock)
+    assert now() is now()
+    assert now() == Suspend(Now())
