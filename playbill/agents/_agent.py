@@ -584,16 +584,7 @@ def _perform(
         if stamp is None:
             yield _stamped(running, TaskEventKind.STARTED, None)
         else:
-            stamp(
-                _lifecycle_event,
-                running.task_id,
-                running.agent_path,
-                running.parent_task_id,
-                running.parent_agent_path,
-                running.run_id,
-                TaskEventKind.STARTED,
-                None,
-            )
+            _stamp_lifecycle(stamp, running, TaskEventKind.STARTED, None)
         try:
             if produced is _NOT_YET:
                 produced = agent.execute(task.input)
@@ -621,16 +612,7 @@ def _perform(
         if stamp is None:
             yield _stamped(running, TaskEventKind.COMPLETED, output)
         else:
-            stamp(
-                _lifecycle_event,
-                running.task_id,
-                running.agent_path,
-                running.parent_task_id,
-                running.parent_agent_path,
-                running.run_id,
-                TaskEventKind.COMPLETED,
-                output,
-            )
+            _stamp_lifecycle(stamp, running, TaskEventKind.COMPLETED, output)
     finally:
         if agent._running is running:
             agent._running = None
@@ -704,6 +686,23 @@ def _perform_at_once(
 _PLAIN_OUTPUTS = frozenset(
     {type(None), int, float, complex, str, bytes, bool, tuple, list, dict, set, frozenset}
 )
+
+
+def _stamp_lifecycle(
+    stamp: Callable[..., None], running: _Running, kind: TaskEventKind, data: object
+) -> None:
+    """Publish ``running``'s ``kind`` event with ``stamp`` (``context._stamp``), made of the
+    task's parts (the simulator may keep the call until its events are read)."""
+    stamp(
+        _lifecycle_event,
+        running.task_id,
+        running.agent_path,
+        running.parent_task_id,
+        running.parent_agent_path,
+        running.run_id,
+        kind,
+        data,
+    )
 
 
 def _lifecycle_event(

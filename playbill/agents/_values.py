@@ -288,7 +288,7 @@ class TaskEvent(_TaskEventSlots):
     time: float
     data: object = None
 
-    def __init__(  # by hand, to be cheap: one is made per event
+    def __init__(  # by hand: checked, then set slot by slot (the agent layer uses new_task_event)
         self,
         kind: TaskEventKind,
         task_id: str,
@@ -334,8 +334,8 @@ def new_task_event(
     time: float,
     data: object,
 ) -> TaskEvent:
-    """A `TaskEvent` of parts the agent layer made itself (not checked: its ``__init__``
-    checks nothing either), built at a third of a class call's cost (see `_TaskEventSlots`)."""
+    """A `TaskEvent` of parts the agent layer made itself, so not checked as ``TaskEvent(...)``
+    checks them, built at a third of a class call's cost (see `_TaskEventSlots`)."""
     event = _TaskEventSlots()
     event.kind = kind
     event.task_id = task_id

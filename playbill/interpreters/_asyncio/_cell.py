@@ -178,7 +178,9 @@ class _Cell(KernelCell):
         """Whether this actor, spawned just now and not started, may be started and take its
         first message inline, in the turn of the program that spawned it: a plain cell with
         nothing queued, the default ``on_start`` and ``on_stop``, no middleware, no stop
-        policy, not a router, and no telemetry timing asks."""
+        policy, not a router, no telemetry timing asks, and fewer than `INLINE_DEPTH`
+        children asked inline below on the stack (a deeper one gets a task, where the stack
+        starts afresh)."""
         if (
             self.phase is not _STARTING
             or self.task is not None
@@ -188,6 +190,7 @@ class _Cell(KernelCell):
             or self.stop_policy is not None
             or type(self) is not _Cell
             or self.system._ask_probe is not None
+            or self.system._inline_depth >= INLINE_DEPTH
         ):
             return False
         kind = type(self.instance)
@@ -212,6 +215,7 @@ class _Cell(KernelCell):
         if commands:
             self._apply(commands)
         self.current = message
+        system._inline_depth += 1
         try:
             result = self.instance.receive(message)
             if result is not None and type(result) not in _PLAIN:
@@ -228,6 +232,8 @@ class _Cell(KernelCell):
                 raise
             self.handled_count += 1
             raise self._receive_failed(error, message, None) from None
+        finally:
+            system._inline_depth -= 1
         self.current = None
         self.handled_count += 1
         return True, result
@@ -1008,6 +1014,11 @@ class _Unfinished:
 
 
 _DEFAULT_HOOKS: dict[type, bool] = {}  # per actor class: on_start, on_stop, no middleware
+INLINE_DEPTH = 24
+"""How many ephemeral children, each asked by the one before, run inline on one stack (each
+takes a dozen frames); a deeper one gets a task, so a chain of any depth stays within
+Python's recursion limit."""
+
 _PLAIN: set[type] = {int, float, str, bytes, bool, tuple, list, dict, set, frozenset}
 
 

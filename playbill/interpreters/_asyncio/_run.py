@@ -84,12 +84,6 @@ _NO_FIBERS: Any = {}  # shared, never written: a run's fibers until it forks one
 logger = logging.getLogger("playbill")
 
 
-INLINE_DEPTH = 24
-"""How many ephemeral children, each asked by the one before, run inline on one stack (each
-takes a dozen frames); a deeper one gets a task, so a chain of any depth stays within
-Python's recursion limit."""
-
-
 class _Run:
     """One performance of one program (and the fibers it forks) on behalf of ``cell``."""
 
@@ -300,15 +294,12 @@ class _Run:
             asked = step.effect
             if type(asked) is not Ask or asked.ref.binding is not cell:
                 return step, None
-            if not cell.can_begin_inline() or system._inline_depth >= INLINE_DEPTH:
-                return step, None  # (past the depth, a task: the stack starts afresh there)
-            system._inline_depth += 1
+            if not cell.can_begin_inline():
+                return step, None
             try:
                 done, reply = cell.ask_inline(asked.message, asked.timeout)
             except Exception as error:  # it failed: the asker's error, its supervisor decides
                 return machine.throw(error), None
-            finally:
-                system._inline_depth -= 1
             if not done:  # it waits: its task finishes the message, the program awaits it
                 if self.main:  # the wait-for graph an AskTimeout describes
                     self.cell.asking = (cell, asked.message)  # type: ignore[union-attr]
@@ -335,22 +326,17 @@ class _Run:
         reached, and what it waits on (the caller gives the child a task if it needs one)."""
         ref = cell.ref
         ask = Ask(ref, plan.message, plan.timeout)
-        system = self.system
-        if not cell.can_begin_inline() or system._inline_depth >= INLINE_DEPTH:
-            # it needs its task (past the depth, too: the stack starts afresh there), and
-            # the program the expansion as it is
+        if not cell.can_begin_inline():
+            # it needs its task, and the program the expansion as it is
             return machine.wait_within(_expansion(plan, ref), machine.intercept(ask)), None
         asked = machine.intercept(ask)
         if type(asked) is not Ask or asked.ref.binding is not cell:  # rewritten: performed
             return machine.wait_within(_expansion(plan, ref), asked), None
-        system._inline_depth += 1
         try:
             done, reply = cell.ask_inline(asked.message, asked.timeout)
         except Exception as error:  # it failed: the asker's error, its supervisor decides
             machine.wait_within(_expansion(plan, ref), asked)
             return machine.throw(error), None
-        finally:
-            system._inline_depth -= 1
         if not done:  # it waits: its task finishes the message, the program awaits it
             if self.main:  # the wait-for graph an AskTimeout describes
                 self.cell.asking = (cell, asked.message)  # type: ignore[union-attr]
