@@ -32,12 +32,14 @@ from playbill.effects import (
     Ask,
     Await,
     Cancelled,
+    Catch,
     Effect,
     EmitStamped,
     Fail,
     Fork,
     Intercept,
     InvalidArgument,
+    Map,
     Parallel,
     Program,
     ProgramError,
@@ -641,6 +643,7 @@ def _perform_at_once(
         task_id = f"t{context.fresh_id()}"
     running = _Running(task, task_id, path)
     agent._running = running
+    handed_on = False  # (whether a program's own frames end the task, freeing the agent)
     try:
         produced = agent.execute(task.input)
         kind = type(produced)
@@ -651,6 +654,9 @@ def _perform_at_once(
         else:
             if kind is Pure:
                 output = produced.value
+            elif stamp is not None and isinstance(produced, Program):
+                handed_on = True
+                return _PerformedTask(agent, running, stamp).program(produced)
             elif (
                 isinstance(produced, Program)
                 or inspect.isasyncgen(produced)
@@ -665,7 +671,7 @@ def _perform_at_once(
         # reader by the time the failure is handled)
         return _perform(agent, task, running, Fail(error))
     finally:
-        if agent._running is running:
+        if agent._running is running and not handed_on:
             agent._running = None
     if stamp is not None:  # (no time passed: both events carry the same time)
         # made of the task's parts, not of its running record: the simulator may keep the
@@ -680,6 +686,57 @@ def _perform_at_once(
             output,
         )
     return TaskResult(task_id, TaskStatus.COMPLETED, output)
+
+
+class _PerformedTask:
+    """A task whose ``execute`` returned a program, under an interpreter that publishes
+    events in place (``context._stamp``, the simulator's): `_perform`'s work, with the
+    task's ending done by two frames of the program (a `Map` on success, a `Catch` on
+    failure) rather than by a generator wrapped around it, which costs a program run of its
+    own (a generator made, resumed and finished) on every task."""
+
+    __slots__ = ("agent", "running", "stamp")
+
+    def __init__(
+        self, agent: AgentActor[Any, Any], running: _Running, stamp: Callable[..., None]
+    ) -> None:
+        self.agent = agent
+        self.running = running
+        self.stamp = stamp
+
+    def program(self, produced: Program[Any]) -> Program[TaskResult[Any]]:
+        """The task: ``started`` published now, then ``produced`` with the tasks it sends
+        linked to this one, then its ending (`completed`, `failed`)."""
+        running = self.running
+        _stamp_lifecycle(self.stamp, running, TaskEventKind.STARTED, None)
+        return Catch(
+            Map(Intercept(produced, running.link_effect), self.completed),
+            self.failed,
+            _TASK_ENDINGS,
+        )
+
+    def completed(self, output: Any) -> TaskResult[Any]:
+        agent, running = self.agent, self.running
+        if agent._running is running:
+            agent._running = None
+        agent._check_output(output)  # (what it raises: the `Catch`'s, a failed task)
+        # stamped when published: execute may have taken time
+        _stamp_lifecycle(self.stamp, running, TaskEventKind.COMPLETED, output)
+        return TaskResult(running.task_id, TaskStatus.COMPLETED, output)
+
+    def failed(self, error: BaseException) -> Program[Any]:
+        agent, running = self.agent, self.running
+        if agent._running is running:
+            agent._running = None
+        if isinstance(error, Cancelled):
+            _stamp_lifecycle(self.stamp, running, TaskEventKind.CANCELLED, None)
+        else:
+            _stamp_lifecycle(self.stamp, running, TaskEventKind.FAILED, error)
+        return Fail(error)
+
+
+# what ends a task as failed (`failed`) or cancelled (`cancelled`)
+_TASK_ENDINGS = (Cancelled, Exception)
 
 
 # outputs that are plainly no program, awaitable or async generator (exact types only)

@@ -105,7 +105,16 @@ class Machine:
     Done(value=42.0)
     """
 
-    __slots__ = ("_in_step", "_in_step_kind", "_program", "_stack", "_transforms", "_waiting")
+    __slots__ = (
+        "_in_step",
+        "_in_step_kind",
+        "_program",
+        "_read",
+        "_read_kind",
+        "_stack",
+        "_transforms",
+        "_waiting",
+    )
 
     def __init__(self, program: Program[Any]) -> None:
         if not isinstance(program, Program):
@@ -122,6 +131,10 @@ class Machine:
         # the one kind of effect the interpreter performs inside the step (`perform_in_step`)
         self._in_step_kind: type | None = None
         self._in_step: Callable[[Any], Effect[Any] | None] | None = None
+        # the one kind of effect whose result the interpreter gives inside the step
+        # (`read_in_step`)
+        self._read_kind: type | None = None
+        self._read: Callable[[Any], object] | None = None
 
     def perform_in_step(
         self, kind: type[Effect[Any]], perform: Callable[[Any], Effect[Any] | None]
@@ -151,6 +164,29 @@ class Machine:
         """
         self._in_step_kind = kind
         self._in_step = perform
+
+    def read_in_step(self, kind: type[Effect[Any]], read: Callable[[Any], object]) -> None:
+        """Have the interpreter answer each effect of ``kind`` inside the step, where a
+        generator of ``@program`` yields it: the generator goes on at once with
+        ``read(effect)`` (the virtual clock's time for a `Now`, say), with no `Next` made,
+        returned and resumed. What ``read`` raises is raised into the program at the effect.
+        Effects of ``kind`` reached otherwise (a bare `Suspend`, a ``flat_map``'s result) come
+        out as `Next` as any other.
+
+        >>> from playbill import now, program
+        >>> from playbill.effects import Now
+        >>> @program
+        ... def twice():
+        ...     first = yield now()
+        ...     second = yield now()
+        ...     return first + second
+        >>> machine = Machine(twice())
+        >>> machine.read_in_step(Now, lambda effect: 20.0)
+        >>> machine.start()
+        Done(value=40.0)
+        """
+        self._read_kind = kind
+        self._read = read
 
     def start(self) -> Step:
         """Run until the first effect, or to the end."""
@@ -281,6 +317,9 @@ class Machine:
                                         value = None
                                         continue
                                     effect = instead
+                                elif type(effect) is self._read_kind:
+                                    value = self._read(effect)  # type: ignore[misc]
+                                    continue  # answered: the generator goes on
                                 # (built slot by slot: a class call costs as much again)
                                 waiting = self._waiting = _new(Next)
                                 _set_next_effect(waiting, effect)

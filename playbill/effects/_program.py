@@ -297,13 +297,23 @@ _set_map_function = _slot_setter(Map, "function")
 
 
 @final
-@frozen(repr=False, eq=False)
+@frozen(repr=False, init=False, eq=False)
 class Catch(Program[A_co]):
     """Run ``source``; if it fails with one of ``catching``, continue with ``handler(error)``."""
 
     source: Program[A_co]
     handler: Callable[[Exception], Program[Any]]
     catching: tuple[type[BaseException], ...] = (Exception,)
+
+    def __init__(  # by hand: one per recover, and per agent task
+        self,
+        source: Program[A_co],
+        handler: Callable[[Exception], Program[Any]],
+        catching: tuple[type[BaseException], ...] = (Exception,),
+    ) -> None:
+        _set_catch_source(self, source)
+        _set_catch_handler(self, handler)
+        _set_catch_catching(self, catching)
 
 
 @final
@@ -317,7 +327,7 @@ class Ensuring(Program[A_co]):
 
 
 @final
-@frozen(repr=False, eq=False)
+@frozen(repr=False, init=False, eq=False)
 class Generate(Program[A_co]):
     """The body of an ``@program`` generator function, called anew on every run."""
 
@@ -325,9 +335,19 @@ class Generate(Program[A_co]):
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = field(default=())
 
+    def __init__(  # by hand: one per call of an @program function
+        self,
+        function: Callable[..., Generator[Any, Any, A_co]],
+        args: tuple[Any, ...] = (),
+        kwargs: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
+        _set_generate_function(self, function)
+        _set_generate_args(self, args)
+        _set_generate_kwargs(self, kwargs)
+
 
 @final
-@frozen(repr=False, eq=False)
+@frozen(repr=False, init=False, eq=False)
 class Intercept(Program[A_co]):
     """Run ``source`` with each effect it performs first passed through ``transform``,
     which returns the effect to perform instead (or the same one).
@@ -349,6 +369,22 @@ class Intercept(Program[A_co]):
 
     source: Program[A_co]
     transform: Callable[[Effect[Any]], Effect[Any]]
+
+    def __init__(  # by hand: one per agent task
+        self, source: Program[A_co], transform: Callable[[Effect[Any]], Effect[Any]]
+    ) -> None:
+        _set_intercept_source(self, source)
+        _set_intercept_transform(self, transform)
+
+
+_set_catch_source = _slot_setter(Catch, "source")
+_set_catch_handler = _slot_setter(Catch, "handler")
+_set_catch_catching = _slot_setter(Catch, "catching")
+_set_generate_function = _slot_setter(Generate, "function")
+_set_generate_args = _slot_setter(Generate, "args")
+_set_generate_kwargs = _slot_setter(Generate, "kwargs")
+_set_intercept_source = _slot_setter(Intercept, "source")
+_set_intercept_transform = _slot_setter(Intercept, "transform")
 
 
 def pure(value: A) -> Program[A]:

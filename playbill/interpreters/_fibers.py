@@ -96,13 +96,14 @@ class _Fiber:
         "waiting_on",
     )
 
-    def __init__(self, fiber_id: int, program: _Program[Any], label: str) -> None:
+    def __init__(self, fiber_id: int, program: _Program[Any] | Machine, label: str) -> None:
         self.id = fiber_id
         self.label = label
         self.actor: Any = None  # the actor a fiber runs for (the simulator sets it)
         self.asking: Any = None  # the ask it made last (the simulator's wait-for graph)
         self.option: Any = None  # its entry among the simulator's choices, made once
-        self.machine = Machine(program)
+        # (a machine given: one that has run already, whose program this fiber goes on with)
+        self.machine = program if type(program) is Machine else Machine(program)
         self.state = _NEW
         self.input: tuple[Resume, Any] = (START, None)
         self.outcome: Result[Any, BaseException] | None = None

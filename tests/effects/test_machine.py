@@ -231,3 +231,51 @@ def test_only_a_generators_yield_is_performed_in_step():
     assert isinstance(step, Next)
     assert type(step.effect) is EmitStamped
     assert step.resume(None) == Done(1)
+
+
+def test_an_effect_read_in_step_sends_its_reading_straight_back():
+    events = []
+    machine = Machine(_publishing(events))
+    machine.perform_in_step(EmitStamped, lambda effect: events.append(effect.make(1.0)))
+    readings = iter([7.0])
+    machine.read_in_step(Now, lambda effect: next(readings))
+    assert machine.start() == Done(7.0)  # no Next for the now(): read in the step
+    assert events == [("a", 1.0), ("b", 1.0)]
+
+
+def test_a_failure_of_a_read_in_step_is_raised_at_the_effect():
+    @program
+    def body():
+        try:
+            yield now()
+        except KeyError as error:
+            return f"caught {error}"
+        return "not raised"
+
+    def read(effect):
+        raise KeyError("no clock")
+
+    machine = Machine(body())
+    machine.read_in_step(Now, read)
+    assert machine.start() == Done("caught 'no clock'")
+
+
+def test_only_a_generators_yield_is_read_in_step():
+    machine = Machine(now().map(lambda time: time + 1))
+    machine.read_in_step(Now, lambda effect: pytest.fail("read in step"))
+    step = machine.start()
+    assert isinstance(step, Next)
+    assert step.effect == Now()
+    assert step.resume(1.0) == Done(2.0)
+
+
+def test_a_read_in_step_sees_the_effect_an_intercept_handed_on():
+    @program
+    def body():
+        return (yield now())
+
+    machine = Machine(Intercept(body(), lambda effect: Random() if effect == Now() else effect))
+    machine.read_in_step(Now, lambda effect: pytest.fail("the intercept made it a Random"))
+    step = machine.start()
+    assert isinstance(step, Next)
+    assert step.effect == Random()

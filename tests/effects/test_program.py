@@ -1,3 +1,5 @@
+from typing import Any
+
 import attrs
 import pytest
 from attrs import frozen
@@ -16,7 +18,7 @@ from playbill import (
     sequence,
     traverse,
 )
-from playbill.effects import FlatMap, Pure
+from playbill.effects import Catch, FlatMap, Generate, Intercept, Pure
 from playbill.interpreters import stub
 
 
@@ -214,3 +216,34 @@ def test_pure_nodes_are_the_documented_shapes():
     built = pure(1).flat_map(pure)
     assert isinstance(built, FlatMap)
     assert built.source == Pure(1)
+
+
+def _gen_body(*args: Any, **kwargs: Any) -> Any:
+    return "body"
+    yield  # pragma: no cover - makes it a generator
+
+
+def _same(effect: Any) -> Any:
+    return effect
+
+
+@pytest.mark.parametrize(
+    ("node", "fields"),
+    [
+        (lambda: Generate(_gen_body), {"args": (), "kwargs": ()}),
+        (lambda: Generate(_gen_body, (1,), (("k", 2),)), {"args": (1,), "kwargs": (("k", 2),)}),
+        (lambda: Catch(pure(1), fail), {"catching": (Exception,)}),
+        (lambda: Catch(pure(1), fail, (KeyError,)), {"catching": (KeyError,)}),
+        (lambda: Intercept(pure(1), _same), {"transform": _same}),
+    ],
+)
+def test_nodes_built_by_hand_keep_their_defaults_and_stay_frozen(
+    node: Any, fields: dict[str, Any]
+) -> None:
+    built = node()
+    for name, value in fields.items():
+        assert getattr(built, name) == value
+    first = attrs.fields(type(built))[0].name
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        setattr(built, first, pure(2))
+    assert stub.run(built) == ("body" if type(built) is Generate else 1)

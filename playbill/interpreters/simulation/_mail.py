@@ -52,13 +52,16 @@ from playbill.effects import (
     EmitStamped,
     InjectedFault,
     InvalidArgument,
+    Now,
     Program,
 )
 from playbill.effects._checks import plural
+from playbill.effects._machine import Done, Failed, Machine, Next
 from playbill.effects._pretty import bounded_repr
 from playbill.interpreters._fibers import (
     _WAITING,
     ERROR,
+    STEP,
     VALUE,
     FiberScheduler,
     _Fiber,
@@ -96,6 +99,7 @@ class _Mail(FiberScheduler):
         faults_on: bool
         tracing: bool
         stamp_inline: bool
+        in_place: bool
         failure_log: FailureLog | None
         channels: dict[tuple[str, int], deque[_Envelope]]
         name: str
@@ -119,6 +123,8 @@ class _Mail(FiberScheduler):
         ) -> None: ...
 
         def post_system(self, cell: _SimCell, message: object) -> None: ...
+
+        def run_fiber(self, fiber: _Fiber) -> None: ...
 
         def add_deadline(self, limit: float, timer: _AskExpiry) -> _AskExpiry: ...
 
@@ -561,35 +567,38 @@ class _Mail(FiberScheduler):
 
     def received(self, cell: _SimCell, envelope: _Envelope, result: object) -> bool:
         """``cell``'s ``receive`` returned ``result``, not a plain value: a program (or an
-        effect) runs as the message's fiber (False: the message is not done yet); an awaitable
-        is refused (False); anything else is the message's result (True)."""
+        effect) runs at once, in this step, as asyncio's actor loop runs it — to its end (True:
+        the message is done), or to its first world-touching effect, where it goes on as the
+        message's fiber (False: the message is not done yet); an awaitable is refused (False);
+        anything else is the message's result (True)."""
         if isinstance(result, (Program, Effect)):
-            fiber = self.new_fiber(
-                result if isinstance(result, Program) else _suspend(result),
-                f"{cell.path}#{cell.handled}",
-            )
-            fiber.actor = cell
+            program = result if isinstance(result, Program) else _suspend(result)
+            # the fiber's number is taken even when no fiber is made, so that the names of
+            # the choices (which hold fibers' numbers) are those of a traced run
+            number = self.sequence
+            self.sequence += 1
+            machine = Machine(program)
+            label = f"{cell.path}#{cell.handled}"
             if self.stamp_inline:  # (untraced, no handler of its own: events published in step)
-                fiber.machine.perform_in_step(EmitStamped, cell.emit_in_step)
-            cell.busy = fiber
-            self.dirty.add(cell)
-
-            def done(finished: _Fiber) -> None:
-                cell.busy = None
-                self.dirty.add(cell)
-                # a message's fiber has no handle (only a fork's has): nothing looks it up
-                # once it is over, so the world keeps it no longer (nor does the collector
-                # walk it, run after run)
-                del self.fibers[finished.id]
-                assert finished.outcome is not None
-                if isinstance(finished.outcome, Success):
-                    self.message_done(cell, envelope, finished.outcome.unwrap())
-                else:
-                    self.message_failed(cell, envelope, finished.outcome.failure())
-
-            fiber.on_finish.append(done)
-            self.enqueue(fiber, first=False)
-            return False
+                machine.perform_in_step(EmitStamped, cell.emit_in_step)
+            if not self.in_place:
+                return self.message_fiber(cell, envelope, _Fiber(number, machine, label))
+            # untraced, with no handler of `Now` or `EmitStamped`: run with no fiber made for
+            # as long as the program only reads the clock and publishes events (an agent's
+            # task, mostly), as the fiber's turn would run it
+            machine.read_in_step(Now, self.read_clock)
+            step = machine.start()
+            while type(step) is Next and type(step.effect) is Now:  # (one not yielded)
+                step = step.resume(self.clock)
+            if type(step) is Done:
+                self.message_done(cell, envelope, step.value)
+                return True
+            if type(step) is Failed:
+                self.message_failed(cell, envelope, step.error)
+                return False
+            fiber = _Fiber(number, machine, label)
+            fiber.input = (STEP, step)
+            return self.message_fiber(cell, envelope, fiber)
         if inspect.isawaitable(result):
             self.message_failed(cell, envelope, _refuse_async(cell, "receive", result))
             return False
@@ -598,6 +607,37 @@ class _Mail(FiberScheduler):
             self.plain_types.add(kind)  # `handle` takes its values as replies, checking no more
         self.message_done(cell, envelope, result)
         return True
+
+    def read_clock(self, _now: Now) -> float:
+        """The virtual clock's time: a `Now` answered inside the machine's step."""
+        return self.clock
+
+    def message_fiber(self, cell: _SimCell, envelope: _Envelope, fiber: _Fiber) -> bool:
+        """``fiber`` runs ``cell``'s program for ``envelope``: its first turn now (True when
+        it finished with a value: the message is done)."""
+        self.fibers[fiber.id] = fiber
+        fiber.actor = cell
+        cell.busy = fiber
+        self.dirty.add(cell)
+
+        def done(finished: _Fiber) -> None:
+            cell.busy = None
+            self.dirty.add(cell)
+            # a message's fiber has no handle (only a fork's has): nothing looks it up
+            # once it is over, so the world keeps it no longer (nor does the collector
+            # walk it, run after run)
+            del self.fibers[finished.id]
+            assert finished.outcome is not None
+            if isinstance(finished.outcome, Success):
+                self.message_done(cell, envelope, finished.outcome.unwrap())
+            else:
+                self.message_failed(cell, envelope, finished.outcome.failure())
+
+        fiber.on_finish.append(done)
+        # its first turn is this step's, as asyncio's actor loop runs a program it is given
+        # at once: no choice point between a message and its program's first effect
+        self.run_fiber(fiber)
+        return type(fiber.outcome) is Success
 
     def message_done(self, cell: _SimCell, envelope: _Envelope | None, value: object) -> None:
         cell.current = None

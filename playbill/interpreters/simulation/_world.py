@@ -198,6 +198,9 @@ class _World(_Mail):
         # the clock read right in the turn (`take_turn`) when no trace line is written and no
         # handler of the user's takes `Now`
         self.now_inline = not tracing and handlers.find(Now()) is None
+        # a message's program runs with no fiber for as long as it only reads the clock and
+        # publishes events (`_Mail.received`)
+        self.in_place = self.now_inline and self.stamp_inline
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
         self.kernel = Kernel(self, notes=tracing)
