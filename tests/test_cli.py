@@ -81,7 +81,7 @@ def test_explore_finds_the_race_and_exits_1_with_the_replay_call() -> None:
     done = playbill("explore", f"{BANK}:two_deposits", "--check", f"{BANK}:both_deposits_count")
     assert done.returncode == 1, done.stderr
     assert "explore(two_deposits()) found a schedule that breaks the check" in done.stdout
-    assert "replay(two_deposits(), 'v5:" in done.stdout
+    assert "replay(two_deposits(), 'v6:" in done.stdout
     assert "the minimal run, step by step:" in done.stdout
 
 
@@ -117,7 +117,7 @@ def test_run_shows_the_events_live_then_the_output_as_json() -> None:
 def test_demo_runs() -> None:
     done = playbill("demo", timeout=280)  # ~25 s alone; a loaded 2-core CI runner is slower
     assert done.returncode == 0, done.stderr
-    assert "$ playbill replay examples/bank_race.py:two_deposits 'v5:" in done.stdout
+    assert "$ playbill replay examples/bank_race.py:two_deposits 'v6:" in done.stdout
     assert "completed: 50" in done.stdout  # the command line replayed the lost deposit
     assert "replayed: charged 60, same trace: True" in done.stdout  # the double charge
     assert "payments made, each once: ['escrow 40', 'bo 40']" in done.stdout  # durable
@@ -192,13 +192,13 @@ def test_replay_recording_serves_the_named_handlers_effects_from_the_recording(
 @pytest.mark.parametrize(
     ("arguments", "says"),
     [
-        (("replay", f"{BANK}:nope", "v5:"), "has no 'nope'"),
-        (("replay", "two_deposits", "v5:"), "PROGRAM is MODULE:NAME"),
-        (("replay", "no_such_module:main", "v5:"), "no module named 'no_such_module'"),
-        (("replay", "missing.py:main", "v5:"), "no Python file"),
-        (("replay", f"{BANK}:Balance", "v5:"), "Balance() gave a Balance, not a Program"),
-        (("replay", f"{BANK}:two_deposits", "v5:("), "SCHEDULE 'v5:('"),
-        (("replay", f"{BANK}:two_deposits", "v5:", "--kind", "sneeze"), "'sneeze'"),
+        (("replay", f"{BANK}:nope", "v6:"), "has no 'nope'"),
+        (("replay", "two_deposits", "v6:"), "PROGRAM is MODULE:NAME"),
+        (("replay", "no_such_module:main", "v6:"), "no module named 'no_such_module'"),
+        (("replay", "missing.py:main", "v6:"), "no Python file"),
+        (("replay", f"{BANK}:Balance", "v6:"), "Balance() gave a Balance, not a Program"),
+        (("replay", f"{BANK}:two_deposits", "v6:("), "SCHEDULE 'v6:('"),
+        (("replay", f"{BANK}:two_deposits", "v6:", "--kind", "sneeze"), "'sneeze'"),
         (("replay-recording", "nowhere.jsonl", f"{BANK}:two_deposits"), "cannot be read"),
         (("replay-recording", BANK, f"{BANK}:two_deposits"), "is not a playbill recording"),
         (("explore", f"{BANK}:two_deposits"), "Missing option '--check'"),
@@ -245,32 +245,32 @@ BROKEN_MODULES = {
     ("arguments", "says"),
     [
         (
-            ("replay", "syntax_slip.py:main", "v5:"),
+            ("replay", "syntax_slip.py:main", "v6:"),
             "Error: cannot import syntax_slip.py: SyntaxError: '(' was never closed",
         ),
         (
-            ("replay", "syntax_slip:main", "v5:"),
+            ("replay", "syntax_slip:main", "v6:"),
             "Error: cannot import syntax_slip: SyntaxError: '(' was never closed",
         ),
         (
-            ("replay", "missing_import.py:main", "v5:"),
+            ("replay", "missing_import.py:main", "v6:"),
             "Error: cannot import missing_import.py: ModuleNotFoundError: No module named "
             "'no_such_module_anywhere'",
         ),
         (
-            ("replay", "missing_import:main", "v5:"),
+            ("replay", "missing_import:main", "v6:"),
             "Error: cannot import missing_import: ModuleNotFoundError",
         ),
         (
-            ("replay", "factories.py:boom", "v5:"),
+            ("replay", "factories.py:boom", "v6:"),
             "Error: boom() raised RuntimeError: the factory broke",
         ),
         (
-            ("replay", "factories.py:NUMBER", "v5:"),
+            ("replay", "factories.py:NUMBER", "v6:"),
             "Error: NUMBER is an int, not a Program or a function building one",
         ),
         (
-            ("replay", "factories.py:needs", "v5:"),
+            ("replay", "factories.py:needs", "v6:"),
             "Error: needs must take no arguments to be run from the command line, but it is "
             "needs(x)",
         ),
@@ -289,7 +289,7 @@ BROKEN_MODULES = {
             "is not a flow: (root): not a YAML document: ",
         ),
         (
-            ("replay", str(ROOT / f"{BANK}:two_deposits"), "v5:", "--actor", "app/balance"),
+            ("replay", str(ROOT / f"{BANK}:two_deposits"), "v6:", "--actor", "app/balance"),
             "Error: --actor 'app/balance': actor must be an absolute actor path",
         ),
     ],

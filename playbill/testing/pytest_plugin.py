@@ -240,7 +240,7 @@ class Simulator:
     >>> simulator.simulate(pure(1)).value
     1
     >>> simulator.replays
-    ["replay(pure(1), 'v5:')"]
+    ["replay(pure(1), 'v6:')"]
     """
 
     def __init__(self) -> None:

@@ -146,6 +146,6 @@ def test_the_printed_replay_call_carries_the_options_of_the_exploration() -> Non
         open_then_deposit(), check=lambda r: r.value == 50, runs=300, delivery="per_pair"
     )
     with pytest.raises(
-        AssertionError, match=r"replay\(open_then_deposit\(\), 'v5\[delivery=per_pair\]:\w*'\)"
+        AssertionError, match=r"replay\(open_then_deposit\(\), 'v6\[delivery=per_pair\]:\w*'\)"
     ):
         found.assert_passed("open_then_deposit()")

@@ -59,5 +59,5 @@ def test_a_failing_exploration_prints_the_replay_call():
     from tests.simulation.examples_path import two_deposits
 
     found = explore(two_deposits(), check=lambda result: result.value == 100, runs=500)
-    with pytest.raises(AssertionError, match=r"replay it with\n    replay\(two_deposits\(\), 'v5:"):
+    with pytest.raises(AssertionError, match=r"replay it with\n    replay\(two_deposits\(\), 'v6:"):
         found.assert_passed("two_deposits()")

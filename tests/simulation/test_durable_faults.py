@@ -223,11 +223,11 @@ def test_a_run_with_durable_faults_replays_from_its_string_alone(delivery):
 
 
 def test_the_new_faults_read_back_from_a_schedule_string_and_old_strings_still_replay():
-    parsed = Schedule.parse("v5[faults.duplicate=0.25,faults.lease_loss=1]:01")
+    parsed = Schedule.parse("v6[faults.duplicate=0.25,faults.lease_loss=1]:01")
     assert parsed.options is not None
     assert parsed.options.faults == Faults(duplicate=0.25, lease_loss=1.0)
     # a string recorded before these faults existed means what it meant
-    assert replay(tell_two_then_read(), "v5:").value == ["a", "b"]
+    assert replay(tell_two_then_read(), "v6:").value == ["a", "b"]
 
 
 @pytest.mark.parametrize(
@@ -246,7 +246,7 @@ def test_bad_durable_fault_probabilities_are_refused(settings, named):
 
 def test_a_bad_durable_fault_in_a_schedule_string_is_refused():
     with pytest.raises(InvalidArgument, match="Faults redeliver must be a probability"):
-        Schedule.parse("v5[faults.redeliver=1.5]:0")
+        Schedule.parse("v6[faults.redeliver=1.5]:0")
 
 
 # -- the documented example: a double charge -------------------------------------------------
@@ -297,7 +297,7 @@ def test_the_double_charge_example_finds_replays_and_fixes_it():
         "replayed": True,
         "fixed_passed": True,
     }
-    assert summary["schedule"].startswith("v5[faults.redeliver=0.3]:")
+    assert summary["schedule"].startswith("v6[faults.redeliver=0.3]:")
     text = "\n".join(lines)
     assert "fault: the ack of Pay(payment_id='payment-1'" in text
     assert text.count("perform Charge(card='4242', amount=30, idempotency_key=None)") == 2

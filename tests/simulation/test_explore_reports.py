@@ -254,8 +254,8 @@ def test_the_progress_line_is_quiet_under_pytest_and_in_ci_unless_asked(capsys, 
 
 
 def test_a_schedule_is_refused_since_one_fixed_schedule_would_hide_the_bug():
-    with pytest.raises(InvalidArgument, match=r"takes no schedule= \(got 'v5:'\).*use replay"):
-        explore(world(), lost_a_deposit, runs=200, schedule="v5:")
+    with pytest.raises(InvalidArgument, match=r"takes no schedule= \(got 'v6:'\).*use replay"):
+        explore(world(), lost_a_deposit, runs=200, schedule="v6:")
 
 
 @pytest.mark.parametrize("check", [None, 5, "lost_a_deposit", lambda first, second: True])
@@ -308,7 +308,7 @@ def test_the_report_of_an_untraced_exploration_says_the_trace_was_off_and_how_to
 
 def test_a_lambda_factory_replays_as_main_with_a_note_to_name_it():
     found = explore(lambda: two_deposits(), lost_a_deposit, runs=500)
-    assert found.replay_call().startswith("replay(main(), 'v5:")
+    assert found.replay_call().startswith("replay(main(), 'v6:")
     report = found.report()
     assert "explore(main())" in report
     assert "main() stands for the program: the lambda given to explore has no name" in report

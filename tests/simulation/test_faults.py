@@ -131,7 +131,7 @@ def test_a_fault_point_fails_under_the_simulator_when_points_are_on():
     result = simulate(guarded_write(), faults=Faults(points=1.0))
     assert isinstance(result.error, InjectedFault)
     assert "before the write" in str(result.error)
-    clean = replay(guarded_write(), "v5[faults.points=1]:0")
+    clean = replay(guarded_write(), "v6[faults.points=1]:0")
     assert clean.value == "written"
 
 

@@ -60,9 +60,9 @@ def test_a_run_with_faults_replays_from_its_string_without_faults_given() -> Non
 
 
 def test_a_default_run_prints_no_options_and_others_print_only_what_differs() -> None:
-    assert str(simulate(pure(1)).schedule) == "v5:"
+    assert str(simulate(pure(1)).schedule) == "v6:"
     result = simulate(pure(1), delivery="per_pair", faults=Faults(crash=0.1), ask_timeout=5)
-    assert str(result.schedule) == "v5[delivery=per_pair,faults.crash=0.1,ask_timeout=5]:"
+    assert str(result.schedule) == "v6[delivery=per_pair,faults.crash=0.1,ask_timeout=5]:"
 
 
 @pytest.mark.parametrize(
@@ -96,10 +96,19 @@ def test_options_that_agree_with_the_schedule_and_bare_choices_are_accepted() ->
 
 
 @pytest.mark.parametrize(
-    "old", ["v1:0101", "v2:0101", "v3:0101(70)", "v4:0101", "v4[delivery=per_pair]:01"]
+    "old",
+    [
+        "v1:0101",
+        "v2:0101",
+        "v3:0101(70)",
+        "v4:0101",
+        "v4[delivery=per_pair]:01",
+        "v5:0101",
+        "v5[delivery=per_pair,faults.crash=0.1]:01",
+    ],
 )
 def test_older_schedule_versions_are_refused_saying_why(old: str) -> None:
-    with pytest.raises(InvalidArgument, match=r"v[1234]") as refused:
+    with pytest.raises(InvalidArgument, match=r"v[12345]") as refused:
         replay(three_senders(2), old)
     if old.startswith("v3"):
         assert "did not say which options" in str(refused.value)
@@ -107,25 +116,35 @@ def test_older_schedule_versions_are_refused_saying_why(old: str) -> None:
     if old.startswith("v4"):  # its choice points differ where an agent's task finishes at once
         assert "choice points were different" in str(refused.value)
         assert "agent's task that finishes at once" in str(refused.value)
+    if old.startswith("v5"):  # its choice points differ where a receive returns a program
+        message = str(refused.value)
+        assert f"{old!r} was recorded by an earlier simulator (v5)" in message
+        assert "choice points were different" in message
+        assert "took a step of its own there" in message
+        assert "first turn in the step that handles its message here (v6 on)" in message
+        assert "run explore() again for a v6 schedule" in message
+        assert "replays with its 'v5' changed to 'v6'" in message
+    with pytest.raises(InvalidArgument, match=r"v[12345]"):
+        Schedule.parse(old)  # the same refusal, parsing alone
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("v5:(", r"at index 3: '\(' is not closed"),
-        ("v5:(abc)", r"at index 4: 'abc' is not a choice"),
-        ("v5:()", r"at index 4: '' is not a choice"),
-        ("v5:1(-3)", r"at index 5: '-3' is not a choice"),
-        ("v5:01!", r"at index 5: '!' cannot appear"),
-        ("v5[delivery=per_pair:01", r"at index 2: the '\[' of the options is not closed"),
-        ("v5[speed=9]:01", r"at index 3: 'speed=9' is not an option"),
-        ("v5[ask_timeout=soon]:0", r"at index 15: ask_timeout='soon' is not a number"),
-        ("v5[ask_timeout=nan]:0", r"ask_timeout must be a positive number"),
-        ("v5[delivery=fifo]:0", r"delivery must be 'causal' or 'per_pair'"),
-        ("v5[faults.crash=2]:0", r"Faults crash must be a probability"),
-        ("v5[max_steps=1,max_steps=2]:0", r"at index 15: max_steps is given twice"),
-        ("v50:1", r"starts with 'v5:'"),
-        ("0121", r"starts with 'v5:'"),
+        ("v6:(", r"at index 3: '\(' is not closed"),
+        ("v6:(abc)", r"at index 4: 'abc' is not a choice"),
+        ("v6:()", r"at index 4: '' is not a choice"),
+        ("v6:1(-3)", r"at index 5: '-3' is not a choice"),
+        ("v6:01!", r"at index 5: '!' cannot appear"),
+        ("v6[delivery=per_pair:01", r"at index 2: the '\[' of the options is not closed"),
+        ("v6[speed=9]:01", r"at index 3: 'speed=9' is not an option"),
+        ("v6[ask_timeout=soon]:0", r"at index 15: ask_timeout='soon' is not a number"),
+        ("v6[ask_timeout=nan]:0", r"ask_timeout must be a positive number"),
+        ("v6[delivery=fifo]:0", r"delivery must be 'causal' or 'per_pair'"),
+        ("v6[faults.crash=2]:0", r"Faults crash must be a probability"),
+        ("v6[max_steps=1,max_steps=2]:0", r"at index 15: max_steps is given twice"),
+        ("v60:1", r"starts with 'v6:'"),
+        ("0121", r"starts with 'v6:'"),
     ],
 )
 def test_malformed_schedule_strings_are_refused_naming_the_position(
@@ -207,7 +226,7 @@ def test_replay_refuses_no_schedule_and_options_a_replay_cannot_use() -> None:
     with pytest.raises(InvalidArgument, match="needs the schedule"):
         replay(pure(1), None)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="takes no seed="):
-        replay(pure(1), "v5:", seed=3)
+        replay(pure(1), "v6:", seed=3)
 
 
 @pytest.mark.parametrize(
@@ -241,21 +260,21 @@ def test_an_exploration_reports_a_minimal_schedule_that_replays_alone() -> None:
     )
     assert found.minimal is not None
     text = str(found.minimal.schedule)
-    assert text.startswith("v5[delivery=per_pair,faults.crash=0.5]:")
+    assert text.startswith("v6[delivery=per_pair,faults.crash=0.5]:")
     again = replay(five_asks(), text)
     assert again.rows == found.minimal.rows
     assert again.value == found.minimal.value
 
 
 def test_a_choice_with_more_digits_than_python_converts_is_refused_naming_its_position() -> None:
-    text = "v5:0(" + "9" * 5000 + ")"
+    text = "v6:0(" + "9" * 5000 + ")"
     with pytest.raises(
         InvalidArgument, match=r"at index 5: a choice of 5000 digits is too large to be a choice"
     ):
         replay(pure(1), text)
 
 
-@pytest.mark.parametrize("data", [b"v5:", bytearray(b"v5:0")])
+@pytest.mark.parametrize("data", [b"v6:", bytearray(b"v6:0")])
 def test_a_schedule_given_as_bytes_is_refused_with_a_hint_to_decode_it(data: Any) -> None:
     with pytest.raises(
         InvalidArgument, match=r"decode it first: replay\(program, data.decode\(\)\)"

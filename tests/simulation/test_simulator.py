@@ -85,9 +85,9 @@ def test_hypothesis_draws_schedules_and_shrinks_a_failing_one():
 
 def test_schedules_print_and_parse():
     schedule = Schedule((0, 1, 35, 61, 62, 300))
-    assert str(schedule) == "v5:01zZ(62)(300)"
+    assert str(schedule) == "v6:01zZ(62)(300)"
     assert Schedule.parse(str(schedule)).choices == schedule.choices
-    with pytest.raises(ValueError, match="starts with 'v5:'"):
+    with pytest.raises(ValueError, match="starts with 'v6:'"):
         Schedule.parse("0121")
 
 

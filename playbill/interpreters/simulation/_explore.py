@@ -114,8 +114,8 @@ def simulate(
     >>> from playbill import sleep, now
     >>> result = simulate(sleep(3600).then(now()), delivery="per_pair")
     >>> result.value, result.clock, str(result.schedule)
-    (3600.0, 3600.0, 'v5[delivery=per_pair]:')
-    >>> replay(sleep(3600).then(now()), "v5[delivery=per_pair]:").clock
+    (3600.0, 3600.0, 'v6[delivery=per_pair]:')
+    >>> replay(sleep(3600).then(now()), "v6[delivery=per_pair]:").clock
     3600.0
     """
     given: dict[str, Any] = {
@@ -216,12 +216,12 @@ def replay(
     ``supervision`` are code, which no string carries: pass them again.
 
     >>> from playbill import pure
-    >>> replay(pure(1), "v5:").value
+    >>> replay(pure(1), "v6:").value
     1
     """
     if schedule is None:
         raise InvalidArgument(
-            "replay() needs the schedule to replay: a schedule string such as 'v5:0102', a "
+            "replay() needs the schedule to replay: a schedule string such as 'v6:0102', a "
             "Schedule, or a list of choices"
         )
     for refused in ("seed", "strategy", "schedule"):

@@ -78,7 +78,7 @@ class Faults:
     0.1
     >>> from playbill import pure, simulate
     >>> str(simulate(pure(1), faults=Faults(redeliver=0.5)).schedule)
-    'v5[faults.redeliver=0.5]:'
+    'v6[faults.redeliver=0.5]:'
     """
 
     crash: float = _probability("Faults crash")
@@ -229,7 +229,7 @@ def _read_value(text: str, position: int, key: str, value: str, default: object)
 def _as_choices(choices: object) -> tuple[int, ...]:
     if isinstance(choices, (bytes, bytearray, memoryview)):
         raise InvalidArgument(
-            f"a schedule is a str such as 'v5:0102', a Schedule or a list of ints >= 0, got "
+            f"a schedule is a str such as 'v6:0102', a Schedule or a list of ints >= 0, got "
             f"{bytes(choices)!r} ({type(choices).__name__}), whose bytes would be read as "
             "choices; decode it first: replay(program, data.decode())"
         )
@@ -261,7 +261,7 @@ class Schedule:
     """The choices of one run — at each choice point, an index into the enabled set sorted by
     stable names — and the `SimulationOptions` it ran with.
 
-    Printed as a short string: ``v5``, the options that differ from the defaults in brackets,
+    Printed as a short string: ``v6``, the options that differ from the defaults in brackets,
     ``:``, then one character a choice (base 62; larger values in parentheses). `Schedule.parse`
     reads it back, and ``replay(program, text)`` replays the run from it alone. The version
     names the simulator's choice points and the format: a schedule replays only under the
@@ -269,18 +269,18 @@ class Schedule:
 
     >>> schedule = Schedule((0, 2, 1, 70), SimulationOptions(delivery="per_pair"))
     >>> str(schedule)
-    'v5[delivery=per_pair]:021(70)'
-    >>> Schedule.parse("v5[delivery=per_pair]:021(70)") == schedule
+    'v6[delivery=per_pair]:021(70)'
+    >>> Schedule.parse("v6[delivery=per_pair]:021(70)") == schedule
     True
 
     A schedule built from numbers alone (``options=None``, as Hypothesis draws them) carries
     no options: `simulate` takes them from its arguments. Printed, it reads back as one
-    recorded with the defaults (``v5:021(70)``).
+    recorded with the defaults (``v6:021(70)``).
     """
 
     choices: tuple[int, ...] = field(converter=_as_choices)
     options: SimulationOptions | None = field(default=None, converter=_as_options)
-    version: ClassVar[int] = 5
+    version: ClassVar[int] = 6
 
     def __str__(self) -> str:
         encoded = "".join(
@@ -310,7 +310,8 @@ class Schedule:
                 f"{text!r} is a v3 schedule, which did not say which options (delivery, "
                 "faults, ask_timeout ...) it was recorded with, so it cannot replay on its own; "
                 "its choice points are those of v4 (and of v5 unless an agent's task finishes "
-                "at once): pass its choices with the options it ran with, as in "
+                "at once; of v6 unless also a receive returns a program): pass its choices with "
+                "the options it ran with, as in "
                 f"replay(program, {choices!r}, delivery=..., faults=...), or run explore() "
                 f"again for a v{cls.version} schedule, which carries them"
             )
@@ -319,8 +320,19 @@ class Schedule:
                 f"{text!r} was recorded by an earlier simulator (v4), whose choice points were "
                 "different: an agent's task that finishes at once (a plain execute, or a Pure) "
                 "took a step of its own there, and is done in the step that handles its message "
-                f"here, so the schedule cannot replay; run explore() again for a v{cls.version} "
-                "schedule (a v4 schedule of a run with no such task replays with its 'v4' "
+                f"here (v5 on), so the schedule cannot replay; run explore() again for a "
+                f"v{cls.version} schedule (a v4 schedule of a run with no agent task and no "
+                f"receive that returns a program replays with its 'v4' changed to "
+                f"'v{cls.version}')"
+            )
+        if text[:3] in ("v5:", "v5["):
+            raise InvalidArgument(
+                f"{text!r} was recorded by an earlier simulator (v5), whose choice points were "
+                "different: the program a receive returns (an agent's task included) took a "
+                "step of its own there, after the step that handled its message, and runs its "
+                "first turn in the step that handles its message here (v6 on), so the schedule "
+                f"cannot replay; run explore() again for a v{cls.version} schedule (a v5 "
+                "schedule of a run where no receive returns a program replays with its 'v5' "
                 f"changed to 'v{cls.version}')"
             )
         prefix = f"v{cls.version}"
@@ -665,7 +677,7 @@ class SimulationResult(Generic[A]):
 
         >>> from playbill import pure, simulate
         >>> simulate(pure(1), delivery="per_pair").replay_hint("main()", {"delivery": "per_pair"})
-        "replay(main(), 'v5[delivery=per_pair]:')"
+        "replay(main(), 'v6[delivery=per_pair]:')"
         """
         carried = attrs.fields_dict(SimulationOptions) if self.schedule.options else {}
         given = "".join(
