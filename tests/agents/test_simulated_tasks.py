@@ -1,7 +1,9 @@
 """Under the simulator, an agent's task that finishes at once (a plain ``execute``, or a
 `Pure`) is done in the step that handles its message, as a plain actor's ask is: no fiber of
 its own, so no step and no choice point of its own; its ``started`` and ``completed`` events
-are published all the same, in place, and replay, tracing and handlers see what they saw."""
+are published all the same, in place, and replay, tracing and handlers see what they saw.
+A task whose ``execute`` is a program runs its first turn in that step too (Schedule v6), so
+one that finishes in that turn takes the steps of a plain ask as well."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from playbill import (
     program,
     replay,
     simulate,
+    sleep,
 )
 from playbill.actors import Emitted
 from playbill.agents import (
@@ -39,12 +42,23 @@ from tests.agents.support import Echo, Plain
 
 
 class Stepped(AgentActor[Any, Any]):
-    """The same output through a program (an @program generator): a fiber of its own."""
+    """The same output through a program (an @program generator) that finishes in its first
+    turn: run in the step that handles its message (Schedule v6), as a plain ask is."""
 
     @program
     def execute(self, input: Any) -> Any:
         return input
         yield  # pragma: no cover - makes it a generator
+
+
+class Napping(AgentActor[Any, Any]):
+    """The same output through a program that touches the world first (a sleep(0)): its fiber
+    waits for the timer, so it takes steps of its own."""
+
+    @program
+    def execute(self, input: Any) -> Any:
+        yield sleep(0)
+        return input
 
 
 class PlainActor(Actor):
@@ -69,14 +83,19 @@ def last_step(result: Any) -> int:
     return max(row[0] for row in result.rows)
 
 
-@pytest.mark.parametrize("agent", [Echo, Plain])
+@pytest.mark.parametrize("agent", [Echo, Plain, Stepped])
 def test_a_task_that_finishes_at_once_takes_the_steps_of_a_plain_ask(agent: type) -> None:
+    # a generator task that finishes in its first turn included: that turn is the step that
+    # handles its message (Schedule v6; v5 gave its message's fiber a step of its own)
     tasks = simulate(asks(agent, 5, wrap=True))
     plain = simulate(asks(PlainActor, 5, wrap=False))
     assert tasks.value == plain.value == [0, 1, 2, 3, 4]
     assert last_step(tasks) == last_step(plain)
-    # a task run as a program takes a step more each (its message's fiber)
-    assert last_step(simulate(asks(Stepped, 5, wrap=True))) == last_step(plain) + 5
+    # a task whose program waits on the world (a timer) takes steps of its own, two each:
+    # the timer firing, then its fiber's next turn
+    napping = simulate(asks(Napping, 5, wrap=True))
+    assert napping.value == plain.value
+    assert last_step(napping) == last_step(plain) + 2 * 5
 
 
 def events(result: Any) -> list[Any]:
@@ -264,11 +283,12 @@ def test_a_program_tasks_started_and_completed_are_stamped_in_its_turn_with_no_e
     assert kinds == [TaskEventKind.STARTED, TaskEventKind.COMPLETED] * 3
     assert [event.task_id for event in task_events(result)] == ["t1", "t1", "t2", "t2", "t3", "t3"]
     if trace:
-        # each written in its fiber's turn, the step after the one that received its message
+        # each written in its fiber's first turn, which is the step that received its
+        # message (Schedule v6; the step after it in v5)
         emitted = [(line.step, line.actor) for line in result.trace_lines(kinds={"emit"})]
         received = [line.step for line in result.trace_lines(kinds={"receive"})]
         assert emitted == [
-            (step + 1, f"/app/echo#{n}") for n, step in enumerate(received, 1) for _ in "sc"
+            (step, f"/app/echo#{n}") for n, step in enumerate(received, 1) for _ in "sc"
         ]
 
 
