@@ -507,7 +507,8 @@ class _Mail(FiberScheduler):
             if cell.blocked:
                 self.admit_blocked(cell)
             # the message to the instance: a plain value returned is the message done (the
-            # common case, here); a program returned runs as a fiber (`received`)
+            # common case, here); a program returned runs its first turn here, and goes on as
+            # the message's fiber if it waits on the world (`received`)
             cell.handled += 1
             cell.current = envelope
             message = envelope.message
