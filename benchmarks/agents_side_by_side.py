@@ -106,6 +106,16 @@ class PlainActor(Actor):
         return message
 
 
+class ProgramActor(Actor):
+    """No agent layer, but an ``@program`` receive (as `GeneratorEcho`'s execute): what
+    stepping a generator program costs a message under the simulator."""
+
+    @program
+    def receive(self, message: Any) -> Any:
+        yield now()
+        return message
+
+
 async def actor_ask(n: int) -> list[float]:
     async with ActorSystem("bench") as system:
         ref = system.spawn(PlainActor, "echo")
@@ -175,10 +185,10 @@ def simulated_tasks(n: int, agent: type[AgentActor[Any, Any]] = Echo) -> float:
     return elapsed
 
 
-def simulated_actor_asks(n: int) -> float:
+def simulated_actor_asks(n: int, actor: type[Actor] = PlainActor) -> float:
     @program
     def asks() -> Any:
-        ref = yield free_spawn(PlainActor, name="echo")
+        ref = yield free_spawn(actor, name="echo")
         for i in range(n):
             yield free_ask(ref, i)
         return n
@@ -422,6 +432,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     sim, _ = measure(lambda: simulated_tasks(simulated), None, repeats)
     sim_generator, _ = measure(lambda: simulated_tasks(simulated, GeneratorEcho), None, repeats)
     sim_floor, _ = measure(lambda: simulated_actor_asks(simulated), None, repeats)
+    sim_program_floor, _ = measure(
+        lambda: simulated_actor_asks(simulated, ProgramActor), None, repeats
+    )
     sim_fan, _ = measure(lambda: simulated_fanout(width, fan_rounds), None, repeats)
     tasks_per_second = simulated / min(sim)
     figures["simulator tasks"] = tasks_per_second
@@ -452,6 +465,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             "",
             "",
             "(what an agent's task stands on)",
+        )
+    )
+    rows.append(
+        (
+            "  floor: simulator, @program Actor asks",
+            f"{simulated / min(sim_program_floor) / 1e3:,.1f}K asks/s",
+            "",
+            "",
+            "(yield now(); return message: no agent layer)",
         )
     )
     rows.append(
