@@ -730,13 +730,15 @@ class _PerformedTask:
             agent._running = None
         if isinstance(error, Cancelled):
             _stamp_lifecycle(self.stamp, running, TaskEventKind.CANCELLED, None)
-        else:
+        elif isinstance(error, Exception):
             _stamp_lifecycle(self.stamp, running, TaskEventKind.FAILED, error)
+        # (another BaseException passes with no event, as through `_perform`'s handlers; the
+        # agent is freed of its task all the same, as by `_perform`'s ``finally``)
         return Fail(error)
 
 
-# what ends a task as failed (`failed`) or cancelled (`cancelled`)
-_TASK_ENDINGS = (Cancelled, Exception)
+# every ending of a task's program goes through `_PerformedTask.failed`
+_TASK_ENDINGS = (BaseException,)
 
 
 # outputs that are plainly no program, awaitable or async generator (exact types only)

@@ -147,7 +147,8 @@ class Machine:
         ``perform`` returns the effect to wait on instead, which the step returns as its
         `Next`; its result is the program's. What ``perform`` raises is raised into the
         program at the effect. Effects of ``kind`` reached otherwise (a bare `Suspend`, a
-        ``flat_map``'s result) come out as `Next` as any other.
+        ``flat_map``'s result, a yield while an error is raised into the generator) come out
+        as `Next` as any other.
 
         >>> from playbill import emit_stamped, program
         >>> from playbill.effects import EmitStamped
@@ -170,8 +171,8 @@ class Machine:
         generator of ``@program`` yields it: the generator goes on at once with
         ``read(effect)`` (the virtual clock's time for a `Now`, say), with no `Next` made,
         returned and resumed. What ``read`` raises is raised into the program at the effect.
-        Effects of ``kind`` reached otherwise (a bare `Suspend`, a ``flat_map``'s result) come
-        out as `Next` as any other.
+        Effects of ``kind`` reached otherwise (a bare `Suspend`, a ``flat_map``'s result, a
+        yield while an error is raised into the generator) come out as `Next` as any other.
 
         >>> from playbill import now, program
         >>> from playbill.effects import Now

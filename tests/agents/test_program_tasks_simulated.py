@@ -10,13 +10,17 @@ import contextlib
 from typing import Any
 
 import pytest
+from attrs import frozen
 
 from playbill import (
     Actor,
+    Effect,
     Faults,
     free_ask,
     free_spawn,
+    gather,
     now,
+    perform,
     program,
     replay,
     simulate,
@@ -32,7 +36,7 @@ from playbill.agents import (
     race_agents,
     task_tree,
 )
-from playbill.effects import ProgramError
+from playbill.effects import Now, ProgramError
 
 STARTED, PROGRESS, COMPLETED = (
     TaskEventKind.STARTED,
@@ -247,3 +251,83 @@ def test_traced_and_untraced_runs_choose_alike_and_replay_with_faults(seed: int)
     assert traced.value == untraced.value
     assert published(traced) == published(untraced)
     assert replay(main(), str(untraced.schedule)).rows == traced.rows
+
+
+@frozen
+class Llm(Effect[str]):
+    """A user effect (a model call, say), answered by a handler of the test's."""
+
+    prompt: str
+
+
+class Asking(AgentActor[Any, Any]):
+    """Publishes progress right after a user handler answers its effect."""
+
+    @program
+    def execute(self, input: Any) -> Any:
+        answer = yield perform(Llm(input))
+        yield self.progress(answer)
+        return answer
+
+
+@program
+def two_askers() -> Any:
+    return (yield gather(ask_agent(Asking, "a"), ask_agent(Asking, "b")))
+
+
+def order(result: Any) -> list[str]:
+    return [f"{e.event.kind.value} {e.event.task_id}" for e in result.events if type(e) is Emitted]
+
+
+@pytest.mark.parametrize(
+    "handlers",
+    [
+        pytest.param({Llm: lambda e: e.prompt.upper()}, id="user-effect"),
+        pytest.param({Llm: lambda e: e.prompt.upper(), Now: lambda e: 3.0}, id="and-now"),
+    ],
+)
+def test_events_a_handlers_answer_leads_to_are_published_when_a_traced_run_publishes_them(
+    handlers: dict[type, Any],
+) -> None:
+    # a handler's answer runs the task's program on ahead of its fiber's next turn; what it
+    # publishes on the way waits for that turn, traced or not, so the orders agree
+    differ = []
+    for seed in range(30):
+        untraced = simulate(two_askers(), seed=seed, trace=False, handlers=handlers)
+        traced = simulate(two_askers(), seed=seed, handlers=handlers)
+        again = replay(two_askers(), str(untraced.schedule), handlers=handlers)
+        assert untraced.schedule == traced.schedule
+        if not order(untraced) == order(traced) == order(again):
+            differ.append(seed)
+    assert differ == []
+
+
+class Abort(BaseException):
+    """Neither a failure nor a cancellation: passes every handler a task has."""
+
+
+def test_a_task_ended_by_another_base_exception_frees_the_agent() -> None:
+    seen: list[Any] = []
+
+    class Aborting(AgentActor[Any, Any]):
+        @program
+        def execute(self, input: Any) -> Any:
+            yield now()
+            raise Abort("abort!")
+
+        def on_stop(
+            self,
+        ) -> None:  # (the failed instance's, before its restart; then the new one's)
+            seen.append(self._running)
+
+    @program
+    def main() -> Any:
+        ref = yield free_spawn(Aborting, name="aborting")
+        with contextlib.suppress(BaseException):
+            yield free_ask(ref, Task("x"))
+        yield sleep(0.01)
+        return "done"
+
+    assert simulate(main(), seed=0).value == "done"
+    assert seen
+    assert seen == [None] * len(seen)

@@ -156,14 +156,19 @@ class _SimCell(KernelCell):
         # handles its message, with no fiber (unless a user handler takes `EmitStamped`)
         self._stamp = self.stamp_now if world.stamps_in_place else None
 
-    def emit_in_step(self, effect: Any) -> None:
-        """An `EmitStamped` of this actor's message fiber, performed inside the machine's
+    def emit_in_step(self, effect: Any) -> Any:
+        """An `EmitStamped` of this actor's message program, performed inside the machine's
         step (`Machine.perform_in_step`) in an untraced run: published as `_World.take_turn`
-        publishes it, with no `Next` made and resumed (two a task: ``started`` and
-        ``completed``; one a chunk). What ``make`` raises is raised into the program."""
+        publishes it, with no `Next` made and resumed (a chunk, a progress event). What
+        ``make`` raises is raised into the program. While a user handler's answer runs the
+        machine on ahead of its fiber's turn (`_World.perform`), the effect is handed back to
+        wait on: it is published at that turn, where a traced run publishes it."""
         world = self.world
+        if world.ahead:
+            return effect
         clock = world.clock
         world.events.append(Emitted(self.path, clock, effect.make(clock)))
+        return None
 
     def stamp_now(self, make: Callable[..., tuple[object, ...]], *arguments: object) -> None:
         """Publish the events ``make(*arguments, time)`` makes at the virtual clock's time, as

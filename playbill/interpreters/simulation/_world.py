@@ -201,6 +201,8 @@ class _World(_Mail):
         # a message's program runs with no fiber for as long as it only reads the clock and
         # publishes events (`_Mail.received`)
         self.in_place = self.now_inline and self.stamp_inline
+        # whether a user handler's answer is running a fiber's machine on, ahead of its turn
+        self.ahead = False
         self.escalated: BaseException | None = None
         self.finished_at = 0.0
         self.kernel = Kernel(self, notes=tracing)
@@ -673,8 +675,14 @@ class _World(_Mail):
         if handler is not None:
             if self.tracing:
                 self.log(fiber.label, f"perform {short(effect)}", StepKind.PERFORM)
-            step = perform_with(handler, effect, fiber.machine, interpreter="the simulator")
-            # the handler's answer (or its program) continues the fiber at its next step
+            # the handler's answer (or its program) runs the fiber's machine on to its next
+            # step, which the fiber takes at its next turn: what it publishes on the way is
+            # published then, as a traced run does (`_SimCell.emit_in_step`)
+            self.ahead = True
+            try:
+                step = perform_with(handler, effect, fiber.machine, interpreter="the simulator")
+            finally:
+                self.ahead = False
             self.wake(fiber, STEP, step)
             return
         kind = type(effect)
