@@ -560,11 +560,9 @@ def _perform(
     task: Task[Any],
     running: _Running | None = None,
     produced: Any = _NOT_YET,
-    stamp: Callable[..., None] | None = None,
 ) -> Generator[Any, Any, TaskResult[Any]]:
-    # (`_perform_at_once` gives the running task and what its execute returned, and the
-    # simulator's ``context._stamp``, which publishes its started and completed events in
-    # place, in the message fiber's turn, as performing their EmitStamped there would)
+    # (`_perform_at_once` gives the running task and what its execute returned; a program
+    # under an interpreter that publishes events in place is `_PerformedTask`'s instead)
     if running is None:
         # the path and a fresh task id come from the actor's cell, with no effect performed;
         # a context that is no interpreter's cell pays an effect for each
@@ -583,10 +581,7 @@ def _perform(
         running = _Running(task, task_id, path)
     agent._running = running
     try:
-        if stamp is None:
-            yield _stamped(running, TaskEventKind.STARTED, None)
-        else:
-            _stamp_lifecycle(stamp, running, TaskEventKind.STARTED, None)
+        yield _stamped(running, TaskEventKind.STARTED, None)
         try:
             if produced is _NOT_YET:
                 produced = agent.execute(task.input)
@@ -611,10 +606,7 @@ def _perform(
             yield _stamped(running, TaskEventKind.FAILED, error)
             raise
         # stamped when published: execute may have taken time, even a plain function's
-        if stamp is None:
-            yield _stamped(running, TaskEventKind.COMPLETED, output)
-        else:
-            _stamp_lifecycle(stamp, running, TaskEventKind.COMPLETED, output)
+        yield _stamped(running, TaskEventKind.COMPLETED, output)
     finally:
         if agent._running is running:
             agent._running = None
@@ -662,7 +654,7 @@ def _perform_at_once(
                 or inspect.isasyncgen(produced)
                 or inspect.isawaitable(produced)
             ):
-                return _perform(agent, task, running, produced, stamp)
+                return _perform(agent, task, running, produced)
             else:
                 output = produced
             agent._check_output(output)
