@@ -210,11 +210,20 @@ class FiberScheduler:
         ]
         return (*self.unobserved, *unjoined)
 
-    def new_fiber(self, program: _Program[Any], label: str) -> _Fiber:
-        fiber = _Fiber(self.sequence, program, label)
-        self.sequence += 1
+    def new_fiber(
+        self, program: _Program[Any] | Machine, label: str, number: int | None = None
+    ) -> _Fiber:
+        """A fiber for ``program`` (or for a machine that has run already), numbered next or
+        ``number`` (one taken earlier with `take_number`), known to the scheduler."""
+        fiber = _Fiber(self.take_number() if number is None else number, program, label)
         self.fibers[fiber.id] = fiber
         return fiber
+
+    def take_number(self) -> int:
+        """The next number of the run's sequence (fibers, timers)."""
+        number = self.sequence
+        self.sequence += 1
+        return number
 
     def fire_next_timer(self) -> None:
         when, _, timer = heapq.heappop(self.timers)
@@ -226,8 +235,7 @@ class FiberScheduler:
     def add_timer(self, delay: float, action: Callable[[], None]) -> _Timer:
         timer = _Timer(action)
         if delay != math.inf:  # a timer that never fires is never scheduled
-            heapq.heappush(self.timers, (self.clock + delay, self.sequence, timer))
-            self.sequence += 1
+            heapq.heappush(self.timers, (self.clock + delay, self.take_number(), timer))
         return timer
 
     def wake(self, fiber: _Fiber, kind: Resume, payload: object, *, first: bool = False) -> None:

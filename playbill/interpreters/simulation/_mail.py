@@ -576,14 +576,13 @@ class _Mail(FiberScheduler):
             program = result if isinstance(result, Program) else _suspend(result)
             # the fiber's number is taken even when no fiber is made, so that the names of
             # the choices (which hold fibers' numbers) are those of a traced run
-            number = self.sequence
-            self.sequence += 1
+            number = self.take_number()
             machine = Machine(program)
             label = f"{cell.path}#{cell.handled}"
             if self.stamp_inline:  # (untraced, no handler of its own: events published in step)
                 machine.perform_in_step(EmitStamped, cell.emit_in_step)
             if not self.in_place:
-                return self.message_fiber(cell, envelope, _Fiber(number, machine, label))
+                return self.message_fiber(cell, envelope, self.new_fiber(machine, label, number))
             # untraced, with no handler of `Now` or `EmitStamped`: run with no fiber made for
             # as long as the program only reads the clock and publishes events (an agent's
             # task, mostly), as the fiber's turn would run it
@@ -597,7 +596,7 @@ class _Mail(FiberScheduler):
             if type(step) is Failed:
                 self.message_failed(cell, envelope, step.error)
                 return False
-            fiber = _Fiber(number, machine, label)
+            fiber = self.new_fiber(machine, label, number)
             fiber.input = (STEP, step)
             return self.message_fiber(cell, envelope, fiber)
         if inspect.isawaitable(result):
@@ -616,7 +615,6 @@ class _Mail(FiberScheduler):
     def message_fiber(self, cell: _SimCell, envelope: _Envelope, fiber: _Fiber) -> bool:
         """``fiber`` runs ``cell``'s program for ``envelope``: its first turn now (True when
         it finished with a value: the message is done)."""
-        self.fibers[fiber.id] = fiber
         fiber.actor = cell
         cell.busy = fiber
         self.dirty.add(cell)

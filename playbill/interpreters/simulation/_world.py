@@ -401,8 +401,7 @@ class _World(_Mail):
 
     def add_timer(self, delay: float, action: Callable[[], None]) -> Any:
         timer = _Timer(action)
-        sequence = self.sequence
-        self.sequence += 1
+        sequence = self.take_number()
         if delay <= 0:
             self.make_due(sequence, timer)
         elif delay != math.inf:
@@ -421,6 +420,7 @@ class _World(_Mail):
             # at once, not kept for the collector to walk again and again
             while queue and not queue[0][2].active:
                 queue.popleft()
+        # (`take_number`, inlined: a deadline an ask)
         queue.append((self.clock + limit, self.sequence, timer))
         self.sequence += 1
         return timer
