@@ -22,8 +22,8 @@ from playbill.agents._values import (
     TaskEventKind,
     TaskLink,
     TaskResult,
-    TaskStatus,
     _TaskEventSlots,
+    completed_result,
     new_task_event,
     trusted_task,
 )
@@ -32,14 +32,12 @@ from playbill.effects import (
     Ask,
     Await,
     Cancelled,
-    Catch,
     Effect,
     EmitStamped,
     Fail,
     Fork,
     Intercept,
     InvalidArgument,
-    Map,
     Parallel,
     Program,
     ProgramError,
@@ -52,7 +50,7 @@ from playbill.effects import (
     Timeout,
     program,
 )
-from playbill.effects._program import _SuspendSlots
+from playbill.effects._program import _SuspendSlots, intercept_ending
 from playbill.effects._vocabulary import _EmitStampedSlots
 
 __all__ = ["AgentActor", "agent_class", "check_skills", "is_agent"]
@@ -611,7 +609,7 @@ def _perform(
         if agent._running is running:
             agent._running = None
             agent._asynchronous = False
-    return TaskResult(running.task_id, TaskStatus.COMPLETED, output)
+    return completed_result(running.task_id, output)
 
 
 def _perform_at_once(
@@ -677,15 +675,16 @@ def _perform_at_once(
             running.run_id,
             output,
         )
-    return TaskResult(task_id, TaskStatus.COMPLETED, output)
+    return completed_result(task_id, output)
 
 
 class _PerformedTask:
     """A task whose ``execute`` returned a program, under an interpreter that publishes
     events in place (``context._stamp``, the simulator's): `_perform`'s work, with the
-    task's ending done by two frames of the program (a `Map` on success, a `Catch` on
-    failure) rather than by a generator wrapped around it, which costs a program run of its
-    own (a generator made, resumed and finished) on every task."""
+    task's ending done by the frame that links the tasks it sends (an `Intercept` whose
+    ``on_value`` and ``on_error`` end the task) rather than by a generator wrapped around
+    it, which costs a program run of its own (a generator made, resumed and finished) on
+    every task."""
 
     __slots__ = ("agent", "running", "stamp")
 
@@ -700,21 +699,21 @@ class _PerformedTask:
         """The task: ``started`` published now, then ``produced`` with the tasks it sends
         linked to this one, then its ending (`completed`, `failed`)."""
         running = self.running
-        _stamp_lifecycle(self.stamp, running, TaskEventKind.STARTED, None)
-        return Catch(
-            Map(Intercept(produced, running.link_effect), self.completed),
-            self.failed,
-            _TASK_ENDINGS,
-        )
+        _stamp_lifecycle(self.stamp, running, _STARTED, None)
+        return intercept_ending(produced, running.link_effect, self.completed, self.failed)
 
     def completed(self, output: Any) -> TaskResult[Any]:
         agent, running = self.agent, self.running
         if agent._running is running:
             agent._running = None
-        agent._check_output(output)  # (what it raises: the `Catch`'s, a failed task)
+        try:
+            agent._check_output(output)
+        except Exception as error:  # a failed task (the intercept's ending is passed)
+            self.failed(error)
+            raise
         # stamped when published: execute may have taken time
-        _stamp_lifecycle(self.stamp, running, TaskEventKind.COMPLETED, output)
-        return TaskResult(running.task_id, TaskStatus.COMPLETED, output)
+        _stamp_lifecycle(self.stamp, running, _COMPLETED, output)
+        return completed_result(running.task_id, output)
 
     def failed(self, error: BaseException) -> Program[Any]:
         agent, running = self.agent, self.running
@@ -729,8 +728,7 @@ class _PerformedTask:
         return Fail(error)
 
 
-# every ending of a task's program goes through `_PerformedTask.failed`
-_TASK_ENDINGS = (BaseException,)
+_STARTED, _COMPLETED = TaskEventKind.STARTED, TaskEventKind.COMPLETED
 
 
 # outputs that are plainly no program, awaitable or async generator (exact types only)

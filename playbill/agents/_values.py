@@ -199,9 +199,21 @@ _set_task_parent = _slot_setter(Task, "parent")
 _set_task_forward_chunks = _slot_setter(Task, "forward_chunks")
 
 
+class _TaskResultSlots:
+    """The slots of a `TaskResult`, in a plain class, as `_TaskEventSlots`: a completed
+    task's result (one per task) is built with plain stores (`completed_result`)."""
+
+    task_id: str
+    status: TaskStatus
+    output: object
+    error: BaseException | None
+
+    __slots__ = ("__weakref__", "error", "output", "status", "task_id")
+
+
 @final
 @frozen(init=False)
-class TaskResult(Generic[O]):
+class TaskResult(_TaskResultSlots, Generic[O]):
     """How a task ended: its ``status``, the ``output`` of a completed task, the ``error`` of
     a failed one.
 
@@ -347,6 +359,18 @@ def new_task_event(
     event.data = data
     event.__class__ = TaskEvent  # (a plain store: a descriptor's setter call costs more)
     return event  # type: ignore[return-value]  # (a TaskEvent now)
+
+
+def completed_result(task_id: str, output: O) -> TaskResult[O]:
+    """``TaskResult(task_id, TaskStatus.COMPLETED, output)`` of a task id the agent layer
+    made or checked, built with plain stores (a third of the class call's cost)."""
+    result = _TaskResultSlots()
+    result.task_id = task_id
+    result.status = TaskStatus.COMPLETED
+    result.output = output
+    result.error = None
+    result.__class__ = TaskResult
+    return result  # type: ignore[return-value]  # (a TaskResult now)
 
 
 _set_result_task_id = _slot_setter(TaskResult, "task_id")

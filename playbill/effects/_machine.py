@@ -331,6 +331,8 @@ class Machine:
                                 break
                             elif frame_kind is Intercept:
                                 self._transforms.pop()  # type: ignore[union-attr]
+                                if frame.on_value is not None:  # (what it raises fails here)
+                                    value = frame.on_value(value)
                             # a Catch frame on the success path is passed over
                         else:
                             return Done(value)
@@ -386,6 +388,10 @@ class Machine:
                                 break
                             elif frame_kind is Intercept:
                                 self._transforms.pop()  # type: ignore[union-attr]
+                                if frame.on_error is not None:  # (any failure, as a fold)
+                                    origin = frame
+                                    current = frame.on_error(error)
+                                    break
                             # FlatMap and Map frames on the failure path are passed over
                         else:
                             return Failed(error)
@@ -501,6 +507,8 @@ def _bad_program(value: object, origin: object) -> ProgramError:
         where = f"the flat_map continuation {_describe(origin.continuation)}"
     elif isinstance(origin, Catch):
         where = f"the recover_with handler {_describe(origin.handler)}"
+    elif isinstance(origin, Intercept):
+        where = f"the intercept's on_error {_describe(origin.on_error)}"
     else:
         where = "the program"
     return ProgramError(

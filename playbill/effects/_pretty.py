@@ -256,7 +256,12 @@ def _step(node: Program[Any]) -> tuple[str, list[Program[Any]], Program[Any] | N
     if isinstance(node, Ensuring):
         return "ensuring", [node.finalizer], node.source
     if isinstance(node, Intercept):
-        return f"intercept({function_name(node.transform)})", [], node.source
+        ending = "".join(
+            f", {name}={function_name(function)}"
+            for name, function in (("on_value", node.on_value), ("on_error", node.on_error))
+            if function is not None
+        )
+        return f"intercept({function_name(node.transform)}{ending})", [], node.source
     raise AssertionError(node)  # pragma: no cover - callers check the node kinds
 
 

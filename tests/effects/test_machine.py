@@ -1,6 +1,6 @@
 import pytest
 
-from playbill import ProgramError, emit_stamped, now, program, pure
+from playbill import ProgramError, emit_stamped, fail, now, program, pure
 from playbill.effects import Done, EmitStamped, Failed, Intercept, Machine, Next, Now, Random
 
 
@@ -167,6 +167,75 @@ def test_a_transform_that_raises_fails_the_program_at_the_effect():
             return "caught"
 
     assert Machine(Intercept(body(), broken)).start() == Done("caught")
+
+
+def test_an_intercept_with_an_ending_folds_its_source_value_and_failure():
+    seen = []
+
+    def on_error(error):
+        seen.append(error)
+        return now()  # runs outside the scope: not transformed
+
+    ends = Intercept(now(), _now_as_random, lambda value: value * 2, on_error)
+    step = Machine(ends).start()
+    assert step.effect == Random()
+    assert step.resume(0.25) == Done(0.5)
+    step = Machine(ends).start()
+    error = KeyError("lost")
+    step = step.throw(error)
+    assert step.effect == Now()
+    assert seen == [error]
+    assert step.resume(3.0) == Done(3.0)
+
+
+def test_an_intercept_on_error_sees_any_failure_and_may_fail_again():
+    class Stopped(BaseException):
+        pass
+
+    stopped = Stopped()
+    again = ValueError("again")
+    seen = []
+
+    def on_error(error):
+        seen.append(error)
+        return fail(again)
+
+    ends = Intercept(fail(stopped), _now_as_random, on_error=on_error).recover(repr)
+    assert Machine(ends).start() == Done(repr(again))
+    assert seen == [stopped]
+
+
+def test_what_an_intercept_on_value_raises_fails_the_program_without_reaching_on_error():
+    broken = ZeroDivisionError("on_value")
+    reached = []
+
+    def on_value(value):
+        raise broken
+
+    ends = Intercept(pure(1), _now_as_random, on_value, lambda error: reached.append(error))
+    assert Machine(ends).start() == Failed(broken)
+    assert reached == []
+    # the scope is over by then: an effect after the failure is not transformed
+    step = Machine(ends.recover(lambda error: 0).then(now())).start()
+    assert step.effect == Now()
+
+
+def test_an_intercept_on_error_that_returns_no_program_is_named():
+    ends = Intercept(fail(KeyError("k")), _now_as_random, on_error=lambda error: "plain")
+    step = Machine(ends).start()
+    assert isinstance(step, Failed)
+    assert "the intercept's on_error" in str(step.error)
+    assert "not a Program" in str(step.error)
+
+
+def _doubled(value):
+    return value * 2
+
+
+def test_an_intercept_with_an_ending_prints_it():
+    ends = Intercept(now(), _now_as_random, _doubled, repr)
+    assert "intercept(_now_as_random, on_value=_doubled, on_error=repr)" in ends.pretty()
+    assert "on_value" not in Intercept(now(), _now_as_random).pretty()
 
 
 # -- effects performed inside the step (an interpreter's agent events) -------------------------

@@ -234,7 +234,11 @@ def _same(effect: Any) -> Any:
         (lambda: Generate(_gen_body, (1,), (("k", 2),)), {"args": (1,), "kwargs": (("k", 2),)}),
         (lambda: Catch(pure(1), fail), {"catching": (Exception,)}),
         (lambda: Catch(pure(1), fail, (KeyError,)), {"catching": (KeyError,)}),
-        (lambda: Intercept(pure(1), _same), {"transform": _same}),
+        (
+            lambda: Intercept(pure(1), _same),
+            {"transform": _same, "on_value": None, "on_error": None},
+        ),
+        (lambda: Intercept(pure(1), _same, str), {"on_value": str, "on_error": None}),
     ],
 )
 def test_nodes_built_by_hand_keep_their_defaults_and_stay_frozen(
@@ -246,4 +250,5 @@ def test_nodes_built_by_hand_keep_their_defaults_and_stay_frozen(
     first = attrs.fields(type(built))[0].name
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         setattr(built, first, pure(2))
-    assert stub.run(built) == ("body" if type(built) is Generate else 1)
+    expected = "body" if type(built) is Generate else 1
+    assert stub.run(built) == (str(expected) if getattr(built, "on_value", None) else expected)
