@@ -62,10 +62,13 @@ A = TypeVar("A")
 
 class _Running:
     """The task an agent is performing: who it is, where its events go, how its children are
-    numbered."""
+    numbered; and, when its ``execute`` returned a program under an interpreter that
+    publishes events in place (``context._stamp``, the simulator's), how that program ends
+    (`ended_by_frame`)."""
 
     __slots__ = (
         "_link",
+        "agent",
         "agent_path",
         "children",
         "forward",
@@ -73,10 +76,22 @@ class _Running:
         "parent_agent_path",
         "parent_task_id",
         "run_id",
+        "stamp",
         "task_id",
     )
 
-    def __init__(self, task: Task[Any], task_id: str, agent_path: str) -> None:
+    def __init__(
+        self,
+        task: Task[Any],
+        task_id: str,
+        agent_path: str,
+        agent: AgentActor[Any, Any] | None = None,
+        stamp: Callable[..., None] | None = None,
+    ) -> None:
+        # (``agent`` and ``stamp``: given under an interpreter that publishes in place, for
+        # `ended_by_frame`)
+        self.agent = agent
+        self.stamp = stamp
         self.task_id = task_id
         self.agent_path = agent_path
         parent = self.parent = task.parent
@@ -88,6 +103,44 @@ class _Running:
         self.children = 0
         # (no bound ``link_effect`` kept here: it would make each running task a reference
         # cycle, freed only by the collector; a task that finishes at once never needs it)
+
+    def ended_by_frame(self, produced: Program[Any]) -> Program[TaskResult[Any]]:
+        """The task whose ``execute`` returned ``produced``, under an interpreter that
+        publishes events in place (``stamp``): ``started`` published now, then ``produced``
+        with the tasks it sends linked to this one, then its ending (`completed`, `failed`),
+        done by the frame that links them (an `Intercept` whose ``on_value`` and
+        ``on_error`` end the task), not by a generator wrapped around it (`_perform`), which
+        costs a program run of its own (a generator made, resumed and finished) each task."""
+        _stamp_lifecycle(self.stamp, self, _STARTED, None)  # type: ignore[arg-type]
+        return intercept_ending(produced, self.link_effect, self.completed, self.failed)
+
+    def completed(self, output: Any) -> TaskResult[Any]:
+        """`ended_by_frame`'s ending when the program produced ``output``."""
+        agent: AgentActor[Any, Any] = self.agent  # type: ignore[assignment]
+        if agent._running is self:
+            agent._running = None
+        try:
+            agent._check_output(output)
+        except Exception as error:  # a failed task (the intercept's ending is passed)
+            self.failed(error)
+            raise
+        # stamped when published: execute may have taken time
+        _stamp_lifecycle(self.stamp, self, _COMPLETED, output)  # type: ignore[arg-type]
+        return completed_result(self.task_id, output)
+
+    def failed(self, error: BaseException) -> Program[Any]:
+        """`ended_by_frame`'s ending when the program failed with ``error``."""
+        agent: AgentActor[Any, Any] = self.agent  # type: ignore[assignment]
+        if agent._running is self:
+            agent._running = None
+        stamp: Callable[..., None] = self.stamp  # type: ignore[assignment]
+        if isinstance(error, Cancelled):
+            _stamp_lifecycle(stamp, self, TaskEventKind.CANCELLED, None)
+        elif isinstance(error, Exception):
+            _stamp_lifecycle(stamp, self, TaskEventKind.FAILED, error)
+        # (another BaseException passes with no event, as through `_perform`'s handlers; the
+        # agent is freed of its task all the same, as by `_perform`'s ``finally``)
+        return Fail(error)
 
     @property
     def link(self) -> TaskLink:
@@ -560,7 +613,7 @@ def _perform(
     produced: Any = _NOT_YET,
 ) -> Generator[Any, Any, TaskResult[Any]]:
     # (`_perform_at_once` gives the running task and what its execute returned; a program
-    # under an interpreter that publishes events in place is `_PerformedTask`'s instead)
+    # under an interpreter that publishes events in place is `_Running.ended_by_frame`'s instead)
     if running is None:
         # the path and a fresh task id come from the actor's cell, with no effect performed;
         # a context that is no interpreter's cell pays an effect for each
@@ -631,7 +684,7 @@ def _perform_at_once(
     task_id = task.id
     if task_id is None:
         task_id = f"t{context.fresh_id()}"
-    running = _Running(task, task_id, path)
+    running = _Running(task, task_id, path, agent, stamp)
     agent._running = running
     handed_on = False  # (whether a program's own frames end the task, freeing the agent)
     try:
@@ -646,7 +699,7 @@ def _perform_at_once(
                 output = produced.value
             elif stamp is not None and isinstance(produced, Program):
                 handed_on = True
-                return _PerformedTask(agent, running, stamp).program(produced)
+                return running.ended_by_frame(produced)
             elif (
                 isinstance(produced, Program)
                 or inspect.isasyncgen(produced)
@@ -676,56 +729,6 @@ def _perform_at_once(
             output,
         )
     return completed_result(task_id, output)
-
-
-class _PerformedTask:
-    """A task whose ``execute`` returned a program, under an interpreter that publishes
-    events in place (``context._stamp``, the simulator's): `_perform`'s work, with the
-    task's ending done by the frame that links the tasks it sends (an `Intercept` whose
-    ``on_value`` and ``on_error`` end the task) rather than by a generator wrapped around
-    it, which costs a program run of its own (a generator made, resumed and finished) on
-    every task."""
-
-    __slots__ = ("agent", "running", "stamp")
-
-    def __init__(
-        self, agent: AgentActor[Any, Any], running: _Running, stamp: Callable[..., None]
-    ) -> None:
-        self.agent = agent
-        self.running = running
-        self.stamp = stamp
-
-    def program(self, produced: Program[Any]) -> Program[TaskResult[Any]]:
-        """The task: ``started`` published now, then ``produced`` with the tasks it sends
-        linked to this one, then its ending (`completed`, `failed`)."""
-        running = self.running
-        _stamp_lifecycle(self.stamp, running, _STARTED, None)
-        return intercept_ending(produced, running.link_effect, self.completed, self.failed)
-
-    def completed(self, output: Any) -> TaskResult[Any]:
-        agent, running = self.agent, self.running
-        if agent._running is running:
-            agent._running = None
-        try:
-            agent._check_output(output)
-        except Exception as error:  # a failed task (the intercept's ending is passed)
-            self.failed(error)
-            raise
-        # stamped when published: execute may have taken time
-        _stamp_lifecycle(self.stamp, running, _COMPLETED, output)
-        return completed_result(running.task_id, output)
-
-    def failed(self, error: BaseException) -> Program[Any]:
-        agent, running = self.agent, self.running
-        if agent._running is running:
-            agent._running = None
-        if isinstance(error, Cancelled):
-            _stamp_lifecycle(self.stamp, running, TaskEventKind.CANCELLED, None)
-        elif isinstance(error, Exception):
-            _stamp_lifecycle(self.stamp, running, TaskEventKind.FAILED, error)
-        # (another BaseException passes with no event, as through `_perform`'s handlers; the
-        # agent is freed of its task all the same, as by `_perform`'s ``finally``)
-        return Fail(error)
 
 
 _STARTED, _COMPLETED = TaskEventKind.STARTED, TaskEventKind.COMPLETED

@@ -1,8 +1,9 @@
 """Under the simulator an agent whose ``execute`` returns a program (an ``@program``
 generator, a ``flat_map`` chain) runs it in the step that handles its message, and its task
-ends through two frames of that program (`_PerformedTask`): the lifecycle of its events, its
-failures and cancellations, the output check and the agent's running record must be those of
-a task run by `_perform` — traced or not, in both delivery modes, with faults on."""
+ends through one frame around that program (`_Running.ended_by_frame`): the lifecycle of its
+events, its failures and cancellations, the output check and the agent's running record must
+be those of a task run by `_perform` — traced or not, in both delivery modes, with faults
+on."""
 
 from __future__ import annotations
 

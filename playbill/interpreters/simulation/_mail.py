@@ -578,11 +578,12 @@ class _Mail(FiberScheduler):
             # the choices (which hold fibers' numbers) are those of a traced run
             number = self.take_number()
             machine = Machine(program)
-            label = f"{cell.path}#{cell.handled}"
+            handled = cell.handled  # (the fiber's label, made only when a fiber is)
             if self.stamp_inline:  # (untraced, no handler of its own: events published in step)
                 machine.perform_in_step(EmitStamped, cell.emit_in_step)
             if not self.in_place:
-                return self.message_fiber(cell, envelope, self.new_fiber(machine, label, number))
+                fiber = self.new_fiber(machine, f"{cell.path}#{handled}", number)
+                return self.message_fiber(cell, envelope, fiber)
             # untraced, with no handler of `Now` or `EmitStamped`: run with no fiber made for
             # as long as the program only reads the clock and publishes events (an agent's
             # task, mostly), as the fiber's turn would run it
@@ -596,7 +597,7 @@ class _Mail(FiberScheduler):
             if type(step) is Failed:
                 self.message_failed(cell, envelope, step.error)
                 return False
-            fiber = self.new_fiber(machine, label, number)
+            fiber = self.new_fiber(machine, f"{cell.path}#{handled}", number)
             fiber.input = (STEP, step)
             return self.message_fiber(cell, envelope, fiber)
         if inspect.isawaitable(result):
