@@ -136,10 +136,8 @@ class _Running:
         stamp: Callable[..., None] = self.stamp  # type: ignore[assignment]
         if isinstance(error, Cancelled):
             _stamp_lifecycle(stamp, self, TaskEventKind.CANCELLED, None)
-        elif isinstance(error, Exception):
+        elif not isinstance(error, _NOT_TASK_FAILURES):
             _stamp_lifecycle(stamp, self, TaskEventKind.FAILED, error)
-        # (another BaseException passes with no event, as through `_perform`'s handlers; the
-        # agent is freed of its task all the same, as by `_perform`'s ``finally``)
         return Fail(error)
 
     @property
@@ -653,7 +651,9 @@ def _perform(
         except Cancelled:
             yield _stamped(running, TaskEventKind.CANCELLED, None)
             raise
-        except Exception as error:
+        except BaseException as error:
+            if isinstance(error, _NOT_TASK_FAILURES):
+                raise
             yield _stamped(running, TaskEventKind.FAILED, error)
             raise
         # stamped when published: execute may have taken time, even a plain function's
@@ -709,7 +709,9 @@ def _perform_at_once(
             else:
                 output = produced
             agent._check_output(output)
-    except (Cancelled, Exception) as error:
+    except BaseException as error:
+        if isinstance(error, _NOT_TASK_FAILURES):
+            raise
         # failed at once: published and raised as `_perform` does it (the events may have a
         # reader by the time the failure is handled)
         return _perform(agent, task, running, Fail(error))
@@ -732,6 +734,11 @@ def _perform_at_once(
 
 
 _STARTED, _COMPLETED = TaskEventKind.STARTED, TaskEventKind.COMPLETED
+
+# what ends a task without being its failure (no terminal event: nobody is left to read it):
+# the process asked to end, a generator closed. Any other exception that ends a task fails
+# it, a `BaseException` of the user's own included; a `Cancelled` cancels it.
+_NOT_TASK_FAILURES = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
 # outputs that are plainly no program, awaitable or async generator (exact types only)

@@ -17,6 +17,7 @@ from typing import Any, final
 from playbill.actors import NEVER, Actor, ActorContext, Grain, Router
 from playbill.actors._spawning import actor_label
 from playbill.agents._agent import (
+    _NOT_TASK_FAILURES,
     _NOT_YET,
     AgentActor,
     _perform,
@@ -27,7 +28,6 @@ from playbill.agents._values import Task, TaskEvent, TaskEventKind, TaskLink, ne
 from playbill.effects import (
     Ask,
     Await,
-    Cancelled,
     Fail,
     Generate,
     Program,
@@ -240,7 +240,9 @@ def _in_place(
         instance._running = None
         task = Task(value, None, site.run_id, parent)
         return _in_actor(factory(), label, task, _NOT_YET, timeout)
-    except (Cancelled, Exception) as error:
+    except BaseException as error:
+        if isinstance(error, _NOT_TASK_FAILURES):
+            raise
         # a failure is an actor's to report, as ever (its supervisor decides, it is logged)
         produced, output = Fail(error), _NOT_YET
     finally:

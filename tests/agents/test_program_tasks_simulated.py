@@ -304,7 +304,7 @@ def test_events_a_handlers_answer_leads_to_are_published_when_a_traced_run_publi
 
 
 class Abort(BaseException):
-    """Neither a failure nor a cancellation: passes every handler a task has."""
+    """A user's own `BaseException`: the task fails with it (test_base_exception_tasks.py)."""
 
 
 def test_a_task_ended_by_another_base_exception_frees_the_agent() -> None:

@@ -145,7 +145,9 @@ class _Run:
                         raise
                     swallowed_cancel = True
                     step = machine.throw(Cancelled())
-                except Exception as error:
+                except (KeyboardInterrupt, SystemExit):
+                    raise  # the process is asked to end: not a failure of this program
+                except BaseException as error:  # at that point, as the machine fails user code
                     if waiting is not None:
                         waiting.asking = None
                     step = machine.throw(error)
