@@ -363,7 +363,7 @@ def new_task_event(
 
 def completed_result(task_id: str, output: O) -> TaskResult[O]:
     """``TaskResult(task_id, TaskStatus.COMPLETED, output)`` of a task id the agent layer
-    made or checked, built with plain stores (a third of the class call's cost)."""
+    made or checked, built with plain stores (less than half the class call's cost)."""
     result = _TaskResultSlots()
     result.task_id = task_id
     result.status = TaskStatus.COMPLETED
