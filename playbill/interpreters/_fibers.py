@@ -285,10 +285,15 @@ class FiberScheduler:
             return
         fiber.state = _FINISHED
         fiber.outcome = outcome
+        # what it waited for last is over: a fiber kept after it ends (a fork's, for its
+        # handle) must not keep the actors it asked, or their messages, alive with it
+        fiber.asking = fiber.wait = fiber.timer = None
         callbacks, fiber.on_finish = fiber.on_finish, []
         # reversed, so that waiters woken "first" keep the order in which they waited
         for callback in reversed(callbacks):
             callback(fiber)
+        if not fiber.forked:  # no handle can name it again: the run keeps it no longer
+            self.fibers.pop(fiber.id, None)
 
     def structural(self, fiber: _Fiber, effect: object) -> Step | None:
         machine = fiber.machine
