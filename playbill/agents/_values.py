@@ -111,8 +111,17 @@ def _check_text(where: str, value: object, optional: bool = False) -> None:
 
 def _check_id(where: str) -> Any:
     def check(_: object, __: object, value: object) -> None:
-        if value is not None and (not isinstance(value, str) or not value):
-            raise InvalidArgument(f"{where} must be a non-empty string or None, got {value!r}")
+        if value is not None and (type(value) is not str or not value):
+            # (exactly a str, as the ids of the task's events and result: a subclass's,
+            # a StrEnum member's, would pass here and be refused there)
+            subclass = (
+                f" (a {type(value).__name__}, a subclass of str: write str(value))"
+                if isinstance(value, str)
+                else ""
+            )
+            raise InvalidArgument(
+                f"{where} must be a non-empty string or None, got {value!r}{subclass}"
+            )
 
     return check
 

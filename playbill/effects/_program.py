@@ -397,9 +397,27 @@ class Intercept(_InterceptSlots, Program[A_co]):
     on_value: Callable[[Any], Any] | None = None
     on_error: Callable[[BaseException], Program[Any]] | None = None
 
-    def __init__(  # by hand: one per agent task
+    @overload
+    def __init__(
         self,
         source: Program[A_co],
+        transform: Callable[[Effect[Any]], Effect[Any]],
+        on_value: None = None,
+        on_error: Callable[[BaseException], Program[A_co]] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Intercept[B],
+        source: Program[A],
+        transform: Callable[[Effect[Any]], Effect[Any]],
+        on_value: Callable[[A], B],
+        on_error: Callable[[BaseException], Program[B]] | None = None,
+    ) -> None: ...
+
+    def __init__(  # by hand: one per agent task
+        self,
+        source: Program[Any],
         transform: Callable[[Effect[Any]], Effect[Any]],
         on_value: Callable[[Any], Any] | None = None,
         on_error: Callable[[BaseException], Program[Any]] | None = None,

@@ -36,6 +36,19 @@ def test_a_task_id_must_be_a_non_empty_string():
         Task("x", id="")
 
 
+class _Id(str):
+    pass
+
+
+@pytest.mark.parametrize("field", ["id", "run_id"])
+def test_a_task_id_of_a_str_subclass_is_refused_saying_to_write_str(field):
+    """Exactly a str, as its events' and result's ids must be: a subclass would pass the
+    task and fail its result (completed) or its events."""
+    with pytest.raises(InvalidArgument, match=r"a _Id, a subclass of str: write str\(value\)"):
+        Task("x", **{field: _Id("t1")})
+    assert Task("x", **{field: str(_Id("t1"))}).input == "x"
+
+
 @pytest.mark.parametrize(
     ("fields", "refusal"),
     [

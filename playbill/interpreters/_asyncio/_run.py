@@ -145,8 +145,10 @@ class _Run:
                         raise
                     swallowed_cancel = True
                     step = machine.throw(Cancelled())
-                except (KeyboardInterrupt, SystemExit):
-                    raise  # the process is asked to end: not a failure of this program
+                except (KeyboardInterrupt, SystemExit, GeneratorExit):
+                    # the process is asked to end, or this coroutine is being closed (it may
+                    # not wait again): not a failure of this program
+                    raise
                 except BaseException as error:  # at that point, as the machine fails user code
                     if waiting is not None:
                         waiting.asking = None
