@@ -7,6 +7,7 @@ real until an interpreter does.
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 import time
@@ -53,8 +54,27 @@ def title(text: str) -> None:
     print(f"\n\033[1m{text}\033[0m")
 
 
+class _OneLine(logging.Formatter):
+    """A failure the runtime logs, as one dimmed line of the demo's output (its traceback,
+    which the log record carries for a real handler, left out)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"   \033[2mlog: {record.getMessage()}\033[0m"
+
+
+def log_failures_in_one_line() -> None:
+    """The runtime logs each supervised failure on the ``playbill`` logger, where Python's
+    default prints it with its traceback; here each is one line, in order with the rest."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_OneLine())
+    logger = logging.getLogger("playbill")
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
 def main() -> None:
     started = time.perf_counter()
+    log_failures_in_one_line()
     title("1. A workflow is a value: built, printed, nothing performed")
     workflow = gather(quote("ACME"), quote("INITECH")).map(sum)
     print(workflow.pretty())

@@ -122,6 +122,9 @@ def test_demo_runs() -> None:
     assert "replayed: charged 60, same trace: True" in done.stdout  # the double charge
     assert "payments made, each once: ['escrow 40', 'bo 40']" in done.stdout  # durable
     assert "\ndone in " in done.stdout
+    # the runtime's failure logs: one line each, in order with the rest, no traceback
+    assert "log: actor /app/statistician failed handling a Task" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_replay_recording_prints_the_trace_and_outcome_of_a_recorded_run(tmp_path: Path) -> None:
