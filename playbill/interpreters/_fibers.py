@@ -287,7 +287,9 @@ class FiberScheduler:
         fiber.outcome = outcome
         # what it waited for last is over: a fiber kept after it ends (a fork's, for its
         # handle) must not keep the actors it asked, or their messages, alive with it
-        fiber.asking = fiber.wait = fiber.timer = None
+        # (nor its entry among the simulator's choices: made again should it run again,
+        # it would make the fiber a reference cycle, freed only by the collector)
+        fiber.asking = fiber.wait = fiber.timer = fiber.option = None
         callbacks, fiber.on_finish = fiber.on_finish, []
         # reversed, so that waiters woken "first" keep the order in which they waited
         for callback in reversed(callbacks):

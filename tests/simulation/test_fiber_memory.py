@@ -78,3 +78,33 @@ def test_a_fork_that_ended_is_kept_for_its_handle_without_what_it_asked() -> Non
     assert outputs == tuple(range(40))  # every handle still joins to its outcome
     assert cells < 10  # the census and the guardians: no ephemeral agent kept by a fork
     assert fibers >= 40  # the forks themselves stay, for their handles
+
+
+class FiberCensus(Actor):
+    """Counts the simulator's fiber objects as they are, without a collection: a fiber that
+    is a reference cycle stays among them until the collector runs."""
+
+    def receive(self, message: Any) -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is _Fiber)
+
+
+def test_an_ended_fiber_is_freed_without_the_collector() -> None:
+    @program
+    def main() -> Any:
+        lead = yield free_spawn(Lead, name="lead")
+        census = yield free_spawn(FiberCensus, name="census")
+        counts = []
+        for round_ in range(30):
+            yield free_ask(lead, Task(20))
+            if round_ in (4, 29):
+                counts.append((yield free_ask(census, "count")))
+        return counts
+
+    gc.collect()
+    gc.disable()
+    try:
+        result = simulate(main(), seed=2, trace=False)
+    finally:
+        gc.enable()
+    early, late = result.value
+    assert late == early  # 500 gather members later, none of them waits for the collector
