@@ -286,9 +286,9 @@ class FiberScheduler:
         fiber.state = _FINISHED
         fiber.outcome = outcome
         # what it waited for last is over: a fiber kept after it ends (a fork's, for its
-        # handle) must not keep the actors it asked, or their messages, alive with it
-        # (nor its entry among the simulator's choices: made again should it run again,
-        # it would make the fiber a reference cycle, freed only by the collector)
+        # handle) must not keep the actors it asked, or their messages, alive with it; and
+        # its entry among the simulator's choices (which holds the fiber: a reference cycle
+        # only the collector would free) goes too, made again were it ever queued again
         fiber.asking = fiber.wait = fiber.timer = fiber.option = None
         callbacks, fiber.on_finish = fiber.on_finish, []
         # reversed, so that waiters woken "first" keep the order in which they waited
