@@ -133,11 +133,9 @@ class _Running:
         agent: AgentActor[Any, Any] = self.agent  # type: ignore[assignment]
         if agent._running is self:
             agent._running = None
-        stamp: Callable[..., None] = self.stamp  # type: ignore[assignment]
-        if isinstance(error, Cancelled):
-            _stamp_lifecycle(stamp, self, TaskEventKind.CANCELLED, None)
-        elif not isinstance(error, _NOT_TASK_FAILURES):
-            _stamp_lifecycle(stamp, self, TaskEventKind.FAILED, error)
+        ending = _ending(error)
+        if ending is not None:
+            _stamp_lifecycle(self.stamp, self, *ending)  # type: ignore[arg-type]
         return Fail(error)
 
     @property
@@ -648,13 +646,10 @@ def _perform(
             else:
                 output = produced
             agent._check_output(output)
-        except Cancelled:
-            yield _stamped(running, TaskEventKind.CANCELLED, None)
-            raise
         except BaseException as error:
-            if isinstance(error, _NOT_TASK_FAILURES):
-                raise
-            yield _stamped(running, TaskEventKind.FAILED, error)
+            ending = _ending(error)
+            if ending is not None:
+                yield _stamped(running, *ending)
             raise
         # stamped when published: execute may have taken time, even a plain function's
         yield _stamped(running, TaskEventKind.COMPLETED, output)
@@ -739,6 +734,16 @@ _STARTED, _COMPLETED = TaskEventKind.STARTED, TaskEventKind.COMPLETED
 # the process asked to end, a generator closed. Any other exception that ends a task fails
 # it, a `BaseException` of the user's own included; a `Cancelled` cancels it.
 _NOT_TASK_FAILURES = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def _ending(error: BaseException) -> tuple[TaskEventKind, object] | None:
+    """The terminal event (its kind and data) of a task ended by ``error``, by that rule:
+    ``cancelled``, ``failed`` with the error, or none."""
+    if isinstance(error, Cancelled):
+        return TaskEventKind.CANCELLED, None
+    if isinstance(error, _NOT_TASK_FAILURES):
+        return None
+    return TaskEventKind.FAILED, error
 
 
 # outputs that are plainly no program, awaitable or async generator (exact types only)

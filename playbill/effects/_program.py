@@ -305,7 +305,7 @@ class Catch(Program[A_co]):
     handler: Callable[[Exception], Program[Any]]
     catching: tuple[type[BaseException], ...] = (Exception,)
 
-    def __init__(  # by hand: one per recover, and per agent task
+    def __init__(  # by hand: one per recover
         self,
         source: Program[A_co],
         handler: Callable[[Exception], Program[Any]],

@@ -581,24 +581,24 @@ class _Mail(FiberScheduler):
             handled = cell.handled  # (the fiber's label, made only when a fiber is)
             if self.stamp_inline:  # (untraced, no handler of its own: events published in step)
                 machine.perform_in_step(EmitStamped, cell.emit_in_step)
-            if not self.in_place:
-                fiber = self.new_fiber(machine, f"{cell.path}#{handled}", number)
-                return self.message_fiber(cell, envelope, fiber)
-            # untraced, with no handler of `Now` or `EmitStamped`: run with no fiber made for
-            # as long as the program only reads the clock and publishes events (an agent's
-            # task, mostly), as the fiber's turn would run it
-            machine.read_in_step(Now, self.read_clock)
-            step = machine.start()
-            while type(step) is Next and type(step.effect) is Now:  # (one not yielded)
-                step = step.resume(self.clock)
-            if type(step) is Done:
-                self.message_done(cell, envelope, step.value)
-                return True
-            if type(step) is Failed:
-                self.message_failed(cell, envelope, step.error)
-                return False
+            step = None
+            if self.in_place:
+                # untraced, with no handler of `Now` or `EmitStamped`: run with no fiber made
+                # for as long as the program only reads the clock and publishes events (an
+                # agent's task, mostly), as the fiber's turn would run it
+                machine.read_in_step(Now, self.read_clock)
+                step = machine.start()
+                while type(step) is Next and type(step.effect) is Now:  # (one not yielded)
+                    step = step.resume(self.clock)
+                if type(step) is Done:
+                    self.message_done(cell, envelope, step.value)
+                    return True
+                if type(step) is Failed:
+                    self.message_failed(cell, envelope, step.error)
+                    return False
             fiber = self.new_fiber(machine, f"{cell.path}#{handled}", number)
-            fiber.input = (STEP, step)
+            if step is not None:  # (its first turn run already, up to this step)
+                fiber.input = (STEP, step)
             return self.message_fiber(cell, envelope, fiber)
         if inspect.isawaitable(result):
             self.message_failed(cell, envelope, _refuse_async(cell, "receive", result))
@@ -621,12 +621,10 @@ class _Mail(FiberScheduler):
         self.dirty.add(cell)
 
         def done(finished: _Fiber) -> None:
+            # (a message's fiber has no handle: `finish` drops it from the run, as every
+            # fiber no handle names)
             cell.busy = None
             self.dirty.add(cell)
-            # a message's fiber has no handle (only a fork's has): nothing looks it up
-            # once it is over, so the world keeps it no longer (nor does the collector
-            # walk it, run after run)
-            del self.fibers[finished.id]
             assert finished.outcome is not None
             if isinstance(finished.outcome, Success):
                 self.message_done(cell, envelope, finished.outcome.unwrap())
