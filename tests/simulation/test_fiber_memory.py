@@ -39,21 +39,24 @@ class Census(Actor):
         )
 
 
+@program
+def _rounds(census_class: type[Actor]) -> Any:
+    """30 rounds of a lead asking 20 ephemeral agents; ``census_class``'s counts after the
+    5th and the 30th."""
+    lead = yield free_spawn(Lead, name="lead")
+    census = yield free_spawn(census_class, name="census")
+    counts = []
+    for round_ in range(30):
+        yield free_ask(lead, Task(20))
+        if round_ in (4, 29):
+            counts.append((yield free_ask(census, "count")))
+    return counts
+
+
 @pytest.mark.parametrize("delivery", ["causal", "per_pair"])
 @pytest.mark.parametrize("trace", [True, False])
 def test_ephemeral_agents_asked_in_rounds_do_not_pile_up(delivery: str, trace: bool) -> None:
-    @program
-    def main() -> Any:
-        lead = yield free_spawn(Lead, name="lead")
-        census = yield free_spawn(Census, name="census")
-        counts = []
-        for round_ in range(30):
-            yield free_ask(lead, Task(20))
-            if round_ in (4, 29):
-                counts.append((yield free_ask(census, "count")))
-        return counts
-
-    result = simulate(main(), delivery=delivery, trace=trace, seed=5)
+    result = simulate(_rounds(Census), delivery=delivery, trace=trace, seed=5)
     assert result.status == "completed", result.error
     (cells_early, fibers_early), (cells_late, fibers_late) = result.value
     # 25 rounds of 20 agents apart: nothing of them is left
@@ -89,21 +92,10 @@ class FiberCensus(Actor):
 
 
 def test_an_ended_fiber_is_freed_without_the_collector() -> None:
-    @program
-    def main() -> Any:
-        lead = yield free_spawn(Lead, name="lead")
-        census = yield free_spawn(FiberCensus, name="census")
-        counts = []
-        for round_ in range(30):
-            yield free_ask(lead, Task(20))
-            if round_ in (4, 29):
-                counts.append((yield free_ask(census, "count")))
-        return counts
-
     gc.collect()
     gc.disable()
     try:
-        result = simulate(main(), seed=2, trace=False)
+        result = simulate(_rounds(FiberCensus), seed=2, trace=False)
     finally:
         gc.enable()
     early, late = result.value
